@@ -1,0 +1,17 @@
+import { useLocalProxy } from './postgres.ts';
+import { startWsProxy, type WsProxy } from './ws-proxy.ts';
+
+const localHosts = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** Neon's hosts speak WebSocket themselves; anything on this machine needs our proxy in between. */
+export function isLocalDatabase(url: string): boolean {
+  return localHosts.has(new URL(url).hostname);
+}
+
+/** For a local database: starts the WebSocket proxy and points Node's Neon driver at it. */
+export async function proxyFor(url: string): Promise<WsProxy | null> {
+  if (!isLocalDatabase(url)) return null;
+  const proxy = await startWsProxy();
+  useLocalProxy(proxy.endpoint);
+  return proxy;
+}

@@ -1,0 +1,85 @@
+/**
+ * WebSocket-to-TCP proxy speaking the protocol of Neon's `wsproxy`: a client opens
+ * `ws://host:port/v2?address=<pg-host>:<pg-port>` and every binary frame is piped to that TCP socket.
+ * The unmodified `@neondatabase/serverless` driver reaches any local Postgres (or PGlite) through it.
+ *
+ * `pause()` refuses new connections and cuts open ones: the fault suite and tests use it to make
+ * Postgres unreachable from the Worker without stopping the database itself.
+ */
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface WsProxy {
+  port: number;
+  /** Value for `neonConfig.wsProxy` / the `NEON_WS_PROXY` var: `host:port/v2`. */
+  endpoint: string;
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export async function startWsProxy(options: { port?: number; host?: string } = {}): Promise<WsProxy> {
+  const host = options.host ?? '127.0.0.1';
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('websocket upgrade required\n');
+  });
+  const wss = new WebSocketServer({ server });
+  const open = new Set<WebSocket>();
+  let paused = false;
+
+  wss.on('connection', (ws, req) => {
+    const address = new URL(req.url ?? '/', 'http://proxy').searchParams.get('address') ?? '';
+    const [pgHost, pgPort] = splitAddress(address);
+    if (paused || !pgHost) {
+      ws.close(1011, paused ? 'paused' : 'missing address');
+      return;
+    }
+    open.add(ws);
+    const socket = connect({ host: pgHost, port: pgPort, noDelay: true });
+    const pending: Buffer[] = [];
+    socket.on('connect', () => {
+      for (const chunk of pending.splice(0)) socket.write(chunk);
+    });
+    socket.on('data', (chunk) => ws.send(chunk));
+    socket.on('error', () => ws.close(1011, 'upstream error'));
+    socket.on('close', () => ws.close());
+    ws.on('message', (data) => {
+      const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      if (socket.connecting) pending.push(chunk);
+      else socket.write(chunk);
+    });
+    ws.on('close', () => {
+      open.delete(ws);
+      socket.destroy();
+    });
+    ws.on('error', () => socket.destroy());
+  });
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    endpoint: `${host}:${port}/v2`,
+    pause() {
+      paused = true;
+      for (const ws of open) ws.terminate();
+    },
+    resume() {
+      paused = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of open) ws.terminate();
+        wss.close();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function splitAddress(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  if (at <= 0) return [address, 5432];
+  return [address.slice(0, at), Number(address.slice(at + 1)) || 5432];
+}

@@ -1,0 +1,65 @@
+/**
+ * Postgres through `@neondatabase/serverless`. In production it speaks to Neon; locally `NEON_WS_PROXY`
+ * routes the same driver through our WebSocket-to-TCP proxy to any Postgres (or PGlite).
+ * Open one client per invocation and end it with `ctx.waitUntil(db.end())`.
+ */
+import { Client, neonConfig } from '@neondatabase/serverless';
+
+export type Db = Pick<Client, 'query' | 'end'>;
+
+interface DbEnv {
+  DATABASE_URL: string;
+  NEON_WS_PROXY?: string;
+}
+
+function configure(env: DbEnv): void {
+  const proxy = env.NEON_WS_PROXY;
+  if (!proxy) return;
+  neonConfig.wsProxy = proxy;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+}
+
+export async function connect(env: DbEnv): Promise<Db> {
+  configure(env);
+  const client = new Client(env.DATABASE_URL);
+  // an unreachable database must surface as an error, not a hung request
+  await withTimeout(client.connect(), 5_000, 'database connect timed out');
+  client.on('error', () => {});
+  return client;
+}
+
+/** Runs `work` on a fresh connection and closes it afterwards (in the background when `waitUntil` is given). */
+export async function withDb<T>(env: DbEnv, work: (db: Db) => Promise<T>, waitUntil?: (p: Promise<unknown>) => void): Promise<T> {
+  const db = await connect(env);
+  try {
+    return await work(db);
+  } finally {
+    const ending = db.end().catch(() => {});
+    if (waitUntil) waitUntil(ending);
+    else await ending;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer ?? null));
+}
+
+/** A client that connects on its first query: one connection per request, none when unused. */
+export function lazyDb(env: DbEnv): Db {
+  let client: Promise<Db> | null = null;
+  const get = () => (client ??= connect(env));
+  return {
+    query: ((...args: Parameters<Db['query']>) => get().then((db) => (db.query as (...a: unknown[]) => unknown)(...args))) as Db['query'],
+    end: (async () => {
+      if (client) await (await client.catch(() => null))?.end();
+    }) as Db['end'],
+  };
+}

@@ -1,0 +1,104 @@
+/** The `events` table: the outbox flush writes it, the events API reads it. Every query names the tenant. */
+import type { Db } from './client';
+
+export interface OutboxRow extends Record<string, SqlStorageValue> {
+  sequence: number;
+  id: string;
+  source_id: string;
+  ce_id: string;
+  type: string;
+  subject: string | null;
+  time: string | null;
+  partition_key: string | null;
+  correlation_id: string | null;
+  causation_id: string | null;
+  event: string;
+  sha256: string;
+  received_at: number;
+}
+
+const str = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
+
+/**
+ * One round trip for the whole batch: the rows travel as one JSON parameter (the stored event text is
+ * spliced in as-is, not re-parsed) and are expanded by `jsonb_to_recordset`. Re-flushing rows that
+ * Postgres already has is a no-op, so a crash between commit and outbox delete cannot duplicate.
+ */
+export async function insertEvents(db: Db, tenantId: string, rows: OutboxRow[]): Promise<number> {
+  const payload = `[${rows
+    .map(
+      (r) =>
+        `{"sequence":${r.sequence},"id":${str(r.id)},"source_id":${str(r.source_id)},"ce_id":${str(r.ce_id)},"type":${str(r.type)},"subject":${str(r.subject)},"time":${str(r.time)},"partition_key":${str(r.partition_key)},"correlation_id":${str(r.correlation_id)},"causation_id":${str(r.causation_id)},"sha256":${str(r.sha256)},"received_at":${r.received_at},"event":${r.event}}`,
+    )
+    .join(',')}]`;
+  const result = await db.query(
+    `INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, subject, time, partition_key,
+                         correlation_id, causation_id, event, sha256, received_at)
+     SELECT $1, r.sequence, r.id, r.source_id, r.ce_id, r.event->>'source', r.type, r.subject, r.time, r.partition_key,
+            r.correlation_id, r.causation_id, r.event, r.sha256, to_timestamp(r.received_at / 1000.0)
+       FROM jsonb_to_recordset($2::jsonb) AS r(sequence bigint, id text, source_id text, ce_id text, type text,
+            subject text, time timestamptz, partition_key text, correlation_id text, causation_id text,
+            event jsonb, sha256 text, received_at bigint)
+     ON CONFLICT (tenant_id, sequence) DO NOTHING`,
+    [tenantId, payload],
+  );
+  return result.rowCount ?? 0;
+}
+
+export interface StoredEvent {
+  id: string;
+  sequence: number;
+  source_id: string;
+  received_at: string;
+  event: Record<string, unknown>;
+}
+
+export interface EventFilter {
+  types?: string[];
+  subject?: string;
+  correlationId?: string;
+  after?: string;
+  before?: string;
+  /** Sequence to continue after (from the cursor). */
+  afterSequence?: number;
+  limit: number;
+}
+
+const COLUMNS = `id, sequence::int8 AS sequence, source_id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS received_at, event`;
+
+interface EventRow {
+  id: string;
+  sequence: string;
+  source_id: string;
+  received_at: string;
+  event: Record<string, unknown>;
+}
+
+const toStored = (row: EventRow): StoredEvent => ({ ...row, sequence: Number(row.sequence) });
+
+export async function listEvents(db: Db, tenantId: string, filter: EventFilter): Promise<StoredEvent[]> {
+  const where = ['tenant_id = $1'];
+  const params: unknown[] = [tenantId];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (filter.types?.length) add('type = ANY(?)', filter.types);
+  if (filter.subject) add('subject = ?', filter.subject);
+  if (filter.correlationId) add('correlation_id = ?', filter.correlationId);
+  if (filter.after) add('received_at >= ?', filter.after);
+  if (filter.before) add('received_at < ?', filter.before);
+  if (filter.afterSequence !== undefined) add('sequence > ?', filter.afterSequence);
+  params.push(filter.limit);
+  const result = await db.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY sequence LIMIT $${params.length}`,
+    params,
+  );
+  return result.rows.map(toStored);
+}
+
+export async function getEvent(db: Db, tenantId: string, id: string): Promise<StoredEvent | null> {
+  const result = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+  const row = result.rows[0];
+  return row ? toStored(row) : null;
+}

@@ -1,0 +1,65 @@
+import type { Db } from './client';
+
+export interface Source {
+  id: string;
+  tenant_id: string;
+  name: string;
+  verifier_type: string;
+  verifier_config: Record<string, unknown>;
+  created_at: string;
+}
+
+/** A source with what ingest needs to verify it: the tenant's dedup window and sealed secrets. */
+export interface SourceForIngest extends Source {
+  dedup_window_seconds: number;
+  sealed_secrets: string[];
+}
+
+const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config,
+  to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+
+export async function insertSource(
+  db: Db,
+  source: { id: string; tenantId: string; name: string; verifierType: string; verifierConfig: unknown; sealedSecrets: { id: string; ciphertext: string }[] },
+): Promise<Source> {
+  // one statement, so a source never exists without its secret
+  const result = await db.query<Source>(
+    `WITH s AS (
+       INSERT INTO sources (id, tenant_id, name, verifier_type, verifier_config) VALUES ($1, $2, $3, $4, $5)
+       RETURNING *
+     ), k AS (
+       INSERT INTO source_secrets (id, tenant_id, source_id, ciphertext)
+       SELECT x.id, $2, $1, x.ciphertext FROM jsonb_to_recordset($6::jsonb) AS x(id text, ciphertext text)
+     )
+     SELECT ${COLUMNS} FROM s`,
+    [source.id, source.tenantId, source.name, source.verifierType, JSON.stringify(source.verifierConfig), JSON.stringify(source.sealedSecrets)],
+  );
+  return result.rows[0]!;
+}
+
+export async function findSourceForIngest(db: Db, sourceId: string): Promise<SourceForIngest | null> {
+  const result = await db.query<SourceForIngest>(
+    `SELECT ${COLUMNS}, t.dedup_window_seconds,
+            COALESCE(array_agg(k.ciphertext ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '{}') AS sealed_secrets
+       FROM sources s
+       JOIN tenants t ON t.id = s.tenant_id
+       LEFT JOIN source_secrets k ON k.source_id = s.id AND (k.expires_at IS NULL OR k.expires_at > now())
+      WHERE s.id = $1
+      GROUP BY s.id, t.dedup_window_seconds`,
+    [sourceId],
+  );
+  return result.rows[0] ?? null;
+}
+
+export async function listSources(db: Db, tenantId: string, options: { afterId?: string; limit: number }): Promise<Source[]> {
+  const result = await db.query<Source>(
+    `SELECT ${COLUMNS} FROM sources s WHERE s.tenant_id = $1 AND ($2::text IS NULL OR s.id > $2) ORDER BY s.id LIMIT $3`,
+    [tenantId, options.afterId ?? null, options.limit],
+  );
+  return result.rows;
+}
+
+export async function findSource(db: Db, tenantId: string, id: string): Promise<Source | null> {
+  const result = await db.query<Source>(`SELECT ${COLUMNS} FROM sources s WHERE s.tenant_id = $1 AND s.id = $2`, [tenantId, id]);
+  return result.rows[0] ?? null;
+}

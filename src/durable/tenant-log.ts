@@ -1,0 +1,155 @@
+/**
+ * One TenantLog per tenant: the single writer that deduplicates, sequences and durably records events
+ * before ingest answers. The event and its outbox row are written in one synchronous SQLite
+ * transaction, so the output gate releases the 202 only once both are on disk. An alarm drains the
+ * outbox to Postgres in batches and retries with backoff while Postgres is unreachable; a row leaves
+ * the outbox only after Postgres has committed it.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { insertEvents, type OutboxRow } from '../db/events';
+import { withDb } from '../db/client';
+import { newId } from '../lib/ids';
+import { flushBackoffMs } from '../ingest/flush-policy';
+import type { AppendRequest, AppendResult, LogStatus } from './log-types';
+
+export const FLUSH_BATCH = 1000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dedup (
+  source_id TEXT NOT NULL, ce_id TEXT NOT NULL, sha256 TEXT NOT NULL, id TEXT NOT NULL,
+  sequence INTEGER NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source_id, ce_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
+CREATE TABLE IF NOT EXISTS outbox (
+  sequence INTEGER PRIMARY KEY, id TEXT NOT NULL, source_id TEXT NOT NULL, ce_id TEXT NOT NULL,
+  type TEXT NOT NULL, subject TEXT, time TEXT, partition_key TEXT, correlation_id TEXT,
+  causation_id TEXT, event TEXT NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL
+);`;
+
+interface DedupRow extends Record<string, SqlStorageValue> {
+  sha256: string;
+  id: string;
+  sequence: number;
+  expires_at: number;
+}
+
+export class TenantLog extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private lastSequence = 0;
+  private tenantId: string | null = null;
+  private flushScheduled = false;
+  private flushFailures = 0;
+  private nextFlushAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(SCHEMA);
+    for (const row of this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta')) {
+      if (row.key === 'last_sequence') this.lastSequence = Number(row.value);
+      if (row.key === 'tenant_id') this.tenantId = row.value;
+    }
+    ctx.blockConcurrencyWhile(async () => {
+      const alarm = await ctx.storage.getAlarm();
+      this.flushScheduled = alarm !== null;
+      this.nextFlushAt = alarm;
+      if (!this.flushScheduled && this.outboxDepth() > 0) await this.scheduleFlush(Date.now());
+    });
+  }
+
+  /**
+   * Dedups, sequences and records a batch in one transaction. Results come back in input order.
+   * Same (source, id) and same hash inside the window: the original sequence with `duplicate`;
+   * a different hash: `conflict`.
+   */
+  async append(request: AppendRequest): Promise<AppendResult[]> {
+    const now = Date.now();
+    const expiresAt = now + request.dedupWindowSeconds * 1000;
+    const before = this.lastSequence;
+    let results: AppendResult[];
+    try {
+      results = this.ctx.storage.transactionSync(() => {
+        if (this.tenantId === null) {
+          this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('tenant_id', ?)", request.tenantId);
+          this.tenantId = request.tenantId;
+        }
+        const out = request.items.map((item): AppendResult => {
+          const seen = this.sql
+            .exec<DedupRow>('SELECT sha256, id, sequence, expires_at FROM dedup WHERE source_id = ? AND ce_id = ?', item.sourceId, item.ceId)
+            .toArray()[0];
+          if (seen && seen.expires_at > now) {
+            return seen.sha256 === item.sha256
+              ? { kind: 'accepted', id: seen.id, sequence: seen.sequence, duplicate: true }
+              : { kind: 'conflict', id: seen.id, sequence: seen.sequence };
+          }
+          const sequence = ++this.lastSequence;
+          const id = newId('evt', now);
+          this.sql.exec(
+            'INSERT OR REPLACE INTO dedup (source_id, ce_id, sha256, id, sequence, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+            item.sourceId, item.ceId, item.sha256, id, sequence, expiresAt,
+          );
+          this.sql.exec(
+            `INSERT INTO outbox (sequence, id, source_id, ce_id, type, subject, time, partition_key, correlation_id, causation_id, event, sha256, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            sequence, id, item.sourceId, item.ceId, item.type, item.subject, item.time, item.partitionKey,
+            item.correlationId, item.causationId, item.json, item.sha256, now,
+          );
+          return { kind: 'accepted', id, sequence, duplicate: false };
+        });
+        if (this.lastSequence !== before) {
+          this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_sequence', ?)", String(this.lastSequence));
+        }
+        return out;
+      });
+    } catch (error) {
+      this.lastSequence = before;
+      throw error;
+    }
+    if (this.lastSequence !== before && !this.flushScheduled) await this.scheduleFlush(now);
+    return results;
+  }
+
+  status(): LogStatus {
+    return {
+      tenantId: this.tenantId,
+      lastSequence: this.lastSequence,
+      outboxDepth: this.outboxDepth(),
+      flushFailures: this.flushFailures,
+      nextFlushAt: this.nextFlushAt,
+    };
+  }
+
+  /** Drains the outbox to Postgres, one multi-row insert per batch. */
+  override async alarm(): Promise<void> {
+    this.flushScheduled = false;
+    this.nextFlushAt = null;
+    const rows = this.sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY sequence LIMIT ${FLUSH_BATCH}`).toArray();
+    if (rows.length > 0 && this.tenantId) {
+      const tenantId = this.tenantId;
+      try {
+        await withDb(this.env, (db) => insertEvents(db, tenantId, rows), (p) => this.ctx.waitUntil(p));
+      } catch (error) {
+        this.flushFailures++;
+        const delay = flushBackoffMs(this.flushFailures);
+        console.warn(JSON.stringify({ msg: 'outbox flush failed', tenantId, failures: this.flushFailures, retryInMs: delay, error: String(error) }));
+        await this.scheduleFlush(Date.now() + delay);
+        return;
+      }
+      this.flushFailures = 0;
+      this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', rows[rows.length - 1]!.sequence);
+    }
+    this.sql.exec('DELETE FROM dedup WHERE expires_at <= ?', Date.now());
+    if (!this.flushScheduled && this.outboxDepth() > 0) await this.scheduleFlush(Date.now());
+  }
+
+  private outboxDepth(): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
+  }
+
+  private async scheduleFlush(at: number): Promise<void> {
+    this.flushScheduled = true;
+    this.nextFlushAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+}

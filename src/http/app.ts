@@ -1,0 +1,63 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { problem, ProblemError, type FieldError } from '../ingest/problem';
+import type { AppEnv } from './context';
+import { requireAuth } from './middleware/auth';
+import { database } from './middleware/database';
+import { requestId } from './middleware/request-id';
+import { problemResponse } from './problem-response';
+import { registerEvents } from './routes/events';
+import { registerHealth } from './routes/health';
+import { registerIngest } from './routes/ingest';
+import { registerSources } from './routes/sources';
+import { registerTenants } from './routes/tenants';
+
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const errors: FieldError[] = result.error.issues.map((issue) => ({
+        pointer: `/${issue.path.join('/')}`,
+        detail: issue.message,
+      }));
+      const where = result.target === 'json' ? 'request body' : result.target;
+      throw new ProblemError(problem(422, 'validation_failed', `the ${where} is invalid`, { errors }));
+    },
+  });
+
+  app.use('*', requestId);
+  app.use('/v1/tenants/*', database, requireAuth);
+  app.use('/v1/tenants', database, requireAuth);
+  app.use('/readyz', database);
+
+  registerHealth(app);
+  registerIngest(app);
+  registerTenants(app);
+  registerSources(app);
+  registerEvents(app);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Switchyard',
+      version: '0.1.0',
+      description: 'Plugin-based event runtime: signed, deduplicated, ordered, durable ingest of CloudEvents.',
+    },
+  });
+
+  app.notFound((c) => problemResponse(problem(404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get('requestId')));
+
+  app.onError((error, c) => {
+    const id = c.get('requestId');
+    if (error instanceof ProblemError) return problemResponse(error.problem, id);
+    if (error instanceof HTTPException) {
+      const malformed = error.status === 400 && /json/i.test(error.message);
+      return problemResponse(problem(error.status, malformed ? 'malformed_json' : 'bad_request', error.message || 'bad request'), id);
+    }
+    console.error(JSON.stringify({ msg: 'unhandled error', requestId: id, error: String(error), stack: (error as Error).stack }));
+    return problemResponse(problem(500, 'internal_error', 'an unexpected error occurred; it has been logged'), id);
+  });
+
+  return app;
+}

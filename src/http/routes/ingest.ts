@@ -1,0 +1,52 @@
+import { z } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { acceptIngest } from '../../ingest/pipeline';
+import { resolveSource } from '../../tenancy/sources';
+import { readBody } from '../body';
+import type { AppEnv } from '../context';
+import { problemResponse } from '../problem-response';
+import { problemResponses } from '../schemas';
+
+const Accepted = z.object({ id: z.string(), sequence: z.number().int(), duplicate: z.boolean() }).openapi('IngestAccepted');
+
+export function registerIngest(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/v1/ingest/{sourceId}',
+    tags: ['ingest'],
+    summary: 'Send one event, a batch, or a binary-mode CloudEvent to a source',
+    description:
+      'Authenticated by the source\'s verifier (Standard Webhooks headers by default). Answers 202 only after the events are durable. Batches answer 202 with one result per input event, in order.',
+    request: { params: z.object({ sourceId: z.string().openapi({ example: 'src_01JD…' }) }) },
+    responses: {
+      202: {
+        description: 'Accepted and durable',
+        content: {
+          'application/json': {
+            schema: z.union([Accepted, z.object({ results: z.array(z.record(z.string(), z.unknown())) })]),
+          },
+        },
+      },
+      ...problemResponses(400, 401, 404, 413, 415, 422, 503),
+    },
+  });
+
+  app.post('/v1/ingest/:sourceId', async function ingest(c) {
+    const body = await readBody(c.req.raw);
+    const outcome = await acceptIngest(
+      { sourceId: c.req.param('sourceId'), headers: c.req.raw.headers, body, now: Date.now() },
+      {
+        resolveSource: (id) => resolveSource(c.env, id, (p) => c.executionCtx.waitUntil(p)),
+        append: (tenantId, request) => c.env.TENANT_LOG.getByName(tenantId).append(request),
+      },
+    );
+    switch (outcome.kind) {
+      case 'problem':
+        return problemResponse(outcome.problem, c.get('requestId'));
+      case 'single':
+        return c.json(outcome.accepted, 202);
+      case 'batch':
+        return c.json({ results: outcome.results }, 202);
+    }
+  });
+}

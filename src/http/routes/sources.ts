@@ -1,0 +1,136 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { recordAudit } from '../../db/audit';
+import { findSource, insertSource, listSources, type Source } from '../../db/sources';
+import { problem, ProblemError, type FieldError } from '../../ingest/problem';
+import { newId } from '../../lib/ids';
+import { seal } from '../../lib/secret-box';
+import { verifierType, verifierTypes } from '../../plugins/registry';
+import type { AppEnv } from '../context';
+import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { loadTenant } from '../tenant-access';
+
+const SourceSchema = z
+  .object({
+    id: z.string(),
+    tenant_id: z.string(),
+    name: z.string(),
+    ingest_url: z.string(),
+    verifier: z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) }),
+    created_at: z.string(),
+  })
+  .openapi('Source');
+
+const CreatedSource = SourceSchema.extend({
+  secret: z.string().nullable().openapi({ description: 'the signing secret, shown only now', example: 'whsec_…' }),
+}).openapi('CreatedSource');
+
+const SourceParams = TenantParam.extend({ sourceId: z.string().openapi({ param: { name: 'sourceId', in: 'path' } }) });
+
+const createSource = createRoute({
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/sources',
+  tags: ['sources'],
+  summary: 'Create an ingest source',
+  description: `Verifier types: ${Object.keys(verifierTypes).join(', ')}. Default: standard-webhooks with a new whsec_ secret.`,
+  security: [{ bearer: [] }],
+  request: {
+    params: TenantParam,
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.object({
+            name: z.string().min(1).max(200).openapi({ example: 'billing-service' }),
+            verifier: z
+              .object({ type: z.string().openapi({ example: 'standard-webhooks' }), config: z.record(z.string(), z.unknown()).default({}) })
+              .optional(),
+          }),
+        },
+      },
+    },
+  },
+  responses: { 201: { description: 'Created', content: { 'application/json': { schema: CreatedSource } } }, ...problemResponses(401, 404, 422) },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/sources',
+  tags: ['sources'],
+  summary: 'List sources',
+  security: [{ bearer: [] }],
+  request: { params: TenantParam, query: PageQuery },
+  responses: {
+    200: { description: 'A page of sources', content: { 'application/json': { schema: z.object({ data: z.array(SourceSchema), next_cursor: z.string().nullable() }) } } },
+    ...problemResponses(401, 404),
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/sources/{sourceId}',
+  tags: ['sources'],
+  summary: 'Read a source',
+  security: [{ bearer: [] }],
+  request: { params: SourceParams },
+  responses: { 200: { description: 'The source', content: { 'application/json': { schema: SourceSchema } } }, ...problemResponses(401, 404) },
+});
+
+function present(source: Source, origin: string) {
+  return {
+    id: source.id,
+    tenant_id: source.tenant_id,
+    name: source.name,
+    ingest_url: `${origin}/v1/ingest/${source.id}`,
+    verifier: { type: source.verifier_type, config: source.verifier_config },
+    created_at: source.created_at,
+  };
+}
+
+export function registerSources(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(createSource, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const body = c.req.valid('json');
+    const requested = body.verifier ?? { type: 'standard-webhooks', config: {} };
+    const plugin = verifierType(requested.type);
+    if (!plugin) {
+      throw new ProblemError(
+        problem(422, 'unknown_plugin_type', `no verifier type "${requested.type}"; choose one of ${Object.keys(verifierTypes).join(', ')}`, {
+          errors: [{ pointer: '/verifier/type', detail: 'unknown verifier type' }],
+        }),
+      );
+    }
+    const parsed = plugin.config.safeParse(requested.config);
+    if (!parsed.success) {
+      const errors: FieldError[] = parsed.error.issues.map((i) => ({ pointer: `/verifier/config/${i.path.join('/')}`.replace(/\/$/, ''), detail: i.message }));
+      throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${plugin.id} config is invalid`, { errors }));
+    }
+    const provision = await plugin.provision(parsed.data);
+    const sealedSecrets = await Promise.all(
+      provision.secrets.map(async (secret) => ({ id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, secret) })),
+    );
+    const principal = c.get('principal');
+    const db = c.var.db;
+    const source = await insertSource(db, { id: newId('src'), tenantId, name: body.name, verifierType: plugin.id, verifierConfig: provision.config, sealedSecrets });
+    await recordAudit(db, { tenantId, principal, action: 'source.created', target: source.id, details: { verifier: plugin.id } });
+    return c.json({ ...present(source, new URL(c.req.url).origin), secret: provision.secrets[0] ?? null }, 201);
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const { cursor, limit } = c.req.valid('query');
+    const rows = await listSources(c.var.db, tenantId, { afterId: decodeCursor(cursor), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const origin = new URL(c.req.url).origin;
+    return c.json({ data: page.map((s) => present(s, origin)), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const { tenantId, sourceId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const source = await findSource(c.var.db, tenantId, sourceId);
+    if (!source) throw new ProblemError(problem(404, 'source_not_found', `no source ${sourceId}`));
+    return c.json(present(source, new URL(c.req.url).origin), 200);
+  });
+}

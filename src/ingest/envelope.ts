@@ -1,0 +1,168 @@
+/**
+ * CloudEvents 1.0 in its three HTTP modes: structured (`application/cloudevents+json`), batch
+ * (`application/cloudevents-batch+json`) and binary (`ce-*` headers, the body is `data`).
+ * Returns plain results; nothing here throws for a client's mistake.
+ */
+import { z } from 'zod';
+import type { FieldError, Problem } from './problem';
+import { problem } from './problem';
+import { toBase64 } from '../lib/encoding';
+
+export const MAX_BATCH = 1000;
+/** Dot-notation: two or more segments, e.g. `orders.created`, `com.github.push`. */
+export const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+
+const timestamp = z.iso.datetime({ offset: true }).refine((t) => {
+  const year = new Date(t).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}, 'time is out of range');
+
+export const cloudEventSchema = z
+  .object({
+    specversion: z.literal('1.0', { error: 'specversion must be "1.0"' }),
+    id: z.string().min(1).max(256),
+    source: z.string().min(1).max(1024),
+    type: z.string().max(256).regex(EVENT_TYPE, 'type must be dot-notation, e.g. "orders.created"'),
+    subject: z.string().max(1024).optional(),
+    time: timestamp.optional(),
+    datacontenttype: z.string().max(256).optional(),
+    dataschema: z.string().max(1024).optional(),
+    data: z.unknown().optional(),
+    data_base64: z.string().optional(),
+  })
+  .catchall(z.union([z.string().max(1024), z.number(), z.boolean()], { error: 'extension attributes must be strings, numbers or booleans' }))
+  .superRefine((event, ctx) => {
+    for (const key of Object.keys(event)) {
+      if (!(key in cloudEventSchema.shape) && !EXTENSION_NAME.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'extension attribute names are 1-20 lowercase letters or digits' });
+      }
+    }
+    if (event.data !== undefined && event.data_base64 !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['data_base64'], message: 'data and data_base64 are mutually exclusive' });
+    }
+  });
+
+export type CloudEvent = z.infer<typeof cloudEventSchema>;
+
+/** A validated event ready for the TenantLog: the stored JSON plus the attributes we index. */
+export interface IngestEvent {
+  event: CloudEvent;
+  json: string;
+  partitionKey: string | null;
+  correlationId: string | null;
+  causationId: string | null;
+}
+
+export type ItemResult = { ok: true; value: IngestEvent } | { ok: false; problem: Problem };
+
+export type Envelope =
+  | { mode: 'single'; item: ItemResult }
+  | { mode: 'batch'; items: ItemResult[] }
+  | { mode: 'invalid'; problem: Problem };
+
+// jsonb refuses NUL and unpaired surrogates; an odd run of backslashes before \u means a real escape
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+export function toIngestEvent(input: unknown): ItemResult {
+  const parsed = cloudEventSchema.safeParse(input);
+  if (!parsed.success) {
+    const errors: FieldError[] = parsed.error.issues.map((issue) => ({
+      pointer: `/${issue.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`,
+      detail: issue.message,
+    }));
+    return { ok: false, problem: problem(422, 'invalid_event', 'the event is not a valid CloudEvent 1.0', { errors }) };
+  }
+  const event = parsed.data;
+  const json = JSON.stringify(event);
+  if (UNSTORABLE_ESCAPE.test(json)) {
+    return { ok: false, problem: problem(422, 'invalid_event', 'strings may not contain NUL characters or unpaired UTF-16 surrogates') };
+  }
+  const ext = (name: string) => (event[name] === undefined ? null : String(event[name]));
+  return {
+    ok: true,
+    value: { event, json, partitionKey: ext('partitionkey'), correlationId: ext('correlationid'), causationId: ext('causationid') },
+  };
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; problem: Problem } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, problem: problem(400, 'malformed_json', `the body is not valid JSON: ${(error as Error).message}`) };
+  }
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function decodeText(body: Uint8Array): string | null {
+  try {
+    return decoder.decode(body);
+  } catch {
+    return null;
+  }
+}
+
+function mediaType(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export function isJsonMediaType(type: string): boolean {
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+/** Reads the envelope of an ingest request whose body has already been size-checked. */
+export function readEnvelope(headers: Headers, body: Uint8Array): Envelope {
+  const type = mediaType(headers.get('content-type'));
+  if (headers.has('ce-specversion')) return { mode: 'single', item: readBinary(headers, type, body) };
+  if (type !== 'application/cloudevents+json' && type !== 'application/cloudevents-batch+json') {
+    return {
+      mode: 'invalid',
+      problem: problem(415, 'unsupported_media_type', `content type "${type || '(none)'}" is not accepted here; send application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent with ce-* headers`),
+    };
+  }
+  const text = decodeText(body);
+  if (text === null) return { mode: 'invalid', problem: problem(400, 'malformed_json', 'the body is not valid UTF-8') };
+  const json = parseJson(text);
+  if (!json.ok) return { mode: 'invalid', problem: json.problem };
+  if (type === 'application/cloudevents+json') return { mode: 'single', item: toIngestEvent(json.value) };
+  if (!Array.isArray(json.value)) {
+    return { mode: 'invalid', problem: problem(422, 'invalid_batch', 'a batch must be a JSON array of CloudEvents') };
+  }
+  if (json.value.length === 0 || json.value.length > MAX_BATCH) {
+    return { mode: 'invalid', problem: problem(422, 'invalid_batch', `a batch holds 1 to ${MAX_BATCH} events; this one has ${json.value.length}`) };
+  }
+  return { mode: 'batch', items: json.value.map(toIngestEvent) };
+}
+
+function readBinary(headers: Headers, type: string, body: Uint8Array): ItemResult {
+  const attributes: Record<string, unknown> = {};
+  headers.forEach((value, name) => {
+    if (name.startsWith('ce-')) attributes[name.slice(3)] = safeDecodeURIComponent(value);
+  });
+  if (type) attributes.datacontenttype = headers.get('content-type');
+  if (body.length > 0) {
+    if (isJsonMediaType(type)) {
+      const text = decodeText(body);
+      if (text === null) return { ok: false, problem: problem(400, 'malformed_json', 'the body is not valid UTF-8') };
+      const json = parseJson(text);
+      if (!json.ok) return json;
+      attributes.data = json.value;
+    } else if (type.startsWith('text/')) {
+      const text = decodeText(body);
+      if (text === null) return { ok: false, problem: problem(400, 'malformed_body', 'a text/* body must be valid UTF-8') };
+      attributes.data = text;
+    } else {
+      attributes.data_base64 = toBase64(body);
+    }
+  }
+  return toIngestEvent(attributes);
+}
+
+function safeDecodeURIComponent(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}

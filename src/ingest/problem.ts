@@ -1,0 +1,29 @@
+/**
+ * RFC 9457 problem details. `code` is stable API: clients branch on it; `detail` is for humans.
+ */
+export interface FieldError {
+  /** JSON pointer into the request (or into the batch item). */
+  pointer: string;
+  detail: string;
+}
+
+export interface Problem {
+  status: number;
+  code: string;
+  title: string;
+  detail: string;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+}
+
+export function problem(status: number, code: string, detail: string, extra: Partial<Problem> = {}): Problem {
+  return { status, code, title: code.replace(/_/g, ' '), detail, ...extra };
+}
+
+/** Thrown by edge code to end a request with a problem response; `app.onError` renders it. */
+export class ProblemError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail);
+    this.name = 'ProblemError';
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Starts what the workerd tests talk to: a real Postgres (the machine's server on 127.0.0.1:5432 in a
+ * fresh `switchyard_test` database, or embedded PGlite when none is reachable; CI insists on the real
+ * one), the WebSocket-to-TCP proxy the Neon driver goes through, and a small control server that lets
+ * tests cut the database link and host JWKS documents.
+ */
+import { createServer } from 'node:http';
+import type { TestProject } from 'vitest/node';
+import { startWsProxy } from '../scripts/lib/ws-proxy.ts';
+import { migrate, reachable, recreateDatabase, startPglite, useLocalProxy, type Database } from '../scripts/lib/postgres.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    databaseKind: string;
+    wsProxy: string;
+    controlUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const proxy = await startWsProxy();
+  useLocalProxy(proxy.endpoint);
+  const database = await findDatabase();
+  await migrate(database.url);
+
+  const jwks = new Map<string, string>();
+  const control = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://control');
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      if (req.method === 'POST' && url.pathname === '/proxy/pause') proxy.pause();
+      else if (req.method === 'POST' && url.pathname === '/proxy/resume') proxy.resume();
+      else if (req.method === 'PUT' && url.pathname.startsWith('/jwks/')) jwks.set(url.pathname, body);
+      else if (req.method === 'GET' && jwks.has(url.pathname)) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(jwks.get(url.pathname));
+        return;
+      } else {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
+  const address = control.address();
+  const controlPort = typeof address === 'object' && address ? address.port : 0;
+
+  project.provide('databaseUrl', database.url);
+  project.provide('databaseKind', database.kind);
+  project.provide('wsProxy', proxy.endpoint);
+  project.provide('controlUrl', `http://127.0.0.1:${controlPort}`);
+  console.log(`[setup] Postgres: ${database.kind} (${new URL(database.url).host}), ws proxy ${proxy.endpoint}`);
+
+  return async () => {
+    control.close();
+    await proxy.close();
+    await database.stop();
+  };
+}
+
+async function findDatabase(): Promise<Database> {
+  if (process.env.TEST_DATABASE_URL) {
+    return { url: process.env.TEST_DATABASE_URL, kind: 'external', stop: async () => {} };
+  }
+  if (await reachable('127.0.0.1', 5432)) {
+    const url = await recreateDatabase('postgres://postgres@127.0.0.1:5432/postgres', 'switchyard_test');
+    return { url, kind: 'local-server', stop: async () => {} };
+  }
+  if (process.env.CI) throw new Error('CI requires the real Postgres on 127.0.0.1:5432, and it is not reachable');
+  console.warn('[setup] no Postgres on 127.0.0.1:5432; using embedded PGlite');
+  return startPglite();
+}

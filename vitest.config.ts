@@ -1,0 +1,41 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+// Fixed keys for tests only; real deployments set these as Workers secrets.
+const TEST_SECRETS = {
+  ADMIN_JWT_SECRET: 'test-admin-secret-0123456789abcdef',
+  ENCRYPTION_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
+};
+
+export default defineConfig({
+  test: {
+    reporters: ['default', './test/summary-reporter.ts'],
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                ...TEST_SECRETS,
+                DATABASE_URL: inject('databaseUrl'),
+                NEON_WS_PROXY: inject('wsProxy'),
+                CONTROL_URL: inject('controlUrl'),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/node/**'],
+          globalSetup: ['./test/global-setup.ts'],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+          // the outage tests pause the shared database link; files run one after another
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
