@@ -38,7 +38,15 @@ export type IngestOutcome =
 const SOURCE_ID = /^src_[0-9A-Z]{26}$/;
 
 export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promise<IngestOutcome> {
-  const source = SOURCE_ID.test(input.sourceId) ? await deps.resolveSource(input.sourceId) : null;
+  let source: ResolvedSource | null = null;
+  if (SOURCE_ID.test(input.sourceId)) {
+    try {
+      source = await deps.resolveSource(input.sourceId);
+    } catch (error) {
+      console.error(JSON.stringify({ msg: 'source lookup failed', sourceId: input.sourceId, error: String(error) }));
+      return { kind: 'problem', problem: problem(503, 'source_lookup_unavailable', 'the source could not be looked up; retry later', { headers: { 'retry-after': '5' } }) };
+    }
+  }
   if (!source) return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
 
   const verdict = await runVerifier(source.verifier, {

@@ -25,19 +25,31 @@ export interface ResolvedSource {
 type Entry = { expires: number; value: Promise<ResolvedSource | null> };
 const cache = new Map<string, Entry>();
 
+/**
+ * Resolves a source, from memory when fresh. When Postgres cannot be reached and an older copy is
+ * known, the older copy keeps serving (ingest stays up through a database outage); otherwise the
+ * error propagates and the caller answers 503.
+ */
 export function resolveSource(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void): Promise<ResolvedSource | null> {
   const now = Date.now();
   const hit = cache.get(sourceId);
   if (hit && hit.expires > now) return hit.value;
-  const value = load(env, sourceId, waitUntil);
+  const stale = hit?.value;
+  const value = load(env, sourceId, waitUntil).catch(async (error: unknown) => {
+    const previous = stale ? await stale.catch(() => null) : null;
+    if (previous) return previous;
+    throw error;
+  });
   const entry: Entry = { expires: now + SOURCE_TTL_MS, value };
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+  if (!hit && cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
   cache.set(sourceId, entry);
   value.then(
     (source) => {
       if (!source) entry.expires = Date.now() + MISSING_TTL_MS;
     },
-    () => cache.delete(sourceId),
+    () => {
+      if (cache.get(sourceId) === entry) cache.delete(sourceId);
+    },
   );
   return value;
 }

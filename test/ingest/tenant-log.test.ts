@@ -1,0 +1,127 @@
+import { evictDurableObject, runDurableObjectAlarm } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { control, createSource, eventually, ingest, makeEvent, testEnv, withTestDb } from '../fixtures/api';
+
+type Accepted = { id: string; sequence: number; duplicate: boolean };
+
+const storedSequences = (tenantId: string) =>
+  withTestDb(async (db) => {
+    const result = await db.query<{ sequence: string }>('SELECT sequence FROM events WHERE tenant_id = $1 ORDER BY sequence', [tenantId]);
+    return result.rows.map((r) => Number(r.sequence));
+  });
+
+describe('TenantLog: dedup, order, durability', () => {
+  it('answers a resent event with duplicate: true and the first sequence', async () => {
+    const source = await createSource();
+    const event = makeEvent();
+    const first = await (await ingest(source, event)).json<Accepted>();
+    const again = await ingest(source, event);
+    expect(again.status).toBe(202);
+    expect(await again.json()).toEqual({ id: first.id, sequence: first.sequence, duplicate: true });
+  });
+
+  it('refuses the same id with a different body as idempotency_conflict', async () => {
+    const source = await createSource();
+    const event = makeEvent();
+    await ingest(source, event);
+    const res = await ingest(source, { ...event, data: { amount: 43 } });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ code: 'idempotency_conflict' });
+  });
+
+  it('deduplicates per source: the same id from two sources is two events', async () => {
+    const a = await createSource();
+    const b = await createSource(a.tenantId);
+    const event = makeEvent();
+    const first = await (await ingest(a, event)).json<Accepted>();
+    const second = await (await ingest(b, event)).json<Accepted>();
+    expect([first.duplicate, second.duplicate]).toEqual([false, false]);
+    expect(second.sequence).toBe(first.sequence + 1);
+  });
+
+  it('gives concurrent duplicates of one id exactly one sequence', async () => {
+    const source = await createSource();
+    const event = makeEvent();
+    const results = await Promise.all(Array.from({ length: 20 }, async () => (await ingest(source, event)).json<Accepted>()));
+    expect(new Set(results.map((r) => r.sequence)).size).toBe(1);
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+  });
+
+  it('assigns a gap-free sequence under concurrent posts', async () => {
+    const source = await createSource();
+    const results = await Promise.all(Array.from({ length: 50 }, async () => (await ingest(source, makeEvent())).json<Accepted>()));
+    expect(results.map((r) => r.sequence).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(await eventually(async () => ((await storedSequences(source.tenantId)).length === 50 ? storedSequences(source.tenantId) : null))).toEqual(
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+  });
+
+  it('keeps sequence and dedup state across an eviction of the Durable Object', async () => {
+    const source = await createSource();
+    const event = makeEvent();
+    const first = await (await ingest(source, event)).json<Accepted>();
+    const stub = testEnv.TENANT_LOG.getByName(source.tenantId);
+    await evictDurableObject(stub);
+    expect(await (await ingest(source, event)).json()).toEqual({ ...first, duplicate: true });
+    const next = await (await ingest(source, makeEvent())).json<Accepted>();
+    expect(next.sequence).toBe(first.sequence + 1);
+  });
+
+  it('keeps acknowledged events in the outbox while Postgres is unreachable and stores them once it is back', async () => {
+    const source = await createSource();
+    const stub = testEnv.TENANT_LOG.getByName(source.tenantId);
+    expect((await ingest(source, makeEvent())).status).toBe(202); // the source is now cached in this isolate
+    await eventually(async () => (await storedSequences(source.tenantId)).length === 1);
+    await control('/proxy/pause');
+    try {
+      const accepted = await Promise.all(Array.from({ length: 10 }, async () => (await ingest(source, makeEvent())).status));
+      expect(accepted).toEqual(Array(10).fill(202));
+      const status = await eventually(async () => {
+        const s = await stub.status();
+        return s.flushFailures > 0 ? s : null;
+      });
+      expect(status.outboxDepth).toBe(10);
+      // a restart during the outage must not lose the outbox either
+      await evictDurableObject(stub);
+      expect((await stub.status()).outboxDepth).toBe(10);
+    } finally {
+      await control('/proxy/resume');
+    }
+    await runDurableObjectAlarm(stub);
+    expect(await storedSequences(source.tenantId)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    expect(await stub.status()).toMatchObject({ outboxDepth: 0, flushFailures: 0 });
+  });
+
+  it('answers 503 source_lookup_unavailable, not 500, when Postgres is unreachable and the source is not cached', async () => {
+    const source = await createSource();
+    await control('/proxy/pause');
+    try {
+      const res = await ingest(source, makeEvent());
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(await res.json()).toMatchObject({ code: 'source_lookup_unavailable' });
+    } finally {
+      await control('/proxy/resume');
+    }
+    expect((await ingest(source, makeEvent())).status).toBe(202);
+  });
+
+  it('does not store an event twice when a flush is repeated after Postgres already committed it', async () => {
+    const source = await createSource();
+    await ingest(source, makeEvent());
+    await eventually(async () => (await storedSequences(source.tenantId)).length === 1);
+    // replay the same outbox row, as a crash between the Postgres commit and the outbox delete would
+    const { insertEvents } = await import('../../src/db/events');
+    const row = await withTestDb(async (db) => {
+      const r = await db.query('SELECT id, source_id, ce_id, type, event, sha256 FROM events WHERE tenant_id = $1', [source.tenantId]);
+      return r.rows[0] as { id: string; source_id: string; ce_id: string; type: string; event: unknown; sha256: string };
+    });
+    const inserted = await withTestDb((db) =>
+      insertEvents(db, source.tenantId, [
+        { sequence: 1, id: row.id, source_id: row.source_id, ce_id: row.ce_id, type: row.type, subject: null, time: null, partition_key: null, correlation_id: null, causation_id: null, event: JSON.stringify(row.event), sha256: row.sha256, received_at: Date.now() },
+      ]),
+    );
+    expect(inserted).toBe(0);
+    expect(await storedSequences(source.tenantId)).toEqual([1]);
+  });
+});

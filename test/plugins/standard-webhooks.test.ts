@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { signV1, standardWebhooks } from '../../plugins/standard-webhooks';
+import { toBase64, utf8 } from '../../src/lib/encoding';
+
+// The reference vector published with the Standard Webhooks libraries.
+const REF = {
+  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+  timestamp: 1614265330,
+  body: '{"test": 2432232314}',
+  signature: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+};
+
+function verify(headers: Record<string, string>, options: { body?: string; secrets?: string[]; publicKeys?: string[]; now?: number } = {}) {
+  return standardWebhooks.verify({
+    headers: new Headers(headers),
+    body: utf8(options.body ?? REF.body),
+    config: { public_keys: options.publicKeys },
+    secrets: options.secrets ?? [REF.secret],
+    now: options.now ?? REF.timestamp * 1000,
+    signal: new AbortController().signal,
+  });
+}
+
+const refHeaders = { 'webhook-id': REF.id, 'webhook-timestamp': String(REF.timestamp), 'webhook-signature': REF.signature };
+
+describe('standard-webhooks verifier', () => {
+  it('signs the reference vector exactly as the specification does', async () => {
+    expect(await signV1(REF.secret, REF.id, REF.timestamp, utf8(REF.body))).toBe(REF.signature);
+  });
+
+  it('accepts the reference vector', async () => {
+    expect(await verify(refHeaders)).toEqual({ ok: true, scheme: 'v1' });
+  });
+
+  it('rejects the reference signature when one byte of the body changes', async () => {
+    expect(await verify(refHeaders, { body: '{"test": 2432232315}' })).toMatchObject({ ok: false, code: 'invalid_signature' });
+  });
+
+  it('rejects a signature made with another secret', async () => {
+    expect(await verify(refHeaders, { secrets: ['whsec_' + toBase64(crypto.getRandomValues(new Uint8Array(24)))] })).toMatchObject({ ok: false, code: 'invalid_signature' });
+  });
+
+  it('reports missing headers as missing_signature', async () => {
+    const { 'webhook-signature': _, ...rest } = refHeaders;
+    expect(await verify(rest)).toMatchObject({ ok: false, code: 'missing_signature' });
+  });
+
+  it('rejects garbled signatures and timestamps', async () => {
+    expect(await verify({ ...refHeaders, 'webhook-signature': 'v1,!!!not-base64' })).toMatchObject({ ok: false, code: 'invalid_signature' });
+    expect(await verify({ ...refHeaders, 'webhook-signature': 'garbage' })).toMatchObject({ ok: false, code: 'invalid_signature' });
+    expect(await verify({ ...refHeaders, 'webhook-timestamp': '16142653e0' })).toMatchObject({ ok: false, code: 'invalid_signature' });
+  });
+
+  it('holds the timestamp to 5 minutes in both directions', async () => {
+    const at = (offsetSeconds: number) => verify(refHeaders, { now: (REF.timestamp + offsetSeconds) * 1000 });
+    expect(await at(299)).toMatchObject({ ok: true });
+    expect(await at(-299)).toMatchObject({ ok: true });
+    expect(await at(301)).toMatchObject({ ok: false, code: 'stale_signature' });
+    expect(await at(-301)).toMatchObject({ ok: false, code: 'stale_signature' });
+  });
+
+  it('accepts when any one of several signatures matches (rotation)', async () => {
+    const other = 'v1,' + toBase64(crypto.getRandomValues(new Uint8Array(32)));
+    expect(await verify({ ...refHeaders, 'webhook-signature': `${other} ${REF.signature}` })).toMatchObject({ ok: true });
+    // the old and the new secret are both configured while a rotation's grace period runs
+    const newer = 'whsec_' + toBase64(crypto.getRandomValues(new Uint8Array(24)));
+    expect(await verify(refHeaders, { secrets: [newer, REF.secret] })).toMatchObject({ ok: true });
+  });
+
+  it('verifies v1a Ed25519 signatures against the configured public key', async () => {
+    const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const raw = new Uint8Array((await crypto.subtle.exportKey('raw', pair.publicKey)) as ArrayBuffer);
+    const publicKey = `whpk_${toBase64(raw)}`;
+    const content = utf8(`${REF.id}.${REF.timestamp}.${REF.body}`);
+    const signature = new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, content));
+    const headers = { ...refHeaders, 'webhook-signature': `v1a,${toBase64(signature)}` };
+    expect(await verify(headers, { secrets: [], publicKeys: [publicKey] })).toEqual({ ok: true, scheme: 'v1a' });
+    expect(await verify(headers, { secrets: [], publicKeys: [publicKey], body: REF.body + ' ' })).toMatchObject({ ok: false, code: 'invalid_signature' });
+  });
+});
