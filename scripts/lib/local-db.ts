@@ -15,3 +15,9 @@ export async function proxyFor(url: string): Promise<WsProxy | null> {
   useLocalProxy(proxy.endpoint);
   return proxy;
 }
+
+/** `host:port/db` of a connection string, without credentials, for log lines. */
+export function describeDatabase(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+}
