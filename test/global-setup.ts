@@ -1,13 +1,13 @@
 /**
  * Starts what the workerd tests talk to: a real Postgres (the machine's server on 127.0.0.1:5432 in a
- * fresh `switchyard_test` database, or embedded PGlite when none is reachable; CI insists on the real
+ * fresh `switchyard_test_<pid>` database, or embedded PGlite when none is reachable; CI insists on the real
  * one), the WebSocket-to-TCP proxy the Neon driver goes through, and a small control server that lets
  * tests cut the database link and host JWKS documents.
  */
 import { createServer } from 'node:http';
 import type { TestProject } from 'vitest/node';
 import { startWsProxy } from '../scripts/lib/ws-proxy.ts';
-import { migrate, reachable, recreateDatabase, startPglite, useLocalProxy, type Database } from '../scripts/lib/postgres.ts';
+import { dropDatabase, migrate, query, reachable, recreateDatabase, startPglite, useLocalProxy, type Database } from '../scripts/lib/postgres.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -55,8 +55,8 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     control.close();
-    await proxy.close();
     await database.stop();
+    await proxy.close();
   };
 }
 
@@ -65,10 +65,32 @@ async function findDatabase(): Promise<Database> {
     return { url: process.env.TEST_DATABASE_URL, kind: 'external', stop: async () => {} };
   }
   if (await reachable('127.0.0.1', 5432)) {
-    const url = await recreateDatabase('postgres://postgres@127.0.0.1:5432/postgres', 'switchyard_test');
-    return { url, kind: 'local-server', stop: async () => {} };
+    // one database per run, so parallel runs on one machine cannot disturb each other
+    const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
+    const name = `switchyard_test_${process.pid}`;
+    await dropAbandonedDatabases(admin);
+    const url = await recreateDatabase(admin, name);
+    return { url, kind: 'local-server', stop: () => dropDatabase(admin, name) };
   }
   if (process.env.CI) throw new Error('CI requires the real Postgres on 127.0.0.1:5432, and it is not reachable');
   console.warn('[setup] no Postgres on 127.0.0.1:5432; using embedded PGlite');
   return startPglite();
+}
+
+/** Drops test databases left by runs that were killed before their teardown. */
+async function dropAbandonedDatabases(adminUrl: string): Promise<void> {
+  const rows = (await query(adminUrl, "SELECT datname FROM pg_database WHERE datname LIKE 'switchyard\\_test\\_%'")) as { datname: string }[];
+  for (const { datname } of rows) {
+    const pid = Number(datname.split('_').pop());
+    if (pid && !isAlive(pid)) await dropDatabase(adminUrl, datname);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

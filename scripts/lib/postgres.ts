@@ -73,6 +73,10 @@ export async function recreateDatabase(adminUrl: string, name: string): Promise<
   return url.toString();
 }
 
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await query(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
 /** Applies `migrations/NNNN_*.sql` not yet recorded in `schema_migrations`, each in its own transaction. */
 export async function migrate(url: string, dir = join(import.meta.dirname, '../../migrations')): Promise<string[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
