@@ -1,4 +1,4 @@
-import { useLocalProxy } from './postgres.ts';
+import { reachable, useLocalProxy } from './postgres.ts';
 import { startWsProxy, type WsProxy } from './ws-proxy.ts';
 
 const localHosts = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -11,6 +11,11 @@ export function isLocalDatabase(url: string): boolean {
 /** For a local database: starts the WebSocket proxy and points Node's Neon driver at it. */
 export async function proxyFor(url: string): Promise<WsProxy | null> {
   if (!isLocalDatabase(url)) return null;
+  const { hostname, port } = new URL(url);
+  // the driver would only report "Connection terminated unexpectedly"
+  if (!(await reachable(hostname.replace(/^\[|\]$/g, ''), Number(port) || 5432))) {
+    throw new Error(`no database is listening on ${describeDatabase(url)}`);
+  }
   const proxy = await startWsProxy();
   useLocalProxy(proxy.endpoint);
   return proxy;

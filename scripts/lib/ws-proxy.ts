@@ -48,6 +48,12 @@ export async function startWsProxy(options: { port?: number; host?: string } = {
       const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (socket.connecting) pending.push(chunk);
       else socket.write(chunk);
+      // PGlite's socket server ignores Terminate and keeps the connection open, so the driver's end() would
+      // wait forever; Postgres closes here itself, so ending our side changes nothing for it
+      if (chunk.equals(TERMINATE)) {
+        if (socket.connecting) socket.once('connect', () => socket.end());
+        else socket.end();
+      }
     });
     ws.on('close', () => {
       open.delete(ws);
@@ -77,6 +83,9 @@ export async function startWsProxy(options: { port?: number; host?: string } = {
       }),
   };
 }
+
+/** The Postgres frontend Terminate message: 'X' and length 4. */
+const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 
 function splitAddress(address: string): [string, number] {
   const at = address.lastIndexOf(':');

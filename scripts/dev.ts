@@ -1,0 +1,225 @@
+/**
+ * `npm run dev`: a database (embedded PGlite under .data/pglite unless DATABASE_URL is set), the
+ * WebSocket proxy the Neon driver needs to reach it, migrations, `wrangler dev` on PORT (default 8787),
+ * and a demo tenant and source, then prints an admin token and ready-to-paste commands.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dataDir, demoFile, readDemo, root, type Demo } from './lib/demo.ts';
+import { adminToken, ensureDevVars } from './lib/dev-vars.ts';
+import { describeDatabase, proxyFor } from './lib/local-db.ts';
+import { migrate, startPglite } from './lib/postgres.ts';
+import { secretKey } from './lib/standard-webhooks.ts';
+
+const port = Number(process.env.PORT ?? 8787);
+const base = `http://127.0.0.1:${port}`;
+/** Run in reverse order on shutdown. */
+const cleanups: (() => Promise<void>)[] = [];
+let wrangler: ChildProcess | null = null;
+let stopping = false;
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) {
+      // a second Ctrl-C: stop waiting for a clean exit
+      killWrangler('SIGKILL');
+      process.exit(130);
+    }
+    console.error(`dev: ${signal}, stopping…`);
+    void shutdown(0);
+  });
+}
+// last resort if we die on an exception: never leave wrangler/workerd behind
+process.on('exit', () => killWrangler('SIGKILL'));
+
+try {
+  await main();
+} catch (error) {
+  console.error(`\ndev: ${(error as Error).message}`);
+  await shutdown(1);
+}
+
+async function main(): Promise<void> {
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT=${process.env.PORT} is not a valid port`);
+  await assertPortFree(port);
+
+  const vars = await ensureDevVars(join(root, '.dev.vars'));
+  const secret = vars.ADMIN_JWT_SECRET;
+  if (!secret) throw new Error('ADMIN_JWT_SECRET in .dev.vars is empty');
+
+  let databaseUrl = process.env.DATABASE_URL;
+  let databaseLabel: string;
+  if (databaseUrl) {
+    databaseLabel = `DATABASE_URL (${describeDatabase(databaseUrl)})`;
+  } else {
+    await mkdir(dataDir, { recursive: true });
+    const pglite = await startPglite({ dataDir: join(dataDir, 'pglite') });
+    cleanups.push(() => pglite.stop());
+    databaseUrl = pglite.url;
+    databaseLabel = `embedded PGlite (.data/pglite, ${describeDatabase(databaseUrl)})`;
+  }
+  const proxy = await proxyFor(databaseUrl);
+  if (proxy) cleanups.push(() => proxy.close());
+
+  const applied = await migrate(databaseUrl);
+  console.log(`dev: database ${databaseLabel}`);
+  console.log(applied.length ? `dev: applied migrations: ${applied.join(', ')}` : 'dev: migrations up to date');
+
+  const args = [
+    join(root, 'node_modules/wrangler/bin/wrangler.js'),
+    'dev',
+    '--port', String(port),
+    '--ip', '127.0.0.1',
+    '--persist-to', join(dataDir, 'wrangler'),
+    '--show-interactive-dev-session=false',
+    '--var', `DATABASE_URL:${databaseUrl}`,
+  ];
+  if (proxy) args.push('--var', `NEON_WS_PROXY:${proxy.endpoint}`);
+  // own process group, so shutdown can signal wrangler and its workerd together
+  wrangler = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  const child = wrangler;
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(`dev: wrangler exited (${signal ?? `code ${code}`})`);
+    void shutdown(code || 1);
+  });
+
+  await waitHealthy(child);
+  const token = await adminToken(secret);
+  let demo: Demo | null = null;
+  try {
+    demo = await ensureDemo(token);
+  } catch (error) {
+    // keep serving: wrangler reloads on edits, so a broken route can be fixed without a restart
+    console.error(`dev: could not set up the demo tenant/source: ${(error as Error).message}`);
+  }
+  printBanner(token, databaseLabel, demo);
+}
+
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`port ${port} is already in use (another \`npm run dev\`?). Stop it or pick another: PORT=8788 npm run dev`)
+          : error,
+      ),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
+async function waitHealthy(child: ChildProcess, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error('wrangler exited before it was ready');
+    try {
+      if ((await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(300);
+  }
+  throw new Error(`${base}/healthz did not answer within ${timeoutMs / 1000} s`);
+}
+
+async function ensureDemo(token: string): Promise<Demo> {
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (method !== 'GET' && !response.ok) throw new Error(`${method} ${path} -> ${response.status}: ${text}`);
+    return { status: response.status, json: (text ? JSON.parse(text) : null) as T };
+  };
+
+  const saved = await readDemo();
+  if (saved) {
+    const found = await api<{ ingest_url?: string }>('GET', `/v1/tenants/${saved.tenant_id}/sources/${saved.source_id}`);
+    if (found.status === 200) {
+      // the ingest URL follows PORT, which may differ from the run that created the source
+      const demo = { ...saved, ingest_url: found.json.ingest_url ?? `${base}/v1/ingest/${saved.source_id}` };
+      await writeFile(demoFile, `${JSON.stringify(demo, null, 2)}\n`);
+      return demo;
+    }
+  }
+  const tenant = await api<{ id: string }>('POST', '/v1/tenants', { name: 'demo' });
+  const source = await api<{ id: string; ingest_url: string; secret: string | null }>('POST', `/v1/tenants/${tenant.json.id}/sources`, { name: 'demo' });
+  if (!source.json.secret) throw new Error('the new source came back without a secret');
+  const demo: Demo = { tenant_id: tenant.json.id, source_id: source.json.id, ingest_url: source.json.ingest_url, secret: source.json.secret };
+  await writeFile(demoFile, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
+  return demo;
+}
+
+function printBanner(token: string, databaseLabel: string, demo: Demo | null): void {
+  const lines = [
+    '',
+    '='.repeat(100),
+    `Switchyard is running at ${base}   (database: ${databaseLabel})`,
+    '',
+    'Admin token (30 days):',
+    `  ${token}`,
+  ];
+  if (demo) {
+    const key = secretKey(demo.secret).toString('hex');
+    // timestamp, id and signature are computed when pasted, so the command never goes stale
+    const oneLiner = [
+      `url='${demo.ingest_url}'`,
+      `key='${key}'`,
+      `id="msg_$(openssl rand -hex 12)"`,
+      'ts=$(date +%s)',
+      `body=$(printf '{"specversion":"1.0","id":"%s","source":"switchyard/demo","type":"demo.greeting","time":"%s","data":{"hello":"world"}}' "$id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")`,
+      'sig=$(printf \'%s\' "$id.$ts.$body" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key" -binary | openssl base64 -A)',
+      `curl -sS -w ' HTTP %{http_code}\\n' "$url" -H 'content-type: application/cloudevents+json' -H "webhook-id: $id" -H "webhook-timestamp: $ts" -H "webhook-signature: v1,$sig" --data-raw "$body"`,
+    ].join('; ');
+    lines.push(
+      '',
+      `Demo tenant:  ${demo.tenant_id}`,
+      `Demo source:  ${demo.source_id}`,
+      `Ingest URL:   ${demo.ingest_url}`,
+      `(kept in ${demoFile})`,
+      '',
+      'Send a signed event, either:',
+      '  npm run send-event            (options: -- --type orders.created --data \'{"amount":3}\')',
+      'or with curl + openssl:',
+      `  (${oneLiner})`,
+      '',
+      'List stored events:',
+      `  curl -sS -H 'authorization: Bearer ${token}' ${base}/v1/tenants/${demo.tenant_id}/events`,
+    );
+  }
+  lines.push('='.repeat(100), '');
+  console.log(lines.join('\n'));
+}
+
+/** Signals wrangler's whole process group (wrangler and workerd); false when nothing is left in it. */
+function killWrangler(signal: NodeJS.Signals | 0): boolean {
+  const pid = wrangler?.pid;
+  if (!pid) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  if (killWrangler('SIGTERM')) {
+    const deadline = Date.now() + 5_000;
+    while (killWrangler(0) && Date.now() < deadline) await sleep(100);
+    killWrangler('SIGKILL');
+  }
+  for (const cleanup of cleanups.reverse()) {
+    await cleanup().catch((error: unknown) => console.error(`dev: cleanup failed: ${(error as Error).message}`));
+  }
+  process.exit(code);
+}
