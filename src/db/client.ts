@@ -63,3 +63,16 @@ export function lazyDb(env: DbEnv): Db {
     }) as Db['end'],
   };
 }
+
+/** Runs `work` inside BEGIN/COMMIT on one connection; rolls back on any error. */
+export async function transaction<T>(db: Db, work: () => Promise<T>): Promise<T> {
+  await db.query('BEGIN');
+  try {
+    const result = await work();
+    await db.query('COMMIT');
+    return result;
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}

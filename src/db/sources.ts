@@ -6,46 +6,54 @@ export interface Source {
   name: string;
   verifier_type: string;
   verifier_config: Record<string, unknown>;
+  verifier_plugin_id: string | null;
   created_at: string;
 }
 
 /** A source with what ingest needs to verify it: the tenant's dedup window and sealed secrets. */
 export interface SourceForIngest extends Source {
   dedup_window_seconds: number;
+  config_version: string;
   sealed_secrets: string[];
 }
 
-const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config,
+const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, s.verifier_plugin_id,
   to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
 export async function insertSource(
   db: Db,
-  source: { id: string; tenantId: string; name: string; verifierType: string; verifierConfig: unknown; sealedSecrets: { id: string; ciphertext: string }[] },
+  source: {
+    id: string; tenantId: string; name: string; verifierType: string; verifierConfig: unknown; verifierPluginId: string | null;
+    sealedSecrets: { id: string; ciphertext: string }[];
+  },
 ): Promise<Source> {
   // one statement, so a source never exists without its secret
   const result = await db.query<Source>(
     `WITH s AS (
-       INSERT INTO sources (id, tenant_id, name, verifier_type, verifier_config) VALUES ($1, $2, $3, $4, $5)
+       INSERT INTO sources (id, tenant_id, name, verifier_type, verifier_config, verifier_plugin_id) VALUES ($1, $2, $3, $4, $5, $7)
        RETURNING *
      ), k AS (
        INSERT INTO source_secrets (id, tenant_id, source_id, ciphertext)
        SELECT x.id, $2, $1, x.ciphertext FROM jsonb_to_recordset($6::jsonb) AS x(id text, ciphertext text)
      )
      SELECT ${COLUMNS} FROM s`,
-    [source.id, source.tenantId, source.name, source.verifierType, JSON.stringify(source.verifierConfig), JSON.stringify(source.sealedSecrets)],
+    [source.id, source.tenantId, source.name, source.verifierType, JSON.stringify(source.verifierConfig), JSON.stringify(source.sealedSecrets), source.verifierPluginId],
   );
   return result.rows[0]!;
 }
 
 export async function findSourceForIngest(db: Db, sourceId: string): Promise<SourceForIngest | null> {
   const result = await db.query<SourceForIngest>(
-    `SELECT ${COLUMNS}, t.dedup_window_seconds,
+    `SELECT s.id, s.tenant_id, s.name, COALESCE(p.type, s.verifier_type) AS verifier_type,
+            COALESCE(p.config, s.verifier_config) AS verifier_config, s.verifier_plugin_id, s.created_at::text,
+            t.dedup_window_seconds, t.config_version,
             COALESCE(array_agg(k.ciphertext ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '{}') AS sealed_secrets
        FROM sources s
        JOIN tenants t ON t.id = s.tenant_id
+       LEFT JOIN plugins p ON p.id = s.verifier_plugin_id
        LEFT JOIN source_secrets k ON k.source_id = s.id AND (k.expires_at IS NULL OR k.expires_at > now())
       WHERE s.id = $1
-      GROUP BY s.id, t.dedup_window_seconds`,
+      GROUP BY s.id, t.dedup_window_seconds, t.config_version, p.type, p.config`,
     [sourceId],
   );
   return result.rows[0] ?? null;

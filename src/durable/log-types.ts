@@ -17,8 +17,13 @@ export interface AppendItem {
 export interface AppendRequest {
   tenantId: string;
   dedupWindowSeconds: number;
+  /** The tenant config version the items were verified and validated under. */
+  configVersion: number;
   items: AppendItem[];
 }
+
+/** `stale`: the log has seen a newer tenant config; nothing was written, reload and try again. */
+export type AppendResponse = { kind: 'appended'; results: AppendResult[] } | { kind: 'stale'; configVersion: number };
 
 export type AppendResult =
   | { kind: 'accepted'; id: string; sequence: number; duplicate: boolean }
@@ -27,6 +32,7 @@ export type AppendResult =
 export interface LogStatus {
   tenantId: string | null;
   lastSequence: number;
+  configVersion: number;
   outboxDepth: number;
   flushFailures: number;
   nextFlushAt: number | null;

@@ -10,7 +10,7 @@ import { insertEvents, type OutboxRow } from '../db/events';
 import { withDb } from '../db/client';
 import { newId } from '../lib/ids';
 import { flushBackoffMs } from '../ingest/flush-policy';
-import type { AppendRequest, AppendResult, LogStatus } from './log-types';
+import type { AppendRequest, AppendResponse, AppendResult, LogStatus } from './log-types';
 
 export const FLUSH_BATCH = 1000;
 
@@ -38,6 +38,7 @@ export class TenantLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private lastSequence = 0;
   private tenantId: string | null = null;
+  private configVersion = 0;
   private flushScheduled = false;
   private flushFailures = 0;
   private nextFlushAt: number | null = null;
@@ -49,6 +50,7 @@ export class TenantLog extends DurableObject<Env> {
     for (const row of this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta')) {
       if (row.key === 'last_sequence') this.lastSequence = Number(row.value);
       if (row.key === 'tenant_id') this.tenantId = row.value;
+      if (row.key === 'config_version') this.configVersion = Number(row.value);
     }
     ctx.blockConcurrencyWhile(async () => {
       const alarm = await ctx.storage.getAlarm();
@@ -61,9 +63,12 @@ export class TenantLog extends DurableObject<Env> {
   /**
    * Dedups, sequences and records a batch in one transaction. Results come back in input order.
    * Same (source, id) and same hash inside the window: the original sequence with `duplicate`;
-   * a different hash: `conflict`.
+   * a different hash: `conflict`. An append made under an older tenant config than the log has seen
+   * is refused as `stale` without writing anything.
    */
-  async append(request: AppendRequest): Promise<AppendResult[]> {
+  async append(request: AppendRequest): Promise<AppendResponse> {
+    if (request.configVersion < this.configVersion) return { kind: 'stale', configVersion: this.configVersion };
+    if (request.configVersion > this.configVersion) this.setConfigVersion(request.configVersion);
     const now = Date.now();
     const expiresAt = now + request.dedupWindowSeconds * 1000;
     const before = this.lastSequence;
@@ -107,13 +112,21 @@ export class TenantLog extends DurableObject<Env> {
       throw error;
     }
     if (this.lastSequence !== before && !this.flushScheduled) await this.scheduleFlush(now);
-    return results;
+    return { kind: 'appended', results };
+  }
+
+  /** Called after a management change commits, so every isolate's next append notices it. */
+  setConfigVersion(version: number): void {
+    if (version <= this.configVersion) return;
+    this.configVersion = version;
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config_version', ?)", String(version));
   }
 
   status(): LogStatus {
     return {
       tenantId: this.tenantId,
       lastSequence: this.lastSequence,
+      configVersion: this.configVersion,
       outboxDepth: this.outboxDepth(),
       flushFailures: this.flushFailures,
       nextFlushAt: this.nextFlushAt,

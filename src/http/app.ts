@@ -1,14 +1,16 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
-import { problem, ProblemError, type FieldError } from '../ingest/problem';
+import { issuesToErrors, problem, ProblemError } from '../ingest/problem';
 import type { AppEnv } from './context';
 import { requireAuth } from './middleware/auth';
 import { database } from './middleware/database';
 import { requestId } from './middleware/request-id';
 import { problemResponse } from './problem-response';
+import { registerEventTypes } from './routes/event-types';
 import { registerEvents } from './routes/events';
 import { registerHealth } from './routes/health';
 import { registerIngest } from './routes/ingest';
+import { registerPlugins } from './routes/plugins';
 import { registerSources } from './routes/sources';
 import { registerTenants } from './routes/tenants';
 
@@ -16,10 +18,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;
-      const errors: FieldError[] = result.error.issues.map((issue) => ({
-        pointer: `/${issue.path.join('/')}`,
-        detail: issue.message,
-      }));
+      const errors = issuesToErrors(result.error.issues);
       const where = result.target === 'json' ? 'request body' : result.target;
       throw new ProblemError(problem(422, 'validation_failed', `the ${where} is invalid`, { errors }));
     },
@@ -35,6 +34,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerTenants(app);
   registerSources(app);
   registerEvents(app);
+  registerPlugins(app);
+  registerEventTypes(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', {

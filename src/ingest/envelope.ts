@@ -4,8 +4,8 @@
  * Returns plain results; nothing here throws for a client's mistake.
  */
 import { z } from 'zod';
-import type { FieldError, Problem } from './problem';
-import { problem } from './problem';
+import type { Problem } from './problem';
+import { issuesToErrors, problem } from './problem';
 import { toBase64 } from '../lib/encoding';
 
 export const MAX_BATCH = 1000;
@@ -67,10 +67,7 @@ const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 export function toIngestEvent(input: unknown): ItemResult {
   const parsed = cloudEventSchema.safeParse(input);
   if (!parsed.success) {
-    const errors: FieldError[] = parsed.error.issues.map((issue) => ({
-      pointer: `/${issue.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`,
-      detail: issue.message,
-    }));
+    const errors = issuesToErrors(parsed.error.issues);
     return { ok: false, problem: problem(422, 'invalid_event', 'the event is not a valid CloudEvent 1.0', { errors }) };
   }
   const event = parsed.data;

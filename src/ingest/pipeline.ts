@@ -1,13 +1,15 @@
 /**
  * The ingest path, free of HTTP framework code: resolve the source, verify the signature on the raw
- * bytes, read the CloudEvent envelope, then hand the valid events to the tenant's log, which answers
- * only once they are durable.
+ * bytes, read the CloudEvent envelope (or take the event a provider verifier built), apply the
+ * tenant's rules, then hand the events to the tenant's log, which answers once they are durable.
  */
-import type { AppendItem, AppendRequest, AppendResult } from '../durable/log-types';
+import type { AppendItem, AppendRequest, AppendResponse } from '../durable/log-types';
 import { sha256Hex } from '../lib/encoding';
 import { runVerifier } from '../plugins/runner';
 import type { ResolvedSource } from '../tenancy/sources';
-import { readEnvelope, type IngestEvent, type ItemResult } from './envelope';
+import type { TenantRules } from '../tenancy/tenant-rules';
+import { applyRules, type RuleOutcome } from './apply-rules';
+import { readEnvelope, toIngestEvent, type IngestEvent, type ItemResult } from './envelope';
 import { problem, type Problem } from './problem';
 
 export interface IngestInput {
@@ -19,7 +21,10 @@ export interface IngestInput {
 
 export interface IngestDeps {
   resolveSource(sourceId: string): Promise<ResolvedSource | null>;
-  append(tenantId: string, request: AppendRequest): Promise<AppendResult[]>;
+  rules(tenantId: string): Promise<TenantRules>;
+  append(tenantId: string, request: AppendRequest): Promise<AppendResponse>;
+  /** Drops cached copies of the source and the tenant's rules after the log reported them stale. */
+  forget(source: ResolvedSource): void;
 }
 
 export interface Accepted {
@@ -28,81 +33,99 @@ export interface Accepted {
   duplicate: boolean;
 }
 
-export type BatchItemResult = ({ status: 202 } & Accepted) | { status: number; code: string; detail: string; errors?: Problem['errors'] };
+export type ItemOutcome = ({ status: 202 } & Accepted) | { status: 200; dropped: true; detail: string } | { status: number; code: string; detail: string; errors?: Problem['errors'] };
 
 export type IngestOutcome =
-  | { kind: 'single'; accepted: Accepted }
-  | { kind: 'batch'; results: BatchItemResult[] }
+  | { kind: 'single'; result: Exclude<ItemOutcome, { code: string }> }
+  | { kind: 'batch'; results: ItemOutcome[] }
   | { kind: 'problem'; problem: Problem };
 
 const SOURCE_ID = /^src_[0-9A-Z]{26}$/;
+const unavailable = (code: string, detail: string, retryAfter: string) => ({ kind: 'problem' as const, problem: problem(503, code, detail, { headers: { 'retry-after': retryAfter } }) });
 
 export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promise<IngestOutcome> {
-  let source: ResolvedSource | null = null;
-  if (SOURCE_ID.test(input.sourceId)) {
-    try {
-      source = await deps.resolveSource(input.sourceId);
-    } catch (error) {
-      console.error(JSON.stringify({ msg: 'source lookup failed', sourceId: input.sourceId, error: String(error) }));
-      return { kind: 'problem', problem: problem(503, 'source_lookup_unavailable', 'the source could not be looked up; retry later', { headers: { 'retry-after': '5' } }) };
-    }
+  let found: ResolvedSource | null = null;
+  try {
+    if (SOURCE_ID.test(input.sourceId)) found = await deps.resolveSource(input.sourceId);
+  } catch (error) {
+    console.error(JSON.stringify({ msg: 'source lookup failed', sourceId: input.sourceId, error: String(error) }));
+    return unavailable('source_lookup_unavailable', 'the source could not be looked up; retry later', '5');
   }
-  if (!source) return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
+  if (!found) return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
 
-  const verdict = await runVerifier(source.verifier, {
-    headers: input.headers,
-    body: input.body,
-    config: source.verifierConfig,
-    secrets: source.secrets,
-    now: input.now,
-  });
+  let source = found;
+  const verdict = await runVerifier(source.verifier, { headers: input.headers, body: input.body, config: source.verifierConfig, secrets: source.secrets, now: input.now });
   if (!verdict.ok) return { kind: 'problem', problem: problem(401, verdict.code, verdict.detail) };
 
-  const envelope = readEnvelope(input.headers, input.body);
-  if (envelope.mode === 'invalid') return { kind: 'problem', problem: envelope.problem };
-  const items: ItemResult[] = envelope.mode === 'single' ? [envelope.item] : envelope.items;
-  const valid = items.flatMap((item) => (item.ok ? [item.value] : []));
+  let mode: 'single' | 'batch' = 'single';
+  let items: ItemResult[];
+  if (verdict.event) {
+    items = [toIngestEvent(verdict.event)];
+  } else {
+    const envelope = readEnvelope(input.headers, input.body);
+    if (envelope.mode === 'invalid') return { kind: 'problem', problem: envelope.problem };
+    mode = envelope.mode;
+    items = envelope.mode === 'single' ? [envelope.item] : envelope.items;
+  }
+  // dedup hashes describe what the producer sent, so a resend matches even if a transformer changes later
+  const hashes = await Promise.all(items.map((item) => (item.ok ? sha256Hex(item.value.json) : '')));
 
-  let appended: AppendResult[] = [];
-  if (valid.length > 0) {
-    const request = { tenantId: source.tenantId, dedupWindowSeconds: source.dedupWindowSeconds, items: await Promise.all(valid.map((v) => toAppendItem(source.id, v))) };
+  let results: ItemOutcome[] | null = null;
+  // after a stale answer we reload from Postgres, which is authoritative even if the log claims a
+  // newer version (as after a database restore), so the retry vouches for the log's version
+  let vouchFor = 0;
+  for (let attempt = 0; attempt < 2 && !results; attempt++) {
+    let rules: TenantRules;
     try {
-      appended = await deps.append(source.tenantId, request);
+      rules = await deps.rules(source.tenantId);
     } catch (error) {
-      console.error(JSON.stringify({ msg: 'tenant log append failed', tenantId: source.tenantId, error: String(error) }));
-      return {
-        kind: 'problem',
-        problem: problem(503, 'storage_unavailable', 'the events could not be stored durably; nothing was accepted, retry later', { headers: { 'retry-after': '1' } }),
-      };
+      console.error(JSON.stringify({ msg: 'tenant rules lookup failed', tenantId: source.tenantId, error: String(error) }));
+      return unavailable('rules_unavailable', 'the tenant rules could not be loaded; retry later', '5');
     }
+    const outcomes = await Promise.all(items.map((item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value) : Promise.resolve({ kind: 'reject', problem: item.problem }))));
+    const appendItems = outcomes.flatMap((o, i) => (o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!)] : []));
+    let appended: AppendResponse = { kind: 'appended', results: [] };
+    if (appendItems.length > 0) {
+      const request = { tenantId: source.tenantId, dedupWindowSeconds: source.dedupWindowSeconds, configVersion: Math.max(vouchFor, Math.min(source.configVersion, rules.version)), items: appendItems };
+      try {
+        appended = await deps.append(source.tenantId, request);
+      } catch (error) {
+        console.error(JSON.stringify({ msg: 'tenant log append failed', tenantId: source.tenantId, error: String(error) }));
+        return unavailable('storage_unavailable', 'the events could not be stored durably; nothing was accepted, retry later', '1');
+      }
+    }
+    if (appended.kind === 'stale') {
+      vouchFor = appended.configVersion;
+      deps.forget(source);
+      const reloaded = await deps.resolveSource(source.id).catch(() => null);
+      if (!reloaded) return unavailable('source_lookup_unavailable', 'the source changed and could not be reloaded; retry later', '1');
+      source = reloaded;
+      continue;
+    }
+    let next = 0;
+    const appendedResults = appended.results;
+    results = outcomes.map((o): ItemOutcome => {
+      if (o.kind === 'reject') return { status: o.problem.status, code: o.problem.code, detail: o.problem.detail, ...(o.problem.errors ? { errors: o.problem.errors } : {}) };
+      if (o.kind === 'drop') return { status: 200, dropped: true, detail: `dropped by transformer ${o.by}` };
+      const r = appendedResults[next++]!;
+      if (r.kind === 'conflict') return { status: 422, code: 'idempotency_conflict', detail: `event id was already accepted with a different body (as ${r.id}, sequence ${r.sequence})` };
+      return { status: 202, id: r.id, sequence: r.sequence, duplicate: r.duplicate };
+    });
   }
+  if (!results) return unavailable('storage_unavailable', 'the tenant configuration kept changing; retry', '1');
 
-  let next = 0;
-  const results = items.map((item): BatchItemResult => {
-    if (!item.ok) return { status: item.problem.status, code: item.problem.code, detail: item.problem.detail, errors: item.problem.errors };
-    const result = appended[next++]!;
-    if (result.kind === 'conflict') {
-      return { status: 422, code: 'idempotency_conflict', detail: `event id was already accepted with a different body (as ${result.id}, sequence ${result.sequence})` };
-    }
-    return { status: 202, id: result.id, sequence: result.sequence, duplicate: result.duplicate };
-  });
-
-  if (envelope.mode === 'batch') return { kind: 'batch', results };
+  if (mode === 'batch') return { kind: 'batch', results };
   const only = results[0]!;
-  if (only.status !== 202) {
-    const failed = only as Exclude<BatchItemResult, { status: 202 }>;
-    return { kind: 'problem', problem: problem(failed.status, failed.code, failed.detail, failed.errors ? { errors: failed.errors } : {}) };
-  }
-  const { status: _status, ...accepted } = only as { status: 202 } & Accepted;
-  return { kind: 'single', accepted };
+  if ('code' in only) return { kind: 'problem', problem: problem(only.status, only.code, only.detail, only.errors ? { errors: only.errors } : {}) };
+  return { kind: 'single', result: only };
 }
 
-async function toAppendItem(sourceId: string, value: IngestEvent): Promise<AppendItem> {
+function toAppendItem(sourceId: string, value: IngestEvent, sha256: string): AppendItem {
   const { event } = value;
   return {
     sourceId,
     ceId: event.id,
-    sha256: await sha256Hex(value.json),
+    sha256,
     type: event.type,
     subject: event.subject ?? null,
     time: event.time ?? null,

@@ -27,3 +27,11 @@ export class ProblemError extends Error {
     this.name = 'ProblemError';
   }
 }
+
+/** zod issues as field errors, with JSON pointers (RFC 6901 escaped) under `prefix`. */
+export function issuesToErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix = ''): FieldError[] {
+  return issues.map((issue) => ({
+    pointer: `${prefix}/${issue.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/(.)\/$/, '$1'),
+    detail: issue.message,
+  }));
+}

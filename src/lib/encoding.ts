@@ -30,6 +30,14 @@ export function toHex(bytes: Uint8Array): string {
   return hex;
 }
 
+/** Decodes hex (either case); null for anything that is not whole bytes of hex. */
+export function fromHex(hex: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^(?:[0-9a-f]{2})*$/i.test(hex)) return null;
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
 export async function sha256Hex(data: string | Uint8Array<ArrayBuffer>): Promise<string> {
   const bytes = typeof data === 'string' ? utf8(data) : data;
   return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));

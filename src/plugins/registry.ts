@@ -1,15 +1,59 @@
-/** The built-in plugin types, by id. */
+/**
+ * The built-in plugin types, by id, and the catalog `GET /v1/plugins` serves. Adding a type: write
+ * `plugins/<id>/index.ts` against `types.ts`, then list it here.
+ */
+import { z } from 'zod';
+import { github } from '../../plugins/github';
+import { hmac } from '../../plugins/hmac';
+import { jsonSchema } from '../../plugins/json-schema';
 import { jws } from '../../plugins/jws';
+import { redact } from '../../plugins/redact';
+import { setAttributes } from '../../plugins/set-attributes';
 import { standardWebhooks } from '../../plugins/standard-webhooks';
-import type { VerifierPlugin } from './types';
+import { stripe } from '../../plugins/stripe';
+import type { PluginKind, PluginType, VerifierPlugin } from './types';
 
-export const verifierTypes = {
+export const pluginTypes = {
   'standard-webhooks': standardWebhooks,
   jws,
-} satisfies Record<string, VerifierPlugin<unknown>>;
+  github,
+  stripe,
+  hmac,
+  'json-schema': jsonSchema,
+  'set-attributes': setAttributes,
+  redact,
+} satisfies Record<string, PluginType>;
 
-export type VerifierTypeId = keyof typeof verifierTypes;
+export function pluginType(id: string): PluginType | undefined {
+  return Object.hasOwn(pluginTypes, id) ? (pluginTypes[id as keyof typeof pluginTypes] as PluginType) : undefined;
+}
 
-export function verifierType(id: string): VerifierPlugin<unknown> | undefined {
-  return Object.hasOwn(verifierTypes, id) ? (verifierTypes[id as VerifierTypeId] as VerifierPlugin<unknown>) : undefined;
+export function verifierType(id: string): VerifierPlugin | undefined {
+  const type = pluginType(id);
+  return type?.kind === 'verifier' ? type : undefined;
+}
+
+export function typesOfKind(kind: PluginKind): string[] {
+  return Object.values(pluginTypes as Record<string, PluginType>).filter((t) => t.kind === kind).map((t) => t.id);
+}
+
+export interface CatalogEntry {
+  id: string;
+  kind: PluginKind;
+  api_version: number;
+  description: string;
+  config_schema: Record<string, unknown>;
+}
+
+let catalogCache: CatalogEntry[] | undefined;
+
+export function catalog(): CatalogEntry[] {
+  catalogCache ??= Object.values(pluginTypes as Record<string, PluginType>).map((t) => ({
+    id: t.id,
+    kind: t.kind,
+    api_version: t.apiVersion,
+    description: t.description,
+    config_schema: z.toJSONSchema(t.config, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+  }));
+  return catalogCache;
 }

@@ -1,30 +1,84 @@
 /**
- * Runs plugin hooks with a deadline. Policy per kind: verifiers fail closed (a throw or a timeout is
- * an `invalid_signature`), so a broken verifier can never let an unsigned request through.
+ * Runs plugin hooks under a deadline and applies each kind's failure policy (see types.ts): a hook
+ * that throws or overruns never escapes as an exception; it becomes the outcome its kind prescribes.
  */
-import type { VerifierInput, VerifierPlugin, VerifierResult } from './types';
+import type {
+  FieldProblem, HookContext, PluginEvent, PluginLogger, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
+} from './types';
 
 export const HOOK_TIMEOUT_MS = 5_000;
 
-export async function runVerifier<C>(
-  plugin: VerifierPlugin<C>,
-  input: Omit<VerifierInput<C>, 'signal'>,
-  timeoutMs = HOOK_TIMEOUT_MS,
-): Promise<VerifierResult> {
+type Settled<T> = { ok: true; value: T } | { ok: false; error: string };
+
+async function withDeadline<T>(label: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<Settled<T>> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<VerifierResult>((resolve) => {
+  const deadline = new Promise<Settled<T>>((resolve) => {
     timer = setTimeout(() => {
       controller.abort();
-      resolve({ ok: false, code: 'invalid_signature', detail: `verifier ${plugin.id} timed out after ${timeoutMs} ms` });
+      resolve({ ok: false, error: `${label} timed out after ${timeoutMs} ms` });
     }, timeoutMs);
   });
   try {
-    return await Promise.race([plugin.verify({ ...input, signal: controller.signal }), deadline]);
+    return await Promise.race([run(controller.signal).then((value): Settled<T> => ({ ok: true, value })), deadline]);
   } catch (error) {
-    console.warn(JSON.stringify({ msg: 'verifier failed', plugin: plugin.id, error: String(error) }));
-    return { ok: false, code: 'invalid_signature', detail: `verifier ${plugin.id} could not check the signature` };
+    return { ok: false, error: `${label} failed: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     clearTimeout(timer ?? null);
   }
+}
+
+export function pluginLogger(fields: Record<string, unknown>): PluginLogger {
+  const write = (level: string, message: string, extra?: Record<string, unknown>) =>
+    console.log(JSON.stringify({ level, msg: message, ...fields, ...extra }));
+  return { info: (m, f) => write('info', m, f), warn: (m, f) => write('warn', m, f) };
+}
+
+/** Verifiers fail closed: a throw or timeout is an `invalid_signature`. */
+export async function runVerifier<C>(plugin: VerifierPlugin<C>, input: Omit<VerifierInput<C>, 'signal'>, timeoutMs = HOOK_TIMEOUT_MS): Promise<VerifierResult> {
+  const settled = await withDeadline(`verifier ${plugin.id}`, timeoutMs, (signal) => plugin.verify({ ...input, signal }));
+  if (settled.ok) return settled.value;
+  console.warn(JSON.stringify({ msg: 'verifier failed', plugin: plugin.id, error: settled.error }));
+  return { ok: false, code: 'invalid_signature', detail: `verifier ${plugin.id} could not check the signature` };
+}
+
+export interface Instance<P> {
+  id: string;
+  name: string;
+  plugin: P;
+  config: unknown;
+  eventTypes: string[];
+  /** Set when the instance cannot run (type gone, stored config invalid): it then fails per its kind's policy. */
+  unavailable?: string;
+}
+
+export type HookVerdict =
+  | { kind: 'pass'; event: PluginEvent }
+  | { kind: 'drop'; by: string }
+  | { kind: 'reject'; code: 'validator_rejected' | 'validator_failed' | 'transformer_failed'; detail: string; errors?: FieldProblem[] };
+
+function context<C>(tenantId: string, instance: Instance<unknown>, signal: AbortSignal): HookContext<C> {
+  return { tenantId, config: instance.config as C, signal, log: pluginLogger({ tenantId, plugin: instance.id, name: instance.name }) };
+}
+
+/** Validators fail closed: a throw or timeout rejects the event (`validator_failed`). */
+export async function runValidator(tenantId: string, instance: Instance<ValidatorPlugin>, event: PluginEvent, timeoutMs = HOOK_TIMEOUT_MS): Promise<HookVerdict> {
+  if (instance.unavailable) return { kind: 'reject', code: 'validator_failed', detail: instance.unavailable };
+  const settled = await withDeadline(`validator ${instance.name}`, timeoutMs, (signal) => instance.plugin.validate(event, context(tenantId, instance, signal)));
+  if (!settled.ok) return { kind: 'reject', code: 'validator_failed', detail: settled.error };
+  if (settled.value.ok) return { kind: 'pass', event };
+  return { kind: 'reject', code: 'validator_rejected', detail: `rejected by validator ${instance.name}`, errors: settled.value.errors };
+}
+
+/** Transformers fail closed too: an event is never stored or sent without the transformation it asked for. */
+export async function runTransformer(tenantId: string, instance: Instance<TransformerPlugin>, event: PluginEvent, timeoutMs = HOOK_TIMEOUT_MS): Promise<HookVerdict> {
+  if (instance.unavailable) return { kind: 'reject', code: 'transformer_failed', detail: instance.unavailable };
+  const settled = await withDeadline(`transformer ${instance.name}`, timeoutMs, (signal) => instance.plugin.transform(event, context(tenantId, instance, signal)));
+  if (!settled.ok) return { kind: 'reject', code: 'transformer_failed', detail: settled.error };
+  const next = settled.value;
+  if (next === null) return { kind: 'drop', by: instance.name };
+  if (next.id !== event.id || next.source !== event.source || next.specversion !== '1.0') {
+    return { kind: 'reject', code: 'transformer_failed', detail: `transformer ${instance.name} changed id, source or specversion` };
+  }
+  return { kind: 'pass', event: next };
 }

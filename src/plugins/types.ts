@@ -1,11 +1,19 @@
 /**
- * The plugin contract. Built-in plugins in `plugins/<id>/` import only this file (and zod/jose).
+ * The plugin contract. Built-in plugins in `plugins/<id>/` import only this file, `src/lib/encoding`,
+ * and zod, jose or `@cfworker/json-schema`.
  *
- * Rules that are not obvious from the types:
- * - A plugin *type* is stateless; per-tenant settings arrive as `config`, already parsed by the
- *   type's `config` schema. Secrets (signing keys) arrive decrypted in `secrets`, newest first.
- * - Verifiers fail closed: any thrown error or timeout counts as `invalid_signature`.
- * - Hooks must not keep references to the request after they return.
+ * A plugin *type* (this interface) is stateless code; a tenant registers *instances* of it with a
+ * config that the type's `config` schema parses. Rules that the types cannot say:
+ * - Hooks get a narrow context: the tenant id, the parsed config, a logger and an abort signal. No
+ *   bindings, no database. They run under a deadline (`HOOK_TIMEOUT_MS` in the runner).
+ * - Failure policy per kind, enforced by the runner, never by the plugin:
+ *   verifier    fails closed: a throw or timeout is `invalid_signature` (401).
+ *   validator   fails closed: a throw or timeout rejects the event (422 `validator_failed`).
+ *   transformer fails closed: at ingest the event is rejected (422 `transformer_failed`); at delivery
+ *               the attempt fails and is retried. A transformer never lets an unredacted event through.
+ *   action      a throw or timeout is a retryable attempt failure.
+ * - Events handed to hooks are plain structured-clone-safe CloudEvent objects; a hook must not keep
+ *   references to them after it returns.
  */
 import type { z } from 'zod';
 
@@ -13,11 +21,56 @@ export type PluginKind = 'verifier' | 'validator' | 'transformer' | 'action';
 
 export const PLUGIN_API_VERSION = 1;
 
+/** A CloudEvent 1.0 object: required attributes plus optional ones and extensions. */
+export interface PluginEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject?: string;
+  time?: string;
+  datacontenttype?: string;
+  dataschema?: string;
+  data?: unknown;
+  data_base64?: string;
+  [extension: string]: unknown;
+}
+
+export interface FieldProblem {
+  /** JSON pointer into the event, e.g. `/data/amount`. */
+  pointer: string;
+  detail: string;
+}
+
+export interface PluginLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface HookContext<Config> {
+  tenantId: string;
+  config: Config;
+  log: PluginLogger;
+  signal: AbortSignal;
+}
+
+interface PluginTypeBase<Kind extends PluginKind, Config> {
+  /** Kebab-case, unique across kinds: `standard-webhooks`, `json-schema`, `redact`. */
+  id: string;
+  kind: Kind;
+  apiVersion: typeof PLUGIN_API_VERSION;
+  description: string;
+  config: z.ZodType<Config>;
+}
+
+// ---- verifiers -----------------------------------------------------------------------------------
+
 export interface VerifierInput<Config> {
   headers: Headers;
   /** The raw request body, exactly as received. */
   body: Uint8Array<ArrayBuffer>;
   config: Config;
+  /** Decrypted signing secrets of the source, newest first (several during a rotation). */
   secrets: readonly string[];
   /** Unix milliseconds, injectable for tests. */
   now: number;
@@ -27,23 +80,77 @@ export interface VerifierInput<Config> {
 export type VerifierFailureCode = 'missing_signature' | 'invalid_signature' | 'stale_signature';
 
 export type VerifierResult =
-  | { ok: true; /** which signature scheme matched, for logs */ scheme: string }
+  | {
+      ok: true;
+      /** Which signature scheme matched, for logs. */
+      scheme: string;
+      /**
+       * Provider verifiers (GitHub, Stripe, …) wrap the provider's payload into a CloudEvent here;
+       * its `id` must be the provider's delivery id so provider retries deduplicate. When absent, the
+       * body is read as a CloudEvent (structured, batch or binary mode). Attributes taken from headers
+       * the provider does not sign (GitHub's event name and delivery id, say) are only as trustworthy
+       * as the provider's scheme makes them; the signed body is the authority.
+       */
+      event?: PluginEvent;
+    }
   | { ok: false; code: VerifierFailureCode; detail: string };
 
 /** What a verifier type hands back when a source is created: secrets to store and config to keep. */
 export interface VerifierProvision<Config> {
   config: Config;
-  /** New secrets to store encrypted; the first is returned to the caller once. */
+  /** Secrets to store encrypted; the first is shown to the caller once. */
   secrets: string[];
 }
 
-export interface VerifierPlugin<Config = unknown> {
-  id: string;
-  kind: 'verifier';
-  apiVersion: typeof PLUGIN_API_VERSION;
-  description: string;
-  config: z.ZodType<Config>;
-  /** Creates the secret material a new source needs (for example a `whsec_` secret). */
-  provision(config: Config): Promise<VerifierProvision<Config>>;
+export interface VerifierPlugin<Config = unknown> extends PluginTypeBase<'verifier', Config> {
+  /**
+   * Creates the secret material a new source needs. `supplied` is a secret the caller brought (for
+   * example the signing secret GitHub or Stripe shows); a type that needs one and gets none makes one.
+   */
+  provision(config: Config, supplied?: string): Promise<VerifierProvision<Config>>;
   verify(input: VerifierInput<Config>): Promise<VerifierResult>;
 }
+
+// ---- validators and transformers -----------------------------------------------------------------
+
+export type ValidationResult = { ok: true } | { ok: false; errors: FieldProblem[] };
+
+export interface ValidatorPlugin<Config = unknown> extends PluginTypeBase<'validator', Config> {
+  validate(event: PluginEvent, ctx: HookContext<Config>): Promise<ValidationResult>;
+}
+
+export interface TransformerPlugin<Config = unknown> extends PluginTypeBase<'transformer', Config> {
+  /** Returns the (possibly new) event, or `null` to drop it. Must not change `id` or `source`. */
+  transform(event: PluginEvent, ctx: HookContext<Config>): Promise<PluginEvent | null>;
+}
+
+// ---- actions ------------------------------------------------------------------------------------
+
+export interface ActionInput {
+  event: PluginEvent;
+  deliveryId: string;
+  subscriptionId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The subscription's signing secrets, newest first (several while a rotation's grace period runs). */
+  secrets: readonly string[];
+}
+
+export type ActionOutcome =
+  | { kind: 'delivered'; status?: number; responseBody?: string }
+  | { kind: 'retry'; status?: number; error: string; responseBody?: string; retryAfterSeconds?: number }
+  /** The destination says it is gone for good (HTTP 410): the subscription is disabled. */
+  | { kind: 'gone'; status?: number; error: string }
+  /** Permanent failure that no retry will fix (refused destination, 4xx other than 408/409/425/429). */
+  | { kind: 'rejected'; status?: number; error: string; responseBody?: string };
+
+/** What actions may reach: a fetch that enforces the SSRF guard and the instance's egress allow-list. */
+export interface ActionContext<Config> extends HookContext<Config> {
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface ActionPlugin<Config = unknown> extends PluginTypeBase<'action', Config> {
+  execute(input: ActionInput, ctx: ActionContext<Config>): Promise<ActionOutcome>;
+}
+
+export type PluginType = VerifierPlugin | ValidatorPlugin | TransformerPlugin | ActionPlugin;

@@ -17,6 +17,7 @@ export interface ResolvedSource {
   id: string;
   tenantId: string;
   dedupWindowSeconds: number;
+  configVersion: number;
   verifier: VerifierPlugin<unknown>;
   verifierConfig: unknown;
   secrets: string[];
@@ -67,6 +68,7 @@ async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>)
     id: row.id,
     tenantId: row.tenant_id,
     dedupWindowSeconds: row.dedup_window_seconds,
+    configVersion: Number(row.config_version),
     verifier,
     verifierConfig: verifier.config.parse(row.verifier_config),
     secrets: await Promise.all(row.sealed_secrets.map((sealed) => open(env.ENCRYPTION_KEY, sealed))),

@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { acceptIngest } from '../../ingest/pipeline';
-import { resolveSource } from '../../tenancy/sources';
+import { forgetSource, resolveSource } from '../../tenancy/sources';
+import { forgetTenantRules, tenantRules } from '../../tenancy/tenant-rules';
 import { readBody } from '../body';
 import type { AppEnv } from '../context';
 import { problemResponse } from '../problem-response';
@@ -33,18 +34,26 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
 
   app.post('/v1/ingest/:sourceId', async function ingest(c) {
     const body = await readBody(c.req.raw);
+    const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
     const outcome = await acceptIngest(
       { sourceId: c.req.param('sourceId'), headers: c.req.raw.headers, body, now: Date.now() },
       {
-        resolveSource: (id) => resolveSource(c.env, id, (p) => c.executionCtx.waitUntil(p)),
+        resolveSource: (id) => resolveSource(c.env, id, waitUntil),
+        rules: (tenantId) => tenantRules(c.env, tenantId, waitUntil),
         append: (tenantId, request) => c.env.TENANT_LOG.getByName(tenantId).append(request),
+        forget: (source) => {
+          forgetSource(source.id);
+          forgetTenantRules(source.tenantId);
+        },
       },
     );
     switch (outcome.kind) {
       case 'problem':
         return problemResponse(outcome.problem, c.get('requestId'));
-      case 'single':
-        return c.json(outcome.accepted, 202);
+      case 'single': {
+        const { status, ...result } = outcome.result;
+        return c.json(result, status);
+      }
       case 'batch':
         return c.json({ results: outcome.results }, 202);
     }

@@ -1,10 +1,13 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
 import { findSource, insertSource, listSources, type Source } from '../../db/sources';
-import { problem, ProblemError, type FieldError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
 import { seal } from '../../lib/secret-box';
-import { verifierType, verifierTypes } from '../../plugins/registry';
+import { findPlugin } from '../../db/plugins';
+import { typesOfKind } from '../../plugins/registry';
+import type { VerifierPlugin } from '../../plugins/types';
+import { parsePluginConfig, requirePluginType } from '../plugin-config';
 import type { AppEnv } from '../context';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
@@ -15,7 +18,7 @@ const SourceSchema = z
     tenant_id: z.string(),
     name: z.string(),
     ingest_url: z.string(),
-    verifier: z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) }),
+    verifier: z.object({ type: z.string(), config: z.record(z.string(), z.unknown()), plugin_id: z.string().nullable() }),
     created_at: z.string(),
   })
   .openapi('Source');
@@ -31,7 +34,7 @@ const createSource = createRoute({
   path: '/v1/tenants/{tenantId}/sources',
   tags: ['sources'],
   summary: 'Create an ingest source',
-  description: `Verifier types: ${Object.keys(verifierTypes).join(', ')}. Default: standard-webhooks with a new whsec_ secret.`,
+  description: `Verifier types: ${typesOfKind('verifier').join(', ')}; or a registered verifier instance by plugin_id. Default: standard-webhooks with a new whsec_ secret.`,
   security: [{ bearer: [] }],
   request: {
     params: TenantParam,
@@ -42,7 +45,14 @@ const createSource = createRoute({
           schema: z.object({
             name: z.string().min(1).max(200).openapi({ example: 'billing-service' }),
             verifier: z
-              .object({ type: z.string().openapi({ example: 'standard-webhooks' }), config: z.record(z.string(), z.unknown()).default({}) })
+              .union([
+                z.object({ plugin_id: z.string().openapi({ description: 'a registered verifier plugin instance' }) }),
+                z.object({
+                  type: z.string().openapi({ example: 'standard-webhooks' }),
+                  config: z.record(z.string(), z.unknown()).default({}),
+                  secret: z.string().min(8).max(512).optional().openapi({ description: 'bring your own signing secret (e.g. the one GitHub or Stripe shows)' }),
+                }),
+              ])
               .optional(),
           }),
         },
@@ -81,7 +91,7 @@ function present(source: Source, origin: string) {
     tenant_id: source.tenant_id,
     name: source.name,
     ingest_url: `${origin}/v1/ingest/${source.id}`,
-    verifier: { type: source.verifier_type, config: source.verifier_config },
+    verifier: { type: source.verifier_type, config: source.verifier_config, plugin_id: source.verifier_plugin_id },
     created_at: source.created_at,
   };
 }
@@ -92,26 +102,30 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     const requested = body.verifier ?? { type: 'standard-webhooks', config: {} };
-    const plugin = verifierType(requested.type);
-    if (!plugin) {
-      throw new ProblemError(
-        problem(422, 'unknown_plugin_type', `no verifier type "${requested.type}"; choose one of ${Object.keys(verifierTypes).join(', ')}`, {
-          errors: [{ pointer: '/verifier/type', detail: 'unknown verifier type' }],
-        }),
-      );
+    let plugin: VerifierPlugin;
+    let config: unknown;
+    let pluginId: string | null = null;
+    if ('plugin_id' in requested) {
+      const instance = await findPlugin(c.var.db, tenantId, requested.plugin_id);
+      if (!instance || instance.kind !== 'verifier') {
+        throw new ProblemError(problem(422, 'plugin_not_found', `no verifier plugin instance ${requested.plugin_id}`, { errors: [{ pointer: '/verifier/plugin_id', detail: 'not a verifier instance of this tenant' }] }));
+      }
+      plugin = requirePluginType(instance.type, '/verifier/plugin_id', 'verifier') as VerifierPlugin;
+      config = parsePluginConfig(plugin, instance.config, '/verifier/plugin_id');
+      pluginId = instance.id;
+    } else {
+      plugin = requirePluginType(requested.type, '/verifier/type', 'verifier') as VerifierPlugin;
+      config = parsePluginConfig(plugin, requested.config, '/verifier/config');
     }
-    const parsed = plugin.config.safeParse(requested.config);
-    if (!parsed.success) {
-      const errors: FieldError[] = parsed.error.issues.map((i) => ({ pointer: `/verifier/config/${i.path.join('/')}`.replace(/\/$/, ''), detail: i.message }));
-      throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${plugin.id} config is invalid`, { errors }));
-    }
-    const provision = await plugin.provision(parsed.data);
+    const provision = await plugin.provision(config, 'secret' in requested ? requested.secret : undefined);
     const sealedSecrets = await Promise.all(
       provision.secrets.map(async (secret) => ({ id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, secret) })),
     );
     const principal = c.get('principal');
     const db = c.var.db;
-    const source = await insertSource(db, { id: newId('src'), tenantId, name: body.name, verifierType: plugin.id, verifierConfig: provision.config, sealedSecrets });
+    const source = await insertSource(db, {
+      id: newId('src'), tenantId, name: body.name, verifierType: plugin.id, verifierConfig: pluginId ? {} : provision.config, verifierPluginId: pluginId, sealedSecrets,
+    });
     await recordAudit(db, { tenantId, principal, action: 'source.created', target: source.id, details: { verifier: plugin.id } });
     return c.json({ ...present(source, new URL(c.req.url).origin), secret: provision.secrets[0] ?? null }, 201);
   });

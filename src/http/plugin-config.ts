@@ -1,0 +1,26 @@
+import { issuesToErrors, problem, ProblemError } from '../ingest/problem';
+import { pluginType, typesOfKind } from '../plugins/registry';
+import type { PluginKind, PluginType } from '../plugins/types';
+
+/** Looks up a plugin type of the wanted kind or ends the request with 422 `unknown_plugin_type`. */
+export function requirePluginType(id: string, pointer: string, kind?: PluginKind): PluginType {
+  const type = pluginType(id);
+  if (!type || (kind && type.kind !== kind)) {
+    const choices = kind ? typesOfKind(kind) : typesOfKind('verifier').concat(typesOfKind('validator'), typesOfKind('transformer'), typesOfKind('action'));
+    throw new ProblemError(
+      problem(422, 'unknown_plugin_type', `no ${kind ?? 'plugin'} type "${id}"; choose one of ${choices.join(', ')}`, {
+        errors: [{ pointer, detail: `unknown ${kind ?? 'plugin'} type` }],
+      }),
+    );
+  }
+  return type;
+}
+
+/** Parses a config with the type's schema or ends the request with 422 `invalid_plugin_config`. */
+export function parsePluginConfig(type: PluginType, config: unknown, pointer: string): unknown {
+  const parsed = type.config.safeParse(config ?? {});
+  if (!parsed.success) {
+    throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${type.id} config is invalid`, { errors: issuesToErrors(parsed.error.issues, pointer) }));
+  }
+  return parsed.data;
+}

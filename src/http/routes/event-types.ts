@@ -1,0 +1,93 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { compileSchema } from '../../../plugins/json-schema';
+import { recordAudit } from '../../db/audit';
+import { transaction } from '../../db/client';
+import { deleteEventType, eventTypeVersions, insertEventTypeVersion, listEventTypes } from '../../db/event-types';
+import { bumpConfigVersion } from '../../db/tenants';
+import { EVENT_TYPE } from '../../ingest/envelope';
+import { problem, ProblemError } from '../../ingest/problem';
+import { announceConfigVersion } from '../../tenancy/config-change';
+import type { AppEnv } from '../context';
+import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { loadTenant } from '../tenant-access';
+
+const EventTypeSchema = z
+  .object({ type: z.string(), version: z.number().int(), schema: z.record(z.string(), z.unknown()), description: z.string().nullable(), created_at: z.string() })
+  .openapi('EventType');
+
+const TypeParams = TenantParam.extend({ type: z.string().regex(EVENT_TYPE, 'dot-notation, e.g. orders.created').openapi({ param: { name: 'type', in: 'path' }, example: 'orders.created' }) });
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+const routes = {
+  put: createRoute({
+    method: 'put', path: '/v1/tenants/{tenantId}/event-types/{type}', tags: ['event-types'], security: [{ bearer: [] }],
+    summary: 'Register a new schema version for an event type (JSON Schema draft 2020-12); ingest validates data against the newest',
+    request: {
+      params: TypeParams,
+      body: { required: true, ...json(z.object({ schema: z.record(z.string(), z.unknown()).openapi({ example: { type: 'object', required: ['amount'], properties: { amount: { type: 'number', minimum: 0 } } } }), description: z.string().max(1000).optional() })) },
+    },
+    responses: { 201: { description: 'The new version', ...json(EventTypeSchema) }, ...problemResponses(401, 404, 422) },
+  }),
+  list: createRoute({
+    method: 'get', path: '/v1/tenants/{tenantId}/event-types', tags: ['event-types'], security: [{ bearer: [] }], summary: 'List event types (newest version of each)',
+    request: { params: TenantParam, query: PageQuery },
+    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(EventTypeSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(401, 404) },
+  }),
+  get: createRoute({
+    method: 'get', path: '/v1/tenants/{tenantId}/event-types/{type}', tags: ['event-types'], security: [{ bearer: [] }], summary: 'Read an event type with all its versions',
+    request: { params: TypeParams },
+    responses: { 200: { description: 'Newest first', ...json(EventTypeSchema.extend({ versions: z.array(EventTypeSchema) })) }, ...problemResponses(401, 404) },
+  }),
+  remove: createRoute({
+    method: 'delete', path: '/v1/tenants/{tenantId}/event-types/{type}', tags: ['event-types'], security: [{ bearer: [] }], summary: 'Delete an event type; its schema stops applying on the next event',
+    request: { params: TypeParams }, responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404) },
+  }),
+};
+
+export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(routes.put, async (c) => {
+    const { tenantId, type } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const body = c.req.valid('json');
+    const compiled = compileSchema(body.schema);
+    if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_schema', `the schema is not a valid JSON Schema: ${compiled.error}`, { errors: [{ pointer: '/schema', detail: compiled.error }] }));
+    const db = c.var.db;
+    const { row, version } = await transaction(db, async () => {
+      const row = await insertEventTypeVersion(db, tenantId, type, body.schema, body.description ?? null);
+      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'event_type.versioned', target: type, details: { version: row.version } });
+      return { row, version: await bumpConfigVersion(db, tenantId) };
+    });
+    await announceConfigVersion(c.env, tenantId, version);
+    return c.json(row, 201);
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const { cursor, limit } = c.req.valid('query');
+    const rows = await listEventTypes(c.var.db, tenantId, { afterType: decodeCursor(cursor), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return c.json({ data: page, next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.type) : null }, 200);
+  });
+
+  app.openapi(routes.get, async (c) => {
+    const { tenantId, type } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const versions = await eventTypeVersions(c.var.db, tenantId, type);
+    if (versions.length === 0) throw new ProblemError(problem(404, 'event_type_not_found', `no schema for ${type}`));
+    return c.json({ ...versions[0]!, versions }, 200);
+  });
+
+  app.openapi(routes.remove, async (c) => {
+    const { tenantId, type } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const db = c.var.db;
+    const version = await transaction(db, async () => {
+      if (!(await deleteEventType(db, tenantId, type))) throw new ProblemError(problem(404, 'event_type_not_found', `no schema for ${type}`));
+      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'event_type.deleted', target: type });
+      return bumpConfigVersion(db, tenantId);
+    });
+    await announceConfigVersion(c.env, tenantId, version);
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * A tenant's rules applied to one event before it is stored: the event type's JSON Schema, then the
+ * validator instances, then the transformer instances whose patterns match the type, in order.
+ */
+import { matchesAny } from '../lib/type-pattern';
+import { runTransformer, runValidator } from '../plugins/runner';
+import type { PluginEvent } from '../plugins/types';
+import type { TenantRules } from '../tenancy/tenant-rules';
+import { toIngestEvent, type IngestEvent } from './envelope';
+import { problem, type Problem } from './problem';
+
+export type RuleOutcome = { kind: 'keep'; event: IngestEvent } | { kind: 'drop'; by: string } | { kind: 'reject'; problem: Problem };
+
+export async function applyRules(rules: TenantRules, input: IngestEvent): Promise<RuleOutcome> {
+  const { type } = input.event;
+  const schema = rules.schemas.get(type);
+  if (schema) {
+    const errors = schema.validate(input.event.data);
+    if (errors.length > 0) {
+      return { kind: 'reject', problem: problem(422, 'schema_violation', `the data does not match the schema of ${type} (version ${schema.version})`, { errors }) };
+    }
+  }
+  let event = input.event as PluginEvent;
+  for (const validator of rules.validators) {
+    if (!matchesAny(validator.eventTypes, type)) continue;
+    const verdict = await runValidator(rules.tenantId, validator, event);
+    if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail, verdict.errors ? { errors: verdict.errors } : {}) };
+  }
+  let transformed = false;
+  for (const transformer of rules.transformers) {
+    if (!matchesAny(transformer.eventTypes, type)) continue;
+    const verdict = await runTransformer(rules.tenantId, transformer, event);
+    if (verdict.kind === 'drop') return { kind: 'drop', by: verdict.by };
+    if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail) };
+    event = verdict.event;
+    transformed = true;
+  }
+  if (!transformed) return { kind: 'keep', event: input };
+  // what a transformer returns must still be a storable CloudEvent
+  const checked = toIngestEvent(event);
+  if (!checked.ok) {
+    return { kind: 'reject', problem: problem(422, 'transformer_failed', 'a transformer produced an invalid CloudEvent', { errors: checked.problem.errors }) };
+  }
+  return { kind: 'keep', event: checked.value };
+}

@@ -1,0 +1,16 @@
+/**
+ * After a management change that ingest must honour commits (with `bumpConfigVersion` in the same
+ * transaction), tell the tenant's log the new version: from then on an append made under an older
+ * cached config is refused as stale and its isolate reloads. If this call fails, caches still expire
+ * within their TTL.
+ */
+import { forgetTenantRules } from './tenant-rules';
+
+export async function announceConfigVersion(env: Env, tenantId: string, version: number): Promise<void> {
+  forgetTenantRules(tenantId);
+  try {
+    await env.TENANT_LOG.getByName(tenantId).setConfigVersion(version);
+  } catch (error) {
+    console.warn(JSON.stringify({ msg: 'config version not announced; caches expire on their own', tenantId, version, error: String(error) }));
+  }
+}
