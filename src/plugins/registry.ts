@@ -3,14 +3,17 @@
  * `plugins/<id>/index.ts` against `types.ts`, then list it here.
  */
 import { z } from 'zod';
+import { discord } from '../../plugins/discord';
 import { github } from '../../plugins/github';
 import { hmac } from '../../plugins/hmac';
 import { jsonSchema } from '../../plugins/json-schema';
 import { jws } from '../../plugins/jws';
 import { redact } from '../../plugins/redact';
 import { setAttributes } from '../../plugins/set-attributes';
+import { slack } from '../../plugins/slack';
 import { standardWebhooks } from '../../plugins/standard-webhooks';
 import { stripe } from '../../plugins/stripe';
+import { webhook } from '../../plugins/webhook';
 import type { PluginKind, PluginType, VerifierPlugin } from './types';
 
 export const pluginTypes = {
@@ -22,6 +25,9 @@ export const pluginTypes = {
   'json-schema': jsonSchema,
   'set-attributes': setAttributes,
   redact,
+  webhook,
+  slack,
+  discord,
 } satisfies Record<string, PluginType>;
 
 export function pluginType(id: string): PluginType | undefined {
