@@ -21,6 +21,10 @@ export default defineConfig({
                 DATABASE_URL: inject('databaseUrl'),
                 NEON_WS_PROXY: inject('wsProxy'),
                 CONTROL_URL: inject('controlUrl'),
+                RECEIVER_URL: inject('receiverUrl'),
+                EGRESS_ALLOWLIST: new URL(inject('receiverUrl')).host,
+                // retry delays of whole seconds, so schedules like [0, 1, 1] run in a test's time
+                RETRY_SCALE: '1',
               },
             },
           })),

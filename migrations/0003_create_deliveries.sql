@@ -55,13 +55,16 @@ CREATE TABLE deliveries (
   event_id        text NOT NULL,
   event_sequence  bigint NOT NULL,
   partition_key   text,
-  status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+  -- skipped: the subscription's transformer dropped the event
+  status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed', 'skipped')),
   attempts        integer NOT NULL DEFAULT 0,
   -- attempts already spent when the schedule last restarted (a manual retry restarts it)
   schedule_offset integer NOT NULL DEFAULT 0,
   last_status     integer,
   last_error      text,
   next_attempt_at timestamptz,
+  -- a consumer holds a delivery while it runs an attempt, so a duplicate queue message cannot run it twice
+  leased_until    timestamptz,
   replay_id       text,
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),

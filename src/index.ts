@@ -1,4 +1,5 @@
 import { createApp } from './http/app';
+import { consumeDeliveries } from './queues/delivery-consumer';
 
 export { TenantLog } from './durable/tenant-log';
 
@@ -6,4 +7,5 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  queue: (batch, env, ctx) => consumeDeliveries(batch, env, ctx),
 } satisfies ExportedHandler<Env>;

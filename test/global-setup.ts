@@ -1,16 +1,19 @@
 /**
  * Starts what the workerd tests talk to: a real Postgres (the machine's server on 127.0.0.1:5432 in a
  * fresh `switchyard_test_<pid>` database, or embedded PGlite when none is reachable; CI insists on the real
- * one), the WebSocket-to-TCP proxy the Neon driver goes through, and a small control server that lets
- * tests cut the database link and host JWKS documents.
+ * one), the WebSocket-to-TCP proxy the Neon driver goes through, a webhook receiver that checks
+ * signatures with the official `standardwebhooks` package, and a small control server that lets tests
+ * cut the database link and host JWKS documents.
  */
 import { createServer } from 'node:http';
 import type { TestProject } from 'vitest/node';
+import { startReceiver } from '../scripts/lib/receiver.ts';
 import { startWsProxy } from '../scripts/lib/ws-proxy.ts';
 import { dropDatabase, migrate, query, reachable, recreateDatabase, startPglite, useLocalProxy, type Database } from '../scripts/lib/postgres.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    receiverUrl: string;
     databaseUrl: string;
     databaseKind: string;
     wsProxy: string;
@@ -23,6 +26,8 @@ export default async function setup(project: TestProject) {
   useLocalProxy(proxy.endpoint);
   const database = await findDatabase();
   await migrate(database.url);
+
+  const receiver = await startReceiver();
 
   const jwks = new Map<string, string>();
   const control = createServer((req, res) => {
@@ -47,6 +52,7 @@ export default async function setup(project: TestProject) {
   const address = control.address();
   const controlPort = typeof address === 'object' && address ? address.port : 0;
 
+  project.provide('receiverUrl', receiver.url);
   project.provide('databaseUrl', database.url);
   project.provide('databaseKind', database.kind);
   project.provide('wsProxy', proxy.endpoint);
@@ -55,6 +61,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     control.close();
+    await receiver.close();
     await database.stop();
     await proxy.close();
   };

@@ -19,30 +19,50 @@ export interface OutboxRow extends Record<string, SqlStorageValue> {
 
 const str = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
 
+export interface DeliveryRow {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  sequence: number;
+  partitionKey: string;
+}
+
 /**
- * One round trip for the whole batch: the rows travel as one JSON parameter (the stored event text is
- * spliced in as-is, not re-parsed) and are expanded by `jsonb_to_recordset`. Re-flushing rows that
- * Postgres already has is a no-op, so a crash between commit and outbox delete cannot duplicate.
+ * One round trip for the whole batch: the events and the deliveries they fan out to travel as two
+ * JSON parameters (the stored event text is spliced in as-is, not re-parsed) and are expanded by
+ * `jsonb_to_recordset`. Re-flushing rows Postgres already has is a no-op, so a crash between commit
+ * and outbox delete cannot duplicate anything.
  */
-export async function insertEvents(db: Db, tenantId: string, rows: OutboxRow[]): Promise<number> {
-  const payload = `[${rows
+export async function insertEvents(db: Db, tenantId: string, rows: OutboxRow[], deliveries: DeliveryRow[] = []): Promise<{ events: number; deliveries: number }> {
+  const events = `[${rows
     .map(
       (r) =>
         `{"sequence":${r.sequence},"id":${str(r.id)},"source_id":${str(r.source_id)},"ce_id":${str(r.ce_id)},"type":${str(r.type)},"subject":${str(r.subject)},"time":${str(r.time)},"partition_key":${str(r.partition_key)},"correlation_id":${str(r.correlation_id)},"causation_id":${str(r.causation_id)},"sha256":${str(r.sha256)},"received_at":${r.received_at},"event":${r.event}}`,
     )
     .join(',')}]`;
-  const result = await db.query(
-    `INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, subject, time, partition_key,
-                         correlation_id, causation_id, event, sha256, received_at)
-     SELECT $1, r.sequence, r.id, r.source_id, r.ce_id, r.event->>'source', r.type, r.subject, r.time, r.partition_key,
-            r.correlation_id, r.causation_id, r.event, r.sha256, to_timestamp(r.received_at / 1000.0)
-       FROM jsonb_to_recordset($2::jsonb) AS r(sequence bigint, id text, source_id text, ce_id text, type text,
-            subject text, time timestamptz, partition_key text, correlation_id text, causation_id text,
-            event jsonb, sha256 text, received_at bigint)
-     ON CONFLICT (tenant_id, sequence) DO NOTHING`,
-    [tenantId, payload],
+  const result = await db.query<{ events: string; deliveries: string }>(
+    `WITH e AS (
+       INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, subject, time, partition_key,
+                           correlation_id, causation_id, event, sha256, received_at)
+       SELECT $1, r.sequence, r.id, r.source_id, r.ce_id, r.event->>'source', r.type, r.subject, r.time, r.partition_key,
+              r.correlation_id, r.causation_id, r.event, r.sha256, to_timestamp(r.received_at / 1000.0)
+         FROM jsonb_to_recordset($2::jsonb) AS r(sequence bigint, id text, source_id text, ce_id text, type text,
+              subject text, time timestamptz, partition_key text, correlation_id text, causation_id text,
+              event jsonb, sha256 text, received_at bigint)
+       ON CONFLICT (tenant_id, sequence) DO NOTHING
+       RETURNING 1
+     ), d AS (
+       INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key)
+       SELECT x."id", $1, x."subscriptionId", x."eventId", x."sequence", x."partitionKey"
+         FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM e) AS events, (SELECT count(*) FROM d) AS deliveries`,
+    [tenantId, events, JSON.stringify(deliveries)],
   );
-  return result.rowCount ?? 0;
+  const row = result.rows[0];
+  return { events: Number(row?.events ?? 0), deliveries: Number(row?.deliveries ?? 0) };
 }
 
 export interface StoredEvent {

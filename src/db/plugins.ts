@@ -84,8 +84,14 @@ export async function deletePlugin(db: Db, tenantId: string, id: string): Promis
   return (result.rowCount ?? 0) > 0;
 }
 
-/** Sources (and later subscriptions) that use the instance; a used instance cannot be deleted. */
+/** Sources and subscriptions that use the instance; a used instance cannot be deleted. */
 export async function pluginUsers(db: Db, tenantId: string, id: string): Promise<string[]> {
-  const result = await db.query<{ id: string }>('SELECT id FROM sources WHERE tenant_id = $1 AND verifier_plugin_id = $2 ORDER BY id LIMIT 20', [tenantId, id]);
+  const result = await db.query<{ id: string }>(
+    `SELECT id FROM sources WHERE tenant_id = $1 AND verifier_plugin_id = $2
+     UNION ALL
+     SELECT id FROM subscriptions WHERE tenant_id = $1 AND (action_plugin_id = $2 OR transformer_plugin_id = $2)
+     ORDER BY id LIMIT 20`,
+    [tenantId, id],
+  );
   return result.rows.map((r) => r.id);
 }

@@ -34,6 +34,10 @@ export interface LogStatus {
   lastSequence: number;
   configVersion: number;
   outboxDepth: number;
+  /** Queue messages staged but not yet accepted by the queue. */
+  dispatchDepth: number;
+  /** Ordered deliveries waiting in their lines, the in-flight ones included. */
+  orderedDepth: number;
   flushFailures: number;
   nextFlushAt: number | null;
 }

@@ -1,18 +1,26 @@
 /**
  * One TenantLog per tenant: the single writer that deduplicates, sequences and durably records events
  * before ingest answers. The event and its outbox row are written in one synchronous SQLite
- * transaction, so the output gate releases the 202 only once both are on disk. An alarm drains the
- * outbox to Postgres in batches and retries with backoff while Postgres is unreachable; a row leaves
- * the outbox only after Postgres has committed it.
+ * transaction, so the output gate releases the 202 only once both are on disk.
+ *
+ * An alarm drains the outbox: one Postgres statement stores a batch of events and the deliveries
+ * they fan out to; then, in one SQLite transaction, the rows leave the outbox and the queue messages
+ * to send are staged in `dispatch` (ordered deliveries wait in their line, one in flight per key).
+ * Staged messages are sent with `sendBatch` and removed once the queue took them. Every step is
+ * retried with backoff and idempotent, so a crash or an outage anywhere loses nothing.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { insertEvents, type OutboxRow } from '../db/events';
+import { compileRoutes, planDeliveries, type Route } from '../delivery/fan-out';
 import { withDb } from '../db/client';
-import { newId } from '../lib/ids';
+import { insertEvents, type OutboxRow } from '../db/events';
+import { loadRouting } from '../db/subscriptions';
 import { flushBackoffMs } from '../ingest/flush-policy';
-import type { AppendRequest, AppendResponse, AppendResult, LogStatus } from './log-types';
+import { newId } from '../lib/ids';
+import { DISPATCH_SCHEMA, dispatchDepth, finishOrdered, orderedDepth, pendingDispatch, stageDeliveries } from './dispatch-store';
+import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from './log-types';
 
 export const FLUSH_BATCH = 1000;
+const SEND_BATCH = 100;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,7 +33,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   sequence INTEGER PRIMARY KEY, id TEXT NOT NULL, source_id TEXT NOT NULL, ce_id TEXT NOT NULL,
   type TEXT NOT NULL, subject TEXT, time TEXT, partition_key TEXT, correlation_id TEXT,
   causation_id TEXT, event TEXT NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL
-);`;
+);
+${DISPATCH_SCHEMA}`;
 
 interface DedupRow extends Record<string, SqlStorageValue> {
   sha256: string;
@@ -39,6 +48,7 @@ export class TenantLog extends DurableObject<Env> {
   private lastSequence = 0;
   private tenantId: string | null = null;
   private configVersion = 0;
+  private routes: { version: number; routes: Route[] } | null = null;
   private flushScheduled = false;
   private flushFailures = 0;
   private nextFlushAt: number | null = null;
@@ -56,7 +66,7 @@ export class TenantLog extends DurableObject<Env> {
       const alarm = await ctx.storage.getAlarm();
       this.flushScheduled = alarm !== null;
       this.nextFlushAt = alarm;
-      if (!this.flushScheduled && this.outboxDepth() > 0) await this.scheduleFlush(Date.now());
+      if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now());
     });
   }
 
@@ -69,17 +79,77 @@ export class TenantLog extends DurableObject<Env> {
   async append(request: AppendRequest): Promise<AppendResponse> {
     if (request.configVersion < this.configVersion) return { kind: 'stale', configVersion: this.configVersion };
     if (request.configVersion > this.configVersion) this.setConfigVersion(request.configVersion);
+    return { kind: 'appended', results: await this.record(request.tenantId, request.dedupWindowSeconds, request.items) };
+  }
+
+  /** Events Switchyard itself emits (`switchyard.delivery.exhausted`, …): no config check. */
+  async appendSystem(tenantId: string, items: AppendItem[]): Promise<AppendResult[]> {
+    return this.record(tenantId, 86_400, items);
+  }
+
+  /** Called after a management change commits, so every isolate's next append notices it. */
+  setConfigVersion(version: number): void {
+    if (version <= this.configVersion) return;
+    this.configVersion = version;
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config_version', ?)", String(version));
+  }
+
+  /** The consumer reports that an ordered delivery ended; the next one of its line is released. */
+  async finishOrdered(subscriptionId: string, partitionKey: string, deliveryId: string): Promise<boolean> {
+    const released = this.ctx.storage.transactionSync(() => finishOrdered(this.sql, this.requireTenant(), subscriptionId, partitionKey, deliveryId));
+    if (released) await this.drainDispatch();
+    return released;
+  }
+
+  /** Replays into ordered subscriptions go through the lines like fresh deliveries. */
+  async stageOrdered(planned: Parameters<typeof stageDeliveries>[2]): Promise<void> {
+    this.ctx.storage.transactionSync(() => stageDeliveries(this.sql, this.requireTenant(), planned));
+    await this.drainDispatch();
+  }
+
+  status(): LogStatus {
+    return {
+      tenantId: this.tenantId,
+      lastSequence: this.lastSequence,
+      configVersion: this.configVersion,
+      outboxDepth: this.outboxDepth(),
+      dispatchDepth: dispatchDepth(this.sql),
+      orderedDepth: orderedDepth(this.sql),
+      flushFailures: this.flushFailures,
+      nextFlushAt: this.nextFlushAt,
+    };
+  }
+
+  override async alarm(): Promise<void> {
+    this.flushScheduled = false;
+    this.nextFlushAt = null;
+    try {
+      await this.flushOutbox();
+      await this.drainDispatch();
+      this.flushFailures = 0;
+    } catch (error) {
+      this.flushFailures++;
+      const delay = flushBackoffMs(this.flushFailures);
+      console.warn(JSON.stringify({ msg: 'outbox flush failed', tenantId: this.tenantId, failures: this.flushFailures, retryInMs: delay, error: String(error) }));
+      await this.scheduleFlush(Date.now() + delay);
+      return;
+    }
+    this.sql.exec('DELETE FROM dedup WHERE expires_at <= ?', Date.now());
+    if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now());
+  }
+
+  private async record(tenantId: string, dedupWindowSeconds: number, items: AppendItem[]): Promise<AppendResult[]> {
     const now = Date.now();
-    const expiresAt = now + request.dedupWindowSeconds * 1000;
+    const expiresAt = now + dedupWindowSeconds * 1000;
     const before = this.lastSequence;
     let results: AppendResult[];
     try {
       results = this.ctx.storage.transactionSync(() => {
         if (this.tenantId === null) {
-          this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('tenant_id', ?)", request.tenantId);
-          this.tenantId = request.tenantId;
+          this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('tenant_id', ?)", tenantId);
+          this.tenantId = tenantId;
         }
-        const out = request.items.map((item): AppendResult => {
+        const out = items.map((item): AppendResult => {
           const seen = this.sql
             .exec<DedupRow>('SELECT sha256, id, sequence, expires_at FROM dedup WHERE source_id = ? AND ce_id = ?', item.sourceId, item.ceId)
             .toArray()[0];
@@ -112,48 +182,47 @@ export class TenantLog extends DurableObject<Env> {
       throw error;
     }
     if (this.lastSequence !== before && !this.flushScheduled) await this.scheduleFlush(now);
-    return { kind: 'appended', results };
+    return results;
   }
 
-  /** Called after a management change commits, so every isolate's next append notices it. */
-  setConfigVersion(version: number): void {
-    if (version <= this.configVersion) return;
-    this.configVersion = version;
-    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config_version', ?)", String(version));
-  }
-
-  status(): LogStatus {
-    return {
-      tenantId: this.tenantId,
-      lastSequence: this.lastSequence,
-      configVersion: this.configVersion,
-      outboxDepth: this.outboxDepth(),
-      flushFailures: this.flushFailures,
-      nextFlushAt: this.nextFlushAt,
-    };
-  }
-
-  /** Drains the outbox to Postgres, one multi-row insert per batch. */
-  override async alarm(): Promise<void> {
-    this.flushScheduled = false;
-    this.nextFlushAt = null;
+  /** Stores one batch of events and their deliveries in Postgres, then stages the queue messages. */
+  private async flushOutbox(): Promise<void> {
+    const tenantId = this.tenantId;
     const rows = this.sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY sequence LIMIT ${FLUSH_BATCH}`).toArray();
-    if (rows.length > 0 && this.tenantId) {
-      const tenantId = this.tenantId;
-      try {
-        await withDb(this.env, (db) => insertEvents(db, tenantId, rows), (p) => this.ctx.waitUntil(p));
-      } catch (error) {
-        this.flushFailures++;
-        const delay = flushBackoffMs(this.flushFailures);
-        console.warn(JSON.stringify({ msg: 'outbox flush failed', tenantId, failures: this.flushFailures, retryInMs: delay, error: String(error) }));
-        await this.scheduleFlush(Date.now() + delay);
-        return;
-      }
-      this.flushFailures = 0;
+    if (rows.length === 0 || !tenantId) return;
+    const planned = await withDb(
+      this.env,
+      async (db) => {
+        if (!this.routes || this.routes.version < this.configVersion) {
+          const routing = await loadRouting(db, tenantId);
+          this.routes = { version: routing.version, routes: compileRoutes(routing.subscriptions) };
+        }
+        const deliveries = await planDeliveries(rows, this.routes.routes);
+        await insertEvents(db, tenantId, rows, deliveries);
+        return deliveries;
+      },
+      (p) => this.ctx.waitUntil(p),
+    );
+    this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', rows[rows.length - 1]!.sequence);
+      stageDeliveries(this.sql, tenantId, planned);
+    });
+  }
+
+  private async drainDispatch(): Promise<void> {
+    for (let batch = pendingDispatch(this.sql, SEND_BATCH); batch.length > 0; batch = pendingDispatch(this.sql, SEND_BATCH)) {
+      await this.env.DELIVERY_QUEUE.sendBatch(batch.map((m) => ({ body: JSON.parse(m.body) as unknown, contentType: 'json' as const })));
+      this.sql.exec('DELETE FROM dispatch WHERE id <= ?', batch[batch.length - 1]!.id);
     }
-    this.sql.exec('DELETE FROM dedup WHERE expires_at <= ?', Date.now());
-    if (!this.flushScheduled && this.outboxDepth() > 0) await this.scheduleFlush(Date.now());
+  }
+
+  private requireTenant(): string {
+    if (!this.tenantId) throw new Error('this TenantLog has recorded no events yet');
+    return this.tenantId;
+  }
+
+  private hasWork(): boolean {
+    return this.outboxDepth() > 0 || dispatchDepth(this.sql) > 0;
   }
 
   private outboxDepth(): number {

@@ -6,12 +6,15 @@ import { requireAuth } from './middleware/auth';
 import { database } from './middleware/database';
 import { requestId } from './middleware/request-id';
 import { problemResponse } from './problem-response';
+import { registerDeliveries } from './routes/deliveries';
 import { registerEventTypes } from './routes/event-types';
 import { registerEvents } from './routes/events';
 import { registerHealth } from './routes/health';
 import { registerIngest } from './routes/ingest';
 import { registerPlugins } from './routes/plugins';
+import { registerReplays } from './routes/replays';
 import { registerSources } from './routes/sources';
+import { registerSubscriptions } from './routes/subscriptions';
 import { registerTenants } from './routes/tenants';
 
 export function createApp(): OpenAPIHono<AppEnv> {
@@ -36,6 +39,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerEvents(app);
   registerPlugins(app);
   registerEventTypes(app);
+  registerSubscriptions(app);
+  registerDeliveries(app);
+  registerReplays(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', {

@@ -3,7 +3,7 @@
  * that throws or overruns never escapes as an exception; it becomes the outcome its kind prescribes.
  */
 import type {
-  FieldProblem, HookContext, PluginEvent, PluginLogger, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
+  ActionContext, ActionInput, ActionOutcome, ActionPlugin, FieldProblem, HookContext, PluginEvent, PluginLogger, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
 } from './types';
 
 export const HOOK_TIMEOUT_MS = 5_000;
@@ -81,4 +81,22 @@ export async function runTransformer(tenantId: string, instance: Instance<Transf
     return { kind: 'reject', code: 'transformer_failed', detail: `transformer ${instance.name} changed id, source or specversion` };
   }
   return { kind: 'pass', event: next };
+}
+
+/** Actions get their own, longer deadline: a webhook may legitimately take its full 15 s. */
+export const ACTION_TIMEOUT_MS = 20_000;
+
+/** Actions: a throw or timeout is a retryable failure of this attempt. */
+export async function runAction(
+  tenantId: string,
+  instance: Instance<ActionPlugin>,
+  input: ActionInput,
+  fetch: ActionContext<unknown>['fetch'],
+  timeoutMs = ACTION_TIMEOUT_MS,
+): Promise<ActionOutcome> {
+  if (instance.unavailable) return { kind: 'rejected', error: instance.unavailable };
+  const settled = await withDeadline(`action ${instance.name}`, timeoutMs, (signal) =>
+    instance.plugin.execute(input, { ...context(tenantId, instance, signal), fetch }),
+  );
+  return settled.ok ? settled.value : { kind: 'retry', error: settled.error };
 }

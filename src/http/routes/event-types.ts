@@ -1,12 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { compileSchema } from '../../../plugins/json-schema';
 import { recordAudit } from '../../db/audit';
-import { transaction } from '../../db/client';
 import { deleteEventType, eventTypeVersions, insertEventTypeVersion, listEventTypes } from '../../db/event-types';
-import { bumpConfigVersion } from '../../db/tenants';
 import { EVENT_TYPE } from '../../ingest/envelope';
 import { problem, ProblemError } from '../../ingest/problem';
-import { announceConfigVersion } from '../../tenancy/config-change';
+import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
@@ -52,12 +50,11 @@ export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
     const compiled = compileSchema(body.schema);
     if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_schema', `the schema is not a valid JSON Schema: ${compiled.error}`, { errors: [{ pointer: '/schema', detail: compiled.error }] }));
     const db = c.var.db;
-    const { row, version } = await transaction(db, async () => {
+    const row = await changeConfig(c, tenantId, async () => {
       const row = await insertEventTypeVersion(db, tenantId, type, body.schema, body.description ?? null);
       await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'event_type.versioned', target: type, details: { version: row.version } });
-      return { row, version: await bumpConfigVersion(db, tenantId) };
+      return row;
     });
-    await announceConfigVersion(c.env, tenantId, version);
     return c.json(row, 201);
   });
 
@@ -82,12 +79,10 @@ export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
     const { tenantId, type } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const db = c.var.db;
-    const version = await transaction(db, async () => {
+    await changeConfig(c, tenantId, async () => {
       if (!(await deleteEventType(db, tenantId, type))) throw new ProblemError(problem(404, 'event_type_not_found', `no schema for ${type}`));
       await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'event_type.deleted', target: type });
-      return bumpConfigVersion(db, tenantId);
     });
-    await announceConfigVersion(c.env, tenantId, version);
     return c.body(null, 204);
   });
 }

@@ -1,13 +1,12 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
-import { transaction } from '../../db/client';
 import { deletePlugin, findPlugin, insertPlugin, listPlugins, pluginUsers, updatePlugin, type PluginRow } from '../../db/plugins';
-import { bumpConfigVersion } from '../../db/tenants';
 import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
 import { TYPE_PATTERN } from '../../lib/type-pattern';
 import { catalog } from '../../plugins/registry';
-import { announceConfigVersion } from '../../tenancy/config-change';
+import { changeConfig } from '../config-change';
+import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
 import type { AppEnv } from '../context';
 import { parsePluginConfig, requirePluginType } from '../plugin-config';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
@@ -37,7 +36,7 @@ const CatalogSchema = z
 
 const PluginParams = TenantParam.extend({ pluginId: z.string().openapi({ param: { name: 'pluginId', in: 'path' } }) });
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
-const etag = (p: PluginRow) => `"${p.id}.${p.version}"`;
+const tag = (p: PluginRow) => etag(p.id, p.version);
 const present = (p: PluginRow) => ({ ...p, kind: p.kind as z.infer<typeof PluginSchema>['kind'] });
 
 const routes = {
@@ -93,16 +92,15 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const type = requirePluginType(body.type, '/type');
     const config = parsePluginConfig(type, body.config, '/config');
     const db = c.var.db;
-    const { row, version } = await transaction(db, async () => {
+    const row = await changeConfig(c, tenantId, async () => {
       const row = await insertPlugin(db, { id: newId('plg'), tenantId, type: type.id, kind: type.kind, name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }).catch((error: unknown) => {
         if (String(error).includes('plugins_tenant_id_name_key')) throw new ProblemError(problem(409, 'plugin_name_taken', `a plugin instance named ${body.name} exists`));
         throw error;
       });
       await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'plugin.created', target: row.id, details: { type: type.id } });
-      return { row, version: await bumpConfigVersion(db, tenantId) };
+      return row;
     });
-    await announceConfigVersion(c.env, tenantId, version);
-    return c.json(present(row), 201, { etag: etag(row) });
+    return c.json(present(row), 201, { etag: tag(row) });
   });
 
   app.openapi(routes.list, async (c) => {
@@ -119,7 +117,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const row = await findPlugin(c.var.db, tenantId, pluginId);
     if (!row) throw notFound(pluginId);
-    return c.json(present(row), 200, { etag: etag(row) });
+    return c.json(present(row), 200, { etag: tag(row) });
   });
 
   app.openapi(routes.update, async (c) => {
@@ -129,20 +127,15 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const db = c.var.db;
     const current = await findPlugin(db, tenantId, pluginId);
     if (!current) throw notFound(pluginId);
-    const ifMatch = c.req.valid('header')['if-match'];
-    const expected = ifMatch ? Number(ifMatch.match(/\.(\d+)"?$/)?.[1] ?? NaN) : undefined;
-    if (ifMatch && (expected !== current.version || !ifMatch.includes(current.id))) {
-      throw new ProblemError(problem(412, 'precondition_failed', `If-Match ${ifMatch} does not match the current version ${etag(current)}`));
-    }
+    const expected = ifMatchVersion(c.req.valid('header')['if-match'], current);
     const config = body.config === undefined ? undefined : parsePluginConfig(requirePluginType(current.type, '/type'), body.config, '/config');
-    const { row, version } = await transaction(db, async () => {
+    const row = await changeConfig(c, tenantId, async () => {
       const row = await updatePlugin(db, tenantId, pluginId, { name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }, expected);
-      if (!row) throw new ProblemError(problem(412, 'precondition_failed', 'the instance changed meanwhile; read it again'));
+      if (!row) throw changedMeanwhile();
       await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'plugin.updated', target: pluginId, details: { fields: Object.keys(body) } });
-      return { row, version: await bumpConfigVersion(db, tenantId) };
+      return row;
     });
-    await announceConfigVersion(c.env, tenantId, version);
-    return c.json(present(row), 200, { etag: etag(row) });
+    return c.json(present(row), 200, { etag: tag(row) });
   });
 
   app.openapi(routes.remove, async (c) => {
@@ -151,7 +144,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const db = c.var.db;
     const users = await pluginUsers(db, tenantId, pluginId);
     if (users.length > 0) throw new ProblemError(problem(409, 'plugin_in_use', `the instance is used by ${users.join(', ')}; change those first`));
-    const version = await transaction(db, async () => {
+    await changeConfig(c, tenantId, async () => {
       const deleted = await deletePlugin(db, tenantId, pluginId).catch((error: unknown) => {
         // a source started using it after the check above
         if ((error as { code?: string }).code === '23503') throw new ProblemError(problem(409, 'plugin_in_use', 'the instance is in use; change its users first'));
@@ -159,9 +152,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
       });
       if (!deleted) throw notFound(pluginId);
       await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'plugin.deleted', target: pluginId });
-      return bumpConfigVersion(db, tenantId);
     });
-    await announceConfigVersion(c.env, tenantId, version);
     return c.body(null, 204);
   });
 }

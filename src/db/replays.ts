@@ -1,0 +1,57 @@
+/** Replays: re-deliveries of stored events, worked off in steps by the queue consumer. */
+import type { Db } from './client';
+
+export interface ReplayFilter {
+  types?: string[];
+  where?: unknown;
+  from?: string;
+  to?: string;
+}
+
+export interface ReplayRow {
+  id: string;
+  tenant_id: string;
+  subscription_id: string | null;
+  filter: ReplayFilter;
+  status: 'running' | 'completed' | 'failed';
+  cursor_sequence: number;
+  events_matched: number;
+  deliveries: number;
+  error: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+const ts = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${c}`;
+const COLUMNS = `id, tenant_id, subscription_id, filter, status, cursor_sequence::int8 AS cursor_sequence, events_matched, deliveries, error, ${ts('created_at')}, ${ts('completed_at')}`;
+
+type RawReplay = Omit<ReplayRow, 'cursor_sequence'> & { cursor_sequence: string };
+const toRow = (r: RawReplay): ReplayRow => ({ ...r, cursor_sequence: Number(r.cursor_sequence) });
+
+export async function insertReplay(db: Db, id: string, tenantId: string, subscriptionId: string | null, filter: ReplayFilter): Promise<ReplayRow> {
+  const result = await db.query<RawReplay>(
+    `INSERT INTO replays (id, tenant_id, subscription_id, filter) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+    [id, tenantId, subscriptionId, JSON.stringify(filter)],
+  );
+  return toRow(result.rows[0]!);
+}
+
+export async function findReplay(db: Db, tenantId: string, id: string): Promise<ReplayRow | null> {
+  const result = await db.query<RawReplay>(`SELECT ${COLUMNS} FROM replays WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+  return result.rows[0] ? toRow(result.rows[0]) : null;
+}
+
+export async function listReplays(db: Db, tenantId: string, limit: number): Promise<ReplayRow[]> {
+  const result = await db.query<RawReplay>(`SELECT ${COLUMNS} FROM replays WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`, [tenantId, limit]);
+  return result.rows.map(toRow);
+}
+
+export async function advanceReplay(db: Db, id: string, step: { cursor: number; matched: number; deliveries: number; done: boolean; error?: string }): Promise<void> {
+  await db.query(
+    `UPDATE replays SET cursor_sequence = $2, events_matched = events_matched + $3, deliveries = deliveries + $4,
+            status = CASE WHEN $6::text IS NOT NULL THEN 'failed' WHEN $5 THEN 'completed' ELSE status END,
+            error = $6, completed_at = CASE WHEN $5 OR $6::text IS NOT NULL THEN now() ELSE NULL END
+      WHERE id = $1`,
+    [id, step.cursor, step.matched, step.deliveries, step.done, step.error ?? null],
+  );
+}

@@ -1,0 +1,132 @@
+/** Subscriptions and their signing secrets. Every query names the tenant. */
+import type { Db } from './client';
+
+export interface SubscriptionRow {
+  id: string;
+  tenant_id: string;
+  name: string | null;
+  types: string[];
+  filter: unknown;
+  action_plugin_id: string | null;
+  action_type: string | null;
+  action_config: Record<string, unknown> | null;
+  transformer_plugin_id: string | null;
+  ordering: 'none' | 'partition';
+  retry_schedule: number[] | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  failure_threshold: number;
+  consecutive_failures: number;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+const ts = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${c}`;
+const COLUMNS = `id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id, ordering,
+  retry_schedule, enabled, disabled_reason, failure_threshold, consecutive_failures, version, ${ts('created_at')}, ${ts('updated_at')}`;
+
+export interface SubscriptionFields {
+  name: string | null;
+  types: string[];
+  filter: unknown;
+  actionPluginId: string | null;
+  actionType: string | null;
+  actionConfig: unknown;
+  transformerPluginId: string | null;
+  ordering: 'none' | 'partition';
+  retrySchedule: number[] | null;
+  enabled: boolean;
+  failureThreshold: number;
+}
+
+export async function insertSubscription(db: Db, id: string, tenantId: string, f: SubscriptionFields, sealedSecret: { id: string; ciphertext: string }): Promise<SubscriptionRow> {
+  const result = await db.query<SubscriptionRow>(
+    `WITH s AS (
+       INSERT INTO subscriptions (id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id,
+                                  ordering, retry_schedule, enabled, failure_threshold)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *
+     ), k AS (
+       INSERT INTO subscription_secrets (id, tenant_id, subscription_id, ciphertext) VALUES ($14, $2, $1, $15)
+     )
+     SELECT ${COLUMNS} FROM s`,
+    [
+      id, tenantId, f.name, f.types, f.filter === undefined ? null : JSON.stringify(f.filter), f.actionPluginId, f.actionType,
+      f.actionConfig === null ? null : JSON.stringify(f.actionConfig), f.transformerPluginId, f.ordering, f.retrySchedule, f.enabled,
+      f.failureThreshold, sealedSecret.id, sealedSecret.ciphertext,
+    ],
+  );
+  return result.rows[0]!;
+}
+
+export async function findSubscription(db: Db, tenantId: string, id: string): Promise<SubscriptionRow | null> {
+  const result = await db.query<SubscriptionRow>(`SELECT ${COLUMNS} FROM subscriptions WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+  return result.rows[0] ?? null;
+}
+
+export async function listSubscriptions(db: Db, tenantId: string, options: { afterId?: string; limit: number }): Promise<SubscriptionRow[]> {
+  const result = await db.query<SubscriptionRow>(
+    `SELECT ${COLUMNS} FROM subscriptions WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
+    [tenantId, options.afterId ?? null, options.limit],
+  );
+  return result.rows;
+}
+
+/** Replaces the given fields when `expectedVersion` matches (or is not given); null when nothing matched. */
+export async function updateSubscription(db: Db, tenantId: string, id: string, f: Partial<SubscriptionFields>, expectedVersion?: number): Promise<SubscriptionRow | null> {
+  const sets: string[] = [];
+  const params: unknown[] = [tenantId, id];
+  const set = (column: string, value: unknown) => {
+    params.push(value);
+    sets.push(`${column} = $${params.length}`);
+  };
+  if (f.name !== undefined) set('name', f.name);
+  if (f.types !== undefined) set('types', f.types);
+  if (f.filter !== undefined) set('filter', f.filter === null ? null : JSON.stringify(f.filter));
+  if (f.actionPluginId !== undefined || f.actionType !== undefined) {
+    set('action_plugin_id', f.actionPluginId ?? null);
+    set('action_type', f.actionType ?? null);
+    set('action_config', f.actionConfig == null ? null : JSON.stringify(f.actionConfig));
+  }
+  if (f.transformerPluginId !== undefined) set('transformer_plugin_id', f.transformerPluginId);
+  if (f.ordering !== undefined) set('ordering', f.ordering);
+  if (f.retrySchedule !== undefined) set('retry_schedule', f.retrySchedule);
+  if (f.failureThreshold !== undefined) set('failure_threshold', f.failureThreshold);
+  if (f.enabled !== undefined) {
+    set('enabled', f.enabled);
+    // re-enabling starts the endpoint's failure count afresh
+    if (f.enabled) sets.push('disabled_reason = NULL', 'consecutive_failures = 0');
+  }
+  params.push(expectedVersion ?? null);
+  const result = await db.query<SubscriptionRow>(
+    `UPDATE subscriptions SET ${[...sets, 'version = version + 1', 'updated_at = now()'].join(', ')}
+      WHERE tenant_id = $1 AND id = $2 AND ($${params.length}::int IS NULL OR version = $${params.length}) RETURNING ${COLUMNS}`,
+    params,
+  );
+  return result.rows[0] ?? null;
+}
+
+export async function deleteSubscription(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const result = await db.query('DELETE FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** What the TenantLog needs to fan events out: enabled subscriptions and the config version they belong to. */
+export interface RoutingRow {
+  id: string;
+  types: string[];
+  filter: unknown;
+  ordering: 'none' | 'partition';
+}
+
+export async function loadRouting(db: Db, tenantId: string): Promise<{ version: number; subscriptions: RoutingRow[] }> {
+  const result = await db.query<{ config_version: string; subscriptions: RoutingRow[] }>(
+    `SELECT t.config_version,
+       (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'types', s.types, 'filter', s.filter, 'ordering', s.ordering) ORDER BY s.id), '[]')
+          FROM subscriptions s WHERE s.tenant_id = t.id AND s.enabled) AS subscriptions
+     FROM tenants t WHERE t.id = $1`,
+    [tenantId],
+  );
+  const row = result.rows[0];
+  return { version: Number(row?.config_version ?? 0), subscriptions: row?.subscriptions ?? [] };
+}

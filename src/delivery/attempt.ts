@@ -1,0 +1,48 @@
+/**
+ * One attempt of one delivery: the subscription's transformer (if any), then its action, through the
+ * guarded fetch. Returns what happened; never throws for anything a plugin or destination does.
+ */
+import { runAction, runTransformer, type Instance } from '../plugins/runner';
+import { pluginType } from '../plugins/registry';
+import type { ActionOutcome, ActionPlugin, PluginEvent, TransformerPlugin } from '../plugins/types';
+import type { ClaimedDelivery } from '../db/deliveries';
+import { createGuardedFetch } from './guarded-fetch';
+
+export type AttemptResult = ActionOutcome | { kind: 'skipped'; reason: string };
+
+export interface AttemptDeps {
+  allowlist: readonly string[];
+  secrets: readonly string[];
+}
+
+function instance<P>(kind: string, type: string | null, config: unknown, name: string): Instance<P> {
+  const plugin = type ? pluginType(type) : undefined;
+  const parsed = plugin?.kind === kind ? plugin.config.safeParse(config ?? {}) : undefined;
+  return {
+    id: type ?? kind,
+    name,
+    plugin: plugin as P,
+    config: parsed?.success ? parsed.data : null,
+    eventTypes: ['**'],
+    unavailable: parsed?.success ? undefined : `${kind} plugin ${type ?? '(none)'} is unavailable or its config is invalid`,
+  };
+}
+
+export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDeps): Promise<AttemptResult> {
+  let event = delivery.event as PluginEvent;
+  if (delivery.transformer_type) {
+    const transformer = instance<TransformerPlugin>('transformer', delivery.transformer_type, delivery.transformer_config, delivery.transformer_name ?? 'transformer');
+    const verdict = await runTransformer(delivery.tenant_id, transformer, event);
+    if (verdict.kind === 'drop') return { kind: 'skipped', reason: `dropped by transformer ${verdict.by}` };
+    // a transformer that fails at delivery fails the attempt, which is retried
+    if (verdict.kind === 'reject') return { kind: 'retry', error: verdict.detail };
+    event = verdict.event;
+  }
+  const action = instance<ActionPlugin>('action', delivery.action_type, delivery.action_config, delivery.action_plugin_id ?? delivery.action_type);
+  return runAction(
+    delivery.tenant_id,
+    action,
+    { event, deliveryId: delivery.id, subscriptionId: delivery.subscription_id, attempt: delivery.attempts, secrets: deps.secrets },
+    createGuardedFetch({ allowlist: deps.allowlist }),
+  );
+}

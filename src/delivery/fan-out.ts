@@ -1,0 +1,80 @@
+/**
+ * Which subscriptions get a delivery for which events: every enabled subscription whose type
+ * patterns and `where` filter match. Pure; the TenantLog runs it on each flushed batch.
+ * Delivery ids are derived from (subscription, event), so re-flushing a batch after a crash yields
+ * the same ids and Postgres's `ON CONFLICT DO NOTHING` keeps one delivery each.
+ */
+import { sha256Hex } from '../lib/encoding';
+import { matchesAny } from '../lib/type-pattern';
+import { compileFilter, type Predicate } from './filter';
+import { SYSTEM_PREFIX } from './system-events';
+
+export interface Route {
+  id: string;
+  types: string[];
+  ordering: 'none' | 'partition';
+  test: Predicate | null;
+}
+
+export interface RoutedEvent {
+  id: string;
+  sequence: number;
+  type: string;
+  subject: string | null;
+  partition_key: string | null;
+  /** The CloudEvent JSON, parsed only when a filter needs it. */
+  event: string;
+}
+
+export interface PlannedDelivery {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  sequence: number;
+  ordered: boolean;
+  partitionKey: string;
+}
+
+export function compileRoutes(rows: { id: string; types: string[]; filter: unknown; ordering: 'none' | 'partition' }[]): Route[] {
+  return rows.map((row) => {
+    const compiled = row.filter == null ? null : compileFilter(row.filter);
+    // filters are validated when saved; one that no longer compiles matches nothing rather than everything
+    const test = compiled === null ? null : compiled.ok ? compiled.test : () => false;
+    return { id: row.id, types: row.types, ordering: row.ordering, test };
+  });
+}
+
+export async function planDeliveries(events: RoutedEvent[], routes: Route[]): Promise<PlannedDelivery[]> {
+  const planned: PlannedDelivery[] = [];
+  for (const event of events) {
+    let parsed: Record<string, unknown> | undefined;
+    const system = event.type.startsWith(SYSTEM_PREFIX);
+    for (const route of routes) {
+      // system events go only to subscriptions that ask for them by name, never to a bare `**`
+      if (system && !route.types.some((t) => t.startsWith(SYSTEM_PREFIX))) continue;
+      if (!matchesAny(route.types, event.type)) continue;
+      if (route.test) {
+        parsed ??= JSON.parse(event.event) as Record<string, unknown>;
+        if (!route.test(parsed)) continue;
+      }
+      planned.push({
+        id: await deliveryId(route.id, event.id),
+        subscriptionId: route.id,
+        eventId: event.id,
+        sequence: event.sequence,
+        ordered: route.ordering === 'partition',
+        partitionKey: event.partition_key ?? event.subject ?? '',
+      });
+    }
+  }
+  return planned;
+}
+
+const BASE32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+export async function deliveryId(subscriptionId: string, eventId: string): Promise<string> {
+  const hex = await sha256Hex(`${subscriptionId}:${eventId}`);
+  let id = 'dlv_';
+  for (let i = 0; i < 26; i++) id += BASE32[parseInt(hex.slice(i * 2, i * 2 + 2), 16) % 32];
+  return id;
+}

@@ -1,0 +1,84 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { recordAudit } from '../../db/audit';
+import { findReplay, insertReplay, listReplays, type ReplayRow } from '../../db/replays';
+import { findSubscription } from '../../db/subscriptions';
+import { compileFilter } from '../../delivery/filter';
+import { problem, ProblemError } from '../../ingest/problem';
+import { newId } from '../../lib/ids';
+import { TYPE_PATTERN } from '../../lib/type-pattern';
+import type { ReplayMessage } from '../../queues/messages';
+import type { AppEnv } from '../context';
+import { problemResponses, TenantParam } from '../schemas';
+import { loadTenant } from '../tenant-access';
+
+const Replay = z
+  .object({
+    id: z.string(), subscription_id: z.string().nullable(), filter: z.record(z.string(), z.unknown()), status: z.enum(['running', 'completed', 'failed']),
+    cursor_sequence: z.number(), events_matched: z.number(), deliveries: z.number(), error: z.string().nullable(), created_at: z.string(), completed_at: z.string().nullable(),
+  })
+  .openapi('Replay');
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+const sec = [{ bearer: [] }];
+const present = ({ tenant_id: _t, ...r }: ReplayRow) => ({ ...r, filter: r.filter as Record<string, unknown> });
+
+const routes = {
+  create: createRoute({
+    method: 'post', path: '/v1/tenants/{tenantId}/replays', tags: ['deliveries'], security: sec,
+    summary: 'Re-deliver stored events (a time range, types, a filter) to one subscription or to every matching one',
+    request: {
+      params: TenantParam,
+      body: {
+        required: true,
+        ...json(z.object({
+          subscription_id: z.string().optional(),
+          from: z.iso.datetime({ offset: true }).optional().openapi({ description: 'events received at or after' }),
+          to: z.iso.datetime({ offset: true }).optional().openapi({ description: 'events received before' }),
+          types: z.array(z.string().regex(TYPE_PATTERN)).max(50).optional(),
+          where: z.record(z.string(), z.unknown()).optional(),
+        })),
+      },
+    },
+    responses: { 202: { description: 'Started; poll GET replays/{id} for progress', ...json(Replay) }, ...problemResponses(401, 404, 422) },
+  }),
+  list: createRoute({
+    method: 'get', path: '/v1/tenants/{tenantId}/replays', tags: ['deliveries'], security: sec, summary: 'Recent replays with their progress',
+    request: { params: TenantParam }, responses: { 200: { description: 'Newest first', ...json(z.object({ data: z.array(Replay), next_cursor: z.null() })) }, ...problemResponses(401, 404) },
+  }),
+  get: createRoute({
+    method: 'get', path: '/v1/tenants/{tenantId}/replays/{replayId}', tags: ['deliveries'], security: sec, summary: 'A replay and its progress',
+    request: { params: TenantParam.extend({ replayId: z.string().openapi({ param: { name: 'replayId', in: 'path' } }) }) },
+    responses: { 200: { description: 'The replay', ...json(Replay) }, ...problemResponses(401, 404) },
+  }),
+};
+
+export function registerReplays(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(routes.create, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const body = c.req.valid('json');
+    if (body.subscription_id && !(await findSubscription(c.var.db, tenantId, body.subscription_id))) {
+      throw new ProblemError(problem(422, 'subscription_not_found', `no subscription ${body.subscription_id}`, { errors: [{ pointer: '/subscription_id', detail: 'unknown subscription' }] }));
+    }
+    const where = compileFilter(body.where);
+    if (!where.ok) throw new ProblemError(problem(422, 'invalid_filter', 'the where filter is invalid', { errors: where.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }));
+    const replay = await insertReplay(c.var.db, newId('rpl'), tenantId, body.subscription_id ?? null, { types: body.types, where: body.where, from: body.from, to: body.to });
+    await c.env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: tenantId, replay_id: replay.id } satisfies ReplayMessage, { contentType: 'json' });
+    await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'replay.started', target: replay.id });
+    return c.json(present(replay), 202);
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    return c.json({ data: (await listReplays(c.var.db, tenantId, 50)).map(present), next_cursor: null }, 200);
+  });
+
+  app.openapi(routes.get, async (c) => {
+    const { tenantId, replayId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const replay = await findReplay(c.var.db, tenantId, replayId);
+    if (!replay) throw new ProblemError(problem(404, 'replay_not_found', `no replay ${replayId}`));
+    return c.json(present(replay), 200);
+  });
+}

@@ -1,0 +1,211 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { newSecret } from '../../../plugins/standard-webhooks';
+import { recordAudit } from '../../db/audit';
+import { findPlugin } from '../../db/plugins';
+import { deleteSubscription, findSubscription, insertSubscription, listSubscriptions, updateSubscription, type SubscriptionFields, type SubscriptionRow } from '../../db/subscriptions';
+import { compileFilter } from '../../delivery/filter';
+import { newEd25519Secret } from '../../delivery/outbound-signing';
+import { retryScheduleSchema } from '../../delivery/retry-policy';
+import { checkDestination, parseAllowlist } from '../../delivery/ssrf-guard';
+import { problem, ProblemError } from '../../ingest/problem';
+import { newId } from '../../lib/ids';
+import { seal } from '../../lib/secret-box';
+import { TYPE_PATTERN } from '../../lib/type-pattern';
+import { changeConfig } from '../config-change';
+import type { AppEnv } from '../context';
+import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
+import { parsePluginConfig, requirePluginType } from '../plugin-config';
+import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { loadTenant } from '../tenant-access';
+
+const Patterns = z.array(z.string().regex(TYPE_PATTERN, 'event-type pattern like orders.* or **')).min(1).max(50);
+const Action = z.union([
+  z.object({ plugin_id: z.string() }),
+  z.object({ type: z.string().openapi({ example: 'webhook' }), config: z.record(z.string(), z.unknown()).default({}) }),
+]).openapi({ example: { type: 'webhook', config: { url: 'https://example.com/hooks' } } });
+
+const Fields = {
+  name: z.string().max(200).nullable().optional(),
+  types: Patterns.openapi({ example: ['orders.*'] }),
+  where: z.record(z.string(), z.unknown()).nullable().optional().openapi({ description: 'Mongo-style filter over the CloudEvent', example: { 'data.amount': { $gt: 100 } } }),
+  action: Action,
+  transformer: z.object({ plugin_id: z.string() }).nullable().optional(),
+  ordering: z.enum(['none', 'partition']).default('none').openapi({ description: 'partition: strict order per partition key' }),
+  retry_schedule: retryScheduleSchema.nullable().optional(),
+  failure_threshold: z.int().min(1).max(10_000).default(50).openapi({ description: 'consecutive failed attempts that disable the subscription' }),
+  enabled: z.boolean().default(true),
+};
+
+const SubscriptionSchema = z
+  .object({
+    id: z.string(), name: z.string().nullable(), types: z.array(z.string()), where: z.unknown().nullable(),
+    action: z.record(z.string(), z.unknown()), transformer: z.object({ plugin_id: z.string() }).nullable(),
+    ordering: z.enum(['none', 'partition']), retry_schedule: z.array(z.number()).nullable(), enabled: z.boolean(),
+    disabled_reason: z.string().nullable(), failure_threshold: z.number(), consecutive_failures: z.number(),
+    version: z.number(), created_at: z.string(), updated_at: z.string(),
+  })
+  .openapi('Subscription');
+const Created = SubscriptionSchema.extend({
+  secret: z.string().nullable().openapi({ description: 'whsec_ signing secret, shown only now (v1 signing)' }),
+  public_key: z.string().nullable().openapi({ description: 'whpk_ key receivers verify v1a signatures with' }),
+}).openapi('CreatedSubscription');
+
+const SubParams = TenantParam.extend({ subscriptionId: z.string().openapi({ param: { name: 'subscriptionId', in: 'path' } }) });
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+const sec = [{ bearer: [] }];
+
+const routes = {
+  create: createRoute({
+    method: 'post', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'Subscribe an action to events',
+    request: { params: TenantParam, body: { required: true, ...json(z.object({ ...Fields, signing: z.enum(['v1', 'v1a']).default('v1').openapi({ description: 'v1: HMAC whsec_ secret; v1a: Ed25519' }) })) } },
+    responses: { 201: { description: 'Created', ...json(Created) }, ...problemResponses(401, 404, 422) },
+  }),
+  list: createRoute({
+    method: 'get', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'List subscriptions',
+    request: { params: TenantParam, query: PageQuery },
+    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(SubscriptionSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(401, 404) },
+  }),
+  get: createRoute({
+    method: 'get', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Read a subscription',
+    request: { params: SubParams }, responses: { 200: { description: 'The subscription (ETag for If-Match)', ...json(SubscriptionSchema) }, ...problemResponses(401, 404) },
+  }),
+  update: createRoute({
+    method: 'patch', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Change a subscription; enabling it again resets its failure count',
+    request: {
+      params: SubParams, headers: z.object({ 'if-match': z.string().optional() }),
+      body: { required: true, ...json(z.object({ ...Fields, types: Fields.types.optional(), action: Action.optional(), ordering: z.enum(['none', 'partition']).optional(), failure_threshold: z.int().min(1).max(10_000).optional(), enabled: z.boolean().optional() })) },
+    },
+    responses: { 200: { description: 'Updated', ...json(SubscriptionSchema) }, ...problemResponses(401, 404, 412, 422) },
+  }),
+  remove: createRoute({
+    method: 'delete', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Delete a subscription',
+    request: { params: SubParams }, responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404) },
+  }),
+};
+
+function present(s: SubscriptionRow) {
+  return {
+    id: s.id, name: s.name, types: s.types, where: s.filter ?? null,
+    action: s.action_plugin_id ? { plugin_id: s.action_plugin_id } : { type: s.action_type ?? '', config: s.action_config ?? {} },
+    transformer: s.transformer_plugin_id ? { plugin_id: s.transformer_plugin_id } : null,
+    ordering: s.ordering, retry_schedule: s.retry_schedule, enabled: s.enabled, disabled_reason: s.disabled_reason,
+    failure_threshold: s.failure_threshold, consecutive_failures: s.consecutive_failures, version: s.version, created_at: s.created_at, updated_at: s.updated_at,
+  };
+}
+
+const invalid = (code: string, detail: string, pointer: string) => new ProblemError(problem(422, code, detail, { errors: [{ pointer, detail }] }));
+
+/** Validates the parts of a subscription that reach beyond zod: filter, action, transformer, destination. */
+async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where?: unknown; action?: z.infer<typeof Action>; transformer?: { plugin_id: string } | null }): Promise<Partial<SubscriptionFields>> {
+  const out: Partial<SubscriptionFields> = {};
+  if (body.where !== undefined) {
+    const compiled = compileFilter(body.where);
+    if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_filter', 'the where filter is invalid', { errors: compiled.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }));
+    out.filter = body.where;
+  }
+  if (body.action) {
+    let config: unknown;
+    if ('plugin_id' in body.action) {
+      const instance = await findPlugin(c.var.db, tenantId, body.action.plugin_id);
+      if (!instance || instance.kind !== 'action') throw invalid('plugin_not_found', `no action plugin instance ${body.action.plugin_id}`, '/action/plugin_id');
+      Object.assign(out, { actionPluginId: instance.id, actionType: null, actionConfig: null });
+      config = instance.config;
+    } else {
+      const type = requirePluginType(body.action.type, '/action/type', 'action');
+      config = parsePluginConfig(type, body.action.config, '/action/config');
+      Object.assign(out, { actionPluginId: null, actionType: type.id, actionConfig: config });
+    }
+    const url = (config as { url?: unknown }).url;
+    if (typeof url === 'string') {
+      const verdict = checkDestination(url, parseAllowlist(c.env.EGRESS_ALLOWLIST));
+      if (!verdict.ok) throw invalid('destination_refused', `the destination is refused: ${verdict.reason}`, '/action/config/url');
+    }
+  }
+  if (body.transformer !== undefined) {
+    if (body.transformer) {
+      const instance = await findPlugin(c.var.db, tenantId, body.transformer.plugin_id);
+      if (!instance || instance.kind !== 'transformer') throw invalid('plugin_not_found', `no transformer plugin instance ${body.transformer.plugin_id}`, '/transformer/plugin_id');
+    }
+    out.transformerPluginId = body.transformer?.plugin_id ?? null;
+  }
+  return out;
+}
+
+const notFound = (id: string) => new ProblemError(problem(404, 'subscription_not_found', `no subscription ${id}`));
+
+export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(routes.create, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const body = c.req.valid('json');
+    const resolved = await resolveFields(c, tenantId, body);
+    const fields: SubscriptionFields = {
+      name: body.name ?? null, types: body.types, filter: body.where ?? null, actionPluginId: null, actionType: null, actionConfig: null,
+      transformerPluginId: null, ordering: body.ordering, retrySchedule: body.retry_schedule ?? null, enabled: body.enabled, failureThreshold: body.failure_threshold,
+      ...resolved,
+    };
+    const signing = body.signing === 'v1a' ? await newEd25519Secret() : { secret: newSecret(), publicKey: null };
+    const sealed = { id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, signing.secret) };
+    const id = newId('sub');
+    const row = await changeConfig(c, tenantId, async () => {
+      const row = await insertSubscription(c.var.db, id, tenantId, fields, sealed);
+      await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'subscription.created', target: id });
+      return row;
+    });
+    const created = { ...present(row), secret: body.signing === 'v1a' ? null : signing.secret, public_key: signing.publicKey };
+    return c.json(created, 201, { etag: etag(row.id, row.version) });
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const { cursor, limit } = c.req.valid('query');
+    const rows = await listSubscriptions(c.var.db, tenantId, { afterId: decodeCursor(cursor), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return c.json({ data: page.map(present), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
+  });
+
+  app.openapi(routes.get, async (c) => {
+    const { tenantId, subscriptionId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const row = await findSubscription(c.var.db, tenantId, subscriptionId);
+    if (!row) throw notFound(subscriptionId);
+    return c.json(present(row), 200, { etag: etag(row.id, row.version) });
+  });
+
+  app.openapi(routes.update, async (c) => {
+    const { tenantId, subscriptionId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const current = await findSubscription(c.var.db, tenantId, subscriptionId);
+    if (!current) throw notFound(subscriptionId);
+    const expected = ifMatchVersion(c.req.valid('header')['if-match'], current);
+    const body = c.req.valid('json');
+    const fields: Partial<SubscriptionFields> = {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.types ? { types: body.types } : {}),
+      ...(body.ordering ? { ordering: body.ordering } : {}),
+      ...(body.retry_schedule !== undefined ? { retrySchedule: body.retry_schedule } : {}),
+      ...(body.failure_threshold !== undefined ? { failureThreshold: body.failure_threshold } : {}),
+      ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+      ...(await resolveFields(c, tenantId, body)),
+    };
+    const row = await changeConfig(c, tenantId, async () => {
+      const row = await updateSubscription(c.var.db, tenantId, subscriptionId, fields, expected);
+      if (!row) throw changedMeanwhile();
+      await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'subscription.updated', target: subscriptionId, details: { fields: Object.keys(body) } });
+      return row;
+    });
+    return c.json(present(row), 200, { etag: etag(row.id, row.version) });
+  });
+
+  app.openapi(routes.remove, async (c) => {
+    const { tenantId, subscriptionId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    await changeConfig(c, tenantId, async () => {
+      if (!(await deleteSubscription(c.var.db, tenantId, subscriptionId))) throw notFound(subscriptionId);
+      await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'subscription.deleted', target: subscriptionId });
+    });
+    return c.body(null, 204);
+  });
+}

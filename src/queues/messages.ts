@@ -1,0 +1,23 @@
+/** Bodies of the delivery queue's messages, versioned (`noun.vN`); parsed with zod on receipt. */
+import { z } from 'zod';
+
+export const deliveryV1 = z.object({
+  type: z.literal('delivery.v1'),
+  tenant_id: z.string(),
+  delivery_id: z.string(),
+  subscription_id: z.string(),
+  /** Set for `ordering: "partition"` subscriptions: the TenantLog releases the next one after this one ends. */
+  partition_key: z.string().nullable(),
+});
+
+export const replayV1 = z.object({
+  type: z.literal('replay.v1'),
+  tenant_id: z.string(),
+  replay_id: z.string(),
+});
+
+export const queueMessage = z.discriminatedUnion('type', [deliveryV1, replayV1]);
+
+export type DeliveryMessage = z.infer<typeof deliveryV1>;
+export type ReplayMessage = z.infer<typeof replayV1>;
+export type QueueMessage = z.infer<typeof queueMessage>;

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, type TestSource } from '../fixtures/api';
+import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
+
+type Sub = { id: string; secret: string; public_key: string | null; enabled: boolean; disabled_reason: string | null };
+type Delivery = { id: string; status: string; attempts: number; attempt_log: { attempt: number; outcome: string; status_code: number | null }[] };
+
+async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<Sub> {
+  const res = await api<Sub>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { type: 'webhook', config: { url } }, ...extra });
+  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+async function deliveriesOf(tenantId: string, eventId: string): Promise<Delivery[]> {
+  return (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${tenantId}/deliveries?event_id=${eventId}`)).body.data;
+}
+
+async function settled(tenantId: string, eventId: string, status: string, timeoutMs = 15_000): Promise<Delivery> {
+  const found = await eventually(async () => (await deliveriesOf(tenantId, eventId)).find((d) => d.status === status), timeoutMs, 100);
+  return (await api<Delivery>('GET', `/v1/tenants/${tenantId}/deliveries/${found.id}`)).body;
+}
+
+async function send(source: TestSource, overrides: Record<string, unknown> = {}): Promise<string> {
+  const res = await ingest(source, makeEvent(overrides));
+  expect(res.status).toBe(202);
+  return (await res.json<{ id: string }>()).id;
+}
+
+describe('webhook deliveries', () => {
+  it('delivers a signed CloudEvent that the official standardwebhooks library verifies, and records it', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    const sub = await subscribe(source, url);
+    expect(sub.secret).toMatch(/^whsec_/);
+    await behave(path, { secret: sub.secret });
+    const eventId = await send(source, { data: { amount: 7 } });
+
+    const [request] = await waitForRequests(path, 1);
+    expect(request!.verified).toBe(true);
+    expect(request!.headers['content-type']).toContain('application/cloudevents+json');
+    expect(JSON.parse(request!.body)).toMatchObject({ type: 'orders.created', data: { amount: 7 } });
+
+    const delivery = await settled(source.tenantId, eventId, 'delivered');
+    expect(request!.headers['webhook-id']).toBe(delivery.id);
+    expect(delivery).toMatchObject({ attempts: 1, attempt_log: [{ attempt: 1, outcome: 'delivered', status_code: 200 }] });
+  });
+
+  it('signs with Ed25519 (v1a) when the subscription asks for it', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    const sub = await subscribe(source, url, { signing: 'v1a' });
+    expect(sub.public_key).toMatch(/^whpk_/);
+    await behave(path, { secret: sub.public_key! });
+    await send(source);
+    const [request] = await waitForRequests(path, 1);
+    expect(request!.headers['webhook-signature']).toMatch(/^v1a,/);
+    expect(request!.verified).toBe(true);
+  });
+
+  it('retries a 500 on the schedule with the same webhook-id, then succeeds', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { responses: [{ status: 500 }, { status: 503 }] });
+    await subscribe(source, url, { retry_schedule: [0, 1, 1, 1] });
+    const eventId = await send(source);
+    const requests = await waitForRequests(path, 3);
+    expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(900);
+    const delivery = await settled(source.tenantId, eventId, 'delivered');
+    expect(delivery.attempt_log.map((a) => [a.outcome, a.status_code])).toEqual([['retry', 500], ['retry', 503], ['delivered', 200]]);
+  });
+
+  it('honours Retry-After on a 429', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { responses: [{ status: 429, headers: { 'retry-after': '2' } }] });
+    await subscribe(source, url, { retry_schedule: [0, 0, 0] });
+    await send(source);
+    const requests = await waitForRequests(path, 2);
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(1900);
+  });
+
+  it('marks a delivery failed after the last attempt, dead-letters it and emits switchyard.delivery.exhausted', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    const watcher = receiverPath();
+    await behave(path, { default: { status: 500, body: 'boom' } });
+    await subscribe(source, url, { retry_schedule: [0, 1] });
+    await subscribe(source, watcher.url, { types: ['switchyard.delivery.*'] });
+    const eventId = await send(source);
+    const delivery = await settled(source.tenantId, eventId, 'failed');
+    expect(delivery.attempts).toBe(2);
+    expect(delivery.attempt_log.map((a) => a.status_code)).toEqual([500, 500]);
+    const [notice] = await waitForRequests(watcher.path, 1);
+    expect(JSON.parse(notice!.body)).toMatchObject({ type: 'switchyard.delivery.exhausted', subject: delivery.id, data: { event_id: eventId, attempts: 2, last_status: 500 } });
+  });
+
+  it('disables the subscription when the endpoint answers 410 Gone', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { default: { status: 410 } });
+    const sub = await subscribe(source, url);
+    const eventId = await send(source);
+    await settled(source.tenantId, eventId, 'failed');
+    const after = await api<Sub>('GET', `/v1/tenants/${source.tenantId}/subscriptions/${sub.id}`);
+    expect(after.body).toMatchObject({ enabled: false, disabled_reason: expect.stringContaining('410') });
+    await send(source);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await received(path)).toHaveLength(1);
+  });
+
+  it('does not follow redirects', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    const elsewhere = receiverPath();
+    await behave(path, { default: { status: 302, headers: { location: elsewhere.url } } });
+    await subscribe(source, url);
+    const eventId = await send(source);
+    const delivery = await settled(source.tenantId, eventId, 'failed');
+    expect(delivery.attempt_log[0]).toMatchObject({ outcome: 'rejected', status_code: 302 });
+    expect(await received(elsewhere.path)).toHaveLength(0);
+  });
+
+  it('retries when the endpoint does not answer within the timeout', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { responses: [{ status: 200, delayMs: 3000 }] });
+    const res = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url, timeout_ms: 1000 } }, retry_schedule: [0, 1] });
+    expect(res.status).toBe(201);
+    const eventId = await send(source);
+    const delivery = await settled(source.tenantId, eventId, 'delivered');
+    expect(delivery.attempt_log[0]).toMatchObject({ outcome: 'retry', status_code: null });
+  });
+
+  it('refuses private, loopback, link-local and metadata destinations', async () => {
+    const source = await createSource();
+    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://127.0.0.1:1/', 'http://[::ffff:127.0.0.1]/', 'http://10.0.0.8/', 'http://localhost/', 'ftp://example.com/', 'https://user:pw@example.com/']) {
+      const res = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } });
+      expect(res.status, url).toBe(422);
+    }
+  });
+
+  it('fans out only to subscriptions whose types and where filter match', async () => {
+    const source = await createSource();
+    const big = receiverPath();
+    const all = receiverPath();
+    await subscribe(source, big.url, { where: { 'data.amount': { $gte: 100 } } });
+    await subscribe(source, all.url, { types: ['**'] });
+    await send(source, { data: { amount: 5 } });
+    await send(source, { data: { amount: 500 } });
+    await send(source, { type: 'users.created', data: { amount: 1000 } });
+    await waitForRequests(all.path, 3);
+    const bigOnes = await waitForRequests(big.path, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await received(big.path)).map((r) => JSON.parse(r.body).data.amount)).toEqual([500]);
+    expect(bigOnes).toHaveLength(1);
+  });
+
+  it('records one success when the same queue message arrives twice', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    const sub = await subscribe(source, url);
+    const eventId = await send(source);
+    const delivery = await settled(source.tenantId, eventId, 'delivered');
+    await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: delivery.id, subscription_id: sub.id, partition_key: null });
+    await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: delivery.id, subscription_id: sub.id, partition_key: null });
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = (await api<Delivery>('GET', `/v1/tenants/${source.tenantId}/deliveries/${delivery.id}`)).body;
+    expect(after.attempt_log).toHaveLength(1);
+    expect(await received(path)).toHaveLength(1);
+  });
+});
