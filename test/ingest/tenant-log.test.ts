@@ -121,7 +121,7 @@ describe('TenantLog: dedup, order, durability', () => {
         { sequence: 1, id: row.id, source_id: row.source_id, ce_id: row.ce_id, type: row.type, subject: null, time: null, partition_key: null, correlation_id: null, causation_id: null, event: JSON.stringify(row.event), sha256: row.sha256, received_at: Date.now() },
       ]),
     );
-    expect(inserted).toBe(0);
+    expect(inserted).toEqual({ events: 0, deliveries: 0 });
     expect(await storedSequences(source.tenantId)).toEqual([1]);
   });
 });
