@@ -1,5 +1,6 @@
 /** Deliveries and their attempts. Every query names the tenant, or is keyed by ids a tenant owns. */
 import type { Db } from './client';
+import { iso, tenantWhere } from './sql';
 
 /** A delivery claimed for one attempt, with everything the attempt needs. */
 export interface ClaimedDelivery {
@@ -58,17 +59,10 @@ export async function finishedDeliveries(db: Db, ids: string[]): Promise<{ id: s
   return result.rows;
 }
 
-export interface AttemptRecord {
+export interface AttemptRecord extends AttemptView {
   tenant_id: string;
   delivery_id: string;
   subscription_id: string;
-  attempt: number;
-  started_at: string;
-  latency_ms: number;
-  outcome: string;
-  status_code: number | null;
-  error: string | null;
-  response_body: string | null;
   /** The delivery's status after this attempt. */
   status: 'pending' | 'delivered' | 'failed' | 'skipped';
   next_attempt_at: string | null;
@@ -160,7 +154,6 @@ export interface DeliveryView {
   finished_at: string | null;
 }
 
-const iso = (c: string, as = c) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${as}`;
 const VIEW = `id, subscription_id, event_id, event_sequence::int8 AS event_sequence, status, attempts, last_status, last_error,
   ${iso('next_attempt_at')}, replay_id, ${iso('created_at')}, ${iso('updated_at')}, ${iso('finished_at')}`;
 
@@ -179,20 +172,15 @@ export interface DeliveryFilter {
 }
 
 export async function listDeliveries(db: Db, tenantId: string, f: DeliveryFilter): Promise<DeliveryView[]> {
-  const where = ['tenant_id = $1'];
-  const params: unknown[] = [tenantId];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (f.status) add('status = ?', f.status);
-  if (f.subscriptionId) add('subscription_id = ?', f.subscriptionId);
-  if (f.eventId) add('event_id = ?', f.eventId);
-  if (f.after) add('created_at >= ?', f.after);
-  if (f.before) add('created_at < ?', f.before);
-  if (f.afterId) add('id > ?', f.afterId);
-  params.push(f.limit);
-  const result = await db.query<RawView>(`SELECT ${VIEW} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`, params);
+  const where = tenantWhere(tenantId);
+  if (f.status) where.add('status = ?', f.status);
+  if (f.subscriptionId) where.add('subscription_id = ?', f.subscriptionId);
+  if (f.eventId) where.add('event_id = ?', f.eventId);
+  if (f.after) where.add('created_at >= ?', f.after);
+  if (f.before) where.add('created_at < ?', f.before);
+  if (f.afterId) where.add('id > ?', f.afterId);
+  const limit = where.last(f.limit);
+  const result = await db.query<RawView>(`SELECT ${VIEW} FROM deliveries WHERE ${where.sql} ORDER BY id LIMIT ${limit}`, where.params);
   return result.rows.map(toView);
 }
 

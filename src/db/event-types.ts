@@ -1,5 +1,6 @@
 /** Event-type schemas: versioned per (tenant, type); the newest live version validates ingest. */
 import type { Db } from './client';
+import { iso } from './sql';
 
 export interface EventTypeRow {
   type: string;
@@ -9,7 +10,7 @@ export interface EventTypeRow {
   created_at: string;
 }
 
-const COLUMNS = `type, version, schema, description, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+const COLUMNS = `type, version, schema, description, ${iso('created_at')}`;
 
 export async function insertEventTypeVersion(db: Db, tenantId: string, type: string, schema: unknown, description: string | null): Promise<EventTypeRow> {
   const result = await db.query<EventTypeRow>(

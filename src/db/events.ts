@@ -1,5 +1,6 @@
 /** The `events` table: the outbox flush writes it, the events API reads it. Every query names the tenant. */
 import type { Db } from './client';
+import { iso, tenantWhere } from './sql';
 
 export interface OutboxRow extends Record<string, SqlStorageValue> {
   sequence: number;
@@ -84,7 +85,7 @@ export interface EventFilter {
   limit: number;
 }
 
-const COLUMNS = `id, sequence::int8 AS sequence, source_id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS received_at, event`;
+const COLUMNS = `id, sequence::int8 AS sequence, source_id, ${iso('received_at')}, event`;
 
 interface EventRow {
   id: string;
@@ -97,23 +98,15 @@ interface EventRow {
 const toStored = (row: EventRow): StoredEvent => ({ ...row, sequence: Number(row.sequence) });
 
 export async function listEvents(db: Db, tenantId: string, filter: EventFilter): Promise<StoredEvent[]> {
-  const where = ['tenant_id = $1'];
-  const params: unknown[] = [tenantId];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (filter.types?.length) add('type = ANY(?)', filter.types);
-  if (filter.subject) add('subject = ?', filter.subject);
-  if (filter.correlationId) add('correlation_id = ?', filter.correlationId);
-  if (filter.after) add('received_at >= ?', filter.after);
-  if (filter.before) add('received_at < ?', filter.before);
-  if (filter.afterSequence !== undefined) add('sequence > ?', filter.afterSequence);
-  params.push(filter.limit);
-  const result = await db.query<EventRow>(
-    `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY sequence LIMIT $${params.length}`,
-    params,
-  );
+  const where = tenantWhere(tenantId);
+  if (filter.types?.length) where.add('type = ANY(?)', filter.types);
+  if (filter.subject) where.add('subject = ?', filter.subject);
+  if (filter.correlationId) where.add('correlation_id = ?', filter.correlationId);
+  if (filter.after) where.add('received_at >= ?', filter.after);
+  if (filter.before) where.add('received_at < ?', filter.before);
+  if (filter.afterSequence !== undefined) where.add('sequence > ?', filter.afterSequence);
+  const limit = where.last(filter.limit);
+  const result = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE ${where.sql} ORDER BY sequence LIMIT ${limit}`, where.params);
   return result.rows.map(toStored);
 }
 

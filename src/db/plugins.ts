@@ -1,5 +1,6 @@
 /** Plugin instances a tenant registered. Every query names the tenant. */
 import type { Db } from './client';
+import { iso } from './sql';
 
 export interface PluginRow {
   id: string;
@@ -16,8 +17,7 @@ export interface PluginRow {
   updated_at: string;
 }
 
-const ts = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
-const COLUMNS = `id, tenant_id, type, kind, name, config, event_types, position, enabled, version, ${ts('created_at')}, ${ts('updated_at')}`;
+const COLUMNS = `id, tenant_id, type, kind, name, config, event_types, position, enabled, version, ${iso('created_at')}, ${iso('updated_at')}`;
 
 export interface NewPlugin {
   id: string;

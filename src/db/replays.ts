@@ -1,5 +1,6 @@
 /** Replays: re-deliveries of stored events, worked off in steps by the queue consumer. */
 import type { Db } from './client';
+import { iso } from './sql';
 
 export interface ReplayFilter {
   types?: string[];
@@ -22,8 +23,7 @@ export interface ReplayRow {
   completed_at: string | null;
 }
 
-const ts = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${c}`;
-const COLUMNS = `id, tenant_id, subscription_id, filter, status, cursor_sequence::int8 AS cursor_sequence, events_matched, deliveries, error, ${ts('created_at')}, ${ts('completed_at')}`;
+const COLUMNS = `id, tenant_id, subscription_id, filter, status, cursor_sequence::int8 AS cursor_sequence, events_matched, deliveries, error, ${iso('created_at')}, ${iso('completed_at')}`;
 
 type RawReplay = Omit<ReplayRow, 'cursor_sequence'> & { cursor_sequence: string };
 const toRow = (r: RawReplay): ReplayRow => ({ ...r, cursor_sequence: Number(r.cursor_sequence) });

@@ -1,5 +1,6 @@
 /** Subscriptions and their signing secrets. Every query names the tenant. */
 import type { Db } from './client';
+import { iso } from './sql';
 
 export interface SubscriptionRow {
   id: string;
@@ -22,9 +23,8 @@ export interface SubscriptionRow {
   updated_at: string;
 }
 
-const ts = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${c}`;
 const COLUMNS = `id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id, ordering,
-  retry_schedule, enabled, disabled_reason, failure_threshold, consecutive_failures, version, ${ts('created_at')}, ${ts('updated_at')}`;
+  retry_schedule, enabled, disabled_reason, failure_threshold, consecutive_failures, version, ${iso('created_at')}, ${iso('updated_at')}`;
 
 export interface SubscriptionFields {
   name: string | null;
