@@ -21,7 +21,7 @@ function configure(env: DbEnv): void {
   neonConfig.pipelineConnect = false;
 }
 
-export async function connect(env: DbEnv): Promise<Db> {
+export async function connect(env: DbEnv): Promise<Client> {
   configure(env);
   const client = new Client(env.DATABASE_URL);
   // an unreachable database must surface as an error, not a hung request
@@ -42,7 +42,7 @@ export async function withDb<T>(env: DbEnv, work: (db: Db) => Promise<T>, waitUn
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     promise,

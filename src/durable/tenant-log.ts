@@ -11,7 +11,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { compileRoutes, planDeliveries, type Route } from '../delivery/fan-out';
-import { withDb } from '../db/client';
+import { sharedConnection, type SharedConnection } from '../db/shared-connection';
 import { insertEvents, type OutboxRow } from '../db/events';
 import { loadRouting } from '../db/subscriptions';
 import { flushBackoffMs } from '../ingest/flush-policy';
@@ -49,6 +49,8 @@ export class TenantLog extends DurableObject<Env> {
   private tenantId: string | null = null;
   private configVersion = 0;
   private routes: { version: number; routes: Route[] } | null = null;
+  /** Kept open between flushes (a Durable Object may reuse I/O across its requests): one round trip per batch. */
+  private readonly postgres: SharedConnection;
   private flushScheduled = false;
   private flushFailures = 0;
   private nextFlushAt: number | null = null;
@@ -56,6 +58,7 @@ export class TenantLog extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.postgres = sharedConnection(env);
     this.sql.exec(SCHEMA);
     for (const row of this.sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta')) {
       if (row.key === 'last_sequence') this.lastSequence = Number(row.value);
@@ -190,19 +193,15 @@ export class TenantLog extends DurableObject<Env> {
     const tenantId = this.tenantId;
     const rows = this.sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY sequence LIMIT ${FLUSH_BATCH}`).toArray();
     if (rows.length === 0 || !tenantId) return;
-    const planned = await withDb(
-      this.env,
-      async (db) => {
-        if (!this.routes || this.routes.version < this.configVersion) {
-          const routing = await loadRouting(db, tenantId);
-          this.routes = { version: routing.version, routes: compileRoutes(routing.subscriptions) };
-        }
-        const deliveries = await planDeliveries(rows, this.routes.routes);
-        await insertEvents(db, tenantId, rows, deliveries);
-        return deliveries;
-      },
-      (p) => this.ctx.waitUntil(p),
-    );
+    const planned = await this.postgres.use(async (db) => {
+      if (!this.routes || this.routes.version < this.configVersion) {
+        const routing = await loadRouting(db, tenantId);
+        this.routes = { version: routing.version, routes: compileRoutes(routing.subscriptions) };
+      }
+      const deliveries = await planDeliveries(rows, this.routes.routes);
+      await insertEvents(db, tenantId, rows, deliveries);
+      return deliveries;
+    });
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', rows[rows.length - 1]!.sequence);
       stageDeliveries(this.sql, tenantId, planned);
