@@ -25,6 +25,16 @@ export default defineConfig({
                 EGRESS_ALLOWLIST: new URL(inject('receiverUrl')).host,
                 // retry delays of whole seconds, so schedules like [0, 1, 1] run in a test's time
                 RETRY_SCALE: '1',
+                // Redis through the Upstash REST server (unset when a local run has no Redis)
+                UPSTASH_REDIS_REST_URL: inject('upstashUrl'),
+                UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'),
+                // generous for a busy test machine; the slow-Redis test holds calls 3 s, well past it
+                REDIS_TIMEOUT_MS: '1000',
+                UPSTASH_DIRECT_URL: inject('upstashDirectUrl'),
+                REDIS_REQUIRED: inject('redisRequired'),
+                // an external identity provider whose JWKS the control server hosts
+                AUTH_JWKS_URL: `${inject('controlUrl')}/jwks/idp`,
+                AUTH_JWKS_ISSUER: 'https://idp.switchyard.test',
               },
             },
           })),

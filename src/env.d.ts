@@ -6,6 +6,18 @@ interface SwitchyardOptionalVars {
   EGRESS_ALLOWLIST?: string;
   /** Multiplies retry delays; 1 (or unset) in production. */
   RETRY_SCALE?: string;
+  /** Upstash Redis REST endpoint for rate limits and the shared config cache; unset: Durable Object fallback. */
+  UPSTASH_REDIS_REST_URL?: string;
+  /** Its token (a secret). */
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  /** Deadline of one Redis call in ms (default 250); past it the fallback answers. */
+  REDIS_TIMEOUT_MS?: string;
+  /** JWKS of an external identity provider whose tokens with the `admin` scope are admin tokens. */
+  AUTH_JWKS_URL?: string;
+  /** Required `iss` of those tokens, when set. */
+  AUTH_JWKS_ISSUER?: string;
+  /** Required `aud` of those tokens, when set. */
+  AUTH_JWKS_AUDIENCE?: string;
 }
 interface Env extends SwitchyardOptionalVars {}
 declare namespace Cloudflare {

@@ -2,12 +2,14 @@
  * Starts what the workerd tests talk to: a real Postgres (the machine's server on 127.0.0.1:5432 in a
  * fresh `switchyard_test_<pid>` database, or embedded PGlite when none is reachable; CI insists on the real
  * one), the WebSocket-to-TCP proxy the Neon driver goes through, a webhook receiver that checks
- * signatures with the official `standardwebhooks` package, and a small control server that lets tests
- * cut the database link and host JWKS documents.
+ * signatures with the official `standardwebhooks` package, the Upstash REST server in front of the real
+ * Redis (scripts/lib/test-upstash.ts), and a small control server that lets tests cut the database and
+ * Redis links and host JWKS documents.
  */
 import { createServer } from 'node:http';
 import type { TestProject } from 'vitest/node';
 import { startReceiver } from '../scripts/lib/receiver.ts';
+import { startTestUpstash } from '../scripts/lib/test-upstash.ts';
 import { startWsProxy } from '../scripts/lib/ws-proxy.ts';
 import { dropDatabase, migrate, query, reachable, recreateDatabase, startPglite, useLocalProxy, type Database } from '../scripts/lib/postgres.ts';
 
@@ -18,6 +20,10 @@ declare module 'vitest' {
     databaseKind: string;
     wsProxy: string;
     controlUrl: string;
+    upstashUrl: string;
+    upstashDirectUrl: string;
+    upstashToken: string;
+    redisRequired: string;
   }
 }
 
@@ -28,6 +34,7 @@ export default async function setup(project: TestProject) {
   await migrate(database.url);
 
   const receiver = await startReceiver();
+  const upstash = await startTestUpstash();
 
   const jwks = new Map<string, string>();
   const control = createServer((req, res) => {
@@ -35,6 +42,7 @@ export default async function setup(project: TestProject) {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
+      if (upstash.control(req, url, res)) return;
       if (req.method === 'POST' && url.pathname === '/proxy/pause') proxy.pause();
       else if (req.method === 'POST' && url.pathname === '/proxy/resume') proxy.resume();
       else if (req.method === 'PUT' && url.pathname.startsWith('/jwks/')) jwks.set(url.pathname, body);
@@ -57,10 +65,16 @@ export default async function setup(project: TestProject) {
   project.provide('databaseKind', database.kind);
   project.provide('wsProxy', proxy.endpoint);
   project.provide('controlUrl', `http://127.0.0.1:${controlPort}`);
+  project.provide('upstashUrl', upstash.url);
+  project.provide('upstashDirectUrl', upstash.directUrl);
+  project.provide('upstashToken', upstash.token);
+  // without Redis only a local run may skip the Redis suites
+  project.provide('redisRequired', String(upstash.available || Boolean(process.env.CI)));
   console.log(`[setup] Postgres: ${database.kind} (${new URL(database.url).host}), ws proxy ${proxy.endpoint}`);
 
   return async () => {
     control.close();
+    await upstash.close();
     await receiver.close();
     await database.stop();
     await proxy.close();

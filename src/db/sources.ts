@@ -14,7 +14,10 @@ export interface Source {
 export interface SourceForIngest extends Source {
   dedup_window_seconds: number;
   config_version: string;
+  /** Newest first; `secret_expires_at` holds each one's expiry (Unix ms, null: none) at the same index. */
   sealed_secrets: string[];
+  secret_expires_at: (number | null)[];
+  rate_limits: unknown;
 }
 
 const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, s.verifier_plugin_id,
@@ -46,14 +49,15 @@ export async function findSourceForIngest(db: Db, sourceId: string): Promise<Sou
   const result = await db.query<SourceForIngest>(
     `SELECT s.id, s.tenant_id, s.name, COALESCE(p.type, s.verifier_type) AS verifier_type,
             COALESCE(p.config, s.verifier_config) AS verifier_config, s.verifier_plugin_id, s.created_at::text,
-            t.dedup_window_seconds, t.config_version,
-            COALESCE(array_agg(k.ciphertext ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '{}') AS sealed_secrets
+            t.dedup_window_seconds, t.config_version, t.rate_limits,
+            COALESCE(array_agg(k.ciphertext ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '{}') AS sealed_secrets,
+            COALESCE(json_agg(floor(extract(epoch FROM k.expires_at) * 1000) ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '[]') AS secret_expires_at
        FROM sources s
        JOIN tenants t ON t.id = s.tenant_id
        LEFT JOIN plugins p ON p.id = s.verifier_plugin_id
        LEFT JOIN source_secrets k ON k.source_id = s.id AND (k.expires_at IS NULL OR k.expires_at > now())
       WHERE s.id = $1
-      GROUP BY s.id, t.dedup_window_seconds, t.config_version, p.type, p.config`,
+      GROUP BY s.id, t.id, p.id`,
     [sourceId],
   );
   return result.rows[0] ?? null;
@@ -70,4 +74,9 @@ export async function listSources(db: Db, tenantId: string, options: { afterId?:
 export async function findSource(db: Db, tenantId: string, id: string): Promise<Source | null> {
   const result = await db.query<Source>(`SELECT ${COLUMNS} FROM sources s WHERE s.tenant_id = $1 AND s.id = $2`, [tenantId, id]);
   return result.rows[0] ?? null;
+}
+
+export async function sourceIdsOfTenant(db: Db, tenantId: string): Promise<string[]> {
+  const result = await db.query<{ id: string }>('SELECT id FROM sources WHERE tenant_id = $1', [tenantId]);
+  return result.rows.map((r) => r.id);
 }

@@ -4,17 +4,29 @@ export interface Tenant {
   id: string;
   name: string;
   dedup_window_seconds: number;
+  /** Ingest rate limits (ratelimit/limits.ts); `{}`: none. */
+  rate_limits: Record<string, unknown>;
   created_at: string;
 }
 
-const COLUMNS = `id, name, dedup_window_seconds, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+const COLUMNS = `id, name, dedup_window_seconds, rate_limits, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
-export async function insertTenant(db: Db, tenant: { id: string; name: string; dedupWindowSeconds?: number }): Promise<Tenant> {
+export async function insertTenant(db: Db, tenant: { id: string; name: string; dedupWindowSeconds?: number; rateLimits?: unknown }): Promise<Tenant> {
   const result = await db.query<Tenant>(
-    `INSERT INTO tenants (id, name, dedup_window_seconds) VALUES ($1, $2, COALESCE($3, 86400)) RETURNING ${COLUMNS}`,
-    [tenant.id, tenant.name, tenant.dedupWindowSeconds ?? null],
+    `INSERT INTO tenants (id, name, dedup_window_seconds, rate_limits) VALUES ($1, $2, COALESCE($3, 86400), COALESCE($4::jsonb, '{}')) RETURNING ${COLUMNS}`,
+    [tenant.id, tenant.name, tenant.dedupWindowSeconds ?? null, tenant.rateLimits === undefined ? null : JSON.stringify(tenant.rateLimits)],
   );
   return result.rows[0]!;
+}
+
+/** Changes the given fields; null when the tenant does not exist. */
+export async function updateTenant(db: Db, id: string, fields: { name?: string; dedupWindowSeconds?: number; rateLimits?: unknown }): Promise<Tenant | null> {
+  const result = await db.query<Tenant>(
+    `UPDATE tenants SET name = COALESCE($2, name), dedup_window_seconds = COALESCE($3, dedup_window_seconds), rate_limits = COALESCE($4::jsonb, rate_limits)
+      WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, fields.name ?? null, fields.dedupWindowSeconds ?? null, fields.rateLimits === undefined ? null : JSON.stringify(fields.rateLimits)],
+  );
+  return result.rows[0] ?? null;
 }
 
 export async function findTenant(db: Db, id: string): Promise<Tenant | null> {

@@ -4,7 +4,7 @@
  */
 import { runAction, runTransformer, type Instance } from '../plugins/runner';
 import { pluginType } from '../plugins/registry';
-import type { ActionOutcome, ActionPlugin, PluginEvent, TransformerPlugin } from '../plugins/types';
+import type { ActionOutcome, ActionPlugin, PluginEvent, ScriptSandbox, TransformerPlugin } from '../plugins/types';
 import type { ClaimedDelivery } from '../db/deliveries';
 import { createGuardedFetch } from './guarded-fetch';
 
@@ -13,6 +13,8 @@ export type AttemptResult = ActionOutcome | { kind: 'skipped'; reason: string };
 export interface AttemptDeps {
   allowlist: readonly string[];
   secrets: readonly string[];
+  /** The tenant's script sandbox; absent without the Worker Loader binding. */
+  sandbox?: ScriptSandbox;
 }
 
 function instance<P>(kind: string, type: string | null, config: unknown, name: string): Instance<P> {
@@ -32,7 +34,7 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
   let event = delivery.event as PluginEvent;
   if (delivery.transformer_type) {
     const transformer = instance<TransformerPlugin>('transformer', delivery.transformer_type, delivery.transformer_config, delivery.transformer_name ?? 'transformer');
-    const verdict = await runTransformer(delivery.tenant_id, transformer, event);
+    const verdict = await runTransformer(delivery.tenant_id, transformer, event, { sandbox: deps.sandbox });
     if (verdict.kind === 'drop') return { kind: 'skipped', reason: `dropped by transformer ${verdict.by}` };
     // a transformer that fails at delivery fails the attempt, which is retried
     if (verdict.kind === 'reject') return { kind: 'retry', error: verdict.detail };
@@ -44,5 +46,6 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
     action,
     { event, deliveryId: delivery.id, subscriptionId: delivery.subscription_id, attempt: delivery.attempts, secrets: deps.secrets },
     createGuardedFetch({ allowlist: deps.allowlist }),
+    { sandbox: deps.sandbox },
   );
 }

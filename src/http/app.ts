@@ -3,6 +3,8 @@ import { HTTPException } from 'hono/http-exception';
 import { issuesToErrors, problem, ProblemError } from '../ingest/problem';
 import type { AppEnv } from './context';
 import { requireAuth } from './middleware/auth';
+import { requireTenantScope } from './middleware/tenant-scope';
+import { registerDocs } from './openapi';
 import { database } from './middleware/database';
 import { requestId } from './middleware/request-id';
 import { problemResponse } from './problem-response';
@@ -16,6 +18,9 @@ import { registerReplays } from './routes/replays';
 import { registerSources } from './routes/sources';
 import { registerSubscriptions } from './routes/subscriptions';
 import { registerTenants } from './routes/tenants';
+import { registerAuditLog } from './routes/audit-log';
+import { registerMetrics } from './routes/metrics';
+import { registerRotation } from './routes/rotation';
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -28,7 +33,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
 
   app.use('*', requestId);
-  app.use('/v1/tenants/*', database, requireAuth);
+  app.use('/v1/tenants/*', database, requireAuth, requireTenantScope);
   app.use('/v1/tenants', database, requireAuth);
   app.use('/readyz', database);
 
@@ -42,16 +47,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerSubscriptions(app);
   registerDeliveries(app);
   registerReplays(app);
-
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Switchyard',
-      version: '0.1.0',
-      description: 'Plugin-based event runtime: signed, deduplicated, ordered, durable ingest of CloudEvents.',
-    },
-  });
+  registerRotation(app);
+  registerMetrics(app);
+  registerAuditLog(app);
+  registerDocs(app);
 
   app.notFound((c) => problemResponse(problem(404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get('requestId')));
 

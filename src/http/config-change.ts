@@ -2,15 +2,18 @@ import type { Context } from 'hono';
 import { transaction } from '../db/client';
 import { bumpConfigVersion } from '../db/tenants';
 import { announceConfigVersion } from '../tenancy/config-change';
+import { invalidateTenantConfig } from '../tenancy/shared-cache';
 import type { AppEnv } from './context';
 
 /**
  * Runs a management change that ingest or routing must honour: the change and the tenant's config
- * version bump commit together, then the tenant's log learns the new version.
+ * version bump commit together, then the tenant's Redis copies are dropped and its log learns the
+ * new version.
  */
 export async function changeConfig<T>(c: Context<AppEnv>, tenantId: string, work: () => Promise<T>): Promise<T> {
   const db = c.var.db;
   const { value, version } = await transaction(db, async () => ({ value: await work(), version: await bumpConfigVersion(db, tenantId) }));
+  await invalidateTenantConfig(c.env, db, tenantId);
   await announceConfigVersion(c.env, tenantId, version);
   return value;
 }

@@ -4,14 +4,14 @@
  */
 import { matchesAny } from '../lib/type-pattern';
 import { runTransformer, runValidator } from '../plugins/runner';
-import type { PluginEvent } from '../plugins/types';
+import type { PluginEvent, ScriptSandbox } from '../plugins/types';
 import type { TenantRules } from '../tenancy/tenant-rules';
 import { toIngestEvent, type IngestEvent } from './envelope';
 import { problem, type Problem } from './problem';
 
 export type RuleOutcome = { kind: 'keep'; event: IngestEvent } | { kind: 'drop'; by: string } | { kind: 'reject'; problem: Problem };
 
-export async function applyRules(rules: TenantRules, input: IngestEvent): Promise<RuleOutcome> {
+export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox?: ScriptSandbox): Promise<RuleOutcome> {
   const { type } = input.event;
   const schema = rules.schemas.get(type);
   if (schema) {
@@ -23,13 +23,13 @@ export async function applyRules(rules: TenantRules, input: IngestEvent): Promis
   let event = input.event as PluginEvent;
   for (const validator of rules.validators) {
     if (!matchesAny(validator.eventTypes, type)) continue;
-    const verdict = await runValidator(rules.tenantId, validator, event);
+    const verdict = await runValidator(rules.tenantId, validator, event, { sandbox });
     if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail, verdict.errors ? { errors: verdict.errors } : {}) };
   }
   let transformed = false;
   for (const transformer of rules.transformers) {
     if (!matchesAny(transformer.eventTypes, type)) continue;
-    const verdict = await runTransformer(rules.tenantId, transformer, event);
+    const verdict = await runTransformer(rules.tenantId, transformer, event, { sandbox });
     if (verdict.kind === 'drop') return { kind: 'drop', by: verdict.by };
     if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail) };
     event = verdict.event;

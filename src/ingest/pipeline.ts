@@ -6,7 +6,8 @@
 import type { AppendItem, AppendRequest, AppendResponse } from '../durable/log-types';
 import { sha256Hex } from '../lib/encoding';
 import { runVerifier } from '../plugins/runner';
-import type { ResolvedSource } from '../tenancy/sources';
+import type { ScriptSandbox } from '../plugins/types';
+import { activeSecrets, type ResolvedSource } from '../tenancy/sources';
 import type { TenantRules } from '../tenancy/tenant-rules';
 import { applyRules, type RuleOutcome } from './apply-rules';
 import { readEnvelope, toIngestEvent, type IngestEvent, type ItemResult } from './envelope';
@@ -25,6 +26,15 @@ export interface IngestDeps {
   append(tenantId: string, request: AppendRequest): Promise<AppendResponse>;
   /** Drops cached copies of the source and the tenant's rules after the log reported them stale. */
   forget(source: ResolvedSource): void;
+  /** The tenant's script sandbox; absent without the Worker Loader binding (script plugins then fail closed). */
+  sandbox?(tenantId: string): ScriptSandbox;
+  /** After a refusal (signature, rate limit): a newer copy of the source if its config changed (a rotated secret, new limits), else null. */
+  fresher?(source: ResolvedSource): Promise<ResolvedSource | null>;
+  /**
+   * The tenant's and source's rate limits: a 429 problem when the request is over one, else null.
+   * Called again after a reload; it must count a request once per set of limits.
+   */
+  rateLimit?(source: ResolvedSource): Promise<Problem | null>;
 }
 
 export interface Accepted {
@@ -54,8 +64,16 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   if (!found) return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
 
   let source = found;
-  const verdict = await runVerifier(source.verifier, { headers: input.headers, body: input.body, config: source.verifierConfig, secrets: source.secrets, now: input.now });
+  const verify = (s: ResolvedSource) => runVerifier(s.verifier, { headers: input.headers, body: input.body, config: s.verifierConfig, secrets: activeSecrets(s, input.now), now: input.now });
+  let verdict = await verify(source);
+  const fresher = verdict.ok ? null : await deps.fresher?.(source);
+  if (fresher) verdict = await verify((source = fresher));
   if (!verdict.ok) return { kind: 'problem', problem: problem(401, verdict.code, verdict.detail) };
+  let limited = await deps.rateLimit?.(source);
+  // a refusal under an older copy of the limits (since raised or lifted) is checked against the current ones
+  const relimit = limited ? await deps.fresher?.(source) : null;
+  if (relimit) limited = await deps.rateLimit?.((source = relimit));
+  if (limited) return { kind: 'problem', problem: limited };
 
   let mode: 'single' | 'batch' = 'single';
   let items: ItemResult[];
@@ -82,7 +100,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
       console.error(JSON.stringify({ msg: 'tenant rules lookup failed', tenantId: source.tenantId, error: String(error) }));
       return unavailable('rules_unavailable', 'the tenant rules could not be loaded; retry later', '5');
     }
-    const outcomes = await Promise.all(items.map((item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value) : Promise.resolve({ kind: 'reject', problem: item.problem }))));
+    const sandbox = deps.sandbox?.(source.tenantId);
+    const outcomes = await Promise.all(items.map((item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value, sandbox) : Promise.resolve({ kind: 'reject', problem: item.problem }))));
     const appendItems = outcomes.flatMap((o, i) => (o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!)] : []));
     let appended: AppendResponse = { kind: 'appended', results: [] };
     if (appendItems.length > 0) {
@@ -100,6 +119,9 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
       const reloaded = await deps.resolveSource(source.id).catch(() => null);
       if (!reloaded) return unavailable('source_lookup_unavailable', 'the source changed and could not be reloaded; retry later', '1');
       source = reloaded;
+      // the change may have been to the rate limits
+      const limitedNow = await deps.rateLimit?.(source);
+      if (limitedNow) return { kind: 'problem', problem: limitedNow };
       continue;
     }
     let next = 0;

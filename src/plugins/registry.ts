@@ -9,6 +9,7 @@ import { hmac } from '../../plugins/hmac';
 import { jsonSchema } from '../../plugins/json-schema';
 import { jws } from '../../plugins/jws';
 import { redact } from '../../plugins/redact';
+import { scriptAction, scriptTransformer, scriptValidator } from '../../plugins/script';
 import { setAttributes } from '../../plugins/set-attributes';
 import { slack } from '../../plugins/slack';
 import { standardWebhooks } from '../../plugins/standard-webhooks';
@@ -28,6 +29,9 @@ export const pluginTypes = {
   webhook,
   slack,
   discord,
+  'script-validator': scriptValidator,
+  'script-transformer': scriptTransformer,
+  'script-action': scriptAction,
 } satisfies Record<string, PluginType>;
 
 export function pluginType(id: string): PluginType | undefined {

@@ -3,7 +3,7 @@
  * that throws or overruns never escapes as an exception; it becomes the outcome its kind prescribes.
  */
 import type {
-  ActionContext, ActionInput, ActionOutcome, ActionPlugin, FieldProblem, HookContext, PluginEvent, PluginLogger, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
+  ActionContext, ActionInput, ActionOutcome, ActionPlugin, FieldProblem, HookContext, PluginEvent, PluginLogger, ScriptSandbox, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
 } from './types';
 
 export const HOOK_TIMEOUT_MS = 5_000;
@@ -57,23 +57,31 @@ export type HookVerdict =
   | { kind: 'drop'; by: string }
   | { kind: 'reject'; code: 'validator_rejected' | 'validator_failed' | 'transformer_failed'; detail: string; errors?: FieldProblem[] };
 
-function context<C>(tenantId: string, instance: Instance<unknown>, signal: AbortSignal): HookContext<C> {
-  return { tenantId, config: instance.config as C, signal, log: pluginLogger({ tenantId, plugin: instance.id, name: instance.name }) };
+/** Per run: the deadline (the kind's default when absent) and the sandbox, where the runtime has one. */
+export interface HookOptions {
+  timeoutMs?: number;
+  sandbox?: ScriptSandbox;
+}
+
+function context<C>(tenantId: string, instance: Instance<unknown>, signal: AbortSignal, sandbox?: ScriptSandbox): HookContext<C> {
+  // only types that run tenant code get the sandbox
+  const lend = sandbox && (instance.plugin as { sandboxed?: boolean } | undefined)?.sandboxed;
+  return { tenantId, config: instance.config as C, signal, log: pluginLogger({ tenantId, plugin: instance.id, name: instance.name }), ...(lend ? { sandbox } : {}) };
 }
 
 /** Validators fail closed: a throw or timeout rejects the event (`validator_failed`). */
-export async function runValidator(tenantId: string, instance: Instance<ValidatorPlugin>, event: PluginEvent, timeoutMs = HOOK_TIMEOUT_MS): Promise<HookVerdict> {
+export async function runValidator(tenantId: string, instance: Instance<ValidatorPlugin>, event: PluginEvent, { timeoutMs = HOOK_TIMEOUT_MS, sandbox }: HookOptions = {}): Promise<HookVerdict> {
   if (instance.unavailable) return { kind: 'reject', code: 'validator_failed', detail: instance.unavailable };
-  const settled = await withDeadline(`validator ${instance.name}`, timeoutMs, (signal) => instance.plugin.validate(event, context(tenantId, instance, signal)));
+  const settled = await withDeadline(`validator ${instance.name}`, timeoutMs, (signal) => instance.plugin.validate(event, context(tenantId, instance, signal, sandbox)));
   if (!settled.ok) return { kind: 'reject', code: 'validator_failed', detail: settled.error };
   if (settled.value.ok) return { kind: 'pass', event };
   return { kind: 'reject', code: 'validator_rejected', detail: `rejected by validator ${instance.name}`, errors: settled.value.errors };
 }
 
 /** Transformers fail closed too: an event is never stored or sent without the transformation it asked for. */
-export async function runTransformer(tenantId: string, instance: Instance<TransformerPlugin>, event: PluginEvent, timeoutMs = HOOK_TIMEOUT_MS): Promise<HookVerdict> {
+export async function runTransformer(tenantId: string, instance: Instance<TransformerPlugin>, event: PluginEvent, { timeoutMs = HOOK_TIMEOUT_MS, sandbox }: HookOptions = {}): Promise<HookVerdict> {
   if (instance.unavailable) return { kind: 'reject', code: 'transformer_failed', detail: instance.unavailable };
-  const settled = await withDeadline(`transformer ${instance.name}`, timeoutMs, (signal) => instance.plugin.transform(event, context(tenantId, instance, signal)));
+  const settled = await withDeadline(`transformer ${instance.name}`, timeoutMs, (signal) => instance.plugin.transform(event, context(tenantId, instance, signal, sandbox)));
   if (!settled.ok) return { kind: 'reject', code: 'transformer_failed', detail: settled.error };
   const next = settled.value;
   if (next === null) return { kind: 'drop', by: instance.name };
@@ -92,11 +100,11 @@ export async function runAction(
   instance: Instance<ActionPlugin>,
   input: ActionInput,
   fetch: ActionContext<unknown>['fetch'],
-  timeoutMs = ACTION_TIMEOUT_MS,
+  { timeoutMs = ACTION_TIMEOUT_MS, sandbox }: HookOptions = {},
 ): Promise<ActionOutcome> {
   if (instance.unavailable) return { kind: 'rejected', error: instance.unavailable };
   const settled = await withDeadline(`action ${instance.name}`, timeoutMs, (signal) =>
-    instance.plugin.execute(input, { ...context(tenantId, instance, signal), fetch }),
+    instance.plugin.execute(input, { ...context(tenantId, instance, signal, sandbox), fetch }),
   );
   return settled.ok ? settled.value : { kind: 'retry', error: settled.error };
 }

@@ -5,7 +5,11 @@
  * A plugin *type* (this interface) is stateless code; a tenant registers *instances* of it with a
  * config that the type's `config` schema parses. Rules that the types cannot say:
  * - Hooks get a narrow context: the tenant id, the parsed config, a logger and an abort signal. No
- *   bindings, no database. They run under a deadline (`HOOK_TIMEOUT_MS` in the runner).
+ *   bindings, no database. They run under a deadline (`HOOK_TIMEOUT_MS` in the runner). The one
+ *   capability beyond that is `sandbox` (tenant code in isolates), lent by the runtime where the
+ *   Worker Loader binding exists; the runner lends it only to types marked `sandboxed`.
+ * - A type has exactly one kind. Code that serves several kinds is registered once per kind under
+ *   its own id: the script plugin is `script-validator`, `script-transformer` and `script-action`.
  * - Failure policy per kind, enforced by the runner, never by the plugin:
  *   verifier    fails closed: a throw or timeout is `invalid_signature` (401).
  *   validator   fails closed: a throw or timeout rejects the event (422 `validator_failed`).
@@ -52,6 +56,55 @@ export interface HookContext<Config> {
   config: Config;
   log: PluginLogger;
   signal: AbortSignal;
+  /** Present for `sandboxed` types where the runtime can run tenant code (`LOADER`); bound to `tenantId`. */
+  sandbox?: ScriptSandbox;
+}
+
+// ---- tenant code ---------------------------------------------------------------------------------
+
+export type ScriptFunction = 'validate' | 'transform' | 'handle';
+
+/** A problem in a tenant's script; `line` and `column` (1-based) point into the source as given. */
+export interface ScriptProblem extends FieldProblem {
+  line?: number;
+  column?: number;
+}
+
+export type ScriptInspection =
+  | { ok: true; exports: Record<ScriptFunction, string> }
+  | { ok: false; stage: 'parse' | 'load'; problem: ScriptProblem };
+
+export interface ScriptCallOptions {
+  signal?: AbortSignal;
+  /** Wall-clock limit of this call, within the hook's own deadline. */
+  timeoutMs?: number;
+  /** `handle` only: hosts (`host` or `host:port`) that the script's `ctx.fetch` may reach. */
+  allowedHosts?: readonly string[];
+}
+
+/**
+ * Runs tenant-supplied ES modules, each in a V8 isolate of its own (Worker Loader), with no global
+ * network. Rules the types cannot say:
+ * - Isolates are keyed by tenant and by the module's content: module state is shared by calls of one
+ *   tenant's identical source, and never visible to another tenant, whatever the source.
+ * - `call` passes structured-clone-safe `args` and resolves with the JSON value the function returned
+ *   (`undefined` stays `undefined`). It rejects when the script throws, exceeds its CPU budget, runs
+ *   past `timeoutMs` or the signal, or returns something that is not JSON or is over the size cap; the
+ *   message says which. For `handle`, the sandbox adds `fetch` to the second argument: it reaches
+ *   `allowedHosts` only, through the same SSRF guard as webhooks, and rejects with `EgressRefused: …`.
+ * - `inspect` parses, then evaluates the module and reports `typeof` of each of its functions, or the
+ *   first problem with its position; it does not call them.
+ */
+export interface ScriptSandbox {
+  inspect(source: string): Promise<ScriptInspection>;
+  call(source: string, fn: ScriptFunction, args: readonly unknown[], options?: ScriptCallOptions): Promise<unknown>;
+}
+
+/** What registration-time checks get (see `PluginTypeBase.checkConfig`). */
+export interface ConfigCheckContext {
+  tenantId: string;
+  sandbox?: ScriptSandbox;
+  signal: AbortSignal;
 }
 
 interface PluginTypeBase<Kind extends PluginKind, Config> {
@@ -61,6 +114,14 @@ interface PluginTypeBase<Kind extends PluginKind, Config> {
   apiVersion: typeof PLUGIN_API_VERSION;
   description: string;
   config: z.ZodType<Config>;
+  /** Runs tenant code: without a sandbox the runtime refuses to register it (501 `sandbox_unavailable`). */
+  sandboxed?: true;
+  /**
+   * Checks the zod schema cannot make, run after it whenever an instance's config is set (e.g. that a
+   * script parses and exports its function). Returns problems with pointers relative to the config
+   * (`/source`); none means the config is accepted. A sandboxed type always gets a sandbox here.
+   */
+  checkConfig?(config: Config, ctx: ConfigCheckContext): Promise<FieldProblem[]>;
 }
 
 // ---- verifiers -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import { claimDeliveries, finishedDeliveries, recordAttempts, type AttemptRecord
 import { bumpConfigVersion } from '../db/tenants';
 import type { AppendItem } from '../durable/log-types';
 import { open } from '../lib/secret-box';
+import { requestSandboxes, type SandboxProvider } from '../plugins/sandbox';
 import { announceConfigVersion } from '../tenancy/config-change';
 import { queueMessage, type DeliveryMessage, type QueueMessage } from './messages';
 import { runReplayStep } from './replay-step';
@@ -39,7 +40,7 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
   if (deliveries.length === 0) return;
   const bodies = new Map(deliveries.map((m) => [m, (m.body as QueueMessage) as DeliveryMessage]));
   try {
-    await withDb(env, (db) => deliverBatch(db, env, bodies), (p) => ctx.waitUntil(p));
+    await withDb(env, (db) => deliverBatch(db, env, bodies, requestSandboxes(env, ctx)), (p) => ctx.waitUntil(p));
   } catch (error) {
     // nothing recorded: the whole batch is tried again; claimed leases expire on their own
     console.error(JSON.stringify({ msg: 'delivery batch failed', size: deliveries.length, error: String(error) }));
@@ -47,7 +48,7 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
   }
 }
 
-async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, DeliveryMessage>): Promise<void> {
+async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, DeliveryMessage>, sandboxes?: SandboxProvider): Promise<void> {
   const ids = [...new Set([...bodies.values()].map((b) => b.delivery_id))];
   const claimed = new Map((await claimDeliveries(db, ids)).map((d) => [d.id, d]));
   const finished = new Set((await finishedDeliveries(db, ids.filter((id) => !claimed.has(id)))).map((d) => d.id));
@@ -61,7 +62,7 @@ async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, Deli
       for (let d = queue.shift(); d; d = queue.shift()) {
         const startedAt = new Date();
         const result = d.subscription_enabled
-          ? await attemptDelivery(d, { allowlist, secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))) })
+          ? await attemptDelivery(d, { allowlist, secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))), sandbox: sandboxes?.(d.tenant_id) })
           : ({ kind: 'rejected', error: 'the subscription is disabled' } as const);
         runs.set(d.id, { result, latencyMs: Date.now() - startedAt.getTime(), startedAt });
       }

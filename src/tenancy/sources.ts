@@ -1,11 +1,15 @@
 /**
  * Source → tenant resolution for ingest, cached in isolate memory so the hot path does not touch
- * Postgres. Entries live `SOURCE_TTL_MS`; unknown ids are remembered briefly so a flood of bad ids
- * cannot turn into a flood of queries.
+ * Postgres, then in Redis when configured (shared-cache.ts), then read from Postgres. Entries live
+ * `SOURCE_TTL_MS`; unknown ids are remembered briefly so a flood of bad ids cannot turn into a flood
+ * of queries. A copy carries its secrets' expiry times, so a rotated-out secret stops verifying when
+ * its grace period ends even if the copy is older (`activeSecrets`).
  */
 import { withDb } from '../db/client';
-import { findSourceForIngest } from '../db/sources';
+import { findSourceForIngest, type SourceForIngest } from '../db/sources';
 import { open } from '../lib/secret-box';
+import { parseRateLimits, type RateLimits } from '../ratelimit/limits';
+import { skipSharedOnce, sourceKey, throughShared } from './shared-cache';
 import { verifierType } from '../plugins/registry';
 import type { VerifierPlugin } from '../plugins/types';
 
@@ -20,7 +24,10 @@ export interface ResolvedSource {
   configVersion: number;
   verifier: VerifierPlugin<unknown>;
   verifierConfig: unknown;
+  /** Newest first; use `activeSecrets`, which drops the ones whose grace period ended. */
   secrets: string[];
+  secretExpiresAt: (number | null)[];
+  rateLimits: RateLimits;
 }
 
 type Entry = { expires: number; value: Promise<ResolvedSource | null> };
@@ -31,12 +38,12 @@ const cache = new Map<string, Entry>();
  * known, the older copy keeps serving (ingest stays up through a database outage); otherwise the
  * error propagates and the caller answers 503.
  */
-export function resolveSource(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void): Promise<ResolvedSource | null> {
+export function resolveSource(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void, minVersion = 0): Promise<ResolvedSource | null> {
   const now = Date.now();
   const hit = cache.get(sourceId);
   if (hit && hit.expires > now) return hit.value;
   const stale = hit?.value;
-  const value = load(env, sourceId, waitUntil).catch(async (error: unknown) => {
+  const value = load(env, sourceId, waitUntil, minVersion).catch(async (error: unknown) => {
     const previous = stale ? await stale.catch(() => null) : null;
     if (previous) return previous;
     throw error;
@@ -55,12 +62,67 @@ export function resolveSource(env: Env, sourceId: string, waitUntil: (p: Promise
   return value;
 }
 
+/** Drops this isolate's copy; the next load also skips the Redis copy, which may be just as old. */
 export function forgetSource(sourceId: string): void {
   cache.delete(sourceId);
+  skipSharedOnce(sourceKey(sourceId));
 }
 
-async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void): Promise<ResolvedSource | null> {
-  const row = await withDb(env, (db) => findSourceForIngest(db, sourceId), waitUntil);
+export function activeSecrets(source: ResolvedSource, now: number): string[] {
+  return source.secrets.filter((_, i) => {
+    const expiresAt = source.secretExpiresAt[i];
+    return expiresAt === null || expiresAt === undefined || expiresAt > now;
+  });
+}
+
+export const RECHECKS_PER_SECOND = 4;
+type Recheck = { tokens: number; at: number; pending: Promise<ResolvedSource | null> | null };
+const rechecks = new Map<string, Recheck>();
+
+/**
+ * After a refusal (a signature that does not verify, a rate limit): when the tenant's log has seen a
+ * newer config than this copy was made under (a secret rotated, a limit raised meanwhile), reloads the
+ * source and returns the new copy; null when the copy is current. Each source gets a small budget of
+ * checks per isolate (a burst of `RECHECKS_PER_SECOND`, refilled at that rate), and concurrent ones
+ * share a check, so a flood of bad requests cannot become a flood of lookups.
+ */
+export function fresherSource(env: Env, source: ResolvedSource, waitUntil: (p: Promise<unknown>) => void): Promise<ResolvedSource | null> {
+  const now = Date.now();
+  let recheck = rechecks.get(source.id);
+  if (!recheck) {
+    if (rechecks.size >= MAX_ENTRIES) rechecks.clear();
+    recheck = { tokens: RECHECKS_PER_SECOND, at: now, pending: null };
+    rechecks.set(source.id, recheck);
+  }
+  recheck.tokens = Math.min(RECHECKS_PER_SECOND, recheck.tokens + ((now - recheck.at) / 1000) * RECHECKS_PER_SECOND);
+  recheck.at = now;
+  if (recheck.pending) return recheck.pending;
+  if (recheck.tokens < 1) return Promise.resolve(null);
+  recheck.tokens -= 1;
+  const current = recheck;
+  const value = (async () => {
+    const { configVersion } = await env.TENANT_LOG.getByName(source.tenantId).status();
+    if (configVersion <= source.configVersion) return null;
+    forgetSource(source.id);
+    const fresh = await resolveSource(env, source.id, waitUntil, configVersion);
+    return fresh && fresh.configVersion > source.configVersion ? fresh : null;
+  })()
+    .catch(() => null)
+    .finally(() => {
+      current.pending = null;
+    });
+  current.pending = value;
+  return value;
+}
+
+async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void, minVersion: number): Promise<ResolvedSource | null> {
+  const row = await throughShared<SourceForIngest>(
+    env,
+    sourceKey(sourceId),
+    () => withDb(env, (db) => findSourceForIngest(db, sourceId), waitUntil),
+    waitUntil,
+    (cached) => Number(cached.config_version) >= minVersion,
+  );
   if (!row) return null;
   const verifier = verifierType(row.verifier_type);
   if (!verifier) throw new Error(`source ${row.id} names unknown verifier type ${row.verifier_type}`);
@@ -72,5 +134,7 @@ async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>)
     verifier,
     verifierConfig: verifier.config.parse(row.verifier_config),
     secrets: await Promise.all(row.sealed_secrets.map((sealed) => open(env.ENCRYPTION_KEY, sealed))),
+    secretExpiresAt: row.sealed_secrets.map((_, i) => row.secret_expires_at?.[i] ?? null),
+    rateLimits: parseRateLimits(row.rate_limits),
   };
 }

@@ -10,6 +10,7 @@ import { loadTenantRules } from '../db/event-types';
 import { pluginType } from '../plugins/registry';
 import type { Instance } from '../plugins/runner';
 import type { FieldProblem, TransformerPlugin, ValidatorPlugin } from '../plugins/types';
+import { rulesKey, throughShared } from './shared-cache';
 
 export const RULES_TTL_MS = 30_000;
 const MAX_TENANTS = 5_000;
@@ -33,7 +34,8 @@ const cache = new Map<string, Entry>();
 export function tenantRules(env: Env, tenantId: string, waitUntil: (p: Promise<unknown>) => void): Promise<TenantRules> {
   const hit = cache.get(tenantId);
   if (hit && hit.expires > Date.now()) return hit.value;
-  const value = withDb(env, (db) => loadTenantRules(db, tenantId), waitUntil).then((row) => compile(tenantId, row));
+  // the Redis copy (shared-cache.ts) spares a cold isolate the database
+  const value = throughShared(env, rulesKey(tenantId), () => withDb(env, (db) => loadTenantRules(db, tenantId), waitUntil), waitUntil).then((row) => compile(tenantId, row));
   const entry = { expires: Date.now() + RULES_TTL_MS, value };
   if (!hit && cache.size >= MAX_TENANTS) cache.delete(cache.keys().next().value!);
   cache.set(tenantId, entry);

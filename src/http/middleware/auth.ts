@@ -1,24 +1,15 @@
 /**
- * Bearer JWTs signed for this deployment (HS256, `ADMIN_JWT_SECRET`). `scope: "admin"` may do
+ * Bearer JWTs signed for this deployment (HS256, `ADMIN_JWT_SECRET`), or admin tokens of an external
+ * identity provider when `AUTH_JWKS_URL` is set (see verify-token.ts). `scope: "admin"` may do
  * anything; `scope: "tenant"` tokens carry `tenant` and only ever see that tenant: on any other
  * tenant's path they get the same 404 as a tenant that does not exist.
  */
-import { jwtVerify, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
 import { createMiddleware } from 'hono/factory';
 import { problem, ProblemError } from '../../ingest/problem';
-import { principalSchema, type Principal } from '../../tenancy/principal';
+import type { Principal } from '../../tenancy/principal';
 import type { AppEnv } from '../context';
-
-
-const keys = new Map<string, Uint8Array>();
-function key(secret: string): Uint8Array {
-  let k = keys.get(secret);
-  if (!k) {
-    k = new TextEncoder().encode(secret);
-    keys.set(secret, k);
-  }
-  return k;
-}
+import { secretKey, verifyToken } from './verify-token';
 
 export async function mintToken(secret: string, payload: Principal, ttlSeconds: number): Promise<string> {
   return new SignJWT({ ...payload })
@@ -26,7 +17,7 @@ export async function mintToken(secret: string, payload: Principal, ttlSeconds: 
     .setIssuedAt()
     .setIssuer('switchyard')
     .setExpirationTime(`${ttlSeconds}s`)
-    .sign(key(secret));
+    .sign(secretKey(secret));
 }
 
 export const requireAuth = createMiddleware<AppEnv>(async function requireAuth(c, next) {
@@ -34,11 +25,9 @@ export const requireAuth = createMiddleware<AppEnv>(async function requireAuth(c
   const token = header.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token) throw new ProblemError(problem(401, 'unauthorized', 'send a Bearer token in the Authorization header', { headers: { 'www-authenticate': 'Bearer' } }));
   try {
-    const { payload } = await jwtVerify(token, key(c.env.ADMIN_JWT_SECRET), { algorithms: ['HS256'] });
-    const parsed = principalSchema.safeParse(payload);
-    if (!parsed.success) throw new Error('unexpected claims');
-    c.set('principal', parsed.data);
-  } catch {
+    c.set('principal', await verifyToken(c.env, token));
+  } catch (error) {
+    if (error instanceof ProblemError) throw error;
     throw new ProblemError(problem(401, 'unauthorized', 'the token is invalid or expired', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }));
   }
   await next();

@@ -1,7 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { acceptIngest } from '../../ingest/pipeline';
-import { forgetSource, resolveSource } from '../../tenancy/sources';
+import { countOutcome } from '../../ingest/rejections';
+import { ingestLimiter } from '../../ratelimit/ingest-limiter';
+import { requestSandboxes } from '../../plugins/sandbox';
+import { rulesKey, skipSharedOnce } from '../../tenancy/shared-cache';
+import { forgetSource, fresherSource, resolveSource } from '../../tenancy/sources';
 import { forgetTenantRules, tenantRules } from '../../tenancy/tenant-rules';
 import { readBody } from '../body';
 import type { AppEnv } from '../context';
@@ -35,27 +39,39 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
   app.post('/v1/ingest/:sourceId', async function ingest(c) {
     const body = await readBody(c.req.raw);
     const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+    const limiter = ingestLimiter(c.env);
+    let tenantId: string | undefined;
     const outcome = await acceptIngest(
       { sourceId: c.req.param('sourceId'), headers: c.req.raw.headers, body, now: Date.now() },
       {
-        resolveSource: (id) => resolveSource(c.env, id, waitUntil),
+        resolveSource: async (id) => {
+          const source = await resolveSource(c.env, id, waitUntil);
+          tenantId = source?.tenantId ?? tenantId;
+          return source;
+        },
+        fresher: (source) => fresherSource(c.env, source, waitUntil),
+        rateLimit: (source) => limiter.limit(source),
         rules: (tenantId) => tenantRules(c.env, tenantId, waitUntil),
         append: (tenantId, request) => c.env.TENANT_LOG.getByName(tenantId).append(request),
+        sandbox: requestSandboxes(c.env, c.executionCtx),
         forget: (source) => {
           forgetSource(source.id);
           forgetTenantRules(source.tenantId);
+          // the Redis copy may be as old as ours (see tenancy/shared-cache.ts)
+          skipSharedOnce(rulesKey(source.tenantId));
         },
       },
     );
+    if (tenantId) countOutcome(c.env, tenantId, outcome, waitUntil);
     switch (outcome.kind) {
       case 'problem':
         return problemResponse(outcome.problem, c.get('requestId'));
       case 'single': {
         const { status, ...result } = outcome.result;
-        return c.json(result, status);
+        return c.json(result, status, limiter.headers());
       }
       case 'batch':
-        return c.json({ results: outcome.results }, 202);
+        return c.json({ results: outcome.results }, 202, limiter.headers());
     }
   });
 }

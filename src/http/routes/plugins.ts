@@ -8,7 +8,9 @@ import { catalog } from '../../plugins/registry';
 import { changeConfig } from '../config-change';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
 import type { AppEnv } from '../context';
+import { checkConfigOrThrow } from '../plugin-checks';
 import { parsePluginConfig, requirePluginType } from '../plugin-config';
+import { registerPluginTest } from './plugin-test';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
@@ -54,7 +56,7 @@ const routes = {
         enabled: z.boolean().default(true),
       })) },
     },
-    responses: { 201: { description: 'Registered', ...json(PluginSchema) }, ...problemResponses(401, 404, 409, 422) },
+    responses: { 201: { description: 'Registered', ...json(PluginSchema) }, ...problemResponses(401, 404, 409, 422, 501) },
   }),
   list: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/plugins', tags: ['plugins'], summary: 'List plugin instances', security: [{ bearer: [] }],
@@ -72,7 +74,7 @@ const routes = {
       headers: z.object({ 'if-match': z.string().optional() }),
       body: { required: true, ...json(z.object({ name: z.string().min(1).max(100).optional(), config: z.record(z.string(), z.unknown()).optional(), event_types: Patterns.optional(), position: z.number().int().min(-1000).max(1000).optional(), enabled: z.boolean().optional() })) },
     },
-    responses: { 200: { description: 'Updated', ...json(PluginSchema) }, ...problemResponses(401, 404, 412, 422) },
+    responses: { 200: { description: 'Updated', ...json(PluginSchema) }, ...problemResponses(401, 404, 412, 422, 501) },
   }),
   remove: createRoute({
     method: 'delete', path: '/v1/tenants/{tenantId}/plugins/{pluginId}', tags: ['plugins'], summary: 'Delete a plugin instance', security: [{ bearer: [] }],
@@ -84,6 +86,7 @@ const notFound = (id: string) => new ProblemError(problem(404, 'plugin_not_found
 
 export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
   app.openapi(routes.catalog, (c) => c.json({ data: catalog() }, 200));
+  registerPluginTest(app);
 
   app.openapi(routes.create, async (c) => {
     const { tenantId } = c.req.valid('param');
@@ -91,6 +94,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const body = c.req.valid('json');
     const type = requirePluginType(body.type, '/type');
     const config = parsePluginConfig(type, body.config, '/config');
+    await checkConfigOrThrow(c, tenantId, type, config, '/config');
     const db = c.var.db;
     const row = await changeConfig(c, tenantId, async () => {
       const row = await insertPlugin(db, { id: newId('plg'), tenantId, type: type.id, kind: type.kind, name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }).catch((error: unknown) => {
@@ -129,6 +133,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     if (!current) throw notFound(pluginId);
     const expected = ifMatchVersion(c.req.valid('header')['if-match'], current);
     const config = body.config === undefined ? undefined : parsePluginConfig(requirePluginType(current.type, '/type'), body.config, '/config');
+    if (config !== undefined) await checkConfigOrThrow(c, tenantId, requirePluginType(current.type, '/type'), config, '/config');
     const row = await changeConfig(c, tenantId, async () => {
       const row = await updatePlugin(db, tenantId, pluginId, { name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }, expected);
       if (!row) throw changedMeanwhile();

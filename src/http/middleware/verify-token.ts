@@ -1,0 +1,70 @@
+/**
+ * Verifies a management Bearer token. HS256 tokens are this deployment's own (`ADMIN_JWT_SECRET`):
+ * admin tokens and the tenant tokens `POST /v1/tenants/{t}/tokens` mints. Any other algorithm is
+ * accepted only when `AUTH_JWKS_URL` names an external identity provider: the token must verify
+ * against that JWKS (fetched once per isolate and cached by jose, refetched on an unknown `kid`),
+ * match `AUTH_JWKS_ISSUER` / `AUTH_JWKS_AUDIENCE` when set, and carry the `admin` scope (a `scope`
+ * string with space-separated values, or a `scp` / `scope` array); such tokens are admin tokens.
+ */
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { problem, ProblemError } from '../../ingest/problem';
+import { principalSchema, type Principal } from '../../tenancy/principal';
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+const secretKeys = new Map<string, Uint8Array>();
+export function secretKey(secret: string): Uint8Array {
+  let k = secretKeys.get(secret);
+  if (!k) {
+    k = new TextEncoder().encode(secret);
+    secretKeys.set(secret, k);
+  }
+  return k;
+}
+
+const remoteSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+function remoteSet(url: string): ReturnType<typeof createRemoteJWKSet> {
+  let set = remoteSets.get(url);
+  if (!set) {
+    set = createRemoteJWKSet(new URL(url), { timeoutDuration: 3_000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+    remoteSets.set(url, set);
+  }
+  return set;
+}
+
+interface TokenEnv {
+  ADMIN_JWT_SECRET: string;
+  AUTH_JWKS_URL?: string;
+  AUTH_JWKS_ISSUER?: string;
+  AUTH_JWKS_AUDIENCE?: string;
+}
+
+/** The principal of a valid token; throws on an invalid one, `ProblemError` 403 on a valid one without admin scope. */
+export async function verifyToken(env: TokenEnv, token: string): Promise<Principal> {
+  const { alg } = decodeProtectedHeader(token);
+  if (alg === 'HS256') {
+    const { payload } = await jwtVerify(token, secretKey(env.ADMIN_JWT_SECRET), { algorithms: ['HS256'] });
+    return principalSchema.parse(payload);
+  }
+  if (!env.AUTH_JWKS_URL) throw new Error(`unexpected token algorithm ${alg}`);
+  const { payload } = await jwtVerify(token, remoteSet(env.AUTH_JWKS_URL), {
+    algorithms: ASYMMETRIC,
+    ...(env.AUTH_JWKS_ISSUER ? { issuer: env.AUTH_JWKS_ISSUER } : {}),
+    ...(env.AUTH_JWKS_AUDIENCE ? { audience: env.AUTH_JWKS_AUDIENCE } : {}),
+  });
+  if (!scopesOf(payload).includes('admin')) {
+    throw new ProblemError(problem(403, 'insufficient_scope', 'the identity provider token does not carry the admin scope', {
+      headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="admin"' },
+    }));
+  }
+  return { scope: 'admin', ...(payload.sub ? { sub: `idp:${payload.sub}` } : {}) };
+}
+
+function scopesOf(payload: JWTPayload): string[] {
+  const out: string[] = [];
+  for (const claim of [payload.scope, payload.scp]) {
+    if (typeof claim === 'string') out.push(...claim.split(' '));
+    else if (Array.isArray(claim)) out.push(...claim.filter((s): s is string => typeof s === 'string'));
+  }
+  return out;
+}

@@ -1,0 +1,18 @@
+import type { Context } from 'hono';
+import { problem, ProblemError } from '../ingest/problem';
+import { checkPluginConfig } from '../plugins/config-check';
+import { requestSandboxes } from '../plugins/sandbox';
+import type { PluginType } from '../plugins/types';
+import type { AppEnv } from './context';
+
+/**
+ * Runs a type's registration-time checks (a script must parse and export its function) or ends the
+ * request: 422 `invalid_plugin_config` with the position, or 501 `sandbox_unavailable` when a
+ * sandboxed type meets a deployment without the Worker Loader binding.
+ */
+export async function checkConfigOrThrow(c: Context<AppEnv>, tenantId: string, type: PluginType, config: unknown, pointer: string): Promise<void> {
+  const sandbox = type.sandboxed ? requestSandboxes(c.env, c.executionCtx)?.(tenantId) : undefined;
+  const verdict = await checkPluginConfig(type, config, { tenantId, sandbox, pointer });
+  if (verdict.ok) return;
+  throw new ProblemError(problem(verdict.status, verdict.code, verdict.detail, verdict.status === 422 ? { errors: verdict.errors } : {}));
+}

@@ -1,0 +1,82 @@
+/**
+ * A tenant's ingest and delivery health over a window: events accepted (stored in the window) and
+ * refused by problem code, deliveries created in the window by status with their accepted-to-delivered
+ * latency (replays excluded), and the backlog right now (pending deliveries, the TenantLog's outbox
+ * and staged queue messages).
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { tenantMetrics } from '../../db/metrics';
+import type { LogStatus } from '../../durable/log-types';
+import type { AppEnv } from '../context';
+import { problemResponses, TenantParam } from '../schemas';
+import { loadTenant } from '../tenant-access';
+
+const UNIT_SECONDS = { m: 60, h: 3600, d: 86_400 } as const;
+const MAX_WINDOW_SECONDS = 30 * 86_400;
+
+const Window = z
+  .string()
+  .regex(/^[1-9]\d{0,4}[mhd]$/, 'a number and a unit: 15m, 1h, 7d')
+  .refine((w) => windowSeconds(w) <= MAX_WINDOW_SECONDS, 'at most 30d')
+  .default('1h')
+  .openapi({ example: '1h' });
+
+export function windowSeconds(window: string): number {
+  return Number(window.slice(0, -1)) * UNIT_SECONDS[window.at(-1) as keyof typeof UNIT_SECONDS];
+}
+
+const Metrics = z
+  .object({
+    window: z.string(),
+    from: z.string(),
+    to: z.string(),
+    events: z.object({
+      accepted: z.number().int().openapi({ description: 'stored events received in the window (duplicates not counted)' }),
+      rejected: z.object({ total: z.number().int(), by_reason: z.record(z.string(), z.number().int()).openapi({ example: { invalid_signature: 3, rate_limited: 12 } }) }),
+    }),
+    deliveries: z.object({
+      by_status: z.record(z.string(), z.number().int()).openapi({ example: { delivered: 120, pending: 2, failed: 1 } }),
+      latency_ms: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }).openapi({ description: 'accepted to delivered, delivered deliveries only' }),
+    }),
+    backlog: z.object({
+      pending_deliveries: z.number().int(),
+      outbox: z.number().int().openapi({ description: 'accepted events not yet stored in Postgres' }),
+      dispatch: z.number().int().openapi({ description: 'deliveries staged for the queue' }),
+    }),
+  })
+  .openapi('TenantMetrics');
+
+const route = createRoute({
+  method: 'get', path: '/v1/tenants/{tenantId}/metrics', tags: ['metrics'], security: [{ bearer: [] }],
+  summary: 'Ingest and delivery metrics over a window',
+  request: { params: TenantParam, query: z.object({ window: Window }) },
+  responses: { 200: { description: 'Metrics', content: { 'application/json': { schema: Metrics } } }, ...problemResponses(401, 403, 404, 422) },
+});
+
+const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) / 10);
+
+export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const { window } = c.req.valid('query');
+    const seconds = windowSeconds(window);
+    const to = new Date();
+    const [row, log] = await Promise.all([
+      tenantMetrics(c.var.db, tenantId, seconds),
+      c.env.TENANT_LOG.getByName(tenantId).status().catch((): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth'> => ({ outboxDepth: 0, dispatchDepth: 0 })),
+    ]);
+    const rejected = Object.values(row.rejected).reduce((a, b) => a + b, 0);
+    return c.json(
+      {
+        window,
+        from: new Date(to.getTime() - seconds * 1000).toISOString(),
+        to: to.toISOString(),
+        events: { accepted: Number(row.accepted), rejected: { total: rejected, by_reason: row.rejected } },
+        deliveries: { by_status: row.deliveries, latency_ms: { p50: round(row.p50_ms), p95: round(row.p95_ms) } },
+        backlog: { pending_deliveries: Number(row.pending), outbox: log.outboxDepth, dispatch: log.dispatchDepth },
+      },
+      200,
+    );
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * What a tenant token may do. A scope is `<resource>:read` or `<resource>:write`, or `*` for all of
+ * them; `write` includes `read` of the same resource. A tenant token minted without `scopes` has full
+ * access to its tenant (as if it held `*`); one minted with `scopes: []` may only read the tenant
+ * itself. Admin-only operations (minting tokens, changing a tenant) are never granted by scopes.
+ */
+import type { Principal } from './principal';
+
+export const SCOPED_RESOURCES = ['sources', 'event-types', 'plugins', 'subscriptions', 'events', 'deliveries', 'metrics', 'audit-log'] as const;
+export type ScopedResource = (typeof SCOPED_RESOURCES)[number];
+
+/** Resources that have no writes through the management API get only a `read` scope. */
+const READ_ONLY = new Set<ScopedResource>(['events', 'metrics', 'audit-log']);
+
+export const TENANT_SCOPES = [
+  '*',
+  ...SCOPED_RESOURCES.flatMap((r) => (READ_ONLY.has(r) ? [`${r}:read`] : [`${r}:read`, `${r}:write`])),
+] as [string, ...string[]];
+
+/** A route's need: a tenant scope, an admin token, or just access to the tenant. */
+export type ScopeNeed = { kind: 'scope'; scope: string } | { kind: 'admin' } | { kind: 'tenant' };
+
+/** Path segments under `/v1/tenants/{t}/` that belong to another resource's scope. */
+const ALIASES: Record<string, ScopedResource> = { replays: 'deliveries' };
+const ADMIN_ONLY = new Set(['tokens']);
+
+/**
+ * The need of `method` on a path under `/v1/tenants/{t}` given as the segments after the tenant id.
+ * A new resource segment is covered without being listed: it needs `<segment>:read|write`, which no
+ * token holds until the segment joins {@link SCOPED_RESOURCES} (so it fails closed for scoped tokens).
+ */
+export function scopeNeed(method: string, rest: readonly string[]): ScopeNeed {
+  const read = method === 'GET' || method === 'HEAD';
+  const segment = rest[0];
+  if (segment === undefined || segment === '') return read ? { kind: 'tenant' } : { kind: 'admin' };
+  if (ADMIN_ONLY.has(segment)) return { kind: 'admin' };
+  const resource = ALIASES[segment] ?? segment;
+  return { kind: 'scope', scope: `${resource}:${read ? 'read' : 'write'}` };
+}
+
+/** Whether a tenant principal holds `scope` (admins hold every scope). */
+export function grants(principal: Principal, scope: string): boolean {
+  if (principal.scope === 'admin') return true;
+  const held = principal.scopes;
+  if (held === undefined) return true;
+  const [resource, access] = scope.split(':');
+  return held.includes('*') || held.includes(scope) || (access === 'read' && held.includes(`${resource}:write`));
+}
