@@ -4,6 +4,7 @@ import { checkPluginConfig } from '../plugins/config-check';
 import { requestSandboxes } from '../plugins/sandbox';
 import type { PluginType } from '../plugins/types';
 import type { AppEnv } from './context';
+import { parsePluginConfig } from './plugin-config';
 
 /**
  * Runs a type's registration-time checks (a script must parse and export its function) or ends the
@@ -15,4 +16,11 @@ export async function checkConfigOrThrow(c: Context<AppEnv>, tenantId: string, t
   const verdict = await checkPluginConfig(type, config, { tenantId, sandbox, pointer });
   if (verdict.ok) return;
   throw new ProblemError(problem(verdict.status, verdict.code, verdict.detail, verdict.status === 422 ? { errors: verdict.errors } : {}));
+}
+
+/** The type's zod schema, then its registration-time checks: the one way routes accept a plugin config. */
+export async function acceptPluginConfig(c: Context<AppEnv>, tenantId: string, type: PluginType, config: unknown, pointer: string): Promise<unknown> {
+  const parsed = parsePluginConfig(type, config, pointer);
+  await checkConfigOrThrow(c, tenantId, type, parsed, pointer);
+  return parsed;
 }

@@ -140,6 +140,17 @@ describe('webhook deliveries', () => {
     }
   });
 
+  it('checks an inline script action like a registered one: a module that does not parse is refused', async () => {
+    const source = await createSource();
+    const res = await api<{ code: string; errors: { pointer: string }[] }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'script-action', config: { source: 'export function handle(event) { return (' } },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('invalid_plugin_config');
+    expect(res.body.errors[0]!.pointer).toMatch(/^\/action\/config/);
+  });
+
   it('fans out only to subscriptions whose types and where filter match', async () => {
     const source = await createSource();
     const big = receiverPath();

@@ -8,8 +8,8 @@ import { catalog } from '../../plugins/registry';
 import { changeConfig } from '../config-change';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
 import type { AppEnv } from '../context';
-import { checkConfigOrThrow } from '../plugin-checks';
-import { parsePluginConfig, requirePluginType } from '../plugin-config';
+import { acceptPluginConfig } from '../plugin-checks';
+import { requirePluginType } from '../plugin-config';
 import { registerPluginTest } from './plugin-test';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
@@ -93,8 +93,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     const type = requirePluginType(body.type, '/type');
-    const config = parsePluginConfig(type, body.config, '/config');
-    await checkConfigOrThrow(c, tenantId, type, config, '/config');
+    const config = await acceptPluginConfig(c, tenantId, type, body.config, '/config');
     const db = c.var.db;
     const row = await changeConfig(c, tenantId, async () => {
       const row = await insertPlugin(db, { id: newId('plg'), tenantId, type: type.id, kind: type.kind, name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }).catch((error: unknown) => {
@@ -132,8 +131,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const current = await findPlugin(db, tenantId, pluginId);
     if (!current) throw notFound(pluginId);
     const expected = ifMatchVersion(c.req.valid('header')['if-match'], current);
-    const config = body.config === undefined ? undefined : parsePluginConfig(requirePluginType(current.type, '/type'), body.config, '/config');
-    if (config !== undefined) await checkConfigOrThrow(c, tenantId, requirePluginType(current.type, '/type'), config, '/config');
+    const config = body.config === undefined ? undefined : await acceptPluginConfig(c, tenantId, requirePluginType(current.type, '/type'), body.config, '/config');
     const row = await changeConfig(c, tenantId, async () => {
       const row = await updatePlugin(db, tenantId, pluginId, { name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }, expected);
       if (!row) throw changedMeanwhile();

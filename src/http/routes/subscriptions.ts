@@ -15,7 +15,8 @@ import { TYPE_PATTERN } from '../../lib/type-pattern';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
-import { parsePluginConfig, requirePluginType } from '../plugin-config';
+import { acceptPluginConfig } from '../plugin-checks';
+import { requirePluginType } from '../plugin-config';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
@@ -113,7 +114,7 @@ async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where
       config = instance.config;
     } else {
       const type = requirePluginType(body.action.type, '/action/type', 'action');
-      config = parsePluginConfig(type, body.action.config, '/action/config');
+      config = await acceptPluginConfig(c, tenantId, type, body.action.config, '/action/config');
       Object.assign(out, { actionPluginId: null, actionType: type.id, actionConfig: config });
     }
     const url = (config as { url?: unknown }).url;
