@@ -5,6 +5,9 @@
  *
  * `pause()` refuses new connections and cuts open ones: the fault suite and tests use it to make
  * Postgres unreachable from the Worker without stopping the database itself.
+ *
+ * An optional `tap` sees every byte a client sends to Postgres (the benchmark counts protocol
+ * messages with it, see pg-frames.ts); without one nothing changes.
  */
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -19,7 +22,15 @@ export interface WsProxy {
   close(): Promise<void>;
 }
 
-export async function startWsProxy(options: { port?: number; host?: string } = {}): Promise<WsProxy> {
+/** Observes the byte streams of each proxied connection. */
+export interface ProxyTap {
+  open(connection: number): void;
+  clientData(connection: number, chunk: Buffer): void;
+  serverData?(connection: number, chunk: Buffer): void;
+  close(connection: number): void;
+}
+
+export async function startWsProxy(options: { port?: number; host?: string; tap?: ProxyTap } = {}): Promise<WsProxy> {
   const host = options.host ?? '127.0.0.1';
   const server: Server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('websocket upgrade required\n');
@@ -27,6 +38,8 @@ export async function startWsProxy(options: { port?: number; host?: string } = {
   const wss = new WebSocketServer({ server });
   const open = new Set<WebSocket>();
   let paused = false;
+  let connections = 0;
+  const tap = options.tap;
 
   wss.on('connection', (ws, req) => {
     const address = new URL(req.url ?? '/', 'http://proxy').searchParams.get('address') ?? '';
@@ -36,16 +49,22 @@ export async function startWsProxy(options: { port?: number; host?: string } = {
       return;
     }
     open.add(ws);
+    const connection = ++connections;
+    tap?.open(connection);
     const socket = connect({ host: pgHost, port: pgPort, noDelay: true });
     const pending: Buffer[] = [];
     socket.on('connect', () => {
       for (const chunk of pending.splice(0)) socket.write(chunk);
     });
-    socket.on('data', (chunk) => ws.send(chunk));
+    socket.on('data', (chunk) => {
+      tap?.serverData?.(connection, chunk);
+      ws.send(chunk);
+    });
     socket.on('error', () => ws.close(1011, 'upstream error'));
     socket.on('close', () => ws.close());
     ws.on('message', (data) => {
       const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      tap?.clientData(connection, chunk);
       if (socket.connecting) pending.push(chunk);
       else socket.write(chunk);
       // PGlite's socket server ignores Terminate and keeps the connection open, so the driver's end() would
@@ -56,7 +75,7 @@ export async function startWsProxy(options: { port?: number; host?: string } = {
       }
     });
     ws.on('close', () => {
-      open.delete(ws);
+      if (open.delete(ws)) tap?.close(connection);
       socket.destroy();
     });
     ws.on('error', () => socket.destroy());

@@ -1,0 +1,259 @@
+/**
+ * `npm run bench`: measures Switchyard against a bare Worker in one run and checks the budgets of
+ * DESIGN.md §7. See bench/README.md for the method; results go to bench/results/latest.{json,md}.
+ *
+ * Options: --duration <s> (timed window per case, default 10), --connections <n> (default 32),
+ *          --profile (afterwards, CPU profiles of the Worker isolate during single and batch ingest),
+ *          --tmpfs (keep the Durable Objects' SQLite files in /dev/shm instead of on disk).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { root } from './lib/demo.ts';
+import { startProfiler } from './lib/inspector-profile.ts';
+import { loadSourceMap } from './lib/source-map.ts';
+import { createPgFrameCounter } from './lib/pg-frames.ts';
+import { useLocalProxy } from './lib/postgres.ts';
+import { startReceiver } from './lib/receiver.ts';
+import { bundleWorker, freePort, startRuntime, type Runtime } from './lib/runtime.ts';
+import { scratchDatabase } from './lib/scratch-db.ts';
+import { connectApi, createSource, createWebhookSubscription, pluginCatalog, type Source } from './lib/switchyard-api.ts';
+import { startWsProxy } from './lib/ws-proxy.ts';
+import { runCase, type CaseContext, type CaseResult } from './bench/cases.ts';
+import { measureDeliveryLatency } from './bench/delivery.ts';
+import { machineInfo } from './bench/machine.ts';
+import { consoleBudgets, evaluateBudgets, toMarkdown, type BenchReport } from './bench/report.ts';
+import { registerScriptValidator } from './bench/script-validator.ts';
+import { benchMethod } from './bench/method.ts';
+import { ORDER_SCHEMA } from './bench/order-schema.ts';
+import { measureDeliveryThroughput } from './bench/throughput.ts';
+import { measureUnloaded } from './bench/unloaded.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    profile: { type: 'boolean', default: false },
+    tmpfs: { type: 'boolean', default: false },
+  },
+});
+const DURATION = Number(flags.duration);
+const CONNECTIONS = Number(flags.connections);
+const WARMUP = 2;
+const log = (line: string) => console.log(`${stamp()} ${line}`);
+const cleanups: (() => Promise<unknown>)[] = [];
+const runtimes = new Set<Runtime>();
+/** Warnings and errors the Workers logged, by message, for the report (with the first full line of each). */
+const workerLog = new Map<string, number>();
+const workerLogExamples = new Map<string, string>();
+
+process.on('SIGINT', () => void shutdown().finally(() => process.exit(130)));
+
+try {
+  await main();
+  await shutdown();
+} catch (error) {
+  console.error(`bench: ${(error as Error).stack ?? error}`);
+  await shutdown();
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const machine = machineInfo();
+  const work = await mkdtemp(join(tmpdir(), 'switchyard-bench-'));
+  cleanups.push(() => rm(work, { recursive: true, force: true }));
+  const stateRoot = flags.tmpfs ? await mkdtemp('/dev/shm/switchyard-bench-') : work;
+  if (flags.tmpfs) cleanups.push(() => rm(stateRoot, { recursive: true, force: true }));
+  log(`bench: ${machine.cpuModel}, ${machine.cores} cores, load average ${machine.loadAverageAtStart.join(' ')}`);
+
+  log('bench: bundling with `wrangler deploy --dry-run`…');
+  const bundle = await bundleWorker(join(work, 'bundle'));
+
+  // the harness's own queries go through a proxy of their own, so only the Worker's traffic is counted
+  const harnessProxy = await startWsProxy();
+  cleanups.push(() => harnessProxy.close());
+  useLocalProxy(harnessProxy.endpoint);
+  const database = await scratchDatabase('switchyard_bench');
+  cleanups.push(() => database.stop());
+  const pg = createPgFrameCounter();
+  const workerProxy = await startWsProxy({ tap: pg });
+  cleanups.push(() => workerProxy.close());
+  const receiver = await startReceiver();
+  cleanups.push(() => receiver.close());
+  log(`bench: Postgres ${database.kind} (${new URL(database.url).pathname.slice(1)}), receiver ${receiver.url}`);
+
+  const cases: CaseResult[] = [];
+  let unloaded: BenchReport['unloaded'] = null;
+  const skipped: { name: string; reason: string }[] = [];
+  const notes: string[] = [];
+  const logExamples: string[] = [];
+
+  // 1. the baseline: a hello-world Worker on the same path, fed the same signed requests
+  const fakeSource: Source = { tenantId: 'tn_bare', sourceId: 'src_00000000000000000000000000', secret: `whsec_${randomBytes(24).toString('base64')}` };
+  const measureBare = async (name: string, title: string) => {
+    const bare = await launch({ kind: 'bare' });
+    const result = await runCase(context(bare, database.url, pg), { name, title, source: fakeSource, eventsPerRequest: 1, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP, expectedRps: 16_000, noStorage: true });
+    await stop(bare);
+    return result;
+  };
+  cases.push(await measureBare('bare', 'bare Worker (hello world), same requests'));
+
+  // the platform's floor for a durable acknowledgement: body -> Durable Object RPC -> one SQLite insert
+  const floor = await launch({ kind: 'floor', persistDir: join(stateRoot, 'floor-state') });
+  cases.push(await runCase(context(floor, database.url, pg), { name: 'floor', title: 'floor: Worker → DO RPC → 1 SQLite insert', source: fakeSource, eventsPerRequest: 1, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP, expectedRps: 5_000, noStorage: true }));
+
+  // 2. Switchyard, as `wrangler deploy` would ship it
+  const adminSecret = randomBytes(32).toString('base64url');
+  const inspectorPort = flags.profile ? await freePort() : undefined;
+  const runtime = await launch({
+    kind: 'bundle',
+    script: bundle.script,
+    persistDir: join(stateRoot, 'state'),
+    inspectorPort,
+    bindings: {
+      ADMIN_JWT_SECRET: adminSecret,
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      DATABASE_URL: database.url,
+      NEON_WS_PROXY: workerProxy.endpoint,
+      EGRESS_ALLOWLIST: new URL(receiver.url).host,
+    },
+  });
+  const ctx = context(runtime, database.url, pg);
+  const api = await connectApi(runtime.url, adminSecret);
+  const ready = await api.call('GET', '/readyz');
+  if (ready.status !== 200) throw new Error(`the runtime is not ready: ${JSON.stringify(ready.json)}`);
+
+  const base = { connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP };
+  const single = await createSource(api, 'bench single');
+  const singleResult = await runCase(ctx, { ...base, name: 'single', title: 'signed single-event ingest', source: single, eventsPerRequest: 1, expectedRps: 3_000 });
+  cases.push(singleResult);
+
+  const halfRate = Math.max(10, Math.round(singleResult.load.requestsPerSecond / 2));
+  const half = await createSource(api, 'bench half');
+  cases.push(await runCase(ctx, { ...base, name: 'single-half-rate', title: 'single-event ingest at 50% of saturation (paced)', source: half, eventsPerRequest: 1, connections: 0, overallRate: halfRate, paced: true, expectedRps: halfRate }));
+  // the same paced rate against the floor: what of the tail is the platform's durable write
+  cases.push(await runCase(context(floor, database.url, pg), { ...base, name: 'floor-half-rate', title: `floor at the same paced rate`, source: fakeSource, eventsPerRequest: 1, connections: 0, overallRate: halfRate, paced: true, expectedRps: halfRate, noStorage: true }));
+  await stop(floor);
+
+  const b100 = await createSource(api, 'bench batch 100');
+  cases.push(await runCase(ctx, { ...base, name: 'batch-100', title: 'batch ingest, 100 events/request', source: b100, eventsPerRequest: 100, connections: Math.min(CONNECTIONS, 16), durationSeconds: Math.round(DURATION * 1.5), expectedRps: 250 }));
+  const b1000 = await createSource(api, 'bench batch 1000');
+  cases.push(await runCase(ctx, { ...base, name: 'batch-1000', title: 'batch ingest, 1000 events/request', source: b1000, eventsPerRequest: 1000, connections: Math.min(CONNECTIONS, 8), expectedRps: 30 }));
+
+  const schema = await createSource(api, 'bench schema');
+  await api.must('PUT', `/v1/tenants/${schema.tenantId}/event-types/orders.created`, { schema: ORDER_SCHEMA });
+  cases.push(await runCase(ctx, { ...base, name: 'schema', title: 'single-event ingest + JSON Schema of the type', source: schema, eventsPerRequest: 1, expectedRps: 3_000 }));
+
+  const script = await createSource(api, 'bench script');
+  const scriptSetup = await registerScriptValidator(api, await pluginCatalog(api), script.tenantId);
+  if (scriptSetup.ok) {
+    cases.push(await runCase(ctx, { ...base, name: 'script', title: 'single-event ingest + warm script validator', source: script, eventsPerRequest: 1, expectedRps: 3_000 }));
+  } else {
+    skipped.push({ name: 'script', reason: scriptSetup.reason });
+    log(`bench: script validator: not available (${scriptSetup.reason})`);
+  }
+
+  // unloaded latency, one request at a time, plain and validated requests alternating in the same window
+  unloaded = await measureUnloaded(runtime.url, { plain: single, schema, script: scriptSetup.ok ? script : null }, log);
+
+  // the baseline again, so a passing disturbance on a shared machine cannot flatter the ratios (the higher one counts)
+  cases.push(await measureBare('bare-again', 'bare Worker again (the higher of the two is the baseline)'));
+
+  const latencySource = await createSource(api, 'bench delivery latency');
+  await createWebhookSubscription(api, latencySource.tenantId, `${receiver.url}/latency`);
+  log('bench: accepted-to-delivered latency, 200 events at 20/s…');
+  const delivery = await measureDeliveryLatency({ base: runtime.url, source: latencySource, receiver, path: '/latency', events: 200, ratePerSecond: 20 });
+  log(`bench: delivered ${delivery.delivered}/${delivery.events}: p50 ${delivery.sentToDeliveredMs.p50} ms, p95 ${delivery.sentToDeliveredMs.p95} ms, p99 ${delivery.sentToDeliveredMs.p99} ms`);
+
+  const deliveryThroughput = await measureDeliveryThroughput(api, runtime.url, database.url, receiver, pg, log);
+
+  let profile: unknown;
+  if (inspectorPort) {
+    await mkdir(join(root, 'bench/results'), { recursive: true });
+    const profiles: Record<string, unknown> = {};
+    for (const [name, size, expectedRps] of [['single', 1, 3_000], ['batch-1000', 1000, 30]] as const) {
+      log(`bench: profiling the Worker isolate during 5 s of ${name} ingest…`);
+      const profiled = await createSource(api, `bench profile ${name}`);
+      const profiler = await startProfiler(inspectorPort, 'switchyard');
+      await runCase(ctx, { ...base, name: `profile-${name}`, title: `${name} ingest (profiled, not a result)`, source: profiled, eventsPerRequest: size, connections: size > 1 ? 8 : CONNECTIONS, durationSeconds: 5, warmupSeconds: 0, expectedRps });
+      const summary = await profiler.stop(join(root, `bench/results/worker-${name}.cpuprofile.json`), loadSourceMap(`${bundle.script}.map`, root));
+      profiles[name] = summary;
+      log(summary.byInclusive.slice(0, 30).map((l) => `  ${String(l.totalPct).padStart(5)}% incl ${String(l.selfPct).padStart(5)}% self  ${l.function} (${l.where})`).join('\n'));
+    }
+    profile = profiles;
+  }
+
+  if (workerLog.size) {
+    log('bench: the Workers logged:');
+    for (const [message, count] of [...workerLog].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
+      log(`  ${count}× ${message}`);
+      notes.push(`Worker log, ${count}×: ${message}`);
+      logExamples.push(workerLogExamples.get(message) ?? message);
+    }
+  }
+  if (flags.tmpfs) notes.push('Run with --tmpfs: Durable Object SQLite files lived in /dev/shm, so no disk fsync was in the write path.');
+  for (const c of cases) {
+    if (c.load.cpu && c.load.cpu.other > 20) notes.push(`${c.title}: other processes used ${c.load.cpu.other}% of a core during the window; figures are lower than on an idle machine.`);
+    if (c.signedLate) notes.push(`${c.title}: the pre-signed pool ran out; ${c.signedLate} requests were signed inside the window.`);
+    if (c.storage && !c.storage.complete) notes.push(`${c.title}: Postgres held ${c.storage.stored} of ${c.acknowledgedEvents} acknowledged events when the wait ended.`);
+  }
+  const partial: Omit<BenchReport, 'budgets'> = {
+    startedAt: startedAt.toISOString(),
+    durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    machine,
+    method: benchMethod(CONNECTIONS, DURATION, WARMUP),
+    bundle: { bytes: bundle.bytes, path: 'wrangler deploy --dry-run --outdir <tmp>/bundle' },
+    cases,
+    skipped,
+    unloaded,
+    delivery,
+    deliveryThroughput,
+    profile,
+    notes,
+    workerLogExamples: logExamples,
+  };
+  const report: BenchReport = { ...partial, budgets: evaluateBudgets(partial) };
+  await mkdir(join(root, 'bench/results'), { recursive: true });
+  await writeFile(join(root, 'bench/results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(root, 'bench/results/latest.md'), toMarkdown(report));
+  log(`\n${consoleBudgets(report.budgets)}\n\nbench: wrote bench/results/latest.json and bench/results/latest.md (${report.durationSeconds} s)`);
+}
+
+async function launch(options: Parameters<typeof startRuntime>[0]): Promise<Runtime> {
+  const runtime = await startRuntime({
+    ...options,
+    onLog: (line) => {
+      // group by the logged message, without ids and numbers, so repeats collapse
+      const message = (line.match(/"msg":"([^"]+)"/)?.[1] ?? line).slice(0, 200);
+      const error = line.match(/"error":"([^"]{0,160})/)?.[1];
+      const key = (error ? `${message}: ${error}` : message).replace(/[0-9A-Z]{26}|\d+/g, '#');
+      workerLog.set(key, (workerLog.get(key) ?? 0) + 1);
+      if (!workerLogExamples.has(key)) workerLogExamples.set(key, `${new Date().toISOString()} ${line.slice(0, 3000)}`);
+    },
+  });
+  runtimes.add(runtime);
+  return runtime;
+}
+
+async function stop(runtime: Runtime): Promise<void> {
+  runtimes.delete(runtime);
+  await runtime.stop();
+}
+
+function context(runtime: Runtime, databaseUrl: string, pg: ReturnType<typeof createPgFrameCounter>): CaseContext {
+  return { base: runtime.url, workerdPid: runtime.workerdPid, databaseUrl, pg, log: (line) => log(`bench: ${line}`) };
+}
+
+function stamp(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+async function shutdown(): Promise<void> {
+  for (const runtime of runtimes) await runtime.stop().catch(() => {});
+  runtimes.clear();
+  for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`bench: cleanup: ${String(error)}`));
+  cleanups.length = 0;
+}

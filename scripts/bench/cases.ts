@@ -1,0 +1,177 @@
+/**
+ * One benchmark case: warm up, open a timed window of signed ingest requests, then wait until
+ * Postgres holds every acknowledged event and count the Postgres traffic the case caused.
+ */
+import type { LoadResult } from '../lib/load.ts';
+import { runLoad } from '../lib/load.ts';
+import { runPaced } from '../lib/paced.ts';
+import { pgDelta, type PgCounts, type PgFrameCounter } from '../lib/pg-frames.ts';
+import { query } from '../lib/postgres.ts';
+import type { EventOptions, Source } from '../lib/switchyard-api.ts';
+import { requestPool } from './pool.ts';
+
+export interface CaseResult {
+  name: string;
+  title: string;
+  connections: number;
+  eventsPerRequest: number;
+  overallRate?: number;
+  load: LoadResult;
+  eventsPerSecond: number;
+  peakEventsPerSecond: number;
+  acknowledgedEvents: number;
+  /** Requests the pool had to sign during the window because it ran out. */
+  signedLate: number;
+  /** Postgres side: events stored, how long after the window it caught up, and the end-to-end rate (warm-up start to caught up). */
+  storage: { stored: number; drainMs: number; complete: boolean; storedPerSecond: number } | null;
+  postgres: PgSummary | null;
+}
+
+export interface PgSummary {
+  connections: number;
+  roundTrips: number;
+  /** `INSERT INTO events` statements: outbox flushes. */
+  flushes: number;
+  /** Routing reloads by the TenantLog (once per object start or config change), part of a flush. */
+  routingLoads: number;
+  /** (flush statements + routing reloads) ÷ flushes. */
+  roundTripsPerFlush: number;
+  /** Round trips not made by the flush path (ingest's source and rules lookups, the consumer). */
+  otherRoundTrips: number;
+  roundTripsPer1000Events: number;
+  /** Round trips by statement: how many, and their mean time until ReadyForQuery. */
+  statements: Record<string, { count: number; meanMs: number; maxMs: number }>;
+}
+
+export interface CaseContext {
+  base: string;
+  workerdPid: number | null;
+  databaseUrl: string;
+  pg: PgFrameCounter;
+  log: (line: string) => void;
+}
+
+export interface CaseSpec {
+  name: string;
+  title: string;
+  source: Source;
+  eventsPerRequest: number;
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  overallRate?: number;
+  /** Send at `overallRate` evenly spaced, open loop (scripts/lib/paced.ts) instead of autocannon's per-connection pacing. */
+  paced?: boolean;
+  /** Expected request rate, to size the pool of pre-signed requests. */
+  expectedRps: number;
+  event?: EventOptions;
+  /** Skip waiting for Postgres (for a Worker without a database). */
+  noStorage?: boolean;
+}
+
+export async function runCase(ctx: CaseContext, spec: CaseSpec): Promise<CaseResult> {
+  const size = Math.ceil(spec.expectedRps * (spec.durationSeconds + spec.warmupSeconds) * 1.3) + 100;
+  const pool = requestPool(spec.source, { label: spec.name, eventsPerRequest: spec.eventsPerRequest, size, event: spec.event });
+  const pgBefore = ctx.pg.snapshot();
+  const storedBefore = spec.noStorage ? 0 : await storedCount(ctx.databaseUrl, spec.source.tenantId);
+  let warmOk = 0;
+  const started = Date.now();
+  // one request on its own first: concurrent first requests for an uncached source can fail (see bench/README.md)
+  const first = pool.next();
+  const firstAnswer = await fetch(`${ctx.base}${first.path}`, { method: first.method, headers: first.headers, body: first.body }).then((r) => r.status, () => 0);
+  if (firstAnswer === 202) warmOk += 1;
+  const drive = (seconds: number, workerdPid: number | null): Promise<LoadResult> =>
+    spec.paced && spec.overallRate
+      ? runPaced({ url: ctx.base, next: pool.next, ratePerSecond: spec.overallRate, durationSeconds: seconds, workerdPid }).then(fromPaced)
+      : runLoad({ url: ctx.base, next: pool.next, connections: spec.connections, durationSeconds: seconds, overallRate: spec.overallRate, workerdPid });
+  if (spec.warmupSeconds > 0) warmOk += (await drive(spec.warmupSeconds, null)).ok;
+  const lateBefore = pool.signedLate();
+  const load = await drive(spec.durationSeconds, ctx.workerdPid);
+  const acknowledgedEvents = (warmOk + load.ok) * spec.eventsPerRequest;
+  const windowEnd = Date.now();
+  const storage = spec.noStorage ? null : await waitStored(ctx.databaseUrl, spec.source.tenantId, storedBefore + acknowledgedEvents, windowEnd);
+  const result: CaseResult = {
+    name: spec.name,
+    title: spec.title,
+    connections: spec.connections,
+    eventsPerRequest: spec.eventsPerRequest,
+    overallRate: spec.overallRate,
+    load,
+    eventsPerSecond: Math.round((load.ok * spec.eventsPerRequest) / load.durationSeconds),
+    peakEventsPerSecond: load.peakRequestsPerSecond * spec.eventsPerRequest,
+    acknowledgedEvents,
+    signedLate: pool.signedLate() - lateBefore,
+    storage: storage && { ...storage, stored: storage.stored - storedBefore, storedPerSecond: Math.round((storage.stored - storedBefore) / ((windowEnd + storage.drainMs - started) / 1000)) },
+    postgres: spec.noStorage ? null : summarizePg(pgDelta(ctx.pg.snapshot(), pgBefore), acknowledgedEvents),
+  };
+  ctx.log(describe(result));
+  return result;
+}
+
+function fromPaced(p: Awaited<ReturnType<typeof runPaced>>): LoadResult {
+  return {
+    requests: p.requests,
+    durationSeconds: p.durationSeconds,
+    requestsPerSecond: p.requestsPerSecond,
+    peakRequestsPerSecond: p.requestsPerSecond,
+    latencyMs: { p50: p.latencyMs.p50, p95: p.latencyMs.p95, p99: p.latencyMs.p99, max: p.latencyMs.max, mean: p.meanMs },
+    correctedP99Ms: p.scheduledLatencyMs.p99,
+    status: p.status,
+    ok: p.ok,
+    errors: p.errors,
+    timeouts: 0,
+    cpu: p.cpu,
+  };
+}
+
+/** `loadRouting` (src/db/subscriptions.ts): the subscriptions a TenantLog fans out to. */
+const ROUTING_LOAD = /^SELECT t\.config_version, \(SELECT COALESCE\(json_agg\(json_build_object\('id/;
+
+export function summarizePg(delta: PgCounts, events: number): PgSummary {
+  const count = (pattern: RegExp) => Object.entries(delta.statements).filter(([sql]) => pattern.test(sql)).reduce((sum, [, s]) => sum + s.count, 0);
+  const flushes = count(/INSERT INTO events/);
+  const routingLoads = count(ROUTING_LOAD);
+  const statements = Object.fromEntries(
+    Object.entries(delta.statements).map(([sql, s]) => [sql, { count: s.count, meanMs: Math.round((s.totalMs / s.count) * 100) / 100, maxMs: Math.round(s.maxMs * 100) / 100 }]),
+  );
+  return {
+    connections: delta.connections,
+    roundTrips: delta.roundTrips,
+    flushes,
+    routingLoads,
+    roundTripsPerFlush: flushes ? Math.round(((flushes + routingLoads) / flushes) * 1000) / 1000 : 0,
+    otherRoundTrips: delta.roundTrips - flushes - routingLoads,
+    roundTripsPer1000Events: events ? Math.round((delta.roundTrips / events) * 1000 * 100) / 100 : 0,
+    statements,
+  };
+}
+
+export async function storedCount(databaseUrl: string, tenantId: string): Promise<number> {
+  const rows = (await query(databaseUrl, 'SELECT count(*)::int AS n FROM events WHERE tenant_id = $1', [tenantId])) as { n: number }[];
+  return rows[0]?.n ?? 0;
+}
+
+/** Polls until Postgres holds `expected` events of the tenant (or `timeoutMs` pass). */
+export async function waitStored(databaseUrl: string, tenantId: string, expected: number, since: number, timeoutMs = 60_000): Promise<{ stored: number; drainMs: number; complete: boolean }> {
+  const deadline = Date.now() + timeoutMs;
+  let stored = 0;
+  for (;;) {
+    stored = await storedCount(databaseUrl, tenantId);
+    if (stored >= expected) return { stored, drainMs: Date.now() - since, complete: true };
+    if (Date.now() > deadline) return { stored, drainMs: Date.now() - since, complete: false };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function describe(r: CaseResult): string {
+  const l = r.load;
+  const parts = [
+    `${r.title.padEnd(44)} ${String(l.requestsPerSecond).padStart(6)} req/s ${String(r.eventsPerSecond).padStart(7)} ev/s`,
+    `p50 ${l.latencyMs.p50} p95 ${l.latencyMs.p95} p99 ${l.latencyMs.p99} ms`,
+    Object.entries(l.status).map(([code, n]) => `${code}×${n}`).join(' ') + (l.errors ? ` errors×${l.errors}` : ''),
+  ];
+  if (l.cpu) parts.push(`cpu workerd ${l.cpu.workerd}% loadgen ${l.cpu.loadGenerator}% pg ${l.cpu.postgres}% other ${l.cpu.other}%`);
+  if (r.storage) parts.push(`stored ${r.storage.stored}/${r.acknowledgedEvents} +${r.storage.drainMs} ms after the window (${r.storage.storedPerSecond} stored/s)`);
+  if (r.signedLate) parts.push(`(pool short by ${r.signedLate})`);
+  return parts.join(' | ');
+}

@@ -1,0 +1,108 @@
+/**
+ * CPU profile of the Worker's isolate inside workerd, over the DevTools protocol of workerd's
+ * inspector (Miniflare's `inspectorPort`; the isolate is `/core:user:<worker name>`). The summary
+ * gives self and inclusive time per function (the bundle is not minified, so names are the source's).
+ */
+import { writeFile } from 'node:fs/promises';
+import { WebSocket } from 'ws';
+import type { Lookup } from './source-map.ts';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileLine {
+  function: string;
+  where: string;
+  selfPct: number;
+  totalPct: number;
+}
+
+export interface Profiler {
+  /** `sourceMap` names source files and lines instead of bundle positions. */
+  stop(savePath?: string, sourceMap?: Lookup | null): Promise<{ top: ProfileLine[]; byInclusive: ProfileLine[]; samples: number }>;
+}
+
+export async function startProfiler(inspectorPort: number, worker: string): Promise<Profiler> {
+  const ws = new WebSocket(`ws://127.0.0.1:${inspectorPort}/core:user:${worker}`);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  let nextId = 0;
+  const pending = new Map<number, (result: unknown) => void>();
+  ws.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  const call = <T>(method: string, params: Record<string, unknown> = {}) =>
+    new Promise<T>((resolve) => {
+      const id = ++nextId;
+      pending.set(id, resolve as (r: unknown) => void);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await call('Profiler.enable');
+  await call('Profiler.setSamplingInterval', { interval: 200 });
+  await call('Profiler.start');
+  return {
+    async stop(savePath, sourceMap) {
+      const { profile } = await call<{ profile: Profile }>('Profiler.stop');
+      ws.close();
+      if (savePath) await writeFile(savePath, JSON.stringify(profile));
+      return summarize(profile, sourceMap ?? null);
+    },
+  };
+}
+
+function summarize(profile: Profile, sourceMap: Lookup | null): { top: ProfileLine[]; byInclusive: ProfileLine[]; samples: number } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const where = (n: ProfileNode) => {
+    const { url, lineNumber, columnNumber } = n.callFrame;
+    const mapped = url.endsWith('index.js') && sourceMap ? sourceMap(lineNumber, columnNumber) : null;
+    return mapped ?? `${url.split('/').pop()}:${lineNumber + 1}`;
+  };
+  const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}\t${where(n)}`;
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  let counted = 0;
+  profile.samples.forEach((id, i) => {
+    const weight = profile.timeDeltas[i] ?? 0;
+    counted += weight;
+    const node = byId.get(id);
+    if (!node) return;
+    self.set(key(node), (self.get(key(node)) ?? 0) + weight);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const k = key(byId.get(at)!);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      total.set(k, (total.get(k) ?? 0) + weight);
+    }
+  });
+  const line = (k: string): ProfileLine => {
+    const [fn = '', where = ''] = k.split('\t');
+    return { function: fn, where, selfPct: pct(self.get(k) ?? 0, counted), totalPct: pct(total.get(k) ?? 0, counted) };
+  };
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k]) => line(k));
+  const byInclusive = [...total.entries()]
+    .filter(([k]) => !/^\((root|program|idle|garbage collector)\)/.test(k))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 40)
+    .map(([k]) => line(k));
+  return { top, byInclusive, samples: profile.samples.length };
+}
+
+function pct(part: number, whole: number): number {
+  return whole ? Math.round((part / whole) * 1000) / 10 : 0;
+}
