@@ -5,7 +5,7 @@
  *
  * Usage: node scripts/faults.ts [scenario ...]   (postgres-outage, inflight-outage, runtime-kill,
  *        flapping-receiver, redis-outage, fuzz; default all). FAULTS_SEED replays the random parts, FAULTS_VERBOSE=1
- *        prints the Worker's log, FAULTS_FUZZ_RUNS sets the fuzz size (default 500).
+ *        prints the Worker's log, FAULTS_FUZZ_RUNS sets the fuzz size (default 800).
  */
 import { flappingReceiver } from './faults/flapping-receiver.ts';
 import { fuzz } from './faults/fuzz.ts';

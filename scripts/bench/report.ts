@@ -158,7 +158,7 @@ export function toMarkdown(r: BenchReport): string {
   if (r.deliveryThroughput) {
     const t = r.deliveryThroughput;
     lines.push(`| ingest + delivery of ${t.events} events (batches of 100, one webhook subscription) | ${t.events} | ${t.postgres.connections} | ${t.postgres.roundTrips} | ${t.postgres.flushes} | ${t.postgres.routingLoads} | ${t.postgres.roundTripsPerFlush} | ${t.postgres.otherRoundTrips} | ${t.postgres.roundTripsPer1000Events} |`);
-    lines.push('', `Delivery throughput: ${t.events} deliveries in ${(t.deliveredMs / 1000).toFixed(1)} s (${t.deliveriesPerSecond}/s); the queue consumer's share: ${t.consumerRoundTripsPer1000} round trips per 1000 deliveries.`);
+    lines.push('', `Delivery throughput: ${t.events} deliveries in ${(t.deliveredMs / 1000).toFixed(1)} s (${t.deliveriesPerSecond}/s); the queue consumer's share: ${t.consumerRoundTripsPer1000} round trips per 1000 deliveries (per batch of up to 25: claim and load, check finished ones, record the attempts).`);
   }
   const totals = new Map<string, { count: number; totalMs: number; maxMs: number }>();
   const add = (statements: PgSummary['statements']) => {

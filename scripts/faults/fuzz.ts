@@ -128,7 +128,7 @@ export async function fuzz(env: FaultEnv): Promise<ScenarioOutcome> {
   const lines: string[] = [];
   const problems: string[] = [];
   const seed = Number(process.env.FAULTS_SEED ?? Date.now() % 1_000_000);
-  const runs = Number(process.env.FAULTS_FUZZ_RUNS ?? 500);
+  const runs = Number(process.env.FAULTS_FUZZ_RUNS ?? 800);
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-fuzz') });
   try {
     const source = await createSource(api, 'faults fuzz');

@@ -53,9 +53,10 @@ export async function claimDeliveries(db: Db, ids: string[]): Promise<ClaimedDel
   return result.rows;
 }
 
-/** Finished deliveries among `ids` (a duplicate message of one of them only needs its line released). */
-export async function finishedDeliveries(db: Db, ids: string[]): Promise<{ id: string; status: string }[]> {
-  const result = await db.query<{ id: string; status: string }>(`SELECT id, status FROM deliveries WHERE id = ANY($1) AND status <> 'pending'`, [ids]);
+/** Current status of the deliveries among `ids` that exist. */
+export async function deliveryStatuses(db: Db, ids: string[]): Promise<{ id: string; status: string }[]> {
+  if (ids.length === 0) return [];
+  const result = await db.query<{ id: string; status: string }>('SELECT id, status FROM deliveries WHERE id = ANY($1)', [ids]);
   return result.rows;
 }
 

@@ -15,7 +15,10 @@ export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox
   const { type } = input.event;
   const schema = rules.schemas.get(type);
   if (schema) {
-    const errors = schema.validate(input.event.data);
+    // a schema describes `data`; an event without JSON data cannot satisfy it (and must not reach the validator)
+    const errors = input.event.data === undefined
+      ? [{ pointer: '/data', detail: `events of type ${type} must carry JSON data matching the registered schema` }]
+      : schema.validate(input.event.data);
     if (errors.length > 0) {
       return { kind: 'reject', problem: problem(422, 'schema_violation', `the data does not match the schema of ${type} (version ${schema.version})`, { errors }) };
     }

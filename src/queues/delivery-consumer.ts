@@ -10,7 +10,7 @@ import { parseAllowlist } from '../delivery/ssrf-guard';
 import { nextStep, retryPolicy } from '../delivery/retry-policy';
 import { SYSTEM_PREFIX, systemEvent } from '../delivery/system-events';
 import { withDb, type Db } from '../db/client';
-import { claimDeliveries, finishedDeliveries, recordAttempts, type AttemptRecord } from '../db/deliveries';
+import { claimDeliveries, deliveryStatuses, LEASE_SECONDS, recordAttempts, type AttemptRecord } from '../db/deliveries';
 import { bumpConfigVersion } from '../db/tenants';
 import type { AppendItem } from '../durable/log-types';
 import { open } from '../lib/secret-box';
@@ -44,14 +44,17 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
   } catch (error) {
     // nothing recorded: the whole batch is tried again; claimed leases expire on their own
     console.error(JSON.stringify({ msg: 'delivery batch failed', size: deliveries.length, error: String(error) }));
-    for (const message of deliveries) message.retry({ delaySeconds: 10 });
+    for (const message of deliveries) message.retry({ delaySeconds: LEASE_SECONDS });
   }
 }
 
 async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, DeliveryMessage>, sandboxes?: SandboxProvider): Promise<void> {
   const ids = [...new Set([...bodies.values()].map((b) => b.delivery_id))];
   const claimed = new Map((await claimDeliveries(db, ids)).map((d) => [d.id, d]));
-  const finished = new Set((await finishedDeliveries(db, ids.filter((id) => !claimed.has(id)))).map((d) => d.id));
+  // not claimed: finished (a duplicate message), gone (its subscription was deleted), or leased
+  const others = await deliveryStatuses(db, ids.filter((id) => !claimed.has(id)));
+  const finished = new Set(others.filter((d) => d.status !== 'pending').map((d) => d.id));
+  const leased = new Set(others.filter((d) => d.status === 'pending').map((d) => d.id));
 
   const started = new Date();
   const runs = new Map<string, { result: AttemptResult; latencyMs: number; startedAt: Date }>();
@@ -141,6 +144,12 @@ async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, Deli
     handled.add(body.delivery_id);
     if (decision?.kind === 'retry') {
       message.retry({ delaySeconds: decision.delaySeconds });
+      continue;
+    }
+    if (!decision && leased.has(body.delivery_id)) {
+      // pending but leased: another consumer holds it, or one that failed after claiming it did; try
+      // again once the lease is over (a duplicate then finds it finished), never drop it
+      message.retry({ delaySeconds: LEASE_SECONDS });
       continue;
     }
     const ended = decision?.kind === 'final' || finished.has(body.delivery_id);

@@ -30,7 +30,10 @@ export interface ResolvedSource {
   rateLimits: RateLimits;
 }
 
-type Entry = { expires: number; value: Promise<ResolvedSource | null> };
+// Resolved copies only: an in-flight load is never shared between requests, because workerd does not
+// let one request wait on I/O another request started (it can hang or fail with "Cannot perform I/O
+// on behalf of a different request"). A cold burst costs one lookup per request, once.
+type Entry = { expires: number; value: ResolvedSource | null };
 const cache = new Map<string, Entry>();
 
 /**
@@ -38,27 +41,18 @@ const cache = new Map<string, Entry>();
  * known, the older copy keeps serving (ingest stays up through a database outage); otherwise the
  * error propagates and the caller answers 503.
  */
-export function resolveSource(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void, minVersion = 0): Promise<ResolvedSource | null> {
-  const now = Date.now();
+export async function resolveSource(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void, minVersion = 0): Promise<ResolvedSource | null> {
   const hit = cache.get(sourceId);
-  if (hit && hit.expires > now) return hit.value;
-  const stale = hit?.value;
-  const value = load(env, sourceId, waitUntil, minVersion).catch(async (error: unknown) => {
-    const previous = stale ? await stale.catch(() => null) : null;
-    if (previous) return previous;
+  if (hit && hit.expires > Date.now()) return hit.value;
+  let value: ResolvedSource | null;
+  try {
+    value = await load(env, sourceId, waitUntil, minVersion);
+  } catch (error) {
+    if (hit?.value) return hit.value;
     throw error;
-  });
-  const entry: Entry = { expires: now + SOURCE_TTL_MS, value };
+  }
   if (!hit && cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(sourceId, entry);
-  value.then(
-    (source) => {
-      if (!source) entry.expires = Date.now() + MISSING_TTL_MS;
-    },
-    () => {
-      if (cache.get(sourceId) === entry) cache.delete(sourceId);
-    },
-  );
+  cache.set(sourceId, { expires: Date.now() + (value ? SOURCE_TTL_MS : MISSING_TTL_MS), value });
   return value;
 }
 
@@ -76,43 +70,35 @@ export function activeSecrets(source: ResolvedSource, now: number): string[] {
 }
 
 export const RECHECKS_PER_SECOND = 4;
-type Recheck = { tokens: number; at: number; pending: Promise<ResolvedSource | null> | null };
+type Recheck = { tokens: number; at: number };
 const rechecks = new Map<string, Recheck>();
 
 /**
  * After a refusal (a signature that does not verify, a rate limit): when the tenant's log has seen a
  * newer config than this copy was made under (a secret rotated, a limit raised meanwhile), reloads the
  * source and returns the new copy; null when the copy is current. Each source gets a small budget of
- * checks per isolate (a burst of `RECHECKS_PER_SECOND`, refilled at that rate), and concurrent ones
- * share a check, so a flood of bad requests cannot become a flood of lookups.
+ * checks per isolate (a burst of `RECHECKS_PER_SECOND`, refilled at that rate), so a flood of bad
+ * requests cannot become a flood of lookups.
  */
 export function fresherSource(env: Env, source: ResolvedSource, waitUntil: (p: Promise<unknown>) => void): Promise<ResolvedSource | null> {
   const now = Date.now();
   let recheck = rechecks.get(source.id);
   if (!recheck) {
     if (rechecks.size >= MAX_ENTRIES) rechecks.clear();
-    recheck = { tokens: RECHECKS_PER_SECOND, at: now, pending: null };
+    recheck = { tokens: RECHECKS_PER_SECOND, at: now };
     rechecks.set(source.id, recheck);
   }
   recheck.tokens = Math.min(RECHECKS_PER_SECOND, recheck.tokens + ((now - recheck.at) / 1000) * RECHECKS_PER_SECOND);
   recheck.at = now;
-  if (recheck.pending) return recheck.pending;
   if (recheck.tokens < 1) return Promise.resolve(null);
   recheck.tokens -= 1;
-  const current = recheck;
-  const value = (async () => {
+  return (async () => {
     const { configVersion } = await env.TENANT_LOG.getByName(source.tenantId).status();
     if (configVersion <= source.configVersion) return null;
     forgetSource(source.id);
     const fresh = await resolveSource(env, source.id, waitUntil, configVersion);
     return fresh && fresh.configVersion > source.configVersion ? fresh : null;
-  })()
-    .catch(() => null)
-    .finally(() => {
-      current.pending = null;
-    });
-  current.pending = value;
-  return value;
+  })().catch(() => null);
 }
 
 async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>) => void, minVersion: number): Promise<ResolvedSource | null> {

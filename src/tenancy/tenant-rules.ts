@@ -28,18 +28,20 @@ export interface TenantRules {
   transformers: Instance<TransformerPlugin>[];
 }
 
-type Entry = { expires: number; value: Promise<TenantRules> };
+// Resolved copies only: an in-flight load is never shared between requests, because workerd does not
+// let one request wait on I/O another request started (it can hang or fail with "Cannot perform I/O
+// on behalf of a different request"). A cold burst costs one lookup per request, once.
+type Entry = { expires: number; value: TenantRules };
 const cache = new Map<string, Entry>();
 
-export function tenantRules(env: Env, tenantId: string, waitUntil: (p: Promise<unknown>) => void): Promise<TenantRules> {
+export async function tenantRules(env: Env, tenantId: string, waitUntil: (p: Promise<unknown>) => void): Promise<TenantRules> {
   const hit = cache.get(tenantId);
   if (hit && hit.expires > Date.now()) return hit.value;
   // the Redis copy (shared-cache.ts) spares a cold isolate the database
-  const value = throughShared(env, rulesKey(tenantId), () => withDb(env, (db) => loadTenantRules(db, tenantId), waitUntil), waitUntil).then((row) => compile(tenantId, row));
-  const entry = { expires: Date.now() + RULES_TTL_MS, value };
+  const row = await throughShared(env, rulesKey(tenantId), () => withDb(env, (db) => loadTenantRules(db, tenantId), waitUntil), waitUntil);
+  const value = compile(tenantId, row);
   if (!hit && cache.size >= MAX_TENANTS) cache.delete(cache.keys().next().value!);
-  cache.set(tenantId, entry);
-  value.catch(() => cache.get(tenantId) === entry && cache.delete(tenantId));
+  cache.set(tenantId, { expires: Date.now() + RULES_TTL_MS, value });
   return value;
 }
 

@@ -109,6 +109,19 @@ describe('event-type schemas', () => {
     expect((await ingest(source, bad())).status).toBe(202);
   });
 
+  it('refuses an event without data of a type with a schema with 422, not 500, alone or in a batch', async () => {
+    const source = await createSource();
+    await api('PUT', `/v1/tenants/${source.tenantId}/event-types/orders.created`, { schema: orderSchema });
+    const { data: _data, ...bare } = makeEvent();
+    const single = await ingest(source, bare);
+    expect(single.status).toBe(422);
+    expect(await single.json()).toMatchObject({ code: 'schema_violation', errors: [{ pointer: '/data' }] });
+    const batch = await ingest(source, [makeEvent(), { ...makeEvent(), data: undefined, data_base64: 'AAEC' }], 'application/cloudevents-batch+json');
+    expect(batch.status).toBe(202);
+    const { results } = await batch.json<{ results: { status: number; code?: string }[] }>();
+    expect(results.map((r) => r.status)).toEqual([202, 422]);
+  });
+
   it('keeps versions and validates against the newest', async () => {
     const tenant = await createTenant();
     await api('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, { schema: orderSchema });
