@@ -85,13 +85,14 @@ export async function postgresOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     problems.push(...verdict.problems);
 
     // deliveries: every stored event has one delivery, and it must end delivered (the receiver says 200)
-    const settled = await until(async () => (await deliveryStates(db.url, source.tenantId)).pending === 0, 30_000, 500);
+    // a consumer batch that failed during the outage holds its deliveries' leases (60 s) before retrying them
+    const settled = await until(async () => (await deliveryStates(db.url, source.tenantId)).pending === 0, 90_000, 500);
     const states = await deliveryStates(db.url, source.tenantId);
     const arrived = new Set(env.receiver.received.filter((r) => r.path === '/outage').map((r) => (JSON.parse(r.body) as { id: string }).id));
     const missing = rows.filter((r) => !arrived.has(r.ce_id));
     lines.push(`deliveries: ${JSON.stringify(states.byStatus)}; ${arrived.size} distinct events reached the receiver`);
     if (states.total !== rows.length) problems.push(`${rows.length} stored events but ${states.total} deliveries`);
-    if (!settled) problems.push(`${states.pending} deliveries still pending 30 s after the outage (e.g. ${states.pendingExamples.join(', ')})`);
+    if (!settled) problems.push(`${states.pending} deliveries still pending 90 s after the outage (e.g. ${states.pendingExamples.join(', ')})`);
     if (missing.length) problems.push(`${missing.length} stored events never reached the receiver (e.g. ${missing.slice(0, 3).map((r) => r.ce_id).join(', ')})`);
     const flushWarnings = logs.filter((l) => l.includes('outbox flush failed')).length;
     lines.push(`the TenantLog logged ${flushWarnings} failed flushes while the database was down`);
