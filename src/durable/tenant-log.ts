@@ -220,8 +220,9 @@ export class TenantLog extends DurableObject<Env> {
     return this.tenantId;
   }
 
+  /** Existence, not a count: this runs after every alarm, and a count would scan the whole backlog. */
   private hasWork(): boolean {
-    return this.outboxDepth() > 0 || dispatchDepth(this.sql) > 0;
+    return this.sql.exec<{ busy: number }>('SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM dispatch) AS busy').one().busy === 1;
   }
 
   private outboxDepth(): number {
