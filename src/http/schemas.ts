@@ -38,3 +38,6 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
     return undefined;
   }
 }
+
+/** An OpenAPI JSON body or response: `{ content: { 'application/json': { schema } } }`. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });

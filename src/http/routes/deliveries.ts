@@ -4,7 +4,7 @@ import { findDelivery, listDeliveries, reopenDelivery } from '../../db/deliverie
 import { problem, ProblemError } from '../../ingest/problem';
 import type { DeliveryMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
-import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Delivery = z
@@ -19,7 +19,6 @@ const Attempt = z
   .openapi('DeliveryAttempt');
 
 const Params = TenantParam.extend({ deliveryId: z.string().openapi({ param: { name: 'deliveryId', in: 'path' } }) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const sec = [{ bearer: [] }];
 
 const routes = {

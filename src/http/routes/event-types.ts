@@ -6,7 +6,7 @@ import { EVENT_TYPE } from '../../ingest/envelope';
 import { problem, ProblemError } from '../../ingest/problem';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
-import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const EventTypeSchema = z
@@ -14,7 +14,6 @@ const EventTypeSchema = z
   .openapi('EventType');
 
 const TypeParams = TenantParam.extend({ type: z.string().regex(EVENT_TYPE, 'dot-notation, e.g. orders.created').openapi({ param: { name: 'type', in: 'path' }, example: 'orders.created' }) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const routes = {
   put: createRoute({

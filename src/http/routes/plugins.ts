@@ -11,7 +11,7 @@ import type { AppEnv } from '../context';
 import { acceptPluginConfig } from '../plugin-checks';
 import { requirePluginType } from '../plugin-config';
 import { registerPluginTest } from './plugin-test';
-import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Patterns = z.array(z.string().regex(TYPE_PATTERN, 'event-type pattern like orders.* or **')).min(1).max(50);
@@ -37,7 +37,6 @@ const CatalogSchema = z
   .openapi('PluginType');
 
 const PluginParams = TenantParam.extend({ pluginId: z.string().openapi({ param: { name: 'pluginId', in: 'path' } }) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const tag = (p: PluginRow) => etag(p.id, p.version);
 const present = (p: PluginRow) => ({ ...p, kind: p.kind as z.infer<typeof PluginSchema>['kind'] });
 

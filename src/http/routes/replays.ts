@@ -8,7 +8,7 @@ import { newId } from '../../lib/ids';
 import { TYPE_PATTERN } from '../../lib/type-pattern';
 import type { ReplayMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
-import { problemResponses, TenantParam } from '../schemas';
+import { json, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Replay = z
@@ -18,7 +18,6 @@ const Replay = z
   })
   .openapi('Replay');
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const sec = [{ bearer: [] }];
 const present = ({ tenant_id: _t, ...r }: ReplayRow) => ({ ...r, filter: r.filter as Record<string, unknown> });
 

@@ -19,13 +19,12 @@ import type { VerifierPlugin } from '../../plugins/types';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { parsePluginConfig, requirePluginType } from '../plugin-config';
-import { problemResponses, TenantParam } from '../schemas';
+import { json, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 export const DEFAULT_GRACE_SECONDS = 86_400;
 
 const Grace = z.int().min(0).max(2_592_000).default(DEFAULT_GRACE_SECONDS).openapi({ description: 'how long the older secrets stay valid; 0 ends them now', example: 86_400 });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const sec = [{ bearer: [] }];
 
 const RotatedSource = z

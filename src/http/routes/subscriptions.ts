@@ -17,7 +17,7 @@ import type { AppEnv } from '../context';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
 import { acceptPluginConfig } from '../plugin-checks';
 import { requirePluginType } from '../plugin-config';
-import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Patterns = z.array(z.string().regex(TYPE_PATTERN, 'event-type pattern like orders.* or **')).min(1).max(50);
@@ -53,7 +53,6 @@ const Created = SubscriptionSchema.extend({
 }).openapi('CreatedSubscription');
 
 const SubParams = TenantParam.extend({ subscriptionId: z.string().openapi({ param: { name: 'subscriptionId', in: 'path' } }) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const sec = [{ bearer: [] }];
 
 const routes = {
