@@ -39,6 +39,35 @@ describe('TenantLog: dedup, order, durability', () => {
     expect(second.sequence).toBe(first.sequence + 1);
   });
 
+  it('treats a repeated id inside one batch as a duplicate (same body) or a conflict (different body)', async () => {
+    const source = await createSource();
+    const event = makeEvent();
+    const res = await ingest(source, [event, makeEvent(), event, { ...event, data: { amount: 1 } }], 'application/cloudevents-batch+json');
+    const { results } = await res.json<{ results: (Accepted & { status: number; code?: string })[] }>();
+    expect(results.map((r) => [r.status, r.sequence, r.duplicate, r.code])).toEqual([
+      [202, 1, false, undefined],
+      [202, 2, false, undefined],
+      [202, 1, true, undefined],
+      [422, undefined, undefined, 'idempotency_conflict'],
+    ]);
+  });
+
+  it('accepts an id again as a new event once its dedup window has passed', async () => {
+    const source = await createSource();
+    const log = testEnv.TENANT_LOG.getByName(source.tenantId);
+    const item = { sourceId: source.sourceId, ceId: 'evt-1', sha256: 'aa', type: 'a.b', subject: null, time: null, partitionKey: null, correlationId: null, causationId: null, json: JSON.stringify(makeEvent({ id: 'evt-1', type: 'a.b' })) };
+    const append = (dedupWindowSeconds: number) => log.append({ tenantId: source.tenantId, dedupWindowSeconds, configVersion: 0, items: [item] });
+    const first = await append(0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await append(60);
+    const third = await append(60);
+    expect([first, second, third].map((r) => (r.kind === 'appended' ? r.results.map((x) => [x.kind, x.sequence, 'duplicate' in x && x.duplicate]) : r))).toEqual([
+      [['accepted', 1, false]],
+      [['accepted', 2, false]],
+      [['accepted', 2, true]],
+    ]);
+  });
+
   it('gives concurrent duplicates of one id exactly one sequence', async () => {
     const source = await createSource();
     const event = makeEvent();
