@@ -1,9 +1,9 @@
 /**
  * (a2) The database link drops while a delivery attempt is in flight. The receiver holds the first
  * attempt for 3 s and then answers 500; meanwhile the Worker's Postgres link is cut (its WebSocket
- * proxy paused for 1.5 s), so the consumer cannot record the attempt. The delivery must still get
- * its retry and end `delivered`, with its attempts on record — not stay `pending` with nobody left
- * to try it again.
+ * proxy paused for 1.5 s), so the consumer cannot record the attempt at first. The delivery must
+ * still get its retry and end `delivered`, with every attempt on record (the consumer retries the
+ * recording on a fresh connection) — not stay `pending` with nobody left to try it again.
  */
 import { join } from 'node:path';
 import { createSource, makeEvent, send, signedIngest } from '../lib/switchyard-api.ts';
@@ -36,6 +36,9 @@ export async function inflightOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     const [delivery] = await listDeliveries(env.database.url, source.tenantId);
     const attempts = env.receiver.received.filter((r) => r.path === '/inflight').length;
     lines.push(`after ${((Date.now() - t0) / 1000).toFixed(0)} s: delivery ${delivery?.status ?? 'missing'}, ${delivery?.attempts ?? 0} attempts counted, ${delivery?.recorded_attempts ?? 0} recorded, lease ${delivery?.leased_until ?? 'none'}; the receiver saw ${attempts} attempt(s)`);
+    if (ended && delivery && delivery.recorded_attempts !== delivery.attempts) {
+      problems.push(`${delivery.attempts} attempts counted but ${delivery.recorded_attempts} in the delivery log: an attempt made while the database was unreachable was not recorded`);
+    }
     if (!ended) {
       problems.push(`the delivery was not retried after its first attempt failed while the database was unreachable: still ${delivery?.status} ${WAIT_MS / 1000} s later with ${delivery?.attempts} attempt counted and ${delivery?.recorded_attempts} recorded (the queue message was acknowledged without a retry)`);
       const failed = logs.filter((l) => l.includes('delivery batch failed')).length;

@@ -85,7 +85,8 @@ export async function postgresOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     problems.push(...verdict.problems);
 
     // deliveries: every stored event has one delivery, and it must end delivered (the receiver says 200)
-    // a consumer batch that failed during the outage holds its deliveries' leases (60 s) before retrying them
+    // a consumer batch whose claim failed during the outage is retried within seconds; one that claimed
+    // and attempted keeps trying to record for ~15 s, and only past that waits out its lease
     const settled = await until(async () => (await deliveryStates(db.url, source.tenantId)).pending === 0, 90_000, 500);
     const states = await deliveryStates(db.url, source.tenantId);
     const arrived = new Set(env.receiver.received.filter((r) => r.path === '/outage').map((r) => (JSON.parse(r.body) as { id: string }).id));

@@ -24,17 +24,15 @@ export interface ClaimedDelivery {
   sealed_secrets: string[];
 }
 
-export const LEASE_SECONDS = 60;
-
 /**
- * Claims pending deliveries for one attempt each (attempt number + 1, lease set) and loads them in
- * the same round trip. A delivery that is finished, or leased by a concurrent consumer, is not
- * returned: its message is a duplicate.
+ * Claims pending deliveries for one attempt each (attempt number + 1, leased for `leaseSeconds`) and
+ * loads them in the same round trip. A delivery that is finished, or leased by a concurrent consumer,
+ * is not returned: its message is a duplicate.
  */
-export async function claimDeliveries(db: Db, ids: string[]): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(db: Db, ids: string[], leaseSeconds: number): Promise<ClaimedDelivery[]> {
   const result = await db.query<ClaimedDelivery>(
     `WITH claimed AS (
-       UPDATE deliveries SET attempts = attempts + 1, leased_until = now() + make_interval(secs => ${LEASE_SECONDS}), updated_at = now()
+       UPDATE deliveries SET attempts = attempts + 1, leased_until = now() + make_interval(secs => $2), updated_at = now()
         WHERE id = ANY($1) AND status = 'pending' AND (leased_until IS NULL OR leased_until < now())
         RETURNING id, tenant_id, subscription_id, event_id, partition_key, attempts, schedule_offset
      )
@@ -48,16 +46,20 @@ export async function claimDeliveries(db: Db, ids: string[]): Promise<ClaimedDel
        JOIN subscriptions s ON s.id = c.subscription_id
        LEFT JOIN plugins ap ON ap.id = s.action_plugin_id
        LEFT JOIN plugins tp ON tp.id = s.transformer_plugin_id`,
-    [ids],
+    [ids, leaseSeconds],
   );
   return result.rows;
 }
 
 /** Current status of the deliveries among `ids` that exist. */
-export async function deliveryStatuses(db: Db, ids: string[]): Promise<{ id: string; status: string }[]> {
+/** Status of each delivery, and for a pending one how many seconds of its lease are left (0: none). */
+export async function deliveryStatuses(db: Db, ids: string[]): Promise<{ id: string; status: string; lease_left: number }[]> {
   if (ids.length === 0) return [];
-  const result = await db.query<{ id: string; status: string }>('SELECT id, status FROM deliveries WHERE id = ANY($1)', [ids]);
-  return result.rows;
+  const result = await db.query<{ id: string; status: string; lease_left: number }>(
+    `SELECT id, status, GREATEST(0, ceil(extract(epoch FROM leased_until - now())))::int AS lease_left FROM deliveries WHERE id = ANY($1)`,
+    [ids],
+  );
+  return result.rows.map((r) => ({ ...r, lease_left: r.lease_left ?? 0 }));
 }
 
 export interface AttemptRecord extends AttemptView {

@@ -20,6 +20,8 @@ import { DISPATCH_SCHEMA, dispatchDepth, finishOrdered, orderedDepth, pendingDis
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from './log-types';
 
 export const FLUSH_BATCH = 1000;
+/** One alarm keeps flushing full batches for up to this long, instead of paying an alarm per batch under a backlog. */
+const FLUSH_SLICE_MS = 1_000;
 const SEND_BATCH = 100;
 
 const SCHEMA = `
@@ -130,8 +132,12 @@ export class TenantLog extends DurableObject<Env> {
     this.flushScheduled = false;
     this.nextFlushAt = null;
     try {
-      await this.flushOutbox();
-      await this.drainDispatch();
+      const until = Date.now() + FLUSH_SLICE_MS;
+      let flushed: number;
+      do {
+        flushed = await this.flushOutbox();
+        await this.drainDispatch();
+      } while (flushed === FLUSH_BATCH && Date.now() < until);
       this.flushFailures = 0;
     } catch (error) {
       this.flushFailures++;
@@ -208,11 +214,11 @@ export class TenantLog extends DurableObject<Env> {
     return results;
   }
 
-  /** Stores one batch of events and their deliveries in Postgres, then stages the queue messages. */
-  private async flushOutbox(): Promise<void> {
+  /** Stores one batch of events and their deliveries in Postgres, then stages the queue messages; returns the batch's size. */
+  private async flushOutbox(): Promise<number> {
     const tenantId = this.tenantId;
     const rows = this.sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY sequence LIMIT ${FLUSH_BATCH}`).toArray();
-    if (rows.length === 0 || !tenantId) return;
+    if (rows.length === 0 || !tenantId) return 0;
     const planned = await this.postgres.use(async (db) => {
       if (!this.routes || this.routes.version < this.configVersion) {
         const routing = await loadRouting(db, tenantId);
@@ -226,6 +232,7 @@ export class TenantLog extends DurableObject<Env> {
       this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', rows[rows.length - 1]!.sequence);
       stageDeliveries(this.sql, tenantId, planned);
     });
+    return rows.length;
   }
 
   private async drainDispatch(): Promise<void> {

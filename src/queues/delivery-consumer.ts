@@ -4,22 +4,39 @@
  *
  * Per batch: one round trip claims and loads the deliveries, the attempts run with bounded
  * concurrency (Workers allow 6 simultaneous connections), one round trip records them all.
+ *
+ * A claim leases its deliveries for as long as the whole batch can take, so a duplicate message
+ * cannot start a second attempt of a delivery this batch has yet to try. When the database fails
+ * after the attempts ran, recording is retried on fresh connections for a while, so a short outage
+ * neither loses the attempts nor leaves the deliveries waiting out their lease.
  */
 import { attemptDelivery, type AttemptResult } from '../delivery/attempt';
 import { parseAllowlist } from '../delivery/ssrf-guard';
 import { nextStep, retryPolicy } from '../delivery/retry-policy';
 import { SYSTEM_PREFIX, systemEvent } from '../delivery/system-events';
-import { withDb, type Db } from '../db/client';
-import { claimDeliveries, deliveryStatuses, LEASE_SECONDS, recordAttempts, type AttemptRecord } from '../db/deliveries';
+import { connect, withDb, type Db } from '../db/client';
+import { claimDeliveries, deliveryStatuses, recordAttempts, type AttemptRecord, type SubscriptionHealth } from '../db/deliveries';
 import { bumpConfigVersion } from '../db/tenants';
 import type { AppendItem } from '../durable/log-types';
 import { open } from '../lib/secret-box';
+import { ACTION_TIMEOUT_MS, HOOK_TIMEOUT_MS } from '../plugins/runner';
 import { requestSandboxes, type SandboxProvider } from '../plugins/sandbox';
 import { announceConfigVersion } from '../tenancy/config-change';
 import { queueMessage, type DeliveryMessage, type QueueMessage } from './messages';
 import { runReplayStep } from './replay-step';
 
 const CONCURRENCY = 6;
+/** The longest one attempt can run: the transformer's and the action's deadlines, plus opening secrets. */
+const ATTEMPT_SECONDS = (HOOK_TIMEOUT_MS + ACTION_TIMEOUT_MS) / 1000 + 5;
+/** When the claim itself failed, nothing is leased: the batch is tried again this soon. */
+const UNCLAIMED_RETRY_SECONDS = 5;
+/** Waits between tries to record attempts that already ran while the database is failing (~15 s in all). */
+const RECORD_RETRY_MS = [1_000, 2_000, 4_000, 8_000];
+
+/** A batch of `count` deliveries runs `CONCURRENCY` at a time, each within ATTEMPT_SECONDS, then records them. */
+export function leaseSeconds(count: number): number {
+  return Math.ceil(Math.max(1, count) / CONCURRENCY) * ATTEMPT_SECONDS + 15;
+}
 
 export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const deliveries: Message<unknown>[] = [];
@@ -39,22 +56,44 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
   }
   if (deliveries.length === 0) return;
   const bodies = new Map(deliveries.map((m) => [m, (m.body as QueueMessage) as DeliveryMessage]));
+  const progress: BatchProgress = { lease: leaseSeconds(new Set([...bodies.values()].map((b) => b.delivery_id)).size), claimed: false, replacements: [] };
   try {
-    await withDb(env, (db) => deliverBatch(db, env, bodies, requestSandboxes(env, ctx)), (p) => ctx.waitUntil(p));
+    await withDb(env, (db) => deliverBatch(db, env, ctx, bodies, progress, requestSandboxes(env, ctx)), (p) => ctx.waitUntil(p));
   } catch (error) {
-    // nothing recorded: the whole batch is tried again; claimed leases expire on their own
-    console.error(JSON.stringify({ msg: 'delivery batch failed', size: deliveries.length, error: String(error) }));
-    for (const message of deliveries) message.retry({ delaySeconds: LEASE_SECONDS });
+    // nothing recorded: the whole batch is tried again, once the leases it took (if any) are over
+    const delaySeconds = progress.claimed ? progress.lease : UNCLAIMED_RETRY_SECONDS;
+    console.error(JSON.stringify({ msg: 'delivery batch failed', size: deliveries.length, claimed: progress.claimed, retryInSeconds: delaySeconds, error: String(error) }));
+    for (const message of deliveries) message.retry({ delaySeconds });
+  } finally {
+    for (const db of progress.replacements) ctx.waitUntil(db.end().catch(() => {}));
   }
 }
 
-async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, DeliveryMessage>, sandboxes?: SandboxProvider): Promise<void> {
+interface BatchProgress {
+  /** Seconds the claim leases the batch's deliveries for. */
+  lease: number;
+  /** Set once the claim committed (its leases then hold until recorded or over). */
+  claimed: boolean;
+  /** Connections opened after the batch's own failed; ended with the batch. */
+  replacements: Db[];
+}
+
+async function deliverBatch(
+  first: Db,
+  env: Env,
+  ctx: ExecutionContext,
+  bodies: Map<Message<unknown>, DeliveryMessage>,
+  batch: BatchProgress,
+  sandboxes?: SandboxProvider,
+): Promise<void> {
+  let db = first;
   const ids = [...new Set([...bodies.values()].map((b) => b.delivery_id))];
-  const claimed = new Map((await claimDeliveries(db, ids)).map((d) => [d.id, d]));
+  const claimed = new Map((await claimDeliveries(db, ids, batch.lease)).map((d) => [d.id, d]));
+  batch.claimed = true;
   // not claimed: finished (a duplicate message), gone (its subscription was deleted), or leased
   const others = await deliveryStatuses(db, ids.filter((id) => !claimed.has(id)));
   const finished = new Set(others.filter((d) => d.status !== 'pending').map((d) => d.id));
-  const leased = new Set(others.filter((d) => d.status === 'pending').map((d) => d.id));
+  const leased = new Map(others.filter((d) => d.status === 'pending').map((d) => [d.id, d.lease_left]));
 
   const started = new Date();
   const runs = new Map<string, { result: AttemptResult; latencyMs: number; startedAt: Date }>();
@@ -117,7 +156,12 @@ async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, Deli
       next_attempt_at: nextAt,
     });
   }
-  const health = records.length > 0 ? await recordAttempts(db, records, gone) : [];
+  let health: SubscriptionHealth[] = [];
+  if (records.length > 0) {
+    const recorded = await recordWithRetries(db, env, ctx, records, gone);
+    health = recorded.health;
+    if (recorded.db !== db) batch.replacements.push((db = recorded.db));
+  }
 
   // system events, per tenant, after the attempts are on record
   const emit = new Map<string, AppendItem[]>();
@@ -149,7 +193,7 @@ async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, Deli
     if (!decision && leased.has(body.delivery_id)) {
       // pending but leased: another consumer holds it, or one that failed after claiming it did; try
       // again once the lease is over (a duplicate then finds it finished), never drop it
-      message.retry({ delaySeconds: LEASE_SECONDS });
+      message.retry({ delaySeconds: Math.max(1, leased.get(body.delivery_id)!) + 1 });
       continue;
     }
     const ended = decision?.kind === 'final' || finished.has(body.delivery_id);
@@ -161,3 +205,27 @@ async function deliverBatch(db: Db, env: Env, bodies: Map<Message<unknown>, Deli
   }
 }
 
+/**
+ * The attempts already ran: recording them is worth a short wait. Tries the batch's connection, then
+ * fresh ones; the connection that worked carries on with the rest of the batch.
+ */
+async function recordWithRetries(db: Db, env: Env, ctx: ExecutionContext, records: AttemptRecord[], gone: string[]): Promise<{ health: SubscriptionHealth[]; db: Db }> {
+  try {
+    return { health: await recordAttempts(db, records, gone), db };
+  } catch (error) {
+    let last = error;
+    for (const wait of RECORD_RETRY_MS) {
+      console.warn(JSON.stringify({ msg: 'recording delivery attempts failed; retrying', attempts: records.length, retryInMs: wait, error: String(last) }));
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      const fresh = await connect(env).catch((e: unknown) => ((last = e), null));
+      if (!fresh) continue;
+      try {
+        return { health: await recordAttempts(fresh, records, gone), db: fresh };
+      } catch (e) {
+        last = e;
+        ctx.waitUntil(fresh.end().catch(() => {}));
+      }
+    }
+    throw last;
+  }
+}

@@ -17,11 +17,20 @@ describe('delivery consumer leases', () => {
 
     const body = { type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: delivery.id, subscription_id: sub.body.id, partition_key: null };
     const batch = createMessageBatch('switchyard-deliveries', [{ id: 'm1', timestamp: new Date(), attempts: 1, body }]);
+    // getQueueResult does not report delays; watch the call itself
+    const delays: (number | undefined)[] = [];
+    const message = batch.messages[0]!;
+    const retry = message.retry.bind(message);
+    message.retry = (options) => (delays.push(options?.delaySeconds), retry(options));
     const ctx = createExecutionContext();
     await worker.queue(batch, testEnv, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(['m1']);
+    // retried when that lease is over, not before
+    expect(delays).toHaveLength(1);
+    expect(delays[0]).toBeGreaterThanOrEqual(58);
+    expect(delays[0]).toBeLessThanOrEqual(62);
   });
 
   it('acks a message whose delivery no longer exists', async () => {
