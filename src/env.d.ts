@@ -10,6 +10,8 @@ interface SwitchyardOptionalVars {
   UPSTASH_REDIS_REST_URL?: string;
   /** Its token (a secret). */
   UPSTASH_REDIS_REST_TOKEN?: string;
+  /** Seconds a pending delivery may go untouched past its due time before the redrive sweep sends it again (default 300). */
+  REDRIVE_AFTER_SECONDS?: string;
   /** Deadline of one Redis call in ms (default 250); past it the fallback answers. */
   REDIS_TIMEOUT_MS?: string;
   /** JWKS of an external identity provider whose tokens with the `admin` scope are admin tokens. */

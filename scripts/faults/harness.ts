@@ -77,6 +77,8 @@ export async function launch(env: FaultEnv, options: { stateDir: string; databas
     script: env.bundle.script,
     persistDir: options.stateDir,
     port: options.port,
+    // the redrive sweep, on a faster clock than production's every minute after five
+    cronEverySeconds: 5,
     onLog: (line) => {
       logs.push(line);
       if (process.env.FAULTS_VERBOSE) console.error(line);
@@ -87,6 +89,7 @@ export async function launch(env: FaultEnv, options: { stateDir: string; databas
       DATABASE_URL: options.databaseUrl ?? env.database.url,
       NEON_WS_PROXY: env.workerProxy.endpoint,
       EGRESS_ALLOWLIST: new URL(env.receiver.url).host,
+      REDRIVE_AFTER_SECONDS: '20',
       ...options.bindings,
     },
   });

@@ -4,8 +4,9 @@
  * was acknowledged may be lost; a resend of an event whose first send was written before the kill
  * must come back flagged `duplicate` with the original sequence.
  *
- * Deliveries are reported but not judged: Miniflare's queue broker keeps messages in memory, so a
- * kill loses messages that production Cloudflare Queues would keep.
+ * Every stored event must also reach the receiver. Miniflare's queue broker keeps messages in
+ * memory, so a kill loses the messages it held (production Queues keep them); the redrive sweep (the
+ * Cron Trigger, run every 5 s here with a 20 s threshold) must send those deliveries again.
  */
 import { join } from 'node:path';
 import { restartRuntime, type Runtime } from '../lib/runtime.ts';
@@ -16,6 +17,11 @@ import { createLedger, describeVerdict, loadStored, verifyStorage } from './ledg
 import { runPublishers } from './publishers.ts';
 
 const KILLS = 2;
+
+/** Deliveries the redrive sweep sent again, from its log lines. */
+function launchedLogs(logs: string[]): number {
+  return logs.reduce((n, line) => n + Number(/"msg":"redrive".*?"resent":(\d+)/.exec(line)?.[1] ?? 0), 0);
+}
 
 export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
   const lines: string[] = [];
@@ -55,10 +61,15 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
     if (verdict.neverAcknowledged > 0) problems.push(`${verdict.neverAcknowledged} published events were never acknowledged although producers kept resending for 60 s`);
     problems.push(...verdict.problems);
 
-    await until(async () => (await deliveryStates(env.database.url, source.tenantId)).pending === 0, 15_000, 500);
+    const t0 = Date.now();
+    const settled = await until(async () => (await deliveryStates(env.database.url, source.tenantId)).pending === 0, 120_000, 1_000);
     const states = await deliveryStates(env.database.url, source.tenantId);
-    const arrived = new Set(env.receiver.received.filter((r) => r.path === '/kill').map((r) => (JSON.parse(r.body) as { id: string }).id)).size;
-    lines.push(`deliveries (informational): ${JSON.stringify(states.byStatus)}, ${arrived}/${rows.length} events reached the receiver${states.pending ? `; pending ones were in Miniflare's in-memory queue at a kill (production Queues persist them) or are waiting out a lease: ${states.pendingExamples.join('; ')}` : ''}`);
+    const arrived = new Set(env.receiver.received.filter((r) => r.path === '/kill').map((r) => (JSON.parse(r.body) as { id: string }).id));
+    const redriven = launchedLogs(launched.logs);
+    lines.push(`deliveries ${JSON.stringify(states.byStatus)} ${((Date.now() - t0) / 1000).toFixed(0)} s after the load; ${arrived.size}/${rows.length} events reached the receiver; the redrive sweep sent ${redriven} stranded deliveries again`);
+    if (!settled) problems.push(`${states.pending} deliveries still pending 120 s after the load (e.g. ${states.pendingExamples.join('; ')})`);
+    const missing = rows.filter((r) => !arrived.has(r.ce_id));
+    if (missing.length) problems.push(`${missing.length} stored events never reached the receiver (e.g. ${missing.slice(0, 3).map((r) => r.ce_id).join(', ')})`);
   } finally {
     await runtime.stop();
   }

@@ -27,6 +27,11 @@ export interface ChildConfig {
   inspectorPort?: number;
   /** Print Worker console output (warnings and errors always print). */
   verbose?: boolean;
+  /**
+   * Run the Worker's Cron Trigger (`scheduled()`) this often. Miniflare does not fire crons by
+   * itself; production runs wrangler.toml's `* * * * *` every minute.
+   */
+  cronEverySeconds?: number;
 }
 
 const config = JSON.parse(process.env.RUNTIME_CONFIG ?? '{}') as ChildConfig;
@@ -91,6 +96,7 @@ const options: V4MiniflareOptions = {
   },
   ...(config.persistDir ? { resourcePersistencePath: config.persistDir } : {}),
   ...(config.inspectorPort ? { inspectorPort: config.inspectorPort } : {}),
+  ...(config.cronEverySeconds ? { unsafeTriggerHandlers: true } : {}),
   workers: [workerOptions()],
 };
 
@@ -98,6 +104,19 @@ const mf = new Miniflare(convertV4MiniflareOptions(options));
 await mf.ready;
 const url = await mf.unsafeGetDirectURL(config.kind === 'bundle' ? 'switchyard' : config.kind);
 process.stdout.write(`RUNTIME_READY ${JSON.stringify({ url: url.toString().replace(/\/$/, '') })}\n`);
+
+if (config.kind === 'bundle' && config.cronEverySeconds) {
+  // the route `wrangler dev --test-scheduled` forwards /__scheduled to
+  const trigger = `http://localhost/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`;
+  setInterval(() => {
+    mf.dispatchFetch(trigger)
+      .then(async (res) => {
+        const text = await res.text();
+        if (!res.ok) process.stderr.write(`[runtime-child] scheduled() answered ${res.status}: ${text}\n`);
+      })
+      .catch((error: unknown) => process.stderr.write(`[runtime-child] scheduled() failed: ${String(error)}\n`));
+  }, config.cronEverySeconds * 1000).unref();
+}
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

@@ -49,6 +49,8 @@ export interface RuntimeOptions {
   /** Fixed port for the Worker socket (kept across restarts); a free one when absent. */
   port?: number;
   inspectorPort?: number;
+  /** Run the Cron Trigger this often (Miniflare does not fire crons by itself). */
+  cronEverySeconds?: number;
   verbose?: boolean;
   /** Receives workerd's warnings and errors. */
   onLog?: (line: string) => void;
@@ -80,6 +82,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     bindings: options.bindings ?? {},
     inspectorPort: options.inspectorPort,
     verbose: options.verbose,
+    cronEverySeconds: options.cronEverySeconds,
   };
   const child = spawn(node, [join(import.meta.dirname, 'runtime-child.ts')], {
     cwd: root,

@@ -52,6 +52,54 @@ export async function claimDeliveries(db: Db, ids: string[], leaseSeconds: numbe
 }
 
 /** Current status of the deliveries among `ids` that exist. */
+export interface StrandedRow {
+  id: string;
+  tenant_id: string;
+  subscription_id: string;
+  partition_key: string;
+}
+
+/**
+ * Pending deliveries nobody has touched for `afterSeconds` past their due time and that no consumer
+ * holds: their queue message is gone. Of an ordered subscription only the head of each partition's
+ * line counts (the others wait their turn, however long). Oldest first; the partial index on pending
+ * deliveries keeps this to the pending rows.
+ */
+export async function strandedDeliveries(db: Db, afterSeconds: number, limit: number): Promise<StrandedRow[]> {
+  const result = await db.query<StrandedRow>(
+    `WITH pending AS (
+       SELECT d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.event_sequence,
+              d.created_at, d.updated_at, d.next_attempt_at, d.leased_until, s.ordering
+         FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+        WHERE d.status = 'pending'
+     ), candidates AS (
+       SELECT * FROM pending WHERE ordering <> 'partition'
+       UNION ALL
+       (SELECT DISTINCT ON (subscription_id, partition_key) * FROM pending WHERE ordering = 'partition'
+         ORDER BY subscription_id, partition_key, event_sequence)
+     )
+     SELECT id, tenant_id, subscription_id, partition_key FROM candidates
+      WHERE (leased_until IS NULL OR leased_until < now())
+        AND GREATEST(updated_at, COALESCE(next_attempt_at, updated_at)) < now() - make_interval(secs => $1)
+      ORDER BY created_at LIMIT $2`,
+    [afterSeconds, limit],
+  );
+  return result.rows;
+}
+
+/** Extends the leases a running consumer batch holds (the attempts take longer than a lease). */
+export async function renewLeases(db: Db, ids: string[], leaseSeconds: number): Promise<void> {
+  await db.query(
+    `UPDATE deliveries SET leased_until = now() + make_interval(secs => $2) WHERE id = ANY($1) AND status = 'pending' AND leased_until IS NOT NULL`,
+    [ids, leaseSeconds],
+  );
+}
+
+/** Marks pending deliveries as just handled (the redrive sweep then leaves them alone for a while). */
+export async function touchDeliveries(db: Db, ids: string[]): Promise<void> {
+  if (ids.length > 0) await db.query(`UPDATE deliveries SET updated_at = now() WHERE id = ANY($1) AND status = 'pending'`, [ids]);
+}
+
 /** Status of each delivery, and for a pending one how many seconds of its lease are left (0: none). */
 export async function deliveryStatuses(db: Db, ids: string[]): Promise<{ id: string; status: string; lease_left: number }[]> {
   if (ids.length === 0) return [];

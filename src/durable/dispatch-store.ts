@@ -66,6 +66,45 @@ function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, 
   sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, { id: head.delivery_id, subscriptionId, partitionKey }));
 }
 
+export interface StrandedDelivery {
+  id: string;
+  subscriptionId: string;
+  partitionKey: string;
+}
+
+/**
+ * Queues messages again for deliveries that are pending in Postgres but have had no message for a
+ * while (one lost by a local queue broker on restart, or dead-lettered by the platform). A delivery
+ * in flight on its ordered line is sent again as itself; one waiting behind another in-flight
+ * delivery stays put, and that delivery is returned as a `blocker` for the caller to check; one in a
+ * line with nothing in flight releases the line's head; any other is sent as an unordered delivery.
+ */
+export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: readonly StrandedDelivery[]): { resent: number; blockers: StrandedDelivery[] } {
+  let resent = 0;
+  const blockers = new Map<string, StrandedDelivery>();
+  for (const d of stranded) {
+    const inflight = sql
+      .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', d.subscriptionId, d.partitionKey)
+      .toArray()[0]?.delivery_id;
+    if (inflight === d.id) {
+      sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, d));
+      resent++;
+      continue;
+    }
+    const waiting = sql.exec('SELECT 1 FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?', d.subscriptionId, d.partitionKey, d.id).toArray().length > 0;
+    if (!waiting) {
+      sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, { ...d, partitionKey: null }));
+      resent++;
+    } else if (inflight) {
+      blockers.set(inflight, { id: inflight, subscriptionId: d.subscriptionId, partitionKey: d.partitionKey });
+    } else {
+      releaseHead(sql, tenantId, d.subscriptionId, d.partitionKey);
+      resent++;
+    }
+  }
+  return { resent, blockers: [...blockers.values()] };
+}
+
 export function pendingDispatch(sql: SqlStorage, limit: number): { id: number; body: string }[] {
   return sql.exec<{ id: number; body: string }>('SELECT id, body FROM dispatch ORDER BY id LIMIT ?', limit).toArray();
 }

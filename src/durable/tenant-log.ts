@@ -16,7 +16,7 @@ import { insertEvents, type OutboxRow } from '../db/events';
 import { loadRouting } from '../db/subscriptions';
 import { flushBackoffMs } from '../ingest/flush-policy';
 import { newId } from '../lib/ids';
-import { DISPATCH_SCHEMA, dispatchDepth, finishOrdered, orderedDepth, pendingDispatch, stageDeliveries } from './dispatch-store';
+import { DISPATCH_SCHEMA, dispatchDepth, finishOrdered, orderedDepth, pendingDispatch, redriveDeliveries, stageDeliveries, type StrandedDelivery } from './dispatch-store';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from './log-types';
 
 export const FLUSH_BATCH = 1000;
@@ -107,6 +107,13 @@ export class TenantLog extends DurableObject<Env> {
     const released = this.ctx.storage.transactionSync(() => finishOrdered(this.sql, this.requireTenant(), subscriptionId, partitionKey, deliveryId));
     if (released) await this.drainDispatch();
     return released;
+  }
+
+  /** Sends stranded deliveries again (see `redriveDeliveries`); returns in-flight deliveries that block them. */
+  async redrive(stranded: StrandedDelivery[]): Promise<{ resent: number; blockers: StrandedDelivery[] }> {
+    const outcome = this.ctx.storage.transactionSync(() => redriveDeliveries(this.sql, this.requireTenant(), stranded));
+    if (outcome.resent > 0) await this.drainDispatch();
+    return outcome;
   }
 
   /** Replays into ordered subscriptions go through the lines like fresh deliveries. */

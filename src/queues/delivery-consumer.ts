@@ -5,38 +5,34 @@
  * Per batch: one round trip claims and loads the deliveries, the attempts run with bounded
  * concurrency (Workers allow 6 simultaneous connections), one round trip records them all.
  *
- * A claim leases its deliveries for as long as the whole batch can take, so a duplicate message
- * cannot start a second attempt of a delivery this batch has yet to try. When the database fails
- * after the attempts ran, recording is retried on fresh connections for a while, so a short outage
- * neither loses the attempts nor leaves the deliveries waiting out their lease.
+ * A claim leases its deliveries for LEASE_SECONDS and the batch renews the lease while its attempts
+ * run, so a duplicate message cannot start a second attempt of a delivery this batch has yet to try,
+ * and a consumer that dies frees its deliveries within a minute. When the database fails after the
+ * attempts ran, recording is retried on fresh connections for a while, so a short outage neither
+ * loses the attempts nor leaves the deliveries waiting out their lease.
  */
 import { attemptDelivery, type AttemptResult } from '../delivery/attempt';
 import { parseAllowlist } from '../delivery/ssrf-guard';
 import { nextStep, retryPolicy } from '../delivery/retry-policy';
 import { SYSTEM_PREFIX, systemEvent } from '../delivery/system-events';
 import { connect, withDb, type Db } from '../db/client';
-import { claimDeliveries, deliveryStatuses, recordAttempts, type AttemptRecord, type SubscriptionHealth } from '../db/deliveries';
+import { claimDeliveries, deliveryStatuses, recordAttempts, renewLeases, type AttemptRecord, type SubscriptionHealth } from '../db/deliveries';
 import { bumpConfigVersion } from '../db/tenants';
 import type { AppendItem } from '../durable/log-types';
 import { open } from '../lib/secret-box';
-import { ACTION_TIMEOUT_MS, HOOK_TIMEOUT_MS } from '../plugins/runner';
 import { requestSandboxes, type SandboxProvider } from '../plugins/sandbox';
 import { announceConfigVersion } from '../tenancy/config-change';
 import { queueMessage, type DeliveryMessage, type QueueMessage } from './messages';
 import { runReplayStep } from './replay-step';
 
 const CONCURRENCY = 6;
-/** The longest one attempt can run: the transformer's and the action's deadlines, plus opening secrets. */
-const ATTEMPT_SECONDS = (HOOK_TIMEOUT_MS + ACTION_TIMEOUT_MS) / 1000 + 5;
+const LEASE_SECONDS = 60;
+/** Renewal interval of a running batch's leases: a third of the lease. */
+const RENEW_EVERY_MS = (LEASE_SECONDS * 1000) / 3;
 /** When the claim itself failed, nothing is leased: the batch is tried again this soon. */
 const UNCLAIMED_RETRY_SECONDS = 5;
 /** Waits between tries to record attempts that already ran while the database is failing (~15 s in all). */
 const RECORD_RETRY_MS = [1_000, 2_000, 4_000, 8_000];
-
-/** A batch of `count` deliveries runs `CONCURRENCY` at a time, each within ATTEMPT_SECONDS, then records them. */
-export function leaseSeconds(count: number): number {
-  return Math.ceil(Math.max(1, count) / CONCURRENCY) * ATTEMPT_SECONDS + 15;
-}
 
 export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const deliveries: Message<unknown>[] = [];
@@ -56,12 +52,12 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
   }
   if (deliveries.length === 0) return;
   const bodies = new Map(deliveries.map((m) => [m, (m.body as QueueMessage) as DeliveryMessage]));
-  const progress: BatchProgress = { lease: leaseSeconds(new Set([...bodies.values()].map((b) => b.delivery_id)).size), claimed: false, replacements: [] };
+  const progress: BatchProgress = { claimed: false, replacements: [] };
   try {
     await withDb(env, (db) => deliverBatch(db, env, ctx, bodies, progress, requestSandboxes(env, ctx)), (p) => ctx.waitUntil(p));
   } catch (error) {
     // nothing recorded: the whole batch is tried again, once the leases it took (if any) are over
-    const delaySeconds = progress.claimed ? progress.lease : UNCLAIMED_RETRY_SECONDS;
+    const delaySeconds = progress.claimed ? LEASE_SECONDS : UNCLAIMED_RETRY_SECONDS;
     console.error(JSON.stringify({ msg: 'delivery batch failed', size: deliveries.length, claimed: progress.claimed, retryInSeconds: delaySeconds, error: String(error) }));
     for (const message of deliveries) message.retry({ delaySeconds });
   } finally {
@@ -70,8 +66,6 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
 }
 
 interface BatchProgress {
-  /** Seconds the claim leases the batch's deliveries for. */
-  lease: number;
   /** Set once the claim committed (its leases then hold until recorded or over). */
   claimed: boolean;
   /** Connections opened after the batch's own failed; ended with the batch. */
@@ -88,7 +82,7 @@ async function deliverBatch(
 ): Promise<void> {
   let db = first;
   const ids = [...new Set([...bodies.values()].map((b) => b.delivery_id))];
-  const claimed = new Map((await claimDeliveries(db, ids, batch.lease)).map((d) => [d.id, d]));
+  const claimed = new Map((await claimDeliveries(db, ids, LEASE_SECONDS)).map((d) => [d.id, d]));
   batch.claimed = true;
   // not claimed: finished (a duplicate message), gone (its subscription was deleted), or leased
   const others = await deliveryStatuses(db, ids.filter((id) => !claimed.has(id)));
@@ -99,17 +93,25 @@ async function deliverBatch(
   const runs = new Map<string, { result: AttemptResult; latencyMs: number; startedAt: Date }>();
   const queue = [...claimed.values()];
   const allowlist = parseAllowlist(env.EGRESS_ALLOWLIST);
-  await Promise.all(
-    Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
-      for (let d = queue.shift(); d; d = queue.shift()) {
-        const startedAt = new Date();
-        const result = d.subscription_enabled
-          ? await attemptDelivery(d, { allowlist, secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))), sandbox: sandboxes?.(d.tenant_id) })
-          : ({ kind: 'rejected', error: 'the subscription is disabled' } as const);
-        runs.set(d.id, { result, latencyMs: Date.now() - startedAt.getTime(), startedAt });
-      }
-    }),
-  );
+  // slow receivers can keep a batch busy for longer than a lease: keep the unrecorded ones leased
+  const renewing = setInterval(() => {
+    renewLeases(db, [...claimed.keys()], LEASE_SECONDS).catch((error: unknown) => console.warn(JSON.stringify({ msg: 'lease renewal failed', error: String(error) })));
+  }, RENEW_EVERY_MS);
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
+        for (let d = queue.shift(); d; d = queue.shift()) {
+          const startedAt = new Date();
+          const result = d.subscription_enabled
+            ? await attemptDelivery(d, { allowlist, secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))), sandbox: sandboxes?.(d.tenant_id) })
+            : ({ kind: 'rejected', error: 'the subscription is disabled' } as const);
+          runs.set(d.id, { result, latencyMs: Date.now() - startedAt.getTime(), startedAt });
+        }
+      }),
+    );
+  } finally {
+    clearInterval(renewing);
+  }
 
   const scale = Number(env.RETRY_SCALE ?? 1) || 1;
   const records: AttemptRecord[] = [];

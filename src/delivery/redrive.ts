@@ -1,0 +1,68 @@
+/**
+ * The redrive sweep, run by the Cron Trigger: finds deliveries that are pending in Postgres but have
+ * had no queue message for a while, and has each tenant's TenantLog send them again. Production
+ * Queues keep messages durably, so there this is a safety net (a message dead-lettered by the
+ * platform's own retry limit, a bug); under `wrangler dev`, whose queue broker keeps messages in
+ * memory, it is what brings back the deliveries a restart dropped.
+ *
+ * Sending a delivery twice is harmless: the consumer's claim lets one attempt run at a time, and a
+ * message for a finished delivery is acknowledged without an attempt.
+ */
+import type { Db } from '../db/client';
+import { deliveryStatuses, strandedDeliveries, touchDeliveries } from '../db/deliveries';
+
+/** How long past its due time a pending, unleased delivery may go untouched before it counts as stranded. */
+export const REDRIVE_AFTER_SECONDS = 300;
+/** Deliveries per page of a sweep, oldest first. */
+const SWEEP_PAGE = 1000;
+/** A sweep takes further pages while they come back full, for up to this long; the rest wait for the next run. */
+const SWEEP_BUDGET_MS = 20_000;
+
+export interface RedriveSummary {
+  stranded: number;
+  resent: number;
+  /** Ordered lines whose in-flight delivery had finished without releasing the next one. */
+  released: number;
+}
+
+export async function redriveStranded(db: Db, env: Pick<Env, 'TENANT_LOG'> & { REDRIVE_AFTER_SECONDS?: string }): Promise<RedriveSummary> {
+  const afterSeconds = Number(env.REDRIVE_AFTER_SECONDS) > 0 ? Number(env.REDRIVE_AFTER_SECONDS) : REDRIVE_AFTER_SECONDS;
+  const summary: RedriveSummary = { stranded: 0, resent: 0, released: 0 };
+  const until = Date.now() + SWEEP_BUDGET_MS;
+  let page: number;
+  do {
+    // redriven deliveries are touched, so the next page holds others
+    page = await redrivePage(db, env, afterSeconds, summary);
+  } while (page === SWEEP_PAGE && Date.now() < until);
+  // worth a warning: in production a stranded delivery means a queue message went missing
+  if (summary.stranded > 0) console.warn(JSON.stringify({ msg: 'redrive', ...summary }));
+  return summary;
+}
+
+/** Redrives one page; returns its size, or 0 when a tenant failed (its rows would come back on the next page). */
+
+async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: number, summary: RedriveSummary): Promise<number> {
+  const rows = await strandedDeliveries(db, afterSeconds, SWEEP_PAGE);
+  summary.stranded += rows.length;
+  let failed = false;
+  const byTenant = Map.groupBy(rows, (r) => r.tenant_id);
+  for (const [tenantId, stranded] of byTenant) {
+    const log = env.TENANT_LOG.getByName(tenantId);
+    try {
+      const { resent, blockers } = await log.redrive(stranded.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key })));
+      summary.resent += resent;
+      // not stranded again until another full wait, even if the queue is slow to bring the message round
+      await touchDeliveries(db, stranded.map((r) => r.id));
+      // a blocker that is no longer pending finished without its line hearing of it
+      const statuses = new Map((await deliveryStatuses(db, blockers.map((b) => b.id))).map((d) => [d.id, d.status]));
+      for (const blocker of blockers) {
+        if (statuses.get(blocker.id) === 'pending') continue;
+        if (await log.finishOrdered(blocker.subscriptionId, blocker.partitionKey, blocker.id)) summary.released++;
+      }
+    } catch (error) {
+      failed = true;
+      console.error(JSON.stringify({ msg: 'redrive failed for a tenant', tenantId, deliveries: stranded.length, error: String(error) }));
+    }
+  }
+  return failed ? 0 : rows.length;
+}

@@ -1,0 +1,88 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../../src/index';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
+import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
+
+type Delivery = { id: string; status: string; attempts: number };
+
+const deliveriesOf = async (source: TestSource) => (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?limit=50`)).body.data;
+
+async function sweep(): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: '* * * * *', scheduledTime: Date.now() }), testEnv, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** What a lost queue message leaves behind: pending, nobody holding it, untouched for ten minutes. */
+const strand = (id: string, status = 'pending') =>
+  withTestDb((db) =>
+    db.query(
+      `UPDATE deliveries SET status = $2, finished_at = NULL, next_attempt_at = NULL, leased_until = NULL, updated_at = now() - interval '10 minutes' WHERE id = $1`,
+      [id, status],
+    ),
+  );
+
+describe('redrive sweep (Cron Trigger)', () => {
+  it('sends a pending delivery whose queue message was lost, once, and leaves recent ones alone', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { default: { status: 200 } });
+    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } });
+    await ingest(source, makeEvent());
+    const [first] = await eventually(async () => {
+      const list = await deliveriesOf(source);
+      return list.length === 1 && list[0]!.status === 'delivered' ? list : null;
+    });
+    await strand(first!.id);
+
+    await sweep();
+    await waitForRequests(path, 2);
+    expect(await eventually(async () => (await deliveriesOf(source)).find((d) => d.id === first!.id && d.status === 'delivered'))).toMatchObject({ attempts: 2 });
+    // the sweep marked it handled: a second sweep right away sends nothing more
+    await sweep();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await received(path)).toHaveLength(2);
+  });
+
+  it('releases an ordered line whose in-flight delivery finished without releasing the next', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    // the first attempt fails and its retry is an hour away: the line holds it in flight
+    await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
+    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } }, ordering: 'partition', retry_schedule: [0, 3600] });
+    await ingest(source, [makeEvent({ partitionkey: 'k', data: { n: 1 } }), makeEvent({ partitionkey: 'k', data: { n: 2 } })], 'application/cloudevents-batch+json');
+    const [one, two] = await eventually(async () => {
+      const list = await deliveriesOf(source);
+      return list.length === 2 && list.some((d) => d.attempts === 1) ? list.sort((a, b) => b.attempts - a.attempts) : null;
+    });
+    expect(await testEnv.TENANT_LOG.getByName(source.tenantId).status()).toMatchObject({ orderedDepth: 2 });
+    // the first ended (say, by hand) but the line never heard; the second has waited ten minutes
+    await withTestDb((db) => db.query(`UPDATE deliveries SET status = 'failed', finished_at = now(), next_attempt_at = NULL WHERE id = $1`, [one!.id]));
+    await strand(two!.id);
+
+    await sweep();
+    const requests = await waitForRequests(path, 2);
+    expect(JSON.parse(requests[1]!.body)).toMatchObject({ data: { n: 2 } });
+    expect(await eventually(async () => (await deliveriesOf(source)).find((d) => d.id === two!.id && d.status === 'delivered'))).toBeTruthy();
+    expect(await eventually(async () => ((await testEnv.TENANT_LOG.getByName(source.tenantId).status()).orderedDepth === 0 ? true : null))).toBe(true);
+  });
+
+  it('does not send a delivery that waits its turn behind an in-flight one', async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
+    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } }, ordering: 'partition', retry_schedule: [0, 3600] });
+    await ingest(source, [makeEvent({ partitionkey: 'k' }), makeEvent({ partitionkey: 'k' })], 'application/cloudevents-batch+json');
+    const list = await eventually(async () => {
+      const all = await deliveriesOf(source);
+      return all.length === 2 && all.some((d) => d.attempts === 1) ? all : null;
+    });
+    // both look stranded, but the first is in flight (retrying in an hour) and the second waits behind it
+    for (const d of list) await withTestDb((db) => db.query(`UPDATE deliveries SET updated_at = now() - interval '10 minutes' WHERE id = $1`, [d.id]));
+
+    await sweep();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await received(path)).toHaveLength(1);
+  });
+});
