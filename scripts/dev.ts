@@ -75,6 +75,8 @@ async function main(): Promise<void> {
     '--ip', '127.0.0.1',
     '--persist-to', join(dataDir, 'wrangler'),
     '--show-interactive-dev-session=false',
+    // exposes /__scheduled: Miniflare does not fire wrangler.toml's Cron Trigger by itself
+    '--test-scheduled',
     '--var', `DATABASE_URL:${databaseUrl}`,
   ];
   if (proxy) args.push('--var', `NEON_WS_PROXY:${proxy.endpoint}`);
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
   });
 
   await waitHealthy(child);
+  tickCron();
   const token = await adminToken(secret);
   let demo: Demo | null = null;
   try {
@@ -97,6 +100,18 @@ async function main(): Promise<void> {
     console.error(`dev: could not set up the demo tenant/source: ${(error as Error).message}`);
   }
   printBanner(token, databaseLabel, demo);
+}
+
+/**
+ * Runs the Worker's Cron Trigger every minute, as production does: the redrive sweep then sends the
+ * deliveries whose queue messages a restart of this dev server dropped (its queue lives in memory).
+ */
+function tickCron(): void {
+  setInterval(() => {
+    fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`, { signal: AbortSignal.timeout(30_000) }).catch(() => {
+      // wrangler restarting after an edit; the next minute tries again
+    });
+  }, 60_000).unref();
 }
 
 function assertPortFree(port: number): Promise<void> {
