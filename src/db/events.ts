@@ -28,19 +28,23 @@ export interface DeliveryRow {
   partitionKey: string;
 }
 
-/**
- * One round trip for the whole batch: the events and the deliveries they fan out to travel as two
- * JSON parameters (the stored event text is spliced in as-is, not re-parsed) and are expanded by
- * `jsonb_to_recordset`. Re-flushing rows Postgres already has is a no-op, so a crash between commit
- * and outbox delete cannot duplicate anything.
- */
-export async function insertEvents(db: Db, tenantId: string, rows: OutboxRow[], deliveries: DeliveryRow[] = []): Promise<{ events: number; deliveries: number }> {
-  const events = `[${rows
+/** The JSON array `insertEvents` takes, built from outbox rows (the TenantLog has SQLite build it instead). */
+export function outboxRowsJson(rows: OutboxRow[]): string {
+  return `[${rows
     .map(
       (r) =>
         `{"sequence":${r.sequence},"id":${str(r.id)},"source_id":${str(r.source_id)},"ce_id":${str(r.ce_id)},"type":${str(r.type)},"subject":${str(r.subject)},"time":${str(r.time)},"partition_key":${str(r.partition_key)},"correlation_id":${str(r.correlation_id)},"causation_id":${str(r.causation_id)},"sha256":${str(r.sha256)},"received_at":${r.received_at},"event":${r.event}}`,
     )
     .join(',')}]`;
+}
+
+/**
+ * One round trip for the whole batch: the events (a JSON array of outbox rows, each with the stored
+ * event spliced in as JSON) and the deliveries they fan out to travel as two JSON parameters and are
+ * expanded by `jsonb_to_recordset`. Re-flushing rows Postgres already has is a no-op, so a crash
+ * between commit and outbox delete cannot duplicate anything.
+ */
+export async function insertEvents(db: Db, tenantId: string, events: string, deliveries: DeliveryRow[] = []): Promise<{ events: number; deliveries: number }> {
   const result = await db.query<{ events: string; deliveries: string }>(
     `WITH e AS (
        INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, subject, time, partition_key,

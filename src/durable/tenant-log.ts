@@ -10,17 +10,19 @@
  * retried with backoff and idempotent, so a crash or an outage anywhere loses nothing.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { compileRoutes, planDeliveries, type Route } from '../delivery/fan-out';
+import { compileRoutes, planDeliveries, type Route, type RoutedEvent } from '../delivery/fan-out';
 import { sharedConnection, type SharedConnection } from '../db/shared-connection';
-import { insertEvents, type OutboxRow } from '../db/events';
+import { insertEvents } from '../db/events';
 import { loadRouting } from '../db/subscriptions';
-import { flushBackoffMs } from '../ingest/flush-policy';
+import { FLUSH_COALESCE_MS, flushBackoffMs } from '../ingest/flush-policy';
 import { newId } from '../lib/ids';
 import { DISPATCH_SCHEMA, dispatchDepth, finishOrdered, orderedDepth, pendingDispatch, redriveDeliveries, stageDeliveries, type StrandedDelivery } from './dispatch-store';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from './log-types';
 
 export const FLUSH_BATCH = 1000;
-/** One alarm keeps flushing full batches for up to this long, instead of paying an alarm per batch under a backlog. */
+/** A batch also stops once its events pass this many characters (the first event always goes), to bound the isolate's memory. */
+const FLUSH_CHARS = 4 * 1024 * 1024;
+/** Under a backlog one alarm keeps flushing batches for up to this long, instead of paying an alarm per batch. */
 const FLUSH_SLICE_MS = 1_000;
 const SEND_BATCH = 100;
 
@@ -138,13 +140,13 @@ export class TenantLog extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.flushScheduled = false;
     this.nextFlushAt = null;
+    let backlog = false;
     try {
       const until = Date.now() + FLUSH_SLICE_MS;
-      let flushed: number;
       do {
-        flushed = await this.flushOutbox();
+        backlog = await this.flushOutbox();
         await this.drainDispatch();
-      } while (flushed === FLUSH_BATCH && Date.now() < until);
+      } while (backlog && Date.now() < until);
       this.flushFailures = 0;
     } catch (error) {
       this.flushFailures++;
@@ -154,7 +156,8 @@ export class TenantLog extends DurableObject<Env> {
       return;
     }
     this.sql.exec('DELETE FROM dedup WHERE expires_at <= ?', Date.now());
-    if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now());
+    // what arrived during the flush waits a moment for company, unless a backlog is being worked off
+    if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now() + (backlog ? 0 : FLUSH_COALESCE_MS));
   }
 
   private async record(tenantId: string, dedupWindowSeconds: number, items: AppendItem[]): Promise<AppendResult[]> {
@@ -217,29 +220,57 @@ export class TenantLog extends DurableObject<Env> {
       this.lastSequence = before;
       throw error;
     }
-    if (this.lastSequence !== before && !this.flushScheduled) await this.scheduleFlush(now);
+    if (this.lastSequence !== before && !this.flushScheduled) await this.scheduleFlush(now + FLUSH_COALESCE_MS);
     return results;
   }
 
-  /** Stores one batch of events and their deliveries in Postgres, then stages the queue messages; returns the batch's size. */
-  private async flushOutbox(): Promise<number> {
+  /**
+   * Stores one batch of events and their deliveries in Postgres, then stages the queue messages;
+   * true when more was waiting than one batch takes. SQLite itself writes the batch as the JSON Postgres reads (one value
+   * crosses into JS, not thirteen per row); rows for routing are read only when there are routes.
+   */
+  private async flushOutbox(): Promise<boolean> {
     const tenantId = this.tenantId;
-    const rows = this.sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY sequence LIMIT ${FLUSH_BATCH}`).toArray();
-    if (rows.length === 0 || !tenantId) return 0;
+    const batch = this.sql
+      .exec<{ n: number; last: number | null; events: string }>(
+        `SELECT count(*) AS n, max(sequence) AS last, json_group_array(json_object(
+           'sequence', sequence, 'id', id, 'source_id', source_id, 'ce_id', ce_id, 'type', type, 'subject', subject,
+           'time', time, 'partition_key', partition_key, 'correlation_id', correlation_id, 'causation_id', causation_id,
+           'sha256', sha256, 'received_at', received_at, 'event', json(event))) AS events
+         FROM (SELECT *, sum(length(event)) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) - length(event) AS before
+                 FROM (SELECT * FROM outbox ORDER BY sequence LIMIT ${FLUSH_BATCH}))
+        WHERE before < ${FLUSH_CHARS}`,
+      )
+      .one();
+    if (batch.n === 0 || batch.last === null || !tenantId) return false;
+    const last = batch.last;
+    // more than this batch was already waiting (read before any await lets new appends in)
+    const backlog = this.sql.exec('SELECT 1 FROM outbox WHERE sequence > ? LIMIT 1', last).toArray().length > 0;
     const planned = await this.postgres.use(async (db) => {
       if (!this.routes || this.routes.version < this.configVersion) {
         const routing = await loadRouting(db, tenantId);
         this.routes = { version: routing.version, routes: compileRoutes(routing.subscriptions) };
       }
-      const deliveries = await planDeliveries(rows, this.routes.routes);
-      await insertEvents(db, tenantId, rows, deliveries);
+      const { routes } = this.routes;
+      const deliveries = routes.length > 0 ? await planDeliveries(this.routedEvents(last, routes.some((r) => r.test !== null)), routes) : [];
+      await insertEvents(db, tenantId, batch.events, deliveries);
       return deliveries;
     });
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', rows[rows.length - 1]!.sequence);
+      this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', last);
       stageDeliveries(this.sql, tenantId, planned);
     });
-    return rows.length;
+    return backlog;
+  }
+
+  /** The outbox rows up to `last` as routing sees them; the event text only when a filter needs it. */
+  private routedEvents(last: number, withEvent: boolean): RoutedEvent[] {
+    return this.sql
+      .exec<RoutedEvent & Record<string, SqlStorageValue>>(
+        `SELECT id, sequence, type, subject, partition_key, ${withEvent ? 'event' : "'' AS event"} FROM outbox WHERE sequence <= ? ORDER BY sequence`,
+        last,
+      )
+      .toArray();
   }
 
   private async drainDispatch(): Promise<void> {

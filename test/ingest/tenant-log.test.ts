@@ -85,6 +85,15 @@ describe('TenantLog: dedup, order, durability', () => {
     );
   });
 
+  it('stores a backlog of large events in several flushes, each under the batch size cap', async () => {
+    const source = await createSource();
+    const big = 'x'.repeat(900_000);
+    // one request each (a body is at most 1 MiB); together ~5.4 MB, more than one flush takes
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => ingest(source, makeEvent({ data: { i, big } }))));
+    expect(answers.map((r) => r.status)).toEqual(Array(6).fill(202));
+    expect(await eventually(async () => ((await storedSequences(source.tenantId)).length === 6 ? storedSequences(source.tenantId) : null), 20_000)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('keeps sequence and dedup state across an eviction of the Durable Object', async () => {
     const source = await createSource();
     const event = makeEvent();
@@ -140,15 +149,15 @@ describe('TenantLog: dedup, order, durability', () => {
     await ingest(source, makeEvent());
     await eventually(async () => (await storedSequences(source.tenantId)).length === 1);
     // replay the same outbox row, as a crash between the Postgres commit and the outbox delete would
-    const { insertEvents } = await import('../../src/db/events');
+    const { insertEvents, outboxRowsJson } = await import('../../src/db/events');
     const row = await withTestDb(async (db) => {
       const r = await db.query('SELECT id, source_id, ce_id, type, event, sha256 FROM events WHERE tenant_id = $1', [source.tenantId]);
       return r.rows[0] as { id: string; source_id: string; ce_id: string; type: string; event: unknown; sha256: string };
     });
     const inserted = await withTestDb((db) =>
-      insertEvents(db, source.tenantId, [
+      insertEvents(db, source.tenantId, outboxRowsJson([
         { sequence: 1, id: row.id, source_id: row.source_id, ce_id: row.ce_id, type: row.type, subject: null, time: null, partition_key: null, correlation_id: null, causation_id: null, event: JSON.stringify(row.event), sha256: row.sha256, received_at: Date.now() },
-      ]),
+      ])),
     );
     expect(inserted).toEqual({ events: 0, deliveries: 0 });
     expect(await storedSequences(source.tenantId)).toEqual([1]);
