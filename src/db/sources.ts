@@ -76,6 +76,17 @@ export async function findSource(db: Db, tenantId: string, id: string): Promise<
   return result.rows[0] ?? null;
 }
 
+export async function renameSource(db: Db, tenantId: string, id: string, name: string): Promise<Source | null> {
+  const result = await db.query<Source>(`UPDATE sources s SET name = $3 WHERE s.tenant_id = $1 AND s.id = $2 RETURNING ${COLUMNS}`, [tenantId, id, name]);
+  return result.rows[0] ?? null;
+}
+
+/** Deletes a source and its secrets; its events stay (they carry the source id, not a reference). */
+export async function deleteSource(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const result = await db.query('DELETE FROM sources WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+  return (result.rowCount ?? 0) > 0;
+}
+
 export async function sourceIdsOfTenant(db: Db, tenantId: string): Promise<string[]> {
   const result = await db.query<{ id: string }>('SELECT id FROM sources WHERE tenant_id = $1', [tenantId]);
   return result.rows.map((r) => r.id);

@@ -116,8 +116,14 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
     if (appended.kind === 'stale') {
       vouchFor = appended.configVersion;
       deps.forget(source);
-      const reloaded = await deps.resolveSource(source.id).catch(() => null);
-      if (!reloaded) return unavailable('source_lookup_unavailable', 'the source changed and could not be reloaded; retry later', '1');
+      let reloaded: ResolvedSource | null;
+      try {
+        reloaded = await deps.resolveSource(source.id);
+      } catch {
+        return unavailable('source_lookup_unavailable', 'the source changed and could not be reloaded; retry later', '1');
+      }
+      // deleted since this isolate cached it
+      if (!reloaded) return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
       source = reloaded;
       // the change may have been to the rate limits
       const limitedNow = await deps.rateLimit?.(source);

@@ -50,9 +50,9 @@ export async function throughShared<T extends object>(
 }
 
 /** Drops a tenant's shared entries after a config change committed. */
-export async function invalidateTenantConfig(env: RedisEnv, db: Db, tenantId: string): Promise<void> {
+export async function invalidateTenantConfig(env: RedisEnv, db: Db, tenantId: string, extraSourceIds: string[] = []): Promise<void> {
   if (!redisConfigured(env)) return;
-  const keys = [rulesKey(tenantId), ...(await sourceIdsOfTenant(db, tenantId)).map(sourceKey)];
+  const keys = [rulesKey(tenantId), ...[...(await sourceIdsOfTenant(db, tenantId)), ...extraSourceIds].map(sourceKey)];
   const done = await tryRedis(env, 'config cache invalidation', (redis) => redis.del(...keys));
   if (!done) console.warn(JSON.stringify({ msg: 'shared config cache not invalidated; stale copies are caught by the config version', tenantId }));
 }

@@ -71,6 +71,38 @@ describe('management API', () => {
     expect(JSON.stringify(listed.body)).not.toContain(created.body.secret);
   });
 
+  it('renames a source, and refuses fields a source cannot change', async () => {
+    const source = await createSource();
+    const renamed = await api<{ name: string; verifier: { type: string } }>('PATCH', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`, { name: 'billing (eu)' });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ name: 'billing (eu)', verifier: { type: 'standard-webhooks' } });
+    expect((await api('GET', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`)).body).toMatchObject({ name: 'billing (eu)' });
+    const refused = await api('PATCH', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`, { verifier: { type: 'hmac' } });
+    expect(refused.status).toBe(422);
+    expect((await api('PATCH', `/v1/tenants/${source.tenantId}/sources/src_00000000000000000000000000`, { name: 'x' })).status).toBe(404);
+    // still ingests under the new name
+    expect((await ingest(source, makeEvent())).status).toBe(202);
+  });
+
+  it('deletes a source: ingest answers 404 at once, even from an isolate that had it cached, and its events stay', async () => {
+    const source = await createSource();
+    const accepted = await (await ingest(source, makeEvent())).json<{ id: string }>();
+    const deleted = await api('DELETE', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`);
+    expect(deleted.status).toBe(204);
+    const after = await ingest(source, makeEvent());
+    expect(after.status).toBe(404);
+    expect(await after.json()).toMatchObject({ code: 'source_not_found' });
+    expect((await api('GET', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`)).status).toBe(404);
+    expect((await api('DELETE', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`)).status).toBe(404);
+    const event = await eventually(async () => {
+      const res = await api('GET', `/v1/tenants/${source.tenantId}/events/${accepted.id}`);
+      return res.status === 200 ? res : null;
+    });
+    expect(event.body).toMatchObject({ id: accepted.id });
+    const audit = await api<{ data: { action: string; target: string }[] }>('GET', `/v1/tenants/${source.tenantId}/audit-log?action=source.deleted`);
+    expect(audit.body.data).toEqual([expect.objectContaining({ action: 'source.deleted', target: source.sourceId })]);
+  });
+
   it('pages events with a cursor and filters them by type', async () => {
     const source = await createSource();
     const events = Array.from({ length: 7 }, (_, i) => makeEvent({ type: i % 2 ? 'orders.paid' : 'orders.created' }));

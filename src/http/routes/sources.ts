@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
-import { findSource, insertSource, listSources, type Source } from '../../db/sources';
+import { deleteSource, findSource, insertSource, listSources, renameSource, type Source } from '../../db/sources';
 import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
 import { seal } from '../../lib/secret-box';
@@ -8,6 +8,7 @@ import { findPlugin } from '../../db/plugins';
 import { typesOfKind } from '../../plugins/registry';
 import type { VerifierPlugin } from '../../plugins/types';
 import { parsePluginConfig, requirePluginType } from '../plugin-config';
+import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
@@ -85,6 +86,33 @@ const getRoute = createRoute({
   responses: { 200: { description: 'The source', content: { 'application/json': { schema: SourceSchema } } }, ...problemResponses(401, 404) },
 });
 
+const patchRoute = createRoute({
+  method: 'patch',
+  path: '/v1/tenants/{tenantId}/sources/{sourceId}',
+  tags: ['sources'],
+  summary: 'Rename a source',
+  description: 'The verifier of a source is fixed; rotate its secret with `rotate-secret`, or create a new source for another verifier.',
+  security: [{ bearer: [] }],
+  request: {
+    params: SourceParams,
+    body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }) }).strict() } } },
+  },
+  responses: { 200: { description: 'The source', content: { 'application/json': { schema: SourceSchema } } }, ...problemResponses(401, 404, 422) },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/v1/tenants/{tenantId}/sources/{sourceId}',
+  tags: ['sources'],
+  summary: 'Delete a source',
+  description: 'Ingest to it answers 404 `source_not_found` from the next request on, in every isolate. Its secrets are deleted; the events it accepted stay.',
+  security: [{ bearer: [] }],
+  request: { params: SourceParams },
+  responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404) },
+});
+
+const notFound = (sourceId: string) => new ProblemError(problem(404, 'source_not_found', `no source ${sourceId}`));
+
 function present(source: Source, origin: string) {
   return {
     id: source.id,
@@ -144,7 +172,33 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     const { tenantId, sourceId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const source = await findSource(c.var.db, tenantId, sourceId);
-    if (!source) throw new ProblemError(problem(404, 'source_not_found', `no source ${sourceId}`));
+    if (!source) throw notFound(sourceId);
     return c.json(present(source, new URL(c.req.url).origin), 200);
+  });
+
+  app.openapi(patchRoute, async (c) => {
+    const { tenantId, sourceId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const { name } = c.req.valid('json');
+    const db = c.var.db;
+    // the name is not part of what ingest reads, so no config version is spent on it
+    const source = name === undefined ? await findSource(db, tenantId, sourceId) : await renameSource(db, tenantId, sourceId, name);
+    if (!source) throw notFound(sourceId);
+    if (name !== undefined) await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'source.updated', target: sourceId, details: { name } });
+    return c.json(present(source, new URL(c.req.url).origin), 200);
+  });
+
+  app.openapi(deleteRoute, async (c) => {
+    const { tenantId, sourceId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const db = c.var.db;
+    // a config change, so isolates holding the source in cache learn of it on their next append
+    const deleted = await changeConfig(c, tenantId, async () => {
+      if (!(await deleteSource(db, tenantId, sourceId))) return false;
+      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'source.deleted', target: sourceId, details: {} });
+      return true;
+    }, { sourceIds: [sourceId] });
+    if (!deleted) throw notFound(sourceId);
+    return c.body(null, 204);
   });
 }
