@@ -7,6 +7,8 @@ export interface Source {
   verifier_type: string;
   verifier_config: Record<string, unknown>;
   verifier_plugin_id: string | null;
+  /** The source's own rate limit (replacing the tenant's per-source rule), or null. */
+  rate_limit: unknown;
   created_at: string;
 }
 
@@ -18,9 +20,11 @@ export interface SourceForIngest extends Source {
   sealed_secrets: string[];
   secret_expires_at: (number | null)[];
   rate_limits: unknown;
+  /** The source's own rule; absent on copies cached before it existed. */
+  source_rate_limit?: unknown;
 }
 
-const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, s.verifier_plugin_id,
+const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, s.verifier_plugin_id, s.rate_limit,
   to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
 export async function insertSource(
@@ -49,7 +53,7 @@ export async function findSourceForIngest(db: Db, sourceId: string): Promise<Sou
   const result = await db.query<SourceForIngest>(
     `SELECT s.id, s.tenant_id, s.name, COALESCE(p.type, s.verifier_type) AS verifier_type,
             COALESCE(p.config, s.verifier_config) AS verifier_config, s.verifier_plugin_id, s.created_at::text,
-            t.dedup_window_seconds, t.config_version, t.rate_limits,
+            t.dedup_window_seconds, t.config_version, t.rate_limits, s.rate_limit AS source_rate_limit,
             COALESCE(array_agg(k.ciphertext ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '{}') AS sealed_secrets,
             COALESCE(json_agg(floor(extract(epoch FROM k.expires_at) * 1000) ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '[]') AS secret_expires_at
        FROM sources s
@@ -76,8 +80,13 @@ export async function findSource(db: Db, tenantId: string, id: string): Promise<
   return result.rows[0] ?? null;
 }
 
-export async function renameSource(db: Db, tenantId: string, id: string, name: string): Promise<Source | null> {
-  const result = await db.query<Source>(`UPDATE sources s SET name = $3 WHERE s.tenant_id = $1 AND s.id = $2 RETURNING ${COLUMNS}`, [tenantId, id, name]);
+/** Changes what is given: the name, the source's own rate limit (null removes it). */
+export async function updateSource(db: Db, tenantId: string, id: string, change: { name?: string; rateLimit?: unknown }): Promise<Source | null> {
+  const result = await db.query<Source>(
+    `UPDATE sources s SET name = COALESCE($3, s.name), rate_limit = CASE WHEN $4::boolean THEN $5::jsonb ELSE s.rate_limit END
+      WHERE s.tenant_id = $1 AND s.id = $2 RETURNING ${COLUMNS}`,
+    [tenantId, id, change.name ?? null, change.rateLimit !== undefined, change.rateLimit === undefined || change.rateLimit === null ? null : JSON.stringify(change.rateLimit)],
+  );
   return result.rows[0] ?? null;
 }
 

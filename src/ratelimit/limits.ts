@@ -61,6 +61,13 @@ export function parseRateLimits(value: unknown): RateLimits {
   return parsed.success ? parsed.data : {};
 }
 
+/** A source's limits: the tenant's, with the source's own rule (when it has a valid one) in place of the tenant's per-source rule. */
+export function sourceRateLimits(tenantLimits: unknown, sourceRule: unknown): RateLimits {
+  const limits = parseRateLimits(tenantLimits);
+  const own = rateRuleSchema.safeParse(sourceRule);
+  return own.success ? { ...limits, source: own.data } : limits;
+}
+
 export function rateLimitHeaders(decision: RateDecision, now: number): Record<string, string> {
   if (decision.states.length === 0) return {};
   const seconds = (s: PolicyState) => Math.max(0, Math.ceil((s.resetAt - now) / 1000));

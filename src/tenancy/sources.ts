@@ -8,7 +8,7 @@
 import { withDb } from '../db/client';
 import { findSourceForIngest, type SourceForIngest } from '../db/sources';
 import { open } from '../lib/secret-box';
-import { parseRateLimits, type RateLimits } from '../ratelimit/limits';
+import { sourceRateLimits, type RateLimits } from '../ratelimit/limits';
 import { skipSharedOnce, sourceKey, throughShared } from './shared-cache';
 import { verifierType } from '../plugins/registry';
 import type { VerifierPlugin } from '../plugins/types';
@@ -121,6 +121,6 @@ async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>)
     verifierConfig: verifier.config.parse(row.verifier_config),
     secrets: await Promise.all(row.sealed_secrets.map((sealed) => open(env.ENCRYPTION_KEY, sealed))),
     secretExpiresAt: row.sealed_secrets.map((_, i) => row.secret_expires_at?.[i] ?? null),
-    rateLimits: parseRateLimits(row.rate_limits),
+    rateLimits: sourceRateLimits(row.rate_limits, row.source_rate_limit),
   };
 }

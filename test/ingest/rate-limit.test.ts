@@ -95,6 +95,34 @@ describe.skipIf(!redisSuites)('rate limits in Redis', () => {
     expect((await send(source, 2)).map((r) => r.status)).toEqual([202, 202]);
   });
 
+  it("lets an admin give one source its own limit in place of the tenant's per-source rule, from the next event on", async () => {
+    const source = await limitedSource({ source: { requests: 100, window_seconds: HOUR } });
+    const sibling = await createSource(source.tenantId);
+    expect((await ingest(source, makeEvent())).status).toBe(202);
+    const path = `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`;
+    // a tenant token may rename the source but not change its limit
+    const tenantToken = (await api<{ token: string }>('POST', `/v1/tenants/${source.tenantId}/tokens`, {})).body.token;
+    const refused = await api('PATCH', path, { rate_limit: { requests: 1_000_000, window_seconds: 1 } }, tenantToken);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'forbidden' });
+
+    const set = await api('PATCH', path, { rate_limit: { requests: 2, window_seconds: HOUR } });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ rate_limit: { requests: 2, window_seconds: HOUR } });
+    const statuses = (await send(source, 3)).map((r) => r.status);
+    // the request before the change counts in the same window (and the first after it may count under
+    // both the old and the new rule), so at most one more gets through
+    expect(statuses.slice(1)).toEqual([429, 429]);
+    const limited = await ingest(source, makeEvent());
+    expect(limited.headers.get('ratelimit-policy')).toBe(`"source";q=2;w=${HOUR}`);
+    // the tenant's rule still governs the other source
+    expect((await send(sibling, 3)).map((r) => r.status)).toEqual([202, 202, 202]);
+
+    const cleared = await api('PATCH', path, { rate_limit: null });
+    expect(cleared.body).toMatchObject({ rate_limit: null });
+    expect((await ingest(source, makeEvent())).status).toBe(202);
+  });
+
   it('falls back to the Durable Object limiter when Redis is too slow, without stalling, then when it is down, and recovers', async () => {
     await sleep(BREAKER_MS); // a breaker opened by an earlier file would skip the slow call we want to watch
     await upstash('slow');

@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
-import { deleteSource, findSource, insertSource, listSources, renameSource, type Source } from '../../db/sources';
+import { deleteSource, findSource, insertSource, listSources, updateSource, type Source } from '../../db/sources';
+import { rateRuleSchema } from '../../ratelimit/limits';
 import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
 import { seal } from '../../lib/secret-box';
@@ -13,6 +14,10 @@ import type { AppEnv } from '../context';
 import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
+const RateRule = z
+  .object({ requests: rateRuleSchema.shape.requests, window_seconds: rateRuleSchema.shape.window_seconds })
+  .openapi('SourceRateLimit', { example: { requests: 100, window_seconds: 1 } });
+
 const SourceSchema = z
   .object({
     id: z.string(),
@@ -20,6 +25,7 @@ const SourceSchema = z
     name: z.string(),
     ingest_url: z.string(),
     verifier: z.object({ type: z.string(), config: z.record(z.string(), z.unknown()), plugin_id: z.string().nullable() }),
+    rate_limit: RateRule.nullable().openapi({ description: "the source's own ingest limit, in place of the tenant's per-source rule; null: the tenant's rule applies" }),
     created_at: z.string(),
   })
   .openapi('Source');
@@ -90,14 +96,22 @@ const patchRoute = createRoute({
   method: 'patch',
   path: '/v1/tenants/{tenantId}/sources/{sourceId}',
   tags: ['sources'],
-  summary: 'Rename a source',
-  description: 'The verifier of a source is fixed; rotate its secret with `rotate-secret`, or create a new source for another verifier.',
+  summary: 'Rename a source or set its own rate limit',
+  description:
+    "The verifier of a source is fixed; rotate its secret with `rotate-secret`, or create a new source for another verifier. `rate_limit` (admin tokens only, like the tenant's limits) replaces the tenant's per-source rule for this source from the next request on; `null` removes it.",
   security: [{ bearer: [] }],
   request: {
     params: SourceParams,
-    body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }) }).strict() } } },
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.object({ name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }), rate_limit: RateRule.nullable().optional() }).strict(),
+        },
+      },
+    },
   },
-  responses: { 200: { description: 'The source', content: { 'application/json': { schema: SourceSchema } } }, ...problemResponses(401, 404, 422) },
+  responses: { 200: { description: 'The source', content: { 'application/json': { schema: SourceSchema } } }, ...problemResponses(401, 403, 404, 422) },
 });
 
 const deleteRoute = createRoute({
@@ -120,6 +134,7 @@ function present(source: Source, origin: string) {
     name: source.name,
     ingest_url: `${origin}/v1/ingest/${source.id}`,
     verifier: { type: source.verifier_type, config: source.verifier_config, plugin_id: source.verifier_plugin_id },
+    rate_limit: (source.rate_limit ?? null) as { requests: number; window_seconds: number } | null,
     created_at: source.created_at,
   };
 }
@@ -179,12 +194,20 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
   app.openapi(patchRoute, async (c) => {
     const { tenantId, sourceId } = c.req.valid('param');
     await loadTenant(c, tenantId);
-    const { name } = c.req.valid('json');
+    const { name, rate_limit: rateLimit } = c.req.valid('json');
+    const principal = c.get('principal');
+    if (rateLimit !== undefined && principal.scope !== 'admin') {
+      throw new ProblemError(problem(403, 'forbidden', 'rate limits are set with an admin token', { errors: [{ pointer: '/rate_limit', detail: 'needs an admin token' }] }));
+    }
     const db = c.var.db;
-    // the name is not part of what ingest reads, so no config version is spent on it
-    const source = name === undefined ? await findSource(db, tenantId, sourceId) : await renameSource(db, tenantId, sourceId, name);
+    const update = async () => {
+      const updated = await updateSource(db, tenantId, sourceId, { name, rateLimit });
+      if (updated) await recordAudit(db, { tenantId, principal, action: 'source.updated', target: sourceId, details: { ...(name === undefined ? {} : { name }), ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }) } });
+      return updated;
+    };
+    // ingest reads the rate limit, so changing it is a config change; the name alone is not
+    const source = name === undefined && rateLimit === undefined ? await findSource(db, tenantId, sourceId) : rateLimit === undefined ? await update() : await changeConfig(c, tenantId, update);
     if (!source) throw notFound(sourceId);
-    if (name !== undefined) await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'source.updated', target: sourceId, details: { name } });
     return c.json(present(source, new URL(c.req.url).origin), 200);
   });
 
