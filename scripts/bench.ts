@@ -174,11 +174,18 @@ async function main(): Promise<void> {
   if (inspectorPort) {
     await mkdir(join(root, 'bench/results'), { recursive: true });
     const profiles: Record<string, unknown> = {};
-    for (const [name, size, expectedRps] of [['single', 1, 3_000], ['batch-1000', 1000, 30]] as const) {
+    const profiled: { name: string; size: number; expectedRps: number; paced?: number }[] = [
+      { name: 'single', size: 1, expectedRps: 3_000 },
+      { name: 'batch-1000', size: 1000, expectedRps: 30 },
+      // the tail at half of saturation: where the isolate's time goes when it should be half idle
+      { name: 'single-half-rate', size: 1, expectedRps: halfRate, paced: halfRate },
+    ];
+    for (const { name, size, expectedRps, paced } of profiled) {
       log(`bench: profiling the Worker isolate during 5 s of ${name} ingest…`);
-      const profiled = await createSource(api, `bench profile ${name}`);
+      const source = await createSource(api, `bench profile ${name}`);
       const profiler = await startProfiler(inspectorPort, 'switchyard');
-      await runCase(ctx, { ...base, name: `profile-${name}`, title: `${name} ingest (profiled, not a result)`, source: profiled, eventsPerRequest: size, connections: size > 1 ? 8 : CONNECTIONS, durationSeconds: 5, warmupSeconds: 0, expectedRps });
+      const load = paced ? { connections: 0, overallRate: paced, paced: true } : { connections: size > 1 ? 8 : CONNECTIONS };
+      await runCase(ctx, { ...base, ...load, name: `profile-${name}`, title: `${name} ingest (profiled, not a result)`, source, eventsPerRequest: size, durationSeconds: 5, warmupSeconds: 0, expectedRps });
       const summary = await profiler.stop(join(root, `bench/results/worker-${name}.cpuprofile.json`), loadSourceMap(`${bundle.script}.map`, root));
       profiles[name] = summary;
       log(summary.byInclusive.slice(0, 30).map((l) => `  ${String(l.totalPct).padStart(5)}% incl ${String(l.selfPct).padStart(5)}% self  ${l.function} (${l.where})`).join('\n'));

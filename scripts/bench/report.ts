@@ -175,7 +175,7 @@ export function toMarkdown(r: BenchReport): string {
   for (const b of r.budgets) lines.push(`| ${b.name} | ${b.target} | ${b.measured} | ${b.pass === null ? 'n/a' : b.pass ? 'pass' : '**miss**'} |`);
   const profiles = (r.profile ?? {}) as Record<string, { byInclusive: { function: string; where: string; selfPct: number; totalPct: number }[]; top: { function: string; where: string; selfPct: number }[]; samples: number }>;
   for (const [name, profile] of Object.entries(profiles)) {
-    lines.push('', `## Where the Worker isolate spends its time: ${name} ingest at saturation (\`--profile\`)`, '', `${profile.samples} samples of the isolate that runs the Worker, the TenantLog and the consumer (bench/results/worker-${name}.cpuprofile.json opens in Chrome DevTools). Inclusive share by function:`, '', '| function | where | inclusive % | self % |', '|---|---|---:|---:|');
+    lines.push('', `## Where the Worker isolate spends its time: ${name} ingest${name.endsWith('half-rate') ? ', paced at half of saturation' : ' at saturation'} (\`--profile\`)`, '', `${profile.samples} samples of the isolate that runs the Worker, the TenantLog and the consumer (bench/results/worker-${name}.cpuprofile.json opens in Chrome DevTools). Inclusive share by function:`, '', '| function | where | inclusive % | self % |', '|---|---|---:|---:|');
     for (const l of profile.byInclusive.slice(0, 30)) lines.push(`| ${l.function} | ${l.where} | ${l.totalPct} | ${l.selfPct} |`);
     lines.push('', 'Top self time:', '', '| function | where | self % |', '|---|---|---:|');
     for (const l of profile.top.slice(0, 15)) lines.push(`| ${l.function} | ${l.where} | ${l.selfPct} |`);
