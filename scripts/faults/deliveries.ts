@@ -38,3 +38,23 @@ export async function deliveryStates(databaseUrl: string, tenantId: string): Pro
     pendingExamples: pending.slice(0, 3).map((r) => `${r.id} (event ${r.ce_id}, ${r.attempts} attempts, lease ${r.leased_until ?? 'none'})`),
   };
 }
+
+/**
+ * Per-key order as a receiver saw it: once a delivery of a partition key arrived, no delivery of an
+ * earlier event of that key may arrive after it (a repeat of the same delivery may). Returns the
+ * violations, as lines.
+ */
+export function orderViolations(arrivals: { delivery: string }[], rows: DeliveryRow[]): string[] {
+  const byId = new Map(rows.map((d) => [d.id, d]));
+  const lastSeen = new Map<string, number>();
+  const out: string[] = [];
+  for (const arrival of arrivals) {
+    const d = byId.get(arrival.delivery);
+    if (!d) continue;
+    const key = d.partition_key ?? '';
+    const previous = lastSeen.get(key) ?? 0;
+    if (d.sequence < previous) out.push(`key ${key} got sequence ${d.sequence} after ${previous}`);
+    lastSeen.set(key, Math.max(previous, d.sequence));
+  }
+  return out;
+}

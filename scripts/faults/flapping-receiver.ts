@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import type { ScriptedResponse } from '../lib/receiver.ts';
 import { createSource, makeEvent, signedIngest } from '../lib/switchyard-api.ts';
-import { listDeliveries } from './deliveries.ts';
+import { listDeliveries, orderViolations } from './deliveries.ts';
 import { launch, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
 import { createLedger, describeVerdict, loadStored, publish, verifyStorage } from './ledger.ts';
 
@@ -96,21 +96,9 @@ export async function flappingReceiver(env: FaultEnv): Promise<ScenarioOutcome> 
 
     // per key: once an event's attempts start, no earlier event of the key may show up again, and no later one may start before it ended
     const orderedRows = deliveries.filter((d) => d.subscription_id === orderedSub.id);
-    const sequenceOf = new Map(orderedRows.map((d) => [d.id, d]));
-    const lastSeen = new Map<string, number>();
-    let orderViolations = 0;
-    for (const arrival of seen[orderedSub.id]!) {
-      const d = sequenceOf.get(arrival.delivery);
-      if (!d) continue;
-      const key = d.partition_key ?? '';
-      const previous = lastSeen.get(key) ?? 0;
-      if (d.sequence < previous) {
-        orderViolations++;
-        if (orderViolations <= 3) problems.push(`ordered subscription: key ${key} got sequence ${d.sequence} after ${previous}`);
-      }
-      lastSeen.set(key, Math.max(previous, d.sequence));
-    }
-    lines.push(`ordered subscription: ${orderedRows.length} deliveries over ${KEYS} keys, ${orderViolations} order violations`);
+    const violations = orderViolations(seen[orderedSub.id]!, orderedRows);
+    problems.push(...violations.slice(0, 3).map((v) => `ordered subscription: ${v}`));
+    lines.push(`ordered subscription: ${orderedRows.length} deliveries over ${KEYS} keys, ${violations.length} order violations`);
     if (problems.length) lines.push(...logs.slice(-5).map((l) => `worker log: ${l.slice(0, 300)}`));
   } finally {
     await runtime.stop();

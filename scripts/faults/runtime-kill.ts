@@ -4,14 +4,16 @@
  * was acknowledged may be lost; a resend of an event whose first send was written before the kill
  * must come back flagged `duplicate` with the original sequence.
  *
- * Every stored event must also reach the receiver. Miniflare's queue broker keeps messages in
- * memory, so a kill loses the messages it held (production Queues keep them); the redrive sweep (the
- * Cron Trigger, run every 5 s here with a 20 s threshold) must send those deliveries again.
+ * Every stored event must also reach the receiver, and an ordered subscription (every tenth event,
+ * six partition keys) must keep per-key order across the kills. Miniflare's queue broker keeps
+ * messages in memory, so a kill loses the messages it held (production Queues keep them); the
+ * redrive sweep (the Cron Trigger, run every 5 s here with a 20 s threshold) must send those
+ * deliveries again, an ordered line's in-flight head included.
  */
 import { join } from 'node:path';
 import { restartRuntime, type Runtime } from '../lib/runtime.ts';
 import { createSource, createWebhookSubscription } from '../lib/switchyard-api.ts';
-import { deliveryStates } from './deliveries.ts';
+import { deliveryStates, listDeliveries, orderViolations } from './deliveries.ts';
 import { launch, sleep, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
 import { createLedger, describeVerdict, loadStored, verifyStorage } from './ledger.ts';
 import { runPublishers } from './publishers.ts';
@@ -31,9 +33,10 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
   try {
     const source = await createSource(launched.api, 'faults kill');
     await createWebhookSubscription(launched.api, source.tenantId, `${env.receiver.url}/kill`);
+    const ordered = await createWebhookSubscription(launched.api, source.tenantId, `${env.receiver.url}/kill-ordered`, { types: ['kill.ordered'], ordering: 'partition' });
     const ledger = createLedger();
     let stop = false;
-    const publishing = runPublishers({ ledger, base: () => runtime.url, source, label: `kill-${Date.now().toString(36)}`, singles: 6, batches: { clients: 2, size: 25 }, pauseMs: 5, done: () => stop, retryForMs: 60_000 });
+    const publishing = runPublishers({ ledger, base: () => runtime.url, source, label: `kill-${Date.now().toString(36)}`, singles: 6, batches: { clients: 2, size: 25 }, pauseMs: 5, done: () => stop, retryForMs: 60_000, event: (n) => (n % 10 === 0 ? { type: 'kill.ordered', partitionKey: `key-${(n / 10) % 6}` } : {}) });
 
     for (let k = 0; k < KILLS; k++) {
       await sleep(2_500);
@@ -68,6 +71,11 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
     const redriven = launchedLogs(launched.logs);
     lines.push(`deliveries ${JSON.stringify(states.byStatus)} ${((Date.now() - t0) / 1000).toFixed(0)} s after the load; ${arrived.size}/${rows.length} events reached the receiver; the redrive sweep sent ${redriven} stranded deliveries again`);
     if (!settled) problems.push(`${states.pending} deliveries still pending 120 s after the load (e.g. ${states.pendingExamples.join('; ')})`);
+    const orderedRows = (await listDeliveries(env.database.url, source.tenantId)).filter((d) => d.subscription_id === ordered.id);
+    const orderedArrivals = env.receiver.received.filter((r) => r.path === '/kill-ordered').map((r) => ({ delivery: r.headers['webhook-id'] ?? '' }));
+    const violations = orderViolations(orderedArrivals, orderedRows);
+    lines.push(`ordered subscription: ${orderedRows.length} deliveries over 6 keys, ${orderedArrivals.length} arrivals, ${violations.length} order violations`);
+    problems.push(...violations.slice(0, 3).map((v) => `ordered subscription: ${v}`));
     const missing = rows.filter((r) => !arrived.has(r.ce_id));
     if (missing.length) problems.push(`${missing.length} stored events never reached the receiver (e.g. ${missing.slice(0, 3).map((r) => r.ce_id).join(', ')})`);
   } finally {
