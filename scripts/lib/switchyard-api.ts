@@ -51,14 +51,7 @@ export async function connectApi(base: string, adminSecret: string): Promise<Api
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
-    const text = await response.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = { raw: text };
-    }
-    return { status: response.status, json: json as T };
+    return { status: response.status, json: (await readJson(response)) as T };
   };
   return {
     base,
@@ -133,15 +126,18 @@ export function signedIngest(source: Source, events: Record<string, unknown>[], 
 export async function send(base: string, request: SignedRequest, timeoutMs = 30_000): Promise<{ status: number; json: unknown; error?: string }> {
   try {
     const response = await fetch(`${base}${request.path}`, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(timeoutMs) });
-    const text = await response.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = { raw: text };
-    }
-    return { status: response.status, json };
+    return { status: response.status, json: await readJson(response) };
   } catch (error) {
     return { status: 0, json: null, error: String((error as Error).cause ?? error) };
+  }
+}
+
+/** The body as JSON; an empty body is null, and one that is not JSON comes back as `{ raw }`. */
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return { raw: text };
   }
 }

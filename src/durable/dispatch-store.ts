@@ -45,19 +45,22 @@ export function stageDeliveries(sql: SqlStorage, tenantId: string, planned: read
 
 /** Ends the in-flight delivery of a line (if it is `deliveryId`) and releases the next one. */
 export function finishOrdered(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string, deliveryId: string): boolean {
-  const inflight = sql
-    .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', subscriptionId, partitionKey)
-    .toArray()[0];
-  if (inflight?.delivery_id !== deliveryId) return false;
+  if (inflightOf(sql, subscriptionId, partitionKey) !== deliveryId) return false;
   sql.exec('DELETE FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', subscriptionId, partitionKey);
   sql.exec('DELETE FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?', subscriptionId, partitionKey, deliveryId);
   releaseHead(sql, tenantId, subscriptionId, partitionKey);
   return true;
 }
 
+/** The delivery a line has in flight, if any. */
+function inflightOf(sql: SqlStorage, subscriptionId: string, partitionKey: string): string | undefined {
+  return sql
+    .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', subscriptionId, partitionKey)
+    .toArray()[0]?.delivery_id;
+}
+
 function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string): void {
-  const busy = sql.exec('SELECT 1 FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', subscriptionId, partitionKey).toArray().length > 0;
-  if (busy) return;
+  if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
     .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1', subscriptionId, partitionKey)
     .toArray()[0];
@@ -83,9 +86,7 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
   let resent = 0;
   const blockers = new Map<string, StrandedDelivery>();
   for (const d of stranded) {
-    const inflight = sql
-      .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', d.subscriptionId, d.partitionKey)
-      .toArray()[0]?.delivery_id;
+    const inflight = inflightOf(sql, d.subscriptionId, d.partitionKey);
     if (inflight === d.id) {
       sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, d));
       resent++;

@@ -205,8 +205,11 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
       if (updated) await recordAudit(db, { tenantId, principal, action: 'source.updated', target: sourceId, details: { ...(name === undefined ? {} : { name }), ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }) } });
       return updated;
     };
+    let source: Source | null;
     // ingest reads the rate limit, so changing it is a config change; the name alone is not
-    const source = name === undefined && rateLimit === undefined ? await findSource(db, tenantId, sourceId) : rateLimit === undefined ? await update() : await changeConfig(c, tenantId, update);
+    if (rateLimit !== undefined) source = await changeConfig(c, tenantId, update);
+    else if (name !== undefined) source = await update();
+    else source = await findSource(db, tenantId, sourceId);
     if (!source) throw notFound(sourceId);
     return c.json(present(source, new URL(c.req.url).origin), 200);
   });
