@@ -32,6 +32,11 @@ export interface ChildConfig {
    * itself; production runs wrangler.toml's `* * * * *` every minute.
    */
   cronEverySeconds?: number;
+  /**
+   * Serve wrangler.toml's static assets, routed as a deploy routes them. Off by default: the asset
+   * router is one more Worker in front of every request, which the bench's floor does not pay.
+   */
+  assets?: boolean;
 }
 
 const config = JSON.parse(process.env.RUNTIME_CONFIG ?? '{}') as ChildConfig;
@@ -72,7 +77,7 @@ function workerOptions(): V4WorkerOptions {
   }
   if (!config.script) throw new Error('runtime-child: a bundle needs its script');
   // the deploy bundle is one ES module, so the module rules (text/wasm imports) have nothing to match
-  const { modulesRules: _rules, rootPath: _root, ...bindingOptions } = fromConfig;
+  const { modulesRules: _rules, rootPath: _root, assets, ...bindingOptions } = fromConfig;
   return {
     ...(bindingOptions as V4WorkerOptions),
     name: 'switchyard',
@@ -80,6 +85,7 @@ function workerOptions(): V4WorkerOptions {
     scriptPath: config.script,
     modulesRoot: dirname(config.script),
     bindings: config.bindings,
+    ...(config.assets ? { assets } : {}),
     unsafeDirectSockets: [socket],
   } as V4WorkerOptions;
 }

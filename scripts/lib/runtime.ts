@@ -51,6 +51,8 @@ export interface RuntimeOptions {
   inspectorPort?: number;
   /** Run the Cron Trigger this often (Miniflare does not fire crons by itself). */
   cronEverySeconds?: number;
+  /** Serve wrangler.toml's static assets (`/docs/`) in front of the Worker, as a deploy does. */
+  assets?: boolean;
   verbose?: boolean;
   /** Receives workerd's warnings and errors. */
   onLog?: (line: string) => void;
@@ -83,6 +85,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     inspectorPort: options.inspectorPort,
     verbose: options.verbose,
     cronEverySeconds: options.cronEverySeconds,
+    assets: options.assets,
   };
   const child = spawn(node, [join(import.meta.dirname, 'runtime-child.ts')], {
     cwd: root,

@@ -111,12 +111,10 @@ describe('OpenAPI document', () => {
 });
 
 describe('/docs', () => {
-  it('serves an interactive reference page for /openapi.json', async () => {
-    const res = await call('/docs');
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/html');
-    const html = await res.text();
-    expect(html).toContain("url: '/openapi.json'");
-    expect(html).toMatch(/<script src="https:\/\/cdn\.jsdelivr\.net\/npm\/@scalar\/api-reference@1"><\/script>/);
+  // the page itself is a static asset, which the workerd tests do not serve: test/node/docs-page.test.ts renders it in Chromium
+  it('redirects to the static reference page /docs/ when the Worker is asked for /docs', async () => {
+    const res = await call('/docs', { redirect: 'manual' });
+    expect(res.status).toBe(307);
+    expect(res.headers.get('location')).toBe('/docs/');
   });
 });
