@@ -4,11 +4,12 @@
  * acknowledged, stored and delivered. Ends with the line `N passed, N failed`; exits 1 on a failure.
  *
  * Usage: node scripts/faults.ts [scenario ...]   (postgres-outage, inflight-outage, runtime-kill,
- *        flapping-receiver, redis-outage, fuzz; default all). FAULTS_SEED replays the random parts, FAULTS_VERBOSE=1
+ *        flapping-receiver, redis-outage, fuzz, deep-nesting, poison-row; default all). FAULTS_SEED replays the random parts, FAULTS_VERBOSE=1
  *        prints the Worker's log, FAULTS_FUZZ_RUNS sets the fuzz size (default 800).
  */
 import { flappingReceiver } from './faults/flapping-receiver.ts';
 import { fuzz } from './faults/fuzz.ts';
+import { deepNesting, poisonRow } from './faults/hostile-rows.ts';
 import { inflightOutage } from './faults/inflight-outage.ts';
 import { setupFaultEnv, type FaultEnv, type Scenario } from './faults/harness.ts';
 import { postgresOutage } from './faults/postgres-outage.ts';
@@ -22,6 +23,8 @@ const scenarios: Record<string, { title: string; run: Scenario }> = {
   'flapping-receiver': { title: '(c) receiver flaps: 500s, timeouts, resets', run: flappingReceiver },
   'redis-outage': { title: '(d) Redis stopped: ingest continues on the fallback limiter', run: redisOutage },
   fuzz: { title: '(e) fast-check fuzzing of ingest and management endpoints', run: fuzz },
+  'deep-nesting': { title: '(f) deeply nested events between normal ones: refused at the door, the rest stored', run: deepNesting },
+  'poison-row': { title: '(g) rows Postgres refuses (a CHECK constraint): quarantined, the tenant keeps flushing', run: poisonRow },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

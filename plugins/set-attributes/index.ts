@@ -25,12 +25,13 @@ function valueProblem(name: string, value: string | number | boolean): string | 
   if (!STRING_ATTRIBUTES.has(name)) return null;
   if (typeof value !== 'string') return `"${name}" must be a string`;
   if (name === 'type' && !EVENT_TYPE.test(value)) return 'type must be dot-notation, e.g. "orders.created"';
+  if (name === 'type' && value.toLowerCase().startsWith('switchyard.')) return 'types starting with "switchyard." are reserved for system events';
   if (name === 'time' && !isoTime.safeParse(value).success) return 'time must be an RFC 3339 timestamp with an offset';
   return null;
 }
 
 const config = z
-  .object({
+  .strictObject({
     set: z
       .record(z.string(), z.union([z.string().max(1024), z.number(), z.boolean()]))
       .default({})

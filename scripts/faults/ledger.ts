@@ -91,9 +91,17 @@ export async function loadStored(databaseUrl: string, tenantId: string): Promise
   return rows.map((r) => ({ ce_id: r.ce_id, type: r.type, sequence: Number(r.sequence), stored_at: Number(r.stored_at) }));
 }
 
+/** Events Postgres refused and the TenantLog quarantined: producer id -> sequence. */
+export async function loadQuarantined(databaseUrl: string, tenantId: string): Promise<Map<string, { sequence: number; sqlstate: string | null }>> {
+  const rows = (await query(databaseUrl, 'SELECT ce_id, sequence::int8 AS sequence, sqlstate FROM quarantined_events WHERE tenant_id = $1 ORDER BY sequence', [tenantId])) as { ce_id: string; sequence: string; sqlstate: string | null }[];
+  return new Map(rows.map((r) => [r.ce_id, { sequence: Number(r.sequence), sqlstate: r.sqlstate }]));
+}
+
 export interface StorageVerdict {
   published: number;
   acknowledged: number;
+  /** Acknowledged, refused by Postgres, and held in the quarantine with the acknowledged sequence. */
+  quarantined: number;
   duplicateAcks: number;
   unansweredAtLeastOnce: number;
   neverAcknowledged: number;
@@ -104,10 +112,11 @@ export interface StorageVerdict {
 
 /**
  * Checks the ledger against what Postgres holds: every acknowledged id stored exactly once, with the
- * sequence its acknowledgements named; duplicates only for ids acknowledged before; sequences
- * without gaps; and (when `ordered`) rows stored in sequence order.
+ * sequence its acknowledgements named (or, when `quarantined` lists it, held in the quarantine under
+ * that sequence); duplicates only for ids acknowledged before; sequences without gaps (a quarantined
+ * sequence fills its place); and (when `ordered`) rows stored in sequence order.
  */
-export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { ordered?: boolean } = {}): StorageVerdict {
+export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { ordered?: boolean; quarantined?: ReadonlyMap<string, { sequence: number }> } = {}): StorageVerdict {
   const problems: string[] = [];
   const byId = new Map<string, StoredRow[]>();
   for (const row of rows) byId.set(row.ce_id, [...(byId.get(row.ce_id) ?? []), row]);
@@ -116,6 +125,7 @@ export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { orde
   let duplicateAcks = 0;
   let unanswered = 0;
   let never = 0;
+  let quarantined = 0;
   for (const e of ledger.values()) {
     if (e.unanswered) unanswered++;
     if (e.acks.length === 0) {
@@ -124,6 +134,11 @@ export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { orde
     }
     acknowledged++;
     const stored = byId.get(e.id)?.[0];
+    const held = options.quarantined?.get(e.id);
+    if (!stored && held && e.acks.every((a) => a.sequence === held.sequence)) {
+      quarantined++;
+      continue;
+    }
     if (!stored) {
       problems.push(`${e.id} acknowledged (sequence ${e.acks[0]!.sequence}) but not in Postgres`);
       continue;
@@ -142,7 +157,7 @@ export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { orde
   const strangers = rows.filter((r) => !known.has(r.ce_id) && !r.type.startsWith('switchyard.'));
   if (strangers.length) problems.push(`${strangers.length} stored events were never published (e.g. ${strangers[0]!.ce_id})`);
   const storedButNeverAcknowledged = rows.filter((r) => (ledger.get(r.ce_id)?.acks.length ?? 1) === 0).length;
-  const sorted = rows.map((r) => r.sequence).sort((a, b) => a - b);
+  const sorted = [...rows.map((r) => r.sequence), ...[...(options.quarantined?.values() ?? [])].map((q) => q.sequence)].sort((a, b) => a - b);
   sorted.forEach((s, i) => {
     if (s !== i + 1 && problems.length < 50) problems.push(`sequence gap: expected ${i + 1}, found ${s}`);
   });
@@ -157,6 +172,7 @@ export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { orde
   return {
     published: ledger.size,
     acknowledged,
+    quarantined,
     duplicateAcks,
     unansweredAtLeastOnce: unanswered,
     neverAcknowledged: never,
@@ -167,5 +183,5 @@ export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { orde
 }
 
 export function describeVerdict(v: StorageVerdict): string {
-  return `published ${v.published}, acknowledged ${v.acknowledged} (duplicate flags ${v.duplicateAcks}, ${v.unansweredAtLeastOnce} ids had a send without answer, ${v.neverAcknowledged} never acknowledged), stored ${v.stored} (${v.storedButNeverAcknowledged} stored without an acknowledgement)`;
+  return `published ${v.published}, acknowledged ${v.acknowledged} (duplicate flags ${v.duplicateAcks}, ${v.unansweredAtLeastOnce} ids had a send without answer, ${v.neverAcknowledged} never acknowledged), stored ${v.stored} (${v.storedButNeverAcknowledged} stored without an acknowledgement)${v.quarantined ? `, quarantined ${v.quarantined}` : ''}`;
 }

@@ -42,7 +42,9 @@ export function outboxRowsJson(rows: OutboxRow[]): string {
  * One round trip for the whole batch: the events (a JSON array of outbox rows, each with the stored
  * event spliced in as JSON) and the deliveries they fan out to travel as two JSON parameters and are
  * expanded by `jsonb_to_recordset`. Re-flushing rows Postgres already has is a no-op, so a crash
- * between commit and outbox delete cannot duplicate anything.
+ * between commit and outbox delete cannot duplicate anything. `events` counts the rows this call
+ * wrote: fewer than given means some sequences were already taken (see `storedIds`). A row Postgres
+ * refuses fails the whole statement (see `isDataError` in quarantine.ts).
  */
 export async function insertEvents(db: Db, tenantId: string, events: string, deliveries: DeliveryRow[] = []): Promise<{ events: number; deliveries: number }> {
   const result = await db.query<{ events: string; deliveries: string }>(
@@ -68,6 +70,16 @@ export async function insertEvents(db: Db, tenantId: string, events: string, del
   );
   const row = result.rows[0];
   return { events: Number(row?.events ?? 0), deliveries: Number(row?.deliveries ?? 0) };
+}
+
+/**
+ * The event id Postgres holds at each of `sequences` (absent: none). After an insert wrote fewer rows
+ * than it was given, this tells a re-flush of rows already stored (same id: fine) from a sequence taken
+ * by another event (which `ON CONFLICT DO NOTHING` skipped without a word).
+ */
+export async function storedIds(db: Db, tenantId: string, sequences: number[]): Promise<Map<number, string>> {
+  const result = await db.query<{ sequence: string; id: string }>('SELECT sequence::int8 AS sequence, id FROM events WHERE tenant_id = $1 AND sequence = ANY($2::int8[])', [tenantId, sequences]);
+  return new Map(result.rows.map((r) => [Number(r.sequence), r.id]));
 }
 
 export interface StoredEvent {

@@ -31,6 +31,8 @@ export interface TenantMetricsRow {
   p50_ms: number | null;
   p95_ms: number | null;
   pending: string;
+  /** Events received in the window that Postgres refused and `quarantined_events` holds. */
+  quarantined: string;
 }
 
 /** One round trip: everything of the window except the TenantLog's own backlog. */
@@ -46,7 +48,8 @@ export async function tenantMetrics(db: Db, tenantId: string, windowSeconds: num
           SELECT status, count(*)::int AS n FROM deliveries
            WHERE tenant_id = $1 AND created_at >= (SELECT at FROM since) GROUP BY status) d) AS deliveries,
        l.p50 AS p50_ms, l.p95 AS p95_ms,
-       (SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'pending') AS pending
+       (SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'pending') AS pending,
+       (SELECT count(*) FROM quarantined_events WHERE tenant_id = $1 AND received_at >= (SELECT at FROM since)) AS quarantined
      FROM (
        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95
          FROM (SELECT extract(epoch FROM d.finished_at - e.received_at) * 1000 AS ms

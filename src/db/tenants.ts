@@ -42,3 +42,28 @@ export async function bumpConfigVersion(db: Db, tenantId: string): Promise<numbe
   );
   return Number(result.rows[0]?.config_version ?? 0);
 }
+
+/** Tenants in id (creation) order after `afterId`; `name` narrows to names containing it, case-insensitively. */
+export async function listTenants(db: Db, options: { afterId?: string; name?: string; limit: number }): Promise<Tenant[]> {
+  const result = await db.query<Tenant>(
+    `SELECT ${COLUMNS} FROM tenants WHERE ($1::text IS NULL OR id > $1) AND ($2::text IS NULL OR strpos(lower(name), lower($2)) > 0) ORDER BY id LIMIT $3`,
+    [options.afterId ?? null, options.name ?? null, options.limit],
+  );
+  return result.rows;
+}
+
+/**
+ * Removes the tenant and everything stored for it: sources and their secrets, plugins, event types,
+ * subscriptions, events, deliveries and attempts, replays, refusal counts and its audit log. False
+ * when there was no such tenant. Runs in the caller's transaction.
+ */
+export async function deleteTenantData(db: Db, id: string): Promise<boolean> {
+  // children without a foreign key to the tenant first; sources and subscriptions before the plugins they reference
+  await db.query('DELETE FROM deliveries WHERE tenant_id = $1', [id]);
+  await db.query('DELETE FROM ingest_rejections WHERE tenant_id = $1', [id]);
+  await db.query('DELETE FROM audit_log WHERE tenant_id = $1', [id]);
+  await db.query('DELETE FROM subscriptions WHERE tenant_id = $1', [id]);
+  await db.query('DELETE FROM sources WHERE tenant_id = $1', [id]);
+  const result = await db.query('DELETE FROM tenants WHERE id = $1', [id]);
+  return (result.rowCount ?? 0) > 0;
+}

@@ -4,6 +4,7 @@
  * system event is emitted about the delivery of a system event, so failures cannot chain.
  */
 import type { AppendItem } from '../durable/log-types';
+import { storableJson } from '../ingest/envelope';
 import { sha256Hex } from '../lib/encoding';
 
 export const SYSTEM_SOURCE_ID = 'switchyard';
@@ -12,7 +13,8 @@ export const SYSTEM_PREFIX = 'switchyard.';
 export async function systemEvent(type: string, id: string, subject: string, data: Record<string, unknown>): Promise<AppendItem> {
   const identity = { specversion: '1.0', id, source: 'switchyard', type, subject, datacontenttype: 'application/json', data };
   const event = { ...identity, time: new Date().toISOString() };
-  const json = JSON.stringify(event);
+  // the data quotes receivers' and scripts' error texts, which may hold what Postgres cannot store
+  const json = storableJson(JSON.stringify(event));
   return {
     sourceId: SYSTEM_SOURCE_ID,
     ceId: id,

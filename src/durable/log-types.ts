@@ -22,8 +22,11 @@ export interface AppendRequest {
   items: AppendItem[];
 }
 
-/** `stale`: the log has seen a newer tenant config; nothing was written, reload and try again. */
-export type AppendResponse = { kind: 'appended'; results: AppendResult[] } | { kind: 'stale'; configVersion: number };
+/**
+ * `stale`: the log has seen a newer tenant config; nothing was written, reload and try again.
+ * `gone`: the tenant was deleted; nothing was written.
+ */
+export type AppendResponse = { kind: 'appended'; results: AppendResult[] } | { kind: 'stale'; configVersion: number } | { kind: 'gone' };
 
 export type AppendResult =
   | { kind: 'accepted'; id: string; sequence: number; duplicate: boolean }
@@ -40,4 +43,6 @@ export interface LogStatus {
   orderedDepth: number;
   flushFailures: number;
   nextFlushAt: number | null;
+  /** Refused events kept in the log itself because Postgres could not take them even into `quarantined_events`. */
+  quarantined: number;
 }

@@ -7,17 +7,22 @@
  * they fan out to; then, in one SQLite transaction, the rows leave the outbox and the queue messages
  * to send are staged in `dispatch` (ordered deliveries wait in their line, one in flight per key).
  * Staged messages are sent with `sendBatch` and removed once the queue took them. Every step is
- * retried with backoff and idempotent, so a crash or an outage anywhere loses nothing.
+ * retried with backoff and idempotent, so a crash or an outage anywhere loses nothing. A row Postgres
+ * refuses for its data is quarantined (store-batch.ts) instead of blocking the rows behind it; its
+ * sequence stays taken.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { compileRoutes, planDeliveries, type Route, type RoutedEvent } from '../delivery/fan-out';
 import { sharedConnection, type SharedConnection } from '../db/shared-connection';
-import { insertEvents } from '../db/events';
+import type { OutboxRow } from '../db/events';
+import type { QuarantinedEvent } from '../db/quarantine';
 import { loadRouting } from '../db/subscriptions';
 import { FLUSH_COALESCE_MS, flushBackoffMs } from '../ingest/flush-policy';
 import { newId } from '../lib/ids';
 import { DISPATCH_SCHEMA, dispatchDepth, finishOrdered, orderedDepth, pendingDispatch, redriveDeliveries, stageDeliveries, type StrandedDelivery } from './dispatch-store';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from './log-types';
+import { keepRefused, keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
+import { storeBatch, type OutboxReader, type Slice } from './store-batch';
 
 export const FLUSH_BATCH = 1000;
 /** A batch also stops once its events pass this many characters (the first event always goes), to bound the isolate's memory. */
@@ -38,7 +43,15 @@ CREATE TABLE IF NOT EXISTS outbox (
   type TEXT NOT NULL, subject TEXT, time TEXT, partition_key TEXT, correlation_id TEXT,
   causation_id TEXT, event TEXT NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL
 );
-${DISPATCH_SCHEMA}`;
+${DISPATCH_SCHEMA}
+${QUARANTINE_SCHEMA}`;
+
+/** One outbox row as the JSON `insertEvents` takes, the stored event text spliced in unparsed. */
+const ROW_JSON = `'{"sequence":' || sequence || ',"id":' || json_quote(id) || ',"source_id":' || json_quote(source_id) ||
+  ',"ce_id":' || json_quote(ce_id) || ',"type":' || json_quote(type) || ',"subject":' || json_quote(subject) ||
+  ',"time":' || json_quote(time) || ',"partition_key":' || json_quote(partition_key) ||
+  ',"correlation_id":' || json_quote(correlation_id) || ',"causation_id":' || json_quote(causation_id) ||
+  ',"sha256":' || json_quote(sha256) || ',"received_at":' || received_at || ',"event":' || event || '}'`;
 
 interface DedupRow extends Record<string, SqlStorageValue> {
   source_id: string;
@@ -61,6 +74,8 @@ export class TenantLog extends DurableObject<Env> {
   private flushScheduled = false;
   private flushFailures = 0;
   private nextFlushAt: number | null = null;
+  /** Set once the tenant is deleted: appends are refused and nothing more is flushed. */
+  private deleted = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -71,6 +86,7 @@ export class TenantLog extends DurableObject<Env> {
       if (row.key === 'last_sequence') this.lastSequence = Number(row.value);
       if (row.key === 'tenant_id') this.tenantId = row.value;
       if (row.key === 'config_version') this.configVersion = Number(row.value);
+      if (row.key === 'deleted') this.deleted = true;
     }
     ctx.blockConcurrencyWhile(async () => {
       const alarm = await ctx.storage.getAlarm();
@@ -87,6 +103,7 @@ export class TenantLog extends DurableObject<Env> {
    * is refused as `stale` without writing anything.
    */
   async append(request: AppendRequest): Promise<AppendResponse> {
+    if (this.deleted) return { kind: 'gone' };
     if (request.configVersion < this.configVersion) return { kind: 'stale', configVersion: this.configVersion };
     if (request.configVersion > this.configVersion) this.setConfigVersion(request.configVersion);
     return { kind: 'appended', results: await this.record(request.tenantId, request.dedupWindowSeconds, request.items) };
@@ -94,7 +111,23 @@ export class TenantLog extends DurableObject<Env> {
 
   /** Events Switchyard itself emits (`switchyard.delivery.exhausted`, …): no config check. */
   async appendSystem(tenantId: string, items: AppendItem[]): Promise<AppendResult[]> {
+    if (this.deleted) return [];
     return this.record(tenantId, 86_400, items);
+  }
+
+  /**
+   * The tenant is being deleted: from now on appends answer `gone`, and what has not reached Postgres
+   * (outbox, staged queue messages, ordered lines, dedup keys) is dropped with it. Idempotent.
+   */
+  async deleteTenant(): Promise<void> {
+    this.deleted = true;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('deleted', '1')");
+      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine']) this.sql.exec(`DELETE FROM ${table}`);
+    });
+    await this.ctx.storage.deleteAlarm();
+    this.flushScheduled = false;
+    this.nextFlushAt = null;
   }
 
   /** Called after a management change commits, so every isolate's next append notices it. */
@@ -134,10 +167,12 @@ export class TenantLog extends DurableObject<Env> {
       orderedDepth: orderedDepth(this.sql),
       flushFailures: this.flushFailures,
       nextFlushAt: this.nextFlushAt,
+      quarantined: keptCount(this.sql),
     };
   }
 
   override async alarm(): Promise<void> {
+    if (this.deleted) return;
     this.flushScheduled = false;
     this.nextFlushAt = null;
     let backlog = false;
@@ -228,25 +263,22 @@ export class TenantLog extends DurableObject<Env> {
    * Stores one batch of events and their deliveries in Postgres, then stages the queue messages;
    * true when more was waiting than one batch takes. SQLite itself writes the batch as the JSON
    * Postgres reads, splicing in the stored event text unparsed (one value crosses into JS, not
-   * thirteen per row); rows for routing are read only when there are routes.
+   * thirteen per row); rows for routing are read only when there are routes. Rows Postgres refuses
+   * leave the outbox for the quarantine, without deliveries, and their dedup keys are dropped, so a
+   * resend is not told `duplicate` about an event that was never stored.
    */
   private async flushOutbox(): Promise<boolean> {
     const tenantId = this.tenantId;
     const batch = this.sql
-      .exec<{ n: number; last: number | null; events: string }>(
-        `SELECT count(*) AS n, max(sequence) AS last, '[' || group_concat(
-           '{"sequence":' || sequence || ',"id":' || json_quote(id) || ',"source_id":' || json_quote(source_id) ||
-           ',"ce_id":' || json_quote(ce_id) || ',"type":' || json_quote(type) || ',"subject":' || json_quote(subject) ||
-           ',"time":' || json_quote(time) || ',"partition_key":' || json_quote(partition_key) ||
-           ',"correlation_id":' || json_quote(correlation_id) || ',"causation_id":' || json_quote(causation_id) ||
-           ',"sha256":' || json_quote(sha256) || ',"received_at":' || received_at || ',"event":' || event || '}', ',') || ']' AS events
+      .exec<{ n: number; first: number | null; last: number | null; events: string }>(
+        `SELECT count(*) AS n, min(sequence) AS first, max(sequence) AS last, '[' || group_concat(${ROW_JSON}, ',') || ']' AS events
          FROM (SELECT *, sum(length(event)) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) - length(event) AS before
                  FROM (SELECT * FROM outbox ORDER BY sequence LIMIT ${FLUSH_BATCH}))
         WHERE before < ${FLUSH_CHARS}`,
       )
       .one();
-    if (batch.n === 0 || batch.last === null || !tenantId) return false;
-    const last = batch.last;
+    if (batch.n === 0 || batch.first === null || batch.last === null || !tenantId) return false;
+    const { first, last } = batch;
     // more than this batch was already waiting (read before any await lets new appends in)
     const backlog = this.sql.exec('SELECT 1 FROM outbox WHERE sequence > ? LIMIT 1', last).toArray().length > 0;
     const planned = await this.postgres.use(async (db) => {
@@ -256,14 +288,48 @@ export class TenantLog extends DurableObject<Env> {
       }
       const { routes } = this.routes;
       const deliveries = routes.length > 0 ? await planDeliveries(this.routedEvents(last, routes.some((r) => r.test !== null)), routes) : [];
-      await insertEvents(db, tenantId, batch.events, deliveries);
-      return deliveries;
+      const stored = await storeBatch(db, tenantId, { n: batch.n, first, last, events: batch.events }, deliveries, this.outboxReader());
+      return { deliveries, ...stored };
     });
+    // the tenant was deleted while this batch was on its way; its deliveries are not staged
+    if (this.deleted) return false;
+    const { through, refused } = planned;
+    const refusedAt = new Set(refused.map((r) => r.sequence));
+    const staged = through === last && refusedAt.size === 0 ? planned.deliveries : planned.deliveries.filter((d) => d.sequence <= through && !refusedAt.has(d.sequence));
+    const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', last);
-      stageDeliveries(this.sql, tenantId, planned);
+      for (const r of refused) {
+        this.sql.exec('DELETE FROM dedup WHERE (source_id, ce_id) IN (SELECT source_id, ce_id FROM outbox WHERE sequence = ?) AND sequence = ?', r.sequence, r.sequence);
+        if (r.heldBy === 'tenant_log') keepRefused(this.sql, r.sequence, r.error, r.sqlstate, now);
+      }
+      this.sql.exec('DELETE FROM outbox WHERE sequence <= ?', through);
+      stageDeliveries(this.sql, tenantId, staged);
     });
-    return backlog;
+    // a flush that stopped at a refused row goes on with the rows after it right away
+    return backlog || through < last;
+  }
+
+  /** Refused events this log keeps itself (Postgres could not take them even as text), after `afterSequence`. */
+  quarantined(afterSequence = 0, limit = 100): QuarantinedEvent[] {
+    return listKept(this.sql, afterSequence, limit);
+  }
+
+  /** Reads slices and rows of the outbox for `storeBatch` when a batch has to be split. */
+  private outboxReader(): OutboxReader {
+    return {
+      slice: (from, to) => {
+        const s = this.sql
+          .exec<{ n: number; first: number | null; last: number | null; events: string | null }>(
+            `SELECT count(*) AS n, min(sequence) AS first, max(sequence) AS last, '[' || group_concat(${ROW_JSON}, ',') || ']' AS events
+               FROM (SELECT * FROM outbox WHERE sequence BETWEEN ? AND ? ORDER BY sequence)`,
+            from, to,
+          )
+          .one();
+        return { n: s.n, first: s.first ?? from, last: s.last ?? to, events: s.events ?? '[]' } satisfies Slice;
+      },
+      ids: (from, to) => new Map(this.sql.exec<{ sequence: number; id: string }>('SELECT sequence, id FROM outbox WHERE sequence BETWEEN ? AND ?', from, to).toArray().map((r) => [r.sequence, r.id])),
+      row: (sequence) => this.sql.exec<OutboxRow>('SELECT * FROM outbox WHERE sequence = ?', sequence).one(),
+    };
   }
 
   /** The outbox rows up to `last` as routing sees them; the event text only when a filter needs it. */

@@ -7,7 +7,10 @@ import { requireTenantScope } from './middleware/tenant-scope';
 import { registerDocs } from './openapi';
 import { database } from './middleware/database';
 import { requestId } from './middleware/request-id';
+import { databaseRefusal } from './database-refusal';
+import { inputGuard } from './middleware/input-guard';
 import { problemResponse } from './problem-response';
+import { NOT_FOUND_BY_PARAM } from './schemas';
 import { registerDeliveries } from './routes/deliveries';
 import { registerEventTypes } from './routes/event-types';
 import { registerEvents } from './routes/events';
@@ -20,12 +23,18 @@ import { registerSubscriptions } from './routes/subscriptions';
 import { registerTenants } from './routes/tenants';
 import { registerAuditLog } from './routes/audit-log';
 import { registerMetrics } from './routes/metrics';
+import { registerQuarantine } from './routes/quarantine';
 import { registerRotation } from './routes/rotation';
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;
+      // a path id that cannot exist names nothing: the resource's 404, before any query
+      // (the tenant first: another tenant's resource answers like a missing tenant)
+      const params = result.target === 'param' ? result.error.issues.map((i) => String(i.path[0])).filter((p) => p in NOT_FOUND_BY_PARAM) : [];
+      const param = params.includes('tenantId') ? 'tenantId' : params[0];
+      if (param) throw new ProblemError(problem(404, NOT_FOUND_BY_PARAM[param]!, `no ${param.replace(/Id$/, '')} with that id`));
       const errors = issuesToErrors(result.error.issues);
       const where = result.target === 'json' ? 'request body' : result.target;
       throw new ProblemError(problem(422, 'validation_failed', `the ${where} is invalid`, { errors }));
@@ -33,8 +42,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
 
   app.use('*', requestId);
-  app.use('/v1/tenants/*', database, requireAuth, requireTenantScope);
-  app.use('/v1/tenants', database, requireAuth);
+  app.use('/v1/tenants/*', database, requireAuth, requireTenantScope, inputGuard);
+  app.use('/v1/tenants', database, requireAuth, inputGuard);
   app.use('/readyz', database);
 
   registerHealth(app);
@@ -49,6 +58,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerReplays(app);
   registerRotation(app);
   registerMetrics(app);
+  registerQuarantine(app);
   registerAuditLog(app);
   registerDocs(app);
 
@@ -60,6 +70,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
     if (error instanceof HTTPException) {
       const malformed = error.status === 400 && /json/i.test(error.message);
       return problemResponse(problem(error.status, malformed ? 'malformed_json' : 'bad_request', error.message || 'bad request'), id);
+    }
+    const refused = databaseRefusal(error);
+    if (refused) {
+      console.warn(JSON.stringify({ msg: 'database refused a request value', requestId: id, error: String(error) }));
+      return problemResponse(refused, id);
     }
     console.error(JSON.stringify({ msg: 'unhandled error', requestId: id, error: String(error), stack: (error as Error).stack }));
     return problemResponse(problem(500, 'internal_error', 'an unexpected error occurred; it has been logged'), id);

@@ -29,20 +29,21 @@ export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox
     const verdict = await runValidator(rules.tenantId, validator, event, { sandbox });
     if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail, verdict.errors ? { errors: verdict.errors } : {}) };
   }
-  let transformed = false;
+  let kept = input;
   for (const transformer of rules.transformers) {
     if (!matchesAny(transformer.eventTypes, type)) continue;
     const verdict = await runTransformer(rules.tenantId, transformer, event, { sandbox });
     if (verdict.kind === 'drop') return { kind: 'drop', by: verdict.by };
     if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail) };
-    event = verdict.event;
-    transformed = true;
+    // what a transformer returns must be a CloudEvent that storage takes (the door's limits), checked
+    // before the next one sees it, so the refusal names the transformer instead of leaving a poison row
+    const checked = toIngestEvent(verdict.event);
+    if (!checked.ok) {
+      const { code, detail, errors } = checked.problem;
+      return { kind: 'reject', problem: problem(422, 'transformer_failed', `transformer ${transformer.name} produced an event that cannot be stored (${code}): ${detail}`, errors ? { errors } : {}) };
+    }
+    kept = checked.value;
+    event = checked.value.event as PluginEvent;
   }
-  if (!transformed) return { kind: 'keep', event: input };
-  // what a transformer returns must still be a storable CloudEvent
-  const checked = toIngestEvent(event);
-  if (!checked.ok) {
-    return { kind: 'reject', problem: problem(422, 'transformer_failed', 'a transformer produced an invalid CloudEvent', { errors: checked.problem.errors }) };
-  }
-  return { kind: 'keep', event: checked.value };
+  return { kind: 'keep', event: kept };
 }

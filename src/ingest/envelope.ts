@@ -1,17 +1,25 @@
 /**
  * CloudEvents 1.0 in its three HTTP modes: structured (`application/cloudevents+json`), batch
  * (`application/cloudevents-batch+json`) and binary (`ce-*` headers, the body is `data`).
- * Returns plain results; nothing here throws for a client's mistake.
+ * Returns plain results; nothing here throws for a client's mistake. An event is refused unless
+ * Postgres can store it: `data` nested at most MAX_DATA_DEPTH levels, at most MAX_EVENT_BYTES of
+ * JSON, no NUL or unpaired surrogate (see limits.ts).
  */
 import { z } from 'zod';
 import type { Problem } from './problem';
 import { issuesToErrors, problem } from './problem';
 import { toBase64 } from '../lib/encoding';
+import { longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nestsDeeperThan } from './limits';
 
 export const MAX_BATCH = 1000;
 /** Dot-notation: two or more segments, e.g. `orders.created`, `com.github.push`. */
 export const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+
+/** `switchyard.*` is the system events' namespace (any case): producers and transformers may not use it. */
+export function isReservedType(type: string): boolean {
+  return type.slice(0, 11).toLowerCase() === 'switchyard.';
+}
 
 const timestamp = z.iso.datetime({ offset: true }).refine((t) => {
   const year = new Date(t).getUTCFullYear();
@@ -23,7 +31,11 @@ export const cloudEventSchema = z
     specversion: z.literal('1.0', { error: 'specversion must be "1.0"' }),
     id: z.string().min(1).max(256),
     source: z.string().min(1).max(1024),
-    type: z.string().max(256).regex(EVENT_TYPE, 'type must be dot-notation, e.g. "orders.created"'),
+    type: z
+      .string()
+      .max(256)
+      .regex(EVENT_TYPE, 'type must be dot-notation, e.g. "orders.created"')
+      .refine((type) => !isReservedType(type), 'types starting with "switchyard." are reserved for the events Switchyard itself emits'),
     subject: z.string().max(1024).optional(),
     time: timestamp.optional(),
     datacontenttype: z.string().max(256).optional(),
@@ -64,6 +76,11 @@ export type Envelope =
 // jsonb refuses NUL and unpaired surrogates; an odd run of backslashes before \u means a real escape
 const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
+/** JSON text with what jsonb refuses (NUL, unpaired surrogates) replaced by U+FFFD, for text Switchyard writes itself. */
+export function storableJson(json: string): string {
+  return json.replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, '$1\\ufffd');
+}
+
 export function toIngestEvent(input: unknown): ItemResult {
   const parsed = cloudEventSchema.safeParse(input);
   if (!parsed.success) {
@@ -71,7 +88,21 @@ export function toIngestEvent(input: unknown): ItemResult {
     return { ok: false, problem: problem(422, 'invalid_event', 'the event is not a valid CloudEvent 1.0', { errors }) };
   }
   const event = parsed.data;
-  const json = JSON.stringify(event);
+  // before JSON.stringify, which would throw a RangeError on deep nesting
+  if (nestsDeeperThan(event.data, MAX_DATA_DEPTH)) {
+    const detail = `data nests deeper than ${MAX_DATA_DEPTH} levels of objects and arrays, the limit`;
+    return { ok: false, problem: problem(422, 'event_too_deep', detail, { errors: [{ pointer: '/data', detail }] }) };
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(event);
+  } catch (error) {
+    // only a transformer can hand over values JSON has no form for (a cycle, a BigInt)
+    return { ok: false, problem: problem(422, 'invalid_event', `the event cannot be written as JSON: ${(error as Error).message}`) };
+  }
+  if (longerThanBytes(json, MAX_EVENT_BYTES)) {
+    return { ok: false, problem: problem(422, 'event_too_large', `the event takes more than ${MAX_EVENT_BYTES} bytes as stored JSON, the limit per event`) };
+  }
   if (UNSTORABLE_ESCAPE.test(json)) {
     return { ok: false, problem: problem(422, 'invalid_event', 'strings may not contain NUL characters or unpaired UTF-16 surrogates') };
   }

@@ -21,7 +21,7 @@ export const TENANT_SCOPES = [
 export type ScopeNeed = { kind: 'scope'; scope: string } | { kind: 'admin' } | { kind: 'tenant' };
 
 /** Path segments under `/v1/tenants/{t}/` that belong to another resource's scope. */
-const ALIASES: Record<string, ScopedResource> = { replays: 'deliveries' };
+const ALIASES: Record<string, ScopedResource> = { replays: 'deliveries', quarantine: 'events' };
 const ADMIN_ONLY = new Set(['tokens']);
 
 /**

@@ -33,6 +33,7 @@ const Metrics = z
     events: z.object({
       accepted: z.number().int().openapi({ description: 'stored events received in the window (duplicates not counted)' }),
       rejected: z.object({ total: z.number().int(), by_reason: z.record(z.string(), z.number().int()).openapi({ example: { invalid_signature: 3, rate_limited: 12 } }) }),
+      quarantined: z.number().int().openapi({ description: 'acknowledged events received in the window that Postgres refused; listed by GET …/quarantine (plus any the TenantLog holds itself)' }),
     }),
     deliveries: z.object({
       by_status: z.record(z.string(), z.number().int()).openapi({ example: { delivered: 120, pending: 2, failed: 1 } }),
@@ -64,7 +65,7 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
     const to = new Date();
     const [row, log] = await Promise.all([
       tenantMetrics(c.var.db, tenantId, seconds),
-      c.env.TENANT_LOG.getByName(tenantId).status().catch((): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth'> => ({ outboxDepth: 0, dispatchDepth: 0 })),
+      c.env.TENANT_LOG.getByName(tenantId).status().catch((): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth' | 'quarantined'> => ({ outboxDepth: 0, dispatchDepth: 0, quarantined: 0 })),
     ]);
     const rejected = Object.values(row.rejected).reduce((a, b) => a + b, 0);
     return c.json(
@@ -72,7 +73,7 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
         window,
         from: new Date(to.getTime() - seconds * 1000).toISOString(),
         to: to.toISOString(),
-        events: { accepted: Number(row.accepted), rejected: { total: rejected, by_reason: row.rejected } },
+        events: { accepted: Number(row.accepted), rejected: { total: rejected, by_reason: row.rejected }, quarantined: Number(row.quarantined) + log.quarantined },
         deliveries: { by_status: row.deliveries, latency_ms: { p50: round(row.p50_ms), p95: round(row.p95_ms) } },
         backlog: { pending_deliveries: Number(row.pending), outbox: log.outboxDepth, dispatch: log.dispatchDepth },
       },

@@ -1,21 +1,24 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { insertTenant, updateTenant, type Tenant as TenantRow } from '../../db/tenants';
+import { deleteTenantData, insertTenant, listTenants, updateTenant, type Tenant as TenantRow } from '../../db/tenants';
+import { transaction } from '../../db/client';
 import { recordAudit } from '../../db/audit';
 import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
 import { parseRateLimits } from '../../ratelimit/limits';
 import { TENANT_SCOPES } from '../../tenancy/scopes';
+import { invalidateTenantConfig } from '../../tenancy/shared-cache';
+import { forgetTenantRules } from '../../tenancy/tenant-rules';
 import { changeConfig } from '../config-change';
 import { mintToken, requireAdmin } from '../middleware/auth';
 import type { AppEnv } from '../context';
-import { problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const RateRule = z
-  .object({ requests: z.int().min(1).max(1_000_000), window_seconds: z.int().min(1).max(86_400) })
+  .strictObject({ requests: z.int().min(1).max(1_000_000), window_seconds: z.int().min(1).max(86_400) })
   .openapi('RateRule', { description: 'at most `requests` ingest requests (a batch counts once) in a sliding window of `window_seconds`' });
 const RateLimits = z
-  .object({
+  .strictObject({
     tenant: RateRule.nullable().optional().openapi({ description: 'over all sources of the tenant; null or absent: unlimited' }),
     source: RateRule.nullable().optional().openapi({ description: 'for each source on its own; null or absent: unlimited' }),
   })
@@ -38,7 +41,7 @@ const createTenant = createRoute({
       required: true,
       content: {
         'application/json': {
-          schema: z.object({
+          schema: z.strictObject({
             name: z.string().min(1).max(200).openapi({ example: 'Acme' }),
             dedup_window_seconds: z.number().int().min(60).max(2_592_000).optional().openapi({ description: 'dedup window, default 86400' }),
             rate_limits: RateLimits.optional(),
@@ -62,7 +65,7 @@ const updateTenantRoute = createRoute({
       required: true,
       content: {
         'application/json': {
-          schema: z.object({
+          schema: z.strictObject({
             name: z.string().min(1).max(200).optional(),
             dedup_window_seconds: z.number().int().min(60).max(2_592_000).optional(),
             rate_limits: RateLimits.optional().openapi({ description: 'replaces the limits as a whole; {} removes them' }),
@@ -72,6 +75,33 @@ const updateTenantRoute = createRoute({
     },
   },
   responses: { 200: { description: 'The tenant', content: { 'application/json': { schema: Tenant } } }, ...problemResponses(401, 403, 404, 422) },
+});
+
+const listTenantsRoute = createRoute({
+  method: 'get',
+  path: '/v1/tenants',
+  tags: ['tenants'],
+  summary: 'List tenants in creation order (admin)',
+  security: [{ bearer: [] }],
+  request: {
+    query: PageQuery.extend({ name: z.string().min(1).max(200).optional().openapi({ description: 'only tenants whose name contains this, ignoring case' }) }),
+  },
+  responses: {
+    200: { description: 'A page of tenants', content: { 'application/json': { schema: z.object({ data: z.array(Tenant), next_cursor: z.string().nullable() }) } } },
+    ...problemResponses(400, 401, 403),
+  },
+});
+
+const deleteTenantRoute = createRoute({
+  method: 'delete',
+  path: '/v1/tenants/{tenantId}',
+  tags: ['tenants'],
+  summary: 'Delete a tenant and all its data (admin)',
+  description:
+    'Ingest to its sources answers 404 from the moment this returns. Its events, deliveries and their attempts, sources and secrets, plugins, event types, subscriptions, replays and audit log are removed; events acknowledged but not yet in Postgres are dropped with the tenant, and queued deliveries are discarded unsent. One `tenant.deleted` entry stays in the deployment audit log. Not reversible.',
+  security: [{ bearer: [] }],
+  request: { params: TenantParam },
+  responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 403, 404, 503) },
 });
 
 const getTenant = createRoute({
@@ -96,7 +126,7 @@ const createToken = createRoute({
       required: false,
       content: {
         'application/json': {
-          schema: z.object({
+          schema: z.strictObject({
             scopes: z
               .array(z.enum(TENANT_SCOPES))
               .max(32)
@@ -122,6 +152,37 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     const tenant = await insertTenant(c.var.db, { id: newId('tn'), name: body.name, dedupWindowSeconds: body.dedup_window_seconds, rateLimits: body.rate_limits });
     await recordAudit(c.var.db, { tenantId: tenant.id, principal, action: 'tenant.created', target: tenant.id });
     return c.json(presentTenant(tenant), 201);
+  });
+
+  app.openapi(listTenantsRoute, async (c) => {
+    requireAdmin(c.get('principal'));
+    const { cursor, limit, name } = c.req.valid('query');
+    const rows = await listTenants(c.var.db, { afterId: decodeCursor(cursor, CURSOR.id('tn')), name, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return c.json({ data: page.map(presentTenant), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
+  });
+
+  app.openapi(deleteTenantRoute, async (c) => {
+    const principal = c.get('principal');
+    requireAdmin(principal);
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    // the log first, so no event is accepted for a tenant whose rows are going; a retry after a failure below is safe
+    try {
+      await c.env.TENANT_LOG.getByName(tenantId).deleteTenant();
+    } catch (error) {
+      console.error(JSON.stringify({ msg: 'tenant log not closed', tenantId, error: String(error) }));
+      throw new ProblemError(problem(503, 'storage_unavailable', 'the tenant\'s event log could not be closed; nothing was deleted, retry', { headers: { 'retry-after': '1' } }));
+    }
+    const db = c.var.db;
+    // cached copies of its sources now lead to the closed log (404); dropping them is tidiness, not safety
+    await invalidateTenantConfig(c.env, db, tenantId);
+    forgetTenantRules(tenantId);
+    await transaction(db, async () => {
+      if (!(await deleteTenantData(db, tenantId))) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
+      await recordAudit(db, { tenantId: null, principal, action: 'tenant.deleted', target: tenantId });
+    });
+    return c.body(null, 204);
   });
 
   app.openapi(getTenant, async (c) => {
