@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { PLUGIN_API_VERSION, type PluginEvent, type VerifierPlugin } from '../../src/plugins/types';
 import { fromHex, toBase64, toHex, utf8 } from '../../src/lib/encoding';
 
-const config = z.object({}).describe('no settings: the webhook secret is the source secret');
+const config = z.strictObject({}).describe('no settings: the webhook secret is the source secret');
 type Config = z.infer<typeof config>;
 
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;

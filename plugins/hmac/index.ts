@@ -1,22 +1,25 @@
 /**
  * A configurable HMAC verifier for senders with their own scheme: which header, which hash, hex or
  * base64, an optional prefix (`sha256=`), and either the body alone or `${timestamp}.${body}` signed.
- * The secret's UTF-8 bytes are the key. Several signatures may be sent, separated by spaces or commas;
- * one match is enough. The payload is wrapped into a CloudEvent whose id, absent an id header, is the
- * SHA-256 of the body, so a sender's identical resends deduplicate.
+ * The secret's UTF-8 bytes are the key. Several signatures (at most `MAX_SIGNATURES`) may be sent,
+ * separated by spaces or commas; one match is enough. The signature vouches for the body (and the
+ * timestamp when `timestamp.body`) only: the id and type headers are not signed. The payload is
+ * wrapped into a CloudEvent whose id, absent an id header, is the SHA-256 of the body, so a sender's
+ * identical resends deduplicate.
  */
 import { z } from 'zod';
-import { PLUGIN_API_VERSION, type PluginEvent, type VerifierPlugin } from '../../src/plugins/types';
+import { MAX_SIGNATURE_HEADER, MAX_SIGNATURES, PLUGIN_API_VERSION, type PluginEvent, type VerifierPlugin } from '../../src/plugins/types';
 import { concatBytes, fromBase64, fromHex, sha256Hex, toBase64, toHex, utf8 } from '../../src/lib/encoding';
 
 export const TOLERANCE_SECONDS = 5 * 60;
 const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;
 const HASHES = { sha256: 'SHA-256', sha512: 'SHA-512', sha1: 'SHA-1' } as const;
+const MAC_BYTES = { sha256: 32, sha512: 64, sha1: 20 } as const;
 
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected an HTTP header name');
 
 const config = z
-  .object({
+  .strictObject({
     header: headerName.default('x-signature').describe('request header carrying the signature'),
     algorithm: z.enum(['sha256', 'sha512', 'sha1']).default('sha256'),
     encoding: z.enum(['hex', 'base64']).default('hex').describe('how the MAC is written; base64 may be URL-safe'),
@@ -25,7 +28,12 @@ const config = z
     timestamp_header: headerName.optional().describe('header with the unix-seconds timestamp; required for timestamp.body'),
     id_header: headerName.optional().describe('header with the delivery id; defaults to the SHA-256 of the body'),
     type_header: headerName.optional().describe('header with the event type, normalised to dot-notation'),
-    event_type: z.string().max(256).regex(EVENT_TYPE, 'event_type must be dot-notation, e.g. "orders.created"').default('webhook.received'),
+    event_type: z
+      .string()
+      .max(256)
+      .regex(EVENT_TYPE, 'event_type must be dot-notation, e.g. "orders.created"')
+      .refine((t) => !t.toLowerCase().startsWith('switchyard.'), 'types starting with "switchyard." are reserved for system events')
+      .default('webhook.received'),
     source: z.string().min(1).max(1024).default('urn:switchyard:hmac').describe('CloudEvent source of the wrapped events'),
   })
   .refine((c) => c.signed !== 'timestamp.body' || c.timestamp_header !== undefined, {
@@ -84,17 +92,25 @@ export const hmac: VerifierPlugin<Config> = {
         return { ok: false, code: 'stale_signature', detail: `${cfg.timestamp_header} is ${Math.round(skew)} s away from now; tolerance is ${TOLERANCE_SECONDS} s` };
       }
     }
-    const macs = value
-      .split(/[\s,]+/)
+    if (value.length > MAX_SIGNATURE_HEADER) {
+      return { ok: false, code: 'invalid_signature', detail: `${cfg.header} is ${value.length} characters long; at most ${MAX_SIGNATURE_HEADER} are accepted` };
+    }
+    const entries = value.split(/[\s,]+/).filter((entry) => entry !== '');
+    if (entries.length > MAX_SIGNATURES) {
+      return { ok: false, code: 'invalid_signature', detail: `${cfg.header} holds ${entries.length} signatures; at most ${MAX_SIGNATURES} are accepted` };
+    }
+    const macs = entries
       .filter((entry) => entry.startsWith(cfg.prefix) && entry.length > cfg.prefix.length)
       .map((entry) => (cfg.encoding === 'hex' ? fromHex(entry.slice(cfg.prefix.length)) : fromBase64(entry.slice(cfg.prefix.length))))
-      .filter((mac) => mac !== null);
+      // a MAC of another length can never match
+      .filter((mac): mac is Uint8Array<ArrayBuffer> => mac !== null && mac.length === MAC_BYTES[cfg.algorithm]);
+    if (macs.length === 0) return { ok: false, code: 'invalid_signature', detail: `no ${cfg.encoding} ${cfg.algorithm} signature${cfg.prefix ? ` after "${cfg.prefix}"` : ''} in ${cfg.header}` };
     const content = timestamp !== null ? concatBytes(utf8(`${timestamp}.`), body) : body;
+    // one MAC per secret, compared with every candidate: the cost does not grow with the header
     for (const secret of secrets) {
-      const key = await crypto.subtle.importKey('raw', utf8(secret), { name: 'HMAC', hash: HASHES[cfg.algorithm] }, false, ['verify']);
-      for (const mac of macs) {
-        // subtle.verify compares in constant time
-        if (!(await crypto.subtle.verify('HMAC', key, mac, content))) continue;
+      const key = await crypto.subtle.importKey('raw', utf8(secret), { name: 'HMAC', hash: HASHES[cfg.algorithm] }, false, ['sign']);
+      const expected = new Uint8Array(await crypto.subtle.sign('HMAC', key, content));
+      if (macs.some((mac) => crypto.subtle.timingSafeEqual(mac, expected))) {
         const id = (cfg.id_header && headers.get(cfg.id_header)) || (await sha256Hex(body));
         const typeHeader = cfg.type_header ? headers.get(cfg.type_header) : null;
         const event: PluginEvent = {

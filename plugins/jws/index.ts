@@ -1,13 +1,16 @@
 /**
  * Detached compact JWS over the raw body (RFC 7515 appendix F): the sender puts
  * `<protected>..<signature>` in a header (default `jws-signature`). Keys come from a JWK in the config
- * or from a JWKS URL (cached, refreshed on an unknown `kid`). Unencoded payloads (RFC 7797, `b64: false`)
+ * or from a JWKS URL (cached, refreshed on an unknown `kid`, fetched only through the runtime's guarded
+ * fetch: HTTPS to a public destination, checked at registration and at every fetch; any failure reads
+ * "the JWKS could not be fetched", whatever the target). Unencoded payloads (RFC 7797, `b64: false`)
  * are accepted. An `iat` in the protected header is held to the same 5-minute tolerance as
- * Standard Webhooks.
+ * Standard Webhooks. The signature covers the body only, so binary mode (attributes in `ce-*` headers)
+ * is refused for jws sources: send structured or batch CloudEvents, whose attributes are in the body.
  */
-import { createLocalJWKSet, createRemoteJWKSet, errors, flattenedVerify, type JWK } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, flattenedVerify, type JWK } from 'jose';
 import { z } from 'zod';
-import { PLUGIN_API_VERSION, type VerifierPlugin } from '../../src/plugins/types';
+import { PLUGIN_API_VERSION, type VerifierFetch, type VerifierPlugin } from '../../src/plugins/types';
 
 const TOLERANCE_SECONDS = 5 * 60;
 const ALGORITHMS = ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'RS256', 'PS256'];
@@ -18,7 +21,7 @@ const jwk = z
   .refine((key) => !('d' in key), 'the JWK must be a public key (no "d")');
 
 const config = z
-  .object({
+  .strictObject({
     jwk: jwk.optional().describe('public JWK that signs the requests'),
     jwks_url: z.url({ protocol: /^https?$/ }).optional().describe('JWKS endpoint of the sender'),
     header: z.string().regex(/^[a-z0-9-]+$/).default('jws-signature').describe('request header carrying the detached JWS'),
@@ -26,22 +29,66 @@ const config = z
   .refine((c) => Boolean(c.jwk) !== Boolean(c.jwks_url), 'set exactly one of jwk or jwks_url');
 type Config = z.infer<typeof config>;
 
-type KeyResolver = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet>;
-const remoteSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
-const localSets = new Map<string, ReturnType<typeof createLocalJWKSet>>();
+type LocalSet = ReturnType<typeof createLocalJWKSet>;
+type KeyResolver = (...args: Parameters<LocalSet>) => ReturnType<LocalSet>;
 
-function keyResolver(cfg: Config): KeyResolver {
-  if (cfg.jwks_url) {
-    let set = remoteSets.get(cfg.jwks_url);
-    if (!set) {
-      set = createRemoteJWKSet(new URL(cfg.jwks_url), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 });
-      remoteSets.set(cfg.jwks_url, set);
-    }
-    return set;
+/** One remote set per URL; `fetch` is the latest request's guarded fetch (the same rules each time). */
+interface RemoteSet {
+  resolve: ReturnType<typeof createRemoteJWKSet>;
+  fetch: VerifierFetch;
+  /** When the last fetch failed: within `FAILURE_COOLDOWN_MS` the JWKS is not asked again. */
+  failedAt?: number;
+}
+
+/** Keeps a failing (or refused) JWKS URL from being fetched once per incoming request. */
+const FAILURE_COOLDOWN_MS = 10_000;
+const MAX_CACHED_SETS = 1_000;
+const remoteSets = new Map<string, RemoteSet>();
+const localSets = new Map<string, KeyResolver>();
+
+/** Any failure to get the keys, whatever the target answered: one text, so the verifier cannot be used to probe. */
+class JwksUnavailable extends Error {
+  override readonly name = 'JwksUnavailable';
+}
+const JWKS_UNAVAILABLE = 'the JWKS could not be fetched';
+
+function remoteResolver(url: string, fetch: VerifierFetch, now: number): KeyResolver {
+  let set = remoteSets.get(url);
+  if (!set) {
+    if (remoteSets.size >= MAX_CACHED_SETS) remoteSets.clear();
+    const holder: RemoteSet = {
+      fetch,
+      resolve: createRemoteJWKSet(new URL(url), {
+        cacheMaxAge: 10 * 60_000,
+        cooldownDuration: 30_000,
+        // under the verifier's 5 s deadline, so a slow JWKS fails with the same text as any other
+        timeoutDuration: 3_000,
+        [customFetch]: (href, init) => holder.fetch(href, init),
+      }),
+    };
+    remoteSets.set(url, (set = holder));
   }
+  const remote = set;
+  remote.fetch = fetch;
+  return async (protectedHeader, token) => {
+    if (remote.failedAt !== undefined && now - remote.failedAt < FAILURE_COOLDOWN_MS) throw new JwksUnavailable(JWKS_UNAVAILABLE);
+    try {
+      return await remote.resolve(protectedHeader, token);
+    } catch (error) {
+      // an unknown kid or alg is about the signature, and only reachable once the keys were fetched
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
+      remote.failedAt = now;
+      throw new JwksUnavailable(JWKS_UNAVAILABLE, { cause: error });
+    }
+  };
+}
+
+function keyResolver(cfg: Config, fetch: VerifierFetch, now: number): KeyResolver {
+  if (cfg.jwks_url) return remoteResolver(cfg.jwks_url, fetch, now);
   const cacheKey = JSON.stringify(cfg.jwk);
   let set = localSets.get(cacheKey);
   if (!set) {
+    if (localSets.size >= MAX_CACHED_SETS) localSets.clear();
     set = createLocalJWKSet({ keys: [cfg.jwk as JWK] });
     localSets.set(cacheKey, set);
   }
@@ -73,7 +120,11 @@ export const jws: VerifierPlugin<Config> = {
   async provision(cfg) {
     return { config: cfg, secrets: [] };
   },
-  async verify({ headers, body, config: cfg, now }) {
+  async checkConfig(cfg, { egressRefusal }) {
+    const refusal = cfg.jwks_url ? egressRefusal(cfg.jwks_url) : null;
+    return refusal ? [{ pointer: '/jwks_url', detail: `the JWKS URL is refused: ${refusal}` }] : [];
+  },
+  async verify({ headers, body, config: cfg, now, fetch }) {
     const value = headers.get(cfg.header);
     if (!value) return { ok: false, code: 'missing_signature', detail: `the ${cfg.header} header is required` };
     const parts = value.split('.');
@@ -84,12 +135,13 @@ export const jws: VerifierPlugin<Config> = {
     }
     const payload = header.b64 === false ? body : base64url(body);
     try {
-      await flattenedVerify({ protected: parts[0], payload, signature: parts[2] ?? '' }, keyResolver(cfg), {
+      await flattenedVerify({ protected: parts[0], payload, signature: parts[2] ?? '' }, keyResolver(cfg, fetch, now), {
         algorithms: ALGORITHMS,
         crit: { b64: true },
       });
       return { ok: true, scheme: String(header.alg) };
     } catch (error) {
+      if (error instanceof JwksUnavailable) return { ok: false, code: 'invalid_signature', detail: JWKS_UNAVAILABLE };
       if (!(error instanceof errors.JOSEError)) throw error;
       return { ok: false, code: 'invalid_signature', detail: `JWS verification failed: ${(error as Error).message}` };
     }

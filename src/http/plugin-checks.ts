@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { problem, ProblemError } from '../ingest/problem';
+import { parseAllowlist } from '../delivery/ssrf-guard';
 import { checkPluginConfig } from '../plugins/config-check';
 import { requestSandboxes } from '../plugins/sandbox';
 import type { PluginType } from '../plugins/types';
@@ -13,7 +14,7 @@ import { parsePluginConfig } from './plugin-config';
  */
 export async function checkConfigOrThrow(c: Context<AppEnv>, tenantId: string, type: PluginType, config: unknown, pointer: string): Promise<void> {
   const sandbox = type.sandboxed ? requestSandboxes(c.env, c.executionCtx)?.(tenantId) : undefined;
-  const verdict = await checkPluginConfig(type, config, { tenantId, sandbox, pointer });
+  const verdict = await checkPluginConfig(type, config, { tenantId, sandbox, pointer, allowlist: parseAllowlist(c.env.EGRESS_ALLOWLIST) });
   if (verdict.ok) return;
   throw new ProblemError(problem(verdict.status, verdict.code, verdict.detail, verdict.status === 422 ? { errors: verdict.errors } : {}));
 }

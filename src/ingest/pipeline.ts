@@ -12,6 +12,7 @@ import type { TenantRules } from '../tenancy/tenant-rules';
 import { applyRules, type RuleOutcome } from './apply-rules';
 import { readEnvelope, toIngestEvent, type IngestEvent, type ItemResult } from './envelope';
 import { problem, type Problem } from './problem';
+import { unsignedAttributes } from './signed-attributes';
 
 export interface IngestInput {
   sourceId: string;
@@ -35,6 +36,8 @@ export interface IngestDeps {
    * Called again after a reload; it must count a request once per set of limits.
    */
   rateLimit?(source: ResolvedSource): Promise<Problem | null>;
+  /** `EGRESS_ALLOWLIST`, parsed: local destinations a verifier may fetch keys from (otherwise HTTPS to public hosts only). */
+  egressAllowlist?: readonly string[];
 }
 
 export interface Accepted {
@@ -64,7 +67,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   if (!found) return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
 
   let source = found;
-  const verify = (s: ResolvedSource) => runVerifier(s.verifier, { headers: input.headers, body: input.body, config: s.verifierConfig, secrets: activeSecrets(s, input.now), now: input.now });
+  const verify = (s: ResolvedSource) =>
+    runVerifier(s.verifier, { headers: input.headers, body: input.body, config: s.verifierConfig, secrets: activeSecrets(s, input.now), now: input.now, allowlist: deps.egressAllowlist });
   let verdict = await verify(source);
   const fresher = verdict.ok ? null : await deps.fresher?.(source);
   if (fresher) verdict = await verify((source = fresher));
@@ -85,6 +89,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
     mode = envelope.mode;
     items = envelope.mode === 'single' ? [envelope.item] : envelope.items;
   }
+  const unsigned = unsignedAttributes(input.headers, source.verifier.id, verdict, items);
+  if (unsigned) return { kind: 'problem', problem: unsigned };
   // dedup hashes describe what the producer sent, so a resend matches even if a transformer changes later
   const hashes = await Promise.all(items.map((item) => (item.ok ? sha256Hex(item.value.json) : '')));
 
@@ -112,6 +118,11 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
         console.error(JSON.stringify({ msg: 'tenant log append failed', tenantId: source.tenantId, error: String(error) }));
         return unavailable('storage_unavailable', 'the events could not be stored durably; nothing was accepted, retry later', '1');
       }
+    }
+    if (appended.kind === 'gone') {
+      // the tenant was deleted since this isolate cached its source
+      deps.forget(source);
+      return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
     }
     if (appended.kind === 'stale') {
       vouchFor = appended.configVersion;

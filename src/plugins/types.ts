@@ -105,6 +105,8 @@ export interface ConfigCheckContext {
   tenantId: string;
   sandbox?: ScriptSandbox;
   signal: AbortSignal;
+  /** Why a verifier's `fetch` would refuse this URL (see `VerifierFetch`), or null when it may be reached. */
+  egressRefusal(url: string): string | null;
 }
 
 interface PluginTypeBase<Kind extends PluginKind, Config> {
@@ -126,17 +128,39 @@ interface PluginTypeBase<Kind extends PluginKind, Config> {
 
 // ---- verifiers -----------------------------------------------------------------------------------
 
+/**
+ * The only network a verifier has (a JWKS, say): the webhooks' SSRF guard, HTTPS only unless
+ * `EGRESS_ALLOWLIST` names the `host:port`, no redirects, a short deadline and a small body cap. A
+ * refused destination rejects with an error named `EgressRefused`. Verifiers must not tell callers
+ * why a fetch failed (that would let them probe ports); they say only that the keys could not be had.
+ */
+export type VerifierFetch = (url: string, init?: RequestInit) => Promise<Response>;
+
+/**
+ * Rules for verifiers that the types cannot say:
+ * - Cheap checks come first: header presence, syntax, counts and the timestamp window are judged
+ *   before any cryptography, so a malformed or stale request costs no HMAC over the body.
+ * - A header holding several signatures is capped (`MAX_SIGNATURES`, and a few KB); over the cap is
+ *   `invalid_signature` without any cryptography. A MAC is computed once per secret and compared with
+ *   each candidate in constant time, never once per (secret, candidate) pair.
+ */
 export interface VerifierInput<Config> {
   headers: Headers;
   /** The raw request body, exactly as received. */
   body: Uint8Array<ArrayBuffer>;
   config: Config;
-  /** Decrypted signing secrets of the source, newest first (several during a rotation). */
+  /** Decrypted signing secrets of the source, newest first (several during a rotation; the runner passes at most `MAX_ACTIVE_SECRETS`). */
   secrets: readonly string[];
   /** Unix milliseconds, injectable for tests. */
   now: number;
   signal: AbortSignal;
+  fetch: VerifierFetch;
 }
+
+/** The most signatures one header may carry (rotation needs two or three). */
+export const MAX_SIGNATURES = 10;
+/** The longest signature header accepted, in characters. */
+export const MAX_SIGNATURE_HEADER = 4096;
 
 export type VerifierFailureCode = 'missing_signature' | 'invalid_signature' | 'stale_signature';
 
@@ -145,6 +169,16 @@ export type VerifierResult =
       ok: true;
       /** Which signature scheme matched, for logs. */
       scheme: string;
+      /**
+       * What the signature vouches for beyond the body bytes: the event id it covers, when the scheme
+       * signs one (Standard Webhooks' `webhook-id`). Binary mode takes every attribute but `data` from
+       * `ce-*` headers, which no scheme here signs; the pipeline accepts it only when this is set and
+       * equals the event's `ce-id` (else 422 `unsigned_attributes`). The id being signed is what makes a
+       * replay with a changed `ce-type` or `ce-subject` an `idempotency_conflict` instead of a new event.
+       * Leave it unset when the scheme covers the body only (structured and batch mode carry every
+       * attribute in the body, so they are covered whole).
+       */
+      signedId?: string;
       /**
        * Provider verifiers (GitHub, Stripe, …) wrap the provider's payload into a CloudEvent here;
        * its `id` must be the provider's delivery id so provider retries deduplicate. When absent, the

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { api } from '../fixtures/api';
+import { api, createTenant } from '../fixtures/api';
 
 const testEnv = env as Env & { CONTROL_URL: string };
 let idpKey: CryptoKey;
@@ -26,6 +26,38 @@ beforeAll(async () => {
   expect(res.status).toBe(204);
 });
 
+describe('tokens of this deployment (HS256)', () => {
+  const key = () => new TextEncoder().encode(testEnv.ADMIN_JWT_SECRET);
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('answers 401 naming exp to an admin or tenant token that never expires', async () => {
+    const admin = await new SignJWT({ scope: 'admin', sub: 'forever' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(key());
+    const res = await api('GET', '/v1/tenants', undefined, admin);
+    expect(res).toMatchObject({ status: 401, body: { code: 'unauthorized', detail: expect.stringContaining('no exp claim') } });
+    expect(res.headers.get('www-authenticate')).toContain('invalid_token');
+    const tenant = await createTenant();
+    const tenantToken = await new SignJWT({ scope: 'tenant', tenant }).setProtectedHeader({ alg: 'HS256' }).sign(key());
+    expect(await api('GET', `/v1/tenants/${tenant}`, undefined, tenantToken)).toMatchObject({ status: 401, body: { code: 'unauthorized', detail: expect.stringContaining('no exp claim') } });
+  });
+
+  it('answers 401 to a token that lives longer than 30 days, however its iat is set', async () => {
+    const sign = (iat: number | null, exp: number) => {
+      const jwt = new SignJWT({ scope: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp);
+      return (iat === null ? jwt : jwt.setIssuedAt(iat)).sign(key());
+    };
+    const day = 86_400;
+    for (const token of [await sign(now(), now() + 31 * day), await sign(null, now() + 365 * day), await sign(now() - 300 * day, now() + day)]) {
+      expect(await api('GET', '/v1/tenants', undefined, token)).toMatchObject({ status: 401, body: { code: 'unauthorized', detail: expect.stringContaining('30 days') } });
+    }
+    // what npm run dev prints (scripts/lib/dev-vars.ts) and the longest tenant token POST .../tokens mints
+    expect((await api('GET', '/v1/tenants', undefined, await sign(now(), now() + 30 * day))).status).toBe(200);
+    const tenant = await createTenant();
+    const minted = await api<{ token: string }>('POST', `/v1/tenants/${tenant}/tokens`, { ttl_seconds: 30 * day });
+    expect(minted.status).toBe(201);
+    expect((await api('GET', `/v1/tenants/${tenant}`, undefined, minted.body.token)).status).toBe(200);
+  });
+});
+
 describe('admin tokens of an external identity provider (AUTH_JWKS_URL)', () => {
   it('accepts a token with the admin scope, verified against the provider\'s JWKS, and names its subject in the audit log', async () => {
     const token = await idpToken({ scope: 'openid admin' });
@@ -47,6 +79,11 @@ describe('admin tokens of an external identity provider (AUTH_JWKS_URL)', () => 
     expect((await api('POST', '/v1/tenants', { name: 'x' }, await idpToken({ scope: 'admin' }, { issuer: 'https://evil.example' }))).status).toBe(401);
     const expired = await new SignJWT({ scope: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(testEnv.AUTH_JWKS_ISSUER!).setIssuedAt(1_600_000_000).setExpirationTime(1_600_000_600).sign(idpKey);
     expect((await api('POST', '/v1/tenants', { name: 'x' }, expired)).status).toBe(401);
+  });
+
+  it('answers 401 naming exp to a provider token without one', async () => {
+    const forever = await new SignJWT({ scope: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(testEnv.AUTH_JWKS_ISSUER!).setIssuedAt().sign(idpKey);
+    expect(await api('POST', '/v1/tenants', { name: 'x' }, forever)).toMatchObject({ status: 401, body: { code: 'unauthorized', detail: expect.stringContaining('no exp claim') } });
   });
 
   it('never takes an HS256 token for the provider, nor a provider token for a tenant token', async () => {

@@ -70,11 +70,15 @@ describe('source secret rotation', () => {
     expect(Date.parse(rotated.previous_secret_expires_at!)).toBeLessThanOrEqual(Date.now());
   });
 
-  it('refuses a brought secret the verifier would not use, sources without a shared secret, and unknown sources', async () => {
+  it('takes a brought whsec_ secret, refuses one the verifier cannot use, sources without a shared secret, and unknown sources', async () => {
     const source = await createSource();
-    const brought = await api('POST', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}/rotate-secret`, { secret: 'whsec_' + btoa('0123456789abcdef0123456789abcdef') });
-    expect(brought).toMatchObject({ status: 422, body: { code: 'secret_not_accepted' } });
+    const malformed = await api('POST', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}/rotate-secret`, { secret: 'whsec_' + btoa('too short') });
+    expect(malformed).toMatchObject({ status: 422, body: { code: 'secret_not_accepted' } });
     expect((await ingest(source, makeEvent())).status).toBe(202);
+    const secret = 'whsec_' + btoa('0123456789abcdef0123456789abcdef');
+    const brought = await api('POST', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}/rotate-secret`, { secret });
+    expect(brought).toMatchObject({ status: 200, body: { secret } });
+    expect((await ingest({ ...source, secret }, makeEvent())).status).toBe(202);
 
     const jws = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/sources`, { name: 'jws', verifier: { type: 'jws', config: { jwks_url: 'https://example.com/.well-known/jwks.json' } } });
     expect(jws.status).toBe(201);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { github } from '../../plugins/github';
 import { toHex, utf8 } from '../../src/lib/encoding';
 import { toIngestEvent } from '../../src/ingest/envelope';
+import { verifierFetch } from '../../src/plugins/verifier-egress';
 
 const SECRET = 's3cr3t';
 const DELIVERY = '72d3162e-cc78-11e3-81ab-4c9367dc0958';
@@ -16,7 +17,7 @@ async function sign(secret: string, body: string): Promise<string> {
 }
 
 function verify(headers: Record<string, string>, body: string, secrets: string[] = [SECRET]) {
-  return github.verify({ headers: new Headers(headers), body: utf8(body), config: {}, secrets, now: Date.now(), signal: new AbortController().signal });
+  return github.verify({ headers: new Headers(headers), body: utf8(body), config: {}, secrets, now: Date.now(), signal: new AbortController().signal, fetch: verifierFetch([]) });
 }
 
 const headers = (event: string, signature: string, extra: Record<string, string> = {}) => ({

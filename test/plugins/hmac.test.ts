@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { hmac } from '../../plugins/hmac';
 import { sha256Hex, toBase64, toHex, utf8 } from '../../src/lib/encoding';
 import { toIngestEvent } from '../../src/ingest/envelope';
+import { verifierFetch } from '../../src/plugins/verifier-egress';
 
 const SECRET = 'hmac-secret';
 const T = 1700000000;
@@ -20,6 +21,7 @@ function verify(config: Record<string, unknown>, headers: Record<string, string>
     secrets: options.secrets ?? [SECRET],
     now: options.now ?? T * 1000,
     signal: new AbortController().signal,
+    fetch: verifierFetch([]),
   });
 }
 
@@ -60,6 +62,17 @@ describe('hmac verifier', () => {
     const body = 'hello';
     const good = toHex(await mac('SHA-256', SECRET, body));
     expect(await verify({}, { 'x-signature': `${toHex(crypto.getRandomValues(new Uint8Array(32)))}, ${good}` }, body)).toMatchObject({ ok: true });
+  });
+
+  it('refuses a header with thousands of signatures, or more than 10, even when one of them matches', async () => {
+    const body = '{"order":42}';
+    const good = toHex(await mac('SHA-256', SECRET, body));
+    const wrong = toHex(new Uint8Array(32).fill(1));
+    const flood = await verify({}, { 'x-signature': [...Array<string>(8000).fill(wrong), good].join(',') }, body);
+    expect(flood).toMatchObject({ ok: false, code: 'invalid_signature', detail: expect.stringContaining('at most 4096') });
+    const eleven = await verify({}, { 'x-signature': [...Array<string>(10).fill('ab'), good].join(' ') }, body);
+    expect(eleven).toEqual({ ok: false, code: 'invalid_signature', detail: 'x-signature holds 11 signatures; at most 10 are accepted' });
+    expect(await verify({}, { 'x-signature': [...Array<string>(9).fill(wrong), good].join(',') }, body)).toMatchObject({ ok: true });
   });
 
   it('holds the timestamp to 300 s and signs it, when signed is timestamp.body', async () => {

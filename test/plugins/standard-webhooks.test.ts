@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signV1, standardWebhooks } from '../../plugins/standard-webhooks';
 import { toBase64, utf8 } from '../../src/lib/encoding';
+import { verifierFetch } from '../../src/plugins/verifier-egress';
 
 // The reference vector published with the Standard Webhooks libraries.
 const REF = {
@@ -19,6 +20,7 @@ function verify(headers: Record<string, string>, options: { body?: string; secre
     secrets: options.secrets ?? [REF.secret],
     now: options.now ?? REF.timestamp * 1000,
     signal: new AbortController().signal,
+    fetch: verifierFetch([]),
   });
 }
 
@@ -30,7 +32,7 @@ describe('standard-webhooks verifier', () => {
   });
 
   it('accepts the reference vector', async () => {
-    expect(await verify(refHeaders)).toEqual({ ok: true, scheme: 'v1' });
+    expect(await verify(refHeaders)).toEqual({ ok: true, scheme: 'v1', signedId: REF.id });
   });
 
   it('rejects the reference signature when one byte of the body changes', async () => {
@@ -68,6 +70,16 @@ describe('standard-webhooks verifier', () => {
     expect(await verify(refHeaders, { secrets: [newer, REF.secret] })).toMatchObject({ ok: true });
   });
 
+  it('refuses a header with more than 10 signatures, or longer than 4 KB, without trying any of them', async () => {
+    const wrong = 'v1,' + toBase64(new Uint8Array(32).fill(1));
+    // the valid signature is among them: over the cap, nothing is tried at all
+    const many = await verify({ ...refHeaders, 'webhook-signature': [...Array<string>(8000).fill(wrong), REF.signature].join(' ') });
+    expect(many).toEqual({ ok: false, code: 'invalid_signature', detail: 'webhook-signature is 384047 characters long; at most 4096 are accepted' });
+    const eleven = await verify({ ...refHeaders, 'webhook-signature': [...Array<string>(10).fill('v2,x'), REF.signature].join(' ') });
+    expect(eleven).toEqual({ ok: false, code: 'invalid_signature', detail: 'webhook-signature holds 11 signatures; at most 10 are accepted' });
+    expect(await verify({ ...refHeaders, 'webhook-signature': [...Array<string>(9).fill(wrong), REF.signature].join(' ') })).toMatchObject({ ok: true });
+  });
+
   it('verifies v1a Ed25519 signatures against the configured public key', async () => {
     const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
     const raw = new Uint8Array((await crypto.subtle.exportKey('raw', pair.publicKey)) as ArrayBuffer);
@@ -75,7 +87,18 @@ describe('standard-webhooks verifier', () => {
     const content = utf8(`${REF.id}.${REF.timestamp}.${REF.body}`);
     const signature = new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, content));
     const headers = { ...refHeaders, 'webhook-signature': `v1a,${toBase64(signature)}` };
-    expect(await verify(headers, { secrets: [], publicKeys: [publicKey] })).toEqual({ ok: true, scheme: 'v1a' });
+    expect(await verify(headers, { secrets: [], publicKeys: [publicKey] })).toEqual({ ok: true, scheme: 'v1a', signedId: REF.id });
     expect(await verify(headers, { secrets: [], publicKeys: [publicKey], body: REF.body + ' ' })).toMatchObject({ ok: false, code: 'invalid_signature' });
+  });
+
+  it('refuses more v1a signature-key pairs than it will check, and checks two signatures against eight keys', async () => {
+    const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const publicKey = `whpk_${toBase64(new Uint8Array((await crypto.subtle.exportKey('raw', pair.publicKey)) as ArrayBuffer))}`;
+    const others = Array.from({ length: 7 }, (_, i) => `whpk_${toBase64(new Uint8Array(32).fill(i + 1))}`);
+    const signature = new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, utf8(`${REF.id}.${REF.timestamp}.${REF.body}`)));
+    const wrong = `v1a,${toBase64(new Uint8Array(64).fill(9))}`;
+    const header = (count: number) => ({ ...refHeaders, 'webhook-signature': [...Array<string>(count - 1).fill(wrong), `v1a,${toBase64(signature)}`].join(' ') });
+    expect(await verify(header(3), { secrets: [], publicKeys: [...others, publicKey] })).toMatchObject({ ok: false, code: 'invalid_signature', detail: expect.stringContaining('at most 16 signature-key pairs') });
+    expect(await verify(header(2), { secrets: [], publicKeys: [...others, publicKey] })).toMatchObject({ ok: true, scheme: 'v1a' });
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { stripe } from '../../plugins/stripe';
 import { toHex, utf8 } from '../../src/lib/encoding';
 import { toIngestEvent } from '../../src/ingest/envelope';
+import { verifierFetch } from '../../src/plugins/verifier-egress';
 
 const SECRET = 'whsec_test_secret_0123456789abcdef';
 const T = 1700000000;
@@ -23,6 +24,7 @@ function verify(header: string | null, options: { body?: string; secrets?: strin
     secrets: options.secrets ?? [SECRET],
     now: options.now ?? T * 1000,
     signal: new AbortController().signal,
+    fetch: verifierFetch([]),
   });
 }
 
@@ -78,6 +80,20 @@ describe('stripe verifier', () => {
     expect(await at(-300)).toMatchObject({ ok: true });
     expect(await at(301)).toMatchObject({ ok: false, code: 'stale_signature' });
     expect(await at(-301)).toMatchObject({ ok: false, code: 'stale_signature' });
+  });
+
+  it('refuses a Stripe-Signature with thousands of v1 entries, even one holding the valid signature', async () => {
+    const other = toHex(new Uint8Array(32).fill(1));
+    const flood = await verify(`t=${T},${Array<string>(8000).fill(`v1=${other}`).join(',')},v1=${V1}`);
+    expect(flood).toMatchObject({ ok: false, code: 'invalid_signature', detail: expect.stringContaining('at most 4096') });
+    const eleven = await verify(`t=${T},${Array<string>(10).fill(`v0=${other}`).join(',')},v1=${V1}`);
+    expect(eleven).toMatchObject({ ok: false, code: 'invalid_signature', detail: 'Stripe-Signature holds 12 entries; at most a timestamp and 10 signatures are accepted' });
+    expect(await verify(`t=${T},${Array<string>(9).fill(`v1=${other}`).join(',')},v1=${V1}`)).toMatchObject({ ok: true });
+  });
+
+  it('answers stale_signature to an old timestamp before checking any signature', async () => {
+    const forged = toHex(new Uint8Array(32).fill(1));
+    expect(await verify(`t=${T - 3600},v1=${forged}`)).toMatchObject({ ok: false, code: 'stale_signature' });
   });
 
   it('verifies a freshly signed event at the current time', async () => {

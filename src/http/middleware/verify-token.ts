@@ -5,8 +5,9 @@
  * against that JWKS (fetched once per isolate and cached by jose, refetched on an unknown `kid`),
  * match `AUTH_JWKS_ISSUER` / `AUTH_JWKS_AUDIENCE` when set, and carry the `admin` scope (a `scope`
  * string with space-separated values, or a `scp` / `scope` array); such tokens are admin tokens.
+ * Every token must carry `exp` (401 naming it otherwise); HS256 tokens may live at most 30 days.
  */
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { problem, ProblemError } from '../../ingest/problem';
 import { principalSchema, type Principal } from '../../tenancy/principal';
 
@@ -32,6 +33,39 @@ function remoteSet(url: string): ReturnType<typeof createRemoteJWKSet> {
   return set;
 }
 
+/** The longest a token of this deployment may live: what `POST /v1/tenants/{t}/tokens` mints at most, and `npm run dev`'s admin token. */
+export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
+/** Clocks of the minting and the verifying machine may differ this much. */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/** A 401 with a detail that says what to fix; anything else stays the generic "invalid or expired". */
+function invalidToken(detail: string): ProblemError {
+  return new ProblemError(problem(401, 'unauthorized', detail, { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }));
+}
+
+const NO_EXP = 'the token has no exp claim; every token must expire (mint one with an exp at most 30 days ahead)';
+
+/** jose names a missing `exp` only in its message; say it plainly, since a never-expiring token is refused on purpose. */
+function explainMissingExp(error: unknown): never {
+  if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing') throw invalidToken(NO_EXP);
+  throw error;
+}
+
+/**
+ * Deployment tokens must expire, and within `MAX_TOKEN_LIFETIME_SECONDS`: measured from `iat` when
+ * present and from now in any case, so neither a far `exp` nor a back-dated `iat` buys a longer life.
+ */
+function lifetimeProblem(payload: JWTPayload): string | null {
+  if (typeof payload.exp !== 'number') return NO_EXP;
+  const limit = MAX_TOKEN_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS;
+  const now = Math.floor(Date.now() / 1000);
+  const issued = typeof payload.iat === 'number' ? payload.iat : now;
+  if (payload.exp - issued > limit || payload.exp - now > limit) {
+    return `the token lives longer than the ${MAX_TOKEN_LIFETIME_SECONDS / 86_400} days allowed (exp is too far ahead); mint a shorter-lived one`;
+  }
+  return null;
+}
+
 interface TokenEnv {
   ADMIN_JWT_SECRET: string;
   AUTH_JWKS_URL?: string;
@@ -43,15 +77,19 @@ interface TokenEnv {
 export async function verifyToken(env: TokenEnv, token: string): Promise<Principal> {
   const { alg } = decodeProtectedHeader(token);
   if (alg === 'HS256') {
-    const { payload } = await jwtVerify(token, secretKey(env.ADMIN_JWT_SECRET), { algorithms: ['HS256'] });
+    const { payload } = await jwtVerify(token, secretKey(env.ADMIN_JWT_SECRET), { algorithms: ['HS256'], clockTolerance: CLOCK_SKEW_SECONDS }).catch(explainMissingExp);
+    const lifetime = lifetimeProblem(payload);
+    if (lifetime) throw invalidToken(lifetime);
     return principalSchema.parse(payload);
   }
   if (!env.AUTH_JWKS_URL) throw new Error(`unexpected token algorithm ${alg}`);
   const { payload } = await jwtVerify(token, remoteSet(env.AUTH_JWKS_URL), {
     algorithms: ASYMMETRIC,
+    requiredClaims: ['exp'],
+    clockTolerance: CLOCK_SKEW_SECONDS,
     ...(env.AUTH_JWKS_ISSUER ? { issuer: env.AUTH_JWKS_ISSUER } : {}),
     ...(env.AUTH_JWKS_AUDIENCE ? { audience: env.AUTH_JWKS_AUDIENCE } : {}),
-  });
+  }).catch(explainMissingExp);
   if (!scopesOf(payload).includes('admin')) {
     throw new ProblemError(problem(403, 'insufficient_scope', 'the identity provider token does not carry the admin scope', {
       headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="admin"' },

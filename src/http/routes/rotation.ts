@@ -19,7 +19,7 @@ import type { VerifierPlugin } from '../../plugins/types';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { parsePluginConfig, requirePluginType } from '../plugin-config';
-import { json, problemResponses, TenantParam } from '../schemas';
+import { idParam, json, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 export const DEFAULT_GRACE_SECONDS = 86_400;
@@ -48,10 +48,10 @@ const routes = {
     method: 'post', path: '/v1/tenants/{tenantId}/sources/{sourceId}/rotate-secret', tags: ['sources'], security: sec,
     summary: 'Rotate a source\'s signing secret; the old one keeps verifying for the grace period',
     request: {
-      params: TenantParam.extend({ sourceId: z.string().openapi({ param: { name: 'sourceId', in: 'path' } }) }),
+      params: TenantParam.extend({ sourceId: idParam('src', 'sourceId') }),
       body: {
         required: false,
-        ...json(z.object({
+        ...json(z.strictObject({
           grace_seconds: Grace,
           secret: z.string().min(8).max(512).optional().openapi({ description: 'bring your own new secret (e.g. the one a provider shows)' }),
         })),
@@ -63,8 +63,8 @@ const routes = {
     method: 'post', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}/rotate-secret', tags: ['subscriptions'], security: sec,
     summary: 'Rotate a subscription\'s signing secret; deliveries carry both signatures for the grace period',
     request: {
-      params: TenantParam.extend({ subscriptionId: z.string().openapi({ param: { name: 'subscriptionId', in: 'path' } }) }),
-      body: { required: false, ...json(z.object({ grace_seconds: Grace })) },
+      params: TenantParam.extend({ subscriptionId: idParam('sub', 'subscriptionId') }),
+      body: { required: false, ...json(z.strictObject({ grace_seconds: Grace })) },
     },
     responses: { 200: { description: 'The new secret', ...json(RotatedSubscription) }, ...problemResponses(401, 403, 404, 422) },
   }),
@@ -85,7 +85,7 @@ export function registerRotation(app: OpenAPIHono<AppEnv>): void {
     const [secret] = (await plugin.provision(config, body.secret)).secrets;
     if (!secret) throw new ProblemError(problem(409, 'rotation_unsupported', `the ${plugin.id} verifier of this source uses no shared secret; change its keys instead`));
     if (body.secret !== undefined && secret !== body.secret) {
-      throw new ProblemError(problem(422, 'secret_not_accepted', `the ${plugin.id} verifier makes its own secrets; leave out secret`, { errors: [{ pointer: '/secret', detail: 'not accepted by this verifier' }] }));
+      throw new ProblemError(problem(422, 'secret_not_accepted', `the ${plugin.id} verifier does not take this secret (standard-webhooks takes a whsec_ secret of 24 to 64 base64 bytes; with public_keys, and for other verifiers that make their own, leave out secret)`, { errors: [{ pointer: '/secret', detail: 'not accepted by this verifier' }] }));
     }
     const sealed = { id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, secret) };
     const rotated = await changeConfig(c, tenantId, async () => {
