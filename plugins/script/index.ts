@@ -33,13 +33,13 @@ const source = z
   .refine((text) => utf8(text).length <= MAX_SOURCE_BYTES, `the script may be at most ${MAX_SOURCE_BYTES / 1024} KiB`)
   .describe('the ES module source, as text');
 const hookConfig = (fn: ScriptFunction) =>
-  z.object({
+  z.strictObject({
     source: source.describe(`ES module source that exports ${fn}`),
     timeout_ms: z.int().min(50).max(4_000).default(2_000).describe('wall-clock limit of one call'),
   });
 const validatorConfig = hookConfig('validate');
 const transformerConfig = hookConfig('transform');
-const actionConfig = z.object({
+const actionConfig = z.strictObject({
   source: source.describe('ES module source that exports handle(event, ctx)'),
   allowed_hosts: z
     .array(z.string().regex(HOST, 'expected host or host:port, e.g. api.example.com or 127.0.0.1:9000').transform((h) => h.toLowerCase()))

@@ -47,7 +47,16 @@ describe('script plugins: registration', () => {
     const tenant = await createTenant();
     const res = await register(tenant, 'script-validator', { source: 'export function validate(event) {\n  return { ok: true \n}}}' });
     expect(res).toMatchObject({ status: 422, body: { code: 'invalid_plugin_config' } });
-    expect(res.body.errors![0]).toMatchObject({ pointer: '/config/source', line: 3, column: 2, detail: expect.stringContaining('SyntaxError') });
+    // the third } of line 3, counting columns from 1 as editors do
+    expect(res.body.errors![0]).toMatchObject({ pointer: '/config/source', line: 3, column: 3, detail: expect.stringContaining('SyntaxError') });
+  });
+
+  it('refuses with 422 a script that nests too deeply, and one with a stray brace with its position, never a 500', async () => {
+    const tenant = await createTenant();
+    const deep = await register(tenant, 'script-validator', { source: `export const x = ${'['.repeat(30_000)}${']'.repeat(30_000)};\nexport function validate() { return { ok: true } }` });
+    expect(deep).toMatchObject({ status: 422, body: { code: 'invalid_plugin_config', errors: [{ pointer: '/config/source', detail: expect.stringContaining('does not parse') }] } });
+    const brace = await register(tenant, 'script-validator', { source: 'const o = { class: 1 };\nexport function validate(x) {\n  x?.class;\n  return {} / 1 }}' });
+    expect(brace).toMatchObject({ status: 422, body: { errors: [{ pointer: '/config/source', line: 4, column: 18, detail: expect.stringContaining('SyntaxError') }] } });
   });
 
   it('refuses a module without the function its kind needs, and one that throws while loading', async () => {

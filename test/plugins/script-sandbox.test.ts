@@ -66,6 +66,69 @@ describe('script sandbox containment', () => {
     await stillServing();
   });
 
+  it('cuts off loops in scripts whose syntax a tokenizer without a parser misreads', async () => {
+    const spinning = [
+      'const o = { class: 1 };\nexport function validate() { while (true) {} }',
+      'export function validate(x) { x?.class; if (x) { for (;;) {} } }',
+      'export function validate() { const a = {}/1; for (;;) {} const b = a/2; }',
+      "const re = /for (;;) {/;\nexport function validate() { if (/}/.test('}')) while (true) {} }",
+      'export function validate() { return `a${(() => { for (;;) {} })()}b` }',
+      '/* { */ export function validate() { // }\n  while (true) {} }',
+      'class Spin { m() { for (;;); } }\nexport function validate() { new Spin().m() }',
+      'export function validate() { let i = 0; do i++; while (true) }',
+      'export function validate() { outer: for (;;) { for (;;) continue outer; } }',
+      'const o = { get v() { for (const x of [1]) while (x) {} } };\nexport function validate() { return o.v }',
+      'function* ones() { for (;;) yield 1 }\nexport function validate() { for (const x of ones()) if (x) continue; }',
+    ];
+    for (const source of spinning) await expect(sandboxOf().call(source, 'validate', [{}]), source).rejects.toThrow(/exceeded its CPU budget/);
+    const inspected = await sandboxOf().inspect('class Boot { static { while (true) {} } }\nexport function validate() {}');
+    expect(inspected).toMatchObject({ ok: false, stage: 'load', problem: { detail: expect.stringContaining('CPU budget'), line: 1 } });
+    await stillServing();
+  });
+
+  it('answers a catastrophic regular expression without stalling other tenants', async () => {
+    const source = "export function validate() { return { ok: /(a+)+$/.test('a'.repeat(40) + 'b') } }";
+    const started = Date.now();
+    const [bomb] = await Promise.all([sandboxOf().call(source, 'validate', [{}], { timeoutMs: 5_000 }), stillServing()]);
+    expect(bomb).toEqual({ ok: false });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await stillServing();
+  });
+
+  it('refuses a huge allocation by a single builtin call and keeps serving', async () => {
+    const bombs = [
+      'export function validate() { return new Array(2 ** 31).fill(0).length }',
+      'export function validate() { return Array.from({ length: 1e9 }).length }',
+      'export function validate() { const a = []; a.length = 2 ** 31; a.fill(1) }',
+      "export function validate() { return 'abcd'.repeat(2 ** 28).length }",
+      'export function validate() { return new Float64Array(2 ** 28).length }',
+      'export function validate() { return new ArrayBuffer(2 ** 31).byteLength }',
+    ];
+    for (const source of bombs) await expect(sandboxOf().call(source, 'validate', [{}]), source).rejects.toThrow(/RangeError: the sandbox refuses/);
+    const modest = 'export function validate() { return { ok: new Array(1e5).fill(1).length + new Uint8Array(1e6).length === 1100000 } }';
+    expect(await sandboxOf().call(modest, 'validate', [{}])).toEqual({ ok: true });
+    await stillServing();
+  });
+
+  it('refuses code built from strings or bytes while the module loads, which the guard could not reach', async () => {
+    const wasm = 'new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])';
+    const builders = [
+      "const spin = new Function('while (true) {}');\nexport function validate() { spin() }",
+      "const spin = eval('() => { while (true) {} }');\nexport function validate() { spin() }",
+      "const spin = (0, eval)('() => { while (true) {} }');\nexport function validate() { spin() }",
+      "const spin = (function () {}).constructor('while (true) {}');\nexport function validate() { spin() }",
+      "const G = Object.getPrototypeOf(function* () {}).constructor;\nconst spin = new G('while (true) yield');\nexport function validate() { spin().next() }",
+      "const A = Object.getPrototypeOf(async () => {}).constructor;\nconst spin = A('while (true) {}');\nexport function validate() { return spin() }",
+      `const m = new WebAssembly.Module(${wasm});\nexport function validate() {}`,
+    ];
+    for (const source of builders) {
+      expect(await sandboxOf().inspect(source), source).toMatchObject({ ok: false, stage: 'load', problem: { detail: expect.stringContaining('EvalError: the sandbox does not run code built at run time'), line: /^const [GA] =/.test(source) ? 2 : 1 } });
+    }
+    const ordinary = 'const f = function () {}; export function validate() { return { ok: f instanceof Function && typeof Function.prototype.call === "function" && f.call(null) === undefined } }';
+    expect(await sandboxOf().call(ordinary, 'validate', [{}])).toEqual({ ok: true });
+    await stillServing();
+  });
+
   it('stops an endless loop in module code at load, with its position', async () => {
     const inspected = await sandboxOf().inspect('const ready = true;\nwhile (ready) {}\nexport function validate() { return { ok: true } }');
     expect(inspected).toMatchObject({ ok: false, stage: 'load', problem: { detail: expect.stringContaining('CPU budget'), line: 2 } });

@@ -4,27 +4,28 @@
  * would freeze the whole runtime. Cloudflare enforces `limits.cpuMs` and the 128 MB isolate limit in
  * production; this rewrite is the local stand-in, and harmless defence in depth there.
  *
- * What is inserted (never a line break, so line numbers stay those of the tenant's text):
- * - `__sy$tick()` in every `while (…)` and C-style `for (…;…;…)` condition, at the top of every
- *   function body with braces, and as `(__sy$tick(), body)` around every concise arrow body;
- * - `__sy$iter(…)` / `__sy$aiter(…)` around the iterable of `for … of` / `for await … of`, since a
- *   collection that grows while it is iterated loops without calling any function;
- * - one import of those from `./guard.js` at the top.
+ * The module is parsed with acorn (ES module, latest syntax), so loops and function bodies are facts
+ * of the syntax tree. What is inserted (never a line break, so line numbers stay those of the source):
+ * - `__sy$tick();` first in the body of every loop (`for`, `for…in`, `for…of`, `for await`, `while`,
+ *   `do…while`); a body that is not a block becomes `{__sy$tick(); body}`, which keeps labels,
+ *   `continue` and `break` meaning what they meant. Every iteration runs its body, so every
+ *   iteration ticks, including a `for…of` over a collection that grows while it is iterated;
+ * - `__sy$tick();` first in every function body (declarations, expressions, methods, accessors,
+ *   constructors, generators, async functions, arrows) and every class `static {}` block, and
+ *   `(__sy$tick(), body)` around the body of an expression-bodied arrow;
+ * - one import of the tick from `./guard.js` at the top (after a `#!` line).
  * A tick throws once the call's budget is spent (see `modules.ts`), and keeps throwing, so neither a
  * loop nor a catch around it can make progress. Identifiers starting with `__sy$` are refused, so a
  * script cannot shadow the guard. Not covered: a single builtin doing huge work (a catastrophic
- * regular expression, `Array.from({ length: 1e9 })`); there only the platform's limits help.
+ * regular expression, a huge allocation); see `modules.ts` and the README for what bounds those.
  */
-import { tokenize, TokenizeError, type Token } from './tokenize';
+import { parse, tokTypes, type AnyNode, type Node, type Options, type Program } from 'acorn';
+import { full } from 'acorn-walk';
 
 export const RESERVED_PREFIX = '__sy$';
-const GUARD_IMPORT = 'import { tick as __sy$tick, iter as __sy$iter, aiter as __sy$aiter } from "./guard.js"; ';
-const NOT_EXPRESSION_END = new Set(['typeof', 'instanceof', 'in', 'of', 'new', 'delete', 'void', 'throw', 'return', 'yield', 'await', 'case', 'do', 'else', 'extends']);
-const CONTINUES = new Set([
-  '(', '[', '.', '?.', '?', ':', '=>', ',', ';', '=', '==', '===', '!=', '!==', '<', '>', '<=', '>=', '+', '-', '*', '/', '%', '**', '&', '|', '^', '<<', '>>', '>>>',
-  '&&', '||', '??', '+=', '-=', '*=', '/=', '%=', '**=', '&=', '|=', '^=', '<<=', '>>=', '>>>=', '&&=', '||=', '??=',
-]);
-const BLOCK_OWNERS = new Set(['if', 'while', 'for', 'catch', 'with', 'switch']);
+const GUARD_IMPORT = 'import { tick as __sy$tick } from "./guard.js"; ';
+const TICK = '__sy$tick();';
+const PARSE_OPTIONS: Options = { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true };
 
 export interface Position {
   line: number;
@@ -37,138 +38,104 @@ export interface Instrumented {
   toOriginal(position: Position): Position;
 }
 
-export { TokenizeError };
+/** The source does not parse as an ES module, or uses a name reserved for the sandbox. */
+export class ScriptSyntaxError extends Error {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(message);
+    this.name = 'SyntaxError';
+    this.offset = offset;
+  }
+}
 
+/**
+ * Text put in at an offset of the source. At one offset, closers go before openers (what ends there
+ * ends before what starts there), and of two closers the one of the inner node (the later `node`
+ * start) goes first.
+ */
 interface Insertion {
   at: number;
   text: string;
+  close: boolean;
+  node: number;
 }
 
 export function instrument(source: string): Instrumented {
-  const tokens = tokenize(source);
-  const reserved = tokens.find((t) => (t.kind === 'name' || t.kind === 'private') && t.value.replace(/^#/, '').startsWith(RESERVED_PREFIX));
-  if (reserved) throw new TokenizeError(`identifiers starting with ${RESERVED_PREFIX} are reserved for the sandbox`, reserved.start);
-  const { match, parent } = structure(tokens);
-  const classBodies = findClassBodies(tokens, match);
-  const insertions: Insertion[] = [{ at: source.startsWith('#!') ? afterFirstLine(source) : 0, text: GUARD_IMPORT }];
-  const is = (k: number, kind: Token['kind'], value?: string) => tokens[k]?.kind === kind && (value === undefined || tokens[k]!.value === value);
-  const memberAccess = (k: number) => is(k - 1, 'punct', '.') || is(k - 1, 'punct', '?.');
-  const inClassBody = (k: number) => classBodies.has(parent[k]!);
+  const program = parseModule(source);
+  const insertions: Insertion[] = [{ at: source.startsWith('#!') ? afterFirstLine(source) : 0, text: GUARD_IMPORT, close: false, node: 0 }];
+  const open = (at: number, text: string, node: Node) => insertions.push({ at, text, close: false, node: node.start });
+  const close = (at: number, text: string, node: Node) => insertions.push({ at, text, close: true, node: node.start });
+  const guardStatement = (body: AnyNode) => {
+    if (body.type === 'BlockStatement') return open(body.start + 1, TICK, body);
+    open(body.start, `{${TICK} `, body);
+    close(body.end, '}', body);
+  };
 
-  for (let k = 0; k < tokens.length; k++) {
-    const token = tokens[k]!;
-    if (token.kind === 'name' && token.value === 'while' && !memberAccess(k) && !inClassBody(k) && is(k + 1, 'punct', '(')) {
-      const close = match[k + 1]!;
-      if (close > k + 2) insertions.push({ at: tokens[k + 1]!.end, text: '__sy$tick() && (' }, { at: tokens[close]!.start, text: ')' });
-    } else if (token.kind === 'name' && token.value === 'for' && !memberAccess(k) && !inClassBody(k)) {
-      instrumentFor(tokens, k, match, parent, insertions);
-    } else if (token.kind === 'punct' && token.value === '{' && !classBodies.has(k)) {
-      if (is(k - 1, 'punct', '=>') || (is(k - 1, 'punct', ')') && isFunctionBody(tokens, match[k - 1]!))) insertions.push({ at: token.end, text: '__sy$tick();' });
-    } else if (token.kind === 'punct' && token.value === '=>' && !is(k + 1, 'punct', '{')) {
-      const last = conciseBodyEnd(tokens, k);
-      if (last > k) insertions.push({ at: token.end, text: ' (__sy$tick(), ' }, { at: tokens[last]!.end, text: ')' });
+  walkAll(program, (node) => {
+    switch (node.type) {
+      case 'ForStatement':
+      case 'ForInStatement':
+      case 'ForOfStatement':
+      case 'WhileStatement':
+      case 'DoWhileStatement':
+        return guardStatement(node.body);
+      case 'FunctionDeclaration':
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        if (node.body.type === 'BlockStatement') return open(node.body.start + 1, TICK, node.body);
+        open(node.body.start, '(__sy$tick(), ', node.body);
+        return close(node.body.end, ')', node.body);
+      case 'StaticBlock':
+        return open(openingBrace(source, node.start + 'static'.length) + 1, TICK, node);
     }
-  }
+  });
   return apply(source, insertions);
 }
 
-/** `(` … `)` before a `{`: a function's parameters unless the parenthesis belongs to a statement. */
-function isFunctionBody(tokens: Token[], openParen: number): boolean {
-  const owner = tokens[openParen - 1];
-  if (owner?.kind !== 'name') return true;
-  if (BLOCK_OWNERS.has(owner.value)) return false;
-  return !(owner.value === 'await' && tokens[openParen - 2]?.value === 'for');
-}
-
-function instrumentFor(tokens: Token[], k: number, match: number[], parent: number[], insertions: Insertion[]): void {
-  let open = k + 1;
-  const awaits = tokens[open]?.kind === 'name' && tokens[open]!.value === 'await';
-  if (awaits) open++;
-  if (tokens[open]?.value !== '(' || tokens[open]!.kind !== 'punct') return;
-  const close = match[open]!;
-  const top: number[] = [];
-  for (let j = open + 1; j < close; j++) if (parent[j] === open) top.push(j);
-  const semicolons = top.filter((j) => tokens[j]!.kind === 'punct' && tokens[j]!.value === ';');
-  if (semicolons.length === 2) {
-    const [first, second] = semicolons as [number, number];
-    if (second === first + 1) insertions.push({ at: tokens[second]!.start, text: ' __sy$tick()' });
-    else insertions.push({ at: tokens[first]!.end, text: ' __sy$tick() && (' }, { at: tokens[second]!.start, text: ')' });
-    return;
+/** acorn-walk over every node; a node type it does not know fails closed instead of going unguarded. */
+function walkAll(program: Program, visit: (node: AnyNode) => void): void {
+  try {
+    full(program, visit);
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep();
+    if (!(error instanceof TypeError)) throw error;
+    throw new ScriptSyntaxError(`the sandbox cannot instrument this syntax (${error.message})`, 0);
   }
-  if (semicolons.length > 0) return;
-  const of = top.find((j, n) => tokens[j]!.kind === 'name' && tokens[j]!.value === 'of' && n > 0 && !['const', 'let', 'var', '.', '?.'].includes(tokens[top[n - 1]!]!.value));
-  if (of !== undefined) insertions.push({ at: tokens[of]!.end, text: awaits ? ' __sy$aiter(' : ' __sy$iter(' }, { at: tokens[close]!.start, text: ')' });
 }
 
-/** Index of the last token of the concise arrow body that starts after `arrow`. */
-function conciseBodyEnd(tokens: Token[], arrow: number): number {
-  let depth = 0;
-  let ternaries = 0;
-  let last = arrow;
-  for (let j = arrow + 1; j < tokens.length; j++) {
-    const t = tokens[j]!;
-    const punct = t.kind === 'punct' ? t.value : '';
-    if (depth === 0) {
-      if (j > arrow + 1 && t.nl && endsExpression(tokens[j - 1]!) && !continues(t)) break;
-      if (punct === ',' || punct === ';' || punct === ')' || punct === ']' || punct === '}' || t.kind === 'tpl-tail' || t.kind === 'tpl-middle') break;
-      if (punct === '?') ternaries++;
-      if (punct === ':' && ternaries-- === 0) break;
-    }
-    if (punct === '(' || punct === '[' || punct === '{' || t.kind === 'tpl-head') depth++;
-    else if (punct === ')' || punct === ']' || punct === '}' || t.kind === 'tpl-tail') depth--;
-    last = j;
+function parseModule(source: string): Program {
+  let reserved: { name: string; start: number } | undefined;
+  const onToken: Options['onToken'] = (token) => {
+    if (reserved || (token.type !== tokTypes.name && token.type !== tokTypes.privateId)) return;
+    // acorn's tokens carry the decoded name (`\u005f_sy$x` reads `__sy$x`), though its typings omit it
+    const name = String((token as typeof token & { value?: unknown }).value);
+    if (name.startsWith(RESERVED_PREFIX)) reserved = { name, start: token.start };
+  };
+  let program: Program;
+  try {
+    program = parse(source, { ...PARSE_OPTIONS, onToken });
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep();
+    const pos = (error as { pos?: unknown }).pos;
+    if (!(error instanceof SyntaxError) || typeof pos !== 'number') throw error;
+    throw new ScriptSyntaxError(error.message.replace(/ \(\d+:\d+\)$/, ''), pos);
   }
-  return last;
+  if (reserved) throw new ScriptSyntaxError(`${reserved.name}: identifiers starting with ${RESERVED_PREFIX} are reserved for the sandbox`, reserved.start);
+  return program;
 }
 
-function endsExpression(t: Token): boolean {
-  if (t.kind === 'name') return !NOT_EXPRESSION_END.has(t.value);
-  if (t.kind === 'punct') return [')', ']', '}', '++', '--'].includes(t.value);
-  return t.kind !== 'tpl-head' && t.kind !== 'tpl-middle';
+/** acorn and its walker recurse; a stack overflow there is the script's nesting, not our fault. */
+function tooDeep(): ScriptSyntaxError {
+  return new ScriptSyntaxError('the script nests expressions or statements too deeply to be instrumented', 0);
 }
 
-function continues(t: Token): boolean {
-  if (t.kind === 'punct') return CONTINUES.has(t.value);
-  if (t.kind === 'name') return t.value === 'in' || t.value === 'instanceof';
-  return t.kind === 'tpl' || t.kind === 'tpl-head';
-}
-
-/** Matching bracket of every bracket token, and the innermost open bracket around every token. */
-function structure(tokens: Token[]): { match: number[]; parent: number[] } {
-  const match: number[] = [];
-  const parent: number[] = [];
-  const stack: number[] = [];
-  tokens.forEach((t, k) => {
-    parent[k] = stack.at(-1) ?? -1;
-    const v = t.kind === 'punct' ? t.value : '';
-    if (v === '(' || v === '[' || v === '{' || t.kind === 'tpl-head') stack.push(k);
-    else if (v === ')' || v === ']' || v === '}' || t.kind === 'tpl-tail' || t.kind === 'tpl-middle') {
-      const open = stack.pop();
-      if (open === undefined) throw new TokenizeError(`Unexpected token '${t.value}'`, t.start);
-      match[open] = k;
-      match[k] = open;
-      if (t.kind === 'tpl-middle') stack.push(k);
-    }
-  });
-  const unclosed = stack.pop();
-  if (unclosed !== undefined) throw new TokenizeError('Unexpected end of input', tokens[unclosed]!.start);
-  return { match, parent };
-}
-
-function findClassBodies(tokens: Token[], match: number[]): Set<number> {
-  const bodies = new Set<number>();
-  tokens.forEach((t, k) => {
-    if (t.kind !== 'name' || t.value !== 'class' || tokens[k - 1]?.value === '.') return;
-    for (let j = k + 1; j < tokens.length; j++) {
-      const u = tokens[j]!;
-      if (u.kind === 'punct' && u.value === '{') {
-        bodies.add(j);
-        return;
-      }
-      if ((u.kind === 'punct' && (u.value === '(' || u.value === '[')) || u.kind === 'tpl-head') j = match[j] ?? j;
-    }
-  });
-  return bodies;
+/** Offset of the `{` that follows `from`, past whitespace and comments (a `static {` block). */
+function openingBrace(source: string, from: number): number {
+  const trivia = /(?:\s+|\/\/[^\n\r\u2028\u2029]*|\/\*[\s\S]*?\*\/)*/y;
+  trivia.lastIndex = from;
+  trivia.exec(source);
+  if (source[trivia.lastIndex] !== '{') throw new Error(`expected { of a static block at ${trivia.lastIndex}`);
+  return trivia.lastIndex;
 }
 
 function afterFirstLine(source: string): number {
@@ -178,29 +145,34 @@ function afterFirstLine(source: string): number {
 }
 
 function apply(source: string, insertions: Insertion[]): Instrumented {
-  const sorted = insertions.map((ins, order) => ({ ...ins, order })).sort((a, b) => a.at - b.at || a.order - b.order);
-  let code = '';
+  const sorted = insertions.sort((a, b) => a.at - b.at || Number(b.close) - Number(a.close) || (a.close ? b.node - a.node : a.node - b.node));
+  const parts: string[] = [];
   let from = 0;
   for (const ins of sorted) {
-    code += source.slice(from, ins.at) + ins.text;
+    parts.push(source.slice(from, ins.at), ins.text);
     from = ins.at;
   }
-  code += source.slice(from);
-  const toOriginal = (position: Position): Position => {
-    const out = offsetOf(code, position);
+  parts.push(source.slice(from));
+  const code = parts.join('');
+  let codeLines: number[] | undefined;
+  let sourceLines: number[] | undefined;
+  const toOriginal = ({ line, column }: Position): Position => {
+    codeLines ??= lineStarts(code);
+    sourceLines ??= lineStarts(source);
+    const out = (codeLines[Math.min(Math.max(line, 1), codeLines.length) - 1] ?? 0) + Math.max(column, 1) - 1;
     let shift = 0;
-    let original = out;
+    let original = -1;
     for (const ins of sorted) {
       const start = ins.at + shift;
       if (out < start) break;
+      // a position inside inserted text is reported at the place it was inserted
       if (out < start + ins.text.length) {
         original = ins.at;
-        shift = Number.NaN;
         break;
       }
       shift += ins.text.length;
     }
-    return positionOf(source, Number.isNaN(shift) ? original : out - shift);
+    return positionIn(sourceLines, original === -1 ? out - shift : original);
   };
   return { code, toOriginal };
 }
@@ -213,15 +185,18 @@ function lineStarts(text: string): number[] {
   return starts;
 }
 
-function offsetOf(text: string, { line, column }: Position): number {
-  const starts = lineStarts(text);
-  return (starts[Math.min(Math.max(line, 1), starts.length) - 1] ?? 0) + Math.max(column, 1) - 1;
-}
-
 /** 1-based line and column of an offset. */
 export function positionOf(text: string, offset: number): Position {
-  const starts = lineStarts(text);
-  let line = 1;
-  while (line < starts.length && starts[line]! <= offset) line++;
-  return { line, column: offset - starts[line - 1]! + 1 };
+  return positionIn(lineStarts(text), offset);
+}
+
+function positionIn(starts: number[], offset: number): Position {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (starts[mid]! <= offset) low = mid;
+    else high = mid - 1;
+  }
+  return { line: low + 1, column: offset - starts[low]! + 1 };
 }

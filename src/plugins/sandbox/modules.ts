@@ -6,19 +6,23 @@
  * out once, to `wrapper.js`; if the tenant's module took it first, the wrapper fails to start and the
  * script fails closed. A tick checks the clock every 32 calls (at module top level, where Workers stop
  * the clock, it counts ticks instead); once tripped, every tick throws until the next call begins, so
- * a loop that catches the error cannot line its ticks up to dodge the check.
+ * a loop that catches the error cannot line its ticks up to dodge the check. It also caps single bulk
+ * allocations (`allocation.ts`) and takes away code generation from strings (`codegen.ts`).
  *
  * `wrapper.js` is the entrypoint the runtime calls over RPC. `call` returns an envelope the tenant
  * cannot forge: `{ ok: true, json }` (the result as JSON text, `json` absent for `undefined`) or
  * `{ ok: false, error }`. An action's `ctx.fetch` goes to the egress binding passed with the call (none:
  * refused), and time spent waiting for it does not count against the budget.
  */
-export const GUARD_VERSION = 2;
+import { ALLOCATION_CAPS } from './allocation';
+import { CODEGEN_LOCK } from './codegen';
+
+export const GUARD_VERSION = 3;
 
 /** Ticks allowed while the module itself is evaluated (the clock reads 0 there). */
 const STARTUP_TICKS = 5_000_000;
 
-export const GUARD_MODULE = `
+export const GUARD_MODULE = `${ALLOCATION_CAPS}${CODEGEN_LOCK}
 const clock = Date.now;
 const stringify = JSON.stringify;
 const StdError = Error;
@@ -35,12 +39,6 @@ export function tick() {
     throw new StdError(message());
   }
   return true;
-}
-export function* iter(iterable) {
-  for (const value of iterable) { tick(); yield value; }
-}
-export async function* aiter(iterable) {
-  for await (const value of iterable) { tick(); yield value; }
 }
 export function takeControl() {
   if (taken) throw new StdError('the sandbox guard was tampered with');

@@ -7,14 +7,16 @@
  * - Every isolate loads with `globalOutbound: null` and no bindings. An action's egress binding is
  *   passed with each call (an RPC argument), so its allow-list is the one of that call's instance.
  * - `limits.cpuMs` is what production enforces; workerd ignores it, and the instrumentation (see
- *   instrument.ts) stands in locally. Memory is capped by the platform (128 MB per isolate) only.
+ *   instrument.ts) stands in locally, with a V8 flag for backtracking regular expressions
+ *   (local-v8-flags.ts). Memory is capped by the platform (128 MB per isolate); locally only single
+ *   bulk allocations are refused (allocation.ts).
  * - Production allows a request 4 distinct Dynamic Workers with calls in flight; a provider (one per
  *   request or queue batch) holds a further distinct script back until a slot frees.
  */
 import { sha256Hex } from '../../lib/encoding';
 import type { ScriptCallOptions, ScriptFunction, ScriptInspection, ScriptProblem, ScriptSandbox } from '../types';
 import type { EgressProps } from './egress';
-import { instrument, positionOf, TokenizeError, type Instrumented, type Position } from './instrument';
+import { instrument, positionOf, ScriptSyntaxError, type Instrumented, type Position } from './instrument';
 import { GUARD_MODULE, GUARD_VERSION, PARSE_CHECK_MODULES, PARSED_MARKER, WRAPPER_MODULE } from './modules';
 
 export const SCRIPT_COMPATIBILITY_DATE = '2026-11-01';
@@ -68,7 +70,7 @@ async function inspect(loader: WorkerLoader, tenantId: string, source: string): 
   try {
     prepared = await prepare(source);
   } catch (error) {
-    if (!(error instanceof TokenizeError)) throw error;
+    if (!(error instanceof ScriptSyntaxError)) throw error;
     return { ok: false, stage: 'parse', problem: { pointer: '', detail: `SyntaxError: ${error.message}`, ...positionOf(source, error.offset) } };
   }
   try {
@@ -90,7 +92,8 @@ async function parseCheck(loader: WorkerLoader, source: string): Promise<ScriptP
   try {
     await bounded(worker.getEntrypoint().fetch('http://check.invalid/'), { timeoutMs: SCRIPT_LOAD_TIMEOUT_MS }, 'the parser');
   } catch (error) {
-    return String(error).includes(PARSED_MARKER) ? null : loadProblem(error, (p) => p);
+    // a compile error's position comes from v8::Message, whose columns count from 0 (stack frames count from 1)
+    return String(error).includes(PARSED_MARKER) ? null : loadProblem(error, (p) => ({ line: p.line, column: p.column + 1 }));
   }
   return { pointer: '', detail: 'the module could not be checked' };
 }
@@ -111,7 +114,7 @@ function loadProblem(error: unknown, toOriginal: (p: Position) => Position): Scr
 
 const prepared = new Map<string, Promise<Prepared>>();
 
-/** Instruments and hashes a source once per isolate (bounded LRU); throws `TokenizeError`. */
+/** Instruments and hashes a source once per isolate (bounded LRU); throws `ScriptSyntaxError`. */
 function prepare(source: string): Promise<Prepared> {
   const hit = prepared.get(source);
   if (hit) {
