@@ -1,11 +1,27 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { withLocalV8Flags } from './src/plugins/sandbox/local-v8-flags.ts';
+
+// linear-time fallback for backtracking regular expressions in tenant scripts (see the module)
+process.env.MINIFLARE_WORKERD_V8_FLAGS = withLocalV8Flags(process.env.MINIFLARE_WORKERD_V8_FLAGS);
 
 // Fixed keys for tests only; real deployments set these as Workers secrets.
 const TEST_SECRETS = {
   ADMIN_JWT_SECRET: 'test-admin-secret-0123456789abcdef',
   ENCRYPTION_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
 };
+
+/**
+ * wrangler.toml's `[secrets] required` makes the plugin's wrangler warn "Missing required secrets" unless
+ * it finds them in .dev.vars or, without that file, in process.env. The bindings below are what the tests
+ * get either way; this offers wrangler the same values. Runs in the callback, after globalSetup.
+ */
+function offerRequiredSecrets(databaseUrl: string): string {
+  process.env.ADMIN_JWT_SECRET ??= TEST_SECRETS.ADMIN_JWT_SECRET;
+  process.env.ENCRYPTION_KEY ??= TEST_SECRETS.ENCRYPTION_KEY;
+  process.env.DATABASE_URL ??= databaseUrl;
+  return databaseUrl;
+}
 
 export default defineConfig({
   test: {
@@ -18,7 +34,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 ...TEST_SECRETS,
-                DATABASE_URL: inject('databaseUrl'),
+                DATABASE_URL: offerRequiredSecrets(inject('databaseUrl')),
                 NEON_WS_PROXY: inject('wsProxy'),
                 CONTROL_URL: inject('controlUrl'),
                 RECEIVER_URL: inject('receiverUrl'),

@@ -2,9 +2,12 @@
  * `npm run dev`: a database (embedded PGlite under .data/pglite unless DATABASE_URL is set), the
  * WebSocket proxy the Neon driver needs to reach it, migrations, `wrangler dev` on PORT (default 8787),
  * and a demo tenant and source, then prints an admin token and ready-to-paste commands.
+ * Settings (README "Configuration") come from the environment or `.dev.vars`, the environment winning;
+ * scripts/lib/worker-settings.ts decides how each reaches the Worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,9 +16,13 @@ import { adminToken, ensureDevVars } from './lib/dev-vars.ts';
 import { describeDatabase, proxyFor } from './lib/local-db.ts';
 import { migrate, startPglite } from './lib/postgres.ts';
 import { secretKey } from './lib/standard-webhooks.ts';
+import { describeSettings, pick, resolveSettings, WORKER_SETTINGS, wranglerInputs, type ResolvedSettings } from './lib/worker-settings.ts';
+import { parseAllowlist } from '../src/delivery/ssrf-guard.ts';
+import { withLocalV8Flags } from '../src/plugins/sandbox/local-v8-flags.ts';
 
-const port = Number(process.env.PORT ?? 8787);
-const base = `http://127.0.0.1:${port}`;
+/** Set in main() from PORT (environment, then .dev.vars). */
+let port = 8787;
+let base = `http://127.0.0.1:${port}`;
 /** Run in reverse order on shutdown. */
 const cleanups: (() => Promise<void>)[] = [];
 let wrangler: ChildProcess | null = null;
@@ -43,46 +50,65 @@ try {
 }
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT=${process.env.PORT} is not a valid port`);
+  const devVars = await ensureDevVars(join(root, '.dev.vars'));
+  const portSetting = pick('PORT', process.env, devVars);
+  port = Number(portSetting?.value || 8787);
+  base = `http://127.0.0.1:${port}`;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT=${portSetting?.value} (${portSetting?.origin}) is not a valid port`);
   await assertPortFree(port);
 
-  const vars = await ensureDevVars(join(root, '.dev.vars'));
-  const secret = vars.ADMIN_JWT_SECRET;
-  if (!secret) throw new Error('ADMIN_JWT_SECRET in .dev.vars is empty');
+  const settings = resolveSettings(process.env, devVars);
+  for (const key of settings.unknown) console.warn(`dev: .dev.vars sets ${key}, which is no Switchyard setting (README "Configuration"); ignored`);
+  const secret = settings.values.ADMIN_JWT_SECRET;
+  if (!secret) throw new Error('ADMIN_JWT_SECRET is empty (remove the line from .dev.vars to have a new one generated)');
+  // a typo here would otherwise surface only as refused deliveries
+  parseAllowlist(settings.values.EGRESS_ALLOWLIST);
 
-  let databaseUrl = process.env.DATABASE_URL;
+  let databaseUrl = settings.values.DATABASE_URL;
   let databaseLabel: string;
   if (databaseUrl) {
-    databaseLabel = `DATABASE_URL (${describeDatabase(databaseUrl)})`;
+    databaseLabel = `DATABASE_URL (${describeDatabase(databaseUrl)}, from ${settings.origins.DATABASE_URL})`;
   } else {
     await mkdir(dataDir, { recursive: true });
     const pglite = await startPglite({ dataDir: join(dataDir, 'pglite') });
     cleanups.push(() => pglite.stop());
     databaseUrl = pglite.url;
     databaseLabel = `embedded PGlite (.data/pglite, ${describeDatabase(databaseUrl)})`;
+    setByDev(settings, 'DATABASE_URL', databaseUrl);
   }
   const proxy = await proxyFor(databaseUrl);
-  if (proxy) cleanups.push(() => proxy.close());
+  if (proxy) {
+    cleanups.push(() => proxy.close());
+    setByDev(settings, 'NEON_WS_PROXY', proxy.endpoint);
+  }
 
   const applied = await migrate(databaseUrl);
   console.log(`dev: database ${databaseLabel}`);
   console.log(applied.length ? `dev: applied migrations: ${applied.join(', ')}` : 'dev: migrations up to date');
 
+  const envFile = join(dataDir, 'wrangler.env');
+  const inputs = wranglerInputs(settings.values, envFile);
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(envFile, inputs.envFileText, { mode: 0o600 });
+  await chmod(envFile, 0o600);
   const args = [
     join(root, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',
     '--port', String(port),
     '--ip', '127.0.0.1',
+    // chosen by the OS: wrangler's default 9229 is probed first and bound later, so a quick restart or
+    // a second dev server could take it in between ("Address already in use (direct:1:default)")
+    '--inspector-port', '0',
     '--persist-to', join(dataDir, 'wrangler'),
     '--show-interactive-dev-session=false',
     // exposes /__scheduled: Miniflare does not fire wrangler.toml's Cron Trigger by itself
     '--test-scheduled',
-    '--var', `DATABASE_URL:${databaseUrl}`,
+    ...inputs.args,
   ];
-  if (proxy) args.push('--var', `NEON_WS_PROXY:${proxy.endpoint}`);
   // own process group, so shutdown can signal wrangler and its workerd together
-  wrangler = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  wrangler = spawn(process.execPath, args, { cwd: root, env: wranglerEnv(), stdio: ['ignore', 'inherit', 'pipe'], detached: true });
   const child = wrangler;
+  forwardStderr(child);
   child.on('exit', (code, signal) => {
     if (stopping) return;
     console.error(`dev: wrangler exited (${signal ?? `code ${code}`})`);
@@ -99,7 +125,41 @@ async function main(): Promise<void> {
     // keep serving: wrangler reloads on edits, so a broken route can be fixed without a restart
     console.error(`dev: could not set up the demo tenant/source: ${(error as Error).message}`);
   }
-  printBanner(token, databaseLabel, demo);
+  printBanner(token, databaseLabel, demo, settings);
+}
+
+/**
+ * wrangler's stderr, less workerd's note that its bootstrap compile cache does not fit the V8 flag the
+ * tenant-script guard adds (local-v8-flags.ts): scripts then compile from source, which is harmless.
+ */
+function forwardStderr(child: ChildProcess): void {
+  if (!child.stderr) return;
+  createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
+    if (!line.includes('NOSENTRY per-isolate bootstrap compile cache failed')) process.stderr.write(`${line}\n`);
+  });
+}
+
+function setByDev(settings: ResolvedSettings, name: string, value: string): void {
+  settings.values[name] = value;
+  settings.origins[name] = 'npm run dev';
+}
+
+/**
+ * wrangler's environment: without our settings (they travel as arguments and the env file, already
+ * merged), and quiet offline: no telemetry, no download of the `Request.cf` placeholder from
+ * workers.cloudflare.com (an ENOTFOUND stack trace when offline), no machine-wide dev registry (other
+ * `wrangler dev` sessions starting or stopping would reprint the bindings table). Each stays
+ * overridable from the environment.
+ */
+function wranglerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const { name } of WORKER_SETTINGS) delete env[name];
+  env.WRANGLER_SEND_METRICS ??= 'false';
+  env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+  env.WRANGLER_REGISTRY_PATH ??= '';
+  // a catastrophic regular expression in a tenant script must not freeze the local runtime
+  env.MINIFLARE_WORKERD_V8_FLAGS = withLocalV8Flags(env.MINIFLARE_WORKERD_V8_FLAGS);
+  return env;
 }
 
 /**
@@ -172,15 +232,26 @@ async function ensureDemo(token: string): Promise<Demo> {
   return demo;
 }
 
-function printBanner(token: string, databaseLabel: string, demo: Demo | null): void {
+function printBanner(token: string, databaseLabel: string, demo: Demo | null, settings: ResolvedSettings): void {
   const lines = [
     '',
     '='.repeat(100),
     `Switchyard is running at ${base}   (database: ${databaseLabel})`,
     '',
+    'Settings in force (environment over .dev.vars; README "Configuration" lists them all):',
+    ...describeSettings(settings).map((line) => `  ${line}`),
+  ];
+  if (!settings.values.EGRESS_ALLOWLIST) {
+    lines.push('  (deliveries to this machine are refused; allow a receiver with e.g. EGRESS_ALLOWLIST=127.0.0.1:9000 npm run dev)');
+  }
+  lines.push(
+    '',
     'Admin token (30 days):',
     `  ${token}`,
-  ];
+    '',
+    "For the README's curl examples, paste (T is the demo tenant, which npm run send-event sends to):",
+    `  export SY=${base} TOKEN=${token}${demo ? ` T=${demo.tenant_id}` : ''}`,
+  );
   if (demo) {
     const key = secretKey(demo.secret).toString('hex');
     // timestamp, id and signature are computed when pasted, so the command never goes stale
@@ -201,7 +272,7 @@ function printBanner(token: string, databaseLabel: string, demo: Demo | null): v
       `(kept in ${demoFile})`,
       '',
       'Send a signed event, either:',
-      '  npm run send-event            (options: -- --type orders.created --data \'{"amount":3}\')',
+      '  npm run send-event            (e.g. -- --type orders.created --data \'{"amount":300}\' --count 5; all options: -- --help)',
       'or with curl + openssl:',
       `  (${oneLiner})`,
       '',

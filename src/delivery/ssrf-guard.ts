@@ -12,7 +12,8 @@
  *
  * The allow-list (`EGRESS_ALLOWLIST`, for local testing) names exact `host:port` pairs; an entry
  * without a port means the scheme's default port (80 for http, 443 for https). It lifts the address
- * checks only: the scheme and credential rules hold for every URL.
+ * checks only: the scheme and credential rules hold for every URL. A refused address's reason names
+ * the entry that would allow it (except for metadata endpoints), since that is what a local user needs.
  */
 type Verdict = { ok: true; url: URL } | { ok: false; reason: string };
 
@@ -39,7 +40,13 @@ export function checkDestination(url: string, allowlist: readonly string[]): Ver
   });
   if (allowed) return { ok: true, url: parsed };
   const refusal = refuseHost(parsed.hostname);
-  return refusal ? { ok: false, reason: `${parsed.hostname} is ${refusal}` } : { ok: true, url: parsed };
+  return refusal ? { ok: false, reason: `${parsed.hostname} is ${refusal}${allowHint(refusal, `${parsed.hostname}:${port}`)}` } : { ok: true, url: parsed };
+}
+
+/** How a local destination is allowed after all; none for metadata endpoints, which nobody should reach. */
+function allowHint(refusal: string, hostPort: string): string {
+  if (refusal.includes('metadata')) return '';
+  return `; to allow it for local testing, list ${hostPort} in EGRESS_ALLOWLIST (e.g. EGRESS_ALLOWLIST=${hostPort} npm run dev)`;
 }
 
 /**

@@ -156,6 +156,27 @@ describe('SSRF guard', () => {
     expect(checkDestination('https://127.0.0.1/', ['127.0.0.1:80'])).toMatchObject({ ok: false });
   });
 
+  it('names the EGRESS_ALLOWLIST entry that allows a refused local destination, and that entry works', () => {
+    for (const [url, entry] of [
+      ['http://127.0.0.1:9000/hook', '127.0.0.1:9000'],
+      ['http://localhost/', 'localhost:80'],
+      ['https://10.0.0.8/', '10.0.0.8:443'],
+      ['http://[::1]:9001/', '[::1]:9001'],
+    ] as const) {
+      const verdict = checkDestination(url, []);
+      expect(verdict.ok, url).toBe(false);
+      if (!verdict.ok) expect(verdict.reason, url).toContain(`list ${entry} in EGRESS_ALLOWLIST (e.g. EGRESS_ALLOWLIST=${entry} npm run dev)`);
+      expect(checkDestination(url, parseAllowlist(entry)), url).toMatchObject({ ok: true });
+    }
+  });
+
+  it('suggests no allow-list entry when the destination is a metadata endpoint', () => {
+    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://metadata.google.internal/', 'http://[fd00:ec2::254]/']) {
+      const verdict = checkDestination(url, []);
+      expect(verdict.ok === false && verdict.reason, url).not.toContain('EGRESS_ALLOWLIST');
+    }
+  });
+
   it('still refuses other schemes and credentials when the host is allow-listed', () => {
     expect(checkDestination('http://user:pass@127.0.0.1:9000/', ['127.0.0.1:9000'])).toMatchObject({ ok: false });
     expect(checkDestination('ftp://127.0.0.1:9000/', ['127.0.0.1:9000'])).toMatchObject({ ok: false });

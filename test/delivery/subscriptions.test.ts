@@ -140,6 +140,18 @@ describe('webhook deliveries', () => {
     }
   });
 
+  it('tells how to allow a local destination when a loopback webhook URL is refused', async () => {
+    const source = await createSource();
+    const res = await api<{ code: string; detail: string; errors: { pointer: string; detail: string }[] }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'], action: { type: 'webhook', config: { url: 'http://127.0.0.1:9/hook' } },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('destination_refused');
+    expect(res.body.detail).toContain('127.0.0.1 is loopback');
+    expect(res.body.detail).toContain('EGRESS_ALLOWLIST=127.0.0.1:9 npm run dev');
+    expect(res.body.errors[0]).toMatchObject({ pointer: '/action/config/url' });
+  });
+
   it('checks an inline script action like a registered one: a module that does not parse is refused', async () => {
     const source = await createSource();
     const res = await api<{ code: string; errors: { pointer: string }[] }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
