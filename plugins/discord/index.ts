@@ -12,7 +12,7 @@ import { capLength, renderTemplate } from '../webhook/template';
 export const DEFAULT_DISCORD_TEMPLATE = '**{{type}}** {{subject}}';
 export const DISCORD_CONTENT_LIMIT = 2000;
 
-const config = z.object({
+const config = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048).describe('Discord webhook URL'),
   template: z.string().min(1).max(4000).optional().describe('message content with {{type}}, {{subject}}, {{id}}, {{data.path}} placeholders'),
 });

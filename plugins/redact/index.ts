@@ -20,7 +20,7 @@ export function parsePointer(pointer: string): string[] | null {
     .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-const config = z.object({
+const config = z.strictObject({
   pointers: z
     .array(
       z.string().max(1024).refine((pointer) => {

@@ -13,7 +13,7 @@ export const DEFAULT_SLACK_TEMPLATE = '*{{type}}* {{subject}}';
 // Slack truncates longer messages itself; sending more only wastes the request.
 const SLACK_TEXT_LIMIT = 40_000;
 
-const config = z.object({
+const config = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048).describe('Slack incoming webhook URL'),
   template: z.string().min(1).max(4000).optional().describe('message text with {{type}}, {{subject}}, {{id}}, {{data.path}} placeholders'),
 });

@@ -37,7 +37,7 @@ const headers = z
     }
   });
 
-const config = z.object({
+const config = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048).describe('endpoint that receives the events (http or https)'),
   headers: headers.optional().describe('extra request headers, e.g. an authorization token of the endpoint'),
   timeout_ms: z.int().min(1000).max(15_000).default(15_000).describe('how long to wait for a complete answer'),

@@ -12,14 +12,24 @@ export interface EventTypeRow {
 
 const COLUMNS = `type, version, schema, description, ${iso('created_at')}`;
 
-export async function insertEventTypeVersion(db: Db, tenantId: string, type: string, schema: unknown, description: string | null): Promise<EventTypeRow> {
-  const result = await db.query<EventTypeRow>(
-    `INSERT INTO event_types (tenant_id, type, version, schema, description)
-     SELECT $1, $2, COALESCE(max(version), 0) + 1, $3, $4 FROM event_types WHERE tenant_id = $1 AND type = $2
-     RETURNING ${COLUMNS}`,
-    [tenantId, type, JSON.stringify(schema), description],
-  );
-  return result.rows[0]!;
+/**
+ * Adds the next version. Inside a transaction, registrations of one type wait for each other (an
+ * advisory lock held to commit); should two still compute the same number, the loser's insert is
+ * skipped and retried with a fresh statement, which sees the winner's row. Null when it kept losing.
+ */
+export async function insertEventTypeVersion(db: Db, tenantId: string, type: string, schema: unknown, description: string | null): Promise<EventTypeRow | null> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`event_types/${tenantId}/${type}`]);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const result = await db.query<EventTypeRow>(
+      `INSERT INTO event_types (tenant_id, type, version, schema, description)
+       SELECT $1, $2, COALESCE(max(version), 0) + 1, $3, $4 FROM event_types WHERE tenant_id = $1 AND type = $2
+       ON CONFLICT DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [tenantId, type, JSON.stringify(schema), description],
+    );
+    if (result.rows[0]) return result.rows[0];
+  }
+  return null;
 }
 
 export async function listEventTypes(db: Db, tenantId: string, options: { afterType?: string; limit: number }): Promise<EventTypeRow[]> {

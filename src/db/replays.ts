@@ -41,8 +41,12 @@ export async function findReplay(db: Db, tenantId: string, id: string): Promise<
   return result.rows[0] ? toRow(result.rows[0]) : null;
 }
 
-export async function listReplays(db: Db, tenantId: string, limit: number): Promise<ReplayRow[]> {
-  const result = await db.query<RawReplay>(`SELECT ${COLUMNS} FROM replays WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`, [tenantId, limit]);
+/** Newest first; `beforeId` continues after the last id of the previous page. */
+export async function listReplays(db: Db, tenantId: string, limit: number, beforeId?: string): Promise<ReplayRow[]> {
+  const result = await db.query<RawReplay>(
+    `SELECT ${COLUMNS} FROM replays WHERE tenant_id = $1 AND ($3::text IS NULL OR id < $3) ORDER BY id DESC LIMIT $2`,
+    [tenantId, limit, beforeId ?? null],
+  );
   return result.rows.map(toRow);
 }
 

@@ -17,7 +17,10 @@ interface ErrorResponse {
 }
 
 const ERRORS: ErrorResponse[] = [
-  { status: 400, name: 'BadRequest', description: 'The request could not be read', examples: { malformed_json: example(400, 'malformed_json', 'Malformed JSON in request body') } },
+  {
+    status: 400, name: 'BadRequest', description: 'The request could not be read',
+    examples: { malformed_json: example(400, 'malformed_json', 'Malformed JSON in request body'), invalid_cursor: example(400, 'invalid_cursor', 'the cursor is not one this API issued; use next_cursor of the previous page') },
+  },
   {
     status: 401, name: 'Unauthorized', description: 'No valid credentials: a missing, invalid or expired token, or (ingest) a signature that does not verify',
     headers: { 'WWW-Authenticate': { description: 'Bearer challenge (management routes)', schema: { type: 'string' } } },
@@ -38,7 +41,12 @@ const ERRORS: ErrorResponse[] = [
   { status: 415, name: 'UnsupportedMediaType', description: 'The content type is not one the endpoint reads', examples: { unsupported_media_type: example(415, 'unsupported_media_type', 'send application/cloudevents+json, application/cloudevents-batch+json or binary mode') } },
   {
     status: 422, name: 'ValidationFailed', description: 'The request is well-formed but invalid; `errors` points at each problem',
-    examples: { validation_failed: example(422, 'validation_failed', 'the request body is invalid', { errors: [{ pointer: '/name', detail: 'Invalid input: expected string, received undefined' }] }) },
+    examples: {
+      validation_failed: example(422, 'validation_failed', 'the request body is invalid', { errors: [{ pointer: '/name', detail: 'Invalid input: expected string, received undefined' }] }),
+      unknown_field: example(422, 'validation_failed', 'the request body is invalid', { errors: [{ pointer: '/verifier/colour', detail: 'unknown field "colour"' }] }),
+      forbidden_key: example(422, 'forbidden_key', 'the request body is invalid at /where/__proto__', { errors: [{ pointer: '/where/__proto__', detail: '"__proto__" is not allowed as a key: it names the JavaScript object prototype' }] }),
+      invalid_text: example(422, 'invalid_text', 'the request body is invalid at /name', { errors: [{ pointer: '/name', detail: 'text may not contain NUL (\\u0000)' }] }),
+    },
   },
   {
     status: 429, name: 'RateLimited', description: 'Over the tenant\'s or the source\'s ingest rate limit (draft-ietf-httpapi-ratelimit-headers-10)',

@@ -16,11 +16,18 @@ export function requirePluginType(id: string, pointer: string, kind?: PluginKind
   return type;
 }
 
-/** Parses a config with the type's schema or ends the request with 422 `invalid_plugin_config`. */
+/**
+ * Parses a config with the type's schema or ends the request with 422 `invalid_plugin_config`. The
+ * schemas are strict: an unknown field is refused by name, never dropped (a verifier's `secret` put
+ * in its config would otherwise be ignored and a random one made).
+ */
 export function parsePluginConfig(type: PluginType, config: unknown, pointer: string): unknown {
   const parsed = type.config.safeParse(config ?? {});
   if (!parsed.success) {
-    throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${type.id} config is invalid`, { errors: issuesToErrors(parsed.error.issues, pointer) }));
+    const errors = issuesToErrors(parsed.error.issues, pointer).map((e) =>
+      type.kind === 'verifier' && e.pointer === `${pointer}/secret` ? { ...e, detail: 'unknown field "secret": a verifier\'s signing secret is not config, send it as verifier.secret' } : e,
+    );
+    throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${type.id} config is invalid: ${errors[0]?.pointer} ${errors[0]?.detail}`, { errors }));
   }
   return parsed.data;
 }

@@ -28,10 +28,17 @@ export class ProblemError extends Error {
   }
 }
 
-/** zod issues as field errors, with JSON pointers (RFC 6901 escaped) under `prefix`. */
-export function issuesToErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix = ''): FieldError[] {
-  return issues.map((issue) => ({
-    pointer: `${prefix}/${issue.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/(.)\/$/, '$1'),
-    detail: issue.message,
-  }));
+type Issue = { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] };
+
+/**
+ * zod issues as field errors, with JSON pointers (RFC 6901 escaped) under `prefix`. An unknown field
+ * (`unrecognized_keys`) becomes one error per field, pointing at the field itself.
+ */
+export function issuesToErrors(issues: readonly Issue[], prefix = ''): FieldError[] {
+  const pointer = (path: readonly PropertyKey[]) => `${prefix}/${path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/(.)\/$/, '$1');
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' && issue.keys?.length
+      ? issue.keys.map((key) => ({ pointer: pointer([...issue.path, key]), detail: `unknown field "${key}"` }))
+      : [{ pointer: pointer(issue.path), detail: issue.message }],
+  );
 }

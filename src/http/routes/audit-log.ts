@@ -2,7 +2,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { listAudit } from '../../db/audit';
 import type { AppEnv } from '../context';
-import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Entry = z
@@ -25,7 +25,7 @@ const route = createRoute({
   },
   responses: {
     200: { description: 'A page of entries', content: { 'application/json': { schema: z.object({ data: z.array(Entry), next_cursor: z.string().nullable() }) } } },
-    ...problemResponses(401, 403, 404, 422),
+    ...problemResponses(400, 401, 403, 404, 422),
   },
 });
 
@@ -34,8 +34,8 @@ export function registerAuditLog(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const q = c.req.valid('query');
-    const before = decodeCursor(q.cursor);
-    const rows = await listAudit(c.var.db, tenantId, { beforeId: before && /^\d+$/.test(before) ? before : undefined, action: q.action, target: q.target, limit: q.limit + 1 });
+    const before = decodeCursor(q.cursor, CURSOR.bigint);
+    const rows = await listAudit(c.var.db, tenantId, { beforeId: before, action: q.action, target: q.target, limit: q.limit + 1 });
     const page = rows.slice(0, q.limit);
     return c.json({ data: page, next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
   });

@@ -4,7 +4,7 @@ import { findDelivery, listDeliveries, reopenDelivery } from '../../db/deliverie
 import { problem, ProblemError } from '../../ingest/problem';
 import type { DeliveryMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
-import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Delivery = z
@@ -18,7 +18,7 @@ const Attempt = z
   .object({ attempt: z.number(), started_at: z.string(), latency_ms: z.number(), outcome: z.string(), status_code: z.number().nullable(), error: z.string().nullable(), response_body: z.string().nullable() })
   .openapi('DeliveryAttempt');
 
-const Params = TenantParam.extend({ deliveryId: z.string().openapi({ param: { name: 'deliveryId', in: 'path' } }) });
+const Params = TenantParam.extend({ deliveryId: idParam('dlv', 'deliveryId') });
 const sec = [{ bearer: [] }];
 
 const routes = {
@@ -28,10 +28,10 @@ const routes = {
       params: TenantParam,
       query: PageQuery.extend({
         status: z.enum(['pending', 'delivered', 'failed', 'skipped']).optional(), subscription_id: z.string().optional(), event_id: z.string().optional(),
-        after: z.iso.datetime({ offset: true }).optional(), before: z.iso.datetime({ offset: true }).optional(),
+        after: Timestamp.optional(), before: Timestamp.optional(),
       }),
     },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(Delivery), next_cursor: z.string().nullable() })) }, ...problemResponses(401, 404, 422) },
+    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(Delivery), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404, 422) },
   }),
   get: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/deliveries/{deliveryId}', tags: ['deliveries'], security: sec, summary: 'Read a delivery with its attempts',
@@ -49,7 +49,7 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const q = c.req.valid('query');
     const rows = await listDeliveries(c.var.db, tenantId, {
-      status: q.status, subscriptionId: q.subscription_id, eventId: q.event_id, after: q.after, before: q.before, afterId: decodeCursor(q.cursor), limit: q.limit + 1,
+      status: q.status, subscriptionId: q.subscription_id, eventId: q.event_id, after: q.after, before: q.before, afterId: decodeCursor(q.cursor, CURSOR.id('dlv')), limit: q.limit + 1,
     });
     const page = rows.slice(0, q.limit);
     return c.json({ data: page, next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.id) : null }, 200);

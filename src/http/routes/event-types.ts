@@ -21,14 +21,14 @@ const routes = {
     summary: 'Register a new schema version for an event type (JSON Schema draft 2020-12); ingest validates data against the newest',
     request: {
       params: TypeParams,
-      body: { required: true, ...json(z.object({ schema: z.record(z.string(), z.unknown()).openapi({ example: { type: 'object', required: ['amount'], properties: { amount: { type: 'number', minimum: 0 } } } }), description: z.string().max(1000).optional() })) },
+      body: { required: true, ...json(z.strictObject({ schema: z.record(z.string(), z.unknown()).openapi({ example: { type: 'object', required: ['amount'], properties: { amount: { type: 'number', minimum: 0 } } } }), description: z.string().max(1000).optional() })) },
     },
-    responses: { 201: { description: 'The new version', ...json(EventTypeSchema) }, ...problemResponses(401, 404, 422) },
+    responses: { 201: { description: 'The new version', ...json(EventTypeSchema) }, ...problemResponses(401, 404, 409, 422) },
   }),
   list: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/event-types', tags: ['event-types'], security: [{ bearer: [] }], summary: 'List event types (newest version of each)',
     request: { params: TenantParam, query: PageQuery },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(EventTypeSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(401, 404) },
+    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(EventTypeSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
   }),
   get: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/event-types/{type}', tags: ['event-types'], security: [{ bearer: [] }], summary: 'Read an event type with all its versions',
@@ -47,10 +47,11 @@ export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     const compiled = compileSchema(body.schema);
-    if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_schema', `the schema is not a valid JSON Schema: ${compiled.error}`, { errors: [{ pointer: '/schema', detail: compiled.error }] }));
+    if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_schema', `the schema is not a valid JSON Schema: ${compiled.error}`, { errors: [{ pointer: `/schema${compiled.pointer ?? ''}`, detail: compiled.error }] }));
     const db = c.var.db;
     const row = await changeConfig(c, tenantId, async () => {
       const row = await insertEventTypeVersion(db, tenantId, type, body.schema, body.description ?? null);
+      if (!row) throw new ProblemError(problem(409, 'concurrent_change', `${type} is being changed by other requests right now; retry`));
       await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'event_type.versioned', target: type, details: { version: row.version } });
       return row;
     });
@@ -61,7 +62,7 @@ export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const { cursor, limit } = c.req.valid('query');
-    const rows = await listEventTypes(c.var.db, tenantId, { afterType: decodeCursor(cursor), limit: limit + 1 });
+    const rows = await listEventTypes(c.var.db, tenantId, { afterType: decodeCursor(cursor, EVENT_TYPE), limit: limit + 1 });
     const page = rows.slice(0, limit);
     return c.json({ data: page, next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.type) : null }, 200);
   });

@@ -2,7 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { getEvent, listEvents, type StoredEvent } from '../../db/events';
 import { problem, ProblemError } from '../../ingest/problem';
 import type { AppEnv } from '../context';
-import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 /**
@@ -42,13 +42,13 @@ const listRoute = createRoute({
       type: z.string().optional().openapi({ description: 'exact type; comma-separated for several' }),
       subject: z.string().optional(),
       correlation_id: z.string().optional(),
-      after: z.iso.datetime({ offset: true }).optional().openapi({ description: 'received at or after (RFC 3339)' }),
-      before: z.iso.datetime({ offset: true }).optional().openapi({ description: 'received before (RFC 3339)' }),
+      after: Timestamp.optional().openapi({ description: 'received at or after (RFC 3339)' }),
+      before: Timestamp.optional().openapi({ description: 'received before (RFC 3339)' }),
     }),
   },
   responses: {
     200: { description: 'A page of events', content: { 'application/json': { schema: z.object({ data: z.array(EventSchema), next_cursor: z.string().nullable() }) } } },
-    ...problemResponses(401, 404, 422),
+    ...problemResponses(400, 401, 404, 422),
   },
 });
 
@@ -58,7 +58,7 @@ const getRoute = createRoute({
   tags: ['events'],
   summary: 'Read one stored event',
   security: [{ bearer: [] }],
-  request: { params: TenantParam.extend({ eventId: z.string().openapi({ param: { name: 'eventId', in: 'path' } }) }) },
+  request: { params: TenantParam.extend({ eventId: idParam('evt', 'eventId') }) },
   responses: { 200: { description: 'The event', content: { 'application/json': { schema: EventSchema } } }, ...problemResponses(401, 404) },
 });
 
@@ -67,10 +67,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const q = c.req.valid('query');
-    const cursor = decodeCursor(q.cursor);
-    if (q.cursor && (cursor === undefined || !/^\d+$/.test(cursor))) {
-      throw new ProblemError(problem(422, 'invalid_cursor', 'the cursor is not one this API issued', { errors: [{ pointer: '/cursor', detail: 'unknown cursor' }] }));
-    }
+    const cursor = decodeCursor(q.cursor, CURSOR.sequence);
     const rows = await listEvents(c.var.db, tenantId, {
       types: q.type?.split(',').filter(Boolean),
       subject: q.subject,

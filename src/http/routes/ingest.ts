@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { parseAllowlist } from '../../delivery/ssrf-guard';
 import { acceptIngest } from '../../ingest/pipeline';
 import { countOutcome } from '../../ingest/rejections';
 import { ingestLimiter } from '../../ratelimit/ingest-limiter';
@@ -10,7 +11,8 @@ import { forgetTenantRules, tenantRules } from '../../tenancy/tenant-rules';
 import { readBody } from '../body';
 import type { AppEnv } from '../context';
 import { problemResponse } from '../problem-response';
-import { problemResponses } from '../schemas';
+import { problem } from '../../ingest/problem';
+import { idPattern, problemResponses } from '../schemas';
 
 const Accepted = z.object({ id: z.string(), sequence: z.number().int(), duplicate: z.boolean() }).openapi('IngestAccepted');
 
@@ -37,12 +39,15 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
   });
 
   app.post('/v1/ingest/:sourceId', async function ingest(c) {
+    const sourceId = c.req.param('sourceId');
+    // an id newId cannot have made names no source; asking Postgres about it (a NUL) would fail
+    if (!idPattern('src').test(sourceId)) return problemResponse(problem(404, 'source_not_found', 'no source with that id'), c.get('requestId'));
     const body = await readBody(c.req.raw);
     const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
     const limiter = ingestLimiter(c.env);
     let tenantId: string | undefined;
     const outcome = await acceptIngest(
-      { sourceId: c.req.param('sourceId'), headers: c.req.raw.headers, body, now: Date.now() },
+      { sourceId, headers: c.req.raw.headers, body, now: Date.now() },
       {
         resolveSource: async (id) => {
           const source = await resolveSource(c.env, id, waitUntil);
@@ -54,6 +59,7 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
         rules: (tenantId) => tenantRules(c.env, tenantId, waitUntil),
         append: (tenantId, request) => c.env.TENANT_LOG.getByName(tenantId).append(request),
         sandbox: requestSandboxes(c.env, c.executionCtx),
+        egressAllowlist: parseAllowlist(c.env.EGRESS_ALLOWLIST),
         forget: (source) => {
           forgetSource(source.id);
           forgetTenantRules(source.tenantId);

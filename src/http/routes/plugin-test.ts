@@ -7,7 +7,7 @@ import { runTransformer, runValidator, type HookVerdict, type Instance } from '.
 import { requestSandboxes } from '../../plugins/sandbox';
 import type { PluginEvent, TransformerPlugin, ValidatorPlugin } from '../../plugins/types';
 import type { AppEnv } from '../context';
-import { problemResponses, TenantParam } from '../schemas';
+import { idParam, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Verdict = z
@@ -30,8 +30,8 @@ const route = createRoute({
   description:
     'Runs the instance as ingest would (same deadline and failure policy, scripts in their sandbox) and answers with its verdict and how long it took. Nothing is stored or sent; disabled instances can be tested too.',
   request: {
-    params: TenantParam.extend({ pluginId: z.string().openapi({ param: { name: 'pluginId', in: 'path' } }) }),
-    body: { required: true, content: { 'application/json': { schema: z.object({ event: z.record(z.string(), z.unknown()).openapi({ description: 'a CloudEvent 1.0' }) }) } } },
+    params: TenantParam.extend({ pluginId: idParam('plg', 'pluginId') }),
+    body: { required: true, content: { 'application/json': { schema: z.strictObject({ event: z.record(z.string(), z.unknown()).openapi({ description: 'a CloudEvent 1.0' }) }) } } },
   },
   responses: {
     200: { description: 'The verdict', content: { 'application/json': { schema: z.object({ result: Verdict, duration_ms: z.number() }) } } },

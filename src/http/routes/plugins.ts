@@ -3,7 +3,7 @@ import { recordAudit } from '../../db/audit';
 import { deletePlugin, findPlugin, insertPlugin, listPlugins, pluginUsers, updatePlugin, type PluginRow } from '../../db/plugins';
 import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
-import { TYPE_PATTERN } from '../../lib/type-pattern';
+import { TypePatternSchema } from '../../lib/type-pattern';
 import { catalog } from '../../plugins/registry';
 import { changeConfig } from '../config-change';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
@@ -11,10 +11,10 @@ import type { AppEnv } from '../context';
 import { acceptPluginConfig } from '../plugin-checks';
 import { requirePluginType } from '../plugin-config';
 import { registerPluginTest } from './plugin-test';
-import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
-const Patterns = z.array(z.string().regex(TYPE_PATTERN, 'event-type pattern like orders.* or **')).min(1).max(50);
+const Patterns = z.array(TypePatternSchema).min(1).max(50);
 
 const PluginSchema = z
   .object({
@@ -36,7 +36,7 @@ const CatalogSchema = z
   .object({ id: z.string(), kind: z.string(), api_version: z.number().int(), description: z.string(), config_schema: z.record(z.string(), z.unknown()) })
   .openapi('PluginType');
 
-const PluginParams = TenantParam.extend({ pluginId: z.string().openapi({ param: { name: 'pluginId', in: 'path' } }) });
+const PluginParams = TenantParam.extend({ pluginId: idParam('plg', 'pluginId') });
 const tag = (p: PluginRow) => etag(p.id, p.version);
 const present = (p: PluginRow) => ({ ...p, kind: p.kind as z.infer<typeof PluginSchema>['kind'] });
 
@@ -46,7 +46,7 @@ const routes = {
     method: 'post', path: '/v1/tenants/{tenantId}/plugins', tags: ['plugins'], summary: 'Register a plugin instance', security: [{ bearer: [] }],
     request: {
       params: TenantParam,
-      body: { required: true, ...json(z.object({
+      body: { required: true, ...json(z.strictObject({
         type: z.string().openapi({ example: 'redact' }),
         name: z.string().min(1).max(100).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, _ . -'),
         config: z.record(z.string(), z.unknown()).default({}),
@@ -60,7 +60,7 @@ const routes = {
   list: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/plugins', tags: ['plugins'], summary: 'List plugin instances', security: [{ bearer: [] }],
     request: { params: TenantParam, query: PageQuery.extend({ kind: z.enum(['verifier', 'validator', 'transformer', 'action']).optional() }) },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(PluginSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(401, 404) },
+    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(PluginSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
   }),
   get: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/plugins/{pluginId}', tags: ['plugins'], summary: 'Read a plugin instance', security: [{ bearer: [] }],
@@ -71,7 +71,7 @@ const routes = {
     request: {
       params: PluginParams,
       headers: z.object({ 'if-match': z.string().optional() }),
-      body: { required: true, ...json(z.object({ name: z.string().min(1).max(100).optional(), config: z.record(z.string(), z.unknown()).optional(), event_types: Patterns.optional(), position: z.number().int().min(-1000).max(1000).optional(), enabled: z.boolean().optional() })) },
+      body: { required: true, ...json(z.strictObject({ name: z.string().min(1).max(100).optional(), config: z.record(z.string(), z.unknown()).optional(), event_types: Patterns.optional(), position: z.number().int().min(-1000).max(1000).optional(), enabled: z.boolean().optional() })) },
     },
     responses: { 200: { description: 'Updated', ...json(PluginSchema) }, ...problemResponses(401, 404, 412, 422, 501) },
   }),
@@ -109,7 +109,7 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const { cursor, limit, kind } = c.req.valid('query');
-    const rows = await listPlugins(c.var.db, tenantId, { afterId: decodeCursor(cursor), kind, limit: limit + 1 });
+    const rows = await listPlugins(c.var.db, tenantId, { afterId: decodeCursor(cursor, CURSOR.id('plg')), kind, limit: limit + 1 });
     const page = rows.slice(0, limit);
     return c.json({ data: page.map(present), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
   });

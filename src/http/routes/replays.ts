@@ -5,10 +5,10 @@ import { findSubscription } from '../../db/subscriptions';
 import { compileFilter } from '../../delivery/filter';
 import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
-import { TYPE_PATTERN } from '../../lib/type-pattern';
+import { TypePatternSchema } from '../../lib/type-pattern';
 import type { ReplayMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
-import { json, problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const Replay = z
@@ -29,11 +29,11 @@ const routes = {
       params: TenantParam,
       body: {
         required: true,
-        ...json(z.object({
+        ...json(z.strictObject({
           subscription_id: z.string().optional(),
-          from: z.iso.datetime({ offset: true }).optional().openapi({ description: 'events received at or after' }),
-          to: z.iso.datetime({ offset: true }).optional().openapi({ description: 'events received before' }),
-          types: z.array(z.string().regex(TYPE_PATTERN)).max(50).optional(),
+          from: Timestamp.optional().openapi({ description: 'events received at or after' }),
+          to: Timestamp.optional().openapi({ description: 'events received before' }),
+          types: z.array(TypePatternSchema).max(50).optional(),
           where: z.record(z.string(), z.unknown()).optional(),
         })),
       },
@@ -42,11 +42,12 @@ const routes = {
   }),
   list: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/replays', tags: ['deliveries'], security: sec, summary: 'Recent replays with their progress',
-    request: { params: TenantParam }, responses: { 200: { description: 'Newest first', ...json(z.object({ data: z.array(Replay), next_cursor: z.null() })) }, ...problemResponses(401, 404) },
+    request: { params: TenantParam, query: PageQuery.extend({ limit: z.coerce.number().int().min(1).max(100).default(50) }) },
+    responses: { 200: { description: 'Newest first', ...json(z.object({ data: z.array(Replay), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
   }),
   get: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/replays/{replayId}', tags: ['deliveries'], security: sec, summary: 'A replay and its progress',
-    request: { params: TenantParam.extend({ replayId: z.string().openapi({ param: { name: 'replayId', in: 'path' } }) }) },
+    request: { params: TenantParam.extend({ replayId: idParam('rpl', 'replayId') }) },
     responses: { 200: { description: 'The replay', ...json(Replay) }, ...problemResponses(401, 404) },
   }),
 };
@@ -70,7 +71,10 @@ export function registerReplays(app: OpenAPIHono<AppEnv>): void {
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
-    return c.json({ data: (await listReplays(c.var.db, tenantId, 50)).map(present), next_cursor: null }, 200);
+    const { cursor, limit } = c.req.valid('query');
+    const rows = await listReplays(c.var.db, tenantId, limit + 1, decodeCursor(cursor, CURSOR.id('rpl')));
+    const page = rows.slice(0, limit);
+    return c.json({ data: page.map(present), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
   });
 
   app.openapi(routes.get, async (c) => {

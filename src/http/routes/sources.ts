@@ -9,13 +9,14 @@ import { findPlugin } from '../../db/plugins';
 import { typesOfKind } from '../../plugins/registry';
 import type { VerifierPlugin } from '../../plugins/types';
 import { parsePluginConfig, requirePluginType } from '../plugin-config';
+import { acceptPluginConfig } from '../plugin-checks';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
-import { decodeCursor, encodeCursor, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
 const RateRule = z
-  .object({ requests: rateRuleSchema.shape.requests, window_seconds: rateRuleSchema.shape.window_seconds })
+  .strictObject({ requests: rateRuleSchema.shape.requests, window_seconds: rateRuleSchema.shape.window_seconds })
   .openapi('SourceRateLimit', { example: { requests: 100, window_seconds: 1 } });
 
 const SourceSchema = z
@@ -34,7 +35,7 @@ const CreatedSource = SourceSchema.extend({
   secret: z.string().nullable().openapi({ description: 'the signing secret, shown only now', example: 'whsec_…' }),
 }).openapi('CreatedSource');
 
-const SourceParams = TenantParam.extend({ sourceId: z.string().openapi({ param: { name: 'sourceId', in: 'path' } }) });
+const SourceParams = TenantParam.extend({ sourceId: idParam('src', 'sourceId') });
 
 const createSource = createRoute({
   method: 'post',
@@ -49,12 +50,12 @@ const createSource = createRoute({
       required: true,
       content: {
         'application/json': {
-          schema: z.object({
+          schema: z.strictObject({
             name: z.string().min(1).max(200).openapi({ example: 'billing-service' }),
             verifier: z
               .union([
-                z.object({ plugin_id: z.string().openapi({ description: 'a registered verifier plugin instance' }) }),
-                z.object({
+                z.strictObject({ plugin_id: z.string().openapi({ description: 'a registered verifier plugin instance' }) }),
+                z.strictObject({
                   type: z.string().openapi({ example: 'standard-webhooks' }),
                   config: z.record(z.string(), z.unknown()).default({}),
                   secret: z.string().min(8).max(512).optional().openapi({ description: 'bring your own signing secret (e.g. the one GitHub or Stripe shows)' }),
@@ -78,7 +79,7 @@ const listRoute = createRoute({
   request: { params: TenantParam, query: PageQuery },
   responses: {
     200: { description: 'A page of sources', content: { 'application/json': { schema: z.object({ data: z.array(SourceSchema), next_cursor: z.string().nullable() }) } } },
-    ...problemResponses(401, 404),
+    ...problemResponses(400, 401, 404),
   },
 });
 
@@ -106,7 +107,7 @@ const patchRoute = createRoute({
       required: true,
       content: {
         'application/json': {
-          schema: z.object({ name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }), rate_limit: RateRule.nullable().optional() }).strict(),
+          schema: z.strictObject({ name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }), rate_limit: RateRule.nullable().optional() }),
         },
       },
     },
@@ -158,9 +159,14 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
       pluginId = instance.id;
     } else {
       plugin = requirePluginType(requested.type, '/verifier/type', 'verifier') as VerifierPlugin;
-      config = parsePluginConfig(plugin, requested.config, '/verifier/config');
+      config = await acceptPluginConfig(c, tenantId, plugin, requested.config, '/verifier/config');
     }
-    const provision = await plugin.provision(config, 'secret' in requested ? requested.secret : undefined);
+    const supplied = 'secret' in requested ? requested.secret : undefined;
+    const provision = await plugin.provision(config, supplied);
+    // a verifier that makes its own secrets must not leave the caller believing theirs is in use
+    if (supplied !== undefined && !provision.secrets.includes(supplied)) {
+      throw new ProblemError(problem(422, 'secret_not_accepted', `the ${plugin.id} verifier does not take this secret (standard-webhooks takes a whsec_ secret of 24 to 64 base64 bytes; with public_keys, and for other verifiers that make their own, leave out verifier.secret)`, { errors: [{ pointer: '/verifier/secret', detail: 'not accepted by this verifier' }] }));
+    }
     const sealedSecrets = await Promise.all(
       provision.secrets.map(async (secret) => ({ id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, secret) })),
     );
@@ -177,7 +183,7 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const { cursor, limit } = c.req.valid('query');
-    const rows = await listSources(c.var.db, tenantId, { afterId: decodeCursor(cursor), limit: limit + 1 });
+    const rows = await listSources(c.var.db, tenantId, { afterId: decodeCursor(cursor, CURSOR.id('src')), limit: limit + 1 });
     const page = rows.slice(0, limit);
     const origin = new URL(c.req.url).origin;
     return c.json({ data: page.map((s) => present(s, origin)), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);

@@ -11,19 +11,19 @@ import { checkDestination, parseAllowlist } from '../../delivery/ssrf-guard';
 import { problem, ProblemError } from '../../ingest/problem';
 import { newId } from '../../lib/ids';
 import { seal } from '../../lib/secret-box';
-import { TYPE_PATTERN } from '../../lib/type-pattern';
+import { TypePatternSchema } from '../../lib/type-pattern';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
 import { acceptPluginConfig } from '../plugin-checks';
 import { requirePluginType } from '../plugin-config';
-import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
+import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
-const Patterns = z.array(z.string().regex(TYPE_PATTERN, 'event-type pattern like orders.* or **')).min(1).max(50);
+const Patterns = z.array(TypePatternSchema).min(1).max(50);
 const Action = z.union([
-  z.object({ plugin_id: z.string() }),
-  z.object({ type: z.string().openapi({ example: 'webhook' }), config: z.record(z.string(), z.unknown()).default({}) }),
+  z.strictObject({ plugin_id: z.string() }),
+  z.strictObject({ type: z.string().openapi({ example: 'webhook' }), config: z.record(z.string(), z.unknown()).default({}) }),
 ]).openapi({ example: { type: 'webhook', config: { url: 'https://example.com/hooks' } } });
 
 const Fields = {
@@ -31,7 +31,7 @@ const Fields = {
   types: Patterns.openapi({ example: ['orders.*'] }),
   where: z.record(z.string(), z.unknown()).nullable().optional().openapi({ description: 'Mongo-style filter over the CloudEvent', example: { 'data.amount': { $gt: 100 } } }),
   action: Action,
-  transformer: z.object({ plugin_id: z.string() }).nullable().optional(),
+  transformer: z.strictObject({ plugin_id: z.string() }).nullable().optional(),
   ordering: z.enum(['none', 'partition']).default('none').openapi({ description: 'partition: strict order per partition key' }),
   retry_schedule: retryScheduleSchema.nullable().optional(),
   failure_threshold: z.int().min(1).max(10_000).default(50).openapi({ description: 'consecutive failed attempts that disable the subscription' }),
@@ -52,19 +52,19 @@ const Created = SubscriptionSchema.extend({
   public_key: z.string().nullable().openapi({ description: 'whpk_ key receivers verify v1a signatures with' }),
 }).openapi('CreatedSubscription');
 
-const SubParams = TenantParam.extend({ subscriptionId: z.string().openapi({ param: { name: 'subscriptionId', in: 'path' } }) });
+const SubParams = TenantParam.extend({ subscriptionId: idParam('sub', 'subscriptionId') });
 const sec = [{ bearer: [] }];
 
 const routes = {
   create: createRoute({
     method: 'post', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'Subscribe an action to events',
-    request: { params: TenantParam, body: { required: true, ...json(z.object({ ...Fields, signing: z.enum(['v1', 'v1a']).default('v1').openapi({ description: 'v1: HMAC whsec_ secret; v1a: Ed25519' }) })) } },
+    request: { params: TenantParam, body: { required: true, ...json(z.strictObject({ ...Fields, signing: z.enum(['v1', 'v1a']).default('v1').openapi({ description: 'v1: HMAC whsec_ secret; v1a: Ed25519' }) })) } },
     responses: { 201: { description: 'Created', ...json(Created) }, ...problemResponses(401, 404, 422) },
   }),
   list: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'List subscriptions',
     request: { params: TenantParam, query: PageQuery },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(SubscriptionSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(401, 404) },
+    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(SubscriptionSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
   }),
   get: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Read a subscription',
@@ -74,7 +74,7 @@ const routes = {
     method: 'patch', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Change a subscription; enabling it again resets its failure count',
     request: {
       params: SubParams, headers: z.object({ 'if-match': z.string().optional() }),
-      body: { required: true, ...json(z.object({ ...Fields, types: Fields.types.optional(), action: Action.optional(), ordering: z.enum(['none', 'partition']).optional(), failure_threshold: z.int().min(1).max(10_000).optional(), enabled: z.boolean().optional() })) },
+      body: { required: true, ...json(z.strictObject({ ...Fields, types: Fields.types.optional(), action: Action.optional(), ordering: z.enum(['none', 'partition']).optional(), failure_threshold: z.int().min(1).max(10_000).optional(), enabled: z.boolean().optional() })) },
     },
     responses: { 200: { description: 'Updated', ...json(SubscriptionSchema) }, ...problemResponses(401, 404, 412, 422) },
   }),
@@ -161,7 +161,7 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const { cursor, limit } = c.req.valid('query');
-    const rows = await listSubscriptions(c.var.db, tenantId, { afterId: decodeCursor(cursor), limit: limit + 1 });
+    const rows = await listSubscriptions(c.var.db, tenantId, { afterId: decodeCursor(cursor, CURSOR.id('sub')), limit: limit + 1 });
     const page = rows.slice(0, limit);
     return c.json({ data: page.map(present), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
   });
