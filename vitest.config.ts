@@ -1,6 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { withLocalV8Flags } from './src/plugins/sandbox/local-v8-flags.ts';
+import { withLocalV8Flags } from './src/sandbox/local-v8-flags.ts';
 
 // linear-time fallback for backtracking regular expressions in tenant scripts (see the module)
 process.env.MINIFLARE_WORKERD_V8_FLAGS = withLocalV8Flags(process.env.MINIFLARE_WORKERD_V8_FLAGS);
@@ -51,6 +51,9 @@ export default defineConfig({
                 // an external identity provider whose JWKS the control server hosts
                 AUTH_JWKS_URL: `${inject('controlUrl')}/jwks/idp`,
                 AUTH_JWKS_ISSUER: 'https://idp.switchyard.test',
+                // wrangler.toml's [vars] names, so .dev.vars or the shell could set them for tests too; pin them
+                AUTH_JWKS_AUDIENCE: '',
+                REDRIVE_AFTER_SECONDS: '300',
               },
             },
           })),
@@ -60,6 +63,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/node/**'],
           globalSetup: ['./test/global-setup.ts'],
+          setupFiles: ['./test/install-plugins.ts'],
           testTimeout: 20_000,
           hookTimeout: 30_000,
           // the outage tests pause the shared database link; files run one after another

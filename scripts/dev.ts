@@ -17,8 +17,8 @@ import { describeDatabase, proxyFor } from './lib/local-db.ts';
 import { migrate, startPglite } from './lib/postgres.ts';
 import { secretKey } from './lib/standard-webhooks.ts';
 import { describeSettings, pick, resolveSettings, WORKER_SETTINGS, wranglerInputs, type ResolvedSettings } from './lib/worker-settings.ts';
-import { parseAllowlist } from '../src/delivery/ssrf-guard.ts';
-import { withLocalV8Flags } from '../src/plugins/sandbox/local-v8-flags.ts';
+import { checkConfig } from '../src/config.ts';
+import { withLocalV8Flags } from '../src/sandbox/local-v8-flags.ts';
 
 /** Set in main() from PORT (environment, then .dev.vars). */
 let port = 8787;
@@ -61,8 +61,8 @@ async function main(): Promise<void> {
   for (const key of settings.unknown) console.warn(`dev: .dev.vars sets ${key}, which is no Switchyard setting (README "Configuration"); ignored`);
   const secret = settings.values.ADMIN_JWT_SECRET;
   if (!secret) throw new Error('ADMIN_JWT_SECRET is empty (remove the line from .dev.vars to have a new one generated)');
-  // a typo here would otherwise surface only as refused deliveries
-  parseAllowlist(settings.values.EGRESS_ALLOWLIST);
+  // the Worker would refuse every request over a malformed setting; say which one before starting it
+  checkConfig(settings.values);
 
   let databaseUrl = settings.values.DATABASE_URL;
   let databaseLabel: string;

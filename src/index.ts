@@ -1,12 +1,16 @@
+import { builtInPlugins } from '../plugins';
 import { createApp } from './http/app';
 import { withDb } from './db/client';
 import { redriveStranded } from './delivery/redrive';
+import { sealLegacySecrets } from './tenancy/seal-legacy-secrets';
 import { consumeDeliveries } from './queues/delivery-consumer';
+import { installPluginTypes } from './plugins/registry';
 
 export { TenantLog } from './durable/tenant-log';
-export { ScriptEgress } from './plugins/sandbox/egress';
+export { ScriptEgress } from './sandbox/egress';
 export { RateLimiter } from './durable/rate-limiter';
 
+installPluginTypes(builtInPlugins);
 const app = createApp();
 
 export default {
@@ -15,5 +19,9 @@ export default {
   // the Cron Trigger of wrangler.toml: send deliveries whose queue message was lost
   scheduled: async (_controller, env, ctx) => {
     await withDb(env, (db) => redriveStranded(db, env), (p) => ctx.waitUntil(p));
+    // and seal plugin secrets that rows written before sealing still hold in plain text
+    await withDb(env, (db) => sealLegacySecrets(db, env.ENCRYPTION_KEY), (p) => ctx.waitUntil(p)).catch((error: unknown) =>
+      console.error(JSON.stringify({ msg: 'sealing legacy plugin secrets failed', error: String(error) })),
+    );
   },
 } satisfies ExportedHandler<Env>;

@@ -5,15 +5,15 @@
  * retry would fix. Discord answers 204 on success and 429 with Retry-After when rate limited.
  */
 import { z } from 'zod';
-import { PLUGIN_API_VERSION, type ActionPlugin } from '../../src/plugins/types';
-import { postAndClassify } from '../webhook/deliver';
-import { capLength, renderTemplate } from '../webhook/template';
+import { PLUGIN_API_VERSION, secret, type ActionPlugin } from '../../src/plugins/types';
+import { capLength, postAndClassify, renderTemplate } from '../../src/plugins/kit';
 
 export const DEFAULT_DISCORD_TEMPLATE = '**{{type}}** {{subject}}';
 export const DISCORD_CONTENT_LIMIT = 2000;
 
 const config = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }).max(2048).describe('Discord webhook URL'),
+  // the URL is the credential: whoever has it can post to the channel
+  url: secret(z.url({ protocol: /^https?$/ }).max(2048)).describe('Discord webhook URL (write-only)'),
   template: z.string().min(1).max(4000).optional().describe('message content with {{type}}, {{subject}}, {{id}}, {{data.path}} placeholders'),
 });
 type Config = z.infer<typeof config>;

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { PLUGIN_API_VERSION, type PluginEvent, type VerifierPlugin } from '../../src/plugins/types';
-import { fromHex, toBase64, toHex, utf8 } from '../../src/lib/encoding';
+import { fromHex, toBase64, toHex, utf8 } from '../../src/plugins/kit';
 
 const config = z.strictObject({}).describe('no settings: the webhook secret is the source secret');
 type Config = z.infer<typeof config>;

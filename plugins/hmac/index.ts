@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { MAX_SIGNATURE_HEADER, MAX_SIGNATURES, PLUGIN_API_VERSION, type PluginEvent, type VerifierPlugin } from '../../src/plugins/types';
-import { concatBytes, fromBase64, fromHex, sha256Hex, toBase64, toHex, utf8 } from '../../src/lib/encoding';
+import { concatBytes, fromBase64, fromHex, sha256Hex, toBase64, toHex, utf8 } from '../../src/plugins/kit';
 
 export const TOLERANCE_SECONDS = 5 * 60;
 const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;

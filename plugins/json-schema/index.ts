@@ -11,6 +11,7 @@ import { dereference, Validator, type OutputUnit, type Schema, type SchemaDraft 
 import { z } from 'zod';
 import { PLUGIN_API_VERSION, type FieldProblem, type ValidatorPlugin } from '../../src/plugins/types';
 import { metaSchema } from './meta-schema';
+import { compileSchemaPatterns, meteredView, runBounded } from './patterns';
 
 const DRAFTS = ['4', '7', '2019-09', '2020-12'] as const satisfies readonly SchemaDraft[];
 const SCHEMA_URIS: Record<string, SchemaDraft> = {
@@ -28,7 +29,8 @@ const WRAPPERS = new Set(['$ref', '$recursiveRef', 'properties', 'patternPropert
 // Keywords whose branches are allowed to fail; the branch errors are details, shown last.
 const ALTERNATIVES = new Set(['anyOf', 'oneOf', 'contains']);
 
-export type CompiledSchema = { ok: true; validate(data: unknown): FieldProblem[] } | { ok: false; error: string };
+/** `pointer` (into the schema) names the keyword at fault when it is known, e.g. `/properties/sku/pattern`. */
+export type CompiledSchema = { ok: true; validate(data: unknown): FieldProblem[] } | { ok: false; error: string; pointer?: string };
 
 const compiled = new Map<string, CompiledSchema>();
 const metaValidators = new Map<SchemaDraft, Validator>();
@@ -87,6 +89,9 @@ function metaValidator(draft: SchemaDraft): Validator {
 function build(text: string, draft: SchemaDraft): CompiledSchema {
   // a private copy: the library writes resolved URIs onto the schema objects it is given
   const schema = JSON.parse(text) as Schema | boolean;
+  // patterns first: the meta-schema's `format: "regex"` compiles each one with the built-in engine
+  const patterns = compileSchemaPatterns(schema);
+  if (!patterns.ok) return { ok: false, error: `${patterns.pointer}: ${patterns.error}`, pointer: patterns.pointer };
   const meta = metaValidator(draft).validate(schema);
   if (!meta.valid) {
     const first = problems(meta.errors, '')[0];
@@ -106,7 +111,11 @@ function build(text: string, draft: SchemaDraft): CompiledSchema {
     if (typeof target === 'string' && !(target in lookup)) return { ok: false, error: `$ref "${String(node.$ref)}" does not resolve inside the schema` };
   }
   const validator = new Validator(schema, draft, false);
-  return { ok: true, validate: (data) => problems(validator.validate(data).errors, '/data') };
+  const validate = (data: unknown) => {
+    const result = runBounded(patterns.matchers, () => validator.validate(patterns.pairwise ? meteredView(data) : data));
+    return result.ok ? problems(result.value.errors, '/data') : [{ pointer: '/data', detail: result.error }];
+  };
+  return { ok: true, validate };
 }
 
 /** Compiles (or fetches from the cache) a JSON Schema; an invalid schema is an `{ ok: false }`. */
@@ -134,13 +143,14 @@ export function compileSchema(schema: unknown, draft?: SchemaDraft): CompiledSch
 }
 
 const config = z
-  .object({
+  .strictObject({
     schema: z.record(z.string(), z.unknown()).describe('JSON Schema that the event data must match'),
     draft: z.enum(DRAFTS).optional().describe('JSON Schema draft; defaults to the $schema of the schema, else 2020-12'),
   })
   .superRefine((c, ctx) => {
     const result = compileSchema(c.schema, c.draft);
-    if (!result.ok) ctx.addIssue({ code: 'custom', path: ['schema'], message: result.error });
+    const at = result.ok ? [] : (result.pointer ?? '').split('/').slice(1).map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+    if (!result.ok) ctx.addIssue({ code: 'custom', path: ['schema', ...at], message: result.error });
   });
 type Config = z.infer<typeof config>;
 

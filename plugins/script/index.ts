@@ -17,7 +17,7 @@
  *   between I/O in production, as in any Worker.
  */
 import { z } from 'zod';
-import { utf8 } from '../../src/lib/encoding';
+import { utf8 } from '../../src/plugins/kit';
 import {
   PLUGIN_API_VERSION, type ActionOutcome, type ActionPlugin, type FieldProblem, type HookContext, type PluginEvent, type ScriptFunction, type ScriptInspection,
   type TransformerPlugin, type ValidationResult, type ValidatorPlugin, type ConfigCheckContext,

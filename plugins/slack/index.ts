@@ -5,16 +5,16 @@
  * classified like any webhook (Slack answers 404/410 for a removed hook, 429 with Retry-After).
  */
 import { z } from 'zod';
-import { PLUGIN_API_VERSION, type ActionPlugin } from '../../src/plugins/types';
-import { postAndClassify } from '../webhook/deliver';
-import { capLength, renderTemplate } from '../webhook/template';
+import { PLUGIN_API_VERSION, secret, type ActionPlugin } from '../../src/plugins/types';
+import { capLength, postAndClassify, renderTemplate } from '../../src/plugins/kit';
 
 export const DEFAULT_SLACK_TEMPLATE = '*{{type}}* {{subject}}';
 // Slack truncates longer messages itself; sending more only wastes the request.
 const SLACK_TEXT_LIMIT = 40_000;
 
 const config = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }).max(2048).describe('Slack incoming webhook URL'),
+  // the URL is the credential: whoever has it can post to the channel
+  url: secret(z.url({ protocol: /^https?$/ }).max(2048)).describe('Slack incoming webhook URL (write-only)'),
   template: z.string().min(1).max(4000).optional().describe('message text with {{type}}, {{subject}}, {{id}}, {{data.path}} placeholders'),
 });
 type Config = z.infer<typeof config>;

@@ -7,8 +7,8 @@
  * binary-mode event must use it as its `ce-id` (its other `ce-*` headers are not signed).
  */
 import { z } from 'zod';
+import { concatBytes, fromBase64, newWhsecSecret, utf8, whsecKey } from '../../src/plugins/kit';
 import { MAX_SIGNATURE_HEADER, MAX_SIGNATURES, PLUGIN_API_VERSION, type VerifierPlugin } from '../../src/plugins/types';
-import { concatBytes, fromBase64, toBase64, utf8 } from '../../src/lib/encoding';
 
 export const TOLERANCE_SECONDS = 5 * 60;
 /** Two v1a signatures (a key rotation) against all eight configured keys. */
@@ -24,21 +24,7 @@ const config = z.strictObject({
 type Config = z.infer<typeof config>;
 
 const MAX_CACHED_KEYS = 10_000;
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
 const edKeys = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = hmacKeys.get(secret);
-  if (!key) {
-    const raw = fromBase64(secret.startsWith('whsec_') ? secret.slice(6) : secret);
-    if (!raw || raw.length < 16) return Promise.reject(new Error('malformed whsec_ secret'));
-    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
-    // secrets of deleted sources would otherwise stay here for the isolate's life
-    if (hmacKeys.size >= MAX_CACHED_KEYS) hmacKeys.clear();
-    hmacKeys.set(secret, key);
-  }
-  return key;
-}
 
 function edKey(publicKey: string): Promise<CryptoKey> {
   let key = edKeys.get(publicKey);
@@ -80,17 +66,6 @@ export function isSecret(secret: string): boolean {
   return raw !== null && raw.length >= 24 && raw.length <= 64;
 }
 
-export function newSecret(): string {
-  return `whsec_${toBase64(crypto.getRandomValues(new Uint8Array(24)))}`;
-}
-
-/** Signs like a Standard Webhooks sender would (used by the webhook action and by tests). */
-export async function signV1(secret: string, id: string, timestamp: number, body: Uint8Array<ArrayBuffer>): Promise<string> {
-  const content = concatBytes(utf8(`${id}.${timestamp}.`), body);
-  const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), content);
-  return `v1,${toBase64(new Uint8Array(mac))}`;
-}
-
 export const standardWebhooks: VerifierPlugin<Config> = {
   id: 'standard-webhooks',
   kind: 'verifier',
@@ -101,7 +76,7 @@ export const standardWebhooks: VerifierPlugin<Config> = {
     if (cfg.public_keys?.length) return { config: cfg, secrets: [] };
     // a secret brought from another Standard Webhooks sender (Svix, …) is kept when it is a real one;
     // anything else is left out of the result, which the caller reports as not accepted
-    return { config: cfg, secrets: [supplied !== undefined && isSecret(supplied) ? supplied : newSecret()] };
+    return { config: cfg, secrets: [supplied !== undefined && isSecret(supplied) ? supplied : newWhsecSecret()] };
   },
   async verify({ headers, body, config: cfg, secrets, now }) {
     const id = headers.get('webhook-id');
@@ -123,7 +98,7 @@ export const standardWebhooks: VerifierPlugin<Config> = {
     if (candidates.v1.length > 0) {
       // one MAC per secret, compared with every candidate: the cost does not grow with the header
       for (const secret of secrets) {
-        const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), content));
+        const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await whsecKey(secret), content));
         if (candidates.v1.some((candidate) => crypto.subtle.timingSafeEqual(candidate, mac))) return { ok: true, scheme: 'v1', signedId: id };
       }
     }

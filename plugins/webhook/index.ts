@@ -5,16 +5,17 @@
  * Rules a reader would not guess:
  * - `webhook-id` is the delivery id, identical on every retry, so the receiver can deduplicate;
  *   `webhook-timestamp` is the time of this attempt, so retries stay inside the receiver's tolerance.
- * - Each subscription secret signs one entry of `webhook-signature` (see ./signing.ts). A secret that
- *   cannot sign is a permanent `rejected`: no retry will repair it.
+ * - Each subscription secret signs one entry of `webhook-signature` (the kit's `signatureHeaders`). A
+ *   secret that cannot sign is a permanent `rejected`: no retry will repair it.
  * - Configured headers cannot replace what the delivery depends on: hop-by-hop headers, `host`,
  *   `content-length`, `content-type` and any `webhook-*` header are refused at config time.
- * - Everything the destination or the network does becomes an outcome (./classify.ts); only bugs throw.
+ * - Header values are write-only (`secret`): they usually carry the endpoint's credentials, so they
+ *   are stored sealed and read back as `********`; header names stay readable.
+ * - Everything the destination or the network does becomes an outcome (`postAndClassify`); only bugs throw.
  */
 import { z } from 'zod';
-import { PLUGIN_API_VERSION, type ActionPlugin } from '../../src/plugins/types';
-import { postAndClassify } from './deliver';
-import { signatureHeaders } from './signing';
+import { PLUGIN_API_VERSION, secret, type ActionPlugin } from '../../src/plugins/types';
+import { postAndClassify, signatureHeaders } from '../../src/plugins/kit';
 
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json; charset=utf-8';
 export const USER_AGENT = 'Switchyard-Webhooks/1';
@@ -25,7 +26,7 @@ const RESERVED_HEADERS = new Set([
 ]);
 
 const headers = z
-  .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name'), z.string().max(4096).regex(/^[^\r\n\0]*$/, 'header values cannot contain line breaks'))
+  .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name'), secret(z.string().max(4096).regex(/^[^\r\n\0]*$/, 'header values cannot contain line breaks')))
   .superRefine((record, ctx) => {
     const names = Object.keys(record);
     if (names.length > 32) ctx.addIssue({ code: 'custom', message: 'at most 32 headers' });
@@ -39,7 +40,7 @@ const headers = z
 
 const config = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048).describe('endpoint that receives the events (http or https)'),
-  headers: headers.optional().describe('extra request headers, e.g. an authorization token of the endpoint'),
+  headers: headers.optional().describe('extra request headers, e.g. an authorization token of the endpoint; values are write-only'),
   timeout_ms: z.int().min(1000).max(15_000).default(15_000).describe('how long to wait for a complete answer'),
 });
 type Config = z.infer<typeof config>;

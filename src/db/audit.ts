@@ -1,12 +1,12 @@
-import { actorOf, type Principal } from '../tenancy/principal';
 import type { Db } from './client';
 
+/** `actor` names who acted, as `actorOf(principal)` spells it (`admin:<sub>`, `tenant:<sub>`). */
 export async function recordAudit(
   db: Db,
-  entry: { tenantId: string | null; principal: Principal; action: string; target?: string; details?: Record<string, unknown> },
+  entry: { tenantId: string | null; actor: string; action: string; target?: string; details?: Record<string, unknown> },
 ): Promise<void> {
   await db.query('INSERT INTO audit_log (tenant_id, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)', [
-    entry.tenantId, actorOf(entry.principal), entry.action, entry.target ?? null, JSON.stringify(entry.details ?? {}),
+    entry.tenantId, entry.actor, entry.action, entry.target ?? null, JSON.stringify(entry.details ?? {}),
   ]);
 }
 

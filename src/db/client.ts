@@ -4,16 +4,16 @@
  * Open one client per invocation and end it with `ctx.waitUntil(db.end())`.
  */
 import { Client, neonConfig } from '@neondatabase/serverless';
+import { configOf, type ConfigVars } from '../config';
 
 export type Db = Pick<Client, 'query' | 'end'>;
 
-interface DbEnv {
+interface DbEnv extends Pick<ConfigVars, 'NEON_WS_PROXY'> {
   DATABASE_URL: string;
-  NEON_WS_PROXY?: string;
 }
 
 function configure(env: DbEnv): void {
-  const proxy = env.NEON_WS_PROXY;
+  const proxy = configOf(env).neonWsProxy;
   if (!proxy) return;
   neonConfig.wsProxy = proxy;
   neonConfig.useSecureWebSocket = false;

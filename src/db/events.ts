@@ -2,24 +2,6 @@
 import type { Db } from './client';
 import { iso, tenantWhere } from './sql';
 
-export interface OutboxRow extends Record<string, SqlStorageValue> {
-  sequence: number;
-  id: string;
-  source_id: string;
-  ce_id: string;
-  type: string;
-  subject: string | null;
-  time: string | null;
-  partition_key: string | null;
-  correlation_id: string | null;
-  causation_id: string | null;
-  event: string;
-  sha256: string;
-  received_at: number;
-}
-
-const str = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
-
 export interface DeliveryRow {
   id: string;
   subscriptionId: string;
@@ -28,19 +10,9 @@ export interface DeliveryRow {
   partitionKey: string;
 }
 
-/** The JSON array `insertEvents` takes, built from outbox rows (the TenantLog has SQLite build it instead). */
-export function outboxRowsJson(rows: OutboxRow[]): string {
-  return `[${rows
-    .map(
-      (r) =>
-        `{"sequence":${r.sequence},"id":${str(r.id)},"source_id":${str(r.source_id)},"ce_id":${str(r.ce_id)},"type":${str(r.type)},"subject":${str(r.subject)},"time":${str(r.time)},"partition_key":${str(r.partition_key)},"correlation_id":${str(r.correlation_id)},"causation_id":${str(r.causation_id)},"sha256":${str(r.sha256)},"received_at":${r.received_at},"event":${r.event}}`,
-    )
-    .join(',')}]`;
-}
-
 /**
  * One round trip for the whole batch: the events (a JSON array of outbox rows, each with the stored
- * event spliced in as JSON) and the deliveries they fan out to travel as two JSON parameters and are
+ * event spliced in as JSON, as the TenantLog's `encodeOutbox` writes it) and the deliveries they fan out to travel as two JSON parameters and are
  * expanded by `jsonb_to_recordset`. Re-flushing rows Postgres already has is a no-op, so a crash
  * between commit and outbox delete cannot duplicate anything. `events` counts the rows this call
  * wrote: fewer than given means some sequences were already taken (see `storedIds`). A row Postgres

@@ -1,4 +1,5 @@
 /** What the metrics API reads, and the counts of refused ingest requests it cannot read elsewhere. */
+import { z } from 'zod';
 import type { Db } from './client';
 
 export interface RejectionCount {
@@ -24,20 +25,25 @@ export async function pruneRejections(db: Db): Promise<void> {
   await db.query(`DELETE FROM ingest_rejections WHERE minute < now() - interval '31 days'`);
 }
 
-export interface TenantMetricsRow {
-  accepted: string;
-  rejected: Record<string, number>;
-  deliveries: Record<string, number>;
-  p50_ms: number | null;
-  p95_ms: number | null;
-  pending: string;
+/** `count(*)` is a bigint, which the driver hands over as text. */
+const count = z.union([z.string(), z.number()]).transform(Number).pipe(z.number().int().nonnegative());
+
+const tenantMetricsRow = z.object({
+  accepted: count,
+  rejected: z.record(z.string(), z.number()),
+  deliveries: z.record(z.string(), z.number()),
+  p50_ms: z.number().nullable(),
+  p95_ms: z.number().nullable(),
+  pending: count,
   /** Events received in the window that Postgres refused and `quarantined_events` holds. */
-  quarantined: string;
-}
+  quarantined: count,
+});
+
+export type TenantMetricsRow = z.infer<typeof tenantMetricsRow>;
 
 /** One round trip: everything of the window except the TenantLog's own backlog. */
 export async function tenantMetrics(db: Db, tenantId: string, windowSeconds: number): Promise<TenantMetricsRow> {
-  const result = await db.query<TenantMetricsRow>(
+  const result = await db.query(
     `WITH since AS (SELECT now() - make_interval(secs => $2) AS at)
      SELECT
        (SELECT count(*) FROM events WHERE tenant_id = $1 AND received_at >= (SELECT at FROM since)) AS accepted,
@@ -59,5 +65,5 @@ export async function tenantMetrics(db: Db, tenantId: string, windowSeconds: num
      ) l`,
     [tenantId, windowSeconds],
   );
-  return result.rows[0]!;
+  return tenantMetricsRow.parse(result.rows[0]);
 }

@@ -95,3 +95,30 @@ export async function pluginUsers(db: Db, tenantId: string, id: string): Promise
   );
   return result.rows.map((r) => r.id);
 }
+
+/** Where a stored config may hold a plain secret: a type and an SQL/JSON path that finds one. */
+export interface PlainSecretProbe {
+  type: string;
+  jsonPath: string;
+}
+
+/** Instances (of any tenant) whose config still holds a secret in plain text: rows written before sealing. */
+export async function pluginsWithPlainSecrets(db: Db, probes: readonly PlainSecretProbe[], limit: number): Promise<{ id: string; type: string; config: unknown }[]> {
+  const result = await db.query<{ id: string; type: string; config: unknown }>(
+    `SELECT DISTINCT p.id, p.type, p.config FROM plugins p
+       JOIN unnest($1::text[], $2::jsonpath[]) AS probe(type, path) ON probe.type = p.type
+      WHERE jsonb_path_exists(p.config, probe.path) ORDER BY p.id LIMIT $3`,
+    [probes.map((p) => p.type), probes.map((p) => p.jsonPath), limit],
+  );
+  return result.rows;
+}
+
+/**
+ * Stores a config with its secrets sealed in place of the same config in plain text. The instance
+ * does not change for readers (secrets read as the marker either way), so its version stays; a row
+ * changed meanwhile is left to its writer, who sealed it.
+ */
+export async function sealPluginConfigInPlace(db: Db, id: string, plain: unknown, sealed: unknown): Promise<boolean> {
+  const result = await db.query('UPDATE plugins SET config = $3::jsonb WHERE id = $1 AND config = $2::jsonb', [id, JSON.stringify(plain), JSON.stringify(sealed)]);
+  return (result.rowCount ?? 0) > 0;
+}

@@ -4,6 +4,7 @@
  */
 import type { Db } from './client';
 import { iso } from './sql';
+import { errorProperty } from '../lib/errors';
 
 /**
  * SQLSTATE classes that blame the data, not the connection or the server: 22 data exception (NUL in
@@ -14,7 +15,7 @@ import { iso } from './sql';
 const DATA_CLASSES = new Set(['22', '23', '54']);
 
 export function sqlstateOf(error: unknown): string | null {
-  const code = error && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  const code = errorProperty(error, 'code');
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : null;
 }
 

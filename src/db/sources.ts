@@ -1,3 +1,4 @@
+import { rateRuleSchema, type RateRule } from '../ratelimit/limits';
 import type { Db } from './client';
 
 export interface Source {
@@ -8,12 +9,16 @@ export interface Source {
   verifier_config: Record<string, unknown>;
   verifier_plugin_id: string | null;
   /** The source's own rate limit (replacing the tenant's per-source rule), or null. */
-  rate_limit: unknown;
+  rate_limit: RateRule | null;
   created_at: string;
 }
 
+type SourceRow = Omit<Source, 'rate_limit'> & { rate_limit: unknown };
+
+const toSource = (row: SourceRow): Source => ({ ...row, rate_limit: rateRuleSchema.nullable().parse(row.rate_limit ?? null) });
+
 /** A source with what ingest needs to verify it: the tenant's dedup window and sealed secrets. */
-export interface SourceForIngest extends Source {
+export interface SourceForIngest extends Omit<Source, 'rate_limit'> {
   dedup_window_seconds: number;
   config_version: string;
   /** Newest first; `secret_expires_at` holds each one's expiry (Unix ms, null: none) at the same index. */
@@ -35,7 +40,7 @@ export async function insertSource(
   },
 ): Promise<Source> {
   // one statement, so a source never exists without its secret
-  const result = await db.query<Source>(
+  const result = await db.query<SourceRow>(
     `WITH s AS (
        INSERT INTO sources (id, tenant_id, name, verifier_type, verifier_config, verifier_plugin_id) VALUES ($1, $2, $3, $4, $5, $7)
        RETURNING *
@@ -46,7 +51,7 @@ export async function insertSource(
      SELECT ${COLUMNS} FROM s`,
     [source.id, source.tenantId, source.name, source.verifierType, JSON.stringify(source.verifierConfig), JSON.stringify(source.sealedSecrets), source.verifierPluginId],
   );
-  return result.rows[0]!;
+  return toSource(result.rows[0]!);
 }
 
 export async function findSourceForIngest(db: Db, sourceId: string): Promise<SourceForIngest | null> {
@@ -68,26 +73,28 @@ export async function findSourceForIngest(db: Db, sourceId: string): Promise<Sou
 }
 
 export async function listSources(db: Db, tenantId: string, options: { afterId?: string; limit: number }): Promise<Source[]> {
-  const result = await db.query<Source>(
+  const result = await db.query<SourceRow>(
     `SELECT ${COLUMNS} FROM sources s WHERE s.tenant_id = $1 AND ($2::text IS NULL OR s.id > $2) ORDER BY s.id LIMIT $3`,
     [tenantId, options.afterId ?? null, options.limit],
   );
-  return result.rows;
+  return result.rows.map(toSource);
 }
 
 export async function findSource(db: Db, tenantId: string, id: string): Promise<Source | null> {
-  const result = await db.query<Source>(`SELECT ${COLUMNS} FROM sources s WHERE s.tenant_id = $1 AND s.id = $2`, [tenantId, id]);
-  return result.rows[0] ?? null;
+  const result = await db.query<SourceRow>(`SELECT ${COLUMNS} FROM sources s WHERE s.tenant_id = $1 AND s.id = $2`, [tenantId, id]);
+  const row = result.rows[0];
+  return row ? toSource(row) : null;
 }
 
 /** Changes what is given: the name, the source's own rate limit (null removes it). */
 export async function updateSource(db: Db, tenantId: string, id: string, change: { name?: string; rateLimit?: unknown }): Promise<Source | null> {
-  const result = await db.query<Source>(
+  const result = await db.query<SourceRow>(
     `UPDATE sources s SET name = COALESCE($3, s.name), rate_limit = CASE WHEN $4::boolean THEN $5::jsonb ELSE s.rate_limit END
       WHERE s.tenant_id = $1 AND s.id = $2 RETURNING ${COLUMNS}`,
     [tenantId, id, change.name ?? null, change.rateLimit !== undefined, change.rateLimit === undefined || change.rateLimit === null ? null : JSON.stringify(change.rateLimit)],
   );
-  return result.rows[0] ?? null;
+  const row = result.rows[0];
+  return row ? toSource(row) : null;
 }
 
 /** Deletes a source and its secrets; its events stay (they carry the source id, not a reference). */

@@ -1,5 +1,6 @@
 /** Subscriptions and their signing secrets. Every query names the tenant. */
 import type { Db } from './client';
+import type { PlainSecretProbe } from './plugins';
 import { iso } from './sql';
 
 export interface SubscriptionRow {
@@ -129,4 +130,21 @@ export async function loadRouting(db: Db, tenantId: string): Promise<{ version: 
   );
   const row = result.rows[0];
   return { version: Number(row?.config_version ?? 0), subscriptions: row?.subscriptions ?? [] };
+}
+
+/** Subscriptions (of any tenant) whose inline action config still holds a secret in plain text. */
+export async function subscriptionsWithPlainSecrets(db: Db, probes: readonly PlainSecretProbe[], limit: number): Promise<{ id: string; type: string; config: unknown }[]> {
+  const result = await db.query<{ id: string; type: string; config: unknown }>(
+    `SELECT DISTINCT s.id, s.action_type AS type, s.action_config AS config FROM subscriptions s
+       JOIN unnest($1::text[], $2::jsonpath[]) AS probe(type, path) ON probe.type = s.action_type
+      WHERE s.action_plugin_id IS NULL AND jsonb_path_exists(s.action_config, probe.path) ORDER BY s.id LIMIT $3`,
+    [probes.map((p) => p.type), probes.map((p) => p.jsonPath), limit],
+  );
+  return result.rows;
+}
+
+/** As `sealPluginConfigInPlace`, for an inline action config. */
+export async function sealActionConfigInPlace(db: Db, id: string, plain: unknown, sealed: unknown): Promise<boolean> {
+  const result = await db.query('UPDATE subscriptions SET action_config = $3::jsonb WHERE id = $1 AND action_config = $2::jsonb', [id, JSON.stringify(plain), JSON.stringify(sealed)]);
+  return (result.rowCount ?? 0) > 0;
 }

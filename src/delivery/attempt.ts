@@ -4,8 +4,9 @@
  */
 import { runAction, runTransformer, type Instance } from '../plugins/runner';
 import { pluginType } from '../plugins/registry';
+import { openSecrets } from '../plugins/secret-fields';
 import type { ActionOutcome, ActionPlugin, PluginEvent, ScriptSandbox, TransformerPlugin } from '../plugins/types';
-import type { ClaimedDelivery } from '../db/deliveries';
+import type { ClaimedDelivery } from '../db/deliveries-consumer';
 import { createGuardedFetch } from './guarded-fetch';
 
 export type AttemptResult = ActionOutcome | { kind: 'skipped'; reason: string };
@@ -13,6 +14,8 @@ export type AttemptResult = ActionOutcome | { kind: 'skipped'; reason: string };
 export interface AttemptDeps {
   allowlist: readonly string[];
   secrets: readonly string[];
+  /** Opens the sealed secret fields of the action's config (`ENCRYPTION_KEY`). */
+  encryptionKey: string;
   /** The tenant's script sandbox; absent without the Worker Loader binding. */
   sandbox?: ScriptSandbox;
 }
@@ -40,7 +43,8 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
     if (verdict.kind === 'reject') return { kind: 'retry', error: verdict.detail };
     event = verdict.event;
   }
-  const action = instance<ActionPlugin>('action', delivery.action_type, delivery.action_config, delivery.action_plugin_id ?? delivery.action_type);
+  const actionConfig = await openSecrets(deps.encryptionKey, pluginType(delivery.action_type), delivery.action_config);
+  const action = instance<ActionPlugin>('action', delivery.action_type, actionConfig, delivery.action_plugin_id ?? delivery.action_type);
   return runAction(
     delivery.tenant_id,
     action,

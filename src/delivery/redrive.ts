@@ -8,11 +8,11 @@
  * Sending a delivery twice is harmless: the consumer's claim lets one attempt run at a time, and a
  * message for a finished delivery is acknowledged without an attempt.
  */
+import { configOf, type ConfigVars } from '../config';
 import type { Db } from '../db/client';
-import { deliveryStatuses, strandedDeliveries, touchDeliveries } from '../db/deliveries';
+import { deliveryStatuses } from '../db/deliveries-consumer';
+import { strandedDeliveries, touchDeliveries } from '../db/deliveries-redrive';
 
-/** How long past its due time a pending, unleased delivery may go untouched before it counts as stranded. */
-export const REDRIVE_AFTER_SECONDS = 300;
 /** Deliveries per page of a sweep, oldest first. */
 const SWEEP_PAGE = 1000;
 /** A sweep takes further pages while they come back full, for up to this long; the rest wait for the next run. */
@@ -25,8 +25,9 @@ export interface RedriveSummary {
   released: number;
 }
 
-export async function redriveStranded(db: Db, env: Pick<Env, 'TENANT_LOG'> & { REDRIVE_AFTER_SECONDS?: string }): Promise<RedriveSummary> {
-  const afterSeconds = Number(env.REDRIVE_AFTER_SECONDS) > 0 ? Number(env.REDRIVE_AFTER_SECONDS) : REDRIVE_AFTER_SECONDS;
+/** `REDRIVE_AFTER_SECONDS` (config.ts): how long past its due time a pending, unleased delivery may go untouched before it counts as stranded. */
+export async function redriveStranded(db: Db, env: Pick<Env, 'TENANT_LOG'> & ConfigVars): Promise<RedriveSummary> {
+  const afterSeconds = configOf(env).redriveAfterSeconds;
   const summary: RedriveSummary = { stranded: 0, resent: 0, released: 0 };
   const until = Date.now() + SWEEP_BUDGET_MS;
   let page: number;

@@ -3,7 +3,7 @@
  * with `switchyard.`; only subscriptions that name that prefix receive them (see fan-out), and no
  * system event is emitted about the delivery of a system event, so failures cannot chain.
  */
-import type { AppendItem } from '../durable/log-types';
+import type { AppendItem } from '../ingest/log-types';
 import { storableJson } from '../ingest/envelope';
 import { sha256Hex } from '../lib/encoding';
 

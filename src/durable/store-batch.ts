@@ -11,24 +11,10 @@
  * re-flush after a crash) count as stored; a sequence held by another event is refused too.
  */
 import type { Db } from '../db/client';
-import { insertEvents, storedIds, type DeliveryRow, type OutboxRow } from '../db/events';
+import { insertEvents, storedIds, type DeliveryRow } from '../db/events';
 import { isDataError, quarantineEvent, sqlstateOf } from '../db/quarantine';
-
-/** Outbox rows `first..last` as `insertEvents` takes them; `n` rows. */
-export interface Slice {
-  n: number;
-  first: number;
-  last: number;
-  events: string;
-}
-
-/** How the batch reads the TenantLog's outbox (synchronous SQLite). */
-export interface OutboxReader {
-  slice(from: number, to: number): Slice;
-  /** Event id by sequence for the rows `from..to`. */
-  ids(from: number, to: number): Map<number, string>;
-  row(sequence: number): OutboxRow;
-}
+import type { OutboxReader, Slice } from './outbox-store';
+import { errorMessage } from '../lib/errors';
 
 export interface Refused {
   sequence: number;
@@ -60,7 +46,7 @@ export async function storeBatch(db: Db, tenantId: string, batch: Slice, deliver
     } catch (error) {
       if (!isDataError(error)) throw error;
       if (slice.n === 1) {
-        failed.push({ sequence: slice.first, error: (error as Error).message, sqlstate: sqlstateOf(error) });
+        failed.push({ sequence: slice.first, error: errorMessage(error), sqlstate: sqlstateOf(error) });
         through = slice.first;
         break;
       }

@@ -1,12 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
-import { issuesToErrors, problem, ProblemError } from '../ingest/problem';
+import { issuesToErrors, problem, ProblemError } from '../lib/problem';
 import type { AppEnv } from './context';
 import { requireAuth } from './middleware/auth';
 import { requireTenantScope } from './middleware/tenant-scope';
 import { registerDocs } from './openapi';
 import { database } from './middleware/database';
 import { requestId } from './middleware/request-id';
+import { requireValidSettings } from './middleware/settings';
 import { databaseRefusal } from './database-refusal';
 import { inputGuard } from './middleware/input-guard';
 import { problemResponse } from './problem-response';
@@ -25,6 +26,7 @@ import { registerAuditLog } from './routes/audit-log';
 import { registerMetrics } from './routes/metrics';
 import { registerQuarantine } from './routes/quarantine';
 import { registerRotation } from './routes/rotation';
+import { errorProperty } from '../lib/errors';
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -41,7 +43,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.use('*', requestId);
+  app.use('*', requestId, requireValidSettings);
   app.use('/v1/tenants/*', database, requireAuth, requireTenantScope, inputGuard);
   app.use('/v1/tenants', database, requireAuth, inputGuard);
   app.use('/readyz', database);
@@ -76,7 +78,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
       console.warn(JSON.stringify({ msg: 'database refused a request value', requestId: id, error: String(error) }));
       return problemResponse(refused, id);
     }
-    console.error(JSON.stringify({ msg: 'unhandled error', requestId: id, error: String(error), stack: (error as Error).stack }));
+    console.error(JSON.stringify({ msg: 'unhandled error', requestId: id, error: String(error), stack: errorProperty(error, 'stack') }));
     return problemResponse(problem(500, 'internal_error', 'an unexpected error occurred; it has been logged'), id);
   });
 

@@ -1,4 +1,4 @@
-import { problem, ProblemError } from '../ingest/problem';
+import { problem, ProblemError } from '../lib/problem';
 import { concatBytes } from '../lib/encoding';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -9,8 +9,21 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  */
 export const DRAIN_OVERSIZED_BYTES = 8 * 1024 * 1024;
 
-/** Reads the raw body, refusing more than `limit` bytes whether or not Content-Length says so. */
+/**
+ * Reads the raw body, refusing more than `limit` bytes whether or not Content-Length says so. A body
+ * that breaks off (the client went away, or sent less than its Content-Length and hung up) is the
+ * client's doing: 400 `incomplete_body`, never a 500 logged as an unhandled error.
+ */
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return await readWithin(request, limit);
+  } catch (error) {
+    if (error instanceof ProblemError) throw error;
+    throw new ProblemError(problem(400, 'incomplete_body', `the request body broke off before its end: ${String(error)}`));
+  }
+}
+
+async function readWithin(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   if (!request.body) return new Uint8Array(0);
   const header = request.headers.get('content-length');
   const declared = header === null ? NaN : Number(header);

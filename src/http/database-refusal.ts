@@ -6,11 +6,12 @@
  * 22007/22008 bad or out-of-range dates, 22003 numbers out of range); 54xxx is program limits
  * (54001 stack depth, for a value nested too deep).
  */
-import { problem, type Problem } from '../ingest/problem';
+import { problem, type Problem } from '../lib/problem';
+import { errorProperty } from '../lib/errors';
 
 function sqlState(error: unknown): string | undefined {
-  for (let e = error, hops = 0; e && typeof e === 'object' && hops < 4; e = (e as { cause?: unknown }).cause, hops++) {
-    const code = (e as { code?: unknown }).code;
+  for (let e = error, hops = 0; e && typeof e === 'object' && hops < 4; e = errorProperty(e, 'cause'), hops++) {
+    const code = errorProperty(e, 'code');
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
   return undefined;

@@ -1,4 +1,4 @@
-import { problem, ProblemError } from '../ingest/problem';
+import { problem, ProblemError } from '../lib/problem';
 
 /** Strong ETag of a versioned resource: `"<id>.<version>"`. */
 export const etag = (id: string, version: number) => `"${id}.${version}"`;

@@ -1,8 +1,10 @@
 import type { Context } from 'hono';
-import { problem, ProblemError } from '../ingest/problem';
-import { parseAllowlist } from '../delivery/ssrf-guard';
+import { problem, ProblemError } from '../lib/problem';
+import { configOf } from '../config';
+import { verifierEgressRefusal } from '../delivery/verifier-egress';
 import { checkPluginConfig } from '../plugins/config-check';
-import { requestSandboxes } from '../plugins/sandbox';
+import { requestSandboxes } from '../sandbox';
+import { keepStoredSecrets, openSecrets, sealSecrets } from '../plugins/secret-fields';
 import type { PluginType } from '../plugins/types';
 import type { AppEnv } from './context';
 import { parsePluginConfig } from './plugin-config';
@@ -14,14 +16,29 @@ import { parsePluginConfig } from './plugin-config';
  */
 export async function checkConfigOrThrow(c: Context<AppEnv>, tenantId: string, type: PluginType, config: unknown, pointer: string): Promise<void> {
   const sandbox = type.sandboxed ? requestSandboxes(c.env, c.executionCtx)?.(tenantId) : undefined;
-  const verdict = await checkPluginConfig(type, config, { tenantId, sandbox, pointer, allowlist: parseAllowlist(c.env.EGRESS_ALLOWLIST) });
+  const allowlist = configOf(c.env).egressAllowlist;
+  const verdict = await checkPluginConfig(type, config, { tenantId, sandbox, pointer, egressRefusal: (url) => verifierEgressRefusal(url, allowlist) });
   if (verdict.ok) return;
   throw new ProblemError(problem(verdict.status, verdict.code, verdict.detail, verdict.status === 422 ? { errors: verdict.errors } : {}));
 }
 
-/** The type's zod schema, then its registration-time checks: the one way routes accept a plugin config. */
-export async function acceptPluginConfig(c: Context<AppEnv>, tenantId: string, type: PluginType, config: unknown, pointer: string): Promise<unknown> {
-  const parsed = parsePluginConfig(type, config, pointer);
+/**
+ * The type's zod schema, then its registration-time checks: the one way routes accept a plugin config.
+ * `stored` is the config being replaced, as stored: a `SECRET_MARKER` in `config` keeps its secret
+ * (see `secret` in plugins/types.ts). Returns the config in plain text; seal it to store it.
+ */
+export async function acceptPluginConfig(c: Context<AppEnv>, tenantId: string, type: PluginType, config: unknown, pointer: string, stored?: unknown): Promise<unknown> {
+  const kept = keepStoredSecrets(type, config, stored === undefined ? undefined : await openSecrets(c.env.ENCRYPTION_KEY, type, stored));
+  if (kept.problems.length > 0) {
+    const errors = kept.problems.map((p) => ({ ...p, pointer: `${pointer}${p.pointer}` }));
+    throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${type.id} config is invalid: ${errors[0]!.pointer} ${errors[0]!.detail}`, { errors }));
+  }
+  const parsed = parsePluginConfig(type, kept.config, pointer);
   await checkConfigOrThrow(c, tenantId, type, parsed, pointer);
   return parsed;
+}
+
+/** A config accepted by `acceptPluginConfig`, with its secret fields sealed for storage. */
+export function sealPluginConfig(c: Context<AppEnv>, type: PluginType | undefined, config: unknown): Promise<unknown> {
+  return sealSecrets(c.env.ENCRYPTION_KEY, type, config);
 }

@@ -1,11 +1,15 @@
-import { issuesToErrors, problem, ProblemError } from '../ingest/problem';
+import { issuesToErrors, problem, ProblemError } from '../lib/problem';
 import { pluginType, typesOfKind } from '../plugins/registry';
 import type { PluginKind, PluginType } from '../plugins/types';
 
-/** Looks up a plugin type of the wanted kind or ends the request with 422 `unknown_plugin_type`. */
-export function requirePluginType(id: string, pointer: string, kind?: PluginKind): PluginType {
+type OfKind<K extends PluginKind> = Extract<PluginType, { kind: K }>;
+
+const isOfKind = <K extends PluginKind>(type: PluginType, kind: K | undefined): type is OfKind<K> => kind === undefined || type.kind === kind;
+
+/** Looks up a plugin type of the wanted kind (any kind when none) or ends the request with 422 `unknown_plugin_type`. */
+export function requirePluginType<K extends PluginKind = PluginKind>(id: string, pointer: string, kind?: K): OfKind<K> {
   const type = pluginType(id);
-  if (!type || (kind && type.kind !== kind)) {
+  if (!type || !isOfKind(type, kind)) {
     const choices = kind ? typesOfKind(kind) : typesOfKind('verifier').concat(typesOfKind('validator'), typesOfKind('transformer'), typesOfKind('action'));
     throw new ProblemError(
       problem(422, 'unknown_plugin_type', `no ${kind ?? 'plugin'} type "${id}"; choose one of ${choices.join(', ')}`, {

@@ -1,4 +1,4 @@
-import type { Problem } from '../ingest/problem';
+import type { Problem } from '../lib/problem';
 
 export const PROBLEM_TYPE_BASE = 'https://switchyard.dev/problems/';
 

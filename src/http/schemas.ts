@@ -1,6 +1,6 @@
 /** Shared OpenAPI schemas: problem details, paging. */
 import { z } from '@hono/zod-openapi';
-import { problem, ProblemError } from '../ingest/problem';
+import { problem, ProblemError } from '../lib/problem';
 import type { IdPrefix } from '../lib/ids';
 
 export const ProblemSchema = z

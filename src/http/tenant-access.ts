@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { findTenant, type Tenant } from '../db/tenants';
-import { problem, ProblemError } from '../ingest/problem';
+import { problem, ProblemError } from '../lib/problem';
 import type { AppEnv } from './context';
 import { assertTenantAccess } from './middleware/auth';
 

@@ -4,10 +4,10 @@
  */
 import { matchesAny } from '../lib/type-pattern';
 import { runTransformer, runValidator } from '../plugins/runner';
-import type { PluginEvent, ScriptSandbox } from '../plugins/types';
+import type { FieldProblem, PluginEvent, ScriptSandbox } from '../plugins/types';
 import type { TenantRules } from '../tenancy/tenant-rules';
 import { toIngestEvent, type IngestEvent } from './envelope';
-import { problem, type Problem } from './problem';
+import { problem, type Problem } from '../lib/problem';
 
 export type RuleOutcome = { kind: 'keep'; event: IngestEvent } | { kind: 'drop'; by: string } | { kind: 'reject'; problem: Problem };
 
@@ -35,15 +35,22 @@ export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox
     const verdict = await runTransformer(rules.tenantId, transformer, event, { sandbox });
     if (verdict.kind === 'drop') return { kind: 'drop', by: verdict.by };
     if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail) };
-    // what a transformer returns must be a CloudEvent that storage takes (the door's limits), checked
-    // before the next one sees it, so the refusal names the transformer instead of leaving a poison row
-    const checked = toIngestEvent(verdict.event);
-    if (!checked.ok) {
-      const { code, detail, errors } = checked.problem;
-      return { kind: 'reject', problem: problem(422, 'transformer_failed', `transformer ${transformer.name} produced an event that cannot be stored (${code}): ${detail}`, errors ? { errors } : {}) };
-    }
+    // checked before the next one sees it, so the refusal names the transformer instead of leaving a poison row
+    const checked = checkTransformed(transformer.name, verdict.event);
+    if (!checked.ok) return { kind: 'reject', problem: problem(422, checked.code, checked.detail, checked.errors ? { errors: checked.errors } : {}) };
     kept = checked.value;
     event = checked.value.event as PluginEvent;
   }
   return { kind: 'keep', event: kept };
+}
+
+/**
+ * What a transformer returns must be a CloudEvent that storage takes (the door's limits). Ingest and
+ * the dry-run (`POST …/plugins/{id}/test`) judge it here, so a dry-run never passes what ingest refuses.
+ */
+export function checkTransformed(name: string, output: unknown): { ok: true; value: IngestEvent } | { ok: false; code: 'transformer_failed'; detail: string; errors?: FieldProblem[] } {
+  const checked = toIngestEvent(output);
+  if (checked.ok) return checked;
+  const { code, detail, errors } = checked.problem;
+  return { ok: false, code: 'transformer_failed', detail: `transformer ${name} produced an event that cannot be stored (${code}): ${detail}`, ...(errors ? { errors } : {}) };
 }

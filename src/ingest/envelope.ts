@@ -6,10 +6,11 @@
  * JSON, no NUL or unpaired surrogate (see limits.ts).
  */
 import { z } from 'zod';
-import type { Problem } from './problem';
-import { issuesToErrors, problem } from './problem';
+import type { Problem } from '../lib/problem';
+import { issuesToErrors, problem } from '../lib/problem';
 import { toBase64 } from '../lib/encoding';
-import { longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nestsDeeperThan } from './limits';
+import { longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nestsDeeperThan, nonFiniteNumberAt } from './limits';
+import { errorMessage } from '../lib/errors';
 
 export const MAX_BATCH = 1000;
 /** Dot-notation: two or more segments, e.g. `orders.created`, `com.github.push`. */
@@ -93,12 +94,17 @@ export function toIngestEvent(input: unknown): ItemResult {
     const detail = `data nests deeper than ${MAX_DATA_DEPTH} levels of objects and arrays, the limit`;
     return { ok: false, problem: problem(422, 'event_too_deep', detail, { errors: [{ pointer: '/data', detail }] }) };
   }
+  const outOfRange = nonFiniteNumberAt(event.data);
+  if (outOfRange) {
+    const detail = 'a number beyond ±1.7976931348623157e308 (a double) cannot be stored; send it as a string';
+    return { ok: false, problem: problem(422, 'invalid_event', `the event is not storable: ${detail}`, { errors: [{ pointer: outOfRange, detail }] }) };
+  }
   let json: string;
   try {
     json = JSON.stringify(event);
   } catch (error) {
     // only a transformer can hand over values JSON has no form for (a cycle, a BigInt)
-    return { ok: false, problem: problem(422, 'invalid_event', `the event cannot be written as JSON: ${(error as Error).message}`) };
+    return { ok: false, problem: problem(422, 'invalid_event', `the event cannot be written as JSON: ${errorMessage(error)}`) };
   }
   if (longerThanBytes(json, MAX_EVENT_BYTES)) {
     return { ok: false, problem: problem(422, 'event_too_large', `the event takes more than ${MAX_EVENT_BYTES} bytes as stored JSON, the limit per event`) };
@@ -117,7 +123,7 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; pr
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
-    return { ok: false, problem: problem(400, 'malformed_json', `the body is not valid JSON: ${(error as Error).message}`) };
+    return { ok: false, problem: problem(400, 'malformed_json', `the body is not valid JSON: ${errorMessage(error)}`) };
   }
 }
 

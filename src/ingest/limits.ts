@@ -33,6 +33,38 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * The JSON pointer (under `/data`) of the first number in `value` that JSON cannot carry: `JSON.parse`
+ * reads a literal past ±1.8e308 (`1e309`) as Infinity, which `JSON.stringify` then writes as `null`,
+ * so the stored event would silently differ from the signed one. Iterative, like nestsDeeperThan.
+ */
+export function nonFiniteNumberAt(value: unknown): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : '/data';
+  if (value === null || typeof value !== 'object') return null;
+  const stack: object[] = [value];
+  const pointers: string[] = ['/data'];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const pointer = pointers.pop()!;
+    const array = Array.isArray(node);
+    const keys = array ? null : Object.keys(node);
+    const length = array ? node.length : keys!.length;
+    for (let i = 0; i < length; i++) {
+      const key = array ? i : keys![i]!;
+      const child: unknown = (node as Record<string | number, unknown>)[key];
+      if (typeof child === 'number') {
+        if (!Number.isFinite(child)) return `${pointer}/${escapePointer(String(key))}`;
+      } else if (child !== null && typeof child === 'object') {
+        stack.push(child);
+        pointers.push(`${pointer}/${escapePointer(String(key))}`);
+      }
+    }
+  }
+  return null;
+}
+
+const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
 /** Whether `text` takes more than `limit` bytes as UTF-8, counted without encoding it (a lone surrogate counts 3). */
 export function longerThanBytes(text: string, limit: number): boolean {
   // every UTF-16 unit is at most 3 UTF-8 bytes, so most strings need no count

@@ -3,15 +3,15 @@
  * bytes, read the CloudEvent envelope (or take the event a provider verifier built), apply the
  * tenant's rules, then hand the events to the tenant's log, which answers once they are durable.
  */
-import type { AppendItem, AppendRequest, AppendResponse } from '../durable/log-types';
+import type { AppendItem, AppendRequest, AppendResponse } from './log-types';
 import { sha256Hex } from '../lib/encoding';
 import { runVerifier } from '../plugins/runner';
-import type { ScriptSandbox } from '../plugins/types';
+import type { ScriptSandbox, VerifierFetch } from '../plugins/types';
 import { activeSecrets, type ResolvedSource } from '../tenancy/sources';
 import type { TenantRules } from '../tenancy/tenant-rules';
 import { applyRules, type RuleOutcome } from './apply-rules';
 import { readEnvelope, toIngestEvent, type IngestEvent, type ItemResult } from './envelope';
-import { problem, type Problem } from './problem';
+import { problem, type Problem } from '../lib/problem';
 import { unsignedAttributes } from './signed-attributes';
 
 export interface IngestInput {
@@ -36,8 +36,8 @@ export interface IngestDeps {
    * Called again after a reload; it must count a request once per set of limits.
    */
   rateLimit?(source: ResolvedSource): Promise<Problem | null>;
-  /** `EGRESS_ALLOWLIST`, parsed: local destinations a verifier may fetch keys from (otherwise HTTPS to public hosts only). */
-  egressAllowlist?: readonly string[];
+  /** The network verifiers get (`verifierFetch` of delivery/verifier-egress.ts): HTTPS to public hosts, plus what `EGRESS_ALLOWLIST` names. */
+  verifierFetch: VerifierFetch;
 }
 
 export interface Accepted {
@@ -68,7 +68,7 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
 
   let source = found;
   const verify = (s: ResolvedSource) =>
-    runVerifier(s.verifier, { headers: input.headers, body: input.body, config: s.verifierConfig, secrets: activeSecrets(s, input.now), now: input.now, allowlist: deps.egressAllowlist });
+    runVerifier(s.verifier, { headers: input.headers, body: input.body, config: s.verifierConfig, secrets: activeSecrets(s, input.now), now: input.now, fetch: deps.verifierFetch });
   let verdict = await verify(source);
   const fresher = verdict.ok ? null : await deps.fresher?.(source);
   if (fresher) verdict = await verify((source = fresher));

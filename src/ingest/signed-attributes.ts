@@ -10,7 +10,7 @@
  */
 import type { VerifierResult } from '../plugins/types';
 import type { ItemResult } from './envelope';
-import { problem, type Problem } from './problem';
+import { problem, type Problem } from '../lib/problem';
 
 /** The same test `readEnvelope` uses to choose binary mode. */
 export function isBinaryMode(headers: Headers): boolean {

@@ -6,20 +6,15 @@
  * outage, with its recovery.
  */
 import { Redis } from '@upstash/redis/cloudflare';
+import { configOf, type ConfigVars } from '../config';
 
-export const REDIS_TIMEOUT_MS = 250;
 export const BREAKER_MS = 5_000;
 
-export interface RedisEnv {
-  UPSTASH_REDIS_REST_URL?: string;
-  UPSTASH_REDIS_REST_TOKEN?: string;
-  /** Deadline of one Redis call in ms; default `REDIS_TIMEOUT_MS`. */
-  REDIS_TIMEOUT_MS?: string;
-}
+export type RedisEnv = Pick<ConfigVars, 'UPSTASH_REDIS_REST_URL' | 'UPSTASH_REDIS_REST_TOKEN' | 'REDIS_TIMEOUT_MS'>;
 
+/** Deadline of one Redis call in ms (`REDIS_TIMEOUT_MS`). */
 export function redisTimeoutMs(env: RedisEnv): number {
-  const ms = Number(env.REDIS_TIMEOUT_MS);
-  return Number.isFinite(ms) && ms > 0 ? ms : REDIS_TIMEOUT_MS;
+  return configOf(env).redisTimeoutMs;
 }
 
 const clients = new Map<string, Redis>();
@@ -27,15 +22,14 @@ let openUntil = 0;
 let degradedSince: number | null = null;
 
 export function redisConfigured(env: RedisEnv): boolean {
-  return Boolean(env.UPSTASH_REDIS_REST_URL);
+  return configOf(env).redis !== null;
 }
 
 /** The client, or null when Redis is not configured or is being skipped after a failure. */
 export function redisFor(env: RedisEnv): Redis | null {
-  const url = env.UPSTASH_REDIS_REST_URL;
-  if (!url || Date.now() < openUntil) return null;
-  const token = env.UPSTASH_REDIS_REST_TOKEN ?? '';
-  const timeoutMs = redisTimeoutMs(env);
+  const { redis, redisTimeoutMs: timeoutMs } = configOf(env);
+  if (!redis || Date.now() < openUntil) return null;
+  const { url, token } = redis;
   const id = `${url} ${token} ${timeoutMs}`;
   let client = clients.get(id);
   if (!client) {

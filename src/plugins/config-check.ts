@@ -4,7 +4,6 @@
  * answer; never throws for anything a tenant's config or script does.
  */
 import type { ConfigCheckContext, FieldProblem, PluginType, ScriptSandbox } from './types';
-import { verifierEgressRefusal } from './verifier-egress';
 
 export const CHECK_TIMEOUT_MS = 10_000;
 
@@ -13,7 +12,7 @@ export type ConfigVerdict =
   | { ok: false; status: 422; code: 'invalid_plugin_config'; detail: string; errors: FieldProblem[] }
   | { ok: false; status: 501; code: 'sandbox_unavailable'; detail: string };
 
-export async function checkPluginConfig(type: PluginType, config: unknown, ctx: { tenantId: string; sandbox?: ScriptSandbox; pointer: string; allowlist?: readonly string[] }): Promise<ConfigVerdict> {
+export async function checkPluginConfig(type: PluginType, config: unknown, ctx: { tenantId: string; sandbox?: ScriptSandbox; pointer: string; egressRefusal: ConfigCheckContext['egressRefusal'] }): Promise<ConfigVerdict> {
   if (type.sandboxed && !ctx.sandbox) {
     return {
       ok: false,
@@ -24,12 +23,11 @@ export async function checkPluginConfig(type: PluginType, config: unknown, ctx: 
   }
   if (!type.checkConfig) return { ok: true };
   const check = type.checkConfig as (config: unknown, c: ConfigCheckContext) => Promise<FieldProblem[]>;
-  const allowlist = ctx.allowlist ?? [];
   const problems = await check(config, {
     tenantId: ctx.tenantId,
     sandbox: ctx.sandbox,
     signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
-    egressRefusal: (url) => verifierEgressRefusal(url, allowlist),
+    egressRefusal: ctx.egressRefusal,
   });
   if (problems.length === 0) return { ok: true };
   return {

@@ -1,41 +1,22 @@
 /**
- * The built-in plugin types, by id, and the catalog `GET /v1/plugins` serves. Adding a type: write
- * `plugins/<id>/index.ts` against `types.ts`, then list it here.
+ * The plugin types this Worker knows, by id, and the catalog `GET /v1/plugins` serves. The list
+ * itself is `plugins/index.ts`; the composition root installs it once at start-up (`src/index.ts`), so
+ * the core looks types up here without loading any plugin module itself.
  */
 import { z } from 'zod';
-import { discord } from '../../plugins/discord';
-import { github } from '../../plugins/github';
-import { hmac } from '../../plugins/hmac';
-import { jsonSchema } from '../../plugins/json-schema';
-import { jws } from '../../plugins/jws';
-import { redact } from '../../plugins/redact';
-import { scriptAction, scriptTransformer, scriptValidator } from '../../plugins/script';
-import { setAttributes } from '../../plugins/set-attributes';
-import { slack } from '../../plugins/slack';
-import { standardWebhooks } from '../../plugins/standard-webhooks';
-import { stripe } from '../../plugins/stripe';
-import { webhook } from '../../plugins/webhook';
 import type { PluginKind, PluginType, VerifierPlugin } from './types';
 
-export const pluginTypes = {
-  'standard-webhooks': standardWebhooks,
-  jws,
-  github,
-  stripe,
-  hmac,
-  'json-schema': jsonSchema,
-  'set-attributes': setAttributes,
-  redact,
-  webhook,
-  slack,
-  discord,
-  'script-validator': scriptValidator,
-  'script-transformer': scriptTransformer,
-  'script-action': scriptAction,
-} satisfies Record<string, PluginType>;
+let installed: Readonly<Record<string, PluginType>> = {};
+let catalogCache: CatalogEntry[] | undefined;
+
+/** Replaces the known types (the composition root and the tests' setup call it, before any request). */
+export function installPluginTypes(types: Readonly<Record<string, PluginType>>): void {
+  installed = types;
+  catalogCache = undefined;
+}
 
 export function pluginType(id: string): PluginType | undefined {
-  return Object.hasOwn(pluginTypes, id) ? (pluginTypes[id as keyof typeof pluginTypes] as PluginType) : undefined;
+  return Object.hasOwn(installed, id) ? installed[id] : undefined;
 }
 
 export function verifierType(id: string): VerifierPlugin | undefined {
@@ -44,7 +25,7 @@ export function verifierType(id: string): VerifierPlugin | undefined {
 }
 
 export function typesOfKind(kind: PluginKind): string[] {
-  return Object.values(pluginTypes as Record<string, PluginType>).filter((t) => t.kind === kind).map((t) => t.id);
+  return Object.values(installed).filter((t) => t.kind === kind).map((t) => t.id);
 }
 
 export interface CatalogEntry {
@@ -55,10 +36,8 @@ export interface CatalogEntry {
   config_schema: Record<string, unknown>;
 }
 
-let catalogCache: CatalogEntry[] | undefined;
-
 export function catalog(): CatalogEntry[] {
-  catalogCache ??= Object.values(pluginTypes as Record<string, PluginType>).map((t) => ({
+  catalogCache ??= Object.values(installed).map((t) => ({
     id: t.id,
     kind: t.kind,
     api_version: t.apiVersion,

@@ -5,7 +5,6 @@
 import type {
   ActionContext, ActionInput, ActionOutcome, ActionPlugin, FieldProblem, HookContext, PluginEvent, PluginLogger, ScriptSandbox, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
 } from './types';
-import { verifierFetch } from './verifier-egress';
 
 export const HOOK_TIMEOUT_MS = 5_000;
 
@@ -41,16 +40,13 @@ export function pluginLogger(fields: Record<string, unknown>): PluginLogger {
  */
 export const MAX_ACTIVE_SECRETS = 5;
 
-export interface VerifierRun<C> extends Omit<VerifierInput<C>, 'signal' | 'fetch'> {
-  /** `EGRESS_ALLOWLIST`, parsed: the local destinations the verifier's fetch may reach. */
-  allowlist?: readonly string[];
-}
+/** What a verifier is run with; `fetch` is the caller's `VerifierFetch` (the edge builds it with `verifierFetch`). */
+export type VerifierRun<C> = Omit<VerifierInput<C>, 'signal'>;
 
 /** Verifiers fail closed: a throw or timeout is an `invalid_signature`. Only the newest `MAX_ACTIVE_SECRETS` secrets verify. */
-export async function runVerifier<C>(plugin: VerifierPlugin<C>, { allowlist = [], ...input }: VerifierRun<C>, timeoutMs = HOOK_TIMEOUT_MS): Promise<VerifierResult> {
+export async function runVerifier<C>(plugin: VerifierPlugin<C>, input: VerifierRun<C>, timeoutMs = HOOK_TIMEOUT_MS): Promise<VerifierResult> {
   const secrets = input.secrets.slice(0, MAX_ACTIVE_SECRETS);
-  const fetch = verifierFetch(allowlist);
-  const settled = await withDeadline(`verifier ${plugin.id}`, timeoutMs, (signal) => plugin.verify({ ...input, secrets, signal, fetch }));
+  const settled = await withDeadline(`verifier ${plugin.id}`, timeoutMs, (signal) => plugin.verify({ ...input, secrets, signal }));
   if (settled.ok) return settled.value;
   console.warn(JSON.stringify({ msg: 'verifier failed', plugin: plugin.id, error: settled.error }));
   return { ok: false, code: 'invalid_signature', detail: `verifier ${plugin.id} could not check the signature` };

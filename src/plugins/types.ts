@@ -1,21 +1,30 @@
 /**
- * The plugin contract. Built-in plugins in `plugins/<id>/` import only this file, `src/lib/encoding`,
- * and zod, jose or `@cfworker/json-schema`.
+ * The plugin contract. A built-in plugin lives in `plugins/<id>/` and imports only this file, the kit
+ * (`src/plugins/kit`: encoding, the outbound signer, response classification, templates, the POST
+ * helper), zod, jose and `@cfworker/json-schema`; `npm run lint:deps` enforces it. To add one, write
+ * `plugins/<id>/index.ts` exporting a type below and list it in `plugins/index.ts`: that is the whole
+ * registration (the catalog, the API's validation and the runner find it there).
  *
  * A plugin *type* (this interface) is stateless code; a tenant registers *instances* of it with a
  * config that the type's `config` schema parses. Rules that the types cannot say:
  * - Hooks get a narrow context: the tenant id, the parsed config, a logger and an abort signal. No
- *   bindings, no database. They run under a deadline (`HOOK_TIMEOUT_MS` in the runner). The one
- *   capability beyond that is `sandbox` (tenant code in isolates), lent by the runtime where the
- *   Worker Loader binding exists; the runner lends it only to types marked `sandboxed`.
- * - A type has exactly one kind. Code that serves several kinds is registered once per kind under
- *   its own id: the script plugin is `script-validator`, `script-transformer` and `script-action`.
+ *   bindings, no database, no global state worth keeping (isolates come and go). The one capability
+ *   beyond that is `sandbox` (tenant code in isolates), lent by the runtime where the Worker Loader
+ *   binding exists; the runner lends it only to types marked `sandboxed`. Actions also get `fetch`.
+ * - Deadlines, enforced by the runner (src/plugins/runner.ts); `ctx.signal` aborts when one passes:
+ *   verifier, validator, transformer  5 s (`HOOK_TIMEOUT_MS`), at ingest and at delivery alike
+ *   action                            20 s (`ACTION_TIMEOUT_MS`); each `ctx.fetch` within it stops at 15 s
+ *   `checkConfig`                     10 s (`CHECK_TIMEOUT_MS`), whenever an instance's config is set
  * - Failure policy per kind, enforced by the runner, never by the plugin:
  *   verifier    fails closed: a throw or timeout is `invalid_signature` (401).
  *   validator   fails closed: a throw or timeout rejects the event (422 `validator_failed`).
  *   transformer fails closed: at ingest the event is rejected (422 `transformer_failed`); at delivery
  *               the attempt fails and is retried. A transformer never lets an unredacted event through.
- *   action      a throw or timeout is a retryable attempt failure.
+ *   action      a throw or timeout is a retryable attempt failure (`retry`); an instance whose type is
+ *               gone or whose stored config no longer parses is `rejected`. Expected outcomes are
+ *               returned (`ActionOutcome`), not thrown.
+ * - A type has exactly one kind. Code that serves several kinds is registered once per kind under
+ *   its own id: the script plugin is `script-validator`, `script-transformer` and `script-action`.
  * - Events handed to hooks are plain structured-clone-safe CloudEvent objects; a hook must not keep
  *   references to them after it returns.
  */
@@ -130,8 +139,8 @@ interface PluginTypeBase<Kind extends PluginKind, Config> {
 
 /**
  * The only network a verifier has (a JWKS, say): the webhooks' SSRF guard, HTTPS only unless
- * `EGRESS_ALLOWLIST` names the `host:port`, no redirects, a short deadline and a small body cap. A
- * refused destination rejects with an error named `EgressRefused`. Verifiers must not tell callers
+ * `EGRESS_ALLOWLIST` names the `host:port`, no redirects, 3 s per fetch and at most 64 KiB of body
+ * (src/delivery/verifier-egress.ts). A refused destination rejects with an error named `EgressRefused`. Verifiers must not tell callers
  * why a fetch failed (that would let them probe ports); they say only that the keys could not be had.
  */
 export type VerifierFetch = (url: string, init?: RequestInit) => Promise<Response>;
@@ -221,8 +230,15 @@ export interface TransformerPlugin<Config = unknown> extends PluginTypeBase<'tra
 
 // ---- actions ------------------------------------------------------------------------------------
 
+/**
+ * One attempt of one delivery. Delivery is at-least-once: a queue message can be redelivered and an
+ * attempt can run again after a crash or a lost answer, so the same `deliveryId` may reach `execute`
+ * more than once, even after a `delivered`. `deliveryId` is the idempotency key: send it to the
+ * destination (the webhook action sends it as `webhook-id`) or deduplicate on it.
+ */
 export interface ActionInput {
   event: PluginEvent;
+  /** Stable across retries and redeliveries of this delivery; the idempotency key. */
   deliveryId: string;
   subscriptionId: string;
   /** 1 for the first attempt. */
@@ -239,8 +255,22 @@ export type ActionOutcome =
   /** Permanent failure that no retry will fix (refused destination, 4xx other than 408/409/425/429). */
   | { kind: 'rejected'; status?: number; error: string; responseBody?: string };
 
-/** What actions may reach: a fetch that enforces the SSRF guard and the instance's egress allow-list. */
 export interface ActionContext<Config> extends HookContext<Config> {
+  /**
+   * The only network an action has (src/delivery/guarded-fetch.ts); the global `fetch` must not be
+   * used. What it does, whatever `init` says:
+   * - The SSRF guard checks the URL first: http(s) only, no credentials, no private, loopback,
+   *   link-local or metadata address, no internal-only name. The deployment's `EGRESS_ALLOWLIST`
+   *   (for local testing) may lift the address checks for exact `host:port` pairs; there is no
+   *   per-instance allow-list (the script action's `allowed_hosts` is enforced by its sandbox).
+   *   A refusal rejects with an error whose `name` is `EgressRefused`: permanent, so `rejected`.
+   * - Redirects are never followed: a 3xx comes back as the response (`classifyResponse` makes it
+   *   `rejected`).
+   * - 15 s for the whole exchange, body included; past it the promise rejects with a `TimeoutError`.
+   *   `init.signal` (say, `ctx.signal`) still aborts as usual.
+   * - At most 1 KiB of the response body is kept; the returned Response holds only those bytes.
+   * The kit's `postAndClassify` wraps all this into an `ActionOutcome`; most actions need nothing else.
+   */
   fetch(url: string, init?: RequestInit): Promise<Response>;
 }
 
@@ -249,3 +279,26 @@ export interface ActionPlugin<Config = unknown> extends PluginTypeBase<'action',
 }
 
 export type PluginType = VerifierPlugin | ValidatorPlugin | TransformerPlugin | ActionPlugin;
+
+// ---- write-only secrets (config fields the API never returns) -------------------------------------
+
+/** What every read of a config shows in place of a secret value; sending it back keeps the stored value. */
+export const SECRET_MARKER = '********';
+
+/**
+ * Marks a string field of an action type's config as a secret (an endpoint's token, a chat webhook
+ * URL). Wrap the innermost string schema: `secret(z.string().max(4096))`; as the value schema of a
+ * record it makes every value secret while the keys (header names, say) stay readable. Rules:
+ * - The catalog (`GET /v1/plugins`) shows the field as `writeOnly: true`.
+ * - The runtime seals the value with `ENCRYPTION_KEY` before it is stored (src/plugins/secret-fields.ts)
+ *   and never returns it: every read shows `SECRET_MARKER`. Hooks always get the real value in
+ *   `ctx.config`, and must not echo it into outcomes, errors or logs.
+ * - Setting a config replaces it whole, as before; a value equal to `SECRET_MARKER` at a secret path
+ *   keeps the value stored at the same path (so a read, edit, write round trip keeps secrets), and is
+ *   a 422 where nothing is stored. Leaving the field out removes it.
+ * - Only action types may declare secrets: a verifier's credentials are its `secrets` (see
+ *   `VerifierProvision`), and validators and transformers have no network to spend them on.
+ */
+export function secret<S extends z.ZodType<string>>(schema: S): S {
+  return schema.meta({ writeOnly: true });
+}

@@ -8,7 +8,7 @@
 import { compileFilter } from '../delivery/filter';
 import { compileRoutes, planDeliveries } from '../delivery/fan-out';
 import { withDb } from '../db/client';
-import { insertReplayDeliveries } from '../db/deliveries';
+import { insertReplayDeliveries } from '../db/deliveries-replay';
 import { listEvents } from '../db/events';
 import { advanceReplay, findReplay } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';

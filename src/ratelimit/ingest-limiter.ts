@@ -2,7 +2,7 @@
  * The ingest route's rate-limit step: checks a verified request's source and tenant limits, turns a
  * refusal into a 429 `rate_limited` problem, and keeps the headers for an accepted response.
  */
-import { problem, type Problem } from '../ingest/problem';
+import { problem, type Problem } from '../lib/problem';
 import { checkRate } from './check-rate';
 import { checksFor, rateLimitHeaders, type RateDecision, type RateLimits } from './limits';
 

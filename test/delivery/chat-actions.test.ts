@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { discord } from '../../plugins/discord';
 import { slack } from '../../plugins/slack';
-import { renderTemplate } from '../../plugins/webhook/template';
+import { renderTemplate } from '../../src/plugins/kit/template';
 import type { ActionInput, PluginEvent } from '../../src/plugins/types';
 import { actionContext, cloudEvent, fakeDestination } from './fake-destination';
 

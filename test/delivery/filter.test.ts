@@ -32,7 +32,6 @@ describe('where filters', () => {
     [{ $or: [{ 'data.currency': 'USD' }, { 'data.amount': { $gt: 100 } }] }, true],
     [{ $and: [{ 'data.currency': 'EUR' }, { $not: { 'data.amount': { $gt: 100 } } }] }, false],
     [{ 'data.amount': { $ne: 120 } }, false],
-    [{ 'data.__proto__': { $exists: true } }, false],
   ])('evaluates %j to %s', (where, expected) => {
     expect(matches(where)).toBe(expected);
   });
@@ -46,6 +45,17 @@ describe('where filters', () => {
     expect(compiled.ok).toBe(false);
     if (compiled.ok) return;
     expect(compiled.errors.map((e) => e.pointer).sort()).toEqual(['/$or', '/data.amount/$regex', '/subject/$in']);
+  });
+
+  it('refuses a path through __proto__, constructor or prototype instead of reading the prototype', () => {
+    // formerly `{ 'data.__proto__': { $exists: true } }` compiled and matched nothing; now it is refused
+    for (const where of [{ 'data.__proto__': { $exists: true } }, { 'data.constructor': 'x' }, JSON.parse('{"__proto__": {"a": 1}}'), { $or: [{ 'prototype.x': 1 }] }]) {
+      const compiled = compileFilter(where);
+      expect(compiled.ok, JSON.stringify(where)).toBe(false);
+      if (!compiled.ok) expect(compiled.errors[0]!.detail).toMatch(/prototype/);
+    }
+    const compiled = compileFilter({ 'data.__proto__': { $exists: true } });
+    expect(!compiled.ok && compiled.errors[0]!.pointer).toBe('/data.__proto__');
   });
 
   it('refuses filters that nest too deeply', () => {

@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { webhook } from '../../plugins/webhook';
-import { newEd25519Secret } from '../../src/delivery/outbound-signing';
+import { newEd25519Secret } from '../../src/plugins/kit/signing';
 import type { ActionInput } from '../../src/plugins/types';
 import { actionContext, cloudEvent, fakeDestination, silentDestination } from './fake-destination';
 

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { AppendItem } from '../../src/durable/log-types';
+import type { AppendItem } from '../../src/ingest/log-types';
 import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
 
 type Quarantined = { sequence: number; id: string; ce_id: string; error: string; sqlstate: string | null; event: string; held_by: string };

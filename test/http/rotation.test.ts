@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { signV1 } from '../../plugins/standard-webhooks';
+import { signV1 } from '../../src/plugins/kit/signing';
 import { utf8 } from '../../src/lib/encoding';
 import { api, createSource, eventually, ingest, makeEvent, type TestSource } from '../fixtures/api';
 import { behave, receiverPath, waitForRequests, type Received } from '../fixtures/receiver';

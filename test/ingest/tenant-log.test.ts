@@ -149,14 +149,14 @@ describe('TenantLog: dedup, order, durability', () => {
     await ingest(source, makeEvent());
     await eventually(async () => (await storedSequences(source.tenantId)).length === 1);
     // replay the same outbox row, as a crash between the Postgres commit and the outbox delete would
-    const { insertEvents, outboxRowsJson } = await import('../../src/db/events');
+    const { insertEvents } = await import('../../src/db/events');
     const row = await withTestDb(async (db) => {
       const r = await db.query('SELECT id, source_id, ce_id, type, event, sha256 FROM events WHERE tenant_id = $1', [source.tenantId]);
       return r.rows[0] as { id: string; source_id: string; ce_id: string; type: string; event: unknown; sha256: string };
     });
     const inserted = await withTestDb((db) =>
-      insertEvents(db, source.tenantId, outboxRowsJson([
-        { sequence: 1, id: row.id, source_id: row.source_id, ce_id: row.ce_id, type: row.type, subject: null, time: null, partition_key: null, correlation_id: null, causation_id: null, event: JSON.stringify(row.event), sha256: row.sha256, received_at: Date.now() },
+      insertEvents(db, source.tenantId, JSON.stringify([
+        { sequence: 1, id: row.id, source_id: row.source_id, ce_id: row.ce_id, type: row.type, subject: null, time: null, partition_key: null, correlation_id: null, causation_id: null, event: row.event, sha256: row.sha256, received_at: Date.now() },
       ])),
     );
     expect(inserted).toEqual({ events: 0, deliveries: 0 });

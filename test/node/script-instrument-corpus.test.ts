@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as acorn from 'acorn';
 import { afterAll, describe, expect, it } from 'vitest';
-import { instrument } from '../../src/plugins/sandbox/instrument.ts';
+import { instrument } from '../../src/sandbox/instrument.ts';
 
 const CORPUS = [
   'acorn/dist/acorn.mjs',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { github } from '../../plugins/github';
 import { toHex, utf8 } from '../../src/lib/encoding';
 import { toIngestEvent } from '../../src/ingest/envelope';
-import { verifierFetch } from '../../src/plugins/verifier-egress';
+import { verifierFetch } from '../../src/delivery/verifier-egress';
 
 const SECRET = 's3cr3t';
 const DELIVERY = '72d3162e-cc78-11e3-81ab-4c9367dc0958';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { hmac } from '../../plugins/hmac';
 import { sha256Hex, toBase64, toHex, utf8 } from '../../src/lib/encoding';
 import { toIngestEvent } from '../../src/ingest/envelope';
-import { verifierFetch } from '../../src/plugins/verifier-egress';
+import { verifierFetch } from '../../src/delivery/verifier-egress';
 
 const SECRET = 'hmac-secret';
 const T = 1700000000;

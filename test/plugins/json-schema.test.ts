@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
+import { format } from '@cfworker/json-schema';
 import { compileSchema, jsonSchema } from '../../plugins/json-schema';
 import type { PluginEvent } from '../../src/plugins/types';
 
@@ -119,5 +121,109 @@ describe('json-schema validator', () => {
       ok: false,
       errors: expect.arrayContaining([expect.objectContaining({ pointer: '/data/pair/1' }), expect.objectContaining({ pointer: '/data/more' })]),
     });
+  });
+
+  it('checks ^(a+)+$ in one pass when the data would make a backtracking RegExp run for seconds', async () => {
+    const evil = `${'a'.repeat(40)}!`;
+    expect(await validate({ type: 'string', pattern: '^(a+)+$' }, evil)).toEqual({ ok: false, errors: [{ pointer: '/data', detail: 'String does not match pattern.' }] });
+    expect(await validate({ type: 'string', pattern: '^(a+)+$' }, 'a'.repeat(40))).toEqual({ ok: true });
+    const keys = { patternProperties: { '^(a+)+$': { type: 'number' } }, additionalProperties: { type: 'string' } };
+    expect(await validate(keys, { [evil]: 'not a number', aaaa: 1 })).toEqual({ ok: true });
+    expect(await validate(keys, { [evil]: 'x', aaaa: 'x' })).toEqual({
+      ok: false,
+      errors: [{ pointer: '/data/aaaa', detail: 'Instance type "string" is invalid. Expected "number".' }],
+    });
+  });
+
+  it('keeps the meaning and output of patterns inside not, anyOf and $ref when they run in linear time', async () => {
+    const schema = { $defs: { code: { pattern: '^[A-Z]{3}$' } }, properties: { a: { not: { pattern: '^x' } }, b: { anyOf: [{ pattern: '^\\d+$' }, { $ref: '#/$defs/code' }] } } };
+    expect(await validate(schema, { a: 'yx', b: 'EUR' })).toEqual({ ok: true });
+    expect(await validate(schema, { a: 'xy', b: 'eur' })).toEqual({
+      ok: false,
+      errors: [
+        { pointer: '/data/a', detail: 'Instance matched "not" schema.' },
+        { pointer: '/data/b', detail: 'Instance does not match any subschemas.' },
+        { pointer: '/data/b', detail: 'String does not match pattern.' },
+      ],
+    });
+  });
+
+  it('stops with a problem instead of running on when the patterns need more than their budget for one event', async () => {
+    const result = await validate({ type: 'string', pattern: '([ab]*a[ab]{10}){30}[ab]$' }, 'ab'.repeat(50_000));
+    expect(result).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('would take too long on this event') }] });
+    expect(await validate({ type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$' }, 'QUJD'.repeat(250_000))).toEqual({ ok: true });
+  });
+
+  it('stops with a problem when $refs that fan out would evaluate millions of subschemas for one event', async () => {
+    // 22 levels of allOf: [$ref next, $ref next] took 12 s per event before the evaluation budget
+    const $defs: Record<string, unknown> = { d22: { type: 'string' } };
+    for (let i = 0; i < 22; i++) $defs[`d${i}`] = { allOf: [{ $ref: `#/$defs/d${i + 1}` }, { $ref: `#/$defs/d${i + 1}` }] };
+    expect(await validate({ $defs, $ref: '#/$defs/d0' }, 'x')).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('subschema evaluations') }] });
+    expect(await validate({ $ref: '#' }, 1)).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('recurses without end') }] });
+    const items = await validate({ type: 'array', items: { $ref: '#/$defs/n' }, $defs: { n: { type: 'integer', minimum: 0 } } }, Array.from({ length: 50_000 }, (_, i) => i));
+    expect(items).toEqual({ ok: true });
+  });
+
+  it('bounds what the regex format compiles for one event, since it must use the built-in engine', async () => {
+    // 600 KB of \p{L} took 3 s to compile
+    const schema = { type: 'array', items: { type: 'string', format: 'regex' } };
+    expect(await validate(schema, ['^a+$', '\\d{4}'])).toEqual({ ok: true });
+    expect(await validate(schema, ['('])).toMatchObject({ ok: false, errors: [{ pointer: '/data/0', detail: 'String does not match format "regex".' }] });
+    expect(await validate(schema, Array(100).fill('\\p{L}'.repeat(1000)))).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('format "regex"') }] });
+  });
+
+  it('refuses a schema whose patterns add up to more than the limit, before compiling them', () => {
+    const properties = Object.fromEntries(Array.from({ length: 2 }, (_, i) => [`p${i}`, { pattern: `^${'\\p{L}'.repeat(150)}${i}$` }]));
+    expect(compileSchema({ properties })).toMatchObject({ ok: false, pointer: '/properties/p1/pattern', error: expect.stringContaining('in all') });
+    const plain = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`p${i}`, { pattern: `${i}${'x'.repeat(900)}` }]));
+    expect(compileSchema({ properties: plain })).toMatchObject({ ok: false, pointer: '/properties/p18/pattern' });
+    expect(compileSchema({ properties: { a: { pattern: '^\\p{Lu}\\p{Ll}+$' } } })).toMatchObject({ ok: true });
+  });
+
+  it('stops with a problem when uniqueItems would compare every pair of a 20,000-item array', async () => {
+    // 10 s per event before the read budget
+    const schema = { type: 'object', properties: { ids: { type: 'array', uniqueItems: true } } };
+    const many = Array.from({ length: 20_000 }, (_, i) => ({ i }));
+    expect(await validate(schema, { ids: many })).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('uniqueItems compares every pair') }] });
+    expect(await validate(schema, { ids: many.slice(0, 400) })).toEqual({ ok: true });
+    expect(await validate(schema, { ids: [{ a: [1] }, 2, { a: [1] }] })).toEqual({ ok: false, errors: [{ pointer: '/data/ids', detail: 'Duplicate items at indexes 0 and 2.' }] });
+  });
+
+  it('refuses a pattern that RE2 cannot run and names its JSON pointer in the schema and in the plugin config', () => {
+    expect(compileSchema({ properties: { sku: { pattern: '^(a)\\1$' } } })).toEqual({
+      ok: false,
+      pointer: '/properties/sku/pattern',
+      error: '/properties/sku/pattern: backreferences (\\1, \\k<name>) are not supported',
+    });
+    expect(compileSchema({ $defs: { x: { patternProperties: { 'a/(?=b)': {} } } } })).toMatchObject({ ok: false, pointer: '/$defs/x/patternProperties/a~1(?=b)', error: expect.stringContaining('lookahead') });
+    expect(compileSchema({ items: { pattern: 'a'.repeat(1001) } })).toMatchObject({ ok: false, pointer: '/items/pattern', error: expect.stringContaining('at most 1000 characters') });
+    expect(compileSchema({ pattern: '(?<=a)b' })).toMatchObject({ ok: false, pointer: '/pattern' });
+    const parsed = jsonSchema.config.safeParse({ schema: { properties: { 'a/b': { pattern: '(x)\\1' } } } });
+    expect(parsed.error?.issues[0]?.path).toEqual(['schema', 'properties', 'a/b', 'pattern']);
+  });
+
+  it('answers the url format in one pass when the host would make the library regex backtrack exponentially', async () => {
+    expect(await validate({ format: 'url' }, `http://${'a'.repeat(40)}!`)).toMatchObject({ ok: false, errors: [{ pointer: '/data', detail: 'String does not match format "url".' }] });
+    expect(await validate({ format: 'url' }, `http://${':'.repeat(100_000)}`)).toMatchObject({ ok: false });
+    expect(await validate({ format: 'url' }, 'https://user:pw@shop-1.example.com:8443/a?b#c')).toEqual({ ok: true });
+  });
+
+  it('accepts the same urls as the library regex it replaces', () => {
+    // @cfworker/json-schema 4.1.6's URL_ verbatim, safe on these short inputs
+    const original = /^(?:(?:https?|ftp):\/\/)(?:\S+(?::\S*)?@)?(?:(?!10(?:\.\d{1,3}){3})(?!127(?:\.\d{1,3}){3})(?!169\.254(?:\.\d{1,3}){2})(?!192\.168(?:\.\d{1,3}){2})(?!172\.(?:1[6-9]|2\d|3[0-1])(?:\.\d{1,3}){2})(?:[1-9]\d?|1\d\d|2[01]\d|22[0-3])(?:\.(?:1?\d{1,2}|2[0-4]\d|25[0-5])){2}(?:\.(?:[1-9]\d?|1\d\d|2[0-4]\d|25[0-4]))|(?:(?:[a-z\u{00a1}-\u{ffff}0-9]+-?)*[a-z\u{00a1}-\u{ffff}0-9]+)(?:\.(?:[a-z\u{00a1}-\u{ffff}0-9]+-?)*[a-z\u{00a1}-\u{ffff}0-9]+)*(?:\.(?:[a-z\u{00a1}-\u{ffff}]{2,})))(?::\d{2,5})?(?:\/[^\s]*)?$/iu;
+    const part = fc.constantFrom('a', 'b', 'é', '1', '0', '-', '.', ':', '@', '/', ' ', '10', '127', '192.168', '255', '80', 'com', 'x-y');
+    fc.assert(
+      fc.property(fc.constantFrom('http://', 'https://', 'ftp://', 'mailto:'), fc.array(part, { maxLength: 9 }), (scheme, parts) => {
+        const url = scheme + parts.join('');
+        expect(format.url!(url), url).toBe(original.test(url));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('treats a format the library does not know as an annotation, even when it names an Object property', async () => {
+    expect(await validate({ type: 'string', format: '__proto__' }, 'x')).toEqual({ ok: true });
+    expect(await validate({ type: 'string', format: 'hasOwnProperty' }, 'x')).toEqual({ ok: true });
+    expect(await validate({ format: 'email' }, 'nope')).toMatchObject({ ok: false });
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jws } from '../../plugins/jws';
 import { utf8 } from '../../src/lib/encoding';
 import { api, createTenant, testEnv } from '../fixtures/api';
-import { verifierFetch } from '../../src/plugins/verifier-egress';
+import { verifierFetch } from '../../src/delivery/verifier-egress';
 
 async function keyPair(alg: 'EdDSA' | 'ES256') {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { signV1, standardWebhooks } from '../../plugins/standard-webhooks';
+import { standardWebhooks } from '../../plugins/standard-webhooks';
+import { signV1 } from '../../src/plugins/kit/signing';
 import { toBase64, utf8 } from '../../src/lib/encoding';
-import { verifierFetch } from '../../src/plugins/verifier-egress';
+import { verifierFetch } from '../../src/delivery/verifier-egress';
 
 // The reference vector published with the Standard Webhooks libraries.
 const REF = {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { stripe } from '../../plugins/stripe';
 import { toHex, utf8 } from '../../src/lib/encoding';
 import { toIngestEvent } from '../../src/ingest/envelope';
-import { verifierFetch } from '../../src/plugins/verifier-egress';
+import { verifierFetch } from '../../src/delivery/verifier-egress';
 
 const SECRET = 'whsec_test_secret_0123456789abcdef';
 const T = 1700000000;

@@ -5,7 +5,7 @@
  */
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { requestSandboxes } from '../../src/plugins/sandbox';
+import { requestSandboxes } from '../../src/sandbox';
 import { api, createSource, ingest, makeEvent, type TestSource } from '../fixtures/api';
 
 const EVENTS = 500;

@@ -6,7 +6,7 @@
  */
 import { SignJWT } from 'jose';
 import { createMiddleware } from 'hono/factory';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import type { Principal } from '../../tenancy/principal';
 import type { AppEnv } from '../context';
 import { secretKey, verifyToken } from './verify-token';

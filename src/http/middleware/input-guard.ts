@@ -7,14 +7,17 @@
  *   `forbidden_key`): `JSON.parse` keeps `__proto__` as an own key, but zod records and spreads drop
  *   it, so `{"where": {"__proto__": …}}` would quietly become a filter matching everything;
  * - a NUL or an unpaired surrogate in a body key or string, or in a query parameter (422
- *   `invalid_text`): Postgres refuses both in text and jsonb.
+ *   `invalid_text`): Postgres refuses both in text and jsonb;
+ * - a number JSON cannot carry (`1e309` parses as Infinity and would be stored as null; 422
+ *   `invalid_number`).
  * Each 422 names the field with a JSON pointer. The plugin dry-run's sample event `data` is producer data,
  * as at ingest, so only its text is checked.
  */
 import { createMiddleware } from 'hono/factory';
-import { problem, ProblemError, type FieldError } from '../../ingest/problem';
+import { problem, ProblemError, type FieldError } from '../../lib/problem';
 import { readBody } from '../body';
 import type { AppEnv } from '../context';
+import { errorMessage } from '../../lib/errors';
 
 export const MAX_BODY_DEPTH = 64;
 export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -38,6 +41,10 @@ export function jsonProblem(value: unknown, pointer = '', allowKeys: (pointer: s
   if (typeof value === 'string') {
     const text = textProblem(value);
     return text ? { code: 'invalid_text', error: { pointer: pointer || '/', detail: text } } : null;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    // JSON.parse reads 1e309 as Infinity, which JSON.stringify stores as null: a silent change of meaning
+    return { code: 'invalid_number', error: { pointer: pointer || '/', detail: 'a number beyond ±1.7976931348623157e308 (a double) cannot be stored' } };
   }
   if (typeof value !== 'object' || value === null) return null;
   if (depth >= MAX_BODY_DEPTH) return { code: 'body_too_deep', error: { pointer, detail: `a request body may nest at most ${MAX_BODY_DEPTH} levels` } };
@@ -83,7 +90,7 @@ export const inputGuard = createMiddleware<AppEnv>(async function inputGuard(c, 
     // an empty optional body is the route's to judge
     parsed = text.trim() === '' ? undefined : JSON.parse(text);
   } catch (error) {
-    throw new ProblemError(problem(400, 'malformed_json', `the request body is not JSON: ${(error as Error).message}`));
+    throw new ProblemError(problem(400, 'malformed_json', `the request body is not JSON: ${errorMessage(error)}`));
   }
   const dryRun = DRY_RUN_PATH.test(c.req.path);
   const found = jsonProblem(parsed, '', (at) => dryRun && at.startsWith('/event/data/'));

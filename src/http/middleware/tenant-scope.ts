@@ -5,7 +5,7 @@
  * keep their own `loadTenant` check as a second line.
  */
 import { createMiddleware } from 'hono/factory';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import { grants, scopeNeed } from '../../tenancy/scopes';
 import type { AppEnv } from '../context';
 

@@ -8,7 +8,8 @@
  * Every token must carry `exp` (401 naming it otherwise); HS256 tokens may live at most 30 days.
  */
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
-import { problem, ProblemError } from '../../ingest/problem';
+import { configOf, type ConfigVars } from '../../config';
+import { problem, ProblemError } from '../../lib/problem';
 import { principalSchema, type Principal } from '../../tenancy/principal';
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -66,11 +67,8 @@ function lifetimeProblem(payload: JWTPayload): string | null {
   return null;
 }
 
-interface TokenEnv {
+interface TokenEnv extends Pick<ConfigVars, 'AUTH_JWKS_URL' | 'AUTH_JWKS_ISSUER' | 'AUTH_JWKS_AUDIENCE'> {
   ADMIN_JWT_SECRET: string;
-  AUTH_JWKS_URL?: string;
-  AUTH_JWKS_ISSUER?: string;
-  AUTH_JWKS_AUDIENCE?: string;
 }
 
 /** The principal of a valid token; throws on an invalid one, `ProblemError` 403 on a valid one without admin scope. */
@@ -82,13 +80,14 @@ export async function verifyToken(env: TokenEnv, token: string): Promise<Princip
     if (lifetime) throw invalidToken(lifetime);
     return principalSchema.parse(payload);
   }
-  if (!env.AUTH_JWKS_URL) throw new Error(`unexpected token algorithm ${alg}`);
-  const { payload } = await jwtVerify(token, remoteSet(env.AUTH_JWKS_URL), {
+  const idp = configOf(env).authJwks;
+  if (!idp) throw new Error(`unexpected token algorithm ${alg}`);
+  const { payload } = await jwtVerify(token, remoteSet(idp.url), {
     algorithms: ASYMMETRIC,
     requiredClaims: ['exp'],
     clockTolerance: CLOCK_SKEW_SECONDS,
-    ...(env.AUTH_JWKS_ISSUER ? { issuer: env.AUTH_JWKS_ISSUER } : {}),
-    ...(env.AUTH_JWKS_AUDIENCE ? { audience: env.AUTH_JWKS_AUDIENCE } : {}),
+    ...(idp.issuer ? { issuer: idp.issuer } : {}),
+    ...(idp.audience ? { audience: idp.audience } : {}),
   }).catch(explainMissingExp);
   if (!scopesOf(payload).includes('admin')) {
     throw new ProblemError(problem(403, 'insufficient_scope', 'the identity provider token does not carry the admin scope', {

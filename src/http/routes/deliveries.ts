@@ -1,7 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
-import { findDelivery, listDeliveries, reopenDelivery } from '../../db/deliveries';
-import { problem, ProblemError } from '../../ingest/problem';
+import { actorOf } from '../../tenancy/principal';
+import { findDelivery, listDeliveries, reopenDelivery } from '../../db/deliveries-view';
+import { problem, ProblemError } from '../../lib/problem';
 import type { DeliveryMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
@@ -76,7 +77,7 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
     // an operator's retry goes out at once, outside any ordered line
     const message: DeliveryMessage = { type: 'delivery.v1', tenant_id: tenantId, delivery_id: deliveryId, subscription_id: reopened.subscription_id, partition_key: null };
     await c.env.DELIVERY_QUEUE.send(message, { contentType: 'json' });
-    await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'delivery.retried', target: deliveryId });
+    await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'delivery.retried', target: deliveryId });
     return c.json({ id: deliveryId, status: 'pending' as const }, 202);
   });
 }

@@ -1,13 +1,15 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { compileSchema } from '../../../plugins/json-schema';
 import { recordAudit } from '../../db/audit';
+import { actorOf } from '../../tenancy/principal';
 import { deleteEventType, eventTypeVersions, insertEventTypeVersion, listEventTypes } from '../../db/event-types';
 import { EVENT_TYPE } from '../../ingest/envelope';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { decodeCursor, encodeCursor, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { assertSchemaBudget } from '../tenant-limits';
 
 const EventTypeSchema = z
   .object({ type: z.string(), version: z.number().int(), schema: z.record(z.string(), z.unknown()), description: z.string().nullable(), created_at: z.string() })
@@ -50,9 +52,10 @@ export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
     if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_schema', `the schema is not a valid JSON Schema: ${compiled.error}`, { errors: [{ pointer: `/schema${compiled.pointer ?? ''}`, detail: compiled.error }] }));
     const db = c.var.db;
     const row = await changeConfig(c, tenantId, async () => {
+      await assertSchemaBudget(db, tenantId, new TextEncoder().encode(JSON.stringify(body.schema)).length);
       const row = await insertEventTypeVersion(db, tenantId, type, body.schema, body.description ?? null);
       if (!row) throw new ProblemError(problem(409, 'concurrent_change', `${type} is being changed by other requests right now; retry`));
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'event_type.versioned', target: type, details: { version: row.version } });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'event_type.versioned', target: type, details: { version: row.version } });
       return row;
     });
     return c.json(row, 201);
@@ -81,7 +84,7 @@ export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
     const db = c.var.db;
     await changeConfig(c, tenantId, async () => {
       if (!(await deleteEventType(db, tenantId, type))) throw new ProblemError(problem(404, 'event_type_not_found', `no schema for ${type}`));
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'event_type.deleted', target: type });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'event_type.deleted', target: type });
     });
     return c.body(null, 204);
   });

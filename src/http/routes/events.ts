@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { getEvent, listEvents, type StoredEvent } from '../../db/events';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';

@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { redisConfigured, redisFor } from '../../lib/redis';
 import type { AppEnv } from '../context';
+import { errorMessage } from '../../lib/errors';
 
 const healthz = createRoute({
   method: 'get',
@@ -31,7 +32,7 @@ async function checkRedis(env: Env): Promise<z.infer<typeof Check> | null> {
     await redis.ping();
     return { ok: true, latency_ms: Date.now() - started };
   } catch (error) {
-    return { ok: false, latency_ms: Date.now() - started, error: String((error as Error).message ?? error) };
+    return { ok: false, latency_ms: Date.now() - started, error: errorMessage(error) };
   }
 }
 
@@ -45,7 +46,7 @@ export function registerHealth(app: OpenAPIHono<AppEnv>): void {
       await c.var.db.query('SELECT 1');
       postgres = { ok: true, latency_ms: Date.now() - started };
     } catch (error) {
-      postgres = { ok: false, latency_ms: Date.now() - started, error: String((error as Error).message ?? error) };
+      postgres = { ok: false, latency_ms: Date.now() - started, error: errorMessage(error) };
     }
     // Redis is optional: when it fails ingest degrades to its fallbacks, so it is reported, not required
     const redis = await checkRedis(c.env);

@@ -1,17 +1,18 @@
 import { z } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { parseAllowlist } from '../../delivery/ssrf-guard';
+import { configOf } from '../../config';
+import { verifierFetch } from '../../delivery/verifier-egress';
 import { acceptIngest } from '../../ingest/pipeline';
 import { countOutcome } from '../../ingest/rejections';
 import { ingestLimiter } from '../../ratelimit/ingest-limiter';
-import { requestSandboxes } from '../../plugins/sandbox';
+import { requestSandboxes } from '../../sandbox';
 import { rulesKey, skipSharedOnce } from '../../tenancy/shared-cache';
 import { forgetSource, fresherSource, resolveSource } from '../../tenancy/sources';
 import { forgetTenantRules, tenantRules } from '../../tenancy/tenant-rules';
 import { readBody } from '../body';
 import type { AppEnv } from '../context';
 import { problemResponse } from '../problem-response';
-import { problem } from '../../ingest/problem';
+import { problem } from '../../lib/problem';
 import { idPattern, problemResponses } from '../schemas';
 
 const Accepted = z.object({ id: z.string(), sequence: z.number().int(), duplicate: z.boolean() }).openapi('IngestAccepted');
@@ -59,7 +60,7 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
         rules: (tenantId) => tenantRules(c.env, tenantId, waitUntil),
         append: (tenantId, request) => c.env.TENANT_LOG.getByName(tenantId).append(request),
         sandbox: requestSandboxes(c.env, c.executionCtx),
-        egressAllowlist: parseAllowlist(c.env.EGRESS_ALLOWLIST),
+        verifierFetch: verifierFetch(configOf(c.env).egressAllowlist),
         forget: (source) => {
           forgetSource(source.id);
           forgetTenantRules(source.tenantId);

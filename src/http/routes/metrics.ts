@@ -6,12 +6,12 @@
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { tenantMetrics } from '../../db/metrics';
-import type { LogStatus } from '../../durable/log-types';
+import type { LogStatus } from '../../ingest/log-types';
 import type { AppEnv } from '../context';
 import { problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
-const UNIT_SECONDS = { m: 60, h: 3600, d: 86_400 } as const;
+const UNIT_SECONDS: ReadonlyMap<string, number> = new Map([['m', 60], ['h', 3600], ['d', 86_400]]);
 const MAX_WINDOW_SECONDS = 30 * 86_400;
 
 const Window = z
@@ -22,7 +22,7 @@ const Window = z
   .openapi({ example: '1h' });
 
 export function windowSeconds(window: string): number {
-  return Number(window.slice(0, -1)) * UNIT_SECONDS[window.at(-1) as keyof typeof UNIT_SECONDS];
+  return Number(window.slice(0, -1)) * (UNIT_SECONDS.get(window.at(-1) ?? '') ?? Number.NaN);
 }
 
 const Metrics = z
@@ -73,9 +73,9 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
         window,
         from: new Date(to.getTime() - seconds * 1000).toISOString(),
         to: to.toISOString(),
-        events: { accepted: Number(row.accepted), rejected: { total: rejected, by_reason: row.rejected }, quarantined: Number(row.quarantined) + log.quarantined },
+        events: { accepted: row.accepted, rejected: { total: rejected, by_reason: row.rejected }, quarantined: row.quarantined + log.quarantined },
         deliveries: { by_status: row.deliveries, latency_ms: { p50: round(row.p50_ms), p95: round(row.p95_ms) } },
-        backlog: { pending_deliveries: Number(row.pending), outbox: log.outboxDepth, dispatch: log.dispatchDepth },
+        backlog: { pending_deliveries: row.pending, outbox: log.outboxDepth, dispatch: log.dispatchDepth },
       },
       200,
     );

@@ -1,10 +1,11 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { findPlugin } from '../../db/plugins';
+import { checkTransformed } from '../../ingest/apply-rules';
 import { toIngestEvent } from '../../ingest/envelope';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import { pluginType } from '../../plugins/registry';
 import { runTransformer, runValidator, type HookVerdict, type Instance } from '../../plugins/runner';
-import { requestSandboxes } from '../../plugins/sandbox';
+import { requestSandboxes } from '../../sandbox';
 import type { PluginEvent, TransformerPlugin, ValidatorPlugin } from '../../plugins/types';
 import type { AppEnv } from '../context';
 import { idParam, problemResponses, TenantParam } from '../schemas';
@@ -60,10 +61,15 @@ export function registerPluginTest(app: OpenAPIHono<AppEnv>): void {
     };
     const event = input.value.event as PluginEvent;
     const started = performance.now();
-    const verdict: HookVerdict =
+    let verdict: HookVerdict =
       row.kind === 'validator'
         ? await runValidator(tenantId, instance as Instance<ValidatorPlugin>, event, { sandbox })
         : await runTransformer(tenantId, instance as Instance<TransformerPlugin>, event, { sandbox });
+    if (row.kind === 'transformer' && verdict.kind === 'pass') {
+      // what ingest would refuse to store is no pass here either
+      const checked = checkTransformed(row.name, verdict.event);
+      verdict = checked.ok ? { kind: 'pass', event: checked.value.event as PluginEvent } : { kind: 'reject', code: checked.code, detail: checked.detail, ...(checked.errors ? { errors: checked.errors } : {}) };
+    }
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     const result = verdict.kind === 'pass' && row.kind === 'validator' ? { kind: verdict.kind } : verdict;
     return c.json({ result, duration_ms: durationMs }, 200);

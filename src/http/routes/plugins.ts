@@ -1,18 +1,22 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
+import { actorOf } from '../../tenancy/principal';
 import { deletePlugin, findPlugin, insertPlugin, listPlugins, pluginUsers, updatePlugin, type PluginRow } from '../../db/plugins';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
 import { TypePatternSchema } from '../../lib/type-pattern';
-import { catalog } from '../../plugins/registry';
+import { catalog, pluginType } from '../../plugins/registry';
+import { hasPlainSecrets, maskSecrets } from '../../plugins/secret-fields';
 import { changeConfig } from '../config-change';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
 import type { AppEnv } from '../context';
-import { acceptPluginConfig } from '../plugin-checks';
+import { acceptPluginConfig, sealPluginConfig } from '../plugin-checks';
 import { requirePluginType } from '../plugin-config';
 import { registerPluginTest } from './plugin-test';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { assertBelowLimit } from '../tenant-limits';
+import { errorProperty } from '../../lib/errors';
 
 const Patterns = z.array(TypePatternSchema).min(1).max(50);
 
@@ -22,7 +26,7 @@ const PluginSchema = z
     type: z.string(),
     kind: z.enum(['verifier', 'validator', 'transformer', 'action']),
     name: z.string(),
-    config: z.record(z.string(), z.unknown()),
+    config: z.record(z.string(), z.unknown()).openapi({ description: 'secret fields (writeOnly in the catalog) read as "********"; send that back to keep them' }),
     event_types: z.array(z.string()),
     position: z.number().int(),
     enabled: z.boolean(),
@@ -38,7 +42,8 @@ const CatalogSchema = z
 
 const PluginParams = TenantParam.extend({ pluginId: idParam('plg', 'pluginId') });
 const tag = (p: PluginRow) => etag(p.id, p.version);
-const present = (p: PluginRow) => ({ ...p, kind: p.kind as z.infer<typeof PluginSchema>['kind'] });
+// secret fields read as SECRET_MARKER, sealed or (in rows older than sealing) not
+const present = (p: PluginRow) => ({ ...p, config: maskSecrets(pluginType(p.type), p.config), kind: p.kind as z.infer<typeof PluginSchema>['kind'] });
 
 const routes = {
   catalog: createRoute({ method: 'get', path: '/v1/plugins', tags: ['plugins'], summary: 'The catalog of plugin types with their config JSON Schema', responses: { 200: { description: 'Catalog', ...json(z.object({ data: z.array(CatalogSchema) })) } } }),
@@ -92,14 +97,15 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     const type = requirePluginType(body.type, '/type');
-    const config = await acceptPluginConfig(c, tenantId, type, body.config, '/config');
+    const config = await sealPluginConfig(c, type, await acceptPluginConfig(c, tenantId, type, body.config, '/config'));
     const db = c.var.db;
     const row = await changeConfig(c, tenantId, async () => {
+      await assertBelowLimit(db, tenantId, 'plugins');
       const row = await insertPlugin(db, { id: newId('plg'), tenantId, type: type.id, kind: type.kind, name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }).catch((error: unknown) => {
         if (String(error).includes('plugins_tenant_id_name_key')) throw new ProblemError(problem(409, 'plugin_name_taken', `a plugin instance named ${body.name} exists`));
         throw error;
       });
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'plugin.created', target: row.id, details: { type: type.id } });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'plugin.created', target: row.id, details: { type: type.id } });
       return row;
     });
     return c.json(present(row), 201, { etag: tag(row) });
@@ -130,11 +136,16 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const current = await findPlugin(db, tenantId, pluginId);
     if (!current) throw notFound(pluginId);
     const expected = ifMatchVersion(c.req.valid('header')['if-match'], current);
-    const config = body.config === undefined ? undefined : await acceptPluginConfig(c, tenantId, requirePluginType(current.type, '/type'), body.config, '/config');
+    const type = pluginType(current.type);
+    let replaced: unknown;
+    if (body.config !== undefined) replaced = await acceptPluginConfig(c, tenantId, requirePluginType(current.type, '/type'), body.config, '/config', current.config);
+    // any write seals what a row from before sealing still holds in plain text
+    else if (hasPlainSecrets(type, current.config)) replaced = current.config;
+    const config = replaced === undefined ? undefined : await sealPluginConfig(c, type, replaced);
     const row = await changeConfig(c, tenantId, async () => {
       const row = await updatePlugin(db, tenantId, pluginId, { name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }, expected);
       if (!row) throw changedMeanwhile();
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'plugin.updated', target: pluginId, details: { fields: Object.keys(body) } });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'plugin.updated', target: pluginId, details: { fields: Object.keys(body) } });
       return row;
     });
     return c.json(present(row), 200, { etag: tag(row) });
@@ -149,11 +160,11 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     await changeConfig(c, tenantId, async () => {
       const deleted = await deletePlugin(db, tenantId, pluginId).catch((error: unknown) => {
         // a source started using it after the check above
-        if ((error as { code?: string }).code === '23503') throw new ProblemError(problem(409, 'plugin_in_use', 'the instance is in use; change its users first'));
+        if (errorProperty(error, 'code') === '23503') throw new ProblemError(problem(409, 'plugin_in_use', 'the instance is in use; change its users first'));
         throw error;
       });
       if (!deleted) throw notFound(pluginId);
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'plugin.deleted', target: pluginId });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'plugin.deleted', target: pluginId });
     });
     return c.body(null, 204);
   });

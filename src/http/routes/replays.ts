@@ -1,15 +1,17 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
+import { actorOf } from '../../tenancy/principal';
 import { findReplay, insertReplay, listReplays, type ReplayRow } from '../../db/replays';
 import { findSubscription } from '../../db/subscriptions';
 import { compileFilter } from '../../delivery/filter';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
 import { TypePatternSchema } from '../../lib/type-pattern';
 import type { ReplayMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
 
 const Replay = z
   .object({
@@ -38,7 +40,7 @@ const routes = {
         })),
       },
     },
-    responses: { 202: { description: 'Started; poll GET replays/{id} for progress', ...json(Replay) }, ...problemResponses(401, 404, 422) },
+    responses: { 202: { description: 'Started; poll GET replays/{id} for progress', ...json(Replay) }, ...problemResponses(401, 404, 409, 422) },
   }),
   list: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/replays', tags: ['deliveries'], security: sec, summary: 'Recent replays with their progress',
@@ -60,11 +62,17 @@ export function registerReplays(app: OpenAPIHono<AppEnv>): void {
     if (body.subscription_id && !(await findSubscription(c.var.db, tenantId, body.subscription_id))) {
       throw new ProblemError(problem(422, 'subscription_not_found', `no subscription ${body.subscription_id}`, { errors: [{ pointer: '/subscription_id', detail: 'unknown subscription' }] }));
     }
+    assertFilterSize(body.where);
+    if (body.from && body.to && Date.parse(body.from) >= Date.parse(body.to)) {
+      // an empty range would run, match nothing and report success: a typo, not a request
+      throw new ProblemError(problem(422, 'validation_failed', 'the request body is invalid', { errors: [{ pointer: '/to', detail: 'to must be later than from' }] }));
+    }
     const where = compileFilter(body.where);
     if (!where.ok) throw new ProblemError(problem(422, 'invalid_filter', 'the where filter is invalid', { errors: where.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }));
+    await assertBelowLimit(c.var.db, tenantId, 'running_replays');
     const replay = await insertReplay(c.var.db, newId('rpl'), tenantId, body.subscription_id ?? null, { types: body.types, where: body.where, from: body.from, to: body.to });
     await c.env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: tenantId, replay_id: replay.id } satisfies ReplayMessage, { contentType: 'json' });
-    await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'replay.started', target: replay.id });
+    await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'replay.started', target: replay.id });
     return c.json(present(replay), 202);
   });
 

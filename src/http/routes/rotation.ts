@@ -5,17 +5,16 @@
  * whenever it likes within the grace period.
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { newSecret } from '../../../plugins/standard-webhooks';
 import { recordAudit } from '../../db/audit';
+import { actorOf } from '../../tenancy/principal';
 import { transaction } from '../../db/client';
 import { findPlugin } from '../../db/plugins';
 import { newestSecret, rotateSecret } from '../../db/secrets';
 import { findSource } from '../../db/sources';
-import { ED25519_SECRET_PREFIX, newEd25519Secret } from '../../delivery/outbound-signing';
-import { problem, ProblemError } from '../../ingest/problem';
+import { ED25519_SECRET_PREFIX, newEd25519Secret, newWhsecSecret } from '../../plugins/kit/signing';
+import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
 import { open, seal } from '../../lib/secret-box';
-import type { VerifierPlugin } from '../../plugins/types';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { parsePluginConfig, requirePluginType } from '../plugin-config';
@@ -80,7 +79,7 @@ export function registerRotation(app: OpenAPIHono<AppEnv>): void {
     const source = await findSource(db, tenantId, sourceId);
     if (!source) throw new ProblemError(problem(404, 'source_not_found', `no source ${sourceId}`));
     const instance = source.verifier_plugin_id ? await findPlugin(db, tenantId, source.verifier_plugin_id) : null;
-    const plugin = requirePluginType(instance?.type ?? source.verifier_type, '/verifier', 'verifier') as VerifierPlugin;
+    const plugin = requirePluginType(instance?.type ?? source.verifier_type, '/verifier', 'verifier');
     const config = parsePluginConfig(plugin, instance?.config ?? source.verifier_config, '/verifier');
     const [secret] = (await plugin.provision(config, body.secret)).secrets;
     if (!secret) throw new ProblemError(problem(409, 'rotation_unsupported', `the ${plugin.id} verifier of this source uses no shared secret; change its keys instead`));
@@ -91,7 +90,7 @@ export function registerRotation(app: OpenAPIHono<AppEnv>): void {
     const rotated = await changeConfig(c, tenantId, async () => {
       const done = await rotateSecret(db, 'source_secrets', tenantId, sourceId, sealed, grace);
       if (!done) throw new ProblemError(problem(404, 'source_not_found', `no source ${sourceId}`));
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'source.secret_rotated', target: sourceId, details: { grace_seconds: grace } });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'source.secret_rotated', target: sourceId, details: { grace_seconds: grace } });
       return done;
     });
     return c.json({ id: sourceId, secret, previous_secret_expires_at: rotated.previous_expires_at }, 200);
@@ -106,12 +105,12 @@ export function registerRotation(app: OpenAPIHono<AppEnv>): void {
     if (!current.exists) throw new ProblemError(problem(404, 'subscription_not_found', `no subscription ${subscriptionId}`));
     // the new secret signs the way the current one does (v1 HMAC or v1a Ed25519)
     const ed25519 = current.ciphertext !== null && (await open(c.env.ENCRYPTION_KEY, current.ciphertext)).startsWith(ED25519_SECRET_PREFIX);
-    const signing = ed25519 ? await newEd25519Secret() : { secret: newSecret(), publicKey: null };
+    const signing = ed25519 ? await newEd25519Secret() : { secret: newWhsecSecret(), publicKey: null };
     const sealed = { id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, signing.secret) };
     const rotated = await transaction(db, async () => {
       const done = await rotateSecret(db, 'subscription_secrets', tenantId, subscriptionId, sealed, grace);
       if (!done) throw new ProblemError(problem(404, 'subscription_not_found', `no subscription ${subscriptionId}`));
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'subscription.secret_rotated', target: subscriptionId, details: { grace_seconds: grace } });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'subscription.secret_rotated', target: subscriptionId, details: { grace_seconds: grace } });
       return done;
     });
     return c.json({ id: subscriptionId, secret: ed25519 ? null : signing.secret, public_key: signing.publicKey, previous_secret_expires_at: rotated.previous_expires_at }, 200);

@@ -1,8 +1,9 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
+import { actorOf } from '../../tenancy/principal';
 import { deleteSource, findSource, insertSource, listSources, updateSource, type Source } from '../../db/sources';
 import { rateRuleSchema } from '../../ratelimit/limits';
-import { problem, ProblemError } from '../../ingest/problem';
+import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
 import { seal } from '../../lib/secret-box';
 import { findPlugin } from '../../db/plugins';
@@ -14,6 +15,7 @@ import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { assertBelowLimit } from '../tenant-limits';
 
 const RateRule = z
   .strictObject({ requests: rateRuleSchema.shape.requests, window_seconds: rateRuleSchema.shape.window_seconds })
@@ -67,7 +69,7 @@ const createSource = createRoute({
       },
     },
   },
-  responses: { 201: { description: 'Created', content: { 'application/json': { schema: CreatedSource } } }, ...problemResponses(401, 404, 422) },
+  responses: { 201: { description: 'Created', content: { 'application/json': { schema: CreatedSource } } }, ...problemResponses(401, 404, 409, 422) },
 });
 
 const listRoute = createRoute({
@@ -135,7 +137,7 @@ function present(source: Source, origin: string) {
     name: source.name,
     ingest_url: `${origin}/v1/ingest/${source.id}`,
     verifier: { type: source.verifier_type, config: source.verifier_config, plugin_id: source.verifier_plugin_id },
-    rate_limit: (source.rate_limit ?? null) as { requests: number; window_seconds: number } | null,
+    rate_limit: source.rate_limit,
     created_at: source.created_at,
   };
 }
@@ -154,11 +156,11 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
       if (!instance || instance.kind !== 'verifier') {
         throw new ProblemError(problem(422, 'plugin_not_found', `no verifier plugin instance ${requested.plugin_id}`, { errors: [{ pointer: '/verifier/plugin_id', detail: 'not a verifier instance of this tenant' }] }));
       }
-      plugin = requirePluginType(instance.type, '/verifier/plugin_id', 'verifier') as VerifierPlugin;
+      plugin = requirePluginType(instance.type, '/verifier/plugin_id', 'verifier');
       config = parsePluginConfig(plugin, instance.config, '/verifier/plugin_id');
       pluginId = instance.id;
     } else {
-      plugin = requirePluginType(requested.type, '/verifier/type', 'verifier') as VerifierPlugin;
+      plugin = requirePluginType(requested.type, '/verifier/type', 'verifier');
       config = await acceptPluginConfig(c, tenantId, plugin, requested.config, '/verifier/config');
     }
     const supplied = 'secret' in requested ? requested.secret : undefined;
@@ -172,10 +174,11 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     );
     const principal = c.get('principal');
     const db = c.var.db;
+    await assertBelowLimit(db, tenantId, 'sources');
     const source = await insertSource(db, {
       id: newId('src'), tenantId, name: body.name, verifierType: plugin.id, verifierConfig: pluginId ? {} : provision.config, verifierPluginId: pluginId, sealedSecrets,
     });
-    await recordAudit(db, { tenantId, principal, action: 'source.created', target: source.id, details: { verifier: plugin.id } });
+    await recordAudit(db, { tenantId, actor: actorOf(principal), action: 'source.created', target: source.id, details: { verifier: plugin.id } });
     return c.json({ ...present(source, new URL(c.req.url).origin), secret: provision.secrets[0] ?? null }, 201);
   });
 
@@ -208,7 +211,7 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     const db = c.var.db;
     const update = async () => {
       const updated = await updateSource(db, tenantId, sourceId, { name, rateLimit });
-      if (updated) await recordAudit(db, { tenantId, principal, action: 'source.updated', target: sourceId, details: { ...(name === undefined ? {} : { name }), ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }) } });
+      if (updated) await recordAudit(db, { tenantId, actor: actorOf(principal), action: 'source.updated', target: sourceId, details: { ...(name === undefined ? {} : { name }), ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }) } });
       return updated;
     };
     let source: Source | null;
@@ -227,7 +230,7 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     // a config change, so isolates holding the source in cache learn of it on their next append
     const deleted = await changeConfig(c, tenantId, async () => {
       if (!(await deleteSource(db, tenantId, sourceId))) return false;
-      await recordAudit(db, { tenantId, principal: c.get('principal'), action: 'source.deleted', target: sourceId, details: {} });
+      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'source.deleted', target: sourceId, details: {} });
       return true;
     }, { sourceIds: [sourceId] });
     if (!deleted) throw notFound(sourceId);

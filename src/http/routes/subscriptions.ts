@@ -1,24 +1,28 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { newSecret } from '../../../plugins/standard-webhooks';
 import { recordAudit } from '../../db/audit';
+import { actorOf } from '../../tenancy/principal';
 import { findPlugin } from '../../db/plugins';
 import { deleteSubscription, findSubscription, insertSubscription, listSubscriptions, updateSubscription, type SubscriptionFields, type SubscriptionRow } from '../../db/subscriptions';
 import { compileFilter } from '../../delivery/filter';
-import { newEd25519Secret } from '../../delivery/outbound-signing';
+import { newEd25519Secret, newWhsecSecret } from '../../plugins/kit/signing';
 import { retryScheduleSchema } from '../../delivery/retry-policy';
-import { checkDestination, parseAllowlist } from '../../delivery/ssrf-guard';
-import { problem, ProblemError } from '../../ingest/problem';
+import { configOf } from '../../config';
+import { checkDestination } from '../../delivery/ssrf-guard';
+import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
 import { seal } from '../../lib/secret-box';
+import { pluginType } from '../../plugins/registry';
+import { hasPlainSecrets, maskSecrets, openSecrets } from '../../plugins/secret-fields';
 import { TypePatternSchema } from '../../lib/type-pattern';
 import { changeConfig } from '../config-change';
 import type { AppEnv } from '../context';
 import { changedMeanwhile, etag, ifMatchVersion } from '../etag';
-import { acceptPluginConfig } from '../plugin-checks';
+import { acceptPluginConfig, sealPluginConfig } from '../plugin-checks';
 import { requirePluginType } from '../plugin-config';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
 
 const Patterns = z.array(TypePatternSchema).min(1).max(50);
 const Action = z.union([
@@ -59,7 +63,7 @@ const routes = {
   create: createRoute({
     method: 'post', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'Subscribe an action to events',
     request: { params: TenantParam, body: { required: true, ...json(z.strictObject({ ...Fields, signing: z.enum(['v1', 'v1a']).default('v1').openapi({ description: 'v1: HMAC whsec_ secret; v1a: Ed25519' }) })) } },
-    responses: { 201: { description: 'Created', ...json(Created) }, ...problemResponses(401, 404, 422) },
+    responses: { 201: { description: 'Created', ...json(Created) }, ...problemResponses(401, 404, 409, 422) },
   }),
   list: createRoute({
     method: 'get', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'List subscriptions',
@@ -87,7 +91,7 @@ const routes = {
 function present(s: SubscriptionRow) {
   return {
     id: s.id, name: s.name, types: s.types, where: s.filter ?? null,
-    action: s.action_plugin_id ? { plugin_id: s.action_plugin_id } : { type: s.action_type ?? '', config: s.action_config ?? {} },
+    action: s.action_plugin_id ? { plugin_id: s.action_plugin_id } : { type: s.action_type ?? '', config: maskSecrets(pluginType(s.action_type ?? ''), s.action_config ?? {}) },
     transformer: s.transformer_plugin_id ? { plugin_id: s.transformer_plugin_id } : null,
     ordering: s.ordering, retry_schedule: s.retry_schedule, enabled: s.enabled, disabled_reason: s.disabled_reason,
     failure_threshold: s.failure_threshold, consecutive_failures: s.consecutive_failures, version: s.version, created_at: s.created_at, updated_at: s.updated_at,
@@ -96,10 +100,15 @@ function present(s: SubscriptionRow) {
 
 const invalid = (code: string, detail: string, pointer: string) => new ProblemError(problem(422, code, detail, { errors: [{ pointer, detail }] }));
 
-/** Validates the parts of a subscription that reach beyond zod: filter, action, transformer, destination. */
-async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where?: unknown; action?: z.infer<typeof Action>; transformer?: { plugin_id: string } | null }): Promise<Partial<SubscriptionFields>> {
+/**
+ * Validates the parts of a subscription that reach beyond zod: filter, action, transformer, destination.
+ * `current` is the subscription being changed, whose inline action keeps the secrets a PATCH sends back
+ * as SECRET_MARKER.
+ */
+async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where?: unknown; action?: z.infer<typeof Action>; transformer?: { plugin_id: string } | null }, current?: SubscriptionRow): Promise<Partial<SubscriptionFields>> {
   const out: Partial<SubscriptionFields> = {};
   if (body.where !== undefined) {
+    assertFilterSize(body.where);
     const compiled = compileFilter(body.where);
     if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_filter', 'the where filter is invalid', { errors: compiled.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }));
     out.filter = body.where;
@@ -110,15 +119,16 @@ async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where
       const instance = await findPlugin(c.var.db, tenantId, body.action.plugin_id);
       if (!instance || instance.kind !== 'action') throw invalid('plugin_not_found', `no action plugin instance ${body.action.plugin_id}`, '/action/plugin_id');
       Object.assign(out, { actionPluginId: instance.id, actionType: null, actionConfig: null });
-      config = instance.config;
+      config = await openSecrets(c.env.ENCRYPTION_KEY, pluginType(instance.type), instance.config);
     } else {
       const type = requirePluginType(body.action.type, '/action/type', 'action');
-      config = await acceptPluginConfig(c, tenantId, type, body.action.config, '/action/config');
-      Object.assign(out, { actionPluginId: null, actionType: type.id, actionConfig: config });
+      const stored = current && !current.action_plugin_id && current.action_type === type.id ? (current.action_config ?? undefined) : undefined;
+      config = await acceptPluginConfig(c, tenantId, type, body.action.config, '/action/config', stored);
+      Object.assign(out, { actionPluginId: null, actionType: type.id, actionConfig: await sealPluginConfig(c, type, config) });
     }
     const url = (config as { url?: unknown }).url;
     if (typeof url === 'string') {
-      const verdict = checkDestination(url, parseAllowlist(c.env.EGRESS_ALLOWLIST));
+      const verdict = checkDestination(url, configOf(c.env).egressAllowlist);
       if (!verdict.ok) throw invalid('destination_refused', `the destination is refused: ${verdict.reason}`, '/action/config/url');
     }
   }
@@ -145,12 +155,13 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       transformerPluginId: null, ordering: body.ordering, retrySchedule: body.retry_schedule ?? null, enabled: body.enabled, failureThreshold: body.failure_threshold,
       ...resolved,
     };
-    const signing = body.signing === 'v1a' ? await newEd25519Secret() : { secret: newSecret(), publicKey: null };
+    const signing = body.signing === 'v1a' ? await newEd25519Secret() : { secret: newWhsecSecret(), publicKey: null };
     const sealed = { id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, signing.secret) };
     const id = newId('sub');
     const row = await changeConfig(c, tenantId, async () => {
+      await assertBelowLimit(c.var.db, tenantId, 'subscriptions');
       const row = await insertSubscription(c.var.db, id, tenantId, fields, sealed);
-      await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'subscription.created', target: id });
+      await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'subscription.created', target: id });
       return row;
     });
     const created = { ...present(row), secret: body.signing === 'v1a' ? null : signing.secret, public_key: signing.publicKey };
@@ -188,12 +199,17 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       ...(body.retry_schedule !== undefined ? { retrySchedule: body.retry_schedule } : {}),
       ...(body.failure_threshold !== undefined ? { failureThreshold: body.failure_threshold } : {}),
       ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
-      ...(await resolveFields(c, tenantId, body)),
+      ...(await resolveFields(c, tenantId, body, current)),
     };
+    const inlineType = current.action_plugin_id ? undefined : pluginType(current.action_type ?? '');
+    // any write seals what a row from before sealing still holds in plain text
+    if (body.action === undefined && inlineType && hasPlainSecrets(inlineType, current.action_config)) {
+      Object.assign(fields, { actionPluginId: null, actionType: inlineType.id, actionConfig: await sealPluginConfig(c, inlineType, current.action_config) });
+    }
     const row = await changeConfig(c, tenantId, async () => {
       const row = await updateSubscription(c.var.db, tenantId, subscriptionId, fields, expected);
       if (!row) throw changedMeanwhile();
-      await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'subscription.updated', target: subscriptionId, details: { fields: Object.keys(body) } });
+      await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'subscription.updated', target: subscriptionId, details: { fields: Object.keys(body) } });
       return row;
     });
     return c.json(present(row), 200, { etag: etag(row.id, row.version) });
@@ -204,7 +220,7 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     await changeConfig(c, tenantId, async () => {
       if (!(await deleteSubscription(c.var.db, tenantId, subscriptionId))) throw notFound(subscriptionId);
-      await recordAudit(c.var.db, { tenantId, principal: c.get('principal'), action: 'subscription.deleted', target: subscriptionId });
+      await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'subscription.deleted', target: subscriptionId });
     });
     return c.body(null, 204);
   });

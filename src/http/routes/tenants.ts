@@ -2,7 +2,8 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { deleteTenantData, insertTenant, listTenants, updateTenant, type Tenant as TenantRow } from '../../db/tenants';
 import { transaction } from '../../db/client';
 import { recordAudit } from '../../db/audit';
-import { problem, ProblemError } from '../../ingest/problem';
+import { actorOf } from '../../tenancy/principal';
+import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
 import { parseRateLimits } from '../../ratelimit/limits';
 import { TENANT_SCOPES } from '../../tenancy/scopes';
@@ -150,7 +151,7 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     requireAdmin(principal);
     const body = c.req.valid('json');
     const tenant = await insertTenant(c.var.db, { id: newId('tn'), name: body.name, dedupWindowSeconds: body.dedup_window_seconds, rateLimits: body.rate_limits });
-    await recordAudit(c.var.db, { tenantId: tenant.id, principal, action: 'tenant.created', target: tenant.id });
+    await recordAudit(c.var.db, { tenantId: tenant.id, actor: actorOf(principal), action: 'tenant.created', target: tenant.id });
     return c.json(presentTenant(tenant), 201);
   });
 
@@ -180,7 +181,7 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     forgetTenantRules(tenantId);
     await transaction(db, async () => {
       if (!(await deleteTenantData(db, tenantId))) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
-      await recordAudit(db, { tenantId: null, principal, action: 'tenant.deleted', target: tenantId });
+      await recordAudit(db, { tenantId: null, actor: actorOf(principal), action: 'tenant.deleted', target: tenantId });
     });
     return c.body(null, 204);
   });
@@ -198,7 +199,7 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     const tenant = await changeConfig(c, tenantId, async () => {
       const row = await updateTenant(c.var.db, tenantId, { name: body.name, dedupWindowSeconds: body.dedup_window_seconds, rateLimits: body.rate_limits });
       if (!row) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
-      await recordAudit(c.var.db, { tenantId, principal, action: 'tenant.updated', target: tenantId, details: { fields: Object.keys(body), ...(body.rate_limits ? { rate_limits: body.rate_limits } : {}) } });
+      await recordAudit(c.var.db, { tenantId, actor: actorOf(principal), action: 'tenant.updated', target: tenantId, details: { fields: Object.keys(body), ...(body.rate_limits ? { rate_limits: body.rate_limits } : {}) } });
       return row;
     });
     return c.json(presentTenant(tenant), 200);
@@ -212,7 +213,7 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const ttl = body.ttl_seconds ?? 3600;
     const token = await mintToken(c.env.ADMIN_JWT_SECRET, { scope: 'tenant', tenant: tenantId, scopes: body.scopes }, ttl);
-    await recordAudit(c.var.db, { tenantId, principal, action: 'token.minted', details: { scopes: body.scopes ?? null, ttl_seconds: ttl } });
+    await recordAudit(c.var.db, { tenantId, actor: actorOf(principal), action: 'token.minted', details: { scopes: body.scopes ?? null, ttl_seconds: ttl } });
     return c.json({ token, expires_at: new Date(Date.now() + ttl * 1000).toISOString() }, 201);
   });
 }

@@ -1,9 +1,10 @@
 /**
  * The one HTTP exchange every built-in HTTP action makes: POST through `ctx.fetch` (the runtime's
- * guarded fetch), then classify. Never throws for anything the destination or the network does:
- * those are outcomes. A plugin's own `timeoutMs` runs inside the runtime's 15 s ceiling.
+ * guarded fetch, see `ActionContext.fetch`), then classify (./classify.ts). Never throws for anything
+ * the destination or the network does: those are outcomes. A plugin's own `timeoutMs` runs inside the
+ * guarded fetch's 15 s ceiling, which runs inside the action's 20 s deadline.
  */
-import type { ActionContext, ActionOutcome } from '../../src/plugins/types';
+import type { ActionContext, ActionOutcome } from '../types';
 import { classifyError, classifyResponse } from './classify';
 
 export interface PostRequest {

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { ed25519PublicKey, newEd25519Secret, signatureHeaders } from '../../src/delivery/outbound-signing';
+import { ed25519PublicKey, newEd25519Secret, signatureHeaders } from '../../../src/plugins/kit/signing';
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text) as Uint8Array<ArrayBuffer>;

@@ -4,7 +4,7 @@
  * A missing value renders as nothing, an object as JSON. `escape` applies to substituted values only,
  * so a template may carry the destination's own markup while event data cannot inject any.
  */
-import type { PluginEvent } from '../../src/plugins/types';
+import type { PluginEvent } from '../types';
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}/g;
 

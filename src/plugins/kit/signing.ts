@@ -1,7 +1,7 @@
 /**
- * Standard Webhooks signatures for outbound deliveries (https://www.standardwebhooks.com).
- * `src/delivery/outbound-signing.ts` re-exports this for the runtime; it lives here because plugins
- * may import only the plugin contract and `src/lib/encoding` from `src/`.
+ * Standard Webhooks signatures for outbound deliveries (https://www.standardwebhooks.com): the signer
+ * of the `webhook` action, the secrets subscriptions are created with, and `signV1`, which a
+ * Standard Webhooks verifier (and a test) uses to check or forge a `v1` entry.
  *
  * Secret formats, told apart by prefix:
  * - `whsec_<base64>`: an HMAC-SHA256 key; signs a `v1,<base64 mac>` entry (the receiver holds the same
@@ -14,8 +14,7 @@
  * receiver that knows either the old or the new secret accepts the delivery. All entries sign
  * `${webhook-id}.${webhook-timestamp}.${body}`.
  */
-import { fromBase64, toBase64 } from '../../src/lib/encoding';
-import { signV1 } from '../standard-webhooks';
+import { concatBytes, fromBase64, toBase64, utf8 } from '../../lib/encoding';
 
 export const ED25519_SECRET_PREFIX = 'whsk_';
 export const ED25519_PUBLIC_PREFIX = 'whpk_';
@@ -24,6 +23,34 @@ export const ED25519_PUBLIC_PREFIX = 'whpk_';
 const PKCS8_ED25519_HEADER = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 const KEY_CACHE_LIMIT = 1000;
 const signingKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_CACHED_HMAC_KEYS = 10_000;
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/** A new `whsec_` secret: 24 random bytes, as Standard Webhooks senders issue them. */
+export function newWhsecSecret(): string {
+  return `whsec_${toBase64(crypto.getRandomValues(new Uint8Array(24)))}`;
+}
+
+/** The HMAC-SHA256 key of a `whsec_` secret (the prefix is optional), cached per isolate; rejects a malformed one. */
+export function whsecKey(secret: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    const raw = fromBase64(secret.startsWith('whsec_') ? secret.slice(6) : secret);
+    if (!raw || raw.length < 16) return Promise.reject(new Error('malformed whsec_ secret'));
+    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    // secrets of deleted sources and subscriptions would otherwise stay here for the isolate's life
+    if (hmacKeys.size >= MAX_CACHED_HMAC_KEYS) hmacKeys.clear();
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
+/** One `v1,<base64 mac>` entry over `${id}.${timestamp}.${body}`, as a Standard Webhooks sender signs. */
+export async function signV1(secret: string, id: string, timestamp: number, body: Uint8Array<ArrayBuffer>): Promise<string> {
+  const content = concatBytes(utf8(`${id}.${timestamp}.`), body);
+  const mac = await crypto.subtle.sign('HMAC', await whsecKey(secret), content);
+  return `v1,${toBase64(new Uint8Array(mac))}`;
+}
 
 export interface SignInput {
   /** `webhook-id`: the delivery id, so it stays the same across retries and receivers can dedupe. */

@@ -1,4 +1,4 @@
-/** The TenantLog's RPC shapes, shared by the DO and its callers. */
+/** The TenantLog's RPC shapes: what ingest appends and what the log answers; the DO implements them. */
 
 export interface AppendItem {
   sourceId: string;

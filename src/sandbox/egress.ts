@@ -10,8 +10,8 @@
  * is removed from real responses so a destination cannot fake one.
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
-import { createGuardedFetch } from '../../delivery/guarded-fetch';
-import { parseAllowlist } from '../../delivery/ssrf-guard';
+import { createGuardedFetch } from '../delivery/guarded-fetch';
+import { configOf } from '../config';
 import { hostAllowed } from './allowed-hosts';
 
 export interface EgressProps {
@@ -35,7 +35,7 @@ export class ScriptEgress extends WorkerEntrypoint<Env, EgressProps> {
     if (!hostAllowed(request.url, allowedHosts)) return verdict('refused', `${hostOf(request.url)} is not in the script's allowed_hosts`);
     const body = request.body ? await request.arrayBuffer() : undefined;
     if (body && body.byteLength > EGRESS_BODY_LIMIT_BYTES) return verdict('refused', `request bodies are limited to ${EGRESS_BODY_LIMIT_BYTES} bytes`);
-    const guarded = createGuardedFetch({ allowlist: parseAllowlist(this.env.EGRESS_ALLOWLIST), bodyLimitBytes: EGRESS_RESPONSE_LIMIT_BYTES });
+    const guarded = createGuardedFetch({ allowlist: configOf(this.env).egressAllowlist, bodyLimitBytes: EGRESS_RESPONSE_LIMIT_BYTES });
     try {
       const response = await guarded(request.url, { method: request.method, headers: request.headers, body });
       const headers = new Headers(response.headers);

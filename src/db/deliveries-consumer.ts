@@ -1,6 +1,10 @@
-/** Deliveries and their attempts. Every query names the tenant, or is keyed by ids a tenant owns. */
+/**
+ * The delivery consumer's queries: claim deliveries (leased for one attempt each), keep the leases of a
+ * running batch, read the status of those it could not claim, and record a batch of attempts. Every
+ * query is keyed by delivery ids a tenant owns.
+ */
 import type { Db } from './client';
-import { iso, tenantWhere } from './sql';
+import type { AttemptView } from './deliveries-view';
 
 /** A delivery claimed for one attempt, with everything the attempt needs. */
 export interface ClaimedDelivery {
@@ -51,53 +55,12 @@ export async function claimDeliveries(db: Db, ids: string[], leaseSeconds: numbe
   return result.rows;
 }
 
-/** Current status of the deliveries among `ids` that exist. */
-export interface StrandedRow {
-  id: string;
-  tenant_id: string;
-  subscription_id: string;
-  partition_key: string;
-}
-
-/**
- * Pending deliveries nobody has touched for `afterSeconds` past their due time and that no consumer
- * holds: their queue message is gone. Of an ordered subscription only the head of each partition's
- * line counts (the others wait their turn, however long). Oldest first; the partial index on pending
- * deliveries keeps this to the pending rows.
- */
-export async function strandedDeliveries(db: Db, afterSeconds: number, limit: number): Promise<StrandedRow[]> {
-  const result = await db.query<StrandedRow>(
-    `WITH pending AS (
-       SELECT d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.event_sequence,
-              d.created_at, d.updated_at, d.next_attempt_at, d.leased_until, s.ordering
-         FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-        WHERE d.status = 'pending'
-     ), candidates AS (
-       SELECT * FROM pending WHERE ordering <> 'partition'
-       UNION ALL
-       (SELECT DISTINCT ON (subscription_id, partition_key) * FROM pending WHERE ordering = 'partition'
-         ORDER BY subscription_id, partition_key, event_sequence)
-     )
-     SELECT id, tenant_id, subscription_id, partition_key FROM candidates
-      WHERE (leased_until IS NULL OR leased_until < now())
-        AND GREATEST(updated_at, COALESCE(next_attempt_at, updated_at)) < now() - make_interval(secs => $1)
-      ORDER BY created_at LIMIT $2`,
-    [afterSeconds, limit],
-  );
-  return result.rows;
-}
-
 /** Extends the leases a running consumer batch holds (the attempts take longer than a lease). */
 export async function renewLeases(db: Db, ids: string[], leaseSeconds: number): Promise<void> {
   await db.query(
     `UPDATE deliveries SET leased_until = now() + make_interval(secs => $2) WHERE id = ANY($1) AND status = 'pending' AND leased_until IS NOT NULL`,
     [ids, leaseSeconds],
   );
-}
-
-/** Marks pending deliveries as just handled (the redrive sweep then leaves them alone for a while). */
-export async function touchDeliveries(db: Db, ids: string[]): Promise<void> {
-  if (ids.length > 0) await db.query(`UPDATE deliveries SET updated_at = now() WHERE id = ANY($1) AND status = 'pending'`, [ids]);
 }
 
 /** Status of each delivery, and for a pending one how many seconds of its lease are left (0: none). */
@@ -170,100 +133,4 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
     [JSON.stringify(attempts), gone],
   );
   return result.rows;
-}
-
-/** New deliveries of a replay (ids are derived from the replay, so a repeated step inserts nothing twice). */
-export async function insertReplayDeliveries(
-  db: Db,
-  tenantId: string,
-  replayId: string,
-  deliveries: { id: string; subscriptionId: string; eventId: string; sequence: number; partitionKey: string }[],
-): Promise<number> {
-  const result = await db.query(
-    `INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, replay_id)
-     SELECT x."id", $1, x."subscriptionId", x."eventId", x."sequence", x."partitionKey", $2
-       FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text)
-     ON CONFLICT (id) DO NOTHING`,
-    [tenantId, replayId, JSON.stringify(deliveries)],
-  );
-  return result.rowCount ?? 0;
-}
-
-export interface DeliveryView {
-  id: string;
-  subscription_id: string;
-  event_id: string;
-  event_sequence: number;
-  status: 'pending' | 'delivered' | 'failed' | 'skipped';
-  attempts: number;
-  last_status: number | null;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  replay_id: string | null;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-}
-
-const VIEW = `id, subscription_id, event_id, event_sequence::int8 AS event_sequence, status, attempts, last_status, last_error,
-  ${iso('next_attempt_at')}, replay_id, ${iso('created_at')}, ${iso('updated_at')}, ${iso('finished_at')}`;
-
-type RawView = Omit<DeliveryView, 'event_sequence'> & { event_sequence: string };
-const toView = (r: RawView): DeliveryView => ({ ...r, event_sequence: Number(r.event_sequence) });
-
-export interface DeliveryFilter {
-  status?: string;
-  subscriptionId?: string;
-  eventId?: string;
-  after?: string;
-  before?: string;
-  /** Continue after this delivery id (ids sort by creation only within a replay, so paging is by id). */
-  afterId?: string;
-  limit: number;
-}
-
-export async function listDeliveries(db: Db, tenantId: string, f: DeliveryFilter): Promise<DeliveryView[]> {
-  const where = tenantWhere(tenantId);
-  if (f.status) where.add('status = ?', f.status);
-  if (f.subscriptionId) where.add('subscription_id = ?', f.subscriptionId);
-  if (f.eventId) where.add('event_id = ?', f.eventId);
-  if (f.after) where.add('created_at >= ?', f.after);
-  if (f.before) where.add('created_at < ?', f.before);
-  if (f.afterId) where.add('id > ?', f.afterId);
-  const limit = where.last(f.limit);
-  const result = await db.query<RawView>(`SELECT ${VIEW} FROM deliveries WHERE ${where.sql} ORDER BY id LIMIT ${limit}`, where.params);
-  return result.rows.map(toView);
-}
-
-export interface AttemptView {
-  attempt: number;
-  started_at: string;
-  latency_ms: number;
-  outcome: string;
-  status_code: number | null;
-  error: string | null;
-  response_body: string | null;
-}
-
-export async function findDelivery(db: Db, tenantId: string, id: string): Promise<(DeliveryView & { partition_key: string | null; attempt_log: AttemptView[] }) | null> {
-  const result = await db.query<RawView & { partition_key: string | null; attempt_log: AttemptView[] }>(
-    `SELECT ${VIEW}, partition_key,
-       (SELECT COALESCE(json_agg(json_build_object('attempt', a.attempt, 'started_at', a.started_at, 'latency_ms', a.latency_ms, 'outcome', a.outcome,
-                 'status_code', a.status_code, 'error', a.error, 'response_body', a.response_body) ORDER BY a.attempt), '[]')
-          FROM delivery_attempts a WHERE a.delivery_id = d.id) AS attempt_log
-       FROM deliveries d WHERE tenant_id = $1 AND id = $2`,
-    [tenantId, id],
-  );
-  const row = result.rows[0];
-  return row ? { ...toView(row), partition_key: row.partition_key, attempt_log: row.attempt_log } : null;
-}
-
-/** Puts a finished delivery back to pending with a fresh schedule; null when it is not finished. */
-export async function reopenDelivery(db: Db, tenantId: string, id: string): Promise<{ id: string; subscription_id: string } | null> {
-  const result = await db.query<{ id: string; subscription_id: string }>(
-    `UPDATE deliveries SET status = 'pending', schedule_offset = attempts, finished_at = NULL, next_attempt_at = now(), leased_until = NULL, updated_at = now()
-      WHERE tenant_id = $1 AND id = $2 AND status <> 'pending' RETURNING id, subscription_id`,
-    [tenantId, id],
-  );
-  return result.rows[0] ?? null;
 }

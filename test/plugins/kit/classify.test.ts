@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EgressRefused } from '../../src/delivery/guarded-fetch';
-import { RESPONSE_BODY_LIMIT_BYTES, classifyError, classifyResponse, parseRetryAfter, truncateBody } from '../../src/delivery/classify';
+import { EgressRefused } from '../../../src/delivery/guarded-fetch';
+import { RESPONSE_BODY_LIMIT_BYTES, classifyError, classifyResponse, parseRetryAfter, truncateBody } from '../../../src/plugins/kit/classify';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const answer = (status: number, headers: Record<string, string> = {}, body?: string) => classifyResponse({ status, headers: new Headers(headers), body }, { now: NOW });

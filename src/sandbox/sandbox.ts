@@ -13,8 +13,8 @@
  * - Production allows a request 4 distinct Dynamic Workers with calls in flight; a provider (one per
  *   request or queue batch) holds a further distinct script back until a slot frees.
  */
-import { sha256Hex } from '../../lib/encoding';
-import type { ScriptCallOptions, ScriptFunction, ScriptInspection, ScriptProblem, ScriptSandbox } from '../types';
+import { sha256Hex } from '../lib/encoding';
+import type { ScriptCallOptions, ScriptFunction, ScriptInspection, ScriptProblem, ScriptSandbox } from '../plugins/types';
 import type { EgressProps } from './egress';
 import { instrument, positionOf, ScriptSyntaxError, type Instrumented, type Position } from './instrument';
 import { GUARD_MODULE, GUARD_VERSION, PARSE_CHECK_MODULES, PARSED_MARKER, WRAPPER_MODULE } from './modules';

@@ -1,7 +1,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { requestSandboxes } from '../../src/plugins/sandbox';
-import { instrument, positionOf, ScriptSyntaxError } from '../../src/plugins/sandbox/instrument';
+import { requestSandboxes } from '../../src/sandbox';
+import { instrument, positionOf, ScriptSyntaxError } from '../../src/sandbox/instrument';
 
 const sandbox = () => requestSandboxes(env, { exports })!(`tn_instrument_${crypto.randomUUID()}`);
 const run = (source: string, arg: unknown = null) => sandbox().call(source, 'transform', [arg]);

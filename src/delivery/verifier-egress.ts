@@ -3,9 +3,9 @@
  * a verifier fetches is key material and a plain-HTTP JWKS lets anyone on the path swap the keys. Only
  * a destination named in `EGRESS_ALLOWLIST` (local testing) may be plain HTTP or local.
  */
-import { createGuardedFetch, EgressRefused } from '../delivery/guarded-fetch';
-import { checkDestination } from '../delivery/ssrf-guard';
-import type { VerifierFetch } from './types';
+import type { VerifierFetch } from '../plugins/types';
+import { createGuardedFetch, EgressRefused } from './guarded-fetch';
+import { checkDestination } from './ssrf-guard';
 
 /** Under the verifier deadline (5 s), so a slow JWKS reads as "could not be fetched" like any other failure. */
 export const VERIFIER_FETCH_TIMEOUT_MS = 3_000;

@@ -1,6 +1,6 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { requestSandboxes } from '../../src/plugins/sandbox';
+import { requestSandboxes } from '../../src/sandbox';
 
 const tenant = () => `tn_sandbox_${crypto.randomUUID()}`;
 const sandboxOf = (tenantId = tenant()) => requestSandboxes(env, { exports })!(tenantId);

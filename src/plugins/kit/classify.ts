@@ -1,7 +1,7 @@
 /**
  * Maps what an HTTP destination did to an {@link ActionOutcome}. Pure: no I/O, the clock is a
- * parameter. Lives with the webhook plugin because plugins may not import `src/` beyond the plugin
- * contract; `src/delivery/classify.ts` re-exports it for the runtime.
+ * parameter. Every HTTP action classifies its answers with it (through `postAndClassify`), so
+ * destinations are judged alike whichever plugin reached them.
  *
  * Rules a reader would not guess:
  * - 3xx is a permanent `rejected`: redirects are never followed (a redirect is the classic way to
@@ -12,7 +12,7 @@
  *   `EgressRefused` (the SSRF guard) is permanent; `TimeoutError`, `AbortError` and network errors
  *   are retried.
  */
-import type { ActionOutcome } from '../../src/plugins/types';
+import type { ActionOutcome } from '../types';
 
 /** How much of a response body is kept for delivery records, in UTF-8 bytes. */
 export const RESPONSE_BODY_LIMIT_BYTES = 1024;

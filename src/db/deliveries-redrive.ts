@@ -1,0 +1,47 @@
+/**
+ * The redrive sweep's queries: find pending deliveries whose queue message is gone, and mark the ones
+ * it handled. They span tenants on purpose (the sweep is the platform's, not a tenant's); each row
+ * names its tenant.
+ */
+import type { Db } from './client';
+
+/** A pending delivery whose queue message is gone; `partition_key` is '' for none. */
+export interface StrandedRow {
+  id: string;
+  tenant_id: string;
+  subscription_id: string;
+  partition_key: string;
+}
+
+/**
+ * Pending deliveries nobody has touched for `afterSeconds` past their due time and that no consumer
+ * holds: their queue message is gone. Of an ordered subscription only the head of each partition's
+ * line counts (the others wait their turn, however long). Oldest first; the partial index on pending
+ * deliveries keeps this to the pending rows.
+ */
+export async function strandedDeliveries(db: Db, afterSeconds: number, limit: number): Promise<StrandedRow[]> {
+  const result = await db.query<StrandedRow>(
+    `WITH pending AS (
+       SELECT d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.event_sequence,
+              d.created_at, d.updated_at, d.next_attempt_at, d.leased_until, s.ordering
+         FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+        WHERE d.status = 'pending'
+     ), candidates AS (
+       SELECT * FROM pending WHERE ordering <> 'partition'
+       UNION ALL
+       (SELECT DISTINCT ON (subscription_id, partition_key) * FROM pending WHERE ordering = 'partition'
+         ORDER BY subscription_id, partition_key, event_sequence)
+     )
+     SELECT id, tenant_id, subscription_id, partition_key FROM candidates
+      WHERE (leased_until IS NULL OR leased_until < now())
+        AND GREATEST(updated_at, COALESCE(next_attempt_at, updated_at)) < now() - make_interval(secs => $1)
+      ORDER BY created_at LIMIT $2`,
+    [afterSeconds, limit],
+  );
+  return result.rows;
+}
+
+/** Marks pending deliveries as just handled (the redrive sweep then leaves them alone for a while). */
+export async function touchDeliveries(db: Db, ids: string[]): Promise<void> {
+  if (ids.length > 0) await db.query(`UPDATE deliveries SET updated_at = now() WHERE id = ANY($1) AND status = 'pending'`, [ids]);
+}

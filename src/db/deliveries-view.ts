@@ -1,0 +1,82 @@
+/** Deliveries as the API shows them: list, detail with its attempts, and a manual retry. Every query names the tenant. */
+import type { Db } from './client';
+import { iso, tenantWhere } from './sql';
+
+export interface DeliveryView {
+  id: string;
+  subscription_id: string;
+  event_id: string;
+  event_sequence: number;
+  status: 'pending' | 'delivered' | 'failed' | 'skipped';
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  replay_id: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+const VIEW = `id, subscription_id, event_id, event_sequence::int8 AS event_sequence, status, attempts, last_status, last_error,
+  ${iso('next_attempt_at')}, replay_id, ${iso('created_at')}, ${iso('updated_at')}, ${iso('finished_at')}`;
+
+type RawView = Omit<DeliveryView, 'event_sequence'> & { event_sequence: string };
+const toView = (r: RawView): DeliveryView => ({ ...r, event_sequence: Number(r.event_sequence) });
+
+export interface DeliveryFilter {
+  status?: string;
+  subscriptionId?: string;
+  eventId?: string;
+  after?: string;
+  before?: string;
+  /** Continue after this delivery id (ids sort by creation only within a replay, so paging is by id). */
+  afterId?: string;
+  limit: number;
+}
+
+export async function listDeliveries(db: Db, tenantId: string, f: DeliveryFilter): Promise<DeliveryView[]> {
+  const where = tenantWhere(tenantId);
+  if (f.status) where.add('status = ?', f.status);
+  if (f.subscriptionId) where.add('subscription_id = ?', f.subscriptionId);
+  if (f.eventId) where.add('event_id = ?', f.eventId);
+  if (f.after) where.add('created_at >= ?', f.after);
+  if (f.before) where.add('created_at < ?', f.before);
+  if (f.afterId) where.add('id > ?', f.afterId);
+  const limit = where.last(f.limit);
+  const result = await db.query<RawView>(`SELECT ${VIEW} FROM deliveries WHERE ${where.sql} ORDER BY id LIMIT ${limit}`, where.params);
+  return result.rows.map(toView);
+}
+
+export interface AttemptView {
+  attempt: number;
+  started_at: string;
+  latency_ms: number;
+  outcome: string;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+}
+
+export async function findDelivery(db: Db, tenantId: string, id: string): Promise<(DeliveryView & { partition_key: string | null; attempt_log: AttemptView[] }) | null> {
+  const result = await db.query<RawView & { partition_key: string | null; attempt_log: AttemptView[] }>(
+    `SELECT ${VIEW}, partition_key,
+       (SELECT COALESCE(json_agg(json_build_object('attempt', a.attempt, 'started_at', a.started_at, 'latency_ms', a.latency_ms, 'outcome', a.outcome,
+                 'status_code', a.status_code, 'error', a.error, 'response_body', a.response_body) ORDER BY a.attempt), '[]')
+          FROM delivery_attempts a WHERE a.delivery_id = d.id) AS attempt_log
+       FROM deliveries d WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, id],
+  );
+  const row = result.rows[0];
+  return row ? { ...toView(row), partition_key: row.partition_key, attempt_log: row.attempt_log } : null;
+}
+
+/** Puts a finished delivery back to pending with a fresh schedule; null when it is not finished. */
+export async function reopenDelivery(db: Db, tenantId: string, id: string): Promise<{ id: string; subscription_id: string } | null> {
+  const result = await db.query<{ id: string; subscription_id: string }>(
+    `UPDATE deliveries SET status = 'pending', schedule_offset = attempts, finished_at = NULL, next_attempt_at = now(), leased_until = NULL, updated_at = now()
+      WHERE tenant_id = $1 AND id = $2 AND status <> 'pending' RETURNING id, subscription_id`,
+    [tenantId, id],
+  );
+  return result.rows[0] ?? null;
+}

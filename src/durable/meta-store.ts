@@ -1,0 +1,28 @@
+/** The TenantLog's own small state, one row per key; read once when the object starts, written as it changes. */
+
+export const META_SCHEMA = 'CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);';
+
+export interface LogMeta {
+  tenantId: string | null;
+  lastSequence: number;
+  configVersion: number;
+  /** The tenant was deleted: appends are refused and nothing more is flushed. */
+  deleted: boolean;
+}
+
+type MetaKey = 'tenant_id' | 'last_sequence' | 'config_version' | 'deleted';
+
+export function readMeta(sql: SqlStorage): LogMeta {
+  const meta: LogMeta = { tenantId: null, lastSequence: 0, configVersion: 0, deleted: false };
+  for (const row of sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta')) {
+    if (row.key === 'last_sequence') meta.lastSequence = Number(row.value);
+    if (row.key === 'tenant_id') meta.tenantId = row.value;
+    if (row.key === 'config_version') meta.configVersion = Number(row.value);
+    if (row.key === 'deleted') meta.deleted = true;
+  }
+  return meta;
+}
+
+export function writeMeta(sql: SqlStorage, key: MetaKey, value: string | number): void {
+  sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, String(value));
+}

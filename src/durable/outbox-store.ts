@@ -1,0 +1,208 @@
+/**
+ * The TenantLog's first outbox: acknowledged events not yet in Postgres, and the dedup keys of the
+ * window. All functions run inside the caller's synchronous transaction.
+ *
+ * Rules a reader would not guess:
+ * - An append is set-based: one dedup lookup and two inserts whatever the batch size, instead of three
+ *   statements per event. SQLite reads the rows out of one JSON parameter (an array of objects named by
+ *   {@link OUTBOX_COLUMNS}), and CROSS JOIN keeps it probing the dedup key once per incoming event.
+ * - The batch JSON that `insertEvents` takes is written by SQLite itself, with the stored event text
+ *   spliced in unparsed (one value crosses into JS, not thirteen per row; and SQLite's own JSON parser
+ *   would refuse the deep nesting Postgres is left to judge). {@link encodeOutbox} is the one encoder,
+ *   for a flush batch and for the slices of a batch Postgres refused.
+ */
+import type { RoutedEvent } from '../delivery/fan-out';
+import type { AppendItem, AppendResult } from '../ingest/log-types';
+import { newId } from '../lib/ids';
+import { keepRefused } from './quarantine-store';
+
+export const OUTBOX_SCHEMA = `
+CREATE TABLE IF NOT EXISTS dedup (
+  source_id TEXT NOT NULL, ce_id TEXT NOT NULL, sha256 TEXT NOT NULL, id TEXT NOT NULL,
+  sequence INTEGER NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source_id, ce_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
+CREATE TABLE IF NOT EXISTS outbox (
+  sequence INTEGER PRIMARY KEY, id TEXT NOT NULL, source_id TEXT NOT NULL, ce_id TEXT NOT NULL,
+  type TEXT NOT NULL, subject TEXT, time TEXT, partition_key TEXT, correlation_id TEXT,
+  causation_id TEXT, event TEXT NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL
+);`;
+
+/** One outbox row. A type, not an interface, so that it is a `SqlStorage` row. */
+export type OutboxRow = {
+  sequence: number;
+  id: string;
+  source_id: string;
+  ce_id: string;
+  type: string;
+  subject: string | null;
+  time: string | null;
+  partition_key: string | null;
+  correlation_id: string | null;
+  causation_id: string | null;
+  /** The CloudEvent as stored, JSON text. */
+  event: string;
+  sha256: string;
+  /** Unix ms. */
+  received_at: number;
+};
+
+/** The outbox's columns, named alike in the append JSON, the table and the batch JSON for Postgres. */
+const OUTBOX_COLUMNS = ['sequence', 'id', 'source_id', 'ce_id', 'type', 'subject', 'time', 'partition_key', 'correlation_id', 'causation_id', 'event', 'sha256', 'received_at'] as const satisfies readonly (keyof OutboxRow)[];
+
+/** Spliced as they are: integers, and the event, which is JSON text already. */
+const UNQUOTED = new Set<string>(['sequence', 'received_at', 'event']);
+
+/** One outbox row as a JSON object (SQL over the outbox's columns). */
+const ROW_JSON = `'{' || ${OUTBOX_COLUMNS.map((c, i) => `'${i > 0 ? ',' : ''}"${c}":' || ${UNQUOTED.has(c) ? c : `json_quote(${c})`}`).join(' || ')} || '}'`;
+
+/** Inserts the rows of a JSON array of objects named by the columns (`received_at` is the parameter). */
+const APPENDED = OUTBOX_COLUMNS.filter((c) => c !== 'received_at');
+const INSERT_OUTBOX = `INSERT INTO outbox (${APPENDED.join(', ')}, received_at)
+  SELECT ${APPENDED.map((c) => `value ->> '$.${c}'`).join(', ')}, ? FROM json_each(?)`;
+
+interface DedupRow extends Record<string, SqlStorageValue> {
+  source_id: string;
+  ce_id: string;
+  sha256: string;
+  id: string;
+  sequence: number;
+}
+
+const dedupKey = (sourceId: string, ceId: string) => `${sourceId}\n${ceId}`;
+
+/**
+ * Dedups, sequences and records `items` after `lastSequence`; results in input order. Same (source, id)
+ * and same hash inside the window: the original sequence with `duplicate`; a different hash: `conflict`.
+ * A repeat of an id later in the same batch is a duplicate (or conflict) of its first copy.
+ */
+export function appendToOutbox(
+  sql: SqlStorage,
+  items: readonly AppendItem[],
+  at: { lastSequence: number; now: number; expiresAt: number },
+): { results: AppendResult[]; lastSequence: number } {
+  const { now } = at;
+  let lastSequence = at.lastSequence;
+  const seen = new Map<string, DedupRow>();
+  const keys = JSON.stringify(items.map((item) => ({ source_id: item.sourceId, ce_id: item.ceId })));
+  for (const row of sql.exec<DedupRow>(
+    `SELECT d.source_id, d.ce_id, d.sha256, d.id, d.sequence FROM json_each(?) AS k
+     CROSS JOIN dedup AS d ON d.source_id = k.value ->> '$.source_id' AND d.ce_id = k.value ->> '$.ce_id' WHERE d.expires_at > ?`,
+    keys, now,
+  )) {
+    seen.set(dedupKey(row.source_id, row.ce_id), row);
+  }
+  const fresh: Omit<OutboxRow, 'received_at'>[] = [];
+  const results = items.map((item): AppendResult => {
+    const key = dedupKey(item.sourceId, item.ceId);
+    const earlier = seen.get(key);
+    if (earlier) {
+      return earlier.sha256 === item.sha256
+        ? { kind: 'accepted', id: earlier.id, sequence: earlier.sequence, duplicate: true }
+        : { kind: 'conflict', id: earlier.id, sequence: earlier.sequence };
+    }
+    const sequence = ++lastSequence;
+    const id = newId('evt', now);
+    seen.set(key, { source_id: item.sourceId, ce_id: item.ceId, sha256: item.sha256, id, sequence });
+    fresh.push({
+      sequence, id, source_id: item.sourceId, ce_id: item.ceId, type: item.type, subject: item.subject, time: item.time,
+      partition_key: item.partitionKey, correlation_id: item.correlationId, causation_id: item.causationId, event: item.json, sha256: item.sha256,
+    });
+    return { kind: 'accepted', id, sequence, duplicate: false };
+  });
+  if (fresh.length > 0) {
+    sql.exec(INSERT_OUTBOX, now, JSON.stringify(fresh));
+    // the keys of the rows just written: read back from the outbox rather than from the JSON a second time
+    sql.exec(
+      `INSERT OR REPLACE INTO dedup (source_id, ce_id, sha256, id, sequence, expires_at)
+       SELECT source_id, ce_id, sha256, id, sequence, ? FROM outbox WHERE sequence > ?`,
+      at.expiresAt, at.lastSequence,
+    );
+  }
+  return { results, lastSequence };
+}
+
+/** Outbox rows `first..last` as the JSON array `insertEvents` takes; `n` rows. */
+export interface Slice {
+  n: number;
+  first: number;
+  last: number;
+  events: string;
+}
+
+/** The batch JSON of the rows a subquery selects, in its (sequence) order. */
+const encoded = (rows: string) =>
+  `SELECT count(*) AS n, min(sequence) AS first, max(sequence) AS last, '[' || group_concat(${ROW_JSON}, ',') || ']' AS events FROM (${rows})`;
+const ENCODE_OLDEST = encoded(
+  `SELECT * FROM (SELECT *, sum(length(event)) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) - length(event) AS before
+                    FROM (SELECT * FROM outbox ORDER BY sequence LIMIT ?))
+    WHERE before < ?`,
+);
+const ENCODE_RANGE = encoded('SELECT * FROM outbox WHERE sequence BETWEEN ? AND ? ORDER BY sequence');
+
+/** Which outbox rows to encode: the oldest, up to caps, or all of one range of sequences. */
+export type OutboxSelection = { oldest: number; maxChars: number } | { from: number; to: number };
+
+/**
+ * The selected rows as one {@link Slice}. `oldest` takes at most that many rows and, past the first,
+ * only while the events before a row stay under `maxChars` characters (to bound the isolate's memory).
+ * Nothing selected is `n: 0` with `events: '[]'`.
+ */
+export function encodeOutbox(sql: SqlStorage, selection: OutboxSelection): Slice {
+  const [statement, ...params] = 'oldest' in selection ? [ENCODE_OLDEST, selection.oldest, selection.maxChars] : [ENCODE_RANGE, selection.from, selection.to];
+  const s = sql.exec<{ n: number; first: number | null; last: number | null; events: string | null }>(statement, ...params).one();
+  const range = 'from' in selection ? selection : { from: 0, to: 0 };
+  return { n: s.n, first: s.first ?? range.from, last: s.last ?? range.to, events: s.events ?? '[]' };
+}
+
+/** How `storeBatch` reads the outbox when a batch has to be split (synchronous SQLite). */
+export interface OutboxReader {
+  slice(from: number, to: number): Slice;
+  /** Event id by sequence for the rows `from..to`. */
+  ids(from: number, to: number): Map<number, string>;
+  row(sequence: number): OutboxRow;
+}
+
+export function outboxReader(sql: SqlStorage): OutboxReader {
+  return {
+    slice: (from, to) => encodeOutbox(sql, { from, to }),
+    ids: (from, to) => new Map(sql.exec<{ sequence: number; id: string }>('SELECT sequence, id FROM outbox WHERE sequence BETWEEN ? AND ?', from, to).toArray().map((r) => [r.sequence, r.id])),
+    row: (sequence) => sql.exec<OutboxRow>('SELECT * FROM outbox WHERE sequence = ?', sequence).one(),
+  };
+}
+
+/** True when rows after `sequence` are waiting. */
+export function hasRowsAfter(sql: SqlStorage, sequence: number): boolean {
+  return sql.exec('SELECT 1 FROM outbox WHERE sequence > ? LIMIT 1', sequence).toArray().length > 0;
+}
+
+/** The outbox rows up to `last` as routing sees them; the event text only when a filter needs it. */
+export function routedEvents(sql: SqlStorage, last: number, withEvent: boolean): RoutedEvent[] {
+  return sql
+    .exec<RoutedEvent & Record<string, SqlStorageValue>>(
+      `SELECT id, sequence, type, subject, partition_key, ${withEvent ? 'event' : "'' AS event"} FROM outbox WHERE sequence <= ? ORDER BY sequence`,
+      last,
+    )
+    .toArray();
+}
+
+/**
+ * Ends a flush: the rows through `through` leave the outbox. Refused rows lose their dedup key, so a
+ * resend is not told `duplicate` about an event that was never stored; those Postgres could not hold
+ * even in its quarantine move to the log's own.
+ */
+export function dropFlushed(sql: SqlStorage, through: number, refused: readonly { sequence: number; error: string; sqlstate: string | null; heldBy: 'postgres' | 'tenant_log' }[], now: number): void {
+  for (const r of refused) {
+    sql.exec('DELETE FROM dedup WHERE (source_id, ce_id) IN (SELECT source_id, ce_id FROM outbox WHERE sequence = ?) AND sequence = ?', r.sequence, r.sequence);
+    if (r.heldBy === 'tenant_log') keepRefused(sql, r.sequence, r.error, r.sqlstate, now);
+  }
+  sql.exec('DELETE FROM outbox WHERE sequence <= ?', through);
+}
+
+export function outboxDepth(sql: SqlStorage): number {
+  return sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
+}
+
+export function forgetExpired(sql: SqlStorage, now: number): void {
+  sql.exec('DELETE FROM dedup WHERE expires_at <= ?', now);
+}

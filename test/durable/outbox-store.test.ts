@@ -1,0 +1,90 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { appendToOutbox, encodeOutbox, outboxReader } from '../../src/durable/outbox-store';
+import type { AppendItem } from '../../src/ingest/log-types';
+import { testEnv } from '../fixtures/api';
+
+const NOW = Date.parse('2026-01-02T03:04:05.000Z');
+
+function item(ceId: string, data: unknown = {}, overrides: Partial<AppendItem> = {}): AppendItem {
+  return {
+    sourceId: 'src_1', ceId, sha256: `sha-${ceId}`, type: 'orders.created', subject: 'order-1', time: '2026-01-02T03:04:05Z', partitionKey: 'customer-7',
+    correlationId: 'cor_1', causationId: null, json: JSON.stringify({ specversion: '1.0', id: ceId, source: '/shop', type: 'orders.created', data }), ...overrides,
+  };
+}
+
+/** A fresh TenantLog's own SQLite (its constructor creates the tables); nothing reaches Postgres. */
+async function withOutbox<T>(fn: (sql: SqlStorage) => T): Promise<T> {
+  const stub = testEnv.TENANT_LOG.getByName(`outbox-store-${crypto.randomUUID()}`);
+  return runInDurableObject(stub, (_log, state) => state.storage.transactionSync(() => fn(state.storage.sql)));
+}
+
+describe('outbox store', () => {
+  it('sequences fresh items after the last sequence and answers repeats in the batch as duplicate or conflict', async () => {
+    const out = await withOutbox((sql) => appendToOutbox(sql, [item('a'), item('b'), item('a'), item('b', {}, { sha256: 'other' })], { lastSequence: 41, now: NOW, expiresAt: NOW + 60_000 }));
+    expect(out.lastSequence).toBe(43);
+    expect(out.results.map((r) => [r.kind, r.sequence, 'duplicate' in r ? r.duplicate : undefined])).toEqual([
+      ['accepted', 42, false],
+      ['accepted', 43, false],
+      ['accepted', 42, true],
+      ['conflict', 43, undefined],
+    ]);
+  });
+
+  it('finds an earlier append in the dedup window and forgets it once the window has passed', async () => {
+    const [again, later] = await withOutbox((sql) => {
+      appendToOutbox(sql, [item('a')], { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+      return [
+        appendToOutbox(sql, [item('a')], { lastSequence: 1, now: NOW + 59_999, expiresAt: NOW + 120_000 }),
+        appendToOutbox(sql, [item('a')], { lastSequence: 1, now: NOW + 60_000, expiresAt: NOW + 120_000 }),
+      ];
+    });
+    expect(again.results).toEqual([{ kind: 'accepted', id: expect.any(String), sequence: 1, duplicate: true }]);
+    expect(later).toMatchObject({ lastSequence: 2, results: [{ kind: 'accepted', sequence: 2, duplicate: false }] });
+  });
+
+  it('encodes every column of the stored rows, the event spliced in as JSON, when a batch is read for Postgres', async () => {
+    const { slice, ids } = await withOutbox((sql) => {
+      const appended = appendToOutbox(sql, [item('a', { amount: 1 }), item('b', { amount: 2 }, { subject: null, partitionKey: null, correlationId: null })], { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+      return { slice: encodeOutbox(sql, { oldest: 1000, maxChars: 4 * 1024 * 1024 }), ids: appended.results.map((r) => r.id) };
+    });
+    expect(slice).toMatchObject({ n: 2, first: 1, last: 2 });
+    expect(JSON.parse(slice.events)).toEqual([
+      {
+        sequence: 1, id: ids[0], source_id: 'src_1', ce_id: 'a', type: 'orders.created', subject: 'order-1', time: '2026-01-02T03:04:05Z', partition_key: 'customer-7',
+        correlation_id: 'cor_1', causation_id: null, event: { specversion: '1.0', id: 'a', source: '/shop', type: 'orders.created', data: { amount: 1 } }, sha256: 'sha-a', received_at: NOW,
+      },
+      expect.objectContaining({ sequence: 2, id: ids[1], ce_id: 'b', subject: null, partition_key: null, correlation_id: null, event: expect.objectContaining({ data: { amount: 2 } }) }),
+    ]);
+  });
+
+  it('stops a batch at the character cap, the first row always included, and at the row cap', async () => {
+    const big = 'x'.repeat(900_000);
+    const [capped, first, rows, empty] = await withOutbox((sql) => {
+      appendToOutbox(sql, Array.from({ length: 6 }, (_, i) => item(`big-${i}`, big)), { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+      return [
+        encodeOutbox(sql, { oldest: 1000, maxChars: 4 * 1024 * 1024 }),
+        encodeOutbox(sql, { oldest: 1000, maxChars: 1 }),
+        encodeOutbox(sql, { oldest: 2, maxChars: 4 * 1024 * 1024 }),
+        encodeOutbox(sql, { from: 7, to: 9 }),
+      ];
+    });
+    // five events of ~900 KB start under 4 MiB; the sixth would start past it
+    expect(capped).toMatchObject({ n: 5, first: 1, last: 5 });
+    expect(capped.events.length).toBeLessThan(4 * 1024 * 1024 + 900_000 + 10_000);
+    expect(first).toMatchObject({ n: 1, first: 1, last: 1 });
+    expect(rows).toMatchObject({ n: 2, first: 1, last: 2 });
+    expect(empty).toEqual({ n: 0, first: 7, last: 9, events: '[]' });
+  });
+
+  it('encodes a range of sequences the same way a batch is encoded, for the slices of a refused batch', async () => {
+    const [batch, slice, row] = await withOutbox((sql) => {
+      appendToOutbox(sql, ['a', 'b', 'c', 'd'].map((id) => item(id)), { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+      const reader = outboxReader(sql);
+      return [encodeOutbox(sql, { oldest: 1000, maxChars: 4 * 1024 * 1024 }), reader.slice(2, 3), reader.row(3)];
+    });
+    expect(slice).toMatchObject({ n: 2, first: 2, last: 3 });
+    expect(JSON.parse(slice.events)).toEqual((JSON.parse(batch.events) as unknown[]).slice(1, 3));
+    expect(row).toMatchObject({ sequence: 3, ce_id: 'c', received_at: NOW });
+  });
+});
