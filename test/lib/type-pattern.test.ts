@@ -72,6 +72,19 @@ describe('event-type patterns', () => {
     expect(matchesType(`${Array(30).fill('**').join('.')}.a`, type)).toBe(true);
   });
 
+  it('never hands a pattern to the backtracking RegExp engine', () => {
+    // the test runtime's V8 reruns runaway regexes on a linear engine; production's does not
+    const builtIn = globalThis.RegExp;
+    const built: string[] = [];
+    globalThis.RegExp = new Proxy(builtIn, { construct: (target, args) => (built.push(String(args[0])), Reflect.construct(target, args)) });
+    try {
+      expect(matchesType('never.**.seen.**.before', 'never.a.seen.b.before')).toBe(true);
+    } finally {
+      globalThis.RegExp = builtIn;
+    }
+    expect(built).toEqual([]);
+  });
+
   it('refuses patterns over the size limits when they are registered', () => {
     const { maxChars, maxSegments, maxDoubleStars } = TYPE_PATTERN_LIMITS;
     expect(typePatternProblem('orders.**')).toBeUndefined();

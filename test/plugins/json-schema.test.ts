@@ -135,6 +135,23 @@ describe('json-schema validator', () => {
     });
   });
 
+  it('never hands a schema pattern to the backtracking RegExp engine while validating data', () => {
+    // the test runtime's V8 reruns runaway regexes on a linear engine; production's does not
+    const compiled = compileSchema({ type: 'object', properties: { a: { pattern: '^(b+)+$' } }, patternProperties: { '^(c+)+$': { type: 'string' } } });
+    const builtIn = globalThis.RegExp;
+    const built: string[] = [];
+    globalThis.RegExp = new Proxy(builtIn, { construct: (target, args) => (built.push(String(args[0])), Reflect.construct(target, args)) });
+    try {
+      expect(compiled.ok && compiled.validate({ a: `${'b'.repeat(30)}!`, cccc: 1 })).toEqual([
+        { pointer: '/data/a', detail: 'String does not match pattern.' },
+        { pointer: '/data/cccc', detail: 'Instance type "number" is invalid. Expected "string".' },
+      ]);
+    } finally {
+      globalThis.RegExp = builtIn;
+    }
+    expect(built).toEqual([]);
+  });
+
   it('keeps the meaning and output of patterns inside not, anyOf and $ref when they run in linear time', async () => {
     const schema = { $defs: { code: { pattern: '^[A-Z]{3}$' } }, properties: { a: { not: { pattern: '^x' } }, b: { anyOf: [{ pattern: '^\\d+$' }, { $ref: '#/$defs/code' }] } } };
     expect(await validate(schema, { a: 'yx', b: 'EUR' })).toEqual({ ok: true });
