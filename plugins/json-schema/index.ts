@@ -9,8 +9,9 @@
  */
 import { dereference, Validator, type OutputUnit, type Schema, type SchemaDraft } from '@cfworker/json-schema';
 import { z } from 'zod';
-import { PLUGIN_API_VERSION, type FieldProblem, type ValidatorPlugin } from '../../src/plugins/types';
+import { PLUGIN_API_VERSION, type FieldProblem, type RequestBudget, type ValidatorPlugin } from '../../src/plugins/types';
 import { metaSchema } from './meta-schema';
+import { inPlaceFanOutProblem } from './fan-out';
 import { compileSchemaPatterns, meteredView, runBounded } from './patterns';
 
 const DRAFTS = ['4', '7', '2019-09', '2020-12'] as const satisfies readonly SchemaDraft[];
@@ -30,7 +31,7 @@ const WRAPPERS = new Set(['$ref', '$recursiveRef', 'properties', 'patternPropert
 const ALTERNATIVES = new Set(['anyOf', 'oneOf', 'contains']);
 
 /** `pointer` (into the schema) names the keyword at fault when it is known, e.g. `/properties/sku/pattern`. */
-export type CompiledSchema = { ok: true; validate(data: unknown): FieldProblem[] } | { ok: false; error: string; pointer?: string };
+export type CompiledSchema = { ok: true; validate(data: unknown, budget?: RequestBudget): FieldProblem[] } | { ok: false; error: string; pointer?: string };
 
 const compiled = new Map<string, CompiledSchema>();
 const metaValidators = new Map<SchemaDraft, Validator>();
@@ -110,9 +111,11 @@ function build(text: string, draft: SchemaDraft): CompiledSchema {
     const target: unknown = node.__absolute_ref__;
     if (typeof target === 'string' && !(target in lookup)) return { ok: false, error: `$ref "${String(node.$ref)}" does not resolve inside the schema` };
   }
+  const fanOut = inPlaceFanOutProblem(schema, lookup);
+  if (fanOut) return { ok: false, error: `${fanOut.pointer || '/'}: ${fanOut.error}`, pointer: fanOut.pointer };
   const validator = new Validator(schema, draft, false);
-  const validate = (data: unknown) => {
-    const result = runBounded(patterns.matchers, () => validator.validate(patterns.pairwise ? meteredView(data) : data));
+  const validate = (data: unknown, budget?: RequestBudget) => {
+    const result = runBounded(patterns.matchers, () => validator.validate(patterns.pairwise ? meteredView(data) : data), budget);
     return result.ok ? problems(result.value.errors, '/data') : [{ pointer: '/data', detail: result.error }];
   };
   return { ok: true, validate };
@@ -160,13 +163,14 @@ export const jsonSchema: ValidatorPlugin<Config> = {
   apiVersion: PLUGIN_API_VERSION,
   description: 'Validates the event data against a JSON Schema (drafts 4, 7, 2019-09, 2020-12)',
   config,
-  async validate(event, { config: cfg }) {
+  async validate(event, ctx) {
+    const cfg = ctx.config;
     const schema = compileSchema(cfg.schema, cfg.draft);
     if (!schema.ok) throw new Error(schema.error);
     if (event.data === undefined) {
       return { ok: false, errors: [{ pointer: '/data', detail: event.data_base64 === undefined ? 'the event has no data' : 'binary data (data_base64) cannot be checked against a JSON Schema' }] };
     }
-    const errors = schema.validate(event.data);
+    const errors = schema.validate(event.data, ctx.budget);
     return errors.length === 0 ? { ok: true } : { ok: false, errors };
   },
 };

@@ -15,6 +15,7 @@
  */
 import { format, ignoredKeyword, schemaArrayKeyword, schemaMapKeyword } from '@cfworker/json-schema';
 import { compileLinearRegex } from '../../src/plugins/kit';
+import { REQUEST_EVALUATION_BUDGET } from '../../src/plugins/types';
 
 type Matcher = { size: number; test(input: string): boolean };
 /** `pairwise`: the schema asks for `uniqueItems`, which costs items² (validate a `meteredView` of the data). */
@@ -30,6 +31,7 @@ export const PATTERN_BUDGET = 25_000_000;
  * (`allOf: [{$ref: next}, {$ref: next}]`, twenty levels deep) would otherwise evaluate millions of times.
  */
 export const EVALUATION_BUDGET = 500_000;
+
 /**
  * Distinct pattern text per schema, where a `\p{…}` counts as 100 characters: compiling a Unicode
  * property class takes ~70 µs in each engine, so 21 patterns of 150 `\p{L}` took 0.75 s to register.
@@ -160,6 +162,7 @@ export function meteredView<T>(data: T): T {
 const TOO_MUCH = {
   patterns: `the schema's patterns would take too long on this event (more than ${PATTERN_BUDGET} steps); use shorter strings or simpler patterns`,
   evaluations: `the schema takes more than ${EVALUATION_BUDGET} subschema evaluations on this event; check $ref chains that repeat work`,
+  request: `the schemas of this request's events take more than ${REQUEST_EVALUATION_BUDGET} subschema evaluations in all; send fewer events per request`,
   reads: `the schema needs more than ${READ_BUDGET} reads of this event's data; uniqueItems compares every pair of items, so keep such arrays under about 500 objects or 1,000 values`,
   regexFormat: `the strings checked against format "regex" in this event have more than ${REGEX_FORMAT_BUDGET} characters in all`,
 };
@@ -169,7 +172,7 @@ const TOO_MUCH = {
  * `new RegExp(p, 'u')` answering the compiled matcher for each known `p`. `{ ok: false }` says which
  * budget ran out, or that the stack did (`{"$ref": "#"}`).
  */
-export function runBounded<T>(matchers: ReadonlyMap<string, Matcher>, fn: () => T): { ok: true; value: T } | { ok: false; error: string } {
+export function runBounded<T>(matchers: ReadonlyMap<string, Matcher>, fn: () => T, shared?: { evaluations: number }): { ok: true; value: T } | { ok: false; error: string } {
   const builtIn = globalThis.RegExp;
   let spent = 0;
   const metered = (matcher: Matcher) => ({
@@ -185,18 +188,23 @@ export function runBounded<T>(matchers: ReadonlyMap<string, Matcher>, fn: () => 
   };
   linear.prototype = builtIn.prototype;
   if (matchers.size > 0) globalThis.RegExp = linear as unknown as RegExpConstructor;
-  evaluationsLeft = EVALUATION_BUDGET;
+  const allowed = Math.min(EVALUATION_BUDGET, Math.max(0, shared?.evaluations ?? Infinity));
+  evaluationsLeft = allowed;
   regexCharsLeft = REGEX_FORMAT_BUDGET;
   readsLeft = READ_BUDGET;
   try {
     return { ok: true, value: fn() };
   } catch (error) {
-    if (error instanceof OverBudget) return { ok: false, error: TOO_MUCH[error.message as keyof typeof TOO_MUCH] };
+    if (error instanceof OverBudget) {
+      const which = error.message === 'evaluations' && allowed < EVALUATION_BUDGET ? 'request' : error.message;
+      return { ok: false, error: TOO_MUCH[which as keyof typeof TOO_MUCH] };
+    }
     // the call stack: a `$ref` that leads back to itself without consuming the data, or errors by the million
     if (error instanceof RangeError) return { ok: false, error: 'the schema recurses without end on this event (for example a $ref that leads back to itself)' };
     throw error;
   } finally {
     globalThis.RegExp = builtIn;
+    if (shared) shared.evaluations -= allowed - Math.max(0, evaluationsLeft ?? 0);
     evaluationsLeft = undefined;
     regexCharsLeft = undefined;
     readsLeft = undefined;

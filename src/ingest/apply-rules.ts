@@ -4,21 +4,22 @@
  */
 import { matchesAny } from '../lib/type-pattern';
 import { runTransformer, runValidator } from '../plugins/runner';
-import type { FieldProblem, PluginEvent, ScriptSandbox } from '../plugins/types';
+import type { FieldProblem, PluginEvent, RequestBudget, ScriptSandbox } from '../plugins/types';
 import type { TenantRules } from '../tenancy/tenant-rules';
 import { toIngestEvent, type IngestEvent } from './envelope';
 import { problem, type Problem } from '../lib/problem';
 
 export type RuleOutcome = { kind: 'keep'; event: IngestEvent } | { kind: 'drop'; by: string } | { kind: 'reject'; problem: Problem };
 
-export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox?: ScriptSandbox): Promise<RuleOutcome> {
+/** `budget` is shared by every event of the request (see `RequestBudget`); the pipeline makes one per request. */
+export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox?: ScriptSandbox, budget?: RequestBudget): Promise<RuleOutcome> {
   const { type } = input.event;
   const schema = rules.schemas.get(type);
   if (schema) {
     // a schema describes `data`; an event without JSON data cannot satisfy it (and must not reach the validator)
     const errors = input.event.data === undefined
       ? [{ pointer: '/data', detail: `events of type ${type} must carry JSON data matching the registered schema` }]
-      : schema.validate(input.event.data);
+      : schema.validate(input.event.data, budget);
     if (errors.length > 0) {
       return { kind: 'reject', problem: problem(422, 'schema_violation', `the data does not match the schema of ${type} (version ${schema.version})`, { errors }) };
     }
@@ -26,7 +27,7 @@ export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox
   let event = input.event as PluginEvent;
   for (const validator of rules.validators) {
     if (!matchesAny(validator.eventTypes, type)) continue;
-    const verdict = await runValidator(rules.tenantId, validator, event, { sandbox });
+    const verdict = await runValidator(rules.tenantId, validator, event, { sandbox, budget });
     if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail, verdict.errors ? { errors: verdict.errors } : {}) };
   }
   let kept = input;

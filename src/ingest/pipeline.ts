@@ -6,7 +6,7 @@
 import type { AppendItem, AppendRequest, AppendResponse } from './log-types';
 import { sha256Hex } from '../lib/encoding';
 import { runVerifier } from '../plugins/runner';
-import type { ScriptSandbox, VerifierFetch } from '../plugins/types';
+import { requestBudget, type ScriptSandbox, type VerifierFetch } from '../plugins/types';
 import { activeSecrets, type ResolvedSource } from '../tenancy/sources';
 import type { TenantRules } from '../tenancy/tenant-rules';
 import { applyRules, type RuleOutcome } from './apply-rules';
@@ -107,7 +107,9 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
       return unavailable('rules_unavailable', 'the tenant rules could not be loaded; retry later', '5');
     }
     const sandbox = deps.sandbox?.(source.tenantId);
-    const outcomes = await Promise.all(items.map((item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value, sandbox) : Promise.resolve({ kind: 'reject', problem: item.problem }))));
+    // one budget for all the events of the request, so a batch cannot multiply a per-event cap
+    const budget = requestBudget();
+    const outcomes = await Promise.all(items.map((item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value, sandbox, budget) : Promise.resolve({ kind: 'reject', problem: item.problem }))));
     const appendItems = outcomes.flatMap((o, i) => (o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!)] : []));
     let appended: AppendResponse = { kind: 'appended', results: [] };
     if (appendItems.length > 0) {

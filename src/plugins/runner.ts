@@ -3,7 +3,7 @@
  * that throws or overruns never escapes as an exception; it becomes the outcome its kind prescribes.
  */
 import type {
-  ActionContext, ActionInput, ActionOutcome, ActionPlugin, FieldProblem, HookContext, PluginEvent, PluginLogger, ScriptSandbox, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
+  ActionContext, ActionInput, ActionOutcome, ActionPlugin, FieldProblem, HookContext, PluginEvent, PluginLogger, RequestBudget, ScriptSandbox, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
 } from './types';
 
 export const HOOK_TIMEOUT_MS = 5_000;
@@ -71,18 +71,20 @@ export type HookVerdict =
 export interface HookOptions {
   timeoutMs?: number;
   sandbox?: ScriptSandbox;
+  /** Shared by the events of one ingest request (see `RequestBudget`). */
+  budget?: RequestBudget;
 }
 
-function context<C>(tenantId: string, instance: Instance<unknown>, signal: AbortSignal, sandbox?: ScriptSandbox): HookContext<C> {
+function context<C>(tenantId: string, instance: Instance<unknown>, signal: AbortSignal, sandbox?: ScriptSandbox, budget?: RequestBudget): HookContext<C> {
   // only types that run tenant code get the sandbox
   const lend = sandbox && (instance.plugin as { sandboxed?: boolean } | undefined)?.sandboxed;
-  return { tenantId, config: instance.config as C, signal, log: pluginLogger({ tenantId, plugin: instance.id, name: instance.name }), ...(lend ? { sandbox } : {}) };
+  return { tenantId, config: instance.config as C, signal, log: pluginLogger({ tenantId, plugin: instance.id, name: instance.name }), ...(lend ? { sandbox } : {}), ...(budget ? { budget } : {}) };
 }
 
 /** Validators fail closed: a throw or timeout rejects the event (`validator_failed`). */
-export async function runValidator(tenantId: string, instance: Instance<ValidatorPlugin>, event: PluginEvent, { timeoutMs = HOOK_TIMEOUT_MS, sandbox }: HookOptions = {}): Promise<HookVerdict> {
+export async function runValidator(tenantId: string, instance: Instance<ValidatorPlugin>, event: PluginEvent, { timeoutMs = HOOK_TIMEOUT_MS, sandbox, budget }: HookOptions = {}): Promise<HookVerdict> {
   if (instance.unavailable) return { kind: 'reject', code: 'validator_failed', detail: instance.unavailable };
-  const settled = await withDeadline(`validator ${instance.name}`, timeoutMs, (signal) => instance.plugin.validate(event, context(tenantId, instance, signal, sandbox)));
+  const settled = await withDeadline(`validator ${instance.name}`, timeoutMs, (signal) => instance.plugin.validate(event, context(tenantId, instance, signal, sandbox, budget)));
   if (!settled.ok) return { kind: 'reject', code: 'validator_failed', detail: settled.error };
   if (settled.value.ok) return { kind: 'pass', event };
   return { kind: 'reject', code: 'validator_rejected', detail: `rejected by validator ${instance.name}`, errors: settled.value.errors };

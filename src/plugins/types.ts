@@ -60,11 +60,28 @@ export interface PluginLogger {
   warn(message: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * Work that all the hooks of one ingest request may still spend together, shared by its events: a
+ * hook that meters its work (the json-schema validator counts subschema evaluations) draws from it,
+ * so a batch of a thousand events cannot multiply a per-event cap. Absent outside ingest.
+ */
+export interface RequestBudget {
+  evaluations: number;
+}
+
+/** What one ingest request starts with: JSON Schema subschema evaluations for all its events together (about 1 µs each). */
+export const REQUEST_EVALUATION_BUDGET = 1_000_000;
+
+export function requestBudget(): RequestBudget {
+  return { evaluations: REQUEST_EVALUATION_BUDGET };
+}
+
 export interface HookContext<Config> {
   tenantId: string;
   config: Config;
   log: PluginLogger;
   signal: AbortSignal;
+  budget?: RequestBudget;
   /** Present for `sandboxed` types where the runtime can run tenant code (`LOADER`); bound to `tenantId`. */
   sandbox?: ScriptSandbox;
 }

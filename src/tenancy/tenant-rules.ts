@@ -9,7 +9,7 @@ import { withDb } from '../db/client';
 import { loadTenantRules } from '../db/event-types';
 import { pluginType } from '../plugins/registry';
 import type { Instance } from '../plugins/runner';
-import type { FieldProblem, TransformerPlugin, ValidatorPlugin } from '../plugins/types';
+import type { FieldProblem, RequestBudget, TransformerPlugin, ValidatorPlugin } from '../plugins/types';
 import { rulesKey, throughShared } from './shared-cache';
 
 export const RULES_TTL_MS = 30_000;
@@ -17,7 +17,7 @@ const MAX_TENANTS = 5_000;
 
 export interface CompiledSchema {
   version: number;
-  validate(data: unknown): FieldProblem[];
+  validate(data: unknown, budget?: RequestBudget): FieldProblem[];
 }
 
 export interface TenantRules {
