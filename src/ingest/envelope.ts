@@ -9,8 +9,10 @@ import { z } from 'zod';
 import type { Problem } from '../lib/problem';
 import { issuesToErrors, problem } from '../lib/problem';
 import { toBase64 } from '../lib/encoding';
-import { longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nestsDeeperThan, nonFiniteNumberAt } from './limits';
+import { inexactIntegerIn, longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nestsDeeperThan, nonFiniteNumberAt } from './limits';
 import { errorMessage } from '../lib/errors';
+
+export { storableJson } from '../lib/storable';
 
 export const MAX_BATCH = 1000;
 /** Dot-notation: two or more segments, e.g. `orders.created`, `com.github.push`. */
@@ -42,7 +44,11 @@ export const cloudEventSchema = z
     datacontenttype: z.string().max(256).optional(),
     dataschema: z.string().max(1024).optional(),
     data: z.unknown().optional(),
-    data_base64: z.string().optional(),
+    data_base64: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'data_base64 must be base64 (RFC 4648, standard alphabet)')
+      .refine((text) => text.length % 4 === 0, 'data_base64 must be padded base64: its length is a multiple of 4')
+      .optional(),
   })
   .catchall(z.union([z.string().max(1024), z.number(), z.boolean()], { error: 'extension attributes must be strings, numbers or booleans' }))
   .superRefine((event, ctx) => {
@@ -76,11 +82,6 @@ export type Envelope =
 
 // jsonb refuses NUL and unpaired surrogates; an odd run of backslashes before \u means a real escape
 const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-
-/** JSON text with what jsonb refuses (NUL, unpaired surrogates) replaced by U+FFFD, for text Switchyard writes itself. */
-export function storableJson(json: string): string {
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, '$1\\ufffd');
-}
 
 export function toIngestEvent(input: unknown): ItemResult {
   const parsed = cloudEventSchema.safeParse(input);
@@ -120,11 +121,18 @@ export function toIngestEvent(input: unknown): ItemResult {
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; problem: Problem } {
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (error) {
     return { ok: false, problem: problem(400, 'malformed_json', `the body is not valid JSON: ${errorMessage(error)}`) };
   }
+  const inexact = inexactIntegerIn(text);
+  if (inexact) {
+    const detail = `the integer ${inexact.length > 40 ? `${inexact.slice(0, 40)}…` : inexact} is beyond ±2^53, where JSON numbers lose digits, so it would not be stored as sent; send it as a string`;
+    return { ok: false, problem: problem(422, 'invalid_event', detail) };
+  }
+  return { ok: true, value };
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });

@@ -82,3 +82,40 @@ export function longerThanBytes(text: string, limit: number): boolean {
   }
   return bytes > limit;
 }
+
+const isNumberChar = (c: number) => (c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46 || c === 69 || c === 101;
+
+/**
+ * The first integer literal in the JSON `text` that a double cannot hold exactly (past ±2^53, e.g.
+ * `12345678901234567891`), or null. `JSON.parse` would round it silently, so the stored event would
+ * say something other than what was signed. Linear, strings skipped, and only run when the text has
+ * a run of 16 digits at all.
+ */
+export function inexactIntegerIn(text: string): string | null {
+  if (!/\d{16}/.test(text)) return null;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      inString = true;
+      continue;
+    }
+    if (c !== 45 && (c < 48 || c > 57)) continue;
+    let end = i;
+    while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
+    const literal = text.slice(i, end);
+    i = end - 1;
+    if (literal.length < 16 || /[.eE]/.test(literal)) continue;
+    try {
+      if (BigInt(literal) !== BigInt(Number(literal))) return literal;
+    } catch {
+      // not a number JSON.parse accepted; it refused the text already
+    }
+  }
+  return null;
+}
