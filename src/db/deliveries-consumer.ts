@@ -5,6 +5,7 @@
  */
 import type { Db } from './client';
 import type { AttemptView } from './deliveries-view';
+import { storableJson } from '../lib/storable';
 
 /** A delivery claimed for one attempt, with everything the attempt needs. */
 export interface ClaimedDelivery {
@@ -130,7 +131,8 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
             version = s.version + CASE WHEN s.enabled AND (c.gone OR c.failures >= c.failure_threshold) THEN 1 ELSE 0 END
        FROM calc c WHERE s.id = c.id
      RETURNING s.id, s.tenant_id, s.consecutive_failures, (c.was_enabled AND NOT s.enabled) AS disabled_now`,
-    [JSON.stringify(attempts), gone],
+    // a receiver's answer may hold NUL, which jsonb refuses: it would fail every tenant's attempts in the batch
+    [storableJson(JSON.stringify(attempts)), gone],
   );
   return result.rows;
 }

@@ -1,6 +1,7 @@
 /** Replays: re-deliveries of stored events, worked off in steps by the queue consumer. */
 import type { Db } from './client';
 import { iso } from './sql';
+import { storableText } from '../lib/storable';
 
 export interface ReplayFilter {
   types?: string[];
@@ -56,6 +57,6 @@ export async function advanceReplay(db: Db, id: string, step: { cursor: number; 
             status = CASE WHEN $6::text IS NOT NULL THEN 'failed' WHEN $5 THEN 'completed' ELSE status END,
             error = $6, completed_at = CASE WHEN $5 OR $6::text IS NOT NULL THEN now() ELSE NULL END
       WHERE id = $1`,
-    [id, step.cursor, step.matched, step.deliveries, step.done, step.error ?? null],
+    [id, step.cursor, step.matched, step.deliveries, step.done, step.error === undefined ? null : storableText(step.error)],
   );
 }

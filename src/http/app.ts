@@ -71,7 +71,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
     if (error instanceof ProblemError) return problemResponse(error.problem, id);
     if (error instanceof HTTPException) {
       const malformed = error.status === 400 && /json/i.test(error.message);
-      return problemResponse(problem(error.status, malformed ? 'malformed_json' : 'bad_request', error.message || 'bad request'), id);
+      // the same codes ingest uses for the same statuses
+      const code = malformed ? 'malformed_json' : error.status === 415 ? 'unsupported_media_type' : error.status === 413 ? 'payload_too_large' : 'bad_request';
+      const detail = error.status === 415 ? 'send the body as application/json' : error.message || 'bad request';
+      return problemResponse(problem(error.status, code, detail), id);
     }
     const refused = databaseRefusal(error);
     if (refused) {

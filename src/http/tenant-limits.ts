@@ -16,7 +16,8 @@ const COUNT: Record<keyof typeof TENANT_LIMITS, string> = {
   subscriptions: 'SELECT count(*)::int AS n FROM subscriptions WHERE tenant_id = $1',
   plugins: 'SELECT count(*)::int AS n FROM plugins WHERE tenant_id = $1',
   sources: 'SELECT count(*)::int AS n FROM sources WHERE tenant_id = $1',
-  running_replays: "SELECT count(*)::int AS n FROM replays WHERE tenant_id = $1 AND status = 'running'",
+  // a replay whose steps were lost stays `running`; after a day it no longer holds a place
+  running_replays: "SELECT count(*)::int AS n FROM replays WHERE tenant_id = $1 AND status = 'running' AND created_at > now() - interval '1 day'",
 };
 
 /** Throws 409 `limit_reached` when the tenant already has as many `what` as it may. */

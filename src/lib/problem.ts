@@ -30,15 +30,25 @@ export class ProblemError extends Error {
 
 type Issue = { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] };
 
+/** Field errors one problem lists; a body with 50,000 unknown keys must not earn a 3 MB answer. */
+export const MAX_FIELD_ERRORS = 50;
+
 /**
  * zod issues as field errors, with JSON pointers (RFC 6901 escaped) under `prefix`. An unknown field
- * (`unrecognized_keys`) becomes one error per field, pointing at the field itself.
+ * (`unrecognized_keys`) becomes one error per field, pointing at the field itself. At most
+ * MAX_FIELD_ERRORS are listed; a last entry (pointer `prefix`) says how many more there were.
  */
 export function issuesToErrors(issues: readonly Issue[], prefix = ''): FieldError[] {
   const pointer = (path: readonly PropertyKey[]) => `${prefix}/${path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/(.)\/$/, '$1');
-  return issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys' && issue.keys?.length
-      ? issue.keys.map((key) => ({ pointer: pointer([...issue.path, key]), detail: `unknown field "${key}"` }))
-      : [{ pointer: pointer(issue.path), detail: issue.message }],
-  );
+  const errors: FieldError[] = [];
+  let total = 0;
+  for (const issue of issues) {
+    const keys = issue.code === 'unrecognized_keys' && issue.keys?.length ? issue.keys : null;
+    for (const key of keys ?? [null]) {
+      if (total++ >= MAX_FIELD_ERRORS) continue;
+      errors.push(key === null ? { pointer: pointer(issue.path), detail: issue.message } : { pointer: pointer([...issue.path, key]), detail: `unknown field "${key}"` });
+    }
+  }
+  if (total > MAX_FIELD_ERRORS) errors.push({ pointer: prefix, detail: `and ${total - MAX_FIELD_ERRORS} more problems of the same request` });
+  return errors;
 }

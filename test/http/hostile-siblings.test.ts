@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readBody } from '../../src/http/body';
 import { SCHEMA_LIMITS, TENANT_LIMITS } from '../../src/http/tenant-limits';
-import { ProblemError } from '../../src/lib/problem';
+import { MAX_FIELD_ERRORS, ProblemError } from '../../src/lib/problem';
 import { adminToken, api, call, createSource, createTenant, eventually, ingest, makeEvent, withTestDb } from '../fixtures/api';
 
 type Problem = { status: number; code: string; detail: string; errors?: { pointer: string; detail: string }[] };
@@ -173,5 +173,34 @@ describe('event-type schemas a tenant keeps are bounded', () => {
     const over = await api<Problem>('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, { schema: { type: 'object' } });
     expect(over.status).toBe(409);
     expect(over.body).toMatchObject({ code: 'limit_reached' });
+  });
+});
+
+describe('problem answers stay small and coded', () => {
+  it(`lists at most ${MAX_FIELD_ERRORS} field errors, then how many more, for a body with 50,000 unknown fields`, async () => {
+    const body = JSON.stringify({ name: 'many', ...Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`k${i}`, 1])) });
+    const res = await rawJson('POST', '/v1/tenants', body);
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('validation_failed');
+    expect(res.body.errors).toHaveLength(MAX_FIELD_ERRORS + 1);
+    expect(res.body.errors![0]).toEqual({ pointer: '/k0', detail: 'unknown field "k0"' });
+    expect(res.body.errors!.at(-1)!.detail).toContain(`${50_000 - MAX_FIELD_ERRORS} more`);
+    expect(JSON.stringify(res.body).length).toBeLessThan(10_000);
+  });
+
+  it('answers a management body that is not JSON with 415 unsupported_media_type', async () => {
+    const tenant = await createTenant();
+    const res = await call(`/v1/tenants/${tenant}/sources`, { method: 'POST', headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'text/plain' }, body: '{"name":"x"}' });
+    expect(res.status).toBe(415);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(await res.json()).toMatchObject({ code: 'unsupported_media_type' });
+  });
+});
+
+describe('a stuck replay does not lock a tenant out', () => {
+  it('starts a replay when the running ones are older than a day', async () => {
+    const tenant = await createTenant();
+    await withTestDb((db) => db.query(`INSERT INTO replays (id, tenant_id, filter, created_at) SELECT 'rpl_OLD' || g || $1, $1, '{}', now() - interval '2 days' FROM generate_series(1, $2) g`, [tenant, TENANT_LIMITS.running_replays]));
+    expect((await api('POST', `/v1/tenants/${tenant}/replays`, {})).status).toBe(202);
   });
 });

@@ -8,8 +8,25 @@ import type { PluginEvent } from '../types';
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}/g;
 
-export function renderTemplate(template: string, event: PluginEvent, escape: (text: string) => string = (text) => text): string {
-  return template.replace(PLACEHOLDER, (_, path: string) => escape(display(lookup(event, path.split('.')))));
+/**
+ * The longest rendering: past it the rest of the template is not expanded (callers then cut to their
+ * service's own limit). Without it, a 4,000-character template of `{{data}}` over 1 MiB of data would
+ * build a 500 MB string in the delivery consumer, whose batch holds other tenants' deliveries.
+ */
+export const MAX_RENDERED_LENGTH = 100_000;
+
+export function renderTemplate(template: string, event: PluginEvent, escape: (text: string) => string = (text) => text, maxLength = MAX_RENDERED_LENGTH): string {
+  let out = '';
+  let last = 0;
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    out += template.slice(last, match.index);
+    last = match.index + match[0].length;
+    if (out.length >= maxLength) break;
+    // cut before escaping, so an escape sequence is never split
+    out += escape(display(lookup(event, match[1]!.split('.'))).slice(0, maxLength - out.length));
+  }
+  if (out.length < maxLength) out += template.slice(last);
+  return out.length > maxLength ? out.slice(0, maxLength) : out;
 }
 
 function lookup(value: unknown, path: string[]): unknown {
