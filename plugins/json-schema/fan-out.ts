@@ -44,7 +44,7 @@ export function inPlaceFanOutProblem(root: Node, lookup: Record<string, Node>): 
     const out: Array<[Node, string]> = [];
     for (const key of IN_PLACE_LISTS) {
       const list: unknown = node[key];
-      if (Array.isArray(list)) list.forEach((sub, i) => out.push([sub as Node, `/${key}/${i}`]));
+      if (Array.isArray(list)) for (const [i, sub] of list.entries()) out.push([sub as Node, `/${key}/${i}`]);
     }
     for (const key of IN_PLACE_SINGLE) if (node[key] !== undefined) out.push([node[key] as Node, `/${key}`]);
     for (const key of IN_PLACE_MAPS) {

@@ -182,6 +182,7 @@ export function runBounded<T>(matchers: ReadonlyMap<string, Matcher>, fn: () => 
       return matcher.test(input);
     },
   });
+  // biome-ignore lint/suspicious/noShadowRestrictedNames: the stand-in the library meets as `new RegExp(…)` keeps the name
   const linear = function RegExp(source: unknown, flags?: string) {
     const matcher = typeof source === 'string' && flags === 'u' ? matchers.get(source) : undefined;
     return matcher ? metered(matcher) : new builtIn(source as string, flags);

@@ -30,7 +30,7 @@ function edKey(publicKey: string): Promise<CryptoKey> {
   let key = edKeys.get(publicKey);
   if (!key) {
     const raw = fromBase64(publicKey.slice('whpk_'.length));
-    if (!raw || raw.length !== 32) return Promise.reject(new Error('malformed whpk_ key'));
+    if (raw?.length !== 32) return Promise.reject(new Error('malformed whpk_ key'));
     key = crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
     if (edKeys.size >= MAX_CACHED_KEYS) edKeys.clear();
     edKeys.set(publicKey, key);

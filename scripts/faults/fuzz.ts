@@ -114,7 +114,7 @@ function managementRequests(routes: Route[], ids: Record<string, string[]>, toke
       const names = [...route.template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
       return (names.length ? fc.tuple(...names.map(param)) : fc.constant([] as string[])).map((values) => {
         let path = route.template;
-        names.forEach((name, i) => (path = path.replace(`{${name}}`, values[i]!)));
+        for (const [i, name] of names.entries()) path = path.replace(`{${name}}`, values[i]!);
         const qs = new URLSearchParams(rest.query).toString();
         const headers: Record<string, string> = rest.type ? { 'content-type': rest.type } : {};
         if (rest.auth !== 'none') headers.authorization = `Bearer ${tokens[rest.auth] ?? 'x'}`;

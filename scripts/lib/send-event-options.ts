@@ -46,9 +46,17 @@ export interface SendEventOptions {
 export type Parsed = { kind: 'help' } | { kind: 'error'; message: string } | { kind: 'send'; options: SendEventOptions };
 
 export function parseSendEventArgs(argv: string[], env: Readonly<Record<string, string | undefined>> = {}): Parsed {
-  let values;
+  let values: ReturnType<typeof parseOptions>['values'];
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseOptions(argv));
+  } catch (error) {
+    return { kind: 'error', message: (error as Error).message };
+  }
+  return fromValues(values, env);
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
       args: argv,
       options: {
         url: { type: 'string' },
@@ -62,10 +70,10 @@ export function parseSendEventArgs(argv: string[], env: Readonly<Record<string, 
         count: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
-  } catch (error) {
-    return { kind: 'error', message: (error as Error).message };
-  }
+    });
+}
+
+function fromValues(values: ReturnType<typeof parseOptions>['values'], env: Readonly<Record<string, string | undefined>>): Parsed {
   if (values.help) return { kind: 'help' };
 
   const rawData = values.data ?? env.EVENT_DATA;

@@ -10,7 +10,7 @@ function importKey(encodedKey: string): Promise<CryptoKey> {
   let key = keys.get(encodedKey);
   if (!key) {
     const raw = fromBase64(encodedKey);
-    if (!raw || raw.length !== 32) throw new Error('ENCRYPTION_KEY must be 32 bytes of base64');
+    if (raw?.length !== 32) throw new Error('ENCRYPTION_KEY must be 32 bytes of base64');
     key = crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
     keys.set(encodedKey, key);
   }

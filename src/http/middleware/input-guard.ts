@@ -27,7 +27,7 @@ const JSON_TYPE = /^application\/([a-z-.]+\+)?json\s*(;|$)/i;
 const BAD_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const DRY_RUN_PATH = /^\/v1\/tenants\/[^/]+\/plugins\/[^/]+\/test$/;
 
-const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** Why a string cannot be stored as text, or null when it can. */
 export function textProblem(value: string): string | null {
@@ -56,7 +56,7 @@ export function jsonProblem(value: unknown, pointer = '', allowKeys: (pointer: s
     return null;
   }
   for (const [key, inner] of Object.entries(value)) {
-    const at = `${pointer}/${escape(key)}`;
+    const at = `${pointer}/${escapePointer(key)}`;
     const text = textProblem(key);
     if (text) return { code: 'invalid_text', error: { pointer: at, detail: `the key: ${text}` } };
     if (PROTOTYPE_KEYS.has(key) && !allowKeys(at)) {
@@ -76,7 +76,7 @@ const refuse = (found: { code: string; error: FieldError }, where: string) =>
 export const inputGuard = createMiddleware<AppEnv>(async function inputGuard(c, next) {
   for (const [name, values] of new URL(c.req.url).searchParams.entries()) {
     const text = textProblem(name) ?? textProblem(values);
-    if (text) throw refuse({ code: 'invalid_text', error: { pointer: `/${escape(name)}`, detail: text } }, 'the query');
+    if (text) throw refuse({ code: 'invalid_text', error: { pointer: `/${escapePointer(name)}`, detail: text } }, 'the query');
   }
   const type = c.req.header('content-type');
   // (`/v1/tenants/*` matches `/v1/tenants` too, so this can run twice: the body is checked once)

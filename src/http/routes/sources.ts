@@ -153,7 +153,7 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     let pluginId: string | null = null;
     if ('plugin_id' in requested) {
       const instance = await findPlugin(c.var.db, tenantId, requested.plugin_id);
-      if (!instance || instance.kind !== 'verifier') {
+      if (instance?.kind !== 'verifier') {
         throw new ProblemError(problem(422, 'plugin_not_found', `no verifier plugin instance ${requested.plugin_id}`, { errors: [{ pointer: '/verifier/plugin_id', detail: 'not a verifier instance of this tenant' }] }));
       }
       plugin = requirePluginType(instance.type, '/verifier/plugin_id', 'verifier');

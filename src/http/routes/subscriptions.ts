@@ -117,7 +117,7 @@ async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where
     let config: unknown;
     if ('plugin_id' in body.action) {
       const instance = await findPlugin(c.var.db, tenantId, body.action.plugin_id);
-      if (!instance || instance.kind !== 'action') throw invalid('plugin_not_found', `no action plugin instance ${body.action.plugin_id}`, '/action/plugin_id');
+      if (instance?.kind !== 'action') throw invalid('plugin_not_found', `no action plugin instance ${body.action.plugin_id}`, '/action/plugin_id');
       Object.assign(out, { actionPluginId: instance.id, actionType: null, actionConfig: null });
       config = await openSecrets(c.env.ENCRYPTION_KEY, pluginType(instance.type), instance.config);
     } else {
@@ -135,7 +135,7 @@ async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where
   if (body.transformer !== undefined) {
     if (body.transformer) {
       const instance = await findPlugin(c.var.db, tenantId, body.transformer.plugin_id);
-      if (!instance || instance.kind !== 'transformer') throw invalid('plugin_not_found', `no transformer plugin instance ${body.transformer.plugin_id}`, '/transformer/plugin_id');
+      if (instance?.kind !== 'transformer') throw invalid('plugin_not_found', `no transformer plugin instance ${body.transformer.plugin_id}`, '/transformer/plugin_id');
     }
     out.transformerPluginId = body.transformer?.plugin_id ?? null;
   }

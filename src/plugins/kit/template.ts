@@ -1,7 +1,7 @@
 /**
  * Message templates for chat actions: `{{type}}`, `{{subject}}`, `{{id}}`, `{{data.order.id}}`, any
  * CloudEvent attribute or extension, dotted paths into `data` (array indexes too: `{{data.items.0}}`).
- * A missing value renders as nothing, an object as JSON. `escape` applies to substituted values only,
+ * A missing value renders as nothing, an object as JSON. `escapeText` applies to substituted values only,
  * so a template may carry the destination's own markup while event data cannot inject any.
  */
 import type { PluginEvent } from '../types';
@@ -15,7 +15,7 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}/g;
  */
 export const MAX_RENDERED_LENGTH = 100_000;
 
-export function renderTemplate(template: string, event: PluginEvent, escape: (text: string) => string = (text) => text, maxLength = MAX_RENDERED_LENGTH): string {
+export function renderTemplate(template: string, event: PluginEvent, escapeText: (text: string) => string = (text) => text, maxLength = MAX_RENDERED_LENGTH): string {
   let out = '';
   let last = 0;
   for (const match of template.matchAll(PLACEHOLDER)) {
@@ -23,7 +23,7 @@ export function renderTemplate(template: string, event: PluginEvent, escape: (te
     last = match.index + match[0].length;
     if (out.length >= maxLength) break;
     // cut before escaping, so an escape sequence is never split
-    out += escape(display(lookup(event, match[1]!.split('.'))).slice(0, maxLength - out.length));
+    out += escapeText(display(lookup(event, match[1]!.split('.'))).slice(0, maxLength - out.length));
   }
   if (out.length < maxLength) out += template.slice(last);
   return out.length > maxLength ? out.slice(0, maxLength) : out;
