@@ -95,7 +95,17 @@ async function main(): Promise<void> {
   const fakeSource: Source = { tenantId: 'tn_bare', sourceId: 'src_00000000000000000000000000', secret: `whsec_${randomBytes(24).toString('base64')}` };
   const measureBare = async (name: string, title: string) => {
     const bare = await launch({ kind: 'bare' });
-    const result = await runCase(context(bare, database.url, pg), { name, title, source: fakeSource, eventsPerRequest: 1, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP, expectedRps: 16_000, noStorage: true });
+    const result = await runCase(context(bare, database.url, pg), {
+      name,
+      title,
+      source: fakeSource,
+      eventsPerRequest: 1,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      warmupSeconds: WARMUP,
+      expectedRps: 16_000,
+      noStorage: true,
+    });
     await stop(bare);
     return result;
   };
@@ -103,7 +113,19 @@ async function main(): Promise<void> {
 
   // the platform's floor for a durable acknowledgement: body -> Durable Object RPC -> one SQLite insert
   const floor = await launch({ kind: 'floor', persistDir: join(stateRoot, 'floor-state') });
-  cases.push(await runCase(context(floor, database.url, pg), { name: 'floor', title: 'floor: Worker → DO RPC → 1 SQLite insert', source: fakeSource, eventsPerRequest: 1, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP, expectedRps: 5_000, noStorage: true }));
+  cases.push(
+    await runCase(context(floor, database.url, pg), {
+      name: 'floor',
+      title: 'floor: Worker → DO RPC → 1 SQLite insert',
+      source: fakeSource,
+      eventsPerRequest: 1,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      warmupSeconds: WARMUP,
+      expectedRps: 5_000,
+      noStorage: true,
+    }),
+  );
 
   // 2. Switchyard, as `wrangler deploy` would ship it
   const adminSecret = randomBytes(32).toString('base64url');
@@ -128,29 +150,100 @@ async function main(): Promise<void> {
 
   const base = { connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP };
   const single = await createSource(api, 'bench single');
-  const singleResult = await runCase(ctx, { ...base, name: 'single', title: 'signed single-event ingest', source: single, eventsPerRequest: 1, expectedRps: 3_000 });
+  const singleResult = await runCase(ctx, {
+    ...base,
+    name: 'single',
+    title: 'signed single-event ingest',
+    source: single,
+    eventsPerRequest: 1,
+    expectedRps: 3_000,
+  });
   cases.push(singleResult);
 
   const halfRate = Math.max(10, Math.round(singleResult.load.requestsPerSecond / 2));
   const half = await createSource(api, 'bench half');
-  cases.push(await runCase(ctx, { ...base, name: 'single-half-rate', title: 'single-event ingest at 50% of saturation (paced)', source: half, eventsPerRequest: 1, connections: 0, overallRate: halfRate, paced: true, expectedRps: halfRate }));
+  cases.push(
+    await runCase(ctx, {
+      ...base,
+      name: 'single-half-rate',
+      title: 'single-event ingest at 50% of saturation (paced)',
+      source: half,
+      eventsPerRequest: 1,
+      connections: 0,
+      overallRate: halfRate,
+      paced: true,
+      expectedRps: halfRate,
+    }),
+  );
   // the same paced rate against the floor: what of the tail is the platform's durable write
-  cases.push(await runCase(context(floor, database.url, pg), { ...base, name: 'floor-half-rate', title: `floor at the same paced rate`, source: fakeSource, eventsPerRequest: 1, connections: 0, overallRate: halfRate, paced: true, expectedRps: halfRate, noStorage: true }));
+  cases.push(
+    await runCase(context(floor, database.url, pg), {
+      ...base,
+      name: 'floor-half-rate',
+      title: `floor at the same paced rate`,
+      source: fakeSource,
+      eventsPerRequest: 1,
+      connections: 0,
+      overallRate: halfRate,
+      paced: true,
+      expectedRps: halfRate,
+      noStorage: true,
+    }),
+  );
   await stop(floor);
 
   const b100 = await createSource(api, 'bench batch 100');
-  cases.push(await runCase(ctx, { ...base, name: 'batch-100', title: 'batch ingest, 100 events/request', source: b100, eventsPerRequest: 100, connections: Math.min(CONNECTIONS, 16), durationSeconds: Math.round(DURATION * 1.5), expectedRps: 250 }));
+  cases.push(
+    await runCase(ctx, {
+      ...base,
+      name: 'batch-100',
+      title: 'batch ingest, 100 events/request',
+      source: b100,
+      eventsPerRequest: 100,
+      connections: Math.min(CONNECTIONS, 16),
+      durationSeconds: Math.round(DURATION * 1.5),
+      expectedRps: 250,
+    }),
+  );
   const b1000 = await createSource(api, 'bench batch 1000');
-  cases.push(await runCase(ctx, { ...base, name: 'batch-1000', title: 'batch ingest, 1000 events/request', source: b1000, eventsPerRequest: 1000, connections: Math.min(CONNECTIONS, 8), expectedRps: 30 }));
+  cases.push(
+    await runCase(ctx, {
+      ...base,
+      name: 'batch-1000',
+      title: 'batch ingest, 1000 events/request',
+      source: b1000,
+      eventsPerRequest: 1000,
+      connections: Math.min(CONNECTIONS, 8),
+      expectedRps: 30,
+    }),
+  );
 
   const schema = await createSource(api, 'bench schema');
   await api.must('PUT', `/v1/tenants/${schema.tenantId}/event-types/orders.created`, { schema: ORDER_SCHEMA });
-  cases.push(await runCase(ctx, { ...base, name: 'schema', title: 'single-event ingest + JSON Schema of the type', source: schema, eventsPerRequest: 1, expectedRps: 3_000 }));
+  cases.push(
+    await runCase(ctx, {
+      ...base,
+      name: 'schema',
+      title: 'single-event ingest + JSON Schema of the type',
+      source: schema,
+      eventsPerRequest: 1,
+      expectedRps: 3_000,
+    }),
+  );
 
   const script = await createSource(api, 'bench script');
   const scriptSetup = await registerScriptValidator(api, await pluginCatalog(api), script.tenantId);
   if (scriptSetup.ok) {
-    cases.push(await runCase(ctx, { ...base, name: 'script', title: 'single-event ingest + warm script validator', source: script, eventsPerRequest: 1, expectedRps: 3_000 }));
+    cases.push(
+      await runCase(ctx, {
+        ...base,
+        name: 'script',
+        title: 'single-event ingest + warm script validator',
+        source: script,
+        eventsPerRequest: 1,
+        expectedRps: 3_000,
+      }),
+    );
   } else {
     skipped.push({ name: 'script', reason: scriptSetup.reason });
     log(`bench: script validator: not available (${scriptSetup.reason})`);
@@ -166,7 +259,9 @@ async function main(): Promise<void> {
   await createWebhookSubscription(api, latencySource.tenantId, `${receiver.url}/latency`);
   log('bench: accepted-to-delivered latency, 200 events at 20/s…');
   const delivery = await measureDeliveryLatency({ base: runtime.url, source: latencySource, receiver, path: '/latency', events: 200, ratePerSecond: 20 });
-  log(`bench: delivered ${delivery.delivered}/${delivery.events}: p50 ${delivery.sentToDeliveredMs.p50} ms, p95 ${delivery.sentToDeliveredMs.p95} ms, p99 ${delivery.sentToDeliveredMs.p99} ms`);
+  log(
+    `bench: delivered ${delivery.delivered}/${delivery.events}: p50 ${delivery.sentToDeliveredMs.p50} ms, p95 ${delivery.sentToDeliveredMs.p95} ms, p99 ${delivery.sentToDeliveredMs.p99} ms`,
+  );
 
   const deliveryThroughput = await measureDeliveryThroughput(api, runtime.url, database.url, receiver, pg, log);
 
@@ -185,10 +280,25 @@ async function main(): Promise<void> {
       const source = await createSource(api, `bench profile ${name}`);
       const profiler = await startProfiler(inspectorPort, 'switchyard');
       const load = paced ? { connections: 0, overallRate: paced, paced: true } : { connections: size > 1 ? 8 : CONNECTIONS };
-      await runCase(ctx, { ...base, ...load, name: `profile-${name}`, title: `${name} ingest (profiled, not a result)`, source, eventsPerRequest: size, durationSeconds: 5, warmupSeconds: 0, expectedRps });
+      await runCase(ctx, {
+        ...base,
+        ...load,
+        name: `profile-${name}`,
+        title: `${name} ingest (profiled, not a result)`,
+        source,
+        eventsPerRequest: size,
+        durationSeconds: 5,
+        warmupSeconds: 0,
+        expectedRps,
+      });
       const summary = await profiler.stop(join(root, `bench/results/worker-${name}.cpuprofile.json`), loadSourceMap(`${bundle.script}.map`, root));
       profiles[name] = summary;
-      log(summary.byInclusive.slice(0, 30).map((l) => `  ${String(l.totalPct).padStart(5)}% incl ${String(l.selfPct).padStart(5)}% self  ${l.function} (${l.where})`).join('\n'));
+      log(
+        summary.byInclusive
+          .slice(0, 30)
+          .map((l) => `  ${String(l.totalPct).padStart(5)}% incl ${String(l.selfPct).padStart(5)}% self  ${l.function} (${l.where})`)
+          .join('\n'),
+      );
     }
     profile = profiles;
   }
@@ -203,9 +313,11 @@ async function main(): Promise<void> {
   }
   if (flags.tmpfs) notes.push('Run with --tmpfs: Durable Object SQLite files lived in /dev/shm, so no disk fsync was in the write path.');
   for (const c of cases) {
-    if (c.load.cpu && c.load.cpu.other > 20) notes.push(`${c.title}: other processes used ${c.load.cpu.other}% of a core during the window; figures are lower than on an idle machine.`);
+    if (c.load.cpu && c.load.cpu.other > 20)
+      notes.push(`${c.title}: other processes used ${c.load.cpu.other}% of a core during the window; figures are lower than on an idle machine.`);
     if (c.signedLate) notes.push(`${c.title}: the pre-signed pool ran out; ${c.signedLate} requests were signed inside the window.`);
-    if (c.storage && !c.storage.complete) notes.push(`${c.title}: Postgres held ${c.storage.stored} of ${c.acknowledgedEvents} acknowledged events when the wait ended.`);
+    if (c.storage && !c.storage.complete)
+      notes.push(`${c.title}: Postgres held ${c.storage.stored} of ${c.acknowledgedEvents} acknowledged events when the wait ended.`);
   }
   const partial: Omit<BenchReport, 'budgets'> = {
     startedAt: startedAt.toISOString(),

@@ -94,12 +94,16 @@ async function main(): Promise<void> {
   const args = [
     join(root, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',
-    '--port', String(port),
-    '--ip', '127.0.0.1',
+    '--port',
+    String(port),
+    '--ip',
+    '127.0.0.1',
     // chosen by the OS: wrangler's default 9229 is probed first and bound later, so a quick restart or
     // a second dev server could take it in between ("Address already in use (direct:1:default)")
-    '--inspector-port', '0',
-    '--persist-to', join(dataDir, 'wrangler'),
+    '--inspector-port',
+    '0',
+    '--persist-to',
+    join(dataDir, 'wrangler'),
     '--show-interactive-dev-session=false',
     // exposes /__scheduled: Miniflare does not fire wrangler.toml's Cron Trigger by itself
     '--test-scheduled',

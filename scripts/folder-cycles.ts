@@ -88,7 +88,8 @@ export function cycles(graph: Map<string, Map<string, string>>): string[][] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const graph = folderGraph(cruise());
   if (process.argv.includes('--graph')) {
-    for (const [from, edges] of [...graph].sort(([a], [b]) => a.localeCompare(b))) console.log(`${from} → ${[...edges.keys()].sort().join(', ') || '(nothing)'}`);
+    for (const [from, edges] of [...graph].sort(([a], [b]) => a.localeCompare(b)))
+      console.log(`${from} → ${[...edges.keys()].sort().join(', ') || '(nothing)'}`);
   }
   const found = cycles(graph);
   if (found.length === 0) {

@@ -18,10 +18,16 @@ export default {
   queue: (batch, env, ctx) => consumeDeliveries(batch, env, ctx),
   // the Cron Trigger of wrangler.toml: send deliveries whose queue message was lost
   scheduled: async (_controller, env, ctx) => {
-    await withDb(env, (db) => redriveStranded(db, env), (p) => ctx.waitUntil(p));
-    // and seal plugin secrets that rows written before sealing still hold in plain text
-    await withDb(env, (db) => sealLegacySecrets(db, env.ENCRYPTION_KEY), (p) => ctx.waitUntil(p)).catch((error: unknown) =>
-      console.error(JSON.stringify({ msg: 'sealing legacy plugin secrets failed', error: String(error) })),
+    await withDb(
+      env,
+      (db) => redriveStranded(db, env),
+      (p) => ctx.waitUntil(p),
     );
+    // and seal plugin secrets that rows written before sealing still hold in plain text
+    await withDb(
+      env,
+      (db) => sealLegacySecrets(db, env.ENCRYPTION_KEY),
+      (p) => ctx.waitUntil(p),
+    ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'sealing legacy plugin secrets failed', error: String(error) })));
   },
 } satisfies ExportedHandler<Env>;

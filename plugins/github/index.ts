@@ -17,7 +17,10 @@ const REPOSITORY = /^[\w.-]+\/[\w.-]+$/;
 
 /** GitHub event and action names are snake_case; anything else is squashed so the type stays dot-notation. */
 function segment(value: string): string {
-  return value.toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 100);
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '-')
+    .slice(0, 100);
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
@@ -54,7 +57,9 @@ function toEvent(delivery: string, name: string, payload: unknown, body: Uint8Ar
     type: `github.${segment(name)}${action}`,
     ...(subject === undefined ? {} : { subject }),
     // a signed body GitHub would never send is kept verbatim rather than dropped
-    ...(payload === undefined ? { datacontenttype: 'application/octet-stream', data_base64: toBase64(body) } : { datacontenttype: 'application/json', data: payload }),
+    ...(payload === undefined
+      ? { datacontenttype: 'application/octet-stream', data_base64: toBase64(body) }
+      : { datacontenttype: 'application/json', data: payload }),
   };
 }
 

@@ -44,7 +44,11 @@ type Config = z.infer<typeof config>;
 
 /** `Order Created` → `webhook.order-created`; `Orders.Created` → `orders.created`. */
 export function eventType(raw: string): string | null {
-  const segments = raw.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').split('.').filter(Boolean);
+  const segments = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]/g, '-')
+    .split('.')
+    .filter(Boolean);
   const type = (segments.length === 1 ? ['webhook', ...segments] : segments).join('.').slice(0, 256);
   return EVENT_TYPE.test(type) ? type : null;
 }
@@ -86,10 +90,15 @@ export const hmac: VerifierPlugin<Config> = {
       return { ok: false, code: 'missing_signature', detail: `${names} required` };
     }
     if (timestamp !== null) {
-      if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, code: 'invalid_signature', detail: `${cfg.timestamp_header} must be integer seconds since the epoch` };
+      if (!/^\d{1,12}$/.test(timestamp))
+        return { ok: false, code: 'invalid_signature', detail: `${cfg.timestamp_header} must be integer seconds since the epoch` };
       const skew = Math.abs(now / 1000 - Number(timestamp));
       if (skew > TOLERANCE_SECONDS) {
-        return { ok: false, code: 'stale_signature', detail: `${cfg.timestamp_header} is ${Math.round(skew)} s away from now; tolerance is ${TOLERANCE_SECONDS} s` };
+        return {
+          ok: false,
+          code: 'stale_signature',
+          detail: `${cfg.timestamp_header} is ${Math.round(skew)} s away from now; tolerance is ${TOLERANCE_SECONDS} s`,
+        };
       }
     }
     if (value.length > MAX_SIGNATURE_HEADER) {
@@ -104,7 +113,12 @@ export const hmac: VerifierPlugin<Config> = {
       .map((entry) => (cfg.encoding === 'hex' ? fromHex(entry.slice(cfg.prefix.length)) : fromBase64(entry.slice(cfg.prefix.length))))
       // a MAC of another length can never match
       .filter((mac): mac is Uint8Array<ArrayBuffer> => mac !== null && mac.length === MAC_BYTES[cfg.algorithm]);
-    if (macs.length === 0) return { ok: false, code: 'invalid_signature', detail: `no ${cfg.encoding} ${cfg.algorithm} signature${cfg.prefix ? ` after "${cfg.prefix}"` : ''} in ${cfg.header}` };
+    if (macs.length === 0)
+      return {
+        ok: false,
+        code: 'invalid_signature',
+        detail: `no ${cfg.encoding} ${cfg.algorithm} signature${cfg.prefix ? ` after "${cfg.prefix}"` : ''} in ${cfg.header}`,
+      };
     const content = timestamp !== null ? concatBytes(utf8(`${timestamp}.`), body) : body;
     // one MAC per secret, compared with every candidate: the cost does not grow with the header
     for (const secret of secrets) {

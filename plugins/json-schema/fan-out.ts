@@ -75,7 +75,10 @@ export function inPlaceFanOutProblem(root: Node, lookup: Record<string, Node>): 
         if (typeof child !== 'object' || child === null) {
           frame.sum += 1;
         } else if (onPath.has(child)) {
-          problem = { pointer: where(frame.node, frame.pointer) + at, error: 'this keyword leads back to a schema it is already evaluating, on the same value, without end' };
+          problem = {
+            pointer: where(frame.node, frame.pointer) + at,
+            error: 'this keyword leads back to a schema it is already evaluating, on the same value, without end',
+          };
         } else if (counts.has(child)) {
           frame.sum += counts.get(child)!;
         } else {
@@ -86,7 +89,10 @@ export function inPlaceFanOutProblem(root: Node, lookup: Record<string, Node>): 
         onPath.delete(frame.node);
         counts.set(frame.node, frame.sum);
         if (frame.sum > MAX_IN_PLACE_FAN_OUT) {
-          problem = { pointer: where(frame.node, frame.pointer), error: `this subschema evaluates ${frame.sum > 1e9 ? 'billions of' : frame.sum} subschemas on one value through allOf/anyOf/oneOf/not/if/$ref (at most ${MAX_IN_PLACE_FAN_OUT}); refer to shared definitions once instead of repeating them` };
+          problem = {
+            pointer: where(frame.node, frame.pointer),
+            error: `this subschema evaluates ${frame.sum > 1e9 ? 'billions of' : frame.sum} subschemas on one value through allOf/anyOf/oneOf/not/if/$ref (at most ${MAX_IN_PLACE_FAN_OUT}); refer to shared definitions once instead of repeating them`,
+          };
         }
         result = frame.sum;
         const parent = stack[stack.length - 1];

@@ -26,7 +26,22 @@ const CACHE_SIZE = 256;
 const MAX_PROBLEMS = 50;
 const MAX_SCHEMA_CHARS = 256 * 1024;
 // Keywords whose own error only says "something below failed"; the errors below say what.
-const WRAPPERS = new Set(['$ref', '$recursiveRef', 'properties', 'patternProperties', 'additionalProperties', 'unevaluatedProperties', 'dependentSchemas', 'items', 'prefixItems', 'additionalItems', 'unevaluatedItems', 'allOf', 'then', 'else']);
+const WRAPPERS = new Set([
+  '$ref',
+  '$recursiveRef',
+  'properties',
+  'patternProperties',
+  'additionalProperties',
+  'unevaluatedProperties',
+  'dependentSchemas',
+  'items',
+  'prefixItems',
+  'additionalItems',
+  'unevaluatedItems',
+  'allOf',
+  'then',
+  'else',
+]);
 // Keywords whose branches are allowed to fail; the branch errors are details, shown last.
 const ALTERNATIVES = new Set(['anyOf', 'oneOf', 'contains']);
 
@@ -152,7 +167,12 @@ const config = z
   })
   .superRefine((c, ctx) => {
     const result = compileSchema(c.schema, c.draft);
-    const at = result.ok ? [] : (result.pointer ?? '').split('/').slice(1).map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const at = result.ok
+      ? []
+      : (result.pointer ?? '')
+          .split('/')
+          .slice(1)
+          .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
     if (!result.ok) ctx.addIssue({ code: 'custom', path: ['schema', ...at], message: result.error });
   });
 type Config = z.infer<typeof config>;
@@ -168,7 +188,15 @@ export const jsonSchema: ValidatorPlugin<Config> = {
     const schema = compileSchema(cfg.schema, cfg.draft);
     if (!schema.ok) throw new Error(schema.error);
     if (event.data === undefined) {
-      return { ok: false, errors: [{ pointer: '/data', detail: event.data_base64 === undefined ? 'the event has no data' : 'binary data (data_base64) cannot be checked against a JSON Schema' }] };
+      return {
+        ok: false,
+        errors: [
+          {
+            pointer: '/data',
+            detail: event.data_base64 === undefined ? 'the event has no data' : 'binary data (data_base64) cannot be checked against a JSON Schema',
+          },
+        ],
+      };
     }
     const errors = schema.validate(event.data, ctx.budget);
     return errors.length === 0 ? { ok: true } : { ok: false, errors };

@@ -111,7 +111,11 @@ export function compileSchemaPatterns(schema: unknown): SchemaPatterns {
     for (const [source, at] of sources) {
       if (matchers.has(source)) continue;
       chars += source.length + PROPERTY_CLASS_WEIGHT * (source.match(/\\[pP]\{/g)?.length ?? 0);
-      if (chars > MAX_SCHEMA_PATTERN_CHARS) return { pointer: at, error: `the schema's patterns have more than ${MAX_SCHEMA_PATTERN_CHARS} characters in all (a \\p{…} counts as ${PROPERTY_CLASS_WEIGHT})` };
+      if (chars > MAX_SCHEMA_PATTERN_CHARS)
+        return {
+          pointer: at,
+          error: `the schema's patterns have more than ${MAX_SCHEMA_PATTERN_CHARS} characters in all (a \\p{…} counts as ${PROPERTY_CLASS_WEIGHT})`,
+        };
       const compiled = compileLinearRegex(source);
       if (!compiled.ok) return { pointer: at, error: compiled.error };
       matchers.set(source, compiled);
@@ -122,8 +126,12 @@ export function compileSchemaPatterns(schema: unknown): SchemaPatterns {
       const value = record[key];
       const at = `${pointer}/${encodePointer(key)}`;
       const children: Array<[unknown, string]> = Array.isArray(value)
-        ? schemaArrayKeyword[key] ? value.map((item, i) => [item, `${at}/${i}`]) : []
-        : schemaMapKeyword[key] && value && typeof value === 'object' ? Object.entries(value).map(([k, v]) => [v, `${at}/${encodePointer(k)}`]) : [[value, at]];
+        ? schemaArrayKeyword[key]
+          ? value.map((item, i) => [item, `${at}/${i}`])
+          : []
+        : schemaMapKeyword[key] && value && typeof value === 'object'
+          ? Object.entries(value).map(([k, v]) => [v, `${at}/${encodePointer(k)}`])
+          : [[value, at]];
       for (const [child, childPointer] of children) {
         const problem = visit(child, childPointer);
         if (problem) return problem;
@@ -172,7 +180,11 @@ const TOO_MUCH = {
  * `new RegExp(p, 'u')` answering the compiled matcher for each known `p`. `{ ok: false }` says which
  * budget ran out, or that the stack did (`{"$ref": "#"}`).
  */
-export function runBounded<T>(matchers: ReadonlyMap<string, Matcher>, fn: () => T, shared?: { evaluations: number }): { ok: true; value: T } | { ok: false; error: string } {
+export function runBounded<T>(
+  matchers: ReadonlyMap<string, Matcher>,
+  fn: () => T,
+  shared?: { evaluations: number },
+): { ok: true; value: T } | { ok: false; error: string } {
   const builtIn = globalThis.RegExp;
   let spent = 0;
   const metered = (matcher: Matcher) => ({
@@ -201,7 +213,8 @@ export function runBounded<T>(matchers: ReadonlyMap<string, Matcher>, fn: () => 
       return { ok: false, error: TOO_MUCH[which as keyof typeof TOO_MUCH] };
     }
     // the call stack: a `$ref` that leads back to itself without consuming the data, or errors by the million
-    if (error instanceof RangeError) return { ok: false, error: 'the schema recurses without end on this event (for example a $ref that leads back to itself)' };
+    if (error instanceof RangeError)
+      return { ok: false, error: 'the schema recurses without end on this event (for example a $ref that leads back to itself)' };
     throw error;
   } finally {
     globalThis.RegExp = builtIn;

@@ -23,8 +23,15 @@ const jwk = z
 const config = z
   .strictObject({
     jwk: jwk.optional().describe('public JWK that signs the requests'),
-    jwks_url: z.url({ protocol: /^https?$/ }).optional().describe('JWKS endpoint of the sender'),
-    header: z.string().regex(/^[a-z0-9-]+$/).default('jws-signature').describe('request header carrying the detached JWS'),
+    jwks_url: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('JWKS endpoint of the sender'),
+    header: z
+      .string()
+      .regex(/^[a-z0-9-]+$/)
+      .default('jws-signature')
+      .describe('request header carrying the detached JWS'),
   })
   .refine((c) => Boolean(c.jwk) !== Boolean(c.jwks_url), 'set exactly one of jwk or jwks_url');
 type Config = z.infer<typeof config>;
@@ -76,7 +83,8 @@ function remoteResolver(url: string, fetch: VerifierFetch, now: number): KeyReso
       return await remote.resolve(protectedHeader, token);
     } catch (error) {
       // an unknown kid or alg is about the signature, and only reachable once the keys were fetched
-      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported)
+        throw error;
       remote.failedAt = now;
       throw new JwksUnavailable(JWKS_UNAVAILABLE, { cause: error });
     }

@@ -23,10 +23,13 @@ export function parsePointer(pointer: string): string[] | null {
 const config = z.strictObject({
   pointers: z
     .array(
-      z.string().max(1024).refine((pointer) => {
-        const head = parsePointer(pointer)?.[0];
-        return head !== undefined && (head === 'data' || head === 'subject' || (EXTENSION.test(head) && !RESERVED.has(head)));
-      }, 'expected a JSON pointer into data, subject or an extension, e.g. "/data/card/number"'),
+      z
+        .string()
+        .max(1024)
+        .refine((pointer) => {
+          const head = parsePointer(pointer)?.[0];
+          return head !== undefined && (head === 'data' || head === 'subject' || (EXTENSION.test(head) && !RESERVED.has(head)));
+        }, 'expected a JSON pointer into data, subject or an extension, e.g. "/data/card/number"'),
     )
     .min(1)
     .max(100)

@@ -19,8 +19,18 @@
 import { z } from 'zod';
 import { utf8 } from '../../src/plugins/kit';
 import {
-  PLUGIN_API_VERSION, type ActionOutcome, type ActionPlugin, type FieldProblem, type HookContext, type PluginEvent, type ScriptFunction, type ScriptInspection,
-  type TransformerPlugin, type ValidationResult, type ValidatorPlugin, type ConfigCheckContext,
+  PLUGIN_API_VERSION,
+  type ActionOutcome,
+  type ActionPlugin,
+  type FieldProblem,
+  type HookContext,
+  type PluginEvent,
+  type ScriptFunction,
+  type ScriptInspection,
+  type TransformerPlugin,
+  type ValidationResult,
+  type ValidatorPlugin,
+  type ConfigCheckContext,
 } from '../../src/plugins/types';
 
 export const MAX_SOURCE_BYTES = 64 * 1024;
@@ -42,7 +52,12 @@ const transformerConfig = hookConfig('transform');
 const actionConfig = z.strictObject({
   source: source.describe('ES module source that exports handle(event, ctx)'),
   allowed_hosts: z
-    .array(z.string().regex(HOST, 'expected host or host:port, e.g. api.example.com or 127.0.0.1:9000').transform((h) => h.toLowerCase()))
+    .array(
+      z
+        .string()
+        .regex(HOST, 'expected host or host:port, e.g. api.example.com or 127.0.0.1:9000')
+        .transform((h) => h.toLowerCase()),
+    )
     .max(20)
     .default([])
     .describe("hosts ctx.fetch may reach (exact host, or host:port); the webhook action's SSRF rules apply as well"),
@@ -66,7 +81,8 @@ function checkScript(fn: ScriptFunction) {
       return [{ ...problem, pointer: '/source', detail: `${what}: ${problem.detail}${where}` }];
     }
     const found = inspection.exports[fn];
-    if (found !== 'function') return [{ pointer: '/source', detail: `the module must export a function named ${fn} (it exports ${found === 'undefined' ? 'none' : `a ${found}`})` }];
+    if (found !== 'function')
+      return [{ pointer: '/source', detail: `the module must export a function named ${fn} (it exports ${found === 'undefined' ? 'none' : `a ${found}`})` }];
     return [];
   };
 }
@@ -119,7 +135,7 @@ export const scriptValidator: ValidatorPlugin<HookConfig> = {
   id: 'script-validator',
   kind: 'validator',
   apiVersion: PLUGIN_API_VERSION,
-  description: 'Runs your ES module\'s validate(event) in an isolate of its own; it returns { ok: true } or { errors: [{ pointer, detail }] }',
+  description: "Runs your ES module's validate(event) in an isolate of its own; it returns { ok: true } or { errors: [{ pointer, detail }] }",
   config: validatorConfig,
   sandboxed: true,
   checkConfig: checkScript('validate'),
@@ -132,7 +148,7 @@ export const scriptTransformer: TransformerPlugin<HookConfig> = {
   id: 'script-transformer',
   kind: 'transformer',
   apiVersion: PLUGIN_API_VERSION,
-  description: 'Runs your ES module\'s transform(event) in an isolate of its own; it returns the new event, or null to drop it',
+  description: "Runs your ES module's transform(event) in an isolate of its own; it returns the new event, or null to drop it",
   config: transformerConfig,
   sandboxed: true,
   checkConfig: checkScript('transform'),
@@ -148,7 +164,7 @@ export const scriptAction: ActionPlugin<ActionConfig> = {
   id: 'script-action',
   kind: 'action',
   apiVersion: PLUGIN_API_VERSION,
-  description: 'Runs your ES module\'s handle(event, ctx) in an isolate of its own; ctx.fetch reaches only the allowed_hosts',
+  description: "Runs your ES module's handle(event, ctx) in an isolate of its own; ctx.fetch reaches only the allowed_hosts",
   config: actionConfig,
   sandboxed: true,
   checkConfig: checkScript('handle'),

@@ -45,7 +45,10 @@ const config = z
       if (problem) ctx.addIssue({ code: 'custom', path: ['set', name], message: problem });
     }
     c.remove.forEach((name, i) => {
-      const problem = nameProblem(name) ?? (name === 'type' ? 'type is required and can only be replaced' : null) ?? (Object.hasOwn(c.set, name) ? `"${name}" is both set and removed` : null);
+      const problem =
+        nameProblem(name) ??
+        (name === 'type' ? 'type is required and can only be replaced' : null) ??
+        (Object.hasOwn(c.set, name) ? `"${name}" is both set and removed` : null);
       if (problem) ctx.addIssue({ code: 'custom', path: ['remove', i], message: problem });
     });
   });

@@ -105,7 +105,11 @@ export const standardWebhooks: VerifierPlugin<Config> = {
     // Ed25519 hashes the whole body once per (signature, key): the pairs are bounded before any is tried
     const keys = cfg.public_keys ?? [];
     if (candidates.v1a.length * keys.length > MAX_ED25519_CHECKS) {
-      return { ok: false, code: 'invalid_signature', detail: `webhook-signature holds ${candidates.v1a.length} v1a signatures for ${keys.length} public keys; at most ${MAX_ED25519_CHECKS} signature-key pairs are checked, so send one or two v1a signatures` };
+      return {
+        ok: false,
+        code: 'invalid_signature',
+        detail: `webhook-signature holds ${candidates.v1a.length} v1a signatures for ${keys.length} public keys; at most ${MAX_ED25519_CHECKS} signature-key pairs are checked, so send one or two v1a signatures`,
+      };
     }
     for (const signature of candidates.v1a) {
       for (const publicKey of keys) {

@@ -47,7 +47,8 @@ async function toEvent(body: Uint8Array<ArrayBuffer>): Promise<PluginEvent> {
   const type = typeof object?.type === 'string' ? object.type.toLowerCase().replace(/[^a-z0-9_.-]/g, '-') : '';
   const subject = record(record(object?.data)?.object)?.id;
   const created = object?.created;
-  const time = typeof created === 'number' && Number.isInteger(created) && created > 0 && created < 253402300800 ? new Date(created * 1000).toISOString() : undefined;
+  const time =
+    typeof created === 'number' && Number.isInteger(created) && created > 0 && created < 253402300800 ? new Date(created * 1000).toISOString() : undefined;
   return {
     specversion: '1.0',
     // a signed body without an id still needs one that repeats when Stripe retries it
@@ -56,7 +57,9 @@ async function toEvent(body: Uint8Array<ArrayBuffer>): Promise<PluginEvent> {
     type: /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(type) ? `stripe.${type}` : 'stripe.event',
     ...(typeof subject === 'string' ? { subject } : {}),
     ...(time ? { time } : {}),
-    ...(payload === undefined ? { datacontenttype: 'application/octet-stream', data_base64: toBase64(body) } : { datacontenttype: 'application/json', data: payload }),
+    ...(payload === undefined
+      ? { datacontenttype: 'application/octet-stream', data_base64: toBase64(body) }
+      : { datacontenttype: 'application/json', data: payload }),
   };
 }
 
@@ -73,11 +76,19 @@ export const stripe: VerifierPlugin<Config> = {
     const header = headers.get('stripe-signature');
     if (!header) return { ok: false, code: 'missing_signature', detail: 'the Stripe-Signature header is required' };
     if (header.length > MAX_SIGNATURE_HEADER) {
-      return { ok: false, code: 'invalid_signature', detail: `Stripe-Signature is ${header.length} characters long; at most ${MAX_SIGNATURE_HEADER} are accepted` };
+      return {
+        ok: false,
+        code: 'invalid_signature',
+        detail: `Stripe-Signature is ${header.length} characters long; at most ${MAX_SIGNATURE_HEADER} are accepted`,
+      };
     }
     const { timestamp, signatures, entries } = parseHeader(header);
     if (entries > MAX_SIGNATURES + 1) {
-      return { ok: false, code: 'invalid_signature', detail: `Stripe-Signature holds ${entries} entries; at most a timestamp and ${MAX_SIGNATURES} signatures are accepted` };
+      return {
+        ok: false,
+        code: 'invalid_signature',
+        detail: `Stripe-Signature holds ${entries} entries; at most a timestamp and ${MAX_SIGNATURES} signatures are accepted`,
+      };
     }
     if (!timestamp || !/^\d{1,12}$/.test(timestamp) || signatures.length === 0) {
       return { ok: false, code: 'invalid_signature', detail: 'Stripe-Signature must hold t=<unix seconds> and at least one v1=<hex> signature' };
@@ -85,7 +96,11 @@ export const stripe: VerifierPlugin<Config> = {
     // the window is judged before any cryptography, so a stale header costs no MAC over the body
     const skew = Math.abs(now / 1000 - Number(timestamp));
     if (skew > TOLERANCE_SECONDS) {
-      return { ok: false, code: 'stale_signature', detail: `the Stripe-Signature timestamp is ${Math.round(skew)} s away from now; tolerance is ${TOLERANCE_SECONDS} s` };
+      return {
+        ok: false,
+        code: 'stale_signature',
+        detail: `the Stripe-Signature timestamp is ${Math.round(skew)} s away from now; tolerance is ${TOLERANCE_SECONDS} s`,
+      };
     }
     const content = concatBytes(utf8(`${timestamp}.`), body);
     // one MAC per secret, compared with every candidate: the cost does not grow with the header

@@ -21,12 +21,30 @@ export const CLOUDEVENTS_JSON = 'application/cloudevents+json; charset=utf-8';
 export const USER_AGENT = 'Switchyard-Webhooks/1';
 
 const RESERVED_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'host', 'content-length', 'content-type',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'content-type',
 ]);
 
 const headers = z
-  .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name'), secret(z.string().max(4096).regex(/^[^\r\n\0]*$/, 'header values cannot contain line breaks')))
+  .record(
+    z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name'),
+    secret(
+      z
+        .string()
+        .max(4096)
+        .regex(/^[^\r\n\0]*$/, 'header values cannot contain line breaks'),
+    ),
+  )
   .superRefine((record, ctx) => {
     const names = Object.keys(record);
     if (names.length > 32) ctx.addIssue({ code: 'custom', message: 'at most 32 headers' });
@@ -39,7 +57,10 @@ const headers = z
   });
 
 const config = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }).max(2048).describe('endpoint that receives the events (http or https)'),
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .describe('endpoint that receives the events (http or https)'),
   headers: headers.optional().describe('extra request headers, e.g. an authorization token of the endpoint; values are write-only'),
   timeout_ms: z.int().min(1000).max(15_000).default(15_000).describe('how long to wait for a complete answer'),
 });

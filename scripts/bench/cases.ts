@@ -78,7 +78,10 @@ export async function runCase(ctx: CaseContext, spec: CaseSpec): Promise<CaseRes
   const started = Date.now();
   // one request on its own first: concurrent first requests for an uncached source can fail (see bench/README.md)
   const first = pool.next();
-  const firstAnswer = await fetch(`${ctx.base}${first.path}`, { method: first.method, headers: first.headers, body: first.body }).then((r) => r.status, () => 0);
+  const firstAnswer = await fetch(`${ctx.base}${first.path}`, { method: first.method, headers: first.headers, body: first.body }).then(
+    (r) => r.status,
+    () => 0,
+  );
   if (firstAnswer === 202) warmOk += 1;
   const drive = (seconds: number, workerdPid: number | null): Promise<LoadResult> =>
     spec.paced && spec.overallRate
@@ -101,7 +104,11 @@ export async function runCase(ctx: CaseContext, spec: CaseSpec): Promise<CaseRes
     peakEventsPerSecond: load.peakRequestsPerSecond * spec.eventsPerRequest,
     acknowledgedEvents,
     signedLate: pool.signedLate() - lateBefore,
-    storage: storage && { ...storage, stored: storage.stored - storedBefore, storedPerSecond: Math.round((storage.stored - storedBefore) / ((windowEnd + storage.drainMs - started) / 1000)) },
+    storage: storage && {
+      ...storage,
+      stored: storage.stored - storedBefore,
+      storedPerSecond: Math.round((storage.stored - storedBefore) / ((windowEnd + storage.drainMs - started) / 1000)),
+    },
     postgres: spec.noStorage ? null : summarizePg(pgDelta(ctx.pg.snapshot(), pgBefore), acknowledgedEvents),
   };
   ctx.log(describe(result));
@@ -128,11 +135,17 @@ function fromPaced(p: Awaited<ReturnType<typeof runPaced>>): LoadResult {
 const ROUTING_LOAD = /^SELECT t\.config_version, \(SELECT COALESCE\(json_agg\(json_build_object\('id/;
 
 export function summarizePg(delta: PgCounts, events: number): PgSummary {
-  const count = (pattern: RegExp) => Object.entries(delta.statements).filter(([sql]) => pattern.test(sql)).reduce((sum, [, s]) => sum + s.count, 0);
+  const count = (pattern: RegExp) =>
+    Object.entries(delta.statements)
+      .filter(([sql]) => pattern.test(sql))
+      .reduce((sum, [, s]) => sum + s.count, 0);
   const flushes = count(/INSERT INTO events/);
   const routingLoads = count(ROUTING_LOAD);
   const statements = Object.fromEntries(
-    Object.entries(delta.statements).map(([sql, s]) => [sql, { count: s.count, meanMs: Math.round((s.totalMs / s.count) * 100) / 100, maxMs: Math.round(s.maxMs * 100) / 100 }]),
+    Object.entries(delta.statements).map(([sql, s]) => [
+      sql,
+      { count: s.count, meanMs: Math.round((s.totalMs / s.count) * 100) / 100, maxMs: Math.round(s.maxMs * 100) / 100 },
+    ]),
   );
   return {
     connections: delta.connections,
@@ -152,7 +165,13 @@ export async function storedCount(databaseUrl: string, tenantId: string): Promis
 }
 
 /** Polls until Postgres holds `expected` events of the tenant (or `timeoutMs` pass). */
-export async function waitStored(databaseUrl: string, tenantId: string, expected: number, since: number, timeoutMs = 60_000): Promise<{ stored: number; drainMs: number; complete: boolean }> {
+export async function waitStored(
+  databaseUrl: string,
+  tenantId: string,
+  expected: number,
+  since: number,
+  timeoutMs = 60_000,
+): Promise<{ stored: number; drainMs: number; complete: boolean }> {
   const deadline = Date.now() + timeoutMs;
   let stored = 0;
   for (;;) {
@@ -168,10 +187,13 @@ function describe(r: CaseResult): string {
   const parts = [
     `${r.title.padEnd(44)} ${String(l.requestsPerSecond).padStart(6)} req/s ${String(r.eventsPerSecond).padStart(7)} ev/s`,
     `p50 ${l.latencyMs.p50} p95 ${l.latencyMs.p95} p99 ${l.latencyMs.p99} ms`,
-    Object.entries(l.status).map(([code, n]) => `${code}×${n}`).join(' ') + (l.errors ? ` errors×${l.errors}` : ''),
+    Object.entries(l.status)
+      .map(([code, n]) => `${code}×${n}`)
+      .join(' ') + (l.errors ? ` errors×${l.errors}` : ''),
   ];
   if (l.cpu) parts.push(`cpu workerd ${l.cpu.workerd}% loadgen ${l.cpu.loadGenerator}% pg ${l.cpu.postgres}% other ${l.cpu.other}%`);
-  if (r.storage) parts.push(`stored ${r.storage.stored}/${r.acknowledgedEvents} +${r.storage.drainMs} ms after the window (${r.storage.storedPerSecond} stored/s)`);
+  if (r.storage)
+    parts.push(`stored ${r.storage.stored}/${r.acknowledgedEvents} +${r.storage.drainMs} ms after the window (${r.storage.storedPerSecond} stored/s)`);
   if (r.signedLate) parts.push(`(pool short by ${r.signedLate})`);
   return parts.join(' | ');
 }

@@ -19,7 +19,14 @@ export interface DeliveryLatency {
   ingestMs: Percentiles;
 }
 
-export async function measureDeliveryLatency(options: { base: string; source: Source; receiver: Receiver; path: string; events: number; ratePerSecond: number }): Promise<DeliveryLatency> {
+export async function measureDeliveryLatency(options: {
+  base: string;
+  source: Source;
+  receiver: Receiver;
+  path: string;
+  events: number;
+  ratePerSecond: number;
+}): Promise<DeliveryLatency> {
   const { base, source, receiver, path, events, ratePerSecond } = options;
   const runTag = Date.now().toString(36);
   const prepared = Array.from({ length: events }, (_, i) => signedIngest(source, [makeEvent(`lat-${runTag}-${i}`, i)], 'single'));

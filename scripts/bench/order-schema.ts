@@ -7,6 +7,10 @@ export const ORDER_SCHEMA = {
     amount: { type: 'number', minimum: 0 },
     currency: { enum: ['EUR', 'USD', 'GBP'] },
     customer: { type: 'object', properties: { id: { type: 'string' }, country: { type: 'string', minLength: 2, maxLength: 2 } } },
-    items: { type: 'array', minItems: 1, items: { type: 'object', required: ['sku', 'qty'], properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } } } },
+    items: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', required: ['sku', 'qty'], properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } } },
+    },
   },
 };

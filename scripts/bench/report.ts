@@ -47,8 +47,15 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
   const floor = find('floor');
   if (bare && single) {
     const ratio = single.load.requestsPerSecond / bare.load.requestsPerSecond;
-    const vsFloor = floor ? `; the floor (Worker → DO → 1 SQLite insert) itself reaches ${(floor.load.requestsPerSecond / bare.load.requestsPerSecond).toFixed(3)} × bare, Switchyard ${(single.load.requestsPerSecond / floor.load.requestsPerSecond).toFixed(3)} × floor` : '';
-    budgets.push({ name: 'single-event ingest vs bare Worker', target: '≥ 0.50 × bare', measured: `${ratio.toFixed(3)} × (${single.load.requestsPerSecond} vs ${bare.load.requestsPerSecond} req/s)${vsFloor}`, pass: ratio >= 0.5 });
+    const vsFloor = floor
+      ? `; the floor (Worker → DO → 1 SQLite insert) itself reaches ${(floor.load.requestsPerSecond / bare.load.requestsPerSecond).toFixed(3)} × bare, Switchyard ${(single.load.requestsPerSecond / floor.load.requestsPerSecond).toFixed(3)} × floor`
+      : '';
+    budgets.push({
+      name: 'single-event ingest vs bare Worker',
+      target: '≥ 0.50 × bare',
+      measured: `${ratio.toFixed(3)} × (${single.load.requestsPerSecond} vs ${bare.load.requestsPerSecond} req/s)${vsFloor}`,
+      pass: ratio >= 0.5,
+    });
   }
   if (batches.length) {
     // sustained: accepted AND stored; the rate from the warm-up's start until Postgres held every acknowledged event
@@ -63,14 +70,29 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
       pass: sustained ? rate(sustained) >= 10_000 : false,
     });
     const peak = [...batches].sort((a, b) => b.peakEventsPerSecond - a.peakEventsPerSecond)[0]!;
-    budgets.push({ name: 'batch ingest, peak (best 1-s sample)', target: '≥ 50,000 events/s', measured: `${peak.peakEventsPerSecond} events/s (${peak.title})`, pass: peak.peakEventsPerSecond >= 50_000 });
+    budgets.push({
+      name: 'batch ingest, peak (best 1-s sample)',
+      target: '≥ 50,000 events/s',
+      measured: `${peak.peakEventsPerSecond} events/s (${peak.title})`,
+      pass: peak.peakEventsPerSecond >= 50_000,
+    });
   }
   if (half) {
-    budgets.push({ name: 'ingest p99 at half of saturation', target: '< 10 ms', measured: `${half.load.latencyMs.p99} ms at ${half.overallRate} req/s, evenly spaced (p50 ${half.load.latencyMs.p50}, p95 ${half.load.latencyMs.p95} ms; from the scheduled send: p99 ${half.load.correctedP99Ms} ms)${floorHalf ? `; the floor at the same rate: p50 ${floorHalf.load.latencyMs.p50}, p95 ${floorHalf.load.latencyMs.p95}, p99 ${floorHalf.load.latencyMs.p99} ms` : ''}`, pass: half.load.latencyMs.p99 < 10 });
+    budgets.push({
+      name: 'ingest p99 at half of saturation',
+      target: '< 10 ms',
+      measured: `${half.load.latencyMs.p99} ms at ${half.overallRate} req/s, evenly spaced (p50 ${half.load.latencyMs.p50}, p95 ${half.load.latencyMs.p95} ms; from the scheduled send: p99 ${half.load.correctedP99Ms} ms)${floorHalf ? `; the floor at the same rate: p50 ${floorHalf.load.latencyMs.p50}, p95 ${floorHalf.load.latencyMs.p95}, p99 ${floorHalf.load.latencyMs.p99} ms` : ''}`,
+      pass: half.load.latencyMs.p99 < 10,
+    });
   }
   if (r.delivery) {
     const d = r.delivery;
-    budgets.push({ name: 'accepted-to-delivered p50 (local receiver)', target: '< 100 ms', measured: `${d.sentToDeliveredMs.p50} ms (p95 ${d.sentToDeliveredMs.p95}, p99 ${d.sentToDeliveredMs.p99}; ${d.delivered}/${d.events} delivered)`, pass: d.delivered > 0 ? d.sentToDeliveredMs.p50 < 100 : false });
+    budgets.push({
+      name: 'accepted-to-delivered p50 (local receiver)',
+      target: '< 100 ms',
+      measured: `${d.sentToDeliveredMs.p50} ms (p95 ${d.sentToDeliveredMs.p95}, p99 ${d.sentToDeliveredMs.p99}; ${d.delivered}/${d.events} delivered)`,
+      pass: d.delivered > 0 ? d.sentToDeliveredMs.p50 < 100 : false,
+    });
   }
   const flushCases = r.cases.filter((c) => c.postgres && c.postgres.flushes > 0);
   if (flushCases.length) {
@@ -88,7 +110,12 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
   const script = r.unloaded?.plainVsScript;
   if (script) {
     const overhead = script.validated.p50 - script.plain.p50;
-    budgets.push({ name: 'warm script validator, added p50 per event', target: '< 1 ms', measured: `${overhead.toFixed(2)} ms (${script.validated.p50} vs ${script.plain.p50} ms p50, one request at a time, alternating with plain requests)`, pass: overhead < 1 });
+    budgets.push({
+      name: 'warm script validator, added p50 per event',
+      target: '< 1 ms',
+      measured: `${overhead.toFixed(2)} ms (${script.validated.p50} vs ${script.plain.p50} ms p50, one request at a time, alternating with plain requests)`,
+      pass: overhead < 1,
+    });
   } else {
     const why = r.skipped.find((s) => s.name === 'script')?.reason ?? 'not measured';
     budgets.push({ name: 'warm script validator, added p50 per event', target: '< 1 ms', measured: `not available: ${why}`, pass: null });
@@ -120,7 +147,9 @@ export function toMarkdown(r: BenchReport): string {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...r.cases.map((c) => {
       const non2xx = c.load.requests - c.load.ok + c.load.errors;
-      const stored = c.storage ? `${c.storage.stored} / ${c.acknowledgedEvents} (+${(c.storage.drainMs / 1000).toFixed(1)} s; ${c.storage.storedPerSecond}/s end to end)` : '–';
+      const stored = c.storage
+        ? `${c.storage.stored} / ${c.acknowledgedEvents} (+${(c.storage.drainMs / 1000).toFixed(1)} s; ${c.storage.storedPerSecond}/s end to end)`
+        : '–';
       return `| ${c.title} | ${c.connections || 'open'}${c.overallRate ? ` @${c.overallRate}/s` : ''} | ${c.load.requestsPerSecond} | ${c.eventsPerSecond} | ${c.peakEventsPerSecond} | ${c.load.latencyMs.p50} | ${c.load.latencyMs.p95} | ${c.load.latencyMs.p99} | ${ratio(c, bare)} | ${ratio(c, floor)} | ${non2xx} | ${stored} | ${cpu(c)} |`;
     }),
     ...r.skipped.map((s) => `| ${s.name} | – | – | – | – | – | – | – | – | – | – | not available: ${s.reason} | – |`),
@@ -128,10 +157,22 @@ export function toMarkdown(r: BenchReport): string {
   ];
   if (r.unloaded) {
     const u = r.unloaded;
-    lines.push('## Unloaded latency (one request at a time)', '', `${u.pairs} pairs per comparison; plain requests alternate with validated ones in the same window, so the difference of the p50s is the validator's own cost.`, '', '| comparison | plain p50 / p95 / p99 ms | validated p50 / p95 / p99 ms | added p50 ms |', '|---|---|---|---:|');
-    for (const [name, c] of [['+ JSON Schema of the type', u.plainVsSchema], ['+ warm script validator', u.plainVsScript]] as const) {
+    lines.push(
+      '## Unloaded latency (one request at a time)',
+      '',
+      `${u.pairs} pairs per comparison; plain requests alternate with validated ones in the same window, so the difference of the p50s is the validator's own cost.`,
+      '',
+      '| comparison | plain p50 / p95 / p99 ms | validated p50 / p95 / p99 ms | added p50 ms |',
+      '|---|---|---|---:|',
+    );
+    for (const [name, c] of [
+      ['+ JSON Schema of the type', u.plainVsSchema],
+      ['+ warm script validator', u.plainVsScript],
+    ] as const) {
       if (!c) continue;
-      lines.push(`| ${name} | ${c.plain.p50} / ${c.plain.p95} / ${c.plain.p99} | ${c.validated.p50} / ${c.validated.p95} / ${c.validated.p99} | ${(c.validated.p50 - c.plain.p50).toFixed(2)} |`);
+      lines.push(
+        `| ${name} | ${c.plain.p50} / ${c.plain.p95} / ${c.plain.p99} | ${c.validated.p50} / ${c.validated.p95} / ${c.validated.p99} | ${(c.validated.p50 - c.plain.p50).toFixed(2)} |`,
+      );
     }
     lines.push('');
   }
@@ -150,15 +191,27 @@ export function toMarkdown(r: BenchReport): string {
       '',
     );
   }
-  lines.push('## Postgres traffic', '', '| case | events | new connections | round trips | flushes | routing reloads | flush-path round trips / flush | other round trips | round trips / 1000 events |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    '## Postgres traffic',
+    '',
+    '| case | events | new connections | round trips | flushes | routing reloads | flush-path round trips / flush | other round trips | round trips / 1000 events |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
   for (const c of r.cases.filter((x) => x.postgres)) {
     const p = c.postgres!;
-    lines.push(`| ${c.title} | ${c.acknowledgedEvents} | ${p.connections} | ${p.roundTrips} | ${p.flushes} | ${p.routingLoads} | ${p.roundTripsPerFlush} | ${p.otherRoundTrips} | ${p.roundTripsPer1000Events} |`);
+    lines.push(
+      `| ${c.title} | ${c.acknowledgedEvents} | ${p.connections} | ${p.roundTrips} | ${p.flushes} | ${p.routingLoads} | ${p.roundTripsPerFlush} | ${p.otherRoundTrips} | ${p.roundTripsPer1000Events} |`,
+    );
   }
   if (r.deliveryThroughput) {
     const t = r.deliveryThroughput;
-    lines.push(`| ingest + delivery of ${t.events} events (batches of 100, one webhook subscription) | ${t.events} | ${t.postgres.connections} | ${t.postgres.roundTrips} | ${t.postgres.flushes} | ${t.postgres.routingLoads} | ${t.postgres.roundTripsPerFlush} | ${t.postgres.otherRoundTrips} | ${t.postgres.roundTripsPer1000Events} |`);
-    lines.push('', `Delivery throughput: ${t.events} deliveries in ${(t.deliveredMs / 1000).toFixed(1)} s (${t.deliveriesPerSecond}/s); the queue consumer's share: ${t.consumerRoundTripsPer1000} round trips per 1000 deliveries (per batch of up to 25: claim and load, check finished ones, record the attempts).`);
+    lines.push(
+      `| ingest + delivery of ${t.events} events (batches of 100, one webhook subscription) | ${t.events} | ${t.postgres.connections} | ${t.postgres.roundTrips} | ${t.postgres.flushes} | ${t.postgres.routingLoads} | ${t.postgres.roundTripsPerFlush} | ${t.postgres.otherRoundTrips} | ${t.postgres.roundTripsPer1000Events} |`,
+    );
+    lines.push(
+      '',
+      `Delivery throughput: ${t.events} deliveries in ${(t.deliveredMs / 1000).toFixed(1)} s (${t.deliveriesPerSecond}/s); the queue consumer's share: ${t.consumerRoundTripsPer1000} round trips per 1000 deliveries (per batch of up to 25: claim and load, check finished ones, record the attempts).`,
+    );
   }
   const totals = new Map<string, { count: number; totalMs: number; maxMs: number }>();
   const add = (statements: PgSummary['statements']) => {
@@ -169,13 +222,35 @@ export function toMarkdown(r: BenchReport): string {
   };
   for (const c of r.cases) add(c.postgres?.statements ?? {});
   if (r.deliveryThroughput) add(r.deliveryThroughput.postgres.statements);
-  lines.push('', 'Round trips by statement, all cases (time = from the request leaving the proxy to ReadyForQuery):', '', '| statement (start) | count | mean ms | max ms |', '|---|---:|---:|---:|');
-  for (const [sql, t] of [...totals].sort((a, b) => b[1].totalMs - a[1].totalMs)) lines.push(`| \`${sql.replace(/\|/g, '\\|')}\` | ${t.count} | ${(t.totalMs / t.count).toFixed(2)} | ${t.maxMs.toFixed(1)} |`);
+  lines.push(
+    '',
+    'Round trips by statement, all cases (time = from the request leaving the proxy to ReadyForQuery):',
+    '',
+    '| statement (start) | count | mean ms | max ms |',
+    '|---|---:|---:|---:|',
+  );
+  for (const [sql, t] of [...totals].sort((a, b) => b[1].totalMs - a[1].totalMs))
+    lines.push(`| \`${sql.replace(/\|/g, '\\|')}\` | ${t.count} | ${(t.totalMs / t.count).toFixed(2)} | ${t.maxMs.toFixed(1)} |`);
   lines.push('', '## Budgets (DESIGN.md §7)', '', '| budget | target | measured | verdict |', '|---|---|---|---|');
   for (const b of r.budgets) lines.push(`| ${b.name} | ${b.target} | ${b.measured} | ${b.pass === null ? 'n/a' : b.pass ? 'pass' : '**miss**'} |`);
-  const profiles = (r.profile ?? {}) as Record<string, { byInclusive: { function: string; where: string; selfPct: number; totalPct: number }[]; top: { function: string; where: string; selfPct: number }[]; samples: number }>;
+  const profiles = (r.profile ?? {}) as Record<
+    string,
+    {
+      byInclusive: { function: string; where: string; selfPct: number; totalPct: number }[];
+      top: { function: string; where: string; selfPct: number }[];
+      samples: number;
+    }
+  >;
   for (const [name, profile] of Object.entries(profiles)) {
-    lines.push('', `## Where the Worker isolate spends its time: ${name} ingest${name.endsWith('half-rate') ? ', paced at half of saturation' : ' at saturation'} (\`--profile\`)`, '', `${profile.samples} samples of the isolate that runs the Worker, the TenantLog and the consumer (bench/results/worker-${name}.cpuprofile.json opens in Chrome DevTools). Inclusive share by function:`, '', '| function | where | inclusive % | self % |', '|---|---|---:|---:|');
+    lines.push(
+      '',
+      `## Where the Worker isolate spends its time: ${name} ingest${name.endsWith('half-rate') ? ', paced at half of saturation' : ' at saturation'} (\`--profile\`)`,
+      '',
+      `${profile.samples} samples of the isolate that runs the Worker, the TenantLog and the consumer (bench/results/worker-${name}.cpuprofile.json opens in Chrome DevTools). Inclusive share by function:`,
+      '',
+      '| function | where | inclusive % | self % |',
+      '|---|---|---:|---:|',
+    );
     for (const l of profile.byInclusive.slice(0, 30)) lines.push(`| ${l.function} | ${l.where} | ${l.totalPct} | ${l.selfPct} |`);
     lines.push('', 'Top self time:', '', '| function | where | self % |', '|---|---|---:|');
     for (const l of profile.top.slice(0, 15)) lines.push(`| ${l.function} | ${l.where} | ${l.selfPct} |`);

@@ -28,17 +28,28 @@ interface CatalogEntry {
   config_schema: Record<string, unknown>;
 }
 
-export async function registerScriptValidator(api: Api, catalog: CatalogEntry[], tenantId: string): Promise<{ ok: true; pluginId: string } | { ok: false; reason: string }> {
+export async function registerScriptValidator(
+  api: Api,
+  catalog: CatalogEntry[],
+  tenantId: string,
+): Promise<{ ok: true; pluginId: string } | { ok: false; reason: string }> {
   const type = catalog.find((t) => t.id === 'script-validator') ?? catalog.find((t) => t.id === 'script');
   if (!type) return { ok: false, reason: 'no script validator plugin type (`script-validator` or `script`) in GET /v1/plugins' };
   const properties = (type.config_schema.properties ?? {}) as Record<string, { type?: string }>;
   const key = SOURCE_KEYS.find((k) => properties[k]) ?? Object.keys(properties).find((k) => properties[k]?.type === 'string');
-  if (!key) return { ok: false, reason: `cannot tell which config field of \`script\` holds the module (${Object.keys(properties).join(', ') || 'no fields'})` };
+  if (!key)
+    return { ok: false, reason: `cannot tell which config field of \`script\` holds the module (${Object.keys(properties).join(', ') || 'no fields'})` };
   const config: Record<string, unknown> = { [key]: VALIDATOR_SOURCE };
   // a plugin type usable as several kinds may need to be told which one
   if (properties.kind) config.kind = 'validator';
   if (properties.hook) config.hook = 'validate';
-  const created = await api.call<{ id?: string }>('POST', `/v1/tenants/${tenantId}/plugins`, { type: type.id, name: 'bench-validator', config, event_types: ['orders.*'] });
-  if (created.status !== 201 || !created.json.id) return { ok: false, reason: `registering the script failed: ${created.status} ${JSON.stringify(created.json).slice(0, 300)}` };
+  const created = await api.call<{ id?: string }>('POST', `/v1/tenants/${tenantId}/plugins`, {
+    type: type.id,
+    name: 'bench-validator',
+    config,
+    event_types: ['orders.*'],
+  });
+  if (created.status !== 201 || !created.json.id)
+    return { ok: false, reason: `registering the script failed: ${created.status} ${JSON.stringify(created.json).slice(0, 300)}` };
   return { ok: true, pluginId: created.json.id };
 }

@@ -9,17 +9,32 @@ const INGEST_LOOKUP = /^SELECT s\.id, s\.tenant_id|json_agg\(p ORDER BY p\.posit
 
 /** Everything that is neither the flush path nor an ingest lookup: the queue consumer's claims, checks and records. */
 export function consumerRoundTrips(postgres: ReturnType<typeof summarizePg>): number {
-  const lookups = Object.entries(postgres.statements).filter(([sql]) => INGEST_LOOKUP.test(sql)).reduce((sum, [, s]) => sum + s.count, 0);
+  const lookups = Object.entries(postgres.statements)
+    .filter(([sql]) => INGEST_LOOKUP.test(sql))
+    .reduce((sum, [, s]) => sum + s.count, 0);
   return postgres.otherRoundTrips - lookups;
 }
 
 /** Deliveries end to end: 2,000 events in batches of 100 to a tenant with one webhook subscription. */
-export async function measureDeliveryThroughput(api: Api, base: string, databaseUrl: string, receiver: Receiver, pg: PgFrameCounter, log: (line: string) => void): Promise<BenchReport['deliveryThroughput']> {
+export async function measureDeliveryThroughput(
+  api: Api,
+  base: string,
+  databaseUrl: string,
+  receiver: Receiver,
+  pg: PgFrameCounter,
+  log: (line: string) => void,
+): Promise<BenchReport['deliveryThroughput']> {
   const events = 2_000;
   const source = await createSource(api, 'bench delivery throughput');
   await createWebhookSubscription(api, source.tenantId, `${receiver.url}/throughput`);
   const tag = Date.now().toString(36);
-  const requests = Array.from({ length: events / 100 }, (_, b) => signedIngest(source, Array.from({ length: 100 }, (_, i) => makeEvent(`thr-${tag}-${b * 100 + i}`, b * 100 + i)), 'batch'));
+  const requests = Array.from({ length: events / 100 }, (_, b) =>
+    signedIngest(
+      source,
+      Array.from({ length: 100 }, (_, i) => makeEvent(`thr-${tag}-${b * 100 + i}`, b * 100 + i)),
+      'batch',
+    ),
+  );
   log(`bench: delivery throughput, ${events} events with one webhook subscription…`);
   const before = pg.snapshot();
   const started = Date.now();
@@ -34,7 +49,15 @@ export async function measureDeliveryThroughput(api: Api, base: string, database
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const postgres = summarizePg(pgDelta(pg.snapshot(), before), accepted);
   const consumer = consumerRoundTrips(postgres);
-  const result = { events: arrived.length, deliveredMs, deliveriesPerSecond: Math.round(arrived.length / (deliveredMs / 1000)), postgres, consumerRoundTripsPer1000: Math.round((consumer / Math.max(1, arrived.length)) * 1000 * 100) / 100 };
-  log(`bench: ${result.events} deliveries in ${deliveredMs} ms (${result.deliveriesPerSecond}/s), ${postgres.roundTripsPer1000Events} round trips per 1000 events`);
+  const result = {
+    events: arrived.length,
+    deliveredMs,
+    deliveriesPerSecond: Math.round(arrived.length / (deliveredMs / 1000)),
+    postgres,
+    consumerRoundTripsPer1000: Math.round((consumer / Math.max(1, arrived.length)) * 1000 * 100) / 100,
+  };
+  log(
+    `bench: ${result.events} deliveries in ${deliveredMs} ms (${result.deliveriesPerSecond}/s), ${postgres.roundTripsPer1000Events} round trips per 1000 events`,
+  );
   return result;
 }

@@ -26,7 +26,10 @@ export async function listDeliveries(databaseUrl: string, tenantId: string): Pro
   return rows.map((r) => ({ ...r, sequence: Number(r.sequence) }));
 }
 
-export async function deliveryStates(databaseUrl: string, tenantId: string): Promise<{ total: number; pending: number; byStatus: Record<string, number>; pendingExamples: string[] }> {
+export async function deliveryStates(
+  databaseUrl: string,
+  tenantId: string,
+): Promise<{ total: number; pending: number; byStatus: Record<string, number>; pendingExamples: string[] }> {
   const rows = await listDeliveries(databaseUrl, tenantId);
   const byStatus: Record<string, number> = {};
   for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;

@@ -49,16 +49,31 @@ export async function flappingReceiver(env: FaultEnv): Promise<ScenarioOutcome> 
   try {
     const source = await createSource(api, 'faults flapping receiver');
     const common = { retry_schedule: SCHEDULE };
-    const anySub = await api.must<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['flap.*'], action: { type: 'webhook', config: { url: `${env.receiver.url}/flap-any`, timeout_ms: TIMEOUT_MS } }, failure_threshold: 10_000, ...common });
-    const orderedSub = await api.must<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['flap.ordered'], ordering: 'partition', action: { type: 'webhook', config: { url: `${env.receiver.url}/flap-ordered`, timeout_ms: TIMEOUT_MS } }, failure_threshold: 10_000, ...common });
+    const anySub = await api.must<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['flap.*'],
+      action: { type: 'webhook', config: { url: `${env.receiver.url}/flap-any`, timeout_ms: TIMEOUT_MS } },
+      failure_threshold: 10_000,
+      ...common,
+    });
+    const orderedSub = await api.must<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['flap.ordered'],
+      ordering: 'partition',
+      action: { type: 'webhook', config: { url: `${env.receiver.url}/flap-ordered`, timeout_ms: TIMEOUT_MS } },
+      failure_threshold: 10_000,
+      ...common,
+    });
 
     const ledger = createLedger();
     const tag = Date.now().toString(36);
     const requests = Array.from({ length: EVENTS / 10 }, (_, b) =>
-      signedIngest(source, Array.from({ length: 10 }, (_, i) => {
-        const n = b * 10 + i;
-        return makeEvent(`flap-${tag}-${n}`, n, n % 2 ? { type: 'flap.ordered', partitionKey: `key-${n % KEYS}` } : { type: 'flap.plain' });
-      }), 'batch'),
+      signedIngest(
+        source,
+        Array.from({ length: 10 }, (_, i) => {
+          const n = b * 10 + i;
+          return makeEvent(`flap-${tag}-${n}`, n, n % 2 ? { type: 'flap.ordered', partitionKey: `key-${n % KEYS}` } : { type: 'flap.plain' });
+        }),
+        'batch',
+      ),
     );
     for (const request of requests) await publish(ledger, () => runtime.url, request, Date.now() + 30_000);
     const acked = [...ledger.values()].filter((e) => e.acks.length).length;
@@ -68,19 +83,32 @@ export async function flappingReceiver(env: FaultEnv): Promise<ScenarioOutcome> 
     problems.push(...storage.problems);
 
     const expected = EVENTS + EVENTS / 2;
-    const settled = await until(async () => {
-      const rows = (await listDeliveries(env.database.url, source.tenantId)).filter((d) => !d.type.startsWith('switchyard.'));
-      return rows.length === expected && rows.every((d) => d.status !== 'pending');
-    }, 120_000, 1_000);
+    const settled = await until(
+      async () => {
+        const rows = (await listDeliveries(env.database.url, source.tenantId)).filter((d) => !d.type.startsWith('switchyard.'));
+        return rows.length === expected && rows.every((d) => d.status !== 'pending');
+      },
+      120_000,
+      1_000,
+    );
     const deliveries = (await listDeliveries(env.database.url, source.tenantId)).filter((d) => !d.type.startsWith('switchyard.'));
     const byStatus: Record<string, number> = {};
     for (const d of deliveries) byStatus[d.status] = (byStatus[d.status] ?? 0) + 1;
     lines.push(`${deliveries.length}/${expected} deliveries: ${JSON.stringify(byStatus)}`);
-    if (!settled) problems.push(`deliveries did not all end within 120 s: ${JSON.stringify(byStatus)} (e.g. ${deliveries.filter((d) => d.status === 'pending').slice(0, 3).map((d) => `${d.id} ${d.attempts} attempts, lease ${d.leased_until ?? 'none'}`).join('; ')})`);
+    if (!settled)
+      problems.push(
+        `deliveries did not all end within 120 s: ${JSON.stringify(byStatus)} (e.g. ${deliveries
+          .filter((d) => d.status === 'pending')
+          .slice(0, 3)
+          .map((d) => `${d.id} ${d.attempts} attempts, lease ${d.leased_until ?? 'none'}`)
+          .join('; ')})`,
+      );
 
     // what the receiver saw, and what it answered (its script is consumed in arrival order per path)
     const arrivals = (path: keyof typeof scripts) =>
-      env.receiver.received.filter((r) => r.path === path).map((r, i) => ({ delivery: r.headers['webhook-id'] ?? '', id: (JSON.parse(r.body) as { id: string }).id, ok: isOk(scripts[path][i]), at: r.at }));
+      env.receiver.received
+        .filter((r) => r.path === path)
+        .map((r, i) => ({ delivery: r.headers['webhook-id'] ?? '', id: (JSON.parse(r.body) as { id: string }).id, ok: isOk(scripts[path][i]), at: r.at }));
     const seen = { [anySub.id]: arrivals('/flap-any'), [orderedSub.id]: arrivals('/flap-ordered') };
     let dropped = 0;
     for (const d of deliveries) {

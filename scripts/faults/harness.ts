@@ -70,7 +70,10 @@ export interface Launched {
 }
 
 /** Starts the runtime on `stateDir` (kept across restarts) against `databaseUrl`. */
-export async function launch(env: FaultEnv, options: { stateDir: string; databaseUrl?: string; bindings?: Record<string, string>; port?: number }): Promise<Launched> {
+export async function launch(
+  env: FaultEnv,
+  options: { stateDir: string; databaseUrl?: string; bindings?: Record<string, string>; port?: number },
+): Promise<Launched> {
   const logs: string[] = [];
   const runtime = await startRuntime({
     kind: 'bundle',

@@ -27,10 +27,17 @@ const nested = (depth: number, open = '[', close = ']', inner = '1') => `${open.
 function rawIngest(source: Source, ids: string[], body: string, mode: 'single' | 'batch'): SignedRequest {
   const messageId = `msg_${ids[0]}_${ids.length}`;
   const type = mode === 'single' ? 'application/cloudevents+json' : 'application/cloudevents-batch+json';
-  return { method: 'POST', path: `/v1/ingest/${source.sourceId}`, headers: { 'content-type': type, ...signatureHeaders(source.secret, messageId, body) }, body, ids };
+  return {
+    method: 'POST',
+    path: `/v1/ingest/${source.sourceId}`,
+    headers: { 'content-type': type, ...signatureHeaders(source.secret, messageId, body) },
+    body,
+    ids,
+  };
 }
 
-const eventText = (id: string, data: string) => `{"specversion":"1.0","id":"${id}","source":"https://shop.example.com/orders","type":"orders.created","data":${data}}`;
+const eventText = (id: string, data: string) =>
+  `{"specversion":"1.0","id":"${id}","source":"https://shop.example.com/orders","type":"orders.created","data":${data}}`;
 
 /** Answers with a 5xx or none at all, and refusals with another code than `event_too_deep`, per deep id. */
 function checkDeepAnswer(request: SignedRequest, deep: Set<string>, status: number, json: unknown, problems: string[]): void {
@@ -42,7 +49,8 @@ function checkDeepAnswer(request: SignedRequest, deep: Set<string>, status: numb
   request.ids.forEach((id, i) => {
     if (!deep.has(id)) return;
     const item = results ? results[i] : { status, code: (json as { code?: string }).code };
-    if (item?.status !== 422 || item.code !== 'event_too_deep') problems.push(`${id}: deep event answered ${item?.status} ${item?.code ?? ''} instead of 422 event_too_deep`);
+    if (item?.status !== 422 || item.code !== 'event_too_deep')
+      problems.push(`${id}: deep event answered ${item?.status} ${item?.code ?? ''} instead of 422 event_too_deep`);
   });
 }
 
@@ -52,7 +60,8 @@ async function steadyLoad(base: string, source: Source, ledger: Ledger, label: s
 
 async function settle(env: FaultEnv, ledger: Ledger, tenantId: string, withQuarantine: boolean) {
   const acked = [...ledger.values()].filter((e) => e.acks.length > 0).length;
-  const count = async () => (await loadStored(env.database.url, tenantId)).length + (withQuarantine ? (await loadQuarantined(env.database.url, tenantId)).size : 0);
+  const count = async () =>
+    (await loadStored(env.database.url, tenantId)).length + (withQuarantine ? (await loadQuarantined(env.database.url, tenantId)).size : 0);
   const caughtUp = await until(async () => (await count()) >= acked, 60_000, 500);
   return { acked, caughtUp };
 }
@@ -90,7 +99,20 @@ export async function deepNesting(env: FaultEnv): Promise<ScenarioOutcome> {
         }
         default: {
           const body = nested(100_000);
-          request = { method: 'POST', path: `/v1/ingest/${source.sourceId}`, ids: [id], body, headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/faults', 'ce-type': 'orders.created', ...signatureHeaders(source.secret, id, body) } };
+          request = {
+            method: 'POST',
+            path: `/v1/ingest/${source.sourceId}`,
+            ids: [id],
+            body,
+            headers: {
+              'content-type': 'application/json',
+              'ce-specversion': '1.0',
+              'ce-id': id,
+              'ce-source': '/faults',
+              'ce-type': 'orders.created',
+              ...signatureHeaders(source.secret, id, body),
+            },
+          };
         }
       }
       const started = Date.now();
@@ -108,7 +130,9 @@ export async function deepNesting(env: FaultEnv): Promise<ScenarioOutcome> {
     const rows = await loadStored(env.database.url, source.tenantId);
     const verdict = verifyStorage(ledger, rows, { ordered: true });
     refuseMs.sort((a, b) => a - b);
-    lines.push(`${deep.size} deep events sent (100,000-deep arrays, 10,000-deep objects, 65 levels in a batch, binary mode): ${deep.size - acknowledgedDeep.length} refused 422; a 100,000-deep single took ${refuseMs[Math.floor(refuseMs.length / 2)] ?? '-'} ms (p50), ${refuseMs.at(-1) ?? '-'} ms (max) to refuse`);
+    lines.push(
+      `${deep.size} deep events sent (100,000-deep arrays, 10,000-deep objects, 65 levels in a batch, binary mode): ${deep.size - acknowledgedDeep.length} refused 422; a 100,000-deep single took ${refuseMs[Math.floor(refuseMs.length / 2)] ?? '-'} ms (p50), ${refuseMs.at(-1) ?? '-'} ms (max) to refuse`,
+    );
     lines.push(describeVerdict(verdict));
     if (!caughtUp) problems.push(`Postgres holds ${rows.length} events, fewer than the ${acked} acknowledged, 60 s after the load`);
     problems.push(...verdict.problems);
@@ -127,7 +151,8 @@ async function listQuarantine(api: Api, tenantId: string): Promise<{ sequence: n
   let cursor: string | null = null;
   do {
     const page: { data: { sequence: number; ce_id: string; sqlstate: string | null }[]; next_cursor: string | null } = await api.must(
-      'GET', `/v1/tenants/${tenantId}/quarantine?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+      'GET',
+      `/v1/tenants/${tenantId}/quarantine?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
     );
     all.push(...page.data);
     cursor = page.next_cursor;
@@ -153,9 +178,10 @@ export async function poisonRow(env: FaultEnv): Promise<ScenarioOutcome> {
     while (Date.now() < endAt) {
       const id = `poison-${tag}-${++n}`;
       poison.add(id);
-      const request = n % 2
-        ? signedIngest(source, [makeEvent(id, n)], 'single')
-        : signedIngest(source, [makeEvent(`fine-${tag}-${n}a`, n), makeEvent(id, n), makeEvent(`fine-${tag}-${n}b`, n)], 'batch');
+      const request =
+        n % 2
+          ? signedIngest(source, [makeEvent(id, n)], 'single')
+          : signedIngest(source, [makeEvent(`fine-${tag}-${n}a`, n), makeEvent(id, n), makeEvent(`fine-${tag}-${n}b`, n)], 'batch');
       const answer = await send(runtime.url, request, 10_000);
       recordAnswer(ledger, request, answer.status, answer.json);
       if (answer.status !== 202) problems.push(`${request.ids.join(',')}: answered ${answer.status} (the door has no reason to refuse these)`);
@@ -168,7 +194,8 @@ export async function poisonRow(env: FaultEnv): Promise<ScenarioOutcome> {
     const quarantined = await loadQuarantined(env.database.url, source.tenantId);
     const verdict = verifyStorage(ledger, rows, { ordered: true, quarantined });
     lines.push(describeVerdict(verdict));
-    if (!caughtUp) problems.push(`Postgres holds ${rows.length} events and ${quarantined.size} quarantined, fewer than the ${acked} acknowledged, 60 s after the load`);
+    if (!caughtUp)
+      problems.push(`Postgres holds ${rows.length} events and ${quarantined.size} quarantined, fewer than the ${acked} acknowledged, 60 s after the load`);
     problems.push(...verdict.problems);
     const ackedPoison = [...poison].filter((id) => (ledger.get(id)?.acks.length ?? 0) > 0);
     const missing = ackedPoison.filter((id) => quarantined.get(id)?.sqlstate !== '23514');
@@ -177,11 +204,15 @@ export async function poisonRow(env: FaultEnv): Promise<ScenarioOutcome> {
     if (innocent.length) problems.push(`${innocent.length} normal events were quarantined (e.g. ${innocent[0]})`);
     const listed = await listQuarantine(api, source.tenantId);
     const listedIds = new Set(listed.map((q) => q.ce_id));
-    if (listed.length !== quarantined.size || [...quarantined.keys()].some((id) => !listedIds.has(id))) problems.push(`GET …/quarantine lists ${listed.length} events, the table holds ${quarantined.size}`);
+    if (listed.length !== quarantined.size || [...quarantined.keys()].some((id) => !listedIds.has(id)))
+      problems.push(`GET …/quarantine lists ${listed.length} events, the table holds ${quarantined.size}`);
     const metrics = await api.must<{ events: { quarantined: number } }>('GET', `/v1/tenants/${source.tenantId}/metrics?window=1h`);
-    if (metrics.events.quarantined !== quarantined.size) problems.push(`metrics count ${metrics.events.quarantined} quarantined, the table holds ${quarantined.size}`);
+    if (metrics.events.quarantined !== quarantined.size)
+      problems.push(`metrics count ${metrics.events.quarantined} quarantined, the table holds ${quarantined.size}`);
     const flagged = logs.filter((l) => l.includes('event quarantined')).length;
-    lines.push(`${ackedPoison.length} poison events acknowledged, ${quarantined.size} quarantined (listed by GET …/quarantine: ${listed.length}; in metrics: ${metrics.events.quarantined}; logged: ${flagged}); ${rows.length} other events stored`);
+    lines.push(
+      `${ackedPoison.length} poison events acknowledged, ${quarantined.size} quarantined (listed by GET …/quarantine: ${listed.length}; in metrics: ${metrics.events.quarantined}; logged: ${flagged}); ${rows.length} other events stored`,
+    );
     if (problems.length) lines.push(...logs.slice(-5).map((l) => `worker log: ${l.slice(0, 300)}`));
   } finally {
     await runtime.stop();

@@ -20,7 +20,11 @@ export async function inflightOutage(env: FaultEnv): Promise<ScenarioOutcome> {
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-inflight'), bindings: { NEON_WS_PROXY: proxy.endpoint } });
   try {
     const source = await createSource(api, 'faults in-flight outage');
-    await api.must('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url: `${env.receiver.url}/inflight` } }, retry_schedule: [0, 1, 1] });
+    await api.must('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url: `${env.receiver.url}/inflight` } },
+      retry_schedule: [0, 1, 1],
+    });
     env.receiver.setBehaviour('/inflight', { responses: [{ status: 500, delayMs: 3_000 }], default: { status: 200 } });
     const answer = await send(runtime.url, signedIngest(source, [makeEvent(`inflight-${Date.now().toString(36)}`, 1)], 'single'));
     if (answer.status !== 202) throw new Error(`ingest answered ${answer.status}`);
@@ -35,12 +39,18 @@ export async function inflightOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     const ended = await until(async () => (await listDeliveries(env.database.url, source.tenantId))[0]?.status === 'delivered', WAIT_MS, 1_000);
     const [delivery] = await listDeliveries(env.database.url, source.tenantId);
     const attempts = env.receiver.received.filter((r) => r.path === '/inflight').length;
-    lines.push(`after ${((Date.now() - t0) / 1000).toFixed(0)} s: delivery ${delivery?.status ?? 'missing'}, ${delivery?.attempts ?? 0} attempts counted, ${delivery?.recorded_attempts ?? 0} recorded, lease ${delivery?.leased_until ?? 'none'}; the receiver saw ${attempts} attempt(s)`);
+    lines.push(
+      `after ${((Date.now() - t0) / 1000).toFixed(0)} s: delivery ${delivery?.status ?? 'missing'}, ${delivery?.attempts ?? 0} attempts counted, ${delivery?.recorded_attempts ?? 0} recorded, lease ${delivery?.leased_until ?? 'none'}; the receiver saw ${attempts} attempt(s)`,
+    );
     if (ended && delivery && delivery.recorded_attempts !== delivery.attempts) {
-      problems.push(`${delivery.attempts} attempts counted but ${delivery.recorded_attempts} in the delivery log: an attempt made while the database was unreachable was not recorded`);
+      problems.push(
+        `${delivery.attempts} attempts counted but ${delivery.recorded_attempts} in the delivery log: an attempt made while the database was unreachable was not recorded`,
+      );
     }
     if (!ended) {
-      problems.push(`the delivery was not retried after its first attempt failed while the database was unreachable: still ${delivery?.status} ${WAIT_MS / 1000} s later with ${delivery?.attempts} attempt counted and ${delivery?.recorded_attempts} recorded (the queue message was acknowledged without a retry)`);
+      problems.push(
+        `the delivery was not retried after its first attempt failed while the database was unreachable: still ${delivery?.status} ${WAIT_MS / 1000} s later with ${delivery?.attempts} attempt counted and ${delivery?.recorded_attempts} recorded (the queue message was acknowledged without a retry)`,
+      );
       const failed = logs.filter((l) => l.includes('delivery batch failed')).length;
       lines.push(`worker logged "delivery batch failed" ${failed} time(s)`);
     }

@@ -52,7 +52,10 @@ export function recordAnswer(ledger: Ledger, request: SignedRequest, status: num
     for (const e of entries) e.refused[status] = (e.refused[status] ?? 0) + 1;
     return false;
   }
-  const items: ItemResult[] = request.ids.length === 1 && !(json as { results?: unknown }).results ? [{ status: 202, ...(json as ItemResult) }] : ((json as { results: ItemResult[] }).results ?? []);
+  const items: ItemResult[] =
+    request.ids.length === 1 && !(json as { results?: unknown }).results
+      ? [{ status: 202, ...(json as ItemResult) }]
+      : ((json as { results: ItemResult[] }).results ?? []);
   let all = true;
   entries.forEach((e, i) => {
     const item = items[i];
@@ -87,13 +90,19 @@ export interface StoredRow {
 }
 
 export async function loadStored(databaseUrl: string, tenantId: string): Promise<StoredRow[]> {
-  const rows = (await query(databaseUrl, 'SELECT ce_id, type, sequence::int8 AS sequence, extract(epoch FROM stored_at) * 1000 AS stored_at FROM events WHERE tenant_id = $1 ORDER BY sequence', [tenantId])) as { ce_id: string; type: string; sequence: string; stored_at: string }[];
+  const rows = (await query(
+    databaseUrl,
+    'SELECT ce_id, type, sequence::int8 AS sequence, extract(epoch FROM stored_at) * 1000 AS stored_at FROM events WHERE tenant_id = $1 ORDER BY sequence',
+    [tenantId],
+  )) as { ce_id: string; type: string; sequence: string; stored_at: string }[];
   return rows.map((r) => ({ ce_id: r.ce_id, type: r.type, sequence: Number(r.sequence), stored_at: Number(r.stored_at) }));
 }
 
 /** Events Postgres refused and the TenantLog quarantined: producer id -> sequence. */
 export async function loadQuarantined(databaseUrl: string, tenantId: string): Promise<Map<string, { sequence: number; sqlstate: string | null }>> {
-  const rows = (await query(databaseUrl, 'SELECT ce_id, sequence::int8 AS sequence, sqlstate FROM quarantined_events WHERE tenant_id = $1 ORDER BY sequence', [tenantId])) as { ce_id: string; sequence: string; sqlstate: string | null }[];
+  const rows = (await query(databaseUrl, 'SELECT ce_id, sequence::int8 AS sequence, sqlstate FROM quarantined_events WHERE tenant_id = $1 ORDER BY sequence', [
+    tenantId,
+  ])) as { ce_id: string; sequence: string; sqlstate: string | null }[];
   return new Map(rows.map((r) => [r.ce_id, { sequence: Number(r.sequence), sqlstate: r.sqlstate }]));
 }
 
@@ -116,11 +125,16 @@ export interface StorageVerdict {
  * that sequence); duplicates only for ids acknowledged before; sequences without gaps (a quarantined
  * sequence fills its place); and (when `ordered`) rows stored in sequence order.
  */
-export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { ordered?: boolean; quarantined?: ReadonlyMap<string, { sequence: number }> } = {}): StorageVerdict {
+export function verifyStorage(
+  ledger: Ledger,
+  rows: StoredRow[],
+  options: { ordered?: boolean; quarantined?: ReadonlyMap<string, { sequence: number }> } = {},
+): StorageVerdict {
   const problems: string[] = [];
   const byId = new Map<string, StoredRow[]>();
   for (const row of rows) byId.set(row.ce_id, [...(byId.get(row.ce_id) ?? []), row]);
-  for (const [id, copies] of byId) if (copies.length > 1) problems.push(`${id} stored ${copies.length} times (sequences ${copies.map((c) => c.sequence).join(', ')})`);
+  for (const [id, copies] of byId)
+    if (copies.length > 1) problems.push(`${id} stored ${copies.length} times (sequences ${copies.map((c) => c.sequence).join(', ')})`);
   let acknowledged = 0;
   let duplicateAcks = 0;
   let unanswered = 0;
@@ -144,7 +158,8 @@ export function verifyStorage(ledger: Ledger, rows: StoredRow[], options: { orde
       continue;
     }
     const sequences = new Set(e.acks.map((a) => a.sequence));
-    if (sequences.size > 1 || !sequences.has(stored.sequence)) problems.push(`${e.id} acknowledged as sequence ${[...sequences].join('/')} but stored as ${stored.sequence}`);
+    if (sequences.size > 1 || !sequences.has(stored.sequence))
+      problems.push(`${e.id} acknowledged as sequence ${[...sequences].join('/')} but stored as ${stored.sequence}`);
     e.acks.forEach((a, i) => {
       if (a.duplicate) duplicateAcks++;
       // a duplicate flag is explained by an earlier acceptance, or by a send whose answer was lost

@@ -28,7 +28,14 @@ const OUTAGE_MS = 8_000;
 
 async function database(env: FaultEnv): Promise<Outage> {
   const cluster = await startPrivatePostgres();
-  if (cluster) return { kind: `private PostgreSQL cluster on port ${cluster.port} (pg_ctl stop -m immediate / start)`, url: cluster.url, down: cluster.stop, up: cluster.start, destroy: cluster.destroy };
+  if (cluster)
+    return {
+      kind: `private PostgreSQL cluster on port ${cluster.port} (pg_ctl stop -m immediate / start)`,
+      url: cluster.url,
+      down: cluster.stop,
+      up: cluster.start,
+      destroy: cluster.destroy,
+    };
   try {
     const dataDir = join(env.work, 'outage-pglite');
     let server = await startPglite({ dataDir });
@@ -43,7 +50,13 @@ async function database(env: FaultEnv): Promise<Outage> {
       destroy: () => server.stop().catch(() => {}),
     };
   } catch {
-    return { kind: 'the machine Postgres behind a paused WebSocket proxy (no private server could be started)', url: env.database.url, down: async () => env.workerProxy.pause(), up: async () => env.workerProxy.resume(), destroy: async () => {} };
+    return {
+      kind: 'the machine Postgres behind a paused WebSocket proxy (no private server could be started)',
+      url: env.database.url,
+      down: async () => env.workerProxy.pause(),
+      up: async () => env.workerProxy.resume(),
+      destroy: async () => {},
+    };
   }
 }
 
@@ -59,7 +72,16 @@ export async function postgresOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     await createWebhookSubscription(api, source.tenantId, `${env.receiver.url}/outage`);
     const ledger = createLedger();
     let stop = false;
-    const publishing = runPublishers({ ledger, base: () => runtime.url, source, label: `outage-${Date.now().toString(36)}`, singles: 3, batches: { clients: 1, size: 10 }, pauseMs: 30, done: () => stop });
+    const publishing = runPublishers({
+      ledger,
+      base: () => runtime.url,
+      source,
+      label: `outage-${Date.now().toString(36)}`,
+      singles: 3,
+      batches: { clients: 1, size: 10 },
+      pauseMs: 30,
+      done: () => stop,
+    });
 
     await sleep(3_000);
     const downAt = Date.now();
@@ -94,7 +116,13 @@ export async function postgresOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     lines.push(`deliveries: ${JSON.stringify(states.byStatus)}; ${arrived.size} distinct events reached the receiver`);
     if (states.total !== rows.length) problems.push(`${rows.length} stored events but ${states.total} deliveries`);
     if (!settled) problems.push(`${states.pending} deliveries still pending 90 s after the outage (e.g. ${states.pendingExamples.join(', ')})`);
-    if (missing.length) problems.push(`${missing.length} stored events never reached the receiver (e.g. ${missing.slice(0, 3).map((r) => r.ce_id).join(', ')})`);
+    if (missing.length)
+      problems.push(
+        `${missing.length} stored events never reached the receiver (e.g. ${missing
+          .slice(0, 3)
+          .map((r) => r.ce_id)
+          .join(', ')})`,
+      );
     const flushWarnings = logs.filter((l) => l.includes('outbox flush failed')).length;
     lines.push(`the TenantLog logged ${flushWarnings} failed flushes while the database was down`);
     if (problems.length) lines.push(...logs.slice(-5).map((l) => `worker log: ${l.slice(0, 300)}`));

@@ -32,11 +32,19 @@ export async function runPublishers(options: PublisherOptions): Promise<{ reques
         return makeEvent(`${options.label}-${i}`, i, options.event?.(i));
       });
       requests++;
-      await publish(options.ledger, options.base, signedIngest(options.source, events, size === 1 ? 'single' : 'batch'), Date.now() + (options.retryForMs ?? 60_000));
+      await publish(
+        options.ledger,
+        options.base,
+        signedIngest(options.source, events, size === 1 ? 'single' : 'batch'),
+        Date.now() + (options.retryForMs ?? 60_000),
+      );
       if (options.pauseMs) await sleep(options.pauseMs);
     }
   };
-  const loops = [...Array.from({ length: options.singles }, () => loop(1)), ...Array.from({ length: options.batches?.clients ?? 0 }, () => loop(options.batches!.size))];
+  const loops = [
+    ...Array.from({ length: options.singles }, () => loop(1)),
+    ...Array.from({ length: options.batches?.clients ?? 0 }, () => loop(options.batches!.size)),
+  ];
   await Promise.all(loops);
   return { requests };
 }

@@ -23,8 +23,15 @@ export async function redisOutage(env: FaultEnv): Promise<ScenarioOutcome> {
   // without a redis-server of our own, a port nothing listens on stands for the stopped Redis
   const deadPort = redis ? 0 : 1;
   const rest = await startUpstashRest({ token: TOKEN, redisUrl: redis?.url ?? `redis://127.0.0.1:${deadPort}`, timeoutMs: 500 });
-  lines.push(redis ? `Redis: redis-server of our own on port ${redis.port}, behind the Upstash REST server ${rest.url}` : `Redis: no redis-server binary; the Upstash REST server points at a dead port`);
-  const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-redis'), bindings: { UPSTASH_REDIS_REST_URL: rest.url, UPSTASH_REDIS_REST_TOKEN: TOKEN } });
+  lines.push(
+    redis
+      ? `Redis: redis-server of our own on port ${redis.port}, behind the Upstash REST server ${rest.url}`
+      : `Redis: no redis-server binary; the Upstash REST server points at a dead port`,
+  );
+  const { runtime, api, logs } = await launch(env, {
+    stateDir: join(env.work, 'state-redis'),
+    bindings: { UPSTASH_REDIS_REST_URL: rest.url, UPSTASH_REDIS_REST_TOKEN: TOKEN },
+  });
   try {
     const roomy = await limitedSource(api, 'faults redis roomy', { tenant: { requests: 100_000, window_seconds: 60 } });
     const tight = await limitedSource(api, 'faults redis tight', { source: { requests: 30, window_seconds: 60 } });
@@ -46,7 +53,8 @@ export async function redisOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     const restCalls = rest.stats().requests;
     const usesUpstash = restCalls > 0;
     lines.push(`Redis up: roomy tenant ${JSON.stringify(upBefore)}; the runtime made ${restCalls} calls to the Upstash REST server`);
-    if (!usesUpstash) lines.push('NOTE: the runtime does not read UPSTASH_REDIS_REST_URL (no calls reached the REST server): this run only shows ingest does not need Redis');
+    if (!usesUpstash)
+      lines.push('NOTE: the runtime does not read UPSTASH_REDIS_REST_URL (no calls reached the REST server): this run only shows ingest does not need Redis');
 
     if (redis) await redis.stop();
     env.log('  (d) Redis stopped');
@@ -54,7 +62,8 @@ export async function redisOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     const tightDown = await burst(tight, 45, 'redis-down-tight');
     lines.push(`Redis down: roomy tenant ${JSON.stringify(down)}; tight tenant (30 per 60 s per source) ${JSON.stringify(tightDown)}`);
     if ((down[202] ?? 0) !== 120) problems.push(`with Redis down the roomy tenant got ${JSON.stringify(down)} instead of 120 × 202`);
-    if (usesUpstash && !tightDown[429]) problems.push('with Redis down the tight tenant was never limited: the fallback limiter did not take over (or failed open)');
+    if (usesUpstash && !tightDown[429])
+      problems.push('with Redis down the tight tenant was never limited: the fallback limiter did not take over (or failed open)');
     if (usesUpstash && (tightDown[202] ?? 0) < 25) problems.push(`with Redis down the tight tenant got only ${tightDown[202] ?? 0} × 202 of its 30 allowed`);
 
     if (redis) {

@@ -33,10 +33,24 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
   try {
     const source = await createSource(launched.api, 'faults kill');
     await createWebhookSubscription(launched.api, source.tenantId, `${env.receiver.url}/kill`);
-    const ordered = await createWebhookSubscription(launched.api, source.tenantId, `${env.receiver.url}/kill-ordered`, { types: ['kill.ordered'], ordering: 'partition' });
+    const ordered = await createWebhookSubscription(launched.api, source.tenantId, `${env.receiver.url}/kill-ordered`, {
+      types: ['kill.ordered'],
+      ordering: 'partition',
+    });
     const ledger = createLedger();
     let stop = false;
-    const publishing = runPublishers({ ledger, base: () => runtime.url, source, label: `kill-${Date.now().toString(36)}`, singles: 6, batches: { clients: 2, size: 25 }, pauseMs: 5, done: () => stop, retryForMs: 60_000, event: (n) => (n % 10 === 0 ? { type: 'kill.ordered', partitionKey: `key-${(n / 10) % 6}` } : {}) });
+    const publishing = runPublishers({
+      ledger,
+      base: () => runtime.url,
+      source,
+      label: `kill-${Date.now().toString(36)}`,
+      singles: 6,
+      batches: { clients: 2, size: 25 },
+      pauseMs: 5,
+      done: () => stop,
+      retryForMs: 60_000,
+      event: (n) => (n % 10 === 0 ? { type: 'kill.ordered', partitionKey: `key-${(n / 10) % 6}` } : {}),
+    });
 
     for (let k = 0; k < KILLS; k++) {
       await sleep(2_500);
@@ -59,9 +73,12 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
     lines.push(describeVerdict(verdict));
     const retried = [...ledger.values()].filter((e) => e.unanswered > 0);
     const retriedAsDuplicate = retried.filter((e) => e.acks.some((a) => a.duplicate)).length;
-    lines.push(`${retried.length} events had a send without answer and were resent: ${retriedAsDuplicate} came back as duplicates of a write that survived the kill, ${retried.length - retriedAsDuplicate} were accepted on the resend`);
+    lines.push(
+      `${retried.length} events had a send without answer and were resent: ${retriedAsDuplicate} came back as duplicates of a write that survived the kill, ${retried.length - retriedAsDuplicate} were accepted on the resend`,
+    );
     if (!caughtUp) problems.push(`Postgres holds ${rows.length} events, fewer than the ${acked} acknowledged`);
-    if (verdict.neverAcknowledged > 0) problems.push(`${verdict.neverAcknowledged} published events were never acknowledged although producers kept resending for 60 s`);
+    if (verdict.neverAcknowledged > 0)
+      problems.push(`${verdict.neverAcknowledged} published events were never acknowledged although producers kept resending for 60 s`);
     problems.push(...verdict.problems);
 
     const t0 = Date.now();
@@ -69,7 +86,9 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
     const states = await deliveryStates(env.database.url, source.tenantId);
     const arrived = new Set(env.receiver.received.filter((r) => r.path === '/kill').map((r) => (JSON.parse(r.body) as { id: string }).id));
     const redriven = launchedLogs(launched.logs);
-    lines.push(`deliveries ${JSON.stringify(states.byStatus)} ${((Date.now() - t0) / 1000).toFixed(0)} s after the load; ${arrived.size}/${rows.length} events reached the receiver; the redrive sweep sent ${redriven} stranded deliveries again`);
+    lines.push(
+      `deliveries ${JSON.stringify(states.byStatus)} ${((Date.now() - t0) / 1000).toFixed(0)} s after the load; ${arrived.size}/${rows.length} events reached the receiver; the redrive sweep sent ${redriven} stranded deliveries again`,
+    );
     if (!settled) problems.push(`${states.pending} deliveries still pending 120 s after the load (e.g. ${states.pendingExamples.join('; ')})`);
     const orderedRows = (await listDeliveries(env.database.url, source.tenantId)).filter((d) => d.subscription_id === ordered.id);
     const orderedArrivals = env.receiver.received.filter((r) => r.path === '/kill-ordered').map((r) => ({ delivery: r.headers['webhook-id'] ?? '' }));
@@ -77,7 +96,13 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
     lines.push(`ordered subscription: ${orderedRows.length} deliveries over 6 keys, ${orderedArrivals.length} arrivals, ${violations.length} order violations`);
     problems.push(...violations.slice(0, 3).map((v) => `ordered subscription: ${v}`));
     const missing = rows.filter((r) => !arrived.has(r.ce_id));
-    if (missing.length) problems.push(`${missing.length} stored events never reached the receiver (e.g. ${missing.slice(0, 3).map((r) => r.ce_id).join(', ')})`);
+    if (missing.length)
+      problems.push(
+        `${missing.length} stored events never reached the receiver (e.g. ${missing
+          .slice(0, 3)
+          .map((r) => r.ce_id)
+          .join(', ')})`,
+      );
   } finally {
     await runtime.stop();
   }

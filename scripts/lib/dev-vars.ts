@@ -50,7 +50,8 @@ export async function ensureDevVars(path = '.dev.vars'): Promise<Record<string, 
   if (lines.length === 0) return vars;
   if (existing === null) {
     // 'wx' so a file created concurrently is never clobbered
-    const header = '# Local settings for npm run dev (created by scripts/dev.ts; the environment wins over this file).\n# Any setting of README "Configuration" may go here too, e.g. EGRESS_ALLOWLIST=127.0.0.1:9000\n';
+    const header =
+      '# Local settings for npm run dev (created by scripts/dev.ts; the environment wins over this file).\n# Any setting of README "Configuration" may go here too, e.g. EGRESS_ALLOWLIST=127.0.0.1:9000\n';
     await writeFile(path, `${header}${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
   } else {
     const separator = existing.length > 0 && !existing.endsWith('\n') ? '\n' : '';

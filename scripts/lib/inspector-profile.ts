@@ -94,7 +94,10 @@ function summarize(profile: Profile, sourceMap: Lookup | null): { top: ProfileLi
     const [fn = '', where = ''] = k.split('\t');
     return { function: fn, where, selfPct: pct(self.get(k) ?? 0, counted), totalPct: pct(total.get(k) ?? 0, counted) };
   };
-  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k]) => line(k));
+  const top = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 25)
+    .map(([k]) => line(k));
   const byInclusive = [...total.entries()]
     .filter(([k]) => !/^\((root|program|idle|garbage collector)\)/.test(k))
     .sort((a, b) => b[1] - a[1])

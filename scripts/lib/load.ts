@@ -62,7 +62,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { p50, p95, p99, max } = percentiles(latencies);
   const status: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) status[code] = count;
-  const ok = Object.entries(status).filter(([code]) => code.startsWith('2')).reduce((sum, [, n]) => sum + n, 0);
+  const ok = Object.entries(status)
+    .filter(([code]) => code.startsWith('2'))
+    .reduce((sum, [, n]) => sum + n, 0);
   return {
     requests: result.requests.total,
     durationSeconds: result.duration,

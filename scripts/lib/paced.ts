@@ -66,7 +66,14 @@ export function openHttpConnection(url: string): Promise<HttpConnection> {
       resolve({
         send(request) {
           const body = Buffer.from(request.body ?? '');
-          const head = [`${request.method} ${request.path} HTTP/1.1`, `host: ${hostname}:${port}`, ...Object.entries(request.headers ?? {}).map(([k, v]) => `${k}: ${v}`), `content-length: ${body.length}`, '', ''].join('\r\n');
+          const head = [
+            `${request.method} ${request.path} HTTP/1.1`,
+            `host: ${hostname}:${port}`,
+            ...Object.entries(request.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+            `content-length: ${body.length}`,
+            '',
+            '',
+          ].join('\r\n');
           return new Promise<number>((done) => {
             waiting = done;
             socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
@@ -83,7 +90,13 @@ export function openHttpConnection(url: string): Promise<HttpConnection> {
   });
 }
 
-export async function runPaced(options: { url: string; next: () => LoadRequest; ratePerSecond: number; durationSeconds: number; workerdPid: number | null }): Promise<PacedResult> {
+export async function runPaced(options: {
+  url: string;
+  next: () => LoadRequest;
+  ratePerSecond: number;
+  durationSeconds: number;
+  workerdPid: number | null;
+}): Promise<PacedResult> {
   const idle: HttpConnection[] = [];
   const all: HttpConnection[] = [];
   const open = async () => {
@@ -131,7 +144,9 @@ export async function runPaced(options: { url: string; next: () => LoadRequest; 
   const elapsed = (performance.now() - start) / 1000;
   const cpu = meter();
   for (const conn of all) conn.close();
-  const ok = Object.entries(status).filter(([code]) => code.startsWith('2')).reduce((sum, [, n]) => sum + n, 0);
+  const ok = Object.entries(status)
+    .filter(([code]) => code.startsWith('2'))
+    .reduce((sum, [, n]) => sum + n, 0);
   const meanMs = Math.round((latencies.reduce((sum, v) => sum + v, 0) / Math.max(1, latencies.length)) * 100) / 100;
   return {
     requests: total,
@@ -153,14 +168,22 @@ export async function runPaced(options: { url: string; next: () => LoadRequest; 
  * Unloaded latency of two kinds of request, measured in the same window: one connection each, sent
  * alternately one at a time (A, B, A, B, ...), so both see the same machine. Returns the latencies.
  */
-export async function runAlternating(options: { url: string; nextA: () => LoadRequest; nextB: () => LoadRequest; pairs: number }): Promise<{ a: number[]; b: number[]; statusA: Record<string, number>; statusB: Record<string, number> }> {
+export async function runAlternating(options: {
+  url: string;
+  nextA: () => LoadRequest;
+  nextB: () => LoadRequest;
+  pairs: number;
+}): Promise<{ a: number[]; b: number[]; statusA: Record<string, number>; statusB: Record<string, number> }> {
   const [connA, connB] = [await openHttpConnection(options.url), await openHttpConnection(options.url)];
   const a: number[] = [];
   const b: number[] = [];
   const statusA: Record<string, number> = {};
   const statusB: Record<string, number> = {};
   for (let i = 0; i < options.pairs; i++) {
-    for (const [conn, next, into, status] of [[connA, options.nextA, a, statusA], [connB, options.nextB, b, statusB]] as const) {
+    for (const [conn, next, into, status] of [
+      [connA, options.nextA, a, statusA],
+      [connB, options.nextB, b, statusB],
+    ] as const) {
       const request = next();
       const t0 = performance.now();
       const code = await conn.send(request);

@@ -62,7 +62,8 @@ export function createPgFrameCounter(): PgFrameCounter {
     }
     if (type === 'Q' || type === 'S') {
       counts.roundTrips++;
-      const label = type === 'Q' ? sqlLabel(payload.subarray(0, Math.max(0, payload.indexOf(0))).toString('utf8')) : (stream.lastParsed ?? '(prepared statement)');
+      const label =
+        type === 'Q' ? sqlLabel(payload.subarray(0, Math.max(0, payload.indexOf(0))).toString('utf8')) : (stream.lastParsed ?? '(prepared statement)');
       stream.waiting.push({ label, at: performance.now() });
       stream.lastParsed = null;
     }
@@ -123,7 +124,11 @@ export function createPgFrameCounter(): PgFrameCounter {
 
 /** What happened between two snapshots. */
 export function pgDelta(after: PgCounts, before: PgCounts): PgCounts {
-  const messages = Object.fromEntries(Object.entries(after.messages).map(([k, v]) => [k, v - (before.messages[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+  const messages = Object.fromEntries(
+    Object.entries(after.messages)
+      .map(([k, v]) => [k, v - (before.messages[k] ?? 0)])
+      .filter(([, v]) => (v as number) > 0),
+  );
   const statements: Record<string, StatementStats> = {};
   for (const [label, s] of Object.entries(after.statements)) {
     const b = before.statements[label];

@@ -101,7 +101,15 @@ export async function startReceiver(options: { port?: number; host?: string } = 
     if (url.pathname.startsWith('/_control/')) return control(req.method ?? 'GET', url, body, res);
     const behaviour = behaviours.get(url.pathname);
     const headers = flatHeaders(req);
-    received.push({ path: url.pathname, method: req.method ?? 'GET', query: url.search, headers, body, verified: behaviour?.secret ? verify(behaviour.secret, body, headers) : null, at: Date.now() });
+    received.push({
+      path: url.pathname,
+      method: req.method ?? 'GET',
+      query: url.search,
+      headers,
+      body,
+      verified: behaviour?.secret ? verify(behaviour.secret, body, headers) : null,
+      at: Date.now(),
+    });
     for (const waiter of [...waiters]) waiter();
     const answer = behaviour?.responses.shift() ?? behaviour?.default ?? { status: 200 };
     if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));

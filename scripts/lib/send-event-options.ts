@@ -57,20 +57,20 @@ export function parseSendEventArgs(argv: string[], env: Readonly<Record<string, 
 
 function parseOptions(argv: string[]) {
   return parseArgs({
-      args: argv,
-      options: {
-        url: { type: 'string' },
-        secret: { type: 'string' },
-        type: { type: 'string' },
-        data: { type: 'string' },
-        id: { type: 'string' },
-        subject: { type: 'string' },
-        'partition-key': { type: 'string' },
-        source: { type: 'string' },
-        count: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      secret: { type: 'string' },
+      type: { type: 'string' },
+      data: { type: 'string' },
+      id: { type: 'string' },
+      subject: { type: 'string' },
+      'partition-key': { type: 'string' },
+      source: { type: 'string' },
+      count: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 function fromValues(values: ReturnType<typeof parseOptions>['values'], env: Readonly<Record<string, string | undefined>>): Parsed {
@@ -86,7 +86,8 @@ function fromValues(values: ReturnType<typeof parseOptions>['values'], env: Read
     }
   }
   const count = values.count === undefined ? 1 : Number(values.count);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH) return { kind: 'error', message: `--count must be a whole number from 1 to ${MAX_BATCH}, got ${values.count}` };
+  if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH)
+    return { kind: 'error', message: `--count must be a whole number from 1 to ${MAX_BATCH}, got ${values.count}` };
 
   return {
     kind: 'send',

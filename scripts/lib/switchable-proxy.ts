@@ -28,7 +28,9 @@ export async function startSwitchableProxy(target: string, options: { slowMs?: n
       }
       if (mode === 'slow') await new Promise((resolve) => setTimeout(resolve, slowMs));
       const body = await readBody(req);
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([name, v]) => typeof v === 'string' && !['host', 'connection', 'content-length'].includes(name))) as Record<string, string>;
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([name, v]) => typeof v === 'string' && !['host', 'connection', 'content-length'].includes(name)),
+      ) as Record<string, string>;
       const answer = await fetch(`${target}${req.url ?? '/'}`, { method: req.method, headers, body: body.length ? body : undefined });
       const bytes = Buffer.from(await answer.arrayBuffer());
       if (res.destroyed) return;

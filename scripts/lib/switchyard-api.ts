@@ -105,7 +105,13 @@ export function makeEvent(id: string, n: number, options: EventOptions = {}): Re
     subject: `order/${n}`,
     time: new Date().toISOString(),
     ...(options.partitionKey ? { partitionkey: options.partitionKey } : {}),
-    data: options.data ?? { order_id: `ord_${n}`, amount: (n % 997) + 0.5, currency: 'EUR', customer: { id: `cus_${n % 1000}`, country: 'DE' }, items: [{ sku: 'sku-1', qty: 1 + (n % 3) }] },
+    data: options.data ?? {
+      order_id: `ord_${n}`,
+      amount: (n % 997) + 0.5,
+      currency: 'EUR',
+      customer: { id: `cus_${n % 1000}`, country: 'DE' },
+      items: [{ sku: 'sku-1', qty: 1 + (n % 3) }],
+    },
   };
 }
 
@@ -125,7 +131,12 @@ export function signedIngest(source: Source, events: Record<string, unknown>[], 
 /** Sends a prepared request; network failures come back as status 0 with the error. */
 export async function send(base: string, request: SignedRequest, timeoutMs = 30_000): Promise<{ status: number; json: unknown; error?: string }> {
   try {
-    const response = await fetch(`${base}${request.path}`, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(`${base}${request.path}`, {
+      method: 'POST',
+      headers: request.headers,
+      body: request.body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return { status: response.status, json: await readJson(response) };
   } catch (error) {
     return { status: 0, json: null, error: String((error as Error).cause ?? error) };

@@ -151,10 +151,7 @@ class RedisConnection {
   constructor(target: URL, onClose: (connection: RedisConnection) => void) {
     const host = target.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
     const port = Number(target.port || 6379);
-    this.socket =
-      target.protocol === 'rediss:'
-        ? tlsConnect({ host, port, servername: host })
-        : netConnect({ host, port, noDelay: true });
+    this.socket = target.protocol === 'rediss:' ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port, noDelay: true });
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (error) => this.destroy(new RedisUnavailableError(`Redis unavailable at ${host}:${port}: ${error.message}`)));
     this.socket.on('close', () => {
@@ -312,8 +309,25 @@ type Entry = { result: JsonValue } | { error: string };
 const BLOCKING = new Set(['BLPOP', 'BRPOP', 'BRPOPLPUSH', 'BLMOVE', 'BLMPOP', 'BZPOPMIN', 'BZPOPMAX', 'BZMPOP', 'WAIT', 'WAITAOF']);
 /** Commands that change the state of a shared connection (or its reply stream) for everyone on it. */
 const UNSUPPORTED = new Set([
-  'SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE', 'MONITOR',
-  'SELECT', 'AUTH', 'HELLO', 'RESET', 'QUIT', 'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'SYNC', 'PSYNC',
+  'SUBSCRIBE',
+  'PSUBSCRIBE',
+  'SSUBSCRIBE',
+  'UNSUBSCRIBE',
+  'PUNSUBSCRIBE',
+  'SUNSUBSCRIBE',
+  'MONITOR',
+  'SELECT',
+  'AUTH',
+  'HELLO',
+  'RESET',
+  'QUIT',
+  'MULTI',
+  'EXEC',
+  'DISCARD',
+  'WATCH',
+  'UNWATCH',
+  'SYNC',
+  'PSYNC',
 ]);
 const MAX_BODY = 16 * 1024 * 1024;
 const REDIS_SCRIPT_FLAGS = new Set(['no-writes', 'allow-oom', 'allow-stale', 'no-cluster', 'allow-cross-slot-keys']);
@@ -330,7 +344,15 @@ function adaptShebang(source: Arg): Arg {
   const first = end < 0 ? text : text.slice(0, end);
   const adapted = first
     .split(' ')
-    .map((part) => (part.startsWith('flags=') ? `flags=${part.slice(6).split(',').filter((f) => REDIS_SCRIPT_FLAGS.has(f)).join(',')}` : part))
+    .map((part) =>
+      part.startsWith('flags=')
+        ? `flags=${part
+            .slice(6)
+            .split(',')
+            .filter((f) => REDIS_SCRIPT_FLAGS.has(f))
+            .join(',')}`
+        : part,
+    )
     .join(' ');
   return adapted === first ? source : adapted + text.slice(first.length);
 }
@@ -497,7 +519,7 @@ export async function startUpstashRest(options: UpstashRestOptions): Promise<Ups
     const url = new URL(`http://localhost${req.url ?? '/'}`);
     const body = await readBody(req);
     const auth = req.headers.authorization ?? '';
-    const token = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : url.searchParams.get('_token') ?? '';
+    const token = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : (url.searchParams.get('_token') ?? '');
     if (!sameToken(token, options.token)) throw new RequestError(401, 'Unauthorized: invalid or missing auth token');
     if (!['GET', 'HEAD', 'POST', 'PUT'].includes(req.method ?? '')) throw new RequestError(405, 'ERR method not allowed');
     const base64 = (req.headers['upstash-encoding'] ?? '').toString().toLowerCase() === 'base64';
@@ -505,11 +527,20 @@ export async function startUpstashRest(options: UpstashRestOptions): Promise<Ups
 
     if (path === '/pipeline') {
       const replies = await run(toCommands(parseJson(body)));
-      send(res, 200, replies.map((r) => entry(r, base64)));
+      send(
+        res,
+        200,
+        replies.map((r) => entry(r, base64)),
+      );
     } else if (path === '/multi-exec') {
       const replies = await transact(toCommands(parseJson(body)));
       if (replies instanceof ReplyError) send(res, 400, entry(replies, base64));
-      else send(res, 200, replies.map((r) => entry(r, base64)));
+      else
+        send(
+          res,
+          200,
+          replies.map((r) => entry(r, base64)),
+        );
     } else {
       const command = path === '' ? toCommand(parseJson(body)) : pathCommand(url, body);
       const [reply = null] = await run([command]);

@@ -53,7 +53,11 @@ export interface ResolvedSettings {
 const known = new Set([...WORKER_SETTINGS.map((s) => s.name), ...DEV_SETTINGS]);
 
 /** One setting: the environment's value when it has one (even empty), else `.dev.vars`'s. */
-export function pick(name: string, env: Readonly<Record<string, string | undefined>>, devVars: Readonly<Record<string, string>>): { value: string; origin: Origin } | null {
+export function pick(
+  name: string,
+  env: Readonly<Record<string, string | undefined>>,
+  devVars: Readonly<Record<string, string>>,
+): { value: string; origin: Origin } | null {
   const fromEnv = env[name];
   if (fromEnv !== undefined) return { value: fromEnv, origin: 'environment' };
   return Object.hasOwn(devVars, name) ? { value: devVars[name] ?? '', origin: '.dev.vars' } : null;

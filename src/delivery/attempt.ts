@@ -36,7 +36,12 @@ function instance<P>(kind: string, type: string | null, config: unknown, name: s
 export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDeps): Promise<AttemptResult> {
   let event = delivery.event as PluginEvent;
   if (delivery.transformer_type) {
-    const transformer = instance<TransformerPlugin>('transformer', delivery.transformer_type, delivery.transformer_config, delivery.transformer_name ?? 'transformer');
+    const transformer = instance<TransformerPlugin>(
+      'transformer',
+      delivery.transformer_type,
+      delivery.transformer_config,
+      delivery.transformer_name ?? 'transformer',
+    );
     const verdict = await runTransformer(delivery.tenant_id, transformer, event, { sandbox: deps.sandbox });
     if (verdict.kind === 'drop') return { kind: 'skipped', reason: `dropped by transformer ${verdict.by}` };
     // a transformer that fails at delivery fails the attempt, which is retried

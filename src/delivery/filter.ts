@@ -150,4 +150,3 @@ function jsonOf(value: object): string {
   }
   return json;
 }
-

@@ -38,7 +38,12 @@ export interface GuardedFetchOptions {
 
 export type GuardedFetch = (url: string, init?: RequestInit) => Promise<Response>;
 
-export function createGuardedFetch({ allowlist, timeoutMs = DEFAULT_TIMEOUT_MS, fetchImpl = fetch, bodyLimitBytes = BODY_LIMIT_BYTES }: GuardedFetchOptions): GuardedFetch {
+export function createGuardedFetch({
+  allowlist,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+  fetchImpl = fetch,
+  bodyLimitBytes = BODY_LIMIT_BYTES,
+}: GuardedFetchOptions): GuardedFetch {
   return async function guardedFetch(url, init = {}) {
     const verdict = checkDestination(url, allowlist);
     if (!verdict.ok) throw new EgressRefused(url, verdict.reason);

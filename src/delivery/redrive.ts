@@ -53,9 +53,19 @@ async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: n
       const { resent, blockers } = await log.redrive(stranded.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key })));
       summary.resent += resent;
       // not stranded again until another full wait, even if the queue is slow to bring the message round
-      await touchDeliveries(db, stranded.map((r) => r.id));
+      await touchDeliveries(
+        db,
+        stranded.map((r) => r.id),
+      );
       // a blocker that is no longer pending finished without its line hearing of it
-      const statuses = new Map((await deliveryStatuses(db, blockers.map((b) => b.id))).map((d) => [d.id, d.status]));
+      const statuses = new Map(
+        (
+          await deliveryStatuses(
+            db,
+            blockers.map((b) => b.id),
+          )
+        ).map((d) => [d.id, d.status]),
+      );
       for (const blocker of blockers) {
         if (statuses.get(blocker.id) === 'pending') continue;
         if (await log.finishOrdered(blocker.subscriptionId, blocker.partitionKey, blocker.id)) summary.released++;

@@ -50,7 +50,7 @@ export interface RetryPolicy {
 export type RetryOutcome = Extract<ActionOutcome, { kind: 'retry' }>;
 
 export type NextStep =
-  | { kind: 'retry'; /** the attempt this delay leads to */ attempt: number; delaySeconds: number; delayMs: number }
+  | { kind: 'retry' /** the attempt this delay leads to */; attempt: number; delaySeconds: number; delayMs: number }
   | { kind: 'exhausted'; attempts: number };
 
 /** Builds a policy; throws on an invalid schedule, which is a bug or an unvalidated override. */

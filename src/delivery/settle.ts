@@ -93,7 +93,13 @@ export function settle({ message, state, now, scale, random }: SettleInput): Set
     case 'finished':
       return ack(message, null, true);
     case 'attempted':
-      return settleAttempt(message, state.delivery, state.run, now, retryPolicy({ scheduleSeconds: state.delivery.retry_schedule ?? undefined, scale, random }));
+      return settleAttempt(
+        message,
+        state.delivery,
+        state.run,
+        now,
+        retryPolicy({ scheduleSeconds: state.delivery.retry_schedule ?? undefined, scale, random }),
+      );
   }
 }
 
@@ -136,10 +142,23 @@ function settleAttempt(message: DeliveryRef, d: ClaimedDelivery, run: AttemptRun
   // no system event about the delivery of a system event, so failures cannot chain
   const exhausted: SystemEventSpec[] =
     failed && !String(d.event.type).startsWith(SYSTEM_PREFIX)
-      ? [{
-          tenantId: d.tenant_id, type: 'switchyard.delivery.exhausted', id: `exhausted-${d.id}`, subject: d.id,
-          data: { delivery_id: d.id, subscription_id: d.subscription_id, event_id: d.event_id, attempts: d.attempts, last_outcome: record.outcome, last_status: record.status_code, last_error: record.error },
-        }]
+      ? [
+          {
+            tenantId: d.tenant_id,
+            type: 'switchyard.delivery.exhausted',
+            id: `exhausted-${d.id}`,
+            subject: d.id,
+            data: {
+              delivery_id: d.id,
+              subscription_id: d.subscription_id,
+              event_id: d.event_id,
+              attempts: d.attempts,
+              last_outcome: record.outcome,
+              last_status: record.status_code,
+              last_error: record.error,
+            },
+          },
+        ]
       : [];
   return { ...ack(message, record, true), gone: result.kind === 'gone' ? d.subscription_id : null, events: exhausted, deadLetter: failed };
 }
@@ -157,7 +176,10 @@ export function disabledSubscriptionEvents(health: readonly SubscriptionHealth[]
   return health
     .filter((h) => h.disabled_now)
     .map((h) => ({
-      tenantId: h.tenant_id, type: 'switchyard.subscription.disabled', id: `disabled-${h.id}-${now}`, subject: h.id,
+      tenantId: h.tenant_id,
+      type: 'switchyard.subscription.disabled',
+      id: `disabled-${h.id}-${now}`,
+      subject: h.id,
       data: { subscription_id: h.id, consecutive_failures: h.consecutive_failures },
     }));
 }

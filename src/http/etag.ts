@@ -9,7 +9,7 @@ export const etag = (id: string, version: number) => `"${id}.${version}"`;
  */
 export function ifMatchVersion(header: string | undefined, current: { id: string; version: number }): number | undefined {
   if (!header) return undefined;
-  if (header.trim() === '*' ) return current.version;
+  if (header.trim() === '*') return current.version;
   if (header.trim() !== etag(current.id, current.version)) {
     throw new ProblemError(problem(412, 'precondition_failed', `If-Match ${header} does not match the current version ${etag(current.id, current.version)}`));
   }

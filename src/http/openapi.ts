@@ -23,15 +23,24 @@ export function registerDocs(app: OpenAPIHono<AppEnv>): void {
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'An admin token, or a tenant token from POST /v1/tenants/{tenantId}/tokens. The scopes listed per operation are the tenant-token scopes it needs (`admin`: admin tokens only).',
+    description:
+      'An admin token, or a tenant token from POST /v1/tenants/{tenantId}/tokens. The scopes listed per operation are the tenant-token scopes it needs (`admin`: admin tokens only).',
   });
   app.openAPIRegistry.registerPath({
-    method: 'get', path: '/openapi.json', tags: ['docs'], summary: 'This OpenAPI 3.1 document',
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['docs'],
+    summary: 'This OpenAPI 3.1 document',
     responses: { 200: { description: 'The document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
   });
   app.openAPIRegistry.registerPath({
-    method: 'get', path: '/docs', tags: ['docs'], summary: 'Interactive API reference (Swagger UI served with the runtime; works offline)',
-    responses: { 307: { description: 'Redirects to `/docs/`, a static page that renders this document', headers: { Location: { schema: { type: 'string' } } } } },
+    method: 'get',
+    path: '/docs',
+    tags: ['docs'],
+    summary: 'Interactive API reference (Swagger UI served with the runtime; works offline)',
+    responses: {
+      307: { description: 'Redirects to `/docs/`, a static page that renders this document', headers: { Location: { schema: { type: 'string' } } } },
+    },
   });
 
   let document: Document | null = null;
@@ -50,12 +59,21 @@ function buildDocument(app: OpenAPIHono<AppEnv>): Document {
         'Plugin-based event runtime: signed, deduplicated, ordered, durable ingest of CloudEvents, delivered as signed webhooks.\n\n' +
         'Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`. Management routes take a Bearer JWT: ' +
         'an admin token, or a tenant token whose `scopes` (`<resource>:read|write`, `*`) are listed per operation; a token minted without ' +
-        'scopes has full access to its tenant. A tenant token on another tenant\'s path gets 404.',
+        "scopes has full access to its tenant. A tenant token on another tenant's path gets 404.",
     },
     tags: [
       { name: 'ingest', description: 'Sending events (source credentials, not tokens)' },
-      { name: 'tenants' }, { name: 'sources' }, { name: 'event-types' }, { name: 'plugins' }, { name: 'subscriptions' },
-      { name: 'events' }, { name: 'deliveries' }, { name: 'metrics' }, { name: 'audit-log' }, { name: 'health' }, { name: 'docs' },
+      { name: 'tenants' },
+      { name: 'sources' },
+      { name: 'event-types' },
+      { name: 'plugins' },
+      { name: 'subscriptions' },
+      { name: 'events' },
+      { name: 'deliveries' },
+      { name: 'metrics' },
+      { name: 'audit-log' },
+      { name: 'health' },
+      { name: 'docs' },
     ],
   }) as Document;
   const statuses = new Set<number>();
@@ -74,11 +92,19 @@ function complete(path: string, method: string, op: Operation): number[] {
   const responses = (op.responses ??= {});
   if (path === '/v1/ingest/{sourceId}') responses['429'] = {};
   if (path === TENANT_PATH || path.startsWith(`${TENANT_PATH}/`)) {
-    const rest = path.slice(TENANT_PATH.length + 1).split('/').filter(Boolean);
+    const rest = path
+      .slice(TENANT_PATH.length + 1)
+      .split('/')
+      .filter(Boolean);
     const need = scopeNeed(method.toUpperCase(), rest);
     const scopes = need.kind === 'scope' ? [need.scope] : need.kind === 'admin' ? ['admin'] : [];
     op.security = [{ bearer: scopes }];
-    const rule = need.kind === 'scope' ? `Tenant tokens need the \`${need.scope}\` scope (or its resource's \`write\`, or \`*\`).` : need.kind === 'admin' ? 'Admin tokens only.' : 'Any token of the tenant.';
+    const rule =
+      need.kind === 'scope'
+        ? `Tenant tokens need the \`${need.scope}\` scope (or its resource's \`write\`, or \`*\`).`
+        : need.kind === 'admin'
+          ? 'Admin tokens only.'
+          : 'Any token of the tenant.';
     op.description = op.description ? `${op.description}\n\n${rule}` : rule;
     responses['403'] = {};
     responses['404'] = {};

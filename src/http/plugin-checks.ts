@@ -27,7 +27,14 @@ export async function checkConfigOrThrow(c: Context<AppEnv>, tenantId: string, t
  * `stored` is the config being replaced, as stored: a `SECRET_MARKER` in `config` keeps its secret
  * (see `secret` in plugins/types.ts). Returns the config in plain text; seal it to store it.
  */
-export async function acceptPluginConfig(c: Context<AppEnv>, tenantId: string, type: PluginType, config: unknown, pointer: string, stored?: unknown): Promise<unknown> {
+export async function acceptPluginConfig(
+  c: Context<AppEnv>,
+  tenantId: string,
+  type: PluginType,
+  config: unknown,
+  pointer: string,
+  stored?: unknown,
+): Promise<unknown> {
   const kept = keepStoredSecrets(type, config, stored === undefined ? undefined : await openSecrets(c.env.ENCRYPTION_KEY, type, stored));
   if (kept.problems.length > 0) {
     const errors = kept.problems.map((p) => ({ ...p, pointer: `${pointer}${p.pointer}` }));

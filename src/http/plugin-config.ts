@@ -29,7 +29,9 @@ export function parsePluginConfig(type: PluginType, config: unknown, pointer: st
   const parsed = type.config.safeParse(config ?? {});
   if (!parsed.success) {
     const errors = issuesToErrors(parsed.error.issues, pointer).map((e) =>
-      type.kind === 'verifier' && e.pointer === `${pointer}/secret` ? { ...e, detail: 'unknown field "secret": a verifier\'s signing secret is not config, send it as verifier.secret' } : e,
+      type.kind === 'verifier' && e.pointer === `${pointer}/secret`
+        ? { ...e, detail: 'unknown field "secret": a verifier\'s signing secret is not config, send it as verifier.secret' }
+        : e,
     );
     throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${type.id} config is invalid: ${errors[0]?.pointer} ${errors[0]?.detail}`, { errors }));
   }

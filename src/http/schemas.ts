@@ -33,26 +33,32 @@ export const idPattern = (prefix: IdPrefix) => new RegExp(`^${prefix}_[0-9A-HJKM
  * like a missing resource: 404 with the `code` of the param's resource, before any query runs.
  */
 export const idParam = (prefix: IdPrefix, name: string) =>
-  z.string().regex(idPattern(prefix), `a ${prefix}_ id`).openapi({ param: { name, in: 'path' }, example: `${prefix}_01JD9Y3W8N5R2T6V4X7Z0A1B2C` });
+  z
+    .string()
+    .regex(idPattern(prefix), `a ${prefix}_ id`)
+    .openapi({ param: { name, in: 'path' }, example: `${prefix}_01JD9Y3W8N5R2T6V4X7Z0A1B2C` });
 
 export const TenantParam = z.object({ tenantId: idParam('tn', 'tenantId') });
 
 /** The 404 code for a path param that fails its format (see `idParam`). */
 export const NOT_FOUND_BY_PARAM: Record<string, string> = {
-  tenantId: 'tenant_not_found', sourceId: 'source_not_found', subscriptionId: 'subscription_not_found', pluginId: 'plugin_not_found',
-  eventId: 'event_not_found', deliveryId: 'delivery_not_found', replayId: 'replay_not_found',
+  tenantId: 'tenant_not_found',
+  sourceId: 'source_not_found',
+  subscriptionId: 'subscription_not_found',
+  pluginId: 'plugin_not_found',
+  eventId: 'event_not_found',
+  deliveryId: 'delivery_not_found',
+  replayId: 'replay_not_found',
 };
 
 const EARLIEST = Date.UTC(1970, 0, 1);
 const LATEST = Date.UTC(10_000, 0, 1);
 
 /** An RFC 3339 time within 1970..9999, the range the API stores and compares (Postgres refuses year 0). */
-export const Timestamp = z.iso
-  .datetime({ offset: true })
-  .refine((value) => {
-    const ms = Date.parse(value);
-    return ms >= EARLIEST && ms < LATEST;
-  }, 'a time between 1970-01-01 and 9999-12-31');
+export const Timestamp = z.iso.datetime({ offset: true }).refine((value) => {
+  const ms = Date.parse(value);
+  return ms >= EARLIEST && ms < LATEST;
+}, 'a time between 1970-01-01 and 9999-12-31');
 
 /**
  * Page cursors: opaque to clients, `c:<value>` in unpadded base64. A cursor that does not decode, or
@@ -74,7 +80,11 @@ export function decodeCursor(cursor: string | undefined, shape: RegExp = /^[\x21
   }
   const value = text?.startsWith('c:') ? text.slice(2) : undefined;
   if (value === undefined || !shape.test(value)) {
-    throw new ProblemError(problem(400, 'invalid_cursor', 'the cursor is not one this API issued; use next_cursor of the previous page', { errors: [{ pointer: '/cursor', detail: 'unknown cursor' }] }));
+    throw new ProblemError(
+      problem(400, 'invalid_cursor', 'the cursor is not one this API issued; use next_cursor of the previous page', {
+        errors: [{ pointer: '/cursor', detail: 'unknown cursor' }],
+      }),
+    );
   }
   return value;
 }

@@ -46,10 +46,18 @@ export async function assertSchemaBudget(db: Db, tenantId: string, bytes: number
   );
   const kept = { n: rows[0]?.n ?? 0, bytes: Number(rows[0]?.bytes ?? 0) };
   if (kept.n >= SCHEMA_LIMITS.versions) {
-    throw new ProblemError(problem(409, 'limit_reached', `a tenant may keep at most ${SCHEMA_LIMITS.versions} event-type schema versions; delete an event type first`));
+    throw new ProblemError(
+      problem(409, 'limit_reached', `a tenant may keep at most ${SCHEMA_LIMITS.versions} event-type schema versions; delete an event type first`),
+    );
   }
   if (kept.bytes + bytes > SCHEMA_LIMITS.bytes) {
-    throw new ProblemError(problem(409, 'limit_reached', `a tenant's event-type schemas (every kept version) may take at most ${SCHEMA_LIMITS.bytes / 1024 / 1024} MiB of JSON; they take ${kept.bytes} bytes and this one ${bytes}; delete an event type first`));
+    throw new ProblemError(
+      problem(
+        409,
+        'limit_reached',
+        `a tenant's event-type schemas (every kept version) may take at most ${SCHEMA_LIMITS.bytes / 1024 / 1024} MiB of JSON; they take ${kept.bytes} bytes and this one ${bytes}; delete an event type first`,
+      ),
+    );
   }
 }
 

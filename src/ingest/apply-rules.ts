@@ -17,18 +17,23 @@ export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox
   const schema = rules.schemas.get(type);
   if (schema) {
     // a schema describes `data`; an event without JSON data cannot satisfy it (and must not reach the validator)
-    const errors = input.event.data === undefined
-      ? [{ pointer: '/data', detail: `events of type ${type} must carry JSON data matching the registered schema` }]
-      : schema.validate(input.event.data, budget);
+    const errors =
+      input.event.data === undefined
+        ? [{ pointer: '/data', detail: `events of type ${type} must carry JSON data matching the registered schema` }]
+        : schema.validate(input.event.data, budget);
     if (errors.length > 0) {
-      return { kind: 'reject', problem: problem(422, 'schema_violation', `the data does not match the schema of ${type} (version ${schema.version})`, { errors }) };
+      return {
+        kind: 'reject',
+        problem: problem(422, 'schema_violation', `the data does not match the schema of ${type} (version ${schema.version})`, { errors }),
+      };
     }
   }
   let event = input.event as PluginEvent;
   for (const validator of rules.validators) {
     if (!matchesAny(validator.eventTypes, type)) continue;
     const verdict = await runValidator(rules.tenantId, validator, event, { sandbox, budget });
-    if (verdict.kind === 'reject') return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail, verdict.errors ? { errors: verdict.errors } : {}) };
+    if (verdict.kind === 'reject')
+      return { kind: 'reject', problem: problem(422, verdict.code, verdict.detail, verdict.errors ? { errors: verdict.errors } : {}) };
   }
   let kept = input;
   for (const transformer of rules.transformers) {
@@ -49,9 +54,17 @@ export async function applyRules(rules: TenantRules, input: IngestEvent, sandbox
  * What a transformer returns must be a CloudEvent that storage takes (the door's limits). Ingest and
  * the dry-run (`POST …/plugins/{id}/test`) judge it here, so a dry-run never passes what ingest refuses.
  */
-export function checkTransformed(name: string, output: unknown): { ok: true; value: IngestEvent } | { ok: false; code: 'transformer_failed'; detail: string; errors?: FieldProblem[] } {
+export function checkTransformed(
+  name: string,
+  output: unknown,
+): { ok: true; value: IngestEvent } | { ok: false; code: 'transformer_failed'; detail: string; errors?: FieldProblem[] } {
   const checked = toIngestEvent(output);
   if (checked.ok) return checked;
   const { code, detail, errors } = checked.problem;
-  return { ok: false, code: 'transformer_failed', detail: `transformer ${name} produced an event that cannot be stored (${code}): ${detail}`, ...(errors ? { errors } : {}) };
+  return {
+    ok: false,
+    code: 'transformer_failed',
+    detail: `transformer ${name} produced an event that cannot be stored (${code}): ${detail}`,
+    ...(errors ? { errors } : {}),
+  };
 }

@@ -75,10 +75,7 @@ export interface IngestEvent {
 
 export type ItemResult = { ok: true; value: IngestEvent } | { ok: false; problem: Problem };
 
-export type Envelope =
-  | { mode: 'single'; item: ItemResult }
-  | { mode: 'batch'; items: ItemResult[] }
-  | { mode: 'invalid'; problem: Problem };
+export type Envelope = { mode: 'single'; item: ItemResult } | { mode: 'batch'; items: ItemResult[] } | { mode: 'invalid'; problem: Problem };
 
 // jsonb refuses NUL and unpaired surrogates; an odd run of backslashes before \u means a real escape
 const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
@@ -160,7 +157,11 @@ export function readEnvelope(headers: Headers, body: Uint8Array): Envelope {
   if (type !== 'application/cloudevents+json' && type !== 'application/cloudevents-batch+json') {
     return {
       mode: 'invalid',
-      problem: problem(415, 'unsupported_media_type', `content type "${type || '(none)'}" is not accepted here; send application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent with ce-* headers`),
+      problem: problem(
+        415,
+        'unsupported_media_type',
+        `content type "${type || '(none)'}" is not accepted here; send application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent with ce-* headers`,
+      ),
     };
   }
   const text = decodeText(body);

@@ -28,9 +28,7 @@ export interface AppendRequest {
  */
 export type AppendResponse = { kind: 'appended'; results: AppendResult[] } | { kind: 'stale'; configVersion: number } | { kind: 'gone' };
 
-export type AppendResult =
-  | { kind: 'accepted'; id: string; sequence: number; duplicate: boolean }
-  | { kind: 'conflict'; id: string; sequence: number };
+export type AppendResult = { kind: 'accepted'; id: string; sequence: number; duplicate: boolean } | { kind: 'conflict'; id: string; sequence: number };
 
 export interface LogStatus {
   tenantId: string | null;

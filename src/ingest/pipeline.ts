@@ -46,7 +46,10 @@ export interface Accepted {
   duplicate: boolean;
 }
 
-export type ItemOutcome = ({ status: 202 } & Accepted) | { status: 200; dropped: true; detail: string } | { status: number; code: string; detail: string; errors?: Problem['errors'] };
+export type ItemOutcome =
+  | ({ status: 202 } & Accepted)
+  | { status: 200; dropped: true; detail: string }
+  | { status: number; code: string; detail: string; errors?: Problem['errors'] };
 
 export type IngestOutcome =
   | { kind: 'single'; result: Exclude<ItemOutcome, { code: string }> }
@@ -54,7 +57,10 @@ export type IngestOutcome =
   | { kind: 'problem'; problem: Problem };
 
 const SOURCE_ID = /^src_[0-9A-Z]{26}$/;
-const unavailable = (code: string, detail: string, retryAfter: string) => ({ kind: 'problem' as const, problem: problem(503, code, detail, { headers: { 'retry-after': retryAfter } }) });
+const unavailable = (code: string, detail: string, retryAfter: string) => ({
+  kind: 'problem' as const,
+  problem: problem(503, code, detail, { headers: { 'retry-after': retryAfter } }),
+});
 
 export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promise<IngestOutcome> {
   let found: ResolvedSource | null = null;
@@ -68,7 +74,14 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
 
   let source = found;
   const verify = (s: ResolvedSource) =>
-    runVerifier(s.verifier, { headers: input.headers, body: input.body, config: s.verifierConfig, secrets: activeSecrets(s, input.now), now: input.now, fetch: deps.verifierFetch });
+    runVerifier(s.verifier, {
+      headers: input.headers,
+      body: input.body,
+      config: s.verifierConfig,
+      secrets: activeSecrets(s, input.now),
+      now: input.now,
+      fetch: deps.verifierFetch,
+    });
   let verdict = await verify(source);
   const fresher = verdict.ok ? null : await deps.fresher?.(source);
   if (fresher) verdict = await verify((source = fresher));
@@ -109,11 +122,20 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
     const sandbox = deps.sandbox?.(source.tenantId);
     // one budget for all the events of the request, so a batch cannot multiply a per-event cap
     const budget = requestBudget();
-    const outcomes = await Promise.all(items.map((item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value, sandbox, budget) : Promise.resolve({ kind: 'reject', problem: item.problem }))));
+    const outcomes = await Promise.all(
+      items.map(
+        (item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value, sandbox, budget) : Promise.resolve({ kind: 'reject', problem: item.problem })),
+      ),
+    );
     const appendItems = outcomes.flatMap((o, i) => (o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!)] : []));
     let appended: AppendResponse = { kind: 'appended', results: [] };
     if (appendItems.length > 0) {
-      const request = { tenantId: source.tenantId, dedupWindowSeconds: source.dedupWindowSeconds, configVersion: Math.max(vouchFor, Math.min(source.configVersion, rules.version)), items: appendItems };
+      const request = {
+        tenantId: source.tenantId,
+        dedupWindowSeconds: source.dedupWindowSeconds,
+        configVersion: Math.max(vouchFor, Math.min(source.configVersion, rules.version)),
+        items: appendItems,
+      };
       try {
         appended = await deps.append(source.tenantId, request);
       } catch (error) {
@@ -146,10 +168,16 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
     let next = 0;
     const appendedResults = appended.results;
     results = outcomes.map((o): ItemOutcome => {
-      if (o.kind === 'reject') return { status: o.problem.status, code: o.problem.code, detail: o.problem.detail, ...(o.problem.errors ? { errors: o.problem.errors } : {}) };
+      if (o.kind === 'reject')
+        return { status: o.problem.status, code: o.problem.code, detail: o.problem.detail, ...(o.problem.errors ? { errors: o.problem.errors } : {}) };
       if (o.kind === 'drop') return { status: 200, dropped: true, detail: `dropped by transformer ${o.by}` };
       const r = appendedResults[next++]!;
-      if (r.kind === 'conflict') return { status: 422, code: 'idempotency_conflict', detail: `event id was already accepted with a different body (as ${r.id}, sequence ${r.sequence})` };
+      if (r.kind === 'conflict')
+        return {
+          status: 422,
+          code: 'idempotency_conflict',
+          detail: `event id was already accepted with a different body (as ${r.id}, sequence ${r.sequence})`,
+        };
       return { status: 202, id: r.id, sequence: r.sequence, duplicate: r.duplicate };
     });
   }

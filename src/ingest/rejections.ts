@@ -49,7 +49,13 @@ export function countRejection(
 }
 
 /** Counts the refusals in an ingest outcome: the problem of a refused request, or each refused item of a batch. */
-export function countOutcome(env: Parameters<typeof countRejection>[0], tenantId: string, outcome: IngestOutcome, waitUntil: (p: Promise<unknown>) => void): void {
-  const codes = outcome.kind === 'problem' ? [outcome.problem.code] : outcome.kind === 'batch' ? outcome.results.flatMap((r) => ('code' in r ? [r.code] : [])) : [];
+export function countOutcome(
+  env: Parameters<typeof countRejection>[0],
+  tenantId: string,
+  outcome: IngestOutcome,
+  waitUntil: (p: Promise<unknown>) => void,
+): void {
+  const codes =
+    outcome.kind === 'problem' ? [outcome.problem.code] : outcome.kind === 'batch' ? outcome.results.flatMap((r) => ('code' in r ? [r.code] : [])) : [];
   for (const code of codes) countRejection(env, tenantId, code, waitUntil);
 }

@@ -17,17 +17,31 @@ export function isBinaryMode(headers: Headers): boolean {
   return headers.has('ce-specversion');
 }
 
-export function unsignedAttributes(headers: Headers, verifier: string, verdict: Extract<VerifierResult, { ok: true }>, items: readonly ItemResult[]): Problem | null {
+export function unsignedAttributes(
+  headers: Headers,
+  verifier: string,
+  verdict: Extract<VerifierResult, { ok: true }>,
+  items: readonly ItemResult[],
+): Problem | null {
   if (!isBinaryMode(headers)) return null;
   if (verdict.event || verdict.signedId === undefined) {
-    const what = verdict.event ? 'builds the event from the provider\'s payload' : 'signs the body only';
-    return problem(422, 'unsigned_attributes', `this source's verifier (${verifier}) ${what}, so the ce-* headers of a binary-mode CloudEvent would not be covered by the signature; send a structured CloudEvent (application/cloudevents+json), whose attributes are in the signed body`);
+    const what = verdict.event ? "builds the event from the provider's payload" : 'signs the body only';
+    return problem(
+      422,
+      'unsigned_attributes',
+      `this source's verifier (${verifier}) ${what}, so the ce-* headers of a binary-mode CloudEvent would not be covered by the signature; send a structured CloudEvent (application/cloudevents+json), whose attributes are in the signed body`,
+    );
   }
   const item = items[0];
   if (item?.ok && item.value.event.id !== verdict.signedId) {
-    return problem(422, 'unsigned_attributes', 'in binary mode ce-id must equal the signed event id (webhook-id): the other ce-* headers are not signed, so the id is what binds the event to its signature', {
-      errors: [{ pointer: '/id', detail: 'must equal webhook-id' }],
-    });
+    return problem(
+      422,
+      'unsigned_attributes',
+      'in binary mode ce-id must equal the signed event id (webhook-id): the other ce-* headers are not signed, so the id is what binds the event to its signature',
+      {
+        errors: [{ pointer: '/id', detail: 'must equal webhook-id' }],
+      },
+    );
   }
   return null;
 }

@@ -20,12 +20,29 @@ export const MAX_PROGRAM_SIZE = 5000;
 export type LinearRegex = { ok: true; size: number; test(input: string): boolean } | { ok: false; error: string };
 
 const WHITE_SPACE: ReadonlyArray<readonly [number, number]> = [
-  [0x09, 0x0d], [0x20, 0x20], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a],
-  [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000], [0xfeff, 0xfeff],
+  [0x09, 0x0d],
+  [0x20, 0x20],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
+  [0xfeff, 0xfeff],
 ];
 const DIGIT: ReadonlyArray<readonly [number, number]> = [[0x30, 0x39]];
-const WORD: ReadonlyArray<readonly [number, number]> = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
-const LINE_TERMINATORS: ReadonlyArray<readonly [number, number]> = [[0x0a, 0x0a], [0x0d, 0x0d], [0x2028, 0x2029]];
+const WORD: ReadonlyArray<readonly [number, number]> = [
+  [0x30, 0x39],
+  [0x41, 0x5a],
+  [0x5f, 0x5f],
+  [0x61, 0x7a],
+];
+const LINE_TERMINATORS: ReadonlyArray<readonly [number, number]> = [
+  [0x0a, 0x0a],
+  [0x0d, 0x0d],
+  [0x2028, 0x2029],
+];
 const MAX_CODE_POINT = 0x10ffff;
 const SYNTAX_CHARACTERS = new Set([...'^$\\.*+?()[]{}|/']);
 const CONTROL_ESCAPES: Record<string, number> = { t: 0x09, n: 0x0a, v: 0x0b, f: 0x0c, r: 0x0d };
@@ -47,7 +64,12 @@ function complement(set: ReadonlyArray<readonly [number, number]>): Array<[numbe
 }
 
 const CLASS_ESCAPES: Record<string, ReadonlyArray<readonly [number, number]>> = {
-  d: DIGIT, D: complement(DIGIT), w: WORD, W: complement(WORD), s: WHITE_SPACE, S: complement(WHITE_SPACE),
+  d: DIGIT,
+  D: complement(DIGIT),
+  w: WORD,
+  W: complement(WORD),
+  s: WHITE_SPACE,
+  S: complement(WHITE_SPACE),
 };
 
 /** Reads an ECMAScript pattern (already accepted by `new RegExp(source, 'u')`) and writes RE2 syntax. */
@@ -88,7 +110,13 @@ class Translator {
         return this.groupOpening();
       case '{':
         return this.repetition();
-      case ')': case '|': case '^': case '$': case '*': case '+': case '?':
+      case ')':
+      case '|':
+      case '^':
+      case '$':
+      case '*':
+      case '+':
+      case '?':
         return ch;
       default:
         return this.literal(ch.codePointAt(0)!);

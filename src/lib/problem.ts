@@ -39,14 +39,17 @@ export const MAX_FIELD_ERRORS = 50;
  * MAX_FIELD_ERRORS are listed; a last entry (pointer `prefix`) says how many more there were.
  */
 export function issuesToErrors(issues: readonly Issue[], prefix = ''): FieldError[] {
-  const pointer = (path: readonly PropertyKey[]) => `${prefix}/${path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/(.)\/$/, '$1');
+  const pointer = (path: readonly PropertyKey[]) =>
+    `${prefix}/${path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`.replace(/(.)\/$/, '$1');
   const errors: FieldError[] = [];
   let total = 0;
   for (const issue of issues) {
     const keys = issue.code === 'unrecognized_keys' && issue.keys?.length ? issue.keys : null;
     for (const key of keys ?? [null]) {
       if (total++ >= MAX_FIELD_ERRORS) continue;
-      errors.push(key === null ? { pointer: pointer(issue.path), detail: issue.message } : { pointer: pointer([...issue.path, key]), detail: `unknown field "${key}"` });
+      errors.push(
+        key === null ? { pointer: pointer(issue.path), detail: issue.message } : { pointer: pointer([...issue.path, key]), detail: `unknown field "${key}"` },
+      );
     }
   }
   if (total > MAX_FIELD_ERRORS) errors.push({ pointer: prefix, detail: `and ${total - MAX_FIELD_ERRORS} more problems of the same request` });

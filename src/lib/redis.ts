@@ -52,7 +52,14 @@ export function redisFailed(what: string, error: unknown): void {
   openUntil = now + BREAKER_MS;
   if (degradedSince === null) {
     degradedSince = now;
-    console.error(JSON.stringify({ msg: 'redis degraded: using fallbacks (rate limits in Durable Objects, config from Postgres)', what, error: String(error), retryInMs: BREAKER_MS }));
+    console.error(
+      JSON.stringify({
+        msg: 'redis degraded: using fallbacks (rate limits in Durable Objects, config from Postgres)',
+        what,
+        error: String(error),
+        retryInMs: BREAKER_MS,
+      }),
+    );
   }
 }
 

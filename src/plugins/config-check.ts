@@ -12,7 +12,11 @@ export type ConfigVerdict =
   | { ok: false; status: 422; code: 'invalid_plugin_config'; detail: string; errors: FieldProblem[] }
   | { ok: false; status: 501; code: 'sandbox_unavailable'; detail: string };
 
-export async function checkPluginConfig(type: PluginType, config: unknown, ctx: { tenantId: string; sandbox?: ScriptSandbox; pointer: string; egressRefusal: ConfigCheckContext['egressRefusal'] }): Promise<ConfigVerdict> {
+export async function checkPluginConfig(
+  type: PluginType,
+  config: unknown,
+  ctx: { tenantId: string; sandbox?: ScriptSandbox; pointer: string; egressRefusal: ConfigCheckContext['egressRefusal'] },
+): Promise<ConfigVerdict> {
   if (type.sandboxed && !ctx.sandbox) {
     return {
       ok: false,

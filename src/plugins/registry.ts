@@ -25,7 +25,9 @@ export function verifierType(id: string): VerifierPlugin | undefined {
 }
 
 export function typesOfKind(kind: PluginKind): string[] {
-  return Object.values(installed).filter((t) => t.kind === kind).map((t) => t.id);
+  return Object.values(installed)
+    .filter((t) => t.kind === kind)
+    .map((t) => t.id);
 }
 
 export interface CatalogEntry {

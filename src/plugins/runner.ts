@@ -3,7 +3,21 @@
  * that throws or overruns never escapes as an exception; it becomes the outcome its kind prescribes.
  */
 import type {
-  ActionContext, ActionInput, ActionOutcome, ActionPlugin, FieldProblem, HookContext, PluginEvent, PluginLogger, RequestBudget, ScriptSandbox, TransformerPlugin, ValidatorPlugin, VerifierInput, VerifierPlugin, VerifierResult,
+  ActionContext,
+  ActionInput,
+  ActionOutcome,
+  ActionPlugin,
+  FieldProblem,
+  HookContext,
+  PluginEvent,
+  PluginLogger,
+  RequestBudget,
+  ScriptSandbox,
+  TransformerPlugin,
+  ValidatorPlugin,
+  VerifierInput,
+  VerifierPlugin,
+  VerifierResult,
 } from './types';
 
 export const HOOK_TIMEOUT_MS = 5_000;
@@ -29,8 +43,7 @@ async function withDeadline<T>(label: string, timeoutMs: number, run: (signal: A
 }
 
 export function pluginLogger(fields: Record<string, unknown>): PluginLogger {
-  const write = (level: string, message: string, extra?: Record<string, unknown>) =>
-    console.log(JSON.stringify({ level, msg: message, ...fields, ...extra }));
+  const write = (level: string, message: string, extra?: Record<string, unknown>) => console.log(JSON.stringify({ level, msg: message, ...fields, ...extra }));
   return { info: (m, f) => write('info', m, f), warn: (m, f) => write('warn', m, f) };
 }
 
@@ -78,22 +91,43 @@ export interface HookOptions {
 function context<C>(tenantId: string, instance: Instance<unknown>, signal: AbortSignal, sandbox?: ScriptSandbox, budget?: RequestBudget): HookContext<C> {
   // only types that run tenant code get the sandbox
   const lend = sandbox && (instance.plugin as { sandboxed?: boolean } | undefined)?.sandboxed;
-  return { tenantId, config: instance.config as C, signal, log: pluginLogger({ tenantId, plugin: instance.id, name: instance.name }), ...(lend ? { sandbox } : {}), ...(budget ? { budget } : {}) };
+  return {
+    tenantId,
+    config: instance.config as C,
+    signal,
+    log: pluginLogger({ tenantId, plugin: instance.id, name: instance.name }),
+    ...(lend ? { sandbox } : {}),
+    ...(budget ? { budget } : {}),
+  };
 }
 
 /** Validators fail closed: a throw or timeout rejects the event (`validator_failed`). */
-export async function runValidator(tenantId: string, instance: Instance<ValidatorPlugin>, event: PluginEvent, { timeoutMs = HOOK_TIMEOUT_MS, sandbox, budget }: HookOptions = {}): Promise<HookVerdict> {
+export async function runValidator(
+  tenantId: string,
+  instance: Instance<ValidatorPlugin>,
+  event: PluginEvent,
+  { timeoutMs = HOOK_TIMEOUT_MS, sandbox, budget }: HookOptions = {},
+): Promise<HookVerdict> {
   if (instance.unavailable) return { kind: 'reject', code: 'validator_failed', detail: instance.unavailable };
-  const settled = await withDeadline(`validator ${instance.name}`, timeoutMs, (signal) => instance.plugin.validate(event, context(tenantId, instance, signal, sandbox, budget)));
+  const settled = await withDeadline(`validator ${instance.name}`, timeoutMs, (signal) =>
+    instance.plugin.validate(event, context(tenantId, instance, signal, sandbox, budget)),
+  );
   if (!settled.ok) return { kind: 'reject', code: 'validator_failed', detail: settled.error };
   if (settled.value.ok) return { kind: 'pass', event };
   return { kind: 'reject', code: 'validator_rejected', detail: `rejected by validator ${instance.name}`, errors: settled.value.errors };
 }
 
 /** Transformers fail closed too: an event is never stored or sent without the transformation it asked for. */
-export async function runTransformer(tenantId: string, instance: Instance<TransformerPlugin>, event: PluginEvent, { timeoutMs = HOOK_TIMEOUT_MS, sandbox }: HookOptions = {}): Promise<HookVerdict> {
+export async function runTransformer(
+  tenantId: string,
+  instance: Instance<TransformerPlugin>,
+  event: PluginEvent,
+  { timeoutMs = HOOK_TIMEOUT_MS, sandbox }: HookOptions = {},
+): Promise<HookVerdict> {
   if (instance.unavailable) return { kind: 'reject', code: 'transformer_failed', detail: instance.unavailable };
-  const settled = await withDeadline(`transformer ${instance.name}`, timeoutMs, (signal) => instance.plugin.transform(event, context(tenantId, instance, signal, sandbox)));
+  const settled = await withDeadline(`transformer ${instance.name}`, timeoutMs, (signal) =>
+    instance.plugin.transform(event, context(tenantId, instance, signal, sandbox)),
+  );
   if (!settled.ok) return { kind: 'reject', code: 'transformer_failed', detail: settled.error };
   const next = settled.value;
   if (next === null) return { kind: 'drop', by: instance.name };

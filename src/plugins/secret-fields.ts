@@ -59,10 +59,12 @@ function locate(value: unknown, path: Path, depth = 0, at: string[] = []): strin
 
 function secretsIn(type: PluginType | undefined, config: unknown): string[][] {
   const seen = new Set<string>();
-  return secretPaths(type).flatMap((path) => locate(config, path)).filter((at) => {
-    const id = JSON.stringify(at);
-    return seen.has(id) ? false : (seen.add(id), true);
-  });
+  return secretPaths(type)
+    .flatMap((path) => locate(config, path))
+    .filter((at) => {
+      const id = JSON.stringify(at);
+      return seen.has(id) ? false : (seen.add(id), true);
+    });
 }
 
 function getAt(root: unknown, at: readonly string[]): unknown {

@@ -96,9 +96,7 @@ export interface ScriptProblem extends FieldProblem {
   column?: number;
 }
 
-export type ScriptInspection =
-  | { ok: true; exports: Record<ScriptFunction, string> }
-  | { ok: false; stage: 'parse' | 'load'; problem: ScriptProblem };
+export type ScriptInspection = { ok: true; exports: Record<ScriptFunction, string> } | { ok: false; stage: 'parse' | 'load'; problem: ScriptProblem };
 
 export interface ScriptCallOptions {
   signal?: AbortSignal;

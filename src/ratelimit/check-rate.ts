@@ -21,7 +21,13 @@ function limiterFor(redis: Redis, rule: RateRule): Ratelimit {
   let limiter = byRule.get(id);
   if (!limiter) {
     // timeout 0: the client's own deadline (lib/redis.ts) fails the call, where the library would let it pass
-    limiter = new Ratelimit({ redis, limiter: Ratelimit.slidingWindow(rule.requests, `${rule.window_seconds} s`), prefix: REDIS_PREFIX, timeout: 0, analytics: false });
+    limiter = new Ratelimit({
+      redis,
+      limiter: Ratelimit.slidingWindow(rule.requests, `${rule.window_seconds} s`),
+      prefix: REDIS_PREFIX,
+      timeout: 0,
+      analytics: false,
+    });
     byRule.set(id, limiter);
   }
   return limiter;

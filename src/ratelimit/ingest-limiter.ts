@@ -30,7 +30,12 @@ export function ingestLimiter(env: Parameters<typeof checkRate>[0]) {
       if (decision.allowed) return null;
       const headers = rateLimitHeaders(decision, Date.now());
       const over = decision.states.find((s) => !s.allowed)!;
-      return problem(429, 'rate_limited', `the ${over.policy} limit of ${over.rule.requests} requests per ${over.rule.window_seconds} s is used up; retry after ${headers['retry-after']} s`, { headers });
+      return problem(
+        429,
+        'rate_limited',
+        `the ${over.policy} limit of ${over.rule.requests} requests per ${over.rule.window_seconds} s is used up; retry after ${headers['retry-after']} s`,
+        { headers },
+      );
     },
     /** RateLimit headers for the response once the request got through. */
     headers(): Record<string, string> {

@@ -30,6 +30,8 @@ export function hostAllowed(url: string, allowedHosts: readonly string[]): boole
   return allowedHosts.some((entry) => {
     const normalised = normaliseHost(entry);
     if (normalised === null) return false;
-    return normalised.includes(':') && !normalised.endsWith(']') ? normalised === `${parsed.hostname}:${port}` : normalised === parsed.hostname && parsed.port === '';
+    return normalised.includes(':') && !normalised.endsWith(']')
+      ? normalised === `${parsed.hostname}:${port}`
+      : normalised === parsed.hostname && parsed.port === '';
   });
 }

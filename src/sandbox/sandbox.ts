@@ -158,7 +158,8 @@ function readReply(reply: unknown): unknown {
 function bounded<T>(work: Promise<T>, { signal, timeoutMs }: Pick<ScriptCallOptions, 'signal' | 'timeoutMs'>, what: string): Promise<T> {
   if (!signal && timeoutMs === undefined) return work;
   return new Promise<T>((resolve, reject) => {
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new Error(`${what} did not answer within ${timeoutMs} ms`))), timeoutMs);
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new Error(`${what} did not answer within ${timeoutMs} ms`))), timeoutMs);
     const onAbort = () => finish(() => reject(new Error(`${what} was cut off: ${String(signal?.reason ?? 'aborted')}`)));
     const finish = (settle: () => void) => {
       clearTimeout(timer ?? null);
@@ -167,7 +168,10 @@ function bounded<T>(work: Promise<T>, { signal, timeoutMs }: Pick<ScriptCallOpti
     };
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    work.then((value) => finish(() => resolve(value)), (error: unknown) => finish(() => reject(error)));
+    work.then(
+      (value) => finish(() => resolve(value)),
+      (error: unknown) => finish(() => reject(error)),
+    );
   });
 }
 

@@ -12,10 +12,10 @@ export type ScopedResource = (typeof SCOPED_RESOURCES)[number];
 /** Resources that have no writes through the management API get only a `read` scope. */
 const READ_ONLY = new Set<ScopedResource>(['events', 'metrics', 'audit-log']);
 
-export const TENANT_SCOPES = [
-  '*',
-  ...SCOPED_RESOURCES.flatMap((r) => (READ_ONLY.has(r) ? [`${r}:read`] : [`${r}:read`, `${r}:write`])),
-] as [string, ...string[]];
+export const TENANT_SCOPES = ['*', ...SCOPED_RESOURCES.flatMap((r) => (READ_ONLY.has(r) ? [`${r}:read`] : [`${r}:read`, `${r}:write`]))] as [
+  string,
+  ...string[],
+];
 
 /** A route's need: a tenant scope, an admin token, or just access to the tenant. */
 export type ScopeNeed = { kind: 'scope'; scope: string } | { kind: 'admin' } | { kind: 'tenant' };

@@ -23,12 +23,15 @@ export async function mintToken(secret: string, payload: Principal, ttlSeconds: 
 export const requireAuth = createMiddleware<AppEnv>(async function requireAuth(c, next) {
   const header = c.req.header('authorization') ?? '';
   const token = header.match(/^Bearer\s+(\S+)$/i)?.[1];
-  if (!token) throw new ProblemError(problem(401, 'unauthorized', 'send a Bearer token in the Authorization header', { headers: { 'www-authenticate': 'Bearer' } }));
+  if (!token)
+    throw new ProblemError(problem(401, 'unauthorized', 'send a Bearer token in the Authorization header', { headers: { 'www-authenticate': 'Bearer' } }));
   try {
     c.set('principal', await verifyToken(c.env, token));
   } catch (error) {
     if (error instanceof ProblemError) throw error;
-    throw new ProblemError(problem(401, 'unauthorized', 'the token is invalid or expired', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }));
+    throw new ProblemError(
+      problem(401, 'unauthorized', 'the token is invalid or expired', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+    );
   }
   await next();
 });

@@ -37,7 +37,12 @@ export function textProblem(value: string): string | null {
 }
 
 /** The first problem in a parsed JSON value: depth, prototype keys (unless `allowKeys` says so), text. */
-export function jsonProblem(value: unknown, pointer = '', allowKeys: (pointer: string) => boolean = () => false, depth = 0): { code: string; error: FieldError } | null {
+export function jsonProblem(
+  value: unknown,
+  pointer = '',
+  allowKeys: (pointer: string) => boolean = () => false,
+  depth = 0,
+): { code: string; error: FieldError } | null {
   if (typeof value === 'string') {
     const text = textProblem(value);
     return text ? { code: 'invalid_text', error: { pointer: pointer || '/', detail: text } } : null;
@@ -69,9 +74,7 @@ export function jsonProblem(value: unknown, pointer = '', allowKeys: (pointer: s
 }
 
 const refuse = (found: { code: string; error: FieldError }, where: string) =>
-  new ProblemError(
-    problem(422, found.code, `${where} is invalid at ${found.error.pointer}: ${found.error.detail}`, { errors: [found.error] }),
-  );
+  new ProblemError(problem(422, found.code, `${where} is invalid at ${found.error.pointer}: ${found.error.detail}`, { errors: [found.error] }));
 
 export const inputGuard = createMiddleware<AppEnv>(async function inputGuard(c, next) {
   for (const [name, values] of new URL(c.req.url).searchParams.entries()) {

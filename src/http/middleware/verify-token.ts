@@ -75,7 +75,9 @@ interface TokenEnv extends Pick<ConfigVars, 'AUTH_JWKS_URL' | 'AUTH_JWKS_ISSUER'
 export async function verifyToken(env: TokenEnv, token: string): Promise<Principal> {
   const { alg } = decodeProtectedHeader(token);
   if (alg === 'HS256') {
-    const { payload } = await jwtVerify(token, secretKey(env.ADMIN_JWT_SECRET), { algorithms: ['HS256'], clockTolerance: CLOCK_SKEW_SECONDS }).catch(explainMissingExp);
+    const { payload } = await jwtVerify(token, secretKey(env.ADMIN_JWT_SECRET), { algorithms: ['HS256'], clockTolerance: CLOCK_SKEW_SECONDS }).catch(
+      explainMissingExp,
+    );
     const lifetime = lifetimeProblem(payload);
     if (lifetime) throw invalidToken(lifetime);
     return principalSchema.parse(payload);
@@ -90,9 +92,11 @@ export async function verifyToken(env: TokenEnv, token: string): Promise<Princip
     ...(idp.audience ? { audience: idp.audience } : {}),
   }).catch(explainMissingExp);
   if (!scopesOf(payload).includes('admin')) {
-    throw new ProblemError(problem(403, 'insufficient_scope', 'the identity provider token does not carry the admin scope', {
-      headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="admin"' },
-    }));
+    throw new ProblemError(
+      problem(403, 'insufficient_scope', 'the identity provider token does not carry the admin scope', {
+        headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="admin"' },
+      }),
+    );
   }
   return { scope: 'admin', ...(payload.sub ? { sub: `idp:${payload.sub}` } : {}) };
 }

@@ -17,14 +17,20 @@ const Entry = z
   .openapi('AuditEntry');
 
 const route = createRoute({
-  method: 'get', path: '/v1/tenants/{tenantId}/audit-log', tags: ['audit-log'], security: [{ bearer: [] }],
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/audit-log',
+  tags: ['audit-log'],
+  security: [{ bearer: [] }],
   summary: 'Management changes of the tenant, newest first',
   request: {
     params: TenantParam,
     query: PageQuery.extend({ action: z.string().max(100).optional().openapi({ example: 'source.secret_rotated' }), target: z.string().max(100).optional() }),
   },
   responses: {
-    200: { description: 'A page of entries', content: { 'application/json': { schema: z.object({ data: z.array(Entry), next_cursor: z.string().nullable() }) } } },
+    200: {
+      description: 'A page of entries',
+      content: { 'application/json': { schema: z.object({ data: z.array(Entry), next_cursor: z.string().nullable() }) } },
+    },
     ...problemResponses(400, 401, 403, 404, 422),
   },
 });

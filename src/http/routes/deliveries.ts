@@ -10,13 +10,31 @@ import { loadTenant } from '../tenant-access';
 
 const Delivery = z
   .object({
-    id: z.string(), subscription_id: z.string(), event_id: z.string(), event_sequence: z.number(),
-    status: z.enum(['pending', 'delivered', 'failed', 'skipped']), attempts: z.number(), last_status: z.number().nullable(), last_error: z.string().nullable(),
-    next_attempt_at: z.string().nullable(), replay_id: z.string().nullable(), created_at: z.string(), updated_at: z.string(), finished_at: z.string().nullable(),
+    id: z.string(),
+    subscription_id: z.string(),
+    event_id: z.string(),
+    event_sequence: z.number(),
+    status: z.enum(['pending', 'delivered', 'failed', 'skipped']),
+    attempts: z.number(),
+    last_status: z.number().nullable(),
+    last_error: z.string().nullable(),
+    next_attempt_at: z.string().nullable(),
+    replay_id: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    finished_at: z.string().nullable(),
   })
   .openapi('Delivery');
 const Attempt = z
-  .object({ attempt: z.number(), started_at: z.string(), latency_ms: z.number(), outcome: z.string(), status_code: z.number().nullable(), error: z.string().nullable(), response_body: z.string().nullable() })
+  .object({
+    attempt: z.number(),
+    started_at: z.string(),
+    latency_ms: z.number(),
+    outcome: z.string(),
+    status_code: z.number().nullable(),
+    error: z.string().nullable(),
+    response_body: z.string().nullable(),
+  })
   .openapi('DeliveryAttempt');
 
 const Params = TenantParam.extend({ deliveryId: idParam('dlv', 'deliveryId') });
@@ -24,23 +42,43 @@ const sec = [{ bearer: [] }];
 
 const routes = {
   list: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/deliveries', tags: ['deliveries'], security: sec, summary: 'List deliveries',
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/deliveries',
+    tags: ['deliveries'],
+    security: sec,
+    summary: 'List deliveries',
     request: {
       params: TenantParam,
       query: PageQuery.extend({
-        status: z.enum(['pending', 'delivered', 'failed', 'skipped']).optional(), subscription_id: z.string().optional(), event_id: z.string().optional(),
-        after: Timestamp.optional(), before: Timestamp.optional(),
+        status: z.enum(['pending', 'delivered', 'failed', 'skipped']).optional(),
+        subscription_id: z.string().optional(),
+        event_id: z.string().optional(),
+        after: Timestamp.optional(),
+        before: Timestamp.optional(),
       }),
     },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(Delivery), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404, 422) },
+    responses: {
+      200: { description: 'A page', ...json(z.object({ data: z.array(Delivery), next_cursor: z.string().nullable() })) },
+      ...problemResponses(400, 401, 404, 422),
+    },
   }),
   get: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/deliveries/{deliveryId}', tags: ['deliveries'], security: sec, summary: 'Read a delivery with its attempts',
-    request: { params: Params }, responses: { 200: { description: 'The delivery', ...json(Delivery.extend({ attempt_log: z.array(Attempt) })) }, ...problemResponses(401, 404) },
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/deliveries/{deliveryId}',
+    tags: ['deliveries'],
+    security: sec,
+    summary: 'Read a delivery with its attempts',
+    request: { params: Params },
+    responses: { 200: { description: 'The delivery', ...json(Delivery.extend({ attempt_log: z.array(Attempt) })) }, ...problemResponses(401, 404) },
   }),
   retry: createRoute({
-    method: 'post', path: '/v1/tenants/{tenantId}/deliveries/{deliveryId}/retry', tags: ['deliveries'], security: sec, summary: 'Send a finished delivery again, with a fresh retry schedule',
-    request: { params: Params }, responses: { 202: { description: 'Queued', ...json(z.object({ id: z.string(), status: z.literal('pending') })) }, ...problemResponses(401, 404, 409) },
+    method: 'post',
+    path: '/v1/tenants/{tenantId}/deliveries/{deliveryId}/retry',
+    tags: ['deliveries'],
+    security: sec,
+    summary: 'Send a finished delivery again, with a fresh retry schedule',
+    request: { params: Params },
+    responses: { 202: { description: 'Queued', ...json(z.object({ id: z.string(), status: z.literal('pending') })) }, ...problemResponses(401, 404, 409) },
   }),
 };
 
@@ -50,7 +88,13 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const q = c.req.valid('query');
     const rows = await listDeliveries(c.var.db, tenantId, {
-      status: q.status, subscriptionId: q.subscription_id, eventId: q.event_id, after: q.after, before: q.before, afterId: decodeCursor(q.cursor, CURSOR.id('dlv')), limit: q.limit + 1,
+      status: q.status,
+      subscriptionId: q.subscription_id,
+      eventId: q.event_id,
+      after: q.after,
+      before: q.before,
+      afterId: decodeCursor(q.cursor, CURSOR.id('dlv')),
+      limit: q.limit + 1,
     });
     const page = rows.slice(0, q.limit);
     return c.json({ data: page, next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
@@ -75,7 +119,13 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
       throw new ProblemError(problem(409, 'delivery_in_progress', 'the delivery is still pending; it will be attempted on its schedule'));
     }
     // an operator's retry goes out at once, outside any ordered line
-    const message: DeliveryMessage = { type: 'delivery.v1', tenant_id: tenantId, delivery_id: deliveryId, subscription_id: reopened.subscription_id, partition_key: null };
+    const message: DeliveryMessage = {
+      type: 'delivery.v1',
+      tenant_id: tenantId,
+      delivery_id: deliveryId,
+      subscription_id: reopened.subscription_id,
+      partition_key: null,
+    };
     await c.env.DELIVERY_QUEUE.send(message, { contentType: 'json' });
     await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'delivery.retried', target: deliveryId });
     return c.json({ id: deliveryId, status: 'pending' as const }, 202);

@@ -12,34 +12,74 @@ import { loadTenant } from '../tenant-access';
 import { assertSchemaBudget } from '../tenant-limits';
 
 const EventTypeSchema = z
-  .object({ type: z.string(), version: z.number().int(), schema: z.record(z.string(), z.unknown()), description: z.string().nullable(), created_at: z.string() })
+  .object({
+    type: z.string(),
+    version: z.number().int(),
+    schema: z.record(z.string(), z.unknown()),
+    description: z.string().nullable(),
+    created_at: z.string(),
+  })
   .openapi('EventType');
 
-const TypeParams = TenantParam.extend({ type: z.string().regex(EVENT_TYPE, 'dot-notation, e.g. orders.created').openapi({ param: { name: 'type', in: 'path' }, example: 'orders.created' }) });
+const TypeParams = TenantParam.extend({
+  type: z
+    .string()
+    .regex(EVENT_TYPE, 'dot-notation, e.g. orders.created')
+    .openapi({ param: { name: 'type', in: 'path' }, example: 'orders.created' }),
+});
 
 const routes = {
   put: createRoute({
-    method: 'put', path: '/v1/tenants/{tenantId}/event-types/{type}', tags: ['event-types'], security: [{ bearer: [] }],
+    method: 'put',
+    path: '/v1/tenants/{tenantId}/event-types/{type}',
+    tags: ['event-types'],
+    security: [{ bearer: [] }],
     summary: 'Register a new schema version for an event type (JSON Schema draft 2020-12); ingest validates data against the newest',
     request: {
       params: TypeParams,
-      body: { required: true, ...json(z.strictObject({ schema: z.record(z.string(), z.unknown()).openapi({ example: { type: 'object', required: ['amount'], properties: { amount: { type: 'number', minimum: 0 } } } }), description: z.string().max(1000).optional() })) },
+      body: {
+        required: true,
+        ...json(
+          z.strictObject({
+            schema: z
+              .record(z.string(), z.unknown())
+              .openapi({ example: { type: 'object', required: ['amount'], properties: { amount: { type: 'number', minimum: 0 } } } }),
+            description: z.string().max(1000).optional(),
+          }),
+        ),
+      },
     },
     responses: { 201: { description: 'The new version', ...json(EventTypeSchema) }, ...problemResponses(401, 404, 409, 422) },
   }),
   list: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/event-types', tags: ['event-types'], security: [{ bearer: [] }], summary: 'List event types (newest version of each)',
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/event-types',
+    tags: ['event-types'],
+    security: [{ bearer: [] }],
+    summary: 'List event types (newest version of each)',
     request: { params: TenantParam, query: PageQuery },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(EventTypeSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
+    responses: {
+      200: { description: 'A page', ...json(z.object({ data: z.array(EventTypeSchema), next_cursor: z.string().nullable() })) },
+      ...problemResponses(400, 401, 404),
+    },
   }),
   get: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/event-types/{type}', tags: ['event-types'], security: [{ bearer: [] }], summary: 'Read an event type with all its versions',
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/event-types/{type}',
+    tags: ['event-types'],
+    security: [{ bearer: [] }],
+    summary: 'Read an event type with all its versions',
     request: { params: TypeParams },
     responses: { 200: { description: 'Newest first', ...json(EventTypeSchema.extend({ versions: z.array(EventTypeSchema) })) }, ...problemResponses(401, 404) },
   }),
   remove: createRoute({
-    method: 'delete', path: '/v1/tenants/{tenantId}/event-types/{type}', tags: ['event-types'], security: [{ bearer: [] }], summary: 'Delete an event type; its schema stops applying on the next event',
-    request: { params: TypeParams }, responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404) },
+    method: 'delete',
+    path: '/v1/tenants/{tenantId}/event-types/{type}',
+    tags: ['event-types'],
+    security: [{ bearer: [] }],
+    summary: 'Delete an event type; its schema stops applying on the next event',
+    request: { params: TypeParams },
+    responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404) },
   }),
 };
 
@@ -49,7 +89,12 @@ export function registerEventTypes(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     const compiled = compileSchema(body.schema);
-    if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_schema', `the schema is not a valid JSON Schema: ${compiled.error}`, { errors: [{ pointer: `/schema${compiled.pointer ?? ''}`, detail: compiled.error }] }));
+    if (!compiled.ok)
+      throw new ProblemError(
+        problem(422, 'invalid_schema', `the schema is not a valid JSON Schema: ${compiled.error}`, {
+          errors: [{ pointer: `/schema${compiled.pointer ?? ''}`, detail: compiled.error }],
+        }),
+      );
     const db = c.var.db;
     const row = await changeConfig(c, tenantId, async () => {
       await assertSchemaBudget(db, tenantId, new TextEncoder().encode(JSON.stringify(body.schema)).length);

@@ -27,7 +27,14 @@ const EventSchema = z
   .openapi('Event');
 
 function present(stored: StoredEvent) {
-  return { ...stored.event, id: stored.id, ce_id: String(stored.event.id), sequence: stored.sequence, source_id: stored.source_id, received_at: stored.received_at } as z.infer<typeof EventSchema>;
+  return {
+    ...stored.event,
+    id: stored.id,
+    ce_id: String(stored.event.id),
+    sequence: stored.sequence,
+    source_id: stored.source_id,
+    received_at: stored.received_at,
+  } as z.infer<typeof EventSchema>;
 }
 
 const listRoute = createRoute({
@@ -47,7 +54,10 @@ const listRoute = createRoute({
     }),
   },
   responses: {
-    200: { description: 'A page of events', content: { 'application/json': { schema: z.object({ data: z.array(EventSchema), next_cursor: z.string().nullable() }) } } },
+    200: {
+      description: 'A page of events',
+      content: { 'application/json': { schema: z.object({ data: z.array(EventSchema), next_cursor: z.string().nullable() }) } },
+    },
     ...problemResponses(400, 401, 404, 422),
   },
 });

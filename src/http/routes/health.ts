@@ -51,6 +51,9 @@ export function registerHealth(app: OpenAPIHono<AppEnv>): void {
     // Redis is optional: when it fails ingest degrades to its fallbacks, so it is reported, not required
     const redis = await checkRedis(c.env);
     const ok = postgres.ok;
-    return c.json({ status: ok ? (redis?.ok === false ? 'degraded' : 'ready') : 'unavailable', checks: { postgres, ...(redis ? { redis } : {}) } }, ok ? 200 : 503);
+    return c.json(
+      { status: ok ? (redis?.ok === false ? 'degraded' : 'ready') : 'unavailable', checks: { postgres, ...(redis ? { redis } : {}) } },
+      ok ? 200 : 503,
+    );
   });
 }

@@ -24,7 +24,7 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
     tags: ['ingest'],
     summary: 'Send one event, a batch, or a binary-mode CloudEvent to a source',
     description:
-      'Authenticated by the source\'s verifier (Standard Webhooks headers by default). Answers 202 only after the events are durable. Batches answer 202 with one result per input event, in order.',
+      "Authenticated by the source's verifier (Standard Webhooks headers by default). Answers 202 only after the events are durable. Batches answer 202 with one result per input event, in order.",
     request: { params: z.object({ sourceId: z.string().openapi({ example: 'src_01JD…' }) }) },
     responses: {
       202: {

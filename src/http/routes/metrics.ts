@@ -11,7 +11,11 @@ import type { AppEnv } from '../context';
 import { problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 
-const UNIT_SECONDS: ReadonlyMap<string, number> = new Map([['m', 60], ['h', 3600], ['d', 86_400]]);
+const UNIT_SECONDS: ReadonlyMap<string, number> = new Map([
+  ['m', 60],
+  ['h', 3600],
+  ['d', 86_400],
+]);
 const MAX_WINDOW_SECONDS = 30 * 86_400;
 
 const Window = z
@@ -32,12 +36,22 @@ const Metrics = z
     to: z.string(),
     events: z.object({
       accepted: z.number().int().openapi({ description: 'stored events received in the window (duplicates not counted)' }),
-      rejected: z.object({ total: z.number().int(), by_reason: z.record(z.string(), z.number().int()).openapi({ example: { invalid_signature: 3, rate_limited: 12 } }) }),
-      quarantined: z.number().int().openapi({ description: 'acknowledged events received in the window that Postgres refused; listed by GET …/quarantine (plus any the TenantLog holds itself)' }),
+      rejected: z.object({
+        total: z.number().int(),
+        by_reason: z.record(z.string(), z.number().int()).openapi({ example: { invalid_signature: 3, rate_limited: 12 } }),
+      }),
+      quarantined: z
+        .number()
+        .int()
+        .openapi({
+          description: 'acknowledged events received in the window that Postgres refused; listed by GET …/quarantine (plus any the TenantLog holds itself)',
+        }),
     }),
     deliveries: z.object({
       by_status: z.record(z.string(), z.number().int()).openapi({ example: { delivered: 120, pending: 2, failed: 1 } }),
-      latency_ms: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }).openapi({ description: 'accepted to delivered, delivered deliveries only' }),
+      latency_ms: z
+        .object({ p50: z.number().nullable(), p95: z.number().nullable() })
+        .openapi({ description: 'accepted to delivered, delivered deliveries only' }),
     }),
     backlog: z.object({
       pending_deliveries: z.number().int(),
@@ -48,7 +62,10 @@ const Metrics = z
   .openapi('TenantMetrics');
 
 const route = createRoute({
-  method: 'get', path: '/v1/tenants/{tenantId}/metrics', tags: ['metrics'], security: [{ bearer: [] }],
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/metrics',
+  tags: ['metrics'],
+  security: [{ bearer: [] }],
   summary: 'Ingest and delivery metrics over a window',
   request: { params: TenantParam, query: z.object({ window: Window }) },
   responses: { 200: { description: 'Metrics', content: { 'application/json': { schema: Metrics } } }, ...problemResponses(401, 403, 404, 422) },
@@ -65,7 +82,9 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
     const to = new Date();
     const [row, log] = await Promise.all([
       tenantMetrics(c.var.db, tenantId, seconds),
-      c.env.TENANT_LOG.getByName(tenantId).status().catch((): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth' | 'quarantined'> => ({ outboxDepth: 0, dispatchDepth: 0, quarantined: 0 })),
+      c.env.TENANT_LOG.getByName(tenantId)
+        .status()
+        .catch((): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth' | 'quarantined'> => ({ outboxDepth: 0, dispatchDepth: 0, quarantined: 0 })),
     ]);
     const rejected = Object.values(row.rejected).reduce((a, b) => a + b, 0);
     return c.json(

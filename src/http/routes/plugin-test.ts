@@ -32,7 +32,10 @@ const route = createRoute({
     'Runs the instance as ingest would (same deadline and failure policy, scripts in their sandbox) and answers with its verdict and how long it took. Nothing is stored or sent; disabled instances can be tested too.',
   request: {
     params: TenantParam.extend({ pluginId: idParam('plg', 'pluginId') }),
-    body: { required: true, content: { 'application/json': { schema: z.strictObject({ event: z.record(z.string(), z.unknown()).openapi({ description: 'a CloudEvent 1.0' }) }) } } },
+    body: {
+      required: true,
+      content: { 'application/json': { schema: z.strictObject({ event: z.record(z.string(), z.unknown()).openapi({ description: 'a CloudEvent 1.0' }) }) } },
+    },
   },
   responses: {
     200: { description: 'The verdict', content: { 'application/json': { schema: z.object({ result: Verdict, duration_ms: z.number() }) } } },
@@ -47,16 +50,30 @@ export function registerPluginTest(app: OpenAPIHono<AppEnv>): void {
     const row = await findPlugin(c.var.db, tenantId, pluginId);
     if (!row) throw new ProblemError(problem(404, 'plugin_not_found', `no plugin instance ${pluginId}`));
     if (row.kind !== 'validator' && row.kind !== 'transformer') {
-      throw new ProblemError(problem(422, 'plugin_not_testable', `only validators and transformers can be dry-run; this instance is a${row.kind === 'action' ? 'n' : ''} ${row.kind}`));
+      throw new ProblemError(
+        problem(
+          422,
+          'plugin_not_testable',
+          `only validators and transformers can be dry-run; this instance is a${row.kind === 'action' ? 'n' : ''} ${row.kind}`,
+        ),
+      );
     }
     const input = toIngestEvent(c.req.valid('json').event);
-    if (!input.ok) throw new ProblemError(problem(422, 'invalid_event', input.problem.detail, { errors: (input.problem.errors ?? []).map((e) => ({ ...e, pointer: `/event${e.pointer}` })) }));
+    if (!input.ok)
+      throw new ProblemError(
+        problem(422, 'invalid_event', input.problem.detail, { errors: (input.problem.errors ?? []).map((e) => ({ ...e, pointer: `/event${e.pointer}` })) }),
+      );
     const type = pluginType(row.type);
     const sandbox = requestSandboxes(c.env, c.executionCtx)?.(tenantId);
-    if (type?.sandboxed && !sandbox) throw new ProblemError(problem(501, 'sandbox_unavailable', `${type.id} needs the Worker Loader binding, which this deployment lacks`));
+    if (type?.sandboxed && !sandbox)
+      throw new ProblemError(problem(501, 'sandbox_unavailable', `${type.id} needs the Worker Loader binding, which this deployment lacks`));
     const parsed = type?.kind === row.kind ? type.config.safeParse(row.config) : undefined;
     const instance = {
-      id: row.id, name: row.name, plugin: type, config: parsed?.success ? parsed.data : null, eventTypes: row.event_types,
+      id: row.id,
+      name: row.name,
+      plugin: type,
+      config: parsed?.success ? parsed.data : null,
+      eventTypes: row.event_types,
       unavailable: parsed?.success ? undefined : `plugin type ${row.type} is unavailable or its stored config is invalid`,
     };
     const event = input.value.event as PluginEvent;
@@ -68,7 +85,9 @@ export function registerPluginTest(app: OpenAPIHono<AppEnv>): void {
     if (row.kind === 'transformer' && verdict.kind === 'pass') {
       // what ingest would refuse to store is no pass here either
       const checked = checkTransformed(row.name, verdict.event);
-      verdict = checked.ok ? { kind: 'pass', event: checked.value.event as PluginEvent } : { kind: 'reject', code: checked.code, detail: checked.detail, ...(checked.errors ? { errors: checked.errors } : {}) };
+      verdict = checked.ok
+        ? { kind: 'pass', event: checked.value.event as PluginEvent }
+        : { kind: 'reject', code: checked.code, detail: checked.detail, ...(checked.errors ? { errors: checked.errors } : {}) };
     }
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     const result = verdict.kind === 'pass' && row.kind === 'validator' ? { kind: verdict.kind } : verdict;

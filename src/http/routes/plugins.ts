@@ -26,7 +26,9 @@ const PluginSchema = z
     type: z.string(),
     kind: z.enum(['verifier', 'validator', 'transformer', 'action']),
     name: z.string(),
-    config: z.record(z.string(), z.unknown()).openapi({ description: 'secret fields (writeOnly in the catalog) read as "********"; send that back to keep them' }),
+    config: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'secret fields (writeOnly in the catalog) read as "********"; send that back to keep them' }),
     event_types: z.array(z.string()),
     position: z.number().int(),
     enabled: z.boolean(),
@@ -46,43 +48,94 @@ const tag = (p: PluginRow) => etag(p.id, p.version);
 const present = (p: PluginRow) => ({ ...p, config: maskSecrets(pluginType(p.type), p.config), kind: p.kind as z.infer<typeof PluginSchema>['kind'] });
 
 const routes = {
-  catalog: createRoute({ method: 'get', path: '/v1/plugins', tags: ['plugins'], summary: 'The catalog of plugin types with their config JSON Schema', responses: { 200: { description: 'Catalog', ...json(z.object({ data: z.array(CatalogSchema) })) } } }),
+  catalog: createRoute({
+    method: 'get',
+    path: '/v1/plugins',
+    tags: ['plugins'],
+    summary: 'The catalog of plugin types with their config JSON Schema',
+    responses: { 200: { description: 'Catalog', ...json(z.object({ data: z.array(CatalogSchema) })) } },
+  }),
   create: createRoute({
-    method: 'post', path: '/v1/tenants/{tenantId}/plugins', tags: ['plugins'], summary: 'Register a plugin instance', security: [{ bearer: [] }],
+    method: 'post',
+    path: '/v1/tenants/{tenantId}/plugins',
+    tags: ['plugins'],
+    summary: 'Register a plugin instance',
+    security: [{ bearer: [] }],
     request: {
       params: TenantParam,
-      body: { required: true, ...json(z.strictObject({
-        type: z.string().openapi({ example: 'redact' }),
-        name: z.string().min(1).max(100).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, _ . -'),
-        config: z.record(z.string(), z.unknown()).default({}),
-        event_types: Patterns.default(['**']).openapi({ description: 'validators and transformers apply to matching event types' }),
-        position: z.number().int().min(-1000).max(1000).default(0).openapi({ description: 'run order within its kind, ascending' }),
-        enabled: z.boolean().default(true),
-      })) },
+      body: {
+        required: true,
+        ...json(
+          z.strictObject({
+            type: z.string().openapi({ example: 'redact' }),
+            name: z
+              .string()
+              .min(1)
+              .max(100)
+              .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, _ . -'),
+            config: z.record(z.string(), z.unknown()).default({}),
+            event_types: Patterns.default(['**']).openapi({ description: 'validators and transformers apply to matching event types' }),
+            position: z.number().int().min(-1000).max(1000).default(0).openapi({ description: 'run order within its kind, ascending' }),
+            enabled: z.boolean().default(true),
+          }),
+        ),
+      },
     },
     responses: { 201: { description: 'Registered', ...json(PluginSchema) }, ...problemResponses(401, 404, 409, 422, 501) },
   }),
   list: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/plugins', tags: ['plugins'], summary: 'List plugin instances', security: [{ bearer: [] }],
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/plugins',
+    tags: ['plugins'],
+    summary: 'List plugin instances',
+    security: [{ bearer: [] }],
     request: { params: TenantParam, query: PageQuery.extend({ kind: z.enum(['verifier', 'validator', 'transformer', 'action']).optional() }) },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(PluginSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
+    responses: {
+      200: { description: 'A page', ...json(z.object({ data: z.array(PluginSchema), next_cursor: z.string().nullable() })) },
+      ...problemResponses(400, 401, 404),
+    },
   }),
   get: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/plugins/{pluginId}', tags: ['plugins'], summary: 'Read a plugin instance', security: [{ bearer: [] }],
-    request: { params: PluginParams }, responses: { 200: { description: 'The instance (ETag for If-Match)', ...json(PluginSchema) }, ...problemResponses(401, 404) },
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/plugins/{pluginId}',
+    tags: ['plugins'],
+    summary: 'Read a plugin instance',
+    security: [{ bearer: [] }],
+    request: { params: PluginParams },
+    responses: { 200: { description: 'The instance (ETag for If-Match)', ...json(PluginSchema) }, ...problemResponses(401, 404) },
   }),
   update: createRoute({
-    method: 'patch', path: '/v1/tenants/{tenantId}/plugins/{pluginId}', tags: ['plugins'], summary: 'Change a plugin instance (takes effect on the next event)', security: [{ bearer: [] }],
+    method: 'patch',
+    path: '/v1/tenants/{tenantId}/plugins/{pluginId}',
+    tags: ['plugins'],
+    summary: 'Change a plugin instance (takes effect on the next event)',
+    security: [{ bearer: [] }],
     request: {
       params: PluginParams,
       headers: z.object({ 'if-match': z.string().optional() }),
-      body: { required: true, ...json(z.strictObject({ name: z.string().min(1).max(100).optional(), config: z.record(z.string(), z.unknown()).optional(), event_types: Patterns.optional(), position: z.number().int().min(-1000).max(1000).optional(), enabled: z.boolean().optional() })) },
+      body: {
+        required: true,
+        ...json(
+          z.strictObject({
+            name: z.string().min(1).max(100).optional(),
+            config: z.record(z.string(), z.unknown()).optional(),
+            event_types: Patterns.optional(),
+            position: z.number().int().min(-1000).max(1000).optional(),
+            enabled: z.boolean().optional(),
+          }),
+        ),
+      },
     },
     responses: { 200: { description: 'Updated', ...json(PluginSchema) }, ...problemResponses(401, 404, 412, 422, 501) },
   }),
   remove: createRoute({
-    method: 'delete', path: '/v1/tenants/{tenantId}/plugins/{pluginId}', tags: ['plugins'], summary: 'Delete a plugin instance', security: [{ bearer: [] }],
-    request: { params: PluginParams }, responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404, 409) },
+    method: 'delete',
+    path: '/v1/tenants/{tenantId}/plugins/{pluginId}',
+    tags: ['plugins'],
+    summary: 'Delete a plugin instance',
+    security: [{ bearer: [] }],
+    request: { params: PluginParams },
+    responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404, 409) },
   }),
 };
 
@@ -101,8 +154,19 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const db = c.var.db;
     const row = await changeConfig(c, tenantId, async () => {
       await assertBelowLimit(db, tenantId, 'plugins');
-      const row = await insertPlugin(db, { id: newId('plg'), tenantId, type: type.id, kind: type.kind, name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }).catch((error: unknown) => {
-        if (String(error).includes('plugins_tenant_id_name_key')) throw new ProblemError(problem(409, 'plugin_name_taken', `a plugin instance named ${body.name} exists`));
+      const row = await insertPlugin(db, {
+        id: newId('plg'),
+        tenantId,
+        type: type.id,
+        kind: type.kind,
+        name: body.name,
+        config,
+        eventTypes: body.event_types,
+        position: body.position,
+        enabled: body.enabled,
+      }).catch((error: unknown) => {
+        if (String(error).includes('plugins_tenant_id_name_key'))
+          throw new ProblemError(problem(409, 'plugin_name_taken', `a plugin instance named ${body.name} exists`));
         throw error;
       });
       await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'plugin.created', target: row.id, details: { type: type.id } });
@@ -138,14 +202,27 @@ export function registerPlugins(app: OpenAPIHono<AppEnv>): void {
     const expected = ifMatchVersion(c.req.valid('header')['if-match'], current);
     const type = pluginType(current.type);
     let replaced: unknown;
-    if (body.config !== undefined) replaced = await acceptPluginConfig(c, tenantId, requirePluginType(current.type, '/type'), body.config, '/config', current.config);
+    if (body.config !== undefined)
+      replaced = await acceptPluginConfig(c, tenantId, requirePluginType(current.type, '/type'), body.config, '/config', current.config);
     // any write seals what a row from before sealing still holds in plain text
     else if (hasPlainSecrets(type, current.config)) replaced = current.config;
     const config = replaced === undefined ? undefined : await sealPluginConfig(c, type, replaced);
     const row = await changeConfig(c, tenantId, async () => {
-      const row = await updatePlugin(db, tenantId, pluginId, { name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled }, expected);
+      const row = await updatePlugin(
+        db,
+        tenantId,
+        pluginId,
+        { name: body.name, config, eventTypes: body.event_types, position: body.position, enabled: body.enabled },
+        expected,
+      );
       if (!row) throw changedMeanwhile();
-      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'plugin.updated', target: pluginId, details: { fields: Object.keys(body) } });
+      await recordAudit(db, {
+        tenantId,
+        actor: actorOf(c.get('principal')),
+        action: 'plugin.updated',
+        target: pluginId,
+        details: { fields: Object.keys(body) },
+      });
       return row;
     });
     return c.json(present(row), 200, { etag: tag(row) });

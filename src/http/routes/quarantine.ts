@@ -26,7 +26,10 @@ const Quarantined = z
   .openapi('QuarantinedEvent');
 
 const route = createRoute({
-  method: 'get', path: '/v1/tenants/{tenantId}/quarantine', tags: ['events'], security: [{ bearer: [] }],
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/quarantine',
+  tags: ['events'],
+  security: [{ bearer: [] }],
   summary: 'Acknowledged events Postgres refused to store, with the error',
   request: {
     params: TenantParam,
@@ -36,7 +39,10 @@ const route = createRoute({
     }),
   },
   responses: {
-    200: { description: 'A page of quarantined events', content: { 'application/json': { schema: z.object({ data: z.array(Quarantined), next_cursor: z.string().nullable() }) } } },
+    200: {
+      description: 'A page of quarantined events',
+      content: { 'application/json': { schema: z.object({ data: z.array(Quarantined), next_cursor: z.string().nullable() }) } },
+    },
     ...problemResponses(400, 401, 403, 404, 422),
   },
 });

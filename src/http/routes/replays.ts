@@ -15,8 +15,16 @@ import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
 
 const Replay = z
   .object({
-    id: z.string(), subscription_id: z.string().nullable(), filter: z.record(z.string(), z.unknown()), status: z.enum(['running', 'completed', 'failed']),
-    cursor_sequence: z.number(), events_matched: z.number(), deliveries: z.number(), error: z.string().nullable(), created_at: z.string(), completed_at: z.string().nullable(),
+    id: z.string(),
+    subscription_id: z.string().nullable(),
+    filter: z.record(z.string(), z.unknown()),
+    status: z.enum(['running', 'completed', 'failed']),
+    cursor_sequence: z.number(),
+    events_matched: z.number(),
+    deliveries: z.number(),
+    error: z.string().nullable(),
+    created_at: z.string(),
+    completed_at: z.string().nullable(),
   })
   .openapi('Replay');
 
@@ -25,30 +33,46 @@ const present = ({ tenant_id: _t, ...r }: ReplayRow) => ({ ...r, filter: r.filte
 
 const routes = {
   create: createRoute({
-    method: 'post', path: '/v1/tenants/{tenantId}/replays', tags: ['deliveries'], security: sec,
+    method: 'post',
+    path: '/v1/tenants/{tenantId}/replays',
+    tags: ['deliveries'],
+    security: sec,
     summary: 'Re-deliver stored events (a time range, types, a filter) to one subscription or to every matching one',
     request: {
       params: TenantParam,
       body: {
         required: true,
-        ...json(z.strictObject({
-          subscription_id: z.string().optional(),
-          from: Timestamp.optional().openapi({ description: 'events received at or after' }),
-          to: Timestamp.optional().openapi({ description: 'events received before' }),
-          types: z.array(TypePatternSchema).max(50).optional(),
-          where: z.record(z.string(), z.unknown()).optional(),
-        })),
+        ...json(
+          z.strictObject({
+            subscription_id: z.string().optional(),
+            from: Timestamp.optional().openapi({ description: 'events received at or after' }),
+            to: Timestamp.optional().openapi({ description: 'events received before' }),
+            types: z.array(TypePatternSchema).max(50).optional(),
+            where: z.record(z.string(), z.unknown()).optional(),
+          }),
+        ),
       },
     },
     responses: { 202: { description: 'Started; poll GET replays/{id} for progress', ...json(Replay) }, ...problemResponses(401, 404, 409, 422) },
   }),
   list: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/replays', tags: ['deliveries'], security: sec, summary: 'Recent replays with their progress',
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/replays',
+    tags: ['deliveries'],
+    security: sec,
+    summary: 'Recent replays with their progress',
     request: { params: TenantParam, query: PageQuery.extend({ limit: z.coerce.number().int().min(1).max(100).default(50) }) },
-    responses: { 200: { description: 'Newest first', ...json(z.object({ data: z.array(Replay), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
+    responses: {
+      200: { description: 'Newest first', ...json(z.object({ data: z.array(Replay), next_cursor: z.string().nullable() })) },
+      ...problemResponses(400, 401, 404),
+    },
   }),
   get: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/replays/{replayId}', tags: ['deliveries'], security: sec, summary: 'A replay and its progress',
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/replays/{replayId}',
+    tags: ['deliveries'],
+    security: sec,
+    summary: 'A replay and its progress',
     request: { params: TenantParam.extend({ replayId: idParam('rpl', 'replayId') }) },
     responses: { 200: { description: 'The replay', ...json(Replay) }, ...problemResponses(401, 404) },
   }),
@@ -60,17 +84,31 @@ export function registerReplays(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     if (body.subscription_id && !(await findSubscription(c.var.db, tenantId, body.subscription_id))) {
-      throw new ProblemError(problem(422, 'subscription_not_found', `no subscription ${body.subscription_id}`, { errors: [{ pointer: '/subscription_id', detail: 'unknown subscription' }] }));
+      throw new ProblemError(
+        problem(422, 'subscription_not_found', `no subscription ${body.subscription_id}`, {
+          errors: [{ pointer: '/subscription_id', detail: 'unknown subscription' }],
+        }),
+      );
     }
     assertFilterSize(body.where);
     if (body.from && body.to && Date.parse(body.from) >= Date.parse(body.to)) {
       // an empty range would run, match nothing and report success: a typo, not a request
-      throw new ProblemError(problem(422, 'validation_failed', 'the request body is invalid', { errors: [{ pointer: '/to', detail: 'to must be later than from' }] }));
+      throw new ProblemError(
+        problem(422, 'validation_failed', 'the request body is invalid', { errors: [{ pointer: '/to', detail: 'to must be later than from' }] }),
+      );
     }
     const where = compileFilter(body.where);
-    if (!where.ok) throw new ProblemError(problem(422, 'invalid_filter', 'the where filter is invalid', { errors: where.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }));
+    if (!where.ok)
+      throw new ProblemError(
+        problem(422, 'invalid_filter', 'the where filter is invalid', { errors: where.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }),
+      );
     await assertBelowLimit(c.var.db, tenantId, 'running_replays');
-    const replay = await insertReplay(c.var.db, newId('rpl'), tenantId, body.subscription_id ?? null, { types: body.types, where: body.where, from: body.from, to: body.to });
+    const replay = await insertReplay(c.var.db, newId('rpl'), tenantId, body.subscription_id ?? null, {
+      types: body.types,
+      where: body.where,
+      from: body.from,
+      to: body.to,
+    });
     await c.env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: tenantId, replay_id: replay.id } satisfies ReplayMessage, { contentType: 'json' });
     await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'replay.started', target: replay.id });
     return c.json(present(replay), 202);

@@ -23,7 +23,12 @@ import { loadTenant } from '../tenant-access';
 
 export const DEFAULT_GRACE_SECONDS = 86_400;
 
-const Grace = z.int().min(0).max(2_592_000).default(DEFAULT_GRACE_SECONDS).openapi({ description: 'how long the older secrets stay valid; 0 ends them now', example: 86_400 });
+const Grace = z
+  .int()
+  .min(0)
+  .max(2_592_000)
+  .default(DEFAULT_GRACE_SECONDS)
+  .openapi({ description: 'how long the older secrets stay valid; 0 ends them now', example: 86_400 });
 const sec = [{ bearer: [] }];
 
 const RotatedSource = z
@@ -44,23 +49,31 @@ const RotatedSubscription = z
 
 const routes = {
   source: createRoute({
-    method: 'post', path: '/v1/tenants/{tenantId}/sources/{sourceId}/rotate-secret', tags: ['sources'], security: sec,
-    summary: 'Rotate a source\'s signing secret; the old one keeps verifying for the grace period',
+    method: 'post',
+    path: '/v1/tenants/{tenantId}/sources/{sourceId}/rotate-secret',
+    tags: ['sources'],
+    security: sec,
+    summary: "Rotate a source's signing secret; the old one keeps verifying for the grace period",
     request: {
       params: TenantParam.extend({ sourceId: idParam('src', 'sourceId') }),
       body: {
         required: false,
-        ...json(z.strictObject({
-          grace_seconds: Grace,
-          secret: z.string().min(8).max(512).optional().openapi({ description: 'bring your own new secret (e.g. the one a provider shows)' }),
-        })),
+        ...json(
+          z.strictObject({
+            grace_seconds: Grace,
+            secret: z.string().min(8).max(512).optional().openapi({ description: 'bring your own new secret (e.g. the one a provider shows)' }),
+          }),
+        ),
       },
     },
     responses: { 200: { description: 'The new secret', ...json(RotatedSource) }, ...problemResponses(401, 403, 404, 409, 422) },
   }),
   subscription: createRoute({
-    method: 'post', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}/rotate-secret', tags: ['subscriptions'], security: sec,
-    summary: 'Rotate a subscription\'s signing secret; deliveries carry both signatures for the grace period',
+    method: 'post',
+    path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}/rotate-secret',
+    tags: ['subscriptions'],
+    security: sec,
+    summary: "Rotate a subscription's signing secret; deliveries carry both signatures for the grace period",
     request: {
       params: TenantParam.extend({ subscriptionId: idParam('sub', 'subscriptionId') }),
       body: { required: false, ...json(z.strictObject({ grace_seconds: Grace })) },
@@ -82,15 +95,29 @@ export function registerRotation(app: OpenAPIHono<AppEnv>): void {
     const plugin = requirePluginType(instance?.type ?? source.verifier_type, '/verifier', 'verifier');
     const config = parsePluginConfig(plugin, instance?.config ?? source.verifier_config, '/verifier');
     const [secret] = (await plugin.provision(config, body.secret)).secrets;
-    if (!secret) throw new ProblemError(problem(409, 'rotation_unsupported', `the ${plugin.id} verifier of this source uses no shared secret; change its keys instead`));
+    if (!secret)
+      throw new ProblemError(problem(409, 'rotation_unsupported', `the ${plugin.id} verifier of this source uses no shared secret; change its keys instead`));
     if (body.secret !== undefined && secret !== body.secret) {
-      throw new ProblemError(problem(422, 'secret_not_accepted', `the ${plugin.id} verifier does not take this secret (standard-webhooks takes a whsec_ secret of 24 to 64 base64 bytes; with public_keys, and for other verifiers that make their own, leave out secret)`, { errors: [{ pointer: '/secret', detail: 'not accepted by this verifier' }] }));
+      throw new ProblemError(
+        problem(
+          422,
+          'secret_not_accepted',
+          `the ${plugin.id} verifier does not take this secret (standard-webhooks takes a whsec_ secret of 24 to 64 base64 bytes; with public_keys, and for other verifiers that make their own, leave out secret)`,
+          { errors: [{ pointer: '/secret', detail: 'not accepted by this verifier' }] },
+        ),
+      );
     }
     const sealed = { id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, secret) };
     const rotated = await changeConfig(c, tenantId, async () => {
       const done = await rotateSecret(db, 'source_secrets', tenantId, sourceId, sealed, grace);
       if (!done) throw new ProblemError(problem(404, 'source_not_found', `no source ${sourceId}`));
-      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'source.secret_rotated', target: sourceId, details: { grace_seconds: grace } });
+      await recordAudit(db, {
+        tenantId,
+        actor: actorOf(c.get('principal')),
+        action: 'source.secret_rotated',
+        target: sourceId,
+        details: { grace_seconds: grace },
+      });
       return done;
     });
     return c.json({ id: sourceId, secret, previous_secret_expires_at: rotated.previous_expires_at }, 200);
@@ -110,9 +137,18 @@ export function registerRotation(app: OpenAPIHono<AppEnv>): void {
     const rotated = await transaction(db, async () => {
       const done = await rotateSecret(db, 'subscription_secrets', tenantId, subscriptionId, sealed, grace);
       if (!done) throw new ProblemError(problem(404, 'subscription_not_found', `no subscription ${subscriptionId}`));
-      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'subscription.secret_rotated', target: subscriptionId, details: { grace_seconds: grace } });
+      await recordAudit(db, {
+        tenantId,
+        actor: actorOf(c.get('principal')),
+        action: 'subscription.secret_rotated',
+        target: subscriptionId,
+        details: { grace_seconds: grace },
+      });
       return done;
     });
-    return c.json({ id: subscriptionId, secret: ed25519 ? null : signing.secret, public_key: signing.publicKey, previous_secret_expires_at: rotated.previous_expires_at }, 200);
+    return c.json(
+      { id: subscriptionId, secret: ed25519 ? null : signing.secret, public_key: signing.publicKey, previous_secret_expires_at: rotated.previous_expires_at },
+      200,
+    );
   });
 }

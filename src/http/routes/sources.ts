@@ -28,7 +28,9 @@ const SourceSchema = z
     name: z.string(),
     ingest_url: z.string(),
     verifier: z.object({ type: z.string(), config: z.record(z.string(), z.unknown()), plugin_id: z.string().nullable() }),
-    rate_limit: RateRule.nullable().openapi({ description: "the source's own ingest limit, in place of the tenant's per-source rule; null: the tenant's rule applies" }),
+    rate_limit: RateRule.nullable().openapi({
+      description: "the source's own ingest limit, in place of the tenant's per-source rule; null: the tenant's rule applies",
+    }),
     created_at: z.string(),
   })
   .openapi('Source');
@@ -80,7 +82,10 @@ const listRoute = createRoute({
   security: [{ bearer: [] }],
   request: { params: TenantParam, query: PageQuery },
   responses: {
-    200: { description: 'A page of sources', content: { 'application/json': { schema: z.object({ data: z.array(SourceSchema), next_cursor: z.string().nullable() }) } } },
+    200: {
+      description: 'A page of sources',
+      content: { 'application/json': { schema: z.object({ data: z.array(SourceSchema), next_cursor: z.string().nullable() }) } },
+    },
     ...problemResponses(400, 401, 404),
   },
 });
@@ -109,7 +114,10 @@ const patchRoute = createRoute({
       required: true,
       content: {
         'application/json': {
-          schema: z.strictObject({ name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }), rate_limit: RateRule.nullable().optional() }),
+          schema: z.strictObject({
+            name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }),
+            rate_limit: RateRule.nullable().optional(),
+          }),
         },
       },
     },
@@ -154,7 +162,11 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     if ('plugin_id' in requested) {
       const instance = await findPlugin(c.var.db, tenantId, requested.plugin_id);
       if (instance?.kind !== 'verifier') {
-        throw new ProblemError(problem(422, 'plugin_not_found', `no verifier plugin instance ${requested.plugin_id}`, { errors: [{ pointer: '/verifier/plugin_id', detail: 'not a verifier instance of this tenant' }] }));
+        throw new ProblemError(
+          problem(422, 'plugin_not_found', `no verifier plugin instance ${requested.plugin_id}`, {
+            errors: [{ pointer: '/verifier/plugin_id', detail: 'not a verifier instance of this tenant' }],
+          }),
+        );
       }
       plugin = requirePluginType(instance.type, '/verifier/plugin_id', 'verifier');
       config = parsePluginConfig(plugin, instance.config, '/verifier/plugin_id');
@@ -167,7 +179,14 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     const provision = await plugin.provision(config, supplied);
     // a verifier that makes its own secrets must not leave the caller believing theirs is in use
     if (supplied !== undefined && !provision.secrets.includes(supplied)) {
-      throw new ProblemError(problem(422, 'secret_not_accepted', `the ${plugin.id} verifier does not take this secret (standard-webhooks takes a whsec_ secret of 24 to 64 base64 bytes; with public_keys, and for other verifiers that make their own, leave out verifier.secret)`, { errors: [{ pointer: '/verifier/secret', detail: 'not accepted by this verifier' }] }));
+      throw new ProblemError(
+        problem(
+          422,
+          'secret_not_accepted',
+          `the ${plugin.id} verifier does not take this secret (standard-webhooks takes a whsec_ secret of 24 to 64 base64 bytes; with public_keys, and for other verifiers that make their own, leave out verifier.secret)`,
+          { errors: [{ pointer: '/verifier/secret', detail: 'not accepted by this verifier' }] },
+        ),
+      );
     }
     const sealedSecrets = await Promise.all(
       provision.secrets.map(async (secret) => ({ id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, secret) })),
@@ -176,7 +195,13 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     const db = c.var.db;
     await assertBelowLimit(db, tenantId, 'sources');
     const source = await insertSource(db, {
-      id: newId('src'), tenantId, name: body.name, verifierType: plugin.id, verifierConfig: pluginId ? {} : provision.config, verifierPluginId: pluginId, sealedSecrets,
+      id: newId('src'),
+      tenantId,
+      name: body.name,
+      verifierType: plugin.id,
+      verifierConfig: pluginId ? {} : provision.config,
+      verifierPluginId: pluginId,
+      sealedSecrets,
     });
     await recordAudit(db, { tenantId, actor: actorOf(principal), action: 'source.created', target: source.id, details: { verifier: plugin.id } });
     return c.json({ ...present(source, new URL(c.req.url).origin), secret: provision.secrets[0] ?? null }, 201);
@@ -206,12 +231,21 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     const { name, rate_limit: rateLimit } = c.req.valid('json');
     const principal = c.get('principal');
     if (rateLimit !== undefined && principal.scope !== 'admin') {
-      throw new ProblemError(problem(403, 'forbidden', 'rate limits are set with an admin token', { errors: [{ pointer: '/rate_limit', detail: 'needs an admin token' }] }));
+      throw new ProblemError(
+        problem(403, 'forbidden', 'rate limits are set with an admin token', { errors: [{ pointer: '/rate_limit', detail: 'needs an admin token' }] }),
+      );
     }
     const db = c.var.db;
     const update = async () => {
       const updated = await updateSource(db, tenantId, sourceId, { name, rateLimit });
-      if (updated) await recordAudit(db, { tenantId, actor: actorOf(principal), action: 'source.updated', target: sourceId, details: { ...(name === undefined ? {} : { name }), ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }) } });
+      if (updated)
+        await recordAudit(db, {
+          tenantId,
+          actor: actorOf(principal),
+          action: 'source.updated',
+          target: sourceId,
+          details: { ...(name === undefined ? {} : { name }), ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }) },
+        });
       return updated;
     };
     let source: Source | null;
@@ -228,11 +262,16 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const db = c.var.db;
     // a config change, so isolates holding the source in cache learn of it on their next append
-    const deleted = await changeConfig(c, tenantId, async () => {
-      if (!(await deleteSource(db, tenantId, sourceId))) return false;
-      await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'source.deleted', target: sourceId, details: {} });
-      return true;
-    }, { sourceIds: [sourceId] });
+    const deleted = await changeConfig(
+      c,
+      tenantId,
+      async () => {
+        if (!(await deleteSource(db, tenantId, sourceId))) return false;
+        await recordAudit(db, { tenantId, actor: actorOf(c.get('principal')), action: 'source.deleted', target: sourceId, details: {} });
+        return true;
+      },
+      { sourceIds: [sourceId] },
+    );
     if (!deleted) throw notFound(sourceId);
     return c.body(null, 204);
   });

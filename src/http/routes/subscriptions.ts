@@ -3,7 +3,15 @@ import type { Context } from 'hono';
 import { recordAudit } from '../../db/audit';
 import { actorOf } from '../../tenancy/principal';
 import { findPlugin } from '../../db/plugins';
-import { deleteSubscription, findSubscription, insertSubscription, listSubscriptions, updateSubscription, type SubscriptionFields, type SubscriptionRow } from '../../db/subscriptions';
+import {
+  deleteSubscription,
+  findSubscription,
+  insertSubscription,
+  listSubscriptions,
+  updateSubscription,
+  type SubscriptionFields,
+  type SubscriptionRow,
+} from '../../db/subscriptions';
 import { compileFilter } from '../../delivery/filter';
 import { newEd25519Secret, newWhsecSecret } from '../../plugins/kit/signing';
 import { retryScheduleSchema } from '../../delivery/retry-policy';
@@ -25,15 +33,21 @@ import { loadTenant } from '../tenant-access';
 import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
 
 const Patterns = z.array(TypePatternSchema).min(1).max(50);
-const Action = z.union([
-  z.strictObject({ plugin_id: z.string() }),
-  z.strictObject({ type: z.string().openapi({ example: 'webhook' }), config: z.record(z.string(), z.unknown()).default({}) }),
-]).openapi({ example: { type: 'webhook', config: { url: 'https://example.com/hooks' } } });
+const Action = z
+  .union([
+    z.strictObject({ plugin_id: z.string() }),
+    z.strictObject({ type: z.string().openapi({ example: 'webhook' }), config: z.record(z.string(), z.unknown()).default({}) }),
+  ])
+  .openapi({ example: { type: 'webhook', config: { url: 'https://example.com/hooks' } } });
 
 const Fields = {
   name: z.string().max(200).nullable().optional(),
   types: Patterns.openapi({ example: ['orders.*'] }),
-  where: z.record(z.string(), z.unknown()).nullable().optional().openapi({ description: 'Mongo-style filter over the CloudEvent', example: { 'data.amount': { $gt: 100 } } }),
+  where: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .optional()
+    .openapi({ description: 'Mongo-style filter over the CloudEvent', example: { 'data.amount': { $gt: 100 } } }),
   action: Action,
   transformer: z.strictObject({ plugin_id: z.string() }).nullable().optional(),
   ordering: z.enum(['none', 'partition']).default('none').openapi({ description: 'partition: strict order per partition key' }),
@@ -44,11 +58,21 @@ const Fields = {
 
 const SubscriptionSchema = z
   .object({
-    id: z.string(), name: z.string().nullable(), types: z.array(z.string()), where: z.unknown().nullable(),
-    action: z.record(z.string(), z.unknown()), transformer: z.object({ plugin_id: z.string() }).nullable(),
-    ordering: z.enum(['none', 'partition']), retry_schedule: z.array(z.number()).nullable(), enabled: z.boolean(),
-    disabled_reason: z.string().nullable(), failure_threshold: z.number(), consecutive_failures: z.number(),
-    version: z.number(), created_at: z.string(), updated_at: z.string(),
+    id: z.string(),
+    name: z.string().nullable(),
+    types: z.array(z.string()),
+    where: z.unknown().nullable(),
+    action: z.record(z.string(), z.unknown()),
+    transformer: z.object({ plugin_id: z.string() }).nullable(),
+    ordering: z.enum(['none', 'partition']),
+    retry_schedule: z.array(z.number()).nullable(),
+    enabled: z.boolean(),
+    disabled_reason: z.string().nullable(),
+    failure_threshold: z.number(),
+    consecutive_failures: z.number(),
+    version: z.number(),
+    created_at: z.string(),
+    updated_at: z.string(),
   })
   .openapi('Subscription');
 const Created = SubscriptionSchema.extend({
@@ -61,40 +85,96 @@ const sec = [{ bearer: [] }];
 
 const routes = {
   create: createRoute({
-    method: 'post', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'Subscribe an action to events',
-    request: { params: TenantParam, body: { required: true, ...json(z.strictObject({ ...Fields, signing: z.enum(['v1', 'v1a']).default('v1').openapi({ description: 'v1: HMAC whsec_ secret; v1a: Ed25519' }) })) } },
+    method: 'post',
+    path: '/v1/tenants/{tenantId}/subscriptions',
+    tags: ['subscriptions'],
+    security: sec,
+    summary: 'Subscribe an action to events',
+    request: {
+      params: TenantParam,
+      body: {
+        required: true,
+        ...json(z.strictObject({ ...Fields, signing: z.enum(['v1', 'v1a']).default('v1').openapi({ description: 'v1: HMAC whsec_ secret; v1a: Ed25519' }) })),
+      },
+    },
     responses: { 201: { description: 'Created', ...json(Created) }, ...problemResponses(401, 404, 409, 422) },
   }),
   list: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/subscriptions', tags: ['subscriptions'], security: sec, summary: 'List subscriptions',
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/subscriptions',
+    tags: ['subscriptions'],
+    security: sec,
+    summary: 'List subscriptions',
     request: { params: TenantParam, query: PageQuery },
-    responses: { 200: { description: 'A page', ...json(z.object({ data: z.array(SubscriptionSchema), next_cursor: z.string().nullable() })) }, ...problemResponses(400, 401, 404) },
+    responses: {
+      200: { description: 'A page', ...json(z.object({ data: z.array(SubscriptionSchema), next_cursor: z.string().nullable() })) },
+      ...problemResponses(400, 401, 404),
+    },
   }),
   get: createRoute({
-    method: 'get', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Read a subscription',
-    request: { params: SubParams }, responses: { 200: { description: 'The subscription (ETag for If-Match)', ...json(SubscriptionSchema) }, ...problemResponses(401, 404) },
+    method: 'get',
+    path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}',
+    tags: ['subscriptions'],
+    security: sec,
+    summary: 'Read a subscription',
+    request: { params: SubParams },
+    responses: { 200: { description: 'The subscription (ETag for If-Match)', ...json(SubscriptionSchema) }, ...problemResponses(401, 404) },
   }),
   update: createRoute({
-    method: 'patch', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Change a subscription; enabling it again resets its failure count',
+    method: 'patch',
+    path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}',
+    tags: ['subscriptions'],
+    security: sec,
+    summary: 'Change a subscription; enabling it again resets its failure count',
     request: {
-      params: SubParams, headers: z.object({ 'if-match': z.string().optional() }),
-      body: { required: true, ...json(z.strictObject({ ...Fields, types: Fields.types.optional(), action: Action.optional(), ordering: z.enum(['none', 'partition']).optional(), failure_threshold: z.int().min(1).max(10_000).optional(), enabled: z.boolean().optional() })) },
+      params: SubParams,
+      headers: z.object({ 'if-match': z.string().optional() }),
+      body: {
+        required: true,
+        ...json(
+          z.strictObject({
+            ...Fields,
+            types: Fields.types.optional(),
+            action: Action.optional(),
+            ordering: z.enum(['none', 'partition']).optional(),
+            failure_threshold: z.int().min(1).max(10_000).optional(),
+            enabled: z.boolean().optional(),
+          }),
+        ),
+      },
     },
     responses: { 200: { description: 'Updated', ...json(SubscriptionSchema) }, ...problemResponses(401, 404, 412, 422) },
   }),
   remove: createRoute({
-    method: 'delete', path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', tags: ['subscriptions'], security: sec, summary: 'Delete a subscription',
-    request: { params: SubParams }, responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404) },
+    method: 'delete',
+    path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}',
+    tags: ['subscriptions'],
+    security: sec,
+    summary: 'Delete a subscription',
+    request: { params: SubParams },
+    responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 404) },
   }),
 };
 
 function present(s: SubscriptionRow) {
   return {
-    id: s.id, name: s.name, types: s.types, where: s.filter ?? null,
-    action: s.action_plugin_id ? { plugin_id: s.action_plugin_id } : { type: s.action_type ?? '', config: maskSecrets(pluginType(s.action_type ?? ''), s.action_config ?? {}) },
+    id: s.id,
+    name: s.name,
+    types: s.types,
+    where: s.filter ?? null,
+    action: s.action_plugin_id
+      ? { plugin_id: s.action_plugin_id }
+      : { type: s.action_type ?? '', config: maskSecrets(pluginType(s.action_type ?? ''), s.action_config ?? {}) },
     transformer: s.transformer_plugin_id ? { plugin_id: s.transformer_plugin_id } : null,
-    ordering: s.ordering, retry_schedule: s.retry_schedule, enabled: s.enabled, disabled_reason: s.disabled_reason,
-    failure_threshold: s.failure_threshold, consecutive_failures: s.consecutive_failures, version: s.version, created_at: s.created_at, updated_at: s.updated_at,
+    ordering: s.ordering,
+    retry_schedule: s.retry_schedule,
+    enabled: s.enabled,
+    disabled_reason: s.disabled_reason,
+    failure_threshold: s.failure_threshold,
+    consecutive_failures: s.consecutive_failures,
+    version: s.version,
+    created_at: s.created_at,
+    updated_at: s.updated_at,
   };
 }
 
@@ -105,12 +185,20 @@ const invalid = (code: string, detail: string, pointer: string) => new ProblemEr
  * `current` is the subscription being changed, whose inline action keeps the secrets a PATCH sends back
  * as SECRET_MARKER.
  */
-async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where?: unknown; action?: z.infer<typeof Action>; transformer?: { plugin_id: string } | null }, current?: SubscriptionRow): Promise<Partial<SubscriptionFields>> {
+async function resolveFields(
+  c: Context<AppEnv>,
+  tenantId: string,
+  body: { where?: unknown; action?: z.infer<typeof Action>; transformer?: { plugin_id: string } | null },
+  current?: SubscriptionRow,
+): Promise<Partial<SubscriptionFields>> {
   const out: Partial<SubscriptionFields> = {};
   if (body.where !== undefined) {
     assertFilterSize(body.where);
     const compiled = compileFilter(body.where);
-    if (!compiled.ok) throw new ProblemError(problem(422, 'invalid_filter', 'the where filter is invalid', { errors: compiled.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }));
+    if (!compiled.ok)
+      throw new ProblemError(
+        problem(422, 'invalid_filter', 'the where filter is invalid', { errors: compiled.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }),
+      );
     out.filter = body.where;
   }
   if (body.action) {
@@ -135,7 +223,8 @@ async function resolveFields(c: Context<AppEnv>, tenantId: string, body: { where
   if (body.transformer !== undefined) {
     if (body.transformer) {
       const instance = await findPlugin(c.var.db, tenantId, body.transformer.plugin_id);
-      if (instance?.kind !== 'transformer') throw invalid('plugin_not_found', `no transformer plugin instance ${body.transformer.plugin_id}`, '/transformer/plugin_id');
+      if (instance?.kind !== 'transformer')
+        throw invalid('plugin_not_found', `no transformer plugin instance ${body.transformer.plugin_id}`, '/transformer/plugin_id');
     }
     out.transformerPluginId = body.transformer?.plugin_id ?? null;
   }
@@ -151,8 +240,17 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
     const body = c.req.valid('json');
     const resolved = await resolveFields(c, tenantId, body);
     const fields: SubscriptionFields = {
-      name: body.name ?? null, types: body.types, filter: body.where ?? null, actionPluginId: null, actionType: null, actionConfig: null,
-      transformerPluginId: null, ordering: body.ordering, retrySchedule: body.retry_schedule ?? null, enabled: body.enabled, failureThreshold: body.failure_threshold,
+      name: body.name ?? null,
+      types: body.types,
+      filter: body.where ?? null,
+      actionPluginId: null,
+      actionType: null,
+      actionConfig: null,
+      transformerPluginId: null,
+      ordering: body.ordering,
+      retrySchedule: body.retry_schedule ?? null,
+      enabled: body.enabled,
+      failureThreshold: body.failure_threshold,
       ...resolved,
     };
     const signing = body.signing === 'v1a' ? await newEd25519Secret() : { secret: newWhsecSecret(), publicKey: null };
@@ -209,7 +307,13 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
     const row = await changeConfig(c, tenantId, async () => {
       const row = await updateSubscription(c.var.db, tenantId, subscriptionId, fields, expected);
       if (!row) throw changedMeanwhile();
-      await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'subscription.updated', target: subscriptionId, details: { fields: Object.keys(body) } });
+      await recordAudit(c.var.db, {
+        tenantId,
+        actor: actorOf(c.get('principal')),
+        action: 'subscription.updated',
+        target: subscriptionId,
+        details: { fields: Object.keys(body) },
+      });
       return row;
     });
     return c.json(present(row), 200, { etag: etag(row.id, row.version) });

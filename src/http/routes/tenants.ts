@@ -88,7 +88,10 @@ const listTenantsRoute = createRoute({
     query: PageQuery.extend({ name: z.string().min(1).max(200).optional().openapi({ description: 'only tenants whose name contains this, ignoring case' }) }),
   },
   responses: {
-    200: { description: 'A page of tenants', content: { 'application/json': { schema: z.object({ data: z.array(Tenant), next_cursor: z.string().nullable() }) } } },
+    200: {
+      description: 'A page of tenants',
+      content: { 'application/json': { schema: z.object({ data: z.array(Tenant), next_cursor: z.string().nullable() }) } },
+    },
     ...problemResponses(400, 401, 403),
   },
 });
@@ -132,7 +135,10 @@ const createToken = createRoute({
               .array(z.enum(TENANT_SCOPES))
               .max(32)
               .optional()
-              .openapi({ example: ['events:read', 'subscriptions:write'], description: 'without scopes the token has full access to the tenant; `write` includes `read`; `*` is everything' }),
+              .openapi({
+                example: ['events:read', 'subscriptions:write'],
+                description: 'without scopes the token has full access to the tenant; `write` includes `read`; `*` is everything',
+              }),
             ttl_seconds: z.number().int().min(60).max(2_592_000).default(3600),
           }),
         },
@@ -150,7 +156,12 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     const principal = c.get('principal');
     requireAdmin(principal);
     const body = c.req.valid('json');
-    const tenant = await insertTenant(c.var.db, { id: newId('tn'), name: body.name, dedupWindowSeconds: body.dedup_window_seconds, rateLimits: body.rate_limits });
+    const tenant = await insertTenant(c.var.db, {
+      id: newId('tn'),
+      name: body.name,
+      dedupWindowSeconds: body.dedup_window_seconds,
+      rateLimits: body.rate_limits,
+    });
     await recordAudit(c.var.db, { tenantId: tenant.id, actor: actorOf(principal), action: 'tenant.created', target: tenant.id });
     return c.json(presentTenant(tenant), 201);
   });
@@ -173,7 +184,9 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
       await c.env.TENANT_LOG.getByName(tenantId).deleteTenant();
     } catch (error) {
       console.error(JSON.stringify({ msg: 'tenant log not closed', tenantId, error: String(error) }));
-      throw new ProblemError(problem(503, 'storage_unavailable', 'the tenant\'s event log could not be closed; nothing was deleted, retry', { headers: { 'retry-after': '1' } }));
+      throw new ProblemError(
+        problem(503, 'storage_unavailable', "the tenant's event log could not be closed; nothing was deleted, retry", { headers: { 'retry-after': '1' } }),
+      );
     }
     const db = c.var.db;
     // cached copies of its sources now lead to the closed log (404); dropping them is tidiness, not safety
@@ -199,7 +212,13 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     const tenant = await changeConfig(c, tenantId, async () => {
       const row = await updateTenant(c.var.db, tenantId, { name: body.name, dedupWindowSeconds: body.dedup_window_seconds, rateLimits: body.rate_limits });
       if (!row) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
-      await recordAudit(c.var.db, { tenantId, actor: actorOf(principal), action: 'tenant.updated', target: tenantId, details: { fields: Object.keys(body), ...(body.rate_limits ? { rate_limits: body.rate_limits } : {}) } });
+      await recordAudit(c.var.db, {
+        tenantId,
+        actor: actorOf(principal),
+        action: 'tenant.updated',
+        target: tenantId,
+        details: { fields: Object.keys(body), ...(body.rate_limits ? { rate_limits: body.rate_limits } : {}) },
+      });
       return row;
     });
     return c.json(presentTenant(tenant), 200);

@@ -47,7 +47,11 @@ export function classifyResponse(answer: HttpAnswer, options: ClassifyOptions = 
     return { kind: 'rejected', status, error: `destination answered ${status}${to}; redirects are not followed`, ...withBody };
   }
   if (status === 429 || status === 503) {
-    const retryAfterSeconds = parseRetryAfter(answer.headers.get('retry-after'), options.now ?? Date.now(), options.retryAfterCapSeconds ?? RETRY_AFTER_CAP_SECONDS);
+    const retryAfterSeconds = parseRetryAfter(
+      answer.headers.get('retry-after'),
+      options.now ?? Date.now(),
+      options.retryAfterCapSeconds ?? RETRY_AFTER_CAP_SECONDS,
+    );
     return { kind: 'retry', status, error: `destination answered ${status}`, ...withBody, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
   }
   if (RETRYABLE_4XX.has(status) || (status >= 500 && status <= 599)) {

@@ -8,6 +8,14 @@ export { compileLinearRegex, type LinearRegex } from '../../lib/linear-regex';
 export { classifyError, classifyResponse, parseRetryAfter, truncateBody, RESPONSE_BODY_LIMIT_BYTES, type HttpAnswer } from './classify';
 export { postAndClassify, type PostRequest } from './post';
 export {
-  ED25519_PUBLIC_PREFIX, ED25519_SECRET_PREFIX, ed25519PublicKey, newEd25519Secret, newWhsecSecret, signatureHeaders, signV1, whsecKey, type SignInput,
+  ED25519_PUBLIC_PREFIX,
+  ED25519_SECRET_PREFIX,
+  ed25519PublicKey,
+  newEd25519Secret,
+  newWhsecSecret,
+  signatureHeaders,
+  signV1,
+  whsecKey,
+  type SignInput,
 } from './signing';
 export { capLength, renderTemplate } from './template';

@@ -15,7 +15,12 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}/g;
  */
 export const MAX_RENDERED_LENGTH = 100_000;
 
-export function renderTemplate(template: string, event: PluginEvent, escapeText: (text: string) => string = (text) => text, maxLength = MAX_RENDERED_LENGTH): string {
+export function renderTemplate(
+  template: string,
+  event: PluginEvent,
+  escapeText: (text: string) => string = (text) => text,
+  maxLength = MAX_RENDERED_LENGTH,
+): string {
   let out = '';
   let last = 0;
   for (const match of template.matchAll(PLACEHOLDER)) {
