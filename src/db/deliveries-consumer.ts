@@ -105,6 +105,8 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
      ), a AS (
        INSERT INTO delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body)
        SELECT tenant_id, delivery_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body FROM x
+        -- a delivery whose tenant was deleted while its attempt ran is gone: its record would fail the whole batch
+        WHERE EXISTS (SELECT 1 FROM deliveries e WHERE e.id = x.delivery_id)
        ON CONFLICT (delivery_id, attempt) DO NOTHING
      ), d AS (
        UPDATE deliveries d SET status = x.status, last_status = x.status_code, last_error = x.error, next_attempt_at = x.next_attempt_at,

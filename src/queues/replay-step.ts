@@ -20,7 +20,7 @@ export const REPLAY_CHUNK = 500;
 export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{ kind: 'done' } | { kind: 'retry'; error: string }> {
   await withDb(env, async (db) => {
     const replay = await findReplay(db, message.tenant_id, message.replay_id);
-    if (!replay || replay.status !== 'running') return;
+    if (replay?.status !== 'running') return;
     const where = compileFilter(replay.filter.where);
     const events = await listEvents(db, replay.tenant_id, {
       afterSequence: replay.cursor_sequence,

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { EgressRefused, createGuardedFetch } from '../../src/delivery/guarded-fetch';
-import { fakeDestination, silentDestination } from './fake-destination';
+import { fakeDestination, silentDestination } from '../fixtures/fake-destination';
 
 const controlUrl = (env as unknown as { CONTROL_URL: string }).CONTROL_URL;
 

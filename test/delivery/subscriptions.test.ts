@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { api, createSource, eventually, ingest, makeEvent, testEnv, type TestSource } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Sub = { id: string; secret: string; public_key: string | null; enabled: boolean; disabled_reason: string | null };
-type Delivery = { id: string; status: string; attempts: number; attempt_log: { attempt: number; outcome: string; status_code: number | null }[] };
+type Delivery = { id: string; subscription_id: string; status: string; attempts: number; attempt_log: { attempt: number; outcome: string; status_code: number | null }[] };
 
 async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<Sub> {
   const res = await api<Sub>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { type: 'webhook', config: { url } }, ...extra });
@@ -100,11 +100,15 @@ describe('webhook deliveries', () => {
     const { path, url } = receiverPath();
     await behave(path, { default: { status: 410 } });
     const sub = await subscribe(source, url);
+    // a second subscription to the same events: it receives the later event while the disabled one does not
+    const control = receiverPath();
+    await subscribe(source, control.url);
     const eventId = await send(source);
     await settled(source.tenantId, eventId, 'failed');
     const after = await api<Sub>('GET', `/v1/tenants/${source.tenantId}/subscriptions/${sub.id}`);
     expect(after.body).toMatchObject({ enabled: false, disabled_reason: expect.stringContaining('410') });
     await send(source);
+    await waitForRequests(control.path, 2);
     await new Promise((r) => setTimeout(r, 500));
     expect(await received(path)).toHaveLength(1);
   });
@@ -185,8 +189,17 @@ describe('webhook deliveries', () => {
     const sub = await subscribe(source, url);
     const eventId = await send(source);
     const delivery = await settled(source.tenantId, eventId, 'delivered');
+    // a control: another delivery of the tenant, delivered and then reopened as if its message were lost;
+    // a message for it, sent with the duplicates, gets an attempt within the same wait
+    const control = receiverPath();
+    await subscribe(source, control.url, { types: ['users.*'] });
+    const controlEvent = await send(source, { type: 'users.created' });
+    const reopened = await settled(source.tenantId, controlEvent, 'delivered');
+    await withTestDb((db) => db.query(`UPDATE deliveries SET status = 'pending', finished_at = NULL, next_attempt_at = NULL, leased_until = NULL WHERE id = $1`, [reopened.id]));
     await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: delivery.id, subscription_id: sub.id, partition_key: null });
     await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: delivery.id, subscription_id: sub.id, partition_key: null });
+    await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: reopened.id, subscription_id: reopened.subscription_id, partition_key: null });
+    await waitForRequests(control.path, 2);
     await new Promise((r) => setTimeout(r, 1500));
     const after = (await api<Delivery>('GET', `/v1/tenants/${source.tenantId}/deliveries/${delivery.id}`)).body;
     expect(after.attempt_log).toHaveLength(1);

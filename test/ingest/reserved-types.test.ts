@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { api, call, createSource, createTenant, ingest, makeEvent, signedHeaders } from '../fixtures/api';
+import { api, call, createSource, createTenant, eventually, ingest, makeEvent, signedHeaders } from '../fixtures/api';
 
 type Problem = { status: number; code: string; errors?: { pointer: string; detail: string }[] };
 
@@ -15,6 +15,14 @@ describe('the switchyard. type namespace', () => {
     }
     const stored = await api<{ data: unknown[] }>('GET', `/v1/tenants/${source.tenantId}/events`);
     expect(stored.body.data).toHaveLength(0);
+    // an event accepted after them is stored, and alone: a refused one stored late would show up before it
+    const control = makeEvent();
+    expect((await ingest(source, control)).status).toBe(202);
+    const later = await eventually(async () => {
+      const page = await api<{ data: { ce_id: string }[] }>('GET', `/v1/tenants/${source.tenantId}/events`);
+      return page.body.data.length > 0 ? page.body.data : null;
+    });
+    expect(later.map((e) => e.ce_id)).toEqual([control.id]);
   });
 
   it('refuses the reserved type per item in a batch and in binary mode', async () => {

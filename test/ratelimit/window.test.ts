@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rateLimitHeaders, type RateDecision } from '../../src/ratelimit/limits';
 import { slide, type WindowState } from '../../src/ratelimit/window';
-import { grants, scopeNeed } from '../../src/tenancy/scopes';
 
 describe('sliding window (Durable Object fallback)', () => {
   const rule = { requests: 3, window_seconds: 10 };
@@ -39,26 +38,5 @@ describe('RateLimit headers', () => {
       'retry-after': '1',
     });
     expect(rateLimitHeaders({ ...decision, allowed: true, states: [decision.states[0]!] }, 10_000)).toEqual({ 'ratelimit-policy': '"tenant";q=100;w=60', ratelimit: '"tenant";r=40;t=20' });
-  });
-});
-
-describe('scopes', () => {
-  it('maps routes to scopes, with replays under deliveries and tokens for admins', () => {
-    expect(scopeNeed('GET', [])).toEqual({ kind: 'tenant' });
-    expect(scopeNeed('PATCH', [])).toEqual({ kind: 'admin' });
-    expect(scopeNeed('POST', ['tokens'])).toEqual({ kind: 'admin' });
-    expect(scopeNeed('GET', ['sources', 'src_1'])).toEqual({ kind: 'scope', scope: 'sources:read' });
-    expect(scopeNeed('POST', ['replays'])).toEqual({ kind: 'scope', scope: 'deliveries:write' });
-    expect(scopeNeed('DELETE', ['brand-new-thing'])).toEqual({ kind: 'scope', scope: 'brand-new-thing:write' });
-  });
-
-  it('grants write to readers of the same resource, everything to * and to tokens without scopes', () => {
-    const tenant = (scopes?: string[]) => ({ scope: 'tenant' as const, tenant: 'tn_1', scopes });
-    expect(grants(tenant(['events:read']), 'events:read')).toBe(true);
-    expect(grants(tenant(['sources:write']), 'sources:read')).toBe(true);
-    expect(grants(tenant(['sources:read']), 'sources:write')).toBe(false);
-    expect(grants(tenant(['*']), 'plugins:write')).toBe(true);
-    expect(grants(tenant(undefined), 'plugins:write')).toBe(true);
-    expect(grants(tenant([]), 'events:read')).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { webhook } from '../../plugins/webhook';
 import { newEd25519Secret } from '../../src/plugins/kit/signing';
 import type { ActionInput } from '../../src/plugins/types';
-import { actionContext, cloudEvent, fakeDestination, silentDestination } from './fake-destination';
+import { actionContext, cloudEvent, fakeDestination, silentDestination } from '../fixtures/fake-destination';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const URL_ = 'https://hooks.example.com/switchyard';

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { recordAttempts, type AttemptRecord } from '../../src/db/deliveries-consumer';
+import { newId } from '../../src/lib/ids';
+import { createTenant, withTestDb } from '../fixtures/api';
+
+function attempt(tenantId: string, deliveryId: string): AttemptRecord {
+  return {
+    tenant_id: tenantId, delivery_id: deliveryId, subscription_id: 'sub_01JD0000000000000000000000', attempt: 1, started_at: new Date().toISOString(),
+    latency_ms: 3, outcome: 'delivered', status_code: 200, error: null, response_body: 'ok', status: 'delivered', next_attempt_at: null,
+  };
+}
+
+describe('recording attempts', () => {
+  it('records the batch when one delivery vanished with its deleted tenant while its attempt ran', async () => {
+    const tenantId = await createTenant();
+    const kept = newId('dlv');
+    await withTestDb(async (db) => {
+      await db.query(
+        `INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence) VALUES ($1, $2, 'sub_01JD0000000000000000000000', $3, 1)`,
+        [kept, tenantId, newId('evt')],
+      );
+      await recordAttempts(db, [attempt('tn_01JD0000000000000000000000', newId('dlv')), attempt(tenantId, kept)], []);
+      const recorded = await db.query<{ delivery_id: string }>('SELECT delivery_id FROM delivery_attempts WHERE delivery_id = $1', [kept]);
+      expect(recorded.rows).toEqual([{ delivery_id: kept }]);
+      const status = await db.query<{ status: string }>('SELECT status FROM deliveries WHERE id = $1', [kept]);
+      expect(status.rows[0]!.status).toBe('delivered');
+    });
+  });
+});
