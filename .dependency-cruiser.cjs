@@ -23,7 +23,8 @@ module.exports = {
     },
     {
       name: 'plugins-use-only-the-kit',
-      comment: 'A built-in plugin imports the contract (src/plugins/types.ts), the kit (src/plugins/kit), zod, jose, @cfworker/json-schema and its own folder; nothing else, not another plugin.',
+      comment:
+        'A built-in plugin imports the contract (src/plugins/types.ts), the kit (src/plugins/kit), zod, jose, @cfworker/json-schema and its own folder; nothing else, not another plugin.',
       severity: 'error',
       from: { path: '^plugins/([^/]+)/' },
       to: { pathNot: '^(src/plugins/types\\.ts|src/plugins/kit/index\\.ts|plugins/$1/|node_modules/(zod|jose|@cfworker/json-schema)/)' },
@@ -51,7 +52,8 @@ module.exports = {
     },
     {
       name: 'runtime-does-not-load-plugins',
-      comment: 'Only the composition root (src/index.ts) loads the built-in plugins (plugins/index.ts); the runtime finds them in src/plugins/registry.ts. The event-type schema compiler of json-schema is the one known exception.',
+      comment:
+        'Only the composition root (src/index.ts) loads the built-in plugins (plugins/index.ts); the runtime finds them in src/plugins/registry.ts. The event-type schema compiler of json-schema is the one known exception.',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/(index\\.ts|tenancy/tenant-rules\\.ts|http/routes/event-types\\.ts)$' },
       to: { path: '^plugins/' },

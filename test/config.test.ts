@@ -12,7 +12,18 @@ afterEach(() => {
 describe('settings parsed once (src/config.ts)', () => {
   it('gives the defaults when a setting is unset or empty', () => {
     expect(configOf({})).toEqual(DEFAULTS);
-    const empty = { NEON_WS_PROXY: '', EGRESS_ALLOWLIST: ' ', RETRY_SCALE: '', REDIS_TIMEOUT_MS: '', REDRIVE_AFTER_SECONDS: '', UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '', AUTH_JWKS_URL: '', AUTH_JWKS_ISSUER: '', AUTH_JWKS_AUDIENCE: '' };
+    const empty = {
+      NEON_WS_PROXY: '',
+      EGRESS_ALLOWLIST: ' ',
+      RETRY_SCALE: '',
+      REDIS_TIMEOUT_MS: '',
+      REDRIVE_AFTER_SECONDS: '',
+      UPSTASH_REDIS_REST_URL: '',
+      UPSTASH_REDIS_REST_TOKEN: '',
+      AUTH_JWKS_URL: '',
+      AUTH_JWKS_ISSUER: '',
+      AUTH_JWKS_AUDIENCE: '',
+    };
     expect(configOf(empty)).toEqual(DEFAULTS);
   });
 

@@ -6,7 +6,11 @@ export async function recordAudit(
   entry: { tenantId: string | null; actor: string; action: string; target?: string; details?: Record<string, unknown> },
 ): Promise<void> {
   await db.query('INSERT INTO audit_log (tenant_id, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)', [
-    entry.tenantId, entry.actor, entry.action, entry.target ?? null, JSON.stringify(entry.details ?? {}),
+    entry.tenantId,
+    entry.actor,
+    entry.action,
+    entry.target ?? null,
+    JSON.stringify(entry.details ?? {}),
   ]);
 }
 
@@ -20,7 +24,11 @@ export interface AuditEntry {
 }
 
 /** Newest first, continuing below `beforeId`. */
-export async function listAudit(db: Db, tenantId: string, options: { beforeId?: string; action?: string; target?: string; limit: number }): Promise<AuditEntry[]> {
+export async function listAudit(
+  db: Db,
+  tenantId: string,
+  options: { beforeId?: string; action?: string; target?: string; limit: number },
+): Promise<AuditEntry[]> {
   const result = await db.query<AuditEntry>(
     `SELECT id::text AS id, actor, action, target, details, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
        FROM audit_log

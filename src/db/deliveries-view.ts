@@ -58,7 +58,11 @@ export interface AttemptView {
   response_body: string | null;
 }
 
-export async function findDelivery(db: Db, tenantId: string, id: string): Promise<(DeliveryView & { partition_key: string | null; attempt_log: AttemptView[] }) | null> {
+export async function findDelivery(
+  db: Db,
+  tenantId: string,
+  id: string,
+): Promise<(DeliveryView & { partition_key: string | null; attempt_log: AttemptView[] }) | null> {
   const result = await db.query<RawView & { partition_key: string | null; attempt_log: AttemptView[] }>(
     `SELECT ${VIEW}, partition_key,
        (SELECT COALESCE(json_agg(json_build_object('attempt', a.attempt, 'started_at', a.started_at, 'latency_ms', a.latency_ms, 'outcome', a.outcome,

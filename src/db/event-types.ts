@@ -17,7 +17,13 @@ const COLUMNS = `type, version, schema, description, ${iso('created_at')}`;
  * advisory lock held to commit); should two still compute the same number, the loser's insert is
  * skipped and retried with a fresh statement, which sees the winner's row. Null when it kept losing.
  */
-export async function insertEventTypeVersion(db: Db, tenantId: string, type: string, schema: unknown, description: string | null): Promise<EventTypeRow | null> {
+export async function insertEventTypeVersion(
+  db: Db,
+  tenantId: string,
+  type: string,
+  schema: unknown,
+  description: string | null,
+): Promise<EventTypeRow | null> {
   await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`event_types/${tenantId}/${type}`]);
   for (let attempt = 0; attempt < 5; attempt++) {
     const result = await db.query<EventTypeRow>(

@@ -50,7 +50,10 @@ export async function insertEvents(db: Db, tenantId: string, events: string, del
  * by another event (which `ON CONFLICT DO NOTHING` skipped without a word).
  */
 export async function storedIds(db: Db, tenantId: string, sequences: number[]): Promise<Map<number, string>> {
-  const result = await db.query<{ sequence: string; id: string }>('SELECT sequence::int8 AS sequence, id FROM events WHERE tenant_id = $1 AND sequence = ANY($2::int8[])', [tenantId, sequences]);
+  const result = await db.query<{ sequence: string; id: string }>(
+    'SELECT sequence::int8 AS sequence, id FROM events WHERE tenant_id = $1 AND sequence = ANY($2::int8[])',
+    [tenantId, sequences],
+  );
   return new Map(result.rows.map((r) => [Number(r.sequence), r.id]));
 }
 

@@ -72,8 +72,14 @@ export async function updatePlugin(db: Db, tenantId: string, id: string, patch: 
      WHERE tenant_id = $1 AND id = $2 AND ($8::int IS NULL OR version = $8)
      RETURNING ${COLUMNS}`,
     [
-      tenantId, id, patch.name ?? null, patch.config === undefined ? null : JSON.stringify(patch.config),
-      patch.eventTypes ?? null, patch.position ?? null, patch.enabled ?? null, expectedVersion ?? null,
+      tenantId,
+      id,
+      patch.name ?? null,
+      patch.config === undefined ? null : JSON.stringify(patch.config),
+      patch.eventTypes ?? null,
+      patch.position ?? null,
+      patch.enabled ?? null,
+      expectedVersion ?? null,
     ],
   );
   return result.rows[0] ?? null;
@@ -103,7 +109,11 @@ export interface PlainSecretProbe {
 }
 
 /** Instances (of any tenant) whose config still holds a secret in plain text: rows written before sealing. */
-export async function pluginsWithPlainSecrets(db: Db, probes: readonly PlainSecretProbe[], limit: number): Promise<{ id: string; type: string; config: unknown }[]> {
+export async function pluginsWithPlainSecrets(
+  db: Db,
+  probes: readonly PlainSecretProbe[],
+  limit: number,
+): Promise<{ id: string; type: string; config: unknown }[]> {
   const result = await db.query<{ id: string; type: string; config: unknown }>(
     `SELECT DISTINCT p.id, p.type, p.config FROM plugins p
        JOIN unnest($1::text[], $2::jsonpath[]) AS probe(type, path) ON probe.type = p.type
@@ -119,6 +129,10 @@ export async function pluginsWithPlainSecrets(db: Db, probes: readonly PlainSecr
  * changed meanwhile is left to its writer, who sealed it.
  */
 export async function sealPluginConfigInPlace(db: Db, id: string, plain: unknown, sealed: unknown): Promise<boolean> {
-  const result = await db.query('UPDATE plugins SET config = $3::jsonb WHERE id = $1 AND config = $2::jsonb', [id, JSON.stringify(plain), JSON.stringify(sealed)]);
+  const result = await db.query('UPDATE plugins SET config = $3::jsonb WHERE id = $1 AND config = $2::jsonb', [
+    id,
+    JSON.stringify(plain),
+    JSON.stringify(sealed),
+  ]);
   return (result.rowCount ?? 0) > 0;
 }

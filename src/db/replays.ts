@@ -30,10 +30,12 @@ type RawReplay = Omit<ReplayRow, 'cursor_sequence'> & { cursor_sequence: string 
 const toRow = (r: RawReplay): ReplayRow => ({ ...r, cursor_sequence: Number(r.cursor_sequence) });
 
 export async function insertReplay(db: Db, id: string, tenantId: string, subscriptionId: string | null, filter: ReplayFilter): Promise<ReplayRow> {
-  const result = await db.query<RawReplay>(
-    `INSERT INTO replays (id, tenant_id, subscription_id, filter) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-    [id, tenantId, subscriptionId, JSON.stringify(filter)],
-  );
+  const result = await db.query<RawReplay>(`INSERT INTO replays (id, tenant_id, subscription_id, filter) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`, [
+    id,
+    tenantId,
+    subscriptionId,
+    JSON.stringify(filter),
+  ]);
   return toRow(result.rows[0]!);
 }
 
@@ -44,14 +46,19 @@ export async function findReplay(db: Db, tenantId: string, id: string): Promise<
 
 /** Newest first; `beforeId` continues after the last id of the previous page. */
 export async function listReplays(db: Db, tenantId: string, limit: number, beforeId?: string): Promise<ReplayRow[]> {
-  const result = await db.query<RawReplay>(
-    `SELECT ${COLUMNS} FROM replays WHERE tenant_id = $1 AND ($3::text IS NULL OR id < $3) ORDER BY id DESC LIMIT $2`,
-    [tenantId, limit, beforeId ?? null],
-  );
+  const result = await db.query<RawReplay>(`SELECT ${COLUMNS} FROM replays WHERE tenant_id = $1 AND ($3::text IS NULL OR id < $3) ORDER BY id DESC LIMIT $2`, [
+    tenantId,
+    limit,
+    beforeId ?? null,
+  ]);
   return result.rows.map(toRow);
 }
 
-export async function advanceReplay(db: Db, id: string, step: { cursor: number; matched: number; deliveries: number; done: boolean; error?: string }): Promise<void> {
+export async function advanceReplay(
+  db: Db,
+  id: string,
+  step: { cursor: number; matched: number; deliveries: number; done: boolean; error?: string },
+): Promise<void> {
   await db.query(
     `UPDATE replays SET cursor_sequence = $2, events_matched = events_matched + $3, deliveries = deliveries + $4,
             status = CASE WHEN $6::text IS NOT NULL THEN 'failed' WHEN $5 THEN 'completed' ELSE status END,

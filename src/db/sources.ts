@@ -35,7 +35,12 @@ const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, 
 export async function insertSource(
   db: Db,
   source: {
-    id: string; tenantId: string; name: string; verifierType: string; verifierConfig: unknown; verifierPluginId: string | null;
+    id: string;
+    tenantId: string;
+    name: string;
+    verifierType: string;
+    verifierConfig: unknown;
+    verifierPluginId: string | null;
     sealedSecrets: { id: string; ciphertext: string }[];
   },
 ): Promise<Source> {
@@ -49,7 +54,15 @@ export async function insertSource(
        SELECT x.id, $2, $1, x.ciphertext FROM jsonb_to_recordset($6::jsonb) AS x(id text, ciphertext text)
      )
      SELECT ${COLUMNS} FROM s`,
-    [source.id, source.tenantId, source.name, source.verifierType, JSON.stringify(source.verifierConfig), JSON.stringify(source.sealedSecrets), source.verifierPluginId],
+    [
+      source.id,
+      source.tenantId,
+      source.name,
+      source.verifierType,
+      JSON.stringify(source.verifierConfig),
+      JSON.stringify(source.sealedSecrets),
+      source.verifierPluginId,
+    ],
   );
   return toSource(result.rows[0]!);
 }
@@ -91,7 +104,13 @@ export async function updateSource(db: Db, tenantId: string, id: string, change:
   const result = await db.query<SourceRow>(
     `UPDATE sources s SET name = COALESCE($3, s.name), rate_limit = CASE WHEN $4::boolean THEN $5::jsonb ELSE s.rate_limit END
       WHERE s.tenant_id = $1 AND s.id = $2 RETURNING ${COLUMNS}`,
-    [tenantId, id, change.name ?? null, change.rateLimit !== undefined, change.rateLimit === undefined || change.rateLimit === null ? null : JSON.stringify(change.rateLimit)],
+    [
+      tenantId,
+      id,
+      change.name ?? null,
+      change.rateLimit !== undefined,
+      change.rateLimit === undefined || change.rateLimit === null ? null : JSON.stringify(change.rateLimit),
+    ],
   );
   const row = result.rows[0];
   return row ? toSource(row) : null;

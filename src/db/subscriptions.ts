@@ -41,7 +41,13 @@ export interface SubscriptionFields {
   failureThreshold: number;
 }
 
-export async function insertSubscription(db: Db, id: string, tenantId: string, f: SubscriptionFields, sealedSecret: { id: string; ciphertext: string }): Promise<SubscriptionRow> {
+export async function insertSubscription(
+  db: Db,
+  id: string,
+  tenantId: string,
+  f: SubscriptionFields,
+  sealedSecret: { id: string; ciphertext: string },
+): Promise<SubscriptionRow> {
   const result = await db.query<SubscriptionRow>(
     `WITH s AS (
        INSERT INTO subscriptions (id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id,
@@ -52,9 +58,21 @@ export async function insertSubscription(db: Db, id: string, tenantId: string, f
      )
      SELECT ${COLUMNS} FROM s`,
     [
-      id, tenantId, f.name, f.types, f.filter === undefined ? null : JSON.stringify(f.filter), f.actionPluginId, f.actionType,
-      f.actionConfig === null ? null : JSON.stringify(f.actionConfig), f.transformerPluginId, f.ordering, f.retrySchedule, f.enabled,
-      f.failureThreshold, sealedSecret.id, sealedSecret.ciphertext,
+      id,
+      tenantId,
+      f.name,
+      f.types,
+      f.filter === undefined ? null : JSON.stringify(f.filter),
+      f.actionPluginId,
+      f.actionType,
+      f.actionConfig === null ? null : JSON.stringify(f.actionConfig),
+      f.transformerPluginId,
+      f.ordering,
+      f.retrySchedule,
+      f.enabled,
+      f.failureThreshold,
+      sealedSecret.id,
+      sealedSecret.ciphertext,
     ],
   );
   return result.rows[0]!;
@@ -74,7 +92,13 @@ export async function listSubscriptions(db: Db, tenantId: string, options: { aft
 }
 
 /** Replaces the given fields when `expectedVersion` matches (or is not given); null when nothing matched. */
-export async function updateSubscription(db: Db, tenantId: string, id: string, f: Partial<SubscriptionFields>, expectedVersion?: number): Promise<SubscriptionRow | null> {
+export async function updateSubscription(
+  db: Db,
+  tenantId: string,
+  id: string,
+  f: Partial<SubscriptionFields>,
+  expectedVersion?: number,
+): Promise<SubscriptionRow | null> {
   const sets: string[] = [];
   const params: unknown[] = [tenantId, id];
   const set = (column: string, value: unknown) => {
@@ -133,7 +157,11 @@ export async function loadRouting(db: Db, tenantId: string): Promise<{ version: 
 }
 
 /** Subscriptions (of any tenant) whose inline action config still holds a secret in plain text. */
-export async function subscriptionsWithPlainSecrets(db: Db, probes: readonly PlainSecretProbe[], limit: number): Promise<{ id: string; type: string; config: unknown }[]> {
+export async function subscriptionsWithPlainSecrets(
+  db: Db,
+  probes: readonly PlainSecretProbe[],
+  limit: number,
+): Promise<{ id: string; type: string; config: unknown }[]> {
   const result = await db.query<{ id: string; type: string; config: unknown }>(
     `SELECT DISTINCT s.id, s.action_type AS type, s.action_config AS config FROM subscriptions s
        JOIN unnest($1::text[], $2::jsonpath[]) AS probe(type, path) ON probe.type = s.action_type
@@ -145,6 +173,10 @@ export async function subscriptionsWithPlainSecrets(db: Db, probes: readonly Pla
 
 /** As `sealPluginConfigInPlace`, for an inline action config. */
 export async function sealActionConfigInPlace(db: Db, id: string, plain: unknown, sealed: unknown): Promise<boolean> {
-  const result = await db.query('UPDATE subscriptions SET action_config = $3::jsonb WHERE id = $1 AND action_config = $2::jsonb', [id, JSON.stringify(plain), JSON.stringify(sealed)]);
+  const result = await db.query('UPDATE subscriptions SET action_config = $3::jsonb WHERE id = $1 AND action_config = $2::jsonb', [
+    id,
+    JSON.stringify(plain),
+    JSON.stringify(sealed),
+  ]);
   return (result.rowCount ?? 0) > 0;
 }

@@ -36,10 +36,9 @@ export async function findTenant(db: Db, id: string): Promise<Tenant | null> {
 
 /** Marks a change that ingest must see on the next event; returns the new version. */
 export async function bumpConfigVersion(db: Db, tenantId: string): Promise<number> {
-  const result = await db.query<{ config_version: string }>(
-    'UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version',
-    [tenantId],
-  );
+  const result = await db.query<{ config_version: string }>('UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version', [
+    tenantId,
+  ]);
   return Number(result.rows[0]?.config_version ?? 0);
 }
 

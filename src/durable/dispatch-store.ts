@@ -19,7 +19,13 @@ CREATE TABLE IF NOT EXISTS ordered_inflight (
 ) WITHOUT ROWID;`;
 
 function message(tenantId: string, d: { id: string; subscriptionId: string; partitionKey: string | null }): string {
-  const body: DeliveryMessage = { type: 'delivery.v1', tenant_id: tenantId, delivery_id: d.id, subscription_id: d.subscriptionId, partition_key: d.partitionKey };
+  const body: DeliveryMessage = {
+    type: 'delivery.v1',
+    tenant_id: tenantId,
+    delivery_id: d.id,
+    subscription_id: d.subscriptionId,
+    partition_key: d.partitionKey,
+  };
   return JSON.stringify(body);
 }
 
@@ -33,7 +39,10 @@ export function stageDeliveries(sql: SqlStorage, tenantId: string, planned: read
     }
     sql.exec(
       'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id) VALUES (?, ?, ?, ?)',
-      d.subscriptionId, d.partitionKey, d.sequence, d.id,
+      d.subscriptionId,
+      d.partitionKey,
+      d.sequence,
+      d.id,
     );
     lines.add(JSON.stringify([d.subscriptionId, d.partitionKey]));
   }
@@ -62,7 +71,11 @@ function inflightOf(sql: SqlStorage, subscriptionId: string, partitionKey: strin
 function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string): void {
   if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
-    .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1', subscriptionId, partitionKey)
+    .exec<{ delivery_id: string }>(
+      'SELECT delivery_id FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1',
+      subscriptionId,
+      partitionKey,
+    )
     .toArray()[0];
   if (!head) return;
   sql.exec('INSERT INTO ordered_inflight (subscription_id, partition_key, delivery_id) VALUES (?, ?, ?)', subscriptionId, partitionKey, head.delivery_id);
@@ -92,7 +105,10 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
       resent++;
       continue;
     }
-    const waiting = sql.exec('SELECT 1 FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?', d.subscriptionId, d.partitionKey, d.id).toArray().length > 0;
+    const waiting =
+      sql
+        .exec('SELECT 1 FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?', d.subscriptionId, d.partitionKey, d.id)
+        .toArray().length > 0;
     if (!waiting) {
       sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, { ...d, partitionKey: null }));
       resent++;

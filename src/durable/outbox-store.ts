@@ -48,7 +48,21 @@ export type OutboxRow = {
 };
 
 /** The outbox's columns, named alike in the append JSON, the table and the batch JSON for Postgres. */
-const OUTBOX_COLUMNS = ['sequence', 'id', 'source_id', 'ce_id', 'type', 'subject', 'time', 'partition_key', 'correlation_id', 'causation_id', 'event', 'sha256', 'received_at'] as const satisfies readonly (keyof OutboxRow)[];
+const OUTBOX_COLUMNS = [
+  'sequence',
+  'id',
+  'source_id',
+  'ce_id',
+  'type',
+  'subject',
+  'time',
+  'partition_key',
+  'correlation_id',
+  'causation_id',
+  'event',
+  'sha256',
+  'received_at',
+] as const satisfies readonly (keyof OutboxRow)[];
 
 /** Spliced as they are: integers, and the event, which is JSON text already. */
 const UNQUOTED = new Set<string>(['sequence', 'received_at', 'event']);
@@ -88,7 +102,8 @@ export function appendToOutbox(
   for (const row of sql.exec<DedupRow>(
     `SELECT d.source_id, d.ce_id, d.sha256, d.id, d.sequence FROM json_each(?) AS k
      CROSS JOIN dedup AS d ON d.source_id = k.value ->> '$.source_id' AND d.ce_id = k.value ->> '$.ce_id' WHERE d.expires_at > ?`,
-    keys, now,
+    keys,
+    now,
   )) {
     seen.set(dedupKey(row.source_id, row.ce_id), row);
   }
@@ -105,8 +120,18 @@ export function appendToOutbox(
     const id = newId('evt', now);
     seen.set(key, { source_id: item.sourceId, ce_id: item.ceId, sha256: item.sha256, id, sequence });
     fresh.push({
-      sequence, id, source_id: item.sourceId, ce_id: item.ceId, type: item.type, subject: item.subject, time: item.time,
-      partition_key: item.partitionKey, correlation_id: item.correlationId, causation_id: item.causationId, event: item.json, sha256: item.sha256,
+      sequence,
+      id,
+      source_id: item.sourceId,
+      ce_id: item.ceId,
+      type: item.type,
+      subject: item.subject,
+      time: item.time,
+      partition_key: item.partitionKey,
+      correlation_id: item.correlationId,
+      causation_id: item.causationId,
+      event: item.json,
+      sha256: item.sha256,
     });
     return { kind: 'accepted', id, sequence, duplicate: false };
   });
@@ -116,7 +141,8 @@ export function appendToOutbox(
     sql.exec(
       `INSERT OR REPLACE INTO dedup (source_id, ce_id, sha256, id, sequence, expires_at)
        SELECT source_id, ce_id, sha256, id, sequence, ? FROM outbox WHERE sequence > ?`,
-      at.expiresAt, at.lastSequence,
+      at.expiresAt,
+      at.lastSequence,
     );
   }
   return { results, lastSequence };
@@ -166,7 +192,13 @@ export interface OutboxReader {
 export function outboxReader(sql: SqlStorage): OutboxReader {
   return {
     slice: (from, to) => encodeOutbox(sql, { from, to }),
-    ids: (from, to) => new Map(sql.exec<{ sequence: number; id: string }>('SELECT sequence, id FROM outbox WHERE sequence BETWEEN ? AND ?', from, to).toArray().map((r) => [r.sequence, r.id])),
+    ids: (from, to) =>
+      new Map(
+        sql
+          .exec<{ sequence: number; id: string }>('SELECT sequence, id FROM outbox WHERE sequence BETWEEN ? AND ?', from, to)
+          .toArray()
+          .map((r) => [r.sequence, r.id]),
+      ),
     row: (sequence) => sql.exec<OutboxRow>('SELECT * FROM outbox WHERE sequence = ?', sequence).one(),
   };
 }
@@ -191,7 +223,12 @@ export function routedEvents(sql: SqlStorage, last: number, withEvent: boolean):
  * resend is not told `duplicate` about an event that was never stored; those Postgres could not hold
  * even in its quarantine move to the log's own.
  */
-export function dropFlushed(sql: SqlStorage, through: number, refused: readonly { sequence: number; error: string; sqlstate: string | null; heldBy: 'postgres' | 'tenant_log' }[], now: number): void {
+export function dropFlushed(
+  sql: SqlStorage,
+  through: number,
+  refused: readonly { sequence: number; error: string; sqlstate: string | null; heldBy: 'postgres' | 'tenant_log' }[],
+  now: number,
+): void {
   for (const r of refused) {
     sql.exec('DELETE FROM dedup WHERE (source_id, ce_id) IN (SELECT source_id, ce_id FROM outbox WHERE sequence = ?) AND sequence = ?', r.sequence, r.sequence);
     if (r.heldBy === 'tenant_log') keepRefused(sql, r.sequence, r.error, r.sqlstate, now);

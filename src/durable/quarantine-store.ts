@@ -16,7 +16,10 @@ export function keepRefused(sql: SqlStorage, sequence: number, error: string, sq
   sql.exec(
     `INSERT OR REPLACE INTO quarantine (sequence, id, source_id, ce_id, type, event, error, sqlstate, received_at, quarantined_at)
      SELECT sequence, id, source_id, ce_id, type, event, ?, ?, received_at, ? FROM outbox WHERE sequence = ?`,
-    error, sqlstate, now, sequence,
+    error,
+    sqlstate,
+    now,
+    sequence,
   );
 }
 
@@ -25,10 +28,18 @@ const isoOf = (ms: number) => new Date(ms).toISOString();
 /** Up to `limit` quarantined events after `afterSequence`, in sequence order. */
 export function listKept(sql: SqlStorage, afterSequence: number, limit: number): QuarantinedEvent[] {
   return sql
-    .exec<{ sequence: number; id: string; source_id: string; ce_id: string; type: string; event: string; error: string; sqlstate: string | null; received_at: number; quarantined_at: number }>(
-      'SELECT * FROM quarantine WHERE sequence > ? ORDER BY sequence LIMIT ?',
-      afterSequence, limit,
-    )
+    .exec<{
+      sequence: number;
+      id: string;
+      source_id: string;
+      ce_id: string;
+      type: string;
+      event: string;
+      error: string;
+      sqlstate: string | null;
+      received_at: number;
+      quarantined_at: number;
+    }>('SELECT * FROM quarantine WHERE sequence > ? ORDER BY sequence LIMIT ?', afterSequence, limit)
     .toArray()
     .map((r) => ({ ...r, received_at: isoOf(r.received_at), quarantined_at: isoOf(r.quarantined_at) }));
 }

@@ -67,7 +67,18 @@ export async function storeBatch(db: Db, tenantId: string, batch: Slice, deliver
       if (!isDataError(error)) throw error;
     }
     refused.push({ ...f, id: row.id, heldBy: held ? 'postgres' : 'tenant_log' });
-    console.error(JSON.stringify({ msg: 'event quarantined: Postgres refused it', tenantId, sequence: f.sequence, id: row.id, ceId: row.ce_id, sqlstate: f.sqlstate, error: f.error.slice(0, 500), heldBy: held ? 'postgres' : 'tenant_log' }));
+    console.error(
+      JSON.stringify({
+        msg: 'event quarantined: Postgres refused it',
+        tenantId,
+        sequence: f.sequence,
+        id: row.id,
+        ceId: row.ce_id,
+        sqlstate: f.sqlstate,
+        error: f.error.slice(0, 500),
+        heldBy: held ? 'postgres' : 'tenant_log',
+      }),
+    );
   }
   return { through, refused };
 }

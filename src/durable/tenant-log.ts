@@ -18,7 +18,16 @@ import { sharedConnection, type SharedConnection } from '../db/shared-connection
 import type { QuarantinedEvent } from '../db/quarantine';
 import { loadRouting } from '../db/subscriptions';
 import { FLUSH_COALESCE_MS, flushBackoffMs } from '../ingest/flush-policy';
-import { DISPATCH_SCHEMA, dispatchDepth, finishOrdered, orderedDepth, pendingDispatch, redriveDeliveries, stageDeliveries, type StrandedDelivery } from './dispatch-store';
+import {
+  DISPATCH_SCHEMA,
+  dispatchDepth,
+  finishOrdered,
+  orderedDepth,
+  pendingDispatch,
+  redriveDeliveries,
+  stageDeliveries,
+  type StrandedDelivery,
+} from './dispatch-store';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from '../ingest/log-types';
 import { appendToOutbox, dropFlushed, encodeOutbox, forgetExpired, hasRowsAfter, outboxDepth, outboxReader, OUTBOX_SCHEMA, routedEvents } from './outbox-store';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
@@ -156,7 +165,9 @@ export class TenantLog extends DurableObject<Env> {
     } catch (error) {
       this.flushFailures++;
       const delay = flushBackoffMs(this.flushFailures);
-      console.warn(JSON.stringify({ msg: 'outbox flush failed', tenantId: this.tenantId, failures: this.flushFailures, retryInMs: delay, error: String(error) }));
+      console.warn(
+        JSON.stringify({ msg: 'outbox flush failed', tenantId: this.tenantId, failures: this.flushFailures, retryInMs: delay, error: String(error) }),
+      );
       await this.scheduleFlush(Date.now() + delay);
       return;
     }
@@ -199,7 +210,17 @@ export class TenantLog extends DurableObject<Env> {
         this.routes = { version: routing.version, routes: compileRoutes(routing.subscriptions) };
       }
       const { routes } = this.routes;
-      const deliveries = routes.length > 0 ? await planDeliveries(routedEvents(this.sql, last, routes.some((r) => r.test !== null)), routes) : [];
+      const deliveries =
+        routes.length > 0
+          ? await planDeliveries(
+              routedEvents(
+                this.sql,
+                last,
+                routes.some((r) => r.test !== null),
+              ),
+              routes,
+            )
+          : [];
       const stored = await storeBatch(db, tenantId, batch, deliveries, outboxReader(this.sql));
       return { deliveries, ...stored };
     });
@@ -207,7 +228,8 @@ export class TenantLog extends DurableObject<Env> {
     if (this.deleted) return false;
     const { through, refused } = planned;
     const refusedAt = new Set(refused.map((r) => r.sequence));
-    const staged = through === last && refusedAt.size === 0 ? planned.deliveries : planned.deliveries.filter((d) => d.sequence <= through && !refusedAt.has(d.sequence));
+    const staged =
+      through === last && refusedAt.size === 0 ? planned.deliveries : planned.deliveries.filter((d) => d.sequence <= through && !refusedAt.has(d.sequence));
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       dropFlushed(this.sql, through, refused, now);

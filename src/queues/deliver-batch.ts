@@ -14,7 +14,15 @@ import { disabledSubscriptionEvents, settle, type AttemptRun, type DeliveryState
 import { configOf } from '../config';
 import { systemEvent } from '../delivery/system-events';
 import { connect, type Db } from '../db/client';
-import { claimDeliveries, deliveryStatuses, recordAttempts, renewLeases, type AttemptRecord, type ClaimedDelivery, type SubscriptionHealth } from '../db/deliveries-consumer';
+import {
+  claimDeliveries,
+  deliveryStatuses,
+  recordAttempts,
+  renewLeases,
+  type AttemptRecord,
+  type ClaimedDelivery,
+  type SubscriptionHealth,
+} from '../db/deliveries-consumer';
 import { bumpConfigVersion } from '../db/tenants';
 import type { AppendItem } from '../ingest/log-types';
 import { open } from '../lib/secret-box';
@@ -49,13 +57,24 @@ export async function deliverBatch(
   const claimed = new Map((await claimDeliveries(db, ids, LEASE_SECONDS)).map((d) => [d.id, d]));
   batch.claimed = true;
   // not claimed: finished (a duplicate message), gone (its subscription was deleted), or leased
-  const others = new Map((await deliveryStatuses(db, ids.filter((id) => !claimed.has(id)))).map((d) => [d.id, d]));
+  const others = new Map(
+    (
+      await deliveryStatuses(
+        db,
+        ids.filter((id) => !claimed.has(id)),
+      )
+    ).map((d) => [d.id, d]),
+  );
   const runs = await runAttempts(db, env, claimed, sandboxes);
 
   const now = Date.now();
   const scale = configOf(env).retryScale;
   const attempted = new Set<string>();
-  const settled = [...bodies].map(([message, body]) => ({ message, body, s: settle({ message: body, state: stateOf(body.delivery_id, claimed, others, runs, attempted), now, scale }) }));
+  const settled = [...bodies].map(([message, body]) => ({
+    message,
+    body,
+    s: settle({ message: body, state: stateOf(body.delivery_id, claimed, others, runs, attempted), now, scale }),
+  }));
   const acked = settled.flatMap(({ s }) => (s.kind === 'ack' ? [s] : []));
 
   const records = settled.flatMap(({ s }) => (s.record ? [s.record] : []));
@@ -108,7 +127,9 @@ async function runAttempts(db: Db, env: Env, claimed: Map<string, ClaimedDeliver
   const queue = [...claimed.values()];
   const allowlist = configOf(env).egressAllowlist;
   const renewing = setInterval(() => {
-    renewLeases(db, [...claimed.keys()], LEASE_SECONDS).catch((error: unknown) => console.warn(JSON.stringify({ msg: 'lease renewal failed', error: String(error) })));
+    renewLeases(db, [...claimed.keys()], LEASE_SECONDS).catch((error: unknown) =>
+      console.warn(JSON.stringify({ msg: 'lease renewal failed', error: String(error) })),
+    );
   }, RENEW_EVERY_MS);
   try {
     await Promise.all(
@@ -116,7 +137,12 @@ async function runAttempts(db: Db, env: Env, claimed: Map<string, ClaimedDeliver
         for (let d = queue.shift(); d; d = queue.shift()) {
           const startedAt = new Date();
           const result = d.subscription_enabled
-            ? await attemptDelivery(d, { allowlist, secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))), encryptionKey: env.ENCRYPTION_KEY, sandbox: sandboxes?.(d.tenant_id) })
+            ? await attemptDelivery(d, {
+                allowlist,
+                secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))),
+                encryptionKey: env.ENCRYPTION_KEY,
+                sandbox: sandboxes?.(d.tenant_id),
+              })
             : ({ kind: 'rejected', error: 'the subscription is disabled' } as const);
           runs.set(d.id, { result, latencyMs: Date.now() - startedAt.getTime(), startedAt });
         }
@@ -139,7 +165,13 @@ async function emit(env: Env, specs: SystemEventSpec[]): Promise<void> {
  * The attempts already ran: recording them is worth a short wait. Tries the batch's connection, then
  * fresh ones; the connection that worked carries on with the rest of the batch.
  */
-async function recordWithRetries(db: Db, env: Env, ctx: ExecutionContext, records: AttemptRecord[], gone: string[]): Promise<{ health: SubscriptionHealth[]; db: Db }> {
+async function recordWithRetries(
+  db: Db,
+  env: Env,
+  ctx: ExecutionContext,
+  records: AttemptRecord[],
+  gone: string[],
+): Promise<{ health: SubscriptionHealth[]; db: Db }> {
   try {
     return { health: await recordAttempts(db, records, gone), db };
   } catch (error) {

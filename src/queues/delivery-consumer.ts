@@ -31,11 +31,17 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
   if (bodies.size === 0) return;
   const progress: BatchProgress = { claimed: false, replacements: [] };
   try {
-    await withDb(env, (db) => deliverBatch(db, env, ctx, bodies, progress, requestSandboxes(env, ctx)), (p) => ctx.waitUntil(p));
+    await withDb(
+      env,
+      (db) => deliverBatch(db, env, ctx, bodies, progress, requestSandboxes(env, ctx)),
+      (p) => ctx.waitUntil(p),
+    );
   } catch (error) {
     // nothing recorded: the whole batch is tried again, once the leases it took (if any) are over
     const delaySeconds = progress.claimed ? LEASE_SECONDS : UNCLAIMED_RETRY_SECONDS;
-    console.error(JSON.stringify({ msg: 'delivery batch failed', size: bodies.size, claimed: progress.claimed, retryInSeconds: delaySeconds, error: String(error) }));
+    console.error(
+      JSON.stringify({ msg: 'delivery batch failed', size: bodies.size, claimed: progress.claimed, retryInSeconds: delaySeconds, error: String(error) }),
+    );
     for (const message of bodies.keys()) message.retry({ delaySeconds });
   } finally {
     for (const db of progress.replacements) ctx.waitUntil(db.end().catch(() => {}));

@@ -28,7 +28,9 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
       before: replay.filter.to,
       limit: REPLAY_CHUNK,
     });
-    const selected = events.filter((e) => (!replay.filter.types?.length || matchesAny(replay.filter.types, String(e.event.type))) && (!where.ok || where.test(e.event)));
+    const selected = events.filter(
+      (e) => (!replay.filter.types?.length || matchesAny(replay.filter.types, String(e.event.type))) && (!where.ok || where.test(e.event)),
+    );
     const routing = await loadRouting(db, replay.tenant_id);
     const routes = compileRoutes(routing.subscriptions.filter((s) => !replay.subscription_id || s.id === replay.subscription_id));
     const planned = (
@@ -50,7 +52,13 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
     for (let i = 0; i < unordered.length; i += 100) {
       await env.DELIVERY_QUEUE.sendBatch(
         unordered.slice(i, i + 100).map((d) => ({
-          body: { type: 'delivery.v1', tenant_id: replay.tenant_id, delivery_id: d.id, subscription_id: d.subscriptionId, partition_key: null } satisfies DeliveryMessage,
+          body: {
+            type: 'delivery.v1',
+            tenant_id: replay.tenant_id,
+            delivery_id: d.id,
+            subscription_id: d.subscriptionId,
+            partition_key: null,
+          } satisfies DeliveryMessage,
           contentType: 'json' as const,
         })),
       );
@@ -59,8 +67,14 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
     if (ordered.length > 0) await env.TENANT_LOG.getByName(replay.tenant_id).stageOrdered(ordered);
 
     const done = events.length < REPLAY_CHUNK;
-    await advanceReplay(db, replay.id, { cursor: events.at(-1)?.sequence ?? replay.cursor_sequence, matched: selected.length, deliveries: planned.length, done });
-    if (!done) await env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: replay.tenant_id, replay_id: replay.id } satisfies ReplayMessage, { contentType: 'json' });
+    await advanceReplay(db, replay.id, {
+      cursor: events.at(-1)?.sequence ?? replay.cursor_sequence,
+      matched: selected.length,
+      deliveries: planned.length,
+      done,
+    });
+    if (!done)
+      await env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: replay.tenant_id, replay_id: replay.id } satisfies ReplayMessage, { contentType: 'json' });
   });
   return { kind: 'done' };
 }

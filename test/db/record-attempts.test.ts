@@ -5,8 +5,18 @@ import { createTenant, withTestDb } from '../fixtures/api';
 
 function attempt(tenantId: string, deliveryId: string): AttemptRecord {
   return {
-    tenant_id: tenantId, delivery_id: deliveryId, subscription_id: 'sub_01JD0000000000000000000000', attempt: 1, started_at: new Date().toISOString(),
-    latency_ms: 3, outcome: 'delivered', status_code: 200, error: null, response_body: 'ok', status: 'delivered', next_attempt_at: null,
+    tenant_id: tenantId,
+    delivery_id: deliveryId,
+    subscription_id: 'sub_01JD0000000000000000000000',
+    attempt: 1,
+    started_at: new Date().toISOString(),
+    latency_ms: 3,
+    outcome: 'delivered',
+    status_code: 200,
+    error: null,
+    response_body: 'ok',
+    status: 'delivered',
+    next_attempt_at: null,
   };
 }
 

@@ -9,9 +9,17 @@ describe('delivery consumer leases', () => {
     const source = await createSource();
     const { path, url } = receiverPath();
     await behave(path, { default: { status: 500 } });
-    const sub = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } }, retry_schedule: [0, 3600] });
+    const sub = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url } },
+      retry_schedule: [0, 3600],
+    });
     const { id: eventId } = await (await ingest(source, makeEvent())).json<{ id: string }>();
-    const delivery = await eventually(async () => (await api<{ data: { id: string; attempts: number }[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data.find((d) => d.attempts === 1));
+    const delivery = await eventually(async () =>
+      (await api<{ data: { id: string; attempts: number }[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data.find(
+        (d) => d.attempts === 1,
+      ),
+    );
     // what a consumer that claimed the delivery and then died leaves behind
     await withTestDb((db) => db.query(`UPDATE deliveries SET leased_until = now() + interval '60 seconds' WHERE id = $1`, [delivery.id]));
 

@@ -18,7 +18,11 @@ describe('where filters sharing one event', () => {
     const event = { type: 'orders.created', data, list: [data] };
     // 50 subscriptions, each with 150 conditions comparing `data` with an object (the node limit is 200)
     const filters = Array.from({ length: 50 }, (_, s) =>
-      compiled({ $or: Array.from({ length: 150 }, (_, i) => (i % 3 === 0 ? { data: { other: s * 1000 + i } } : i % 3 === 1 ? { data: { $in: [{ k: i }] } } : { list: { $contains: { k: i } } })) }),
+      compiled({
+        $or: Array.from({ length: 150 }, (_, i) =>
+          i % 3 === 0 ? { data: { other: s * 1000 + i } } : i % 3 === 1 ? { data: { $in: [{ k: i }] } } : { list: { $contains: { k: i } } },
+        ),
+      }),
     );
     // counted by hand: a spy would keep every 1 MB result alive
     let ofData = 0;

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../../src/delivery/filter';
 
 const event = {
-  specversion: '1.0', id: '1', source: '/shop', type: 'orders.created', subject: 'order/42',
+  specversion: '1.0',
+  id: '1',
+  source: '/shop',
+  type: 'orders.created',
+  subject: 'order/42',
   data: { amount: 120, currency: 'EUR', tags: ['vip', 'eu'], customer: { email: 'a@example.com', country: 'DE' }, items: [{ sku: 'A-1' }] },
 };
 
@@ -49,7 +53,12 @@ describe('where filters', () => {
 
   it('refuses a path through __proto__, constructor or prototype instead of reading the prototype', () => {
     // formerly `{ 'data.__proto__': { $exists: true } }` compiled and matched nothing; now it is refused
-    for (const where of [{ 'data.__proto__': { $exists: true } }, { 'data.constructor': 'x' }, JSON.parse('{"__proto__": {"a": 1}}'), { $or: [{ 'prototype.x': 1 }] }]) {
+    for (const where of [
+      { 'data.__proto__': { $exists: true } },
+      { 'data.constructor': 'x' },
+      JSON.parse('{"__proto__": {"a": 1}}'),
+      { $or: [{ 'prototype.x': 1 }] },
+    ]) {
       const compiled = compileFilter(where);
       expect(compiled.ok, JSON.stringify(where)).toBe(false);
       if (!compiled.ok) expect(compiled.errors[0]!.detail).toMatch(/prototype/);

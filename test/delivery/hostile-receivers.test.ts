@@ -5,7 +5,11 @@ import { behave, receiverPath, waitForRequests } from '../fixtures/receiver';
 type Delivery = { id: string; status: string; attempt_log: { outcome: string; status_code: number | null; response_body: string | null }[] };
 
 async function subscribe(source: TestSource, url: string): Promise<void> {
-  const res = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], retry_schedule: [0], action: { type: 'webhook', config: { url } } });
+  const res = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+    types: ['orders.*'],
+    retry_schedule: [0],
+    action: { type: 'webhook', config: { url } },
+  });
   if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
 }
 

@@ -5,7 +5,11 @@ import { behave, received, receiverPath, waitForRequests } from '../fixtures/rec
 type Delivery = { id: string; status: string; attempts: number };
 
 async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<{ id: string }> {
-  const res = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { type: 'webhook', config: { url } }, ...extra });
+  const res = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+    types: ['orders.*'],
+    action: { type: 'webhook', config: { url } },
+    ...extra,
+  });
   if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
@@ -23,12 +27,18 @@ describe('ordered delivery', () => {
     const res = await ingest(source, events, 'application/cloudevents-batch+json');
     expect(res.status).toBe(202);
 
-    await eventually(async () => {
-      const ok = (await received(path)).filter((_, i) => (responses[i]?.status ?? 200) === 200);
-      return ok.length >= 12;
-    }, 30_000, 200);
+    await eventually(
+      async () => {
+        const ok = (await received(path)).filter((_, i) => (responses[i]?.status ?? 200) === 200);
+        return ok.length >= 12;
+      },
+      30_000,
+      200,
+    );
     const all = await received(path);
-    const delivered = all.filter((_, i) => (responses[i]?.status ?? 200) === 200).map((r) => JSON.parse(r.body) as { partitionkey: string; data: { n: number } });
+    const delivered = all
+      .filter((_, i) => (responses[i]?.status ?? 200) === 200)
+      .map((r) => JSON.parse(r.body) as { partitionkey: string; data: { n: number } });
     for (const key of ['key-0', 'key-1', 'key-2']) {
       const order = delivered.filter((e) => e.partitionkey === key).map((e) => e.data.n);
       expect(order, key).toEqual([...order].sort((a, b) => a - b));
@@ -46,7 +56,11 @@ describe('ordered delivery', () => {
     await behave(ordered.path, { responses: [{ status: 500 }, { status: 500 }, { status: 500 }] });
     await subscribe(source, ordered.url, { ordering: 'partition', retry_schedule: [0, 5, 5, 5] });
     await subscribe(source, plain.url);
-    await ingest(source, [makeEvent({ partitionkey: 'stuck' }), makeEvent({ partitionkey: 'stuck' }), makeEvent({ partitionkey: 'free' })], 'application/cloudevents-batch+json');
+    await ingest(
+      source,
+      [makeEvent({ partitionkey: 'stuck' }), makeEvent({ partitionkey: 'stuck' }), makeEvent({ partitionkey: 'free' })],
+      'application/cloudevents-batch+json',
+    );
     await waitForRequests(plain.path, 3);
     const seen = await waitForRequests(ordered.path, 2);
     const keys = seen.map((r) => JSON.parse(r.body).partitionkey);
@@ -62,10 +76,14 @@ describe('manual retry and replay', () => {
     await behave(path, { responses: [{ status: 500 }] });
     await subscribe(source, url, { retry_schedule: [0] });
     const { id: eventId } = await (await ingest(source, makeEvent())).json<{ id: string }>();
-    const failed = await eventually(async () => (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}&status=failed`)).body.data[0]);
+    const failed = await eventually(
+      async () => (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}&status=failed`)).body.data[0],
+    );
     const retry = await api('POST', `/v1/tenants/${source.tenantId}/deliveries/${failed.id}/retry`);
     expect(retry).toMatchObject({ status: 202, body: { status: 'pending' } });
-    const delivered = await eventually(async () => (await api<Delivery>('GET', `/v1/tenants/${source.tenantId}/deliveries/${failed.id}`)).body.status === 'delivered');
+    const delivered = await eventually(
+      async () => (await api<Delivery>('GET', `/v1/tenants/${source.tenantId}/deliveries/${failed.id}`)).body.status === 'delivered',
+    );
     expect(delivered).toBe(true);
     expect(await received(path)).toHaveLength(2);
     const again = await api('POST', `/v1/tenants/${source.tenantId}/deliveries/${failed.id}/retry`);
@@ -83,7 +101,10 @@ describe('manual retry and replay', () => {
     await waitForRequests(first.path, 6);
     await waitForRequests(second.path, 6);
 
-    const replay = await api<{ id: string; status: string }>('POST', `/v1/tenants/${source.tenantId}/replays`, { subscription_id: a.id, where: { 'data.region': 'eu' } });
+    const replay = await api<{ id: string; status: string }>('POST', `/v1/tenants/${source.tenantId}/replays`, {
+      subscription_id: a.id,
+      where: { 'data.region': 'eu' },
+    });
     expect(replay.status).toBe(202);
     const done = await eventually(async () => {
       const r = await api<{ status: string; events_matched: number; deliveries: number }>('GET', `/v1/tenants/${source.tenantId}/replays/${replay.body.id}`);
@@ -98,6 +119,8 @@ describe('manual retry and replay', () => {
   it('refuses a replay with an invalid filter or an unknown subscription', async () => {
     const source = await createSource();
     expect((await api('POST', `/v1/tenants/${source.tenantId}/replays`, { where: { x: { $regex: 'a' } } })).body).toMatchObject({ code: 'invalid_filter' });
-    expect((await api('POST', `/v1/tenants/${source.tenantId}/replays`, { subscription_id: 'sub_nope' })).body).toMatchObject({ code: 'subscription_not_found' });
+    expect((await api('POST', `/v1/tenants/${source.tenantId}/replays`, { subscription_id: 'sub_nope' })).body).toMatchObject({
+      code: 'subscription_not_found',
+    });
   });
 });

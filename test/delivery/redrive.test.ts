@@ -64,7 +64,9 @@ describe('redrive sweep (Cron Trigger)', () => {
 
     await sweep();
     await waitForRequests(path, 2);
-    expect(await eventually(async () => (await deliveriesOf(source)).find((d) => d.id === first!.id && d.status === 'delivered'))).toMatchObject({ attempts: 2 });
+    expect(await eventually(async () => (await deliveriesOf(source)).find((d) => d.id === first!.id && d.status === 'delivered'))).toMatchObject({
+      attempts: 2,
+    });
     // the sweep marked it handled: a second sweep right away sends nothing more, while it does send a
     // delivery stranded elsewhere within the same wait
     const control = await strandedControl();
@@ -77,8 +79,17 @@ describe('redrive sweep (Cron Trigger)', () => {
     const { path, url } = receiverPath();
     // the first attempt fails and its retry is an hour away: the line holds it in flight
     await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
-    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } }, ordering: 'partition', retry_schedule: [0, 3600] });
-    await ingest(source, [makeEvent({ partitionkey: 'k', data: { n: 1 } }), makeEvent({ partitionkey: 'k', data: { n: 2 } })], 'application/cloudevents-batch+json');
+    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url } },
+      ordering: 'partition',
+      retry_schedule: [0, 3600],
+    });
+    await ingest(
+      source,
+      [makeEvent({ partitionkey: 'k', data: { n: 1 } }), makeEvent({ partitionkey: 'k', data: { n: 2 } })],
+      'application/cloudevents-batch+json',
+    );
     const [one, two] = await eventually(async () => {
       const list = await deliveriesOf(source);
       return list.length === 2 && list.some((d) => d.attempts === 1) ? list.sort((a, b) => b.attempts - a.attempts) : null;
@@ -99,7 +110,12 @@ describe('redrive sweep (Cron Trigger)', () => {
     const source = await createSource();
     const { path, url } = receiverPath();
     await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
-    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } }, ordering: 'partition', retry_schedule: [0, 3600] });
+    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url } },
+      ordering: 'partition',
+      retry_schedule: [0, 3600],
+    });
     await ingest(source, [makeEvent({ partitionkey: 'k' }), makeEvent({ partitionkey: 'k' })], 'application/cloudevents-batch+json');
     const list = await eventually(async () => {
       const all = await deliveriesOf(source);

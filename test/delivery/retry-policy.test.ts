@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCHEDULE_SECONDS, QUEUE_MAX_DELAY_SECONDS, firstDelay, nextStep, retryPolicy, retryScheduleSchema, type RetryOutcome } from '../../src/delivery/retry-policy';
+import {
+  DEFAULT_SCHEDULE_SECONDS,
+  QUEUE_MAX_DELAY_SECONDS,
+  firstDelay,
+  nextStep,
+  retryPolicy,
+  retryScheduleSchema,
+  type RetryOutcome,
+} from '../../src/delivery/retry-policy';
 
 const failed: RetryOutcome = { kind: 'retry', status: 500, error: 'destination answered 500' };
 const middle = () => 0.5; // no jitter

@@ -3,10 +3,20 @@ import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, 
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Sub = { id: string; secret: string; public_key: string | null; enabled: boolean; disabled_reason: string | null };
-type Delivery = { id: string; subscription_id: string; status: string; attempts: number; attempt_log: { attempt: number; outcome: string; status_code: number | null }[] };
+type Delivery = {
+  id: string;
+  subscription_id: string;
+  status: string;
+  attempts: number;
+  attempt_log: { attempt: number; outcome: string; status_code: number | null }[];
+};
 
 async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<Sub> {
-  const res = await api<Sub>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { type: 'webhook', config: { url } }, ...extra });
+  const res = await api<Sub>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+    types: ['orders.*'],
+    action: { type: 'webhook', config: { url } },
+    ...extra,
+  });
   if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
@@ -67,7 +77,11 @@ describe('webhook deliveries', () => {
     expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(900);
     const delivery = await settled(source.tenantId, eventId, 'delivered');
-    expect(delivery.attempt_log.map((a) => [a.outcome, a.status_code])).toEqual([['retry', 500], ['retry', 503], ['delivered', 200]]);
+    expect(delivery.attempt_log.map((a) => [a.outcome, a.status_code])).toEqual([
+      ['retry', 500],
+      ['retry', 503],
+      ['delivered', 200],
+    ]);
   });
 
   it('honours Retry-After on a 429', async () => {
@@ -92,7 +106,11 @@ describe('webhook deliveries', () => {
     expect(delivery.attempts).toBe(2);
     expect(delivery.attempt_log.map((a) => a.status_code)).toEqual([500, 500]);
     const [notice] = await waitForRequests(watcher.path, 1);
-    expect(JSON.parse(notice!.body)).toMatchObject({ type: 'switchyard.delivery.exhausted', subject: delivery.id, data: { event_id: eventId, attempts: 2, last_status: 500 } });
+    expect(JSON.parse(notice!.body)).toMatchObject({
+      type: 'switchyard.delivery.exhausted',
+      subject: delivery.id,
+      data: { event_id: eventId, attempts: 2, last_status: 500 },
+    });
   });
 
   it('disables the subscription when the endpoint answers 410 Gone', async () => {
@@ -129,7 +147,11 @@ describe('webhook deliveries', () => {
     const source = await createSource();
     const { path, url } = receiverPath();
     await behave(path, { responses: [{ status: 200, delayMs: 3000 }] });
-    const res = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url, timeout_ms: 1000 } }, retry_schedule: [0, 1] });
+    const res = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url, timeout_ms: 1000 } },
+      retry_schedule: [0, 1],
+    });
     expect(res.status).toBe(201);
     const eventId = await send(source);
     const delivery = await settled(source.tenantId, eventId, 'delivered');
@@ -138,7 +160,15 @@ describe('webhook deliveries', () => {
 
   it('refuses private, loopback, link-local and metadata destinations', async () => {
     const source = await createSource();
-    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://127.0.0.1:1/', 'http://[::ffff:127.0.0.1]/', 'http://10.0.0.8/', 'http://localhost/', 'ftp://example.com/', 'https://user:pw@example.com/']) {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data',
+      'http://127.0.0.1:1/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://10.0.0.8/',
+      'http://localhost/',
+      'ftp://example.com/',
+      'https://user:pw@example.com/',
+    ]) {
       const res = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } });
       expect(res.status, url).toBe(422);
     }
@@ -146,9 +176,14 @@ describe('webhook deliveries', () => {
 
   it('tells how to allow a local destination when a loopback webhook URL is refused', async () => {
     const source = await createSource();
-    const res = await api<{ code: string; detail: string; errors: { pointer: string; detail: string }[] }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-      types: ['**'], action: { type: 'webhook', config: { url: 'http://127.0.0.1:9/hook' } },
-    });
+    const res = await api<{ code: string; detail: string; errors: { pointer: string; detail: string }[] }>(
+      'POST',
+      `/v1/tenants/${source.tenantId}/subscriptions`,
+      {
+        types: ['**'],
+        action: { type: 'webhook', config: { url: 'http://127.0.0.1:9/hook' } },
+      },
+    );
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('destination_refused');
     expect(res.body.detail).toContain('127.0.0.1 is loopback');
@@ -195,10 +230,30 @@ describe('webhook deliveries', () => {
     await subscribe(source, control.url, { types: ['users.*'] });
     const controlEvent = await send(source, { type: 'users.created' });
     const reopened = await settled(source.tenantId, controlEvent, 'delivered');
-    await withTestDb((db) => db.query(`UPDATE deliveries SET status = 'pending', finished_at = NULL, next_attempt_at = NULL, leased_until = NULL WHERE id = $1`, [reopened.id]));
-    await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: delivery.id, subscription_id: sub.id, partition_key: null });
-    await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: delivery.id, subscription_id: sub.id, partition_key: null });
-    await testEnv.DELIVERY_QUEUE.send({ type: 'delivery.v1', tenant_id: source.tenantId, delivery_id: reopened.id, subscription_id: reopened.subscription_id, partition_key: null });
+    await withTestDb((db) =>
+      db.query(`UPDATE deliveries SET status = 'pending', finished_at = NULL, next_attempt_at = NULL, leased_until = NULL WHERE id = $1`, [reopened.id]),
+    );
+    await testEnv.DELIVERY_QUEUE.send({
+      type: 'delivery.v1',
+      tenant_id: source.tenantId,
+      delivery_id: delivery.id,
+      subscription_id: sub.id,
+      partition_key: null,
+    });
+    await testEnv.DELIVERY_QUEUE.send({
+      type: 'delivery.v1',
+      tenant_id: source.tenantId,
+      delivery_id: delivery.id,
+      subscription_id: sub.id,
+      partition_key: null,
+    });
+    await testEnv.DELIVERY_QUEUE.send({
+      type: 'delivery.v1',
+      tenant_id: source.tenantId,
+      delivery_id: reopened.id,
+      subscription_id: reopened.subscription_id,
+      partition_key: null,
+    });
     await waitForRequests(control.path, 2);
     await new Promise((r) => setTimeout(r, 1500));
     const after = (await api<Delivery>('GET', `/v1/tenants/${source.tenantId}/deliveries/${delivery.id}`)).body;

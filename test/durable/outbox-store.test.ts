@@ -8,8 +8,17 @@ const NOW = Date.parse('2026-01-02T03:04:05.000Z');
 
 function item(ceId: string, data: unknown = {}, overrides: Partial<AppendItem> = {}): AppendItem {
   return {
-    sourceId: 'src_1', ceId, sha256: `sha-${ceId}`, type: 'orders.created', subject: 'order-1', time: '2026-01-02T03:04:05Z', partitionKey: 'customer-7',
-    correlationId: 'cor_1', causationId: null, json: JSON.stringify({ specversion: '1.0', id: ceId, source: '/shop', type: 'orders.created', data }), ...overrides,
+    sourceId: 'src_1',
+    ceId,
+    sha256: `sha-${ceId}`,
+    type: 'orders.created',
+    subject: 'order-1',
+    time: '2026-01-02T03:04:05Z',
+    partitionKey: 'customer-7',
+    correlationId: 'cor_1',
+    causationId: null,
+    json: JSON.stringify({ specversion: '1.0', id: ceId, source: '/shop', type: 'orders.created', data }),
+    ...overrides,
   };
 }
 
@@ -21,7 +30,9 @@ async function withOutbox<T>(fn: (sql: SqlStorage) => T): Promise<T> {
 
 describe('outbox store', () => {
   it('sequences fresh items after the last sequence and answers repeats in the batch as duplicate or conflict', async () => {
-    const out = await withOutbox((sql) => appendToOutbox(sql, [item('a'), item('b'), item('a'), item('b', {}, { sha256: 'other' })], { lastSequence: 41, now: NOW, expiresAt: NOW + 60_000 }));
+    const out = await withOutbox((sql) =>
+      appendToOutbox(sql, [item('a'), item('b'), item('a'), item('b', {}, { sha256: 'other' })], { lastSequence: 41, now: NOW, expiresAt: NOW + 60_000 }),
+    );
     expect(out.lastSequence).toBe(43);
     expect(out.results.map((r) => [r.kind, r.sequence, 'duplicate' in r ? r.duplicate : undefined])).toEqual([
       ['accepted', 42, false],
@@ -45,23 +56,50 @@ describe('outbox store', () => {
 
   it('encodes every column of the stored rows, the event spliced in as JSON, when a batch is read for Postgres', async () => {
     const { slice, ids } = await withOutbox((sql) => {
-      const appended = appendToOutbox(sql, [item('a', { amount: 1 }), item('b', { amount: 2 }, { subject: null, partitionKey: null, correlationId: null })], { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+      const appended = appendToOutbox(sql, [item('a', { amount: 1 }), item('b', { amount: 2 }, { subject: null, partitionKey: null, correlationId: null })], {
+        lastSequence: 0,
+        now: NOW,
+        expiresAt: NOW + 60_000,
+      });
       return { slice: encodeOutbox(sql, { oldest: 1000, maxChars: 4 * 1024 * 1024 }), ids: appended.results.map((r) => r.id) };
     });
     expect(slice).toMatchObject({ n: 2, first: 1, last: 2 });
     expect(JSON.parse(slice.events)).toEqual([
       {
-        sequence: 1, id: ids[0], source_id: 'src_1', ce_id: 'a', type: 'orders.created', subject: 'order-1', time: '2026-01-02T03:04:05Z', partition_key: 'customer-7',
-        correlation_id: 'cor_1', causation_id: null, event: { specversion: '1.0', id: 'a', source: '/shop', type: 'orders.created', data: { amount: 1 } }, sha256: 'sha-a', received_at: NOW,
+        sequence: 1,
+        id: ids[0],
+        source_id: 'src_1',
+        ce_id: 'a',
+        type: 'orders.created',
+        subject: 'order-1',
+        time: '2026-01-02T03:04:05Z',
+        partition_key: 'customer-7',
+        correlation_id: 'cor_1',
+        causation_id: null,
+        event: { specversion: '1.0', id: 'a', source: '/shop', type: 'orders.created', data: { amount: 1 } },
+        sha256: 'sha-a',
+        received_at: NOW,
       },
-      expect.objectContaining({ sequence: 2, id: ids[1], ce_id: 'b', subject: null, partition_key: null, correlation_id: null, event: expect.objectContaining({ data: { amount: 2 } }) }),
+      expect.objectContaining({
+        sequence: 2,
+        id: ids[1],
+        ce_id: 'b',
+        subject: null,
+        partition_key: null,
+        correlation_id: null,
+        event: expect.objectContaining({ data: { amount: 2 } }),
+      }),
     ]);
   });
 
   it('stops a batch at the character cap, the first row always included, and at the row cap', async () => {
     const big = 'x'.repeat(900_000);
     const [capped, first, rows, empty] = await withOutbox((sql) => {
-      appendToOutbox(sql, Array.from({ length: 6 }, (_, i) => item(`big-${i}`, big)), { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+      appendToOutbox(
+        sql,
+        Array.from({ length: 6 }, (_, i) => item(`big-${i}`, big)),
+        { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 },
+      );
       return [
         encodeOutbox(sql, { oldest: 1000, maxChars: 4 * 1024 * 1024 }),
         encodeOutbox(sql, { oldest: 1000, maxChars: 1 }),
@@ -79,7 +117,11 @@ describe('outbox store', () => {
 
   it('encodes a range of sequences the same way a batch is encoded, for the slices of a refused batch', async () => {
     const [batch, slice, row] = await withOutbox((sql) => {
-      appendToOutbox(sql, ['a', 'b', 'c', 'd'].map((id) => item(id)), { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+      appendToOutbox(
+        sql,
+        ['a', 'b', 'c', 'd'].map((id) => item(id)),
+        { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 },
+      );
       const reader = outboxReader(sql);
       return [encodeOutbox(sql, { oldest: 1000, maxChars: 4 * 1024 * 1024 }), reader.slice(2, 3), reader.row(3)];
     });

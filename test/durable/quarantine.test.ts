@@ -7,11 +7,26 @@ type Quarantined = { sequence: number; id: string; ce_id: string; error: string;
 type Accepted = { id: string; sequence: number; duplicate: boolean };
 
 const storedSequences = (tenantId: string) =>
-  withTestDb(async (db) => (await db.query<{ sequence: string }>('SELECT sequence FROM events WHERE tenant_id = $1 ORDER BY sequence', [tenantId])).rows.map((r) => Number(r.sequence)));
+  withTestDb(async (db) =>
+    (await db.query<{ sequence: string }>('SELECT sequence FROM events WHERE tenant_id = $1 ORDER BY sequence', [tenantId])).rows.map((r) =>
+      Number(r.sequence),
+    ),
+  );
 
 /** An item as the pipeline would hand it to the log, with `json` the door would now refuse. */
 function poisonItem(source: TestSource, ceId: string, json: string): AppendItem {
-  return { sourceId: source.sourceId, ceId, sha256: ceId, type: 'orders.created', subject: null, time: null, partitionKey: null, correlationId: null, causationId: null, json };
+  return {
+    sourceId: source.sourceId,
+    ceId,
+    sha256: ceId,
+    type: 'orders.created',
+    subject: null,
+    time: null,
+    partitionKey: null,
+    correlationId: null,
+    causationId: null,
+    json,
+  };
 }
 const eventJson = (ceId: string, data: string) => `{"specversion":"1.0","id":"${ceId}","source":"/x","type":"orders.created","data":${data}}`;
 
@@ -26,14 +41,18 @@ describe('TenantLog quarantine: a row Postgres refuses never blocks the tenant',
     const deep = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
     const { configVersion } = await log.status();
     const appended = await log.append({
-      tenantId: source.tenantId, dedupWindowSeconds: 3600, configVersion,
+      tenantId: source.tenantId,
+      dedupWindowSeconds: 3600,
+      configVersion,
       items: [poisonItem(source, 'too-deep', eventJson('too-deep', deep)), poisonItem(source, 'has-nul', eventJson('has-nul', '"a\\u0000b"'))],
     });
     expect(appended.kind === 'appended' && appended.results.map((r) => r.sequence)).toEqual([2, 3]);
     const after = await Promise.all(['after-1', 'after-2', 'after-3'].map(async (id) => (await ingest(source, makeEvent({ id }))).json<Accepted>()));
     expect(after.map((a) => a.sequence).sort()).toEqual([4, 5, 6]);
 
-    expect(await eventually(async () => ((await storedSequences(source.tenantId)).length === 4 ? storedSequences(source.tenantId) : null))).toEqual([1, 4, 5, 6]);
+    expect(await eventually(async () => ((await storedSequences(source.tenantId)).length === 4 ? storedSequences(source.tenantId) : null))).toEqual([
+      1, 4, 5, 6,
+    ]);
     await runDurableObjectAlarm(log);
     expect(await log.status()).toMatchObject({ outboxDepth: 0, flushFailures: 0, quarantined: 0 });
 
@@ -57,7 +76,12 @@ describe('TenantLog quarantine: a row Postgres refuses never blocks the tenant',
     // the quarantined sequences stay taken, and a resend is not told it was a stored duplicate
     const later = await (await ingest(source, makeEvent({ id: 'later' }))).json<Accepted>();
     expect(later.sequence).toBe(7);
-    const again = await log.append({ tenantId: source.tenantId, dedupWindowSeconds: 3600, configVersion, items: [poisonItem(source, 'has-nul', eventJson('has-nul', '"a\\u0000b"'))] });
+    const again = await log.append({
+      tenantId: source.tenantId,
+      dedupWindowSeconds: 3600,
+      configVersion,
+      items: [poisonItem(source, 'has-nul', eventJson('has-nul', '"a\\u0000b"'))],
+    });
     expect(again.kind === 'appended' && again.results[0]).toMatchObject({ kind: 'accepted', sequence: 8, duplicate: false });
   });
 
@@ -99,7 +123,8 @@ describe('TenantLog quarantine: a row Postgres refuses never blocks the tenant',
 
   it('lets a tenant token with events:read list the quarantine and refuses one without it', async () => {
     const source = await createSource();
-    const mint = async (scopes: string[]) => (await api<{ token: string }>('POST', `/v1/tenants/${source.tenantId}/tokens`, { scopes, ttl_seconds: 600 })).body.token;
+    const mint = async (scopes: string[]) =>
+      (await api<{ token: string }>('POST', `/v1/tenants/${source.tenantId}/tokens`, { scopes, ttl_seconds: 600 })).body.token;
     const reader = await api('GET', `/v1/tenants/${source.tenantId}/quarantine`, undefined, await mint(['events:read']));
     expect(reader).toMatchObject({ status: 200, body: { data: [], next_cursor: null } });
     const other = await api('GET', `/v1/tenants/${source.tenantId}/quarantine`, undefined, await mint(['sources:read']));

@@ -37,7 +37,10 @@ describe('tokens of this deployment (HS256)', () => {
     expect(res.headers.get('www-authenticate')).toContain('invalid_token');
     const tenant = await createTenant();
     const tenantToken = await new SignJWT({ scope: 'tenant', tenant }).setProtectedHeader({ alg: 'HS256' }).sign(key());
-    expect(await api('GET', `/v1/tenants/${tenant}`, undefined, tenantToken)).toMatchObject({ status: 401, body: { code: 'unauthorized', detail: expect.stringContaining('no exp claim') } });
+    expect(await api('GET', `/v1/tenants/${tenant}`, undefined, tenantToken)).toMatchObject({
+      status: 401,
+      body: { code: 'unauthorized', detail: expect.stringContaining('no exp claim') },
+    });
   });
 
   it('answers 401 to a token that lives longer than 30 days, however its iat is set', async () => {
@@ -47,7 +50,10 @@ describe('tokens of this deployment (HS256)', () => {
     };
     const day = 86_400;
     for (const token of [await sign(now(), now() + 31 * day), await sign(null, now() + 365 * day), await sign(now() - 300 * day, now() + day)]) {
-      expect(await api('GET', '/v1/tenants', undefined, token)).toMatchObject({ status: 401, body: { code: 'unauthorized', detail: expect.stringContaining('30 days') } });
+      expect(await api('GET', '/v1/tenants', undefined, token)).toMatchObject({
+        status: 401,
+        body: { code: 'unauthorized', detail: expect.stringContaining('30 days') },
+      });
     }
     // what npm run dev prints (scripts/lib/dev-vars.ts) and the longest tenant token POST .../tokens mints
     expect((await api('GET', '/v1/tenants', undefined, await sign(now(), now() + 30 * day))).status).toBe(200);
@@ -59,7 +65,7 @@ describe('tokens of this deployment (HS256)', () => {
 });
 
 describe('admin tokens of an external identity provider (AUTH_JWKS_URL)', () => {
-  it('accepts a token with the admin scope, verified against the provider\'s JWKS, and names its subject in the audit log', async () => {
+  it("accepts a token with the admin scope, verified against the provider's JWKS, and names its subject in the audit log", async () => {
     const token = await idpToken({ scope: 'openid admin' });
     const created = await api<{ id: string }>('POST', '/v1/tenants', { name: 'from the idp' }, token);
     expect(created.status).toBe(201);
@@ -77,17 +83,33 @@ describe('admin tokens of an external identity provider (AUTH_JWKS_URL)', () => 
   it('answers 401 to a token signed by another key, from another issuer, or expired', async () => {
     expect((await api('POST', '/v1/tenants', { name: 'x' }, await idpToken({ scope: 'admin' }, { key: otherKey }))).status).toBe(401);
     expect((await api('POST', '/v1/tenants', { name: 'x' }, await idpToken({ scope: 'admin' }, { issuer: 'https://evil.example' }))).status).toBe(401);
-    const expired = await new SignJWT({ scope: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(testEnv.AUTH_JWKS_ISSUER!).setIssuedAt(1_600_000_000).setExpirationTime(1_600_000_600).sign(idpKey);
+    const expired = await new SignJWT({ scope: 'admin' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer(testEnv.AUTH_JWKS_ISSUER!)
+      .setIssuedAt(1_600_000_000)
+      .setExpirationTime(1_600_000_600)
+      .sign(idpKey);
     expect((await api('POST', '/v1/tenants', { name: 'x' }, expired)).status).toBe(401);
   });
 
   it('answers 401 naming exp to a provider token without one', async () => {
-    const forever = await new SignJWT({ scope: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(testEnv.AUTH_JWKS_ISSUER!).setIssuedAt().sign(idpKey);
-    expect(await api('POST', '/v1/tenants', { name: 'x' }, forever)).toMatchObject({ status: 401, body: { code: 'unauthorized', detail: expect.stringContaining('no exp claim') } });
+    const forever = await new SignJWT({ scope: 'admin' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer(testEnv.AUTH_JWKS_ISSUER!)
+      .setIssuedAt()
+      .sign(idpKey);
+    expect(await api('POST', '/v1/tenants', { name: 'x' }, forever)).toMatchObject({
+      status: 401,
+      body: { code: 'unauthorized', detail: expect.stringContaining('no exp claim') },
+    });
   });
 
   it('never takes an HS256 token for the provider, nor a provider token for a tenant token', async () => {
-    const forged = await new SignJWT({ scope: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode('not-the-deployment-secret-0123456789'));
+    const forged = await new SignJWT({ scope: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('not-the-deployment-secret-0123456789'));
     expect((await api('POST', '/v1/tenants', { name: 'x' }, forged)).status).toBe(401);
     const tenantShaped = await idpToken({ scope: 'tenant', tenant: 'tn_x' });
     expect((await api('GET', '/v1/tenants/tn_x', undefined, tenantShaped)).status).toBe(403);

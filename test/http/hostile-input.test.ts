@@ -16,7 +16,11 @@ const pointers = (p: { body: Problem }) => (p.body.errors ?? []).map((e) => e.po
 describe('prototype keys', () => {
   it('refuses a where of {"__proto__": …} with 422 instead of a filter matching every event', async () => {
     const tenant = await createTenant();
-    const res = await raw('POST', `/v1/tenants/${tenant}/subscriptions`, '{"types":["**"],"action":{"type":"webhook","config":{"url":"https://example.com/h"}},"where":{"__proto__":{"data.amount":{"$gt":1}}}}');
+    const res = await raw(
+      'POST',
+      `/v1/tenants/${tenant}/subscriptions`,
+      '{"types":["**"],"action":{"type":"webhook","config":{"url":"https://example.com/h"}},"where":{"__proto__":{"data.amount":{"$gt":1}}}}',
+    );
     expect(res).toMatchObject({ status: 422, body: { code: 'forbidden_key' } });
     expect(pointers(res)).toEqual(['/where/__proto__']);
     expect((await api<{ data: unknown[] }>('GET', `/v1/tenants/${tenant}/subscriptions`)).body.data).toEqual([]);
@@ -39,17 +43,26 @@ describe('prototype keys', () => {
 describe('unknown fields', () => {
   it('answers 422 pointing at verifier.config.secret and saying it belongs at verifier.secret', async () => {
     const tenant = await createTenant();
-    const res = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, { name: 'gh', verifier: { type: 'github', config: { secret: 'my-github-secret' } } });
+    const res = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'gh',
+      verifier: { type: 'github', config: { secret: 'my-github-secret' } },
+    });
     expect(res.status).toBe(422);
     expect(pointers(res)).toEqual(['/verifier/config/secret']);
     expect(res.body.errors![0]!.detail).toContain('verifier.secret');
-    const right = await api<{ secret: string }>('POST', `/v1/tenants/${tenant}/sources`, { name: 'gh', verifier: { type: 'github', secret: 'my-github-secret' } });
+    const right = await api<{ secret: string }>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'gh',
+      verifier: { type: 'github', secret: 'my-github-secret' },
+    });
     expect(right).toMatchObject({ status: 201, body: { secret: 'my-github-secret' } });
   });
 
   it('refuses a supplied secret the verifier would silently replace with its own', async () => {
     const tenant = await createTenant();
-    const res = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, { name: 'j', verifier: { type: 'jws', config: { jwks_url: 'https://example.com/jwks' }, secret: 'not-used-at-all' } });
+    const res = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'j',
+      verifier: { type: 'jws', config: { jwks_url: 'https://example.com/jwks' }, secret: 'not-used-at-all' },
+    });
     expect(res).toMatchObject({ status: 422, body: { code: 'secret_not_accepted' } });
     expect(pointers(res)).toEqual(['/verifier/secret']);
   });
@@ -57,10 +70,16 @@ describe('unknown fields', () => {
   it('keeps a whsec_ secret brought from another Standard Webhooks sender and refuses a malformed one', async () => {
     const tenant = await createTenant();
     const brought = `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))))}`;
-    const created = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant}/sources`, { name: 'svix', verifier: { type: 'standard-webhooks', secret: brought } });
+    const created = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'svix',
+      verifier: { type: 'standard-webhooks', secret: brought },
+    });
     expect(created).toMatchObject({ status: 201, body: { secret: brought } });
     expect((await ingest({ tenantId: tenant, sourceId: created.body.id, secret: brought }, makeEvent())).status).toBe(202);
-    const malformed = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, { name: 'bad', verifier: { type: 'standard-webhooks', secret: 'whsec_not-base64-at-all!!' } });
+    const malformed = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'bad',
+      verifier: { type: 'standard-webhooks', secret: 'whsec_not-base64-at-all!!' },
+    });
     expect(malformed).toMatchObject({ status: 422, body: { code: 'secret_not_accepted' } });
     expect(pointers(malformed)).toEqual(['/verifier/secret']);
   });
@@ -74,8 +93,18 @@ describe('unknown fields', () => {
       ['PATCH', t, { nmae: 'typo' }, '/nmae'],
       ['POST', `${t}/tokens`, { ttl: 60 }, '/ttl'],
       ['POST', `${t}/sources`, { name: 's', verifier: { type: 'hmac', config: { header: 'x-sig', algo: 'sha1' } } }, '/verifier/config/algo'],
-      ['POST', `${t}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url: 'https://example.com/h', retries: 3 } } }, '/action/config/retries'],
-      ['POST', `${t}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url: 'https://example.com/h' } }, filter: { subject: 'x' } }, '/filter'],
+      [
+        'POST',
+        `${t}/subscriptions`,
+        { types: ['**'], action: { type: 'webhook', config: { url: 'https://example.com/h', retries: 3 } } },
+        '/action/config/retries',
+      ],
+      [
+        'POST',
+        `${t}/subscriptions`,
+        { types: ['**'], action: { type: 'webhook', config: { url: 'https://example.com/h' } }, filter: { subject: 'x' } },
+        '/filter',
+      ],
       ['POST', `${t}/subscriptions`, { types: ['**'], action: { plugin_id: 'plg_x', config: {} } }, '/action/config'],
       ['POST', `${t}/plugins`, { type: 'redact', name: 'r', config: { pointers: ['/data/card'] }, kind: 'transformer' }, '/kind'],
       ['POST', `${t}/plugins`, { type: 'webhook', name: 'w', config: { url: 'https://example.com/h', timeout: 5 } }, '/config/timeout'],
@@ -91,7 +120,10 @@ describe('unknown fields', () => {
 
   it('answers 422 for an unknown field in a subscription or plugin PATCH', async () => {
     const tenant = await createTenant();
-    const sub = await api<{ id: string }>('POST', `/v1/tenants/${tenant}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url: 'https://example.com/h' } } });
+    const sub = await api<{ id: string }>('POST', `/v1/tenants/${tenant}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url: 'https://example.com/h' } },
+    });
     const patched = await api<Problem>('PATCH', `/v1/tenants/${tenant}/subscriptions/${sub.body.id}`, { enabled: false, paused: true });
     expect(patched.status).toBe(422);
     expect(pointers(patched)).toEqual(['/paused']);
@@ -114,7 +146,10 @@ function looseObjects(schema: unknown, defs: Record<string, unknown>, at = '', s
 
 describe('strict schemas', () => {
   it('documents every request body and plugin config as closed to unknown fields', async () => {
-    const doc = await (await call('/openapi.json')).json<{ paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: unknown }> } }>>; components: { schemas: Record<string, unknown> } }>();
+    const doc = await (await call('/openapi.json')).json<{
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: unknown }> } }>>;
+      components: { schemas: Record<string, unknown> };
+    }>();
     const loose: string[] = [];
     let bodies = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
@@ -140,7 +175,11 @@ describe('values Postgres refuses', () => {
     const name = await raw('POST', '/v1/tenants', '{"name":"a\\u0000b"}');
     expect(name).toMatchObject({ status: 422, type: 'application/problem+json', body: { code: 'invalid_text' } });
     expect(pointers(name)).toEqual(['/name']);
-    const where = await raw('POST', `/v1/tenants/${tenant}/subscriptions`, '{"types":["**"],"action":{"type":"webhook","config":{"url":"https://example.com/h"}},"where":{"subject":"\\u0000"}}');
+    const where = await raw(
+      'POST',
+      `/v1/tenants/${tenant}/subscriptions`,
+      '{"types":["**"],"action":{"type":"webhook","config":{"url":"https://example.com/h"}},"where":{"subject":"\\u0000"}}',
+    );
     expect(pointers(where)).toEqual(['/where/subject']);
     const schema = await raw('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, '{"schema":{"properties":{"\\ud800":{}}}}');
     expect(schema).toMatchObject({ status: 422, body: { code: 'invalid_text' } });
@@ -183,9 +222,15 @@ describe('values Postgres refuses', () => {
   it('maps a data exception Postgres raises to a 422 problem, not a 500', async () => {
     const db = await connect(testEnv);
     try {
-      const error = await db.query('SELECT $1::timestamptz', ['0000-01-01T00:00:00Z']).then(() => null, (e: unknown) => e);
+      const error = await db.query('SELECT $1::timestamptz', ['0000-01-01T00:00:00Z']).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(databaseRefusal(error)).toMatchObject({ status: 422, code: 'invalid_value' });
-      const deep = await db.query('SELECT $1::jsonb', ['['.repeat(100_000) + ']'.repeat(100_000)]).then(() => null, (e: unknown) => e);
+      const deep = await db.query('SELECT $1::jsonb', ['['.repeat(100_000) + ']'.repeat(100_000)]).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(databaseRefusal(deep)).toMatchObject({ status: 422 });
     } finally {
       await db.end();
@@ -206,7 +251,11 @@ describe('values Postgres refuses', () => {
 describe('concurrent registrations', () => {
   it('gives concurrent schema registrations of one event type distinct versions instead of a 500', async () => {
     const tenant = await createTenant();
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => api<{ version: number }>('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, { schema: { type: 'object', title: `v${i}` } })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        api<{ version: number }>('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, { schema: { type: 'object', title: `v${i}` } }),
+      ),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(201));
     expect(results.map((r) => r.body.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -216,7 +265,17 @@ describe('cursors', () => {
   it('answers 400 invalid_cursor for a garbage cursor on every list instead of the first page', async () => {
     const { tenantId } = await createSource();
     const t = `/v1/tenants/${tenantId}`;
-    const lists = ['/v1/tenants', `${t}/sources`, `${t}/subscriptions`, `${t}/plugins`, `${t}/deliveries`, `${t}/event-types`, `${t}/events`, `${t}/audit-log`, `${t}/replays`];
+    const lists = [
+      '/v1/tenants',
+      `${t}/sources`,
+      `${t}/subscriptions`,
+      `${t}/plugins`,
+      `${t}/deliveries`,
+      `${t}/event-types`,
+      `${t}/events`,
+      `${t}/audit-log`,
+      `${t}/replays`,
+    ];
     for (const list of lists) {
       for (const cursor of ['zzz', 'not base64!', btoa('c:@@'), btoa('c:99999999999999999999'), btoa('x')]) {
         const res = await api<Problem>('GET', `${list}?cursor=${cursor}`);

@@ -24,13 +24,19 @@ describe('numbers JSON cannot carry', () => {
     // the same event with the number as text is fine, and nothing was stored for the refused one
     expect((await ingest(source, makeEvent({ id: 'huge-number-text', data: { n: '1e309' } }))).status).toBe(202);
     await eventually(async () => (await withTestDb((db) => db.query('SELECT 1 FROM events WHERE tenant_id = $1', [source.tenantId]))).rows.length === 1);
-    const ceIds = await withTestDb(async (db) => (await db.query<{ ce_id: string }>('SELECT ce_id FROM events WHERE tenant_id = $1', [source.tenantId])).rows.map((r) => r.ce_id));
+    const ceIds = await withTestDb(async (db) =>
+      (await db.query<{ ce_id: string }>('SELECT ce_id FROM events WHERE tenant_id = $1', [source.tenantId])).rows.map((r) => r.ce_id),
+    );
     expect(ceIds).toEqual(['huge-number-text']);
   });
 
   it('refuses 1e309 in a management body with 422 invalid_number, instead of saving a where filter that means null', async () => {
     const tenant = await createTenant();
-    const res = await rawJson('POST', `/v1/tenants/${tenant}/subscriptions`, '{"types":["orders.created"],"where":{"data.amount":1e309},"action":{"type":"webhook","config":{"url":"https://example.com/hook"}}}');
+    const res = await rawJson(
+      'POST',
+      `/v1/tenants/${tenant}/subscriptions`,
+      '{"types":["orders.created"],"where":{"data.amount":1e309},"action":{"type":"webhook","config":{"url":"https://example.com/hook"}}}',
+    );
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ code: 'invalid_number', errors: [{ pointer: '/where/data.amount' }] });
     const list = await api<{ data: unknown[] }>('GET', `/v1/tenants/${tenant}/subscriptions`);
@@ -82,7 +88,10 @@ describe('bodies that break off', () => {
     ['with a Content-Length it never reaches', { 'content-length': '1000' }],
   ])('refuses with 400 incomplete_body, not an unhandled error, when the body stream fails %s', async (_, headers) => {
     const request = new Request('https://switchyard.test/v1/ingest/x', { method: 'POST', headers, body: broken() });
-    const refused = await readBody(request).then(() => null, (error: unknown) => error);
+    const refused = await readBody(request).then(
+      () => null,
+      (error: unknown) => error,
+    );
     expect(refused).toBeInstanceOf(ProblemError);
     expect((refused as ProblemError).problem).toMatchObject({ status: 400, code: 'incomplete_body' });
   });
@@ -95,7 +104,11 @@ describe('what one tenant may create is bounded', () => {
 
   it('refuses the 501st subscription with 409 limit_reached, and accepts one again after a delete', async () => {
     const tenant = await createTenant();
-    await fill(`INSERT INTO subscriptions (id, tenant_id, types, action_type, action_config) SELECT 'sub_FILL' || lpad(g::text, 22, '0') || $1, $1, '{orders.created}', 'webhook', '{"url":"https://example.com/hook"}' FROM generate_series(1, $2) g`, tenant, TENANT_LIMITS.subscriptions - 1);
+    await fill(
+      `INSERT INTO subscriptions (id, tenant_id, types, action_type, action_config) SELECT 'sub_FILL' || lpad(g::text, 22, '0') || $1, $1, '{orders.created}', 'webhook', '{"url":"https://example.com/hook"}' FROM generate_series(1, $2) g`,
+      tenant,
+      TENANT_LIMITS.subscriptions - 1,
+    );
     const last = await api<{ id: string }>('POST', `/v1/tenants/${tenant}/subscriptions`, { types: ['orders.created'], action: webhook });
     expect(last.status).toBe(201);
     const over = await api<Problem>('POST', `/v1/tenants/${tenant}/subscriptions`, { types: ['orders.created'], action: webhook });
@@ -108,11 +121,23 @@ describe('what one tenant may create is bounded', () => {
 
   it('refuses plugin instances and sources past their limits with 409 limit_reached', async () => {
     const tenant = await createTenant();
-    await fill(`INSERT INTO plugins (id, tenant_id, type, kind, name) SELECT 'plg_FILL' || g || $1, $1, 'set-attributes', 'transformer', 'fill-' || g FROM generate_series(1, $2) g`, tenant, TENANT_LIMITS.plugins);
-    const plugin = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, { type: 'script-validator', name: 'one-more', config: { source: 'export function validate() { return { ok: true }; }' } });
+    await fill(
+      `INSERT INTO plugins (id, tenant_id, type, kind, name) SELECT 'plg_FILL' || g || $1, $1, 'set-attributes', 'transformer', 'fill-' || g FROM generate_series(1, $2) g`,
+      tenant,
+      TENANT_LIMITS.plugins,
+    );
+    const plugin = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, {
+      type: 'script-validator',
+      name: 'one-more',
+      config: { source: 'export function validate() { return { ok: true }; }' },
+    });
     expect(plugin.status).toBe(409);
     expect(plugin.body).toMatchObject({ code: 'limit_reached' });
-    await fill(`INSERT INTO sources (id, tenant_id, name, verifier_type) SELECT 'src_FILL' || g || $1, $1, 'fill', 'standard-webhooks' FROM generate_series(1, $2) g`, tenant, TENANT_LIMITS.sources);
+    await fill(
+      `INSERT INTO sources (id, tenant_id, name, verifier_type) SELECT 'src_FILL' || g || $1, $1, 'fill', 'standard-webhooks' FROM generate_series(1, $2) g`,
+      tenant,
+      TENANT_LIMITS.sources,
+    );
     const source = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, { name: 'one more' });
     expect(source.status).toBe(409);
     expect(source.body).toMatchObject({ code: 'limit_reached' });
@@ -120,7 +145,11 @@ describe('what one tenant may create is bounded', () => {
 
   it(`refuses a replay while ${TENANT_LIMITS.running_replays} of the tenant's replays are running`, async () => {
     const tenant = await createTenant();
-    await fill(`INSERT INTO replays (id, tenant_id, filter) SELECT 'rpl_FILL' || g || $1, $1, '{}' FROM generate_series(1, $2) g`, tenant, TENANT_LIMITS.running_replays);
+    await fill(
+      `INSERT INTO replays (id, tenant_id, filter) SELECT 'rpl_FILL' || g || $1, $1, '{}' FROM generate_series(1, $2) g`,
+      tenant,
+      TENANT_LIMITS.running_replays,
+    );
     const res = await api<Problem>('POST', `/v1/tenants/${tenant}/replays`, {});
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ code: 'limit_reached' });
@@ -135,7 +164,11 @@ describe('what one tenant may create is bounded', () => {
     const replay = await api<Problem>('POST', `/v1/tenants/${tenant}/replays`, { where });
     expect(replay.status).toBe(422);
     expect(replay.body).toMatchObject({ code: 'filter_too_large' });
-    const small = await api('POST', `/v1/tenants/${tenant}/subscriptions`, { types: ['orders.created'], where: { 'data.customer': { $in: [1, 2, 3] } }, action: webhook });
+    const small = await api('POST', `/v1/tenants/${tenant}/subscriptions`, {
+      types: ['orders.created'],
+      where: { 'data.customer': { $in: [1, 2, 3] } },
+      action: webhook,
+    });
     expect(small.status).toBe(201);
   });
 });
@@ -152,7 +185,14 @@ describe('replay ranges', () => {
 
 describe('event-type schemas a tenant keeps are bounded', () => {
   const fill = (tenant: string, type: string, count: number, schema: string) =>
-    withTestDb((db) => db.query(`INSERT INTO event_types (tenant_id, type, version, schema) SELECT $1, $2, g, $4::jsonb FROM generate_series(1, $3) g`, [tenant, type, count, schema]));
+    withTestDb((db) =>
+      db.query(`INSERT INTO event_types (tenant_id, type, version, schema) SELECT $1, $2, g, $4::jsonb FROM generate_series(1, $3) g`, [
+        tenant,
+        type,
+        count,
+        schema,
+      ]),
+    );
 
   it('refuses a version past the schema bytes budget with 409 limit_reached, and takes it again once a type is deleted', async () => {
     const tenant = await createTenant();
@@ -190,7 +230,11 @@ describe('problem answers stay small and coded', () => {
 
   it('answers a management body that is not JSON with 415 unsupported_media_type', async () => {
     const tenant = await createTenant();
-    const res = await call(`/v1/tenants/${tenant}/sources`, { method: 'POST', headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'text/plain' }, body: '{"name":"x"}' });
+    const res = await call(`/v1/tenants/${tenant}/sources`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'text/plain' },
+      body: '{"name":"x"}',
+    });
     expect(res.status).toBe(415);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     expect(await res.json()).toMatchObject({ code: 'unsupported_media_type' });
@@ -200,7 +244,12 @@ describe('problem answers stay small and coded', () => {
 describe('a stuck replay does not lock a tenant out', () => {
   it('starts a replay when the running ones are older than a day', async () => {
     const tenant = await createTenant();
-    await withTestDb((db) => db.query(`INSERT INTO replays (id, tenant_id, filter, created_at) SELECT 'rpl_OLD' || g || $1, $1, '{}', now() - interval '2 days' FROM generate_series(1, $2) g`, [tenant, TENANT_LIMITS.running_replays]));
+    await withTestDb((db) =>
+      db.query(
+        `INSERT INTO replays (id, tenant_id, filter, created_at) SELECT 'rpl_OLD' || g || $1, $1, '{}', now() - interval '2 days' FROM generate_series(1, $2) g`,
+        [tenant, TENANT_LIMITS.running_replays],
+      ),
+    );
     expect((await api('POST', `/v1/tenants/${tenant}/replays`, {})).status).toBe(202);
   });
 });

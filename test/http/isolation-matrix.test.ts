@@ -22,18 +22,34 @@ async function populate(marker: string): Promise<{ params: Record<string, string
   const tenantId = await createTenant(`tenant ${marker}`);
   const source = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenantId}/sources`, { name: `source ${marker}` });
   const { url } = receiverPath();
-  const subscription = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenantId}/subscriptions`, { name: `sub ${marker}`, types: ['**'], action: { type: 'webhook', config: { url } } });
-  const plugin = await api<{ id: string }>('POST', `/v1/tenants/${tenantId}/plugins`, { type: 'set-attributes', name: `p-${marker}`, config: { set: { marker } } });
+  const subscription = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenantId}/subscriptions`, {
+    name: `sub ${marker}`,
+    types: ['**'],
+    action: { type: 'webhook', config: { url } },
+  });
+  const plugin = await api<{ id: string }>('POST', `/v1/tenants/${tenantId}/plugins`, {
+    type: 'set-attributes',
+    name: `p-${marker}`,
+    config: { set: { marker } },
+  });
   await api('PUT', `/v1/tenants/${tenantId}/event-types/orders.created`, { schema: { type: 'object' }, description: `type ${marker}` });
   const test: TestSource = { tenantId, sourceId: source.body.id, secret: source.body.secret };
   const event = await (await ingest(test, makeEvent({ data: { marker } }))).json<{ id: string }>();
-  const delivery = await eventually(async () => (await api<{ data: { id: string }[] }>('GET', `/v1/tenants/${tenantId}/deliveries?event_id=${event.id}`)).body.data[0]);
+  const delivery = await eventually(
+    async () => (await api<{ data: { id: string }[] }>('GET', `/v1/tenants/${tenantId}/deliveries?event_id=${event.id}`)).body.data[0],
+  );
   const replay = await api<{ id: string }>('POST', `/v1/tenants/${tenantId}/replays`, { subscription_id: subscription.body.id });
   for (const res of [source, subscription, plugin, replay]) expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
   return {
     params: {
-      tenantId, sourceId: source.body.id, subscriptionId: subscription.body.id, pluginId: plugin.body.id, type: 'orders.created',
-      eventId: event.id, deliveryId: delivery.id, replayId: replay.body.id,
+      tenantId,
+      sourceId: source.body.id,
+      subscriptionId: subscription.body.id,
+      pluginId: plugin.body.id,
+      type: 'orders.created',
+      eventId: event.id,
+      deliveryId: delivery.id,
+      replayId: replay.body.id,
     },
     secrets: [source.body.secret, subscription.body.secret],
   };
@@ -64,7 +80,7 @@ function satisfying(scope: string): string[] {
   return [scope, `${resource}:write`, '*'];
 }
 
-let routes: Route[] = [];
+const routes: Route[] = [];
 let allScopes: string[] = [];
 let mine: Awaited<ReturnType<typeof populate>>;
 let theirs: Awaited<ReturnType<typeof populate>>;
@@ -80,7 +96,9 @@ beforeAll(async () => {
     }
   }
   // the scopes a token can be minted with, as the document states them
-  const mint = doc.paths[`${TENANT_PATH}/tokens`]?.post as { requestBody: { content: { 'application/json': { schema: { properties: { scopes: { items: { enum: string[] } } } } } } } };
+  const mint = doc.paths[`${TENANT_PATH}/tokens`]?.post as {
+    requestBody: { content: { 'application/json': { schema: { properties: { scopes: { items: { enum: string[] } } } } } } };
+  };
   allScopes = mint.requestBody.content['application/json'].schema.properties.scopes.items.enum;
   mine = await populate(`mine-${crypto.randomUUID().slice(0, 8)}`);
   theirs = await populate(MARK);
@@ -113,7 +131,10 @@ describe('tenant isolation matrix', () => {
     for (const route of routes) {
       const need = route.scopes[0];
       if (!need || need === 'admin') continue;
-      const token = await tokenFor(mine.params.tenantId!, allScopes.filter((s) => !satisfying(need).includes(s)));
+      const token = await tokenFor(
+        mine.params.tenantId!,
+        allScopes.filter((s) => !satisfying(need).includes(s)),
+      );
       const res = await api(route.method, fill(route.path, mine.params), route.method === 'GET' || route.method === 'DELETE' ? undefined : {}, token);
       const label = `${route.method} ${route.path} without ${need}`;
       expect(res.status, label).toBe(403);
@@ -139,7 +160,9 @@ describe('tenant isolation matrix', () => {
   it('keeps admin-only routes for admin tokens, whatever scopes a tenant token holds', async () => {
     const token = await tokenFor(mine.params.tenantId!, ['*']);
     const adminOnly = routes.filter((r) => r.scopes[0] === 'admin');
-    expect(adminOnly.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining(['POST /v1/tenants/{tenantId}/tokens', 'PATCH /v1/tenants/{tenantId}']));
+    expect(adminOnly.map((r) => `${r.method} ${r.path}`)).toEqual(
+      expect.arrayContaining(['POST /v1/tenants/{tenantId}/tokens', 'PATCH /v1/tenants/{tenantId}']),
+    );
     for (const route of adminOnly) {
       const res = await api(route.method, fill(route.path, mine.params), {}, token);
       expect(res, `${route.method} ${route.path}`).toMatchObject({ status: 403, body: { code: 'forbidden' } });

@@ -73,7 +73,9 @@ describe('management API', () => {
 
   it('renames a source, and refuses fields a source cannot change', async () => {
     const source = await createSource();
-    const renamed = await api<{ name: string; verifier: { type: string } }>('PATCH', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`, { name: 'billing (eu)' });
+    const renamed = await api<{ name: string; verifier: { type: string } }>('PATCH', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`, {
+      name: 'billing (eu)',
+    });
     expect(renamed.status).toBe(200);
     expect(renamed.body).toMatchObject({ name: 'billing (eu)', verifier: { type: 'standard-webhooks' } });
     expect((await api('GET', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`)).body).toMatchObject({ name: 'billing (eu)' });
@@ -147,7 +149,16 @@ describe('health and docs', () => {
     const doc = await (await call('/openapi.json')).json<{ openapi: string; paths: Record<string, unknown> }>();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/ingest/{sourceId}', '/v1/tenants', '/v1/tenants/{tenantId}', '/v1/tenants/{tenantId}/sources', '/v1/tenants/{tenantId}/events', '/v1/tenants/{tenantId}/events/{eventId}', '/healthz', '/readyz']),
+      expect.arrayContaining([
+        '/v1/ingest/{sourceId}',
+        '/v1/tenants',
+        '/v1/tenants/{tenantId}',
+        '/v1/tenants/{tenantId}/sources',
+        '/v1/tenants/{tenantId}/events',
+        '/v1/tenants/{tenantId}/events/{eventId}',
+        '/healthz',
+        '/readyz',
+      ]),
     );
   });
 });

@@ -14,7 +14,9 @@ describe('GET /v1/tenants/{t}/metrics', () => {
   it('reports accepted and refused events by reason, deliveries by status with latency, and the backlog', async () => {
     const source = await createSource(await createTenant('metrics', { rate_limits: { source: { requests: 5, window_seconds: 3600 } } }));
     const { path, url } = receiverPath();
-    expect((await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } })).status).toBe(201);
+    expect((await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } })).status).toBe(
+      201,
+    );
     for (let i = 0; i < 3; i++) expect((await ingest(source, makeEvent())).status).toBe(202);
     expect((await ingest({ ...source, secret: 'whsec_' + btoa('not-the-secret-of-this-source') }, makeEvent())).status).toBe(401);
     expect((await ingest({ ...source, secret: 'whsec_' + btoa('not-the-secret-of-this-source') }, makeEvent())).status).toBe(401);
@@ -63,7 +65,9 @@ describe('GET /v1/tenants/{t}/audit-log', () => {
     await ok(api('PATCH', `/v1/tenants/${tenantId}/subscriptions/${sub.body.id}`, { name: 'renamed' }));
     await ok(api('POST', `/v1/tenants/${tenantId}/subscriptions/${sub.body.id}/rotate-secret`, {}));
     await ok(api('POST', `/v1/tenants/${tenantId}/sources/${source.body.id}/rotate-secret`, {}));
-    const plugin = await ok(api<{ id: string }>('POST', `/v1/tenants/${tenantId}/plugins`, { type: 'redact', name: 'pii', config: { pointers: ['/data/card'] } }));
+    const plugin = await ok(
+      api<{ id: string }>('POST', `/v1/tenants/${tenantId}/plugins`, { type: 'redact', name: 'pii', config: { pointers: ['/data/card'] } }),
+    );
     await ok(api('PATCH', `/v1/tenants/${tenantId}/plugins/${plugin.body.id}`, { enabled: false }));
     await ok(api('DELETE', `/v1/tenants/${tenantId}/plugins/${plugin.body.id}`));
     await ok(api('PUT', `/v1/tenants/${tenantId}/event-types/orders.created`, { schema: { type: 'object' } }));
@@ -75,15 +79,32 @@ describe('GET /v1/tenants/{t}/audit-log', () => {
     const seen: Audit['data'] = [];
     let cursor: string | null = null;
     do {
-      const page: { status: number; body: Audit } = await api<Audit>('GET', `/v1/tenants/${tenantId}/audit-log?limit=4${cursor ? `&cursor=${cursor}` : ''}`, undefined, token);
+      const page: { status: number; body: Audit } = await api<Audit>(
+        'GET',
+        `/v1/tenants/${tenantId}/audit-log?limit=4${cursor ? `&cursor=${cursor}` : ''}`,
+        undefined,
+        token,
+      );
       expect(page.status).toBe(200);
       expect(page.body.data.length).toBeLessThanOrEqual(4);
       seen.push(...page.body.data);
       cursor = page.body.next_cursor;
     } while (cursor);
     expect(seen.map((e) => e.action)).toEqual([
-      'token.minted', 'tenant.updated', 'subscription.deleted', 'event_type.deleted', 'event_type.versioned', 'plugin.deleted', 'plugin.updated',
-      'plugin.created', 'source.secret_rotated', 'subscription.secret_rotated', 'subscription.updated', 'subscription.created', 'source.created', 'tenant.created',
+      'token.minted',
+      'tenant.updated',
+      'subscription.deleted',
+      'event_type.deleted',
+      'event_type.versioned',
+      'plugin.deleted',
+      'plugin.updated',
+      'plugin.created',
+      'source.secret_rotated',
+      'subscription.secret_rotated',
+      'subscription.updated',
+      'subscription.created',
+      'source.created',
+      'tenant.created',
     ]);
     expect(seen.every((e) => e.actor === 'admin:tests')).toBe(true);
     expect(Number(seen[0]!.id)).toBeGreaterThan(Number(seen.at(-1)!.id));

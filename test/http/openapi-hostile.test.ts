@@ -7,7 +7,22 @@ import { describe, expect, it } from 'vitest';
 import { adminToken, call, createSource } from '../fixtures/api';
 
 type Json = Record<string, unknown>;
-type Schema = Json & { $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; anyOf?: Schema[]; oneOf?: Schema[]; allOf?: Schema[]; enum?: unknown[]; minimum?: number; minItems?: number; format?: string; example?: unknown; default?: unknown };
+type Schema = Json & {
+  $ref?: string;
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  allOf?: Schema[];
+  enum?: unknown[];
+  minimum?: number;
+  minItems?: number;
+  format?: string;
+  example?: unknown;
+  default?: unknown;
+};
 type Parameter = { name: string; in: string; schema?: Schema };
 type Operation = { parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema?: Schema }> } };
 type Doc = { paths: Record<string, Record<string, Operation>>; components: { schemas?: Record<string, Schema> } };
@@ -20,7 +35,20 @@ const URL_VALUES = ['%00', LONG, '0000-01-01T00:00:00Z', '99999-01-01', GARBAGE_
 /** Hostile JSON values for a body field. */
 const FIELD_VALUES: unknown[] = ['a\u0000b', '\ud800', LONG, '0000-01-01T00:00:00Z', -1, 1e308, true, null, [1, 'x'], {}, { unknown_field: 1 }];
 /** Hostile whole bodies, as raw text. */
-const RAW_BODIES = ['[]', '"text"', '12', 'null', '{}', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '{"a":"\\u0000"}', '{"a":"\\ud800"}', '{"x":', '\u0000', `${'['.repeat(5000)}${']'.repeat(5000)}`];
+const RAW_BODIES = [
+  '[]',
+  '"text"',
+  '12',
+  'null',
+  '{}',
+  '{"__proto__":{"x":1}}',
+  '{"constructor":{"prototype":{}}}',
+  '{"a":"\\u0000"}',
+  '{"a":"\\ud800"}',
+  '{"x":',
+  '\u0000',
+  `${'['.repeat(5000)}${']'.repeat(5000)}`,
+];
 
 function resolve(doc: Doc, schema: Schema | undefined): Schema {
   let s = schema ?? {};
@@ -112,13 +140,24 @@ describe('every documented operation with hostile input', () => {
     const token = await adminToken();
     const { tenantId, sourceId } = await createSource();
     const json = async (method: string, path: string, body: unknown) =>
-      (await call(path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json<{ id: string }>();
-    const subscription = await json('POST', `/v1/tenants/${tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url: 'https://example.com/hook' } } });
+      (await call(path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json<{
+        id: string;
+      }>();
+    const subscription = await json('POST', `/v1/tenants/${tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url: 'https://example.com/hook' } },
+    });
     const plugin = await json('POST', `/v1/tenants/${tenantId}/plugins`, { type: 'redact', name: 'walker', config: { pointers: ['/data/card'] } });
     await json('PUT', `/v1/tenants/${tenantId}/event-types/orders.created`, { schema: { type: 'object' } });
     const valid: Record<string, string> = {
-      tenantId, sourceId, subscriptionId: subscription.id, pluginId: plugin.id, type: 'orders.created',
-      eventId: `evt_${'0'.repeat(26)}`, deliveryId: `dlv_${'0'.repeat(26)}`, replayId: `rpl_${'0'.repeat(26)}`,
+      tenantId,
+      sourceId,
+      subscriptionId: subscription.id,
+      pluginId: plugin.id,
+      type: 'orders.created',
+      eventId: `evt_${'0'.repeat(26)}`,
+      deliveryId: `dlv_${'0'.repeat(26)}`,
+      replayId: `rpl_${'0'.repeat(26)}`,
     };
     expect(subscription.id).toMatch(/^sub_/);
     expect(plugin.id).toMatch(/^plg_/);
@@ -140,7 +179,9 @@ describe('every documented operation with hostile input', () => {
         const label = `${method.toUpperCase()} ${template}`;
         // deleting the tenant or its resources would leave later probes nothing to reach
         const out = method === 'delete' ? deletes : probes;
-        for (const p of pathParams) for (const value of [...URL_VALUES, `${p.name.slice(0, 3)}_${'Z'.repeat(26)}`]) out.push({ label: `${label} ${p.name}=${value.slice(0, 20)}`, method, url: fill({ [p.name]: value }) });
+        for (const p of pathParams)
+          for (const value of [...URL_VALUES, `${p.name.slice(0, 3)}_${'Z'.repeat(26)}`])
+            out.push({ label: `${label} ${p.name}=${value.slice(0, 20)}`, method, url: fill({ [p.name]: value }) });
         if (method === 'delete') continue;
         for (const q of queryParams) {
           for (const value of URL_VALUES) probes.push({ label: `${label} ?${q.name}=${value.slice(0, 20)}`, method, url: `${fill()}?${q.name}=${value}` });
@@ -155,8 +196,19 @@ describe('every documented operation with hostile input', () => {
         for (const raw of RAW_BODIES) probes.push({ label: `${label} body=${raw.slice(0, 20)}`, method, url: fill(), body: raw });
         if (!schema) continue;
         for (const path of fieldPaths(doc, schema)) {
-          for (const value of FIELD_VALUES) probes.push({ label: `${label} /${path.join('/')}=${JSON.stringify(value).slice(0, 20)}`, method, url: fill(), body: JSON.stringify(withField(base, path, value)) });
-          probes.push({ label: `${label} /${path.join('/')}/__proto__`, method, url: fill(), body: JSON.stringify(withField(base, path, {})).replace(/\{\}/, '{"__proto__":{"polluted":true}}') });
+          for (const value of FIELD_VALUES)
+            probes.push({
+              label: `${label} /${path.join('/')}=${JSON.stringify(value).slice(0, 20)}`,
+              method,
+              url: fill(),
+              body: JSON.stringify(withField(base, path, value)),
+            });
+          probes.push({
+            label: `${label} /${path.join('/')}/__proto__`,
+            method,
+            url: fill(),
+            body: JSON.stringify(withField(base, path, {})).replace(/\{\}/, '{"__proto__":{"polluted":true}}'),
+          });
         }
       }
     }

@@ -4,8 +4,20 @@ import { createApp } from '../../src/http/app';
 import { call } from '../fixtures/api';
 
 type Json = Record<string, unknown>;
-type Operation = { responses?: Record<string, Json>; parameters?: { name: string; in: string; $ref?: string }[]; security?: Record<string, string[]>[]; operationId?: string; tags?: string[] };
-type Doc = { openapi: string; info: Json; paths: Record<string, Record<string, Operation>>; components: Record<string, Record<string, Json>>; tags?: { name: string }[] };
+type Operation = {
+  responses?: Record<string, Json>;
+  parameters?: { name: string; in: string; $ref?: string }[];
+  security?: Record<string, string[]>[];
+  operationId?: string;
+  tags?: string[];
+};
+type Doc = {
+  openapi: string;
+  info: Json;
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, Record<string, Json>>;
+  tags?: { name: string }[];
+};
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
@@ -47,12 +59,16 @@ describe('OpenAPI document', () => {
       const label = `${method.toUpperCase()} ${path}`;
       const responses = Object.entries(op.responses ?? {});
       expect(responses.length, label).toBeGreaterThan(0);
-      expect(responses.some(([status]) => /^[23]\d\d$/.test(status)), `${label} has a success response`).toBe(true);
+      expect(
+        responses.some(([status]) => /^[23]\d\d$/.test(status)),
+        `${label} has a success response`,
+      ).toBe(true);
       for (const [status, response] of responses) {
         expect(status, label).toMatch(/^([1-5]\d\d|default)$/);
         const actual = (response.$ref ? resolve(doc, response.$ref as string) : response) as Json | undefined;
         expect(actual?.description, `${label} ${status} has a description`).toEqual(expect.any(String));
-        if (Number(status) >= 400 && status !== '503') expect(String(response.$ref), `${label} ${status} uses a shared error response`).toMatch(/^#\/components\/responses\//);
+        if (Number(status) >= 400 && status !== '503')
+          expect(String(response.$ref), `${label} ${status} uses a shared error response`).toMatch(/^#\/components\/responses\//);
       }
       const templated = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       const declared = (op.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name);
@@ -81,7 +97,11 @@ describe('OpenAPI document', () => {
         expect(problem.validate(example.value).errors, `${name}/${exampleName}`).toEqual([]);
       }
     }
-    expect((responses.RateLimited!.headers as Json)).toMatchObject({ 'Retry-After': expect.anything(), RateLimit: expect.anything(), 'RateLimit-Policy': expect.anything() });
+    expect(responses.RateLimited!.headers as Json).toMatchObject({
+      'Retry-After': expect.anything(),
+      RateLimit: expect.anything(),
+      'RateLimit-Policy': expect.anything(),
+    });
   });
 
   it('documents every registered route, and only registered routes', async () => {

@@ -20,7 +20,9 @@ async function subscribe(source: TestSource, config: Record<string, unknown>): P
 }
 
 async function storedActionConfig(subscriptionId: string): Promise<Record<string, unknown>> {
-  const rows = await withTestDb((db) => db.query<{ action_config: Record<string, unknown> }>('SELECT action_config FROM subscriptions WHERE id = $1', [subscriptionId]));
+  const rows = await withTestDb((db) =>
+    db.query<{ action_config: Record<string, unknown> }>('SELECT action_config FROM subscriptions WHERE id = $1', [subscriptionId]),
+  );
   return rows.rows[0]!.action_config;
 }
 
@@ -80,13 +82,17 @@ describe('write-only plugin secrets', () => {
     const sub = await subscribe(source, { url, headers: { Authorization: TOKEN } });
     expect(await deliveredAuthorization(source, path, 1)).toBe(TOKEN);
 
-    const kept = await api<Sub>('PATCH', `${base(source.tenantId)}/subscriptions/${sub.id}`, { action: { type: 'webhook', config: { url, headers: { Authorization: MARKER }, timeout_ms: 5000 } } });
+    const kept = await api<Sub>('PATCH', `${base(source.tenantId)}/subscriptions/${sub.id}`, {
+      action: { type: 'webhook', config: { url, headers: { Authorization: MARKER }, timeout_ms: 5000 } },
+    });
     expect(kept.status, JSON.stringify(kept.body)).toBe(200);
     expect(kept.body.action.config).toEqual({ url, headers: { Authorization: MARKER }, timeout_ms: 5000 });
     expect(await openedHeader(await storedActionConfig(sub.id), 'Authorization')).toBe(TOKEN);
     expect(await deliveredAuthorization(source, path, 2)).toBe(TOKEN);
 
-    const replaced = await api<Sub>('PATCH', `${base(source.tenantId)}/subscriptions/${sub.id}`, { action: { type: 'webhook', config: { url, headers: { Authorization: 'Bearer rotated' } } } });
+    const replaced = await api<Sub>('PATCH', `${base(source.tenantId)}/subscriptions/${sub.id}`, {
+      action: { type: 'webhook', config: { url, headers: { Authorization: 'Bearer rotated' } } },
+    });
     expect(replaced.status).toBe(200);
     expect(JSON.stringify(replaced.body)).not.toContain('rotated');
     expect(await deliveredAuthorization(source, path, 3)).toBe('Bearer rotated');
@@ -95,7 +101,11 @@ describe('write-only plugin secrets', () => {
   it('does not echo a refused secret value in the error', async () => {
     const source = await createSource();
     const { url } = receiverPath();
-    for (const headers of [JSON.parse('{"__proto__":"tok_live_proto"}'), { Authorization: 'tok_live_x\r\nX-Evil: 1' }, { Authorization: `tok_live_${'x'.repeat(5000)}` }]) {
+    for (const headers of [
+      JSON.parse('{"__proto__":"tok_live_proto"}'),
+      { Authorization: 'tok_live_x\r\nX-Evil: 1' },
+      { Authorization: `tok_live_${'x'.repeat(5000)}` },
+    ]) {
       const res = await api('POST', `${base(source.tenantId)}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url, headers } } });
       expect(res.status).toBe(422);
       expect(JSON.stringify(res.body)).not.toContain('tok_live');
@@ -106,13 +116,14 @@ describe('write-only plugin secrets', () => {
     const source = await createSource();
     const { url } = receiverPath();
     const res = await api<{ code: string; errors: { pointer: string }[] }>('POST', `${base(source.tenantId)}/subscriptions`, {
-      types: ['**'], action: { type: 'webhook', config: { url, headers: { Authorization: MARKER } } },
+      types: ['**'],
+      action: { type: 'webhook', config: { url, headers: { Authorization: MARKER } } },
     });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ code: 'invalid_plugin_config', errors: [{ pointer: '/action/config/headers/Authorization' }] });
   });
 
-  it('seals a plugin instance\'s secrets, masks them on every read, keeps them on PATCH and opens them to check a subscription\'s destination', async () => {
+  it("seals a plugin instance's secrets, masks them on every read, keeps them on PATCH and opens them to check a subscription's destination", async () => {
     const source = await createSource();
     const plugins = `${base(source.tenantId)}/plugins`;
     const { path, url } = receiverPath();
@@ -142,7 +153,9 @@ describe('write-only plugin secrets', () => {
     const source = await createSource();
     const { path, url } = receiverPath();
     const sub = await subscribe(source, { url });
-    await withTestDb((db) => db.query('UPDATE subscriptions SET action_config = $2 WHERE id = $1', [sub.id, JSON.stringify({ url, headers: { Authorization: TOKEN } })]));
+    await withTestDb((db) =>
+      db.query('UPDATE subscriptions SET action_config = $2 WHERE id = $1', [sub.id, JSON.stringify({ url, headers: { Authorization: TOKEN } })]),
+    );
 
     const one = await api<Sub>('GET', `${base(source.tenantId)}/subscriptions/${sub.id}`);
     expect(one.body.action.config?.headers).toEqual({ Authorization: MARKER });
@@ -158,10 +171,17 @@ describe('write-only plugin secrets', () => {
     const source = await createSource();
     const { url } = receiverPath();
     const sub = await subscribe(source, { url });
-    const plugin = await api<Plugin & { version: number }>('POST', `${base(source.tenantId)}/plugins`, { type: 'slack', name: 'legacy', config: { url: 'https://hooks.slack.com/services/T0/B0/legacy' } });
+    const plugin = await api<Plugin & { version: number }>('POST', `${base(source.tenantId)}/plugins`, {
+      type: 'slack',
+      name: 'legacy',
+      config: { url: 'https://hooks.slack.com/services/T0/B0/legacy' },
+    });
     await withTestDb(async (db) => {
       await db.query('UPDATE subscriptions SET action_config = $2 WHERE id = $1', [sub.id, JSON.stringify({ url, headers: { Authorization: TOKEN } })]);
-      await db.query('UPDATE plugins SET config = $2 WHERE id = $1', [plugin.body.id, JSON.stringify({ url: 'https://hooks.slack.com/services/T0/B0/legacy' })]);
+      await db.query('UPDATE plugins SET config = $2 WHERE id = $1', [
+        plugin.body.id,
+        JSON.stringify({ url: 'https://hooks.slack.com/services/T0/B0/legacy' }),
+      ]);
       const sealed = await sealLegacySecrets(db, testEnv.ENCRYPTION_KEY);
       expect(sealed.subscriptions).toBeGreaterThanOrEqual(1);
       expect(sealed.plugins).toBeGreaterThanOrEqual(1);

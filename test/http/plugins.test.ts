@@ -3,7 +3,11 @@ import { adminToken, api, call, createSource, createTenant, eventually, ingest, 
 
 type Plugin = { id: string; version: number; kind: string; type: string; config: Record<string, unknown> };
 
-const orderSchema = { type: 'object', required: ['amount'], properties: { amount: { type: 'number', minimum: 0 }, currency: { type: 'string', minLength: 3, maxLength: 3 } } };
+const orderSchema = {
+  type: 'object',
+  required: ['amount'],
+  properties: { amount: { type: 'number', minimum: 0 }, currency: { type: 'string', minLength: 3, maxLength: 3 } },
+};
 
 describe('plugin catalog and instances', () => {
   it('lists every built-in type with its config as JSON Schema', async () => {
@@ -20,10 +24,19 @@ describe('plugin catalog and instances', () => {
     const tenant = await createTenant();
     const unknown = await api('POST', `/v1/tenants/${tenant}/plugins`, { type: 'nope', name: 'x' });
     expect(unknown).toMatchObject({ status: 422, body: { code: 'unknown_plugin_type' } });
-    const bad = await api<{ errors: { pointer: string }[] }>('POST', `/v1/tenants/${tenant}/plugins`, { type: 'redact', name: 'x', config: { pointers: 'not-an-array' } });
+    const bad = await api<{ errors: { pointer: string }[] }>('POST', `/v1/tenants/${tenant}/plugins`, {
+      type: 'redact',
+      name: 'x',
+      config: { pointers: 'not-an-array' },
+    });
     expect(bad).toMatchObject({ status: 422, body: { code: 'invalid_plugin_config' } });
     expect(bad.body.errors[0]!.pointer).toMatch(/^\/config\/pointers/);
-    const badPattern = await api('POST', `/v1/tenants/${tenant}/plugins`, { type: 'redact', name: 'x', config: { pointers: ['/data/a'] }, event_types: ['orders..x'] });
+    const badPattern = await api('POST', `/v1/tenants/${tenant}/plugins`, {
+      type: 'redact',
+      name: 'x',
+      config: { pointers: ['/data/a'] },
+      event_types: ['orders..x'],
+    });
     expect(badPattern).toMatchObject({ status: 422, body: { code: 'validation_failed' } });
   });
 
@@ -50,7 +63,12 @@ describe('plugin catalog and instances', () => {
 
   it('redacts fields before storage for matching event types only, and applies a change on the next event', async () => {
     const source = await createSource();
-    const plugin = await api<Plugin>('POST', `/v1/tenants/${source.tenantId}/plugins`, { type: 'redact', name: 'pii', config: { pointers: ['/data/card'] }, event_types: ['orders.*'] });
+    const plugin = await api<Plugin>('POST', `/v1/tenants/${source.tenantId}/plugins`, {
+      type: 'redact',
+      name: 'pii',
+      config: { pointers: ['/data/card'] },
+      event_types: ['orders.*'],
+    });
     expect(plugin.status).toBe(201);
     const stored = async (event: Record<string, unknown>) => {
       const { id } = await (await ingest(source, event)).json<{ id: string }>();
@@ -76,7 +94,12 @@ describe('plugin catalog and instances', () => {
 
   it('fails closed with validator_failed when a validator instance cannot run, and other sources keep working', async () => {
     const source = await createSource();
-    const plugin = await api<Plugin>('POST', `/v1/tenants/${source.tenantId}/plugins`, { type: 'json-schema', name: 'v', config: { schema: orderSchema }, event_types: ['orders.*'] });
+    const plugin = await api<Plugin>('POST', `/v1/tenants/${source.tenantId}/plugins`, {
+      type: 'json-schema',
+      name: 'v',
+      config: { schema: orderSchema },
+      event_types: ['orders.*'],
+    });
     // a stored config that no longer parses (as after a plugin type changed its schema)
     await withTestDb((db) => db.query(`UPDATE plugins SET config = '{"schema": 5}' WHERE id = $1`, [plugin.body.id]));
     await testEnv.TENANT_LOG.getByName(source.tenantId).setConfigVersion(1_000); // even a version Postgres never had
@@ -125,7 +148,10 @@ describe('event-type schemas', () => {
   it('keeps versions and validates against the newest', async () => {
     const tenant = await createTenant();
     await api('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, { schema: orderSchema });
-    const v2 = await api('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, { schema: { ...orderSchema, required: ['amount', 'currency'] }, description: 'currency now required' });
+    const v2 = await api('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, {
+      schema: { ...orderSchema, required: ['amount', 'currency'] },
+      description: 'currency now required',
+    });
     expect(v2.body).toMatchObject({ version: 2 });
     const read = await api<{ version: number; versions: { version: number }[] }>('GET', `/v1/tenants/${tenant}/event-types/orders.created`);
     expect(read.body.version).toBe(2);
@@ -145,8 +171,13 @@ describe('event-type schemas', () => {
     expect((await ingest(source, makeEvent({ data: { amount: -1 } }))).status).toBe(202); // rules now cached here
     // what another isolate's PUT does: write Postgres, bump the version, tell the log; our cache is untouched
     const version = await withTestDb(async (db) => {
-      await db.query(`INSERT INTO event_types (tenant_id, type, version, schema) VALUES ($1, 'orders.created', 1, $2)`, [source.tenantId, JSON.stringify(orderSchema)]);
-      const r = await db.query<{ config_version: string }>('UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version', [source.tenantId]);
+      await db.query(`INSERT INTO event_types (tenant_id, type, version, schema) VALUES ($1, 'orders.created', 1, $2)`, [
+        source.tenantId,
+        JSON.stringify(orderSchema),
+      ]);
+      const r = await db.query<{ config_version: string }>('UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version', [
+        source.tenantId,
+      ]);
       return Number(r.rows[0]!.config_version);
     });
     await testEnv.TENANT_LOG.getByName(source.tenantId).setConfigVersion(version);

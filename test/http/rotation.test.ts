@@ -52,18 +52,30 @@ describe('source secret rotation', () => {
     const source = await createSource();
     const rotated = await rotate(`/v1/tenants/${source.tenantId}/sources/${source.sourceId}/rotate-secret`, {});
     expect(Date.parse(rotated.previous_secret_expires_at!) - Date.now()).toBeGreaterThan(86_000_000);
-    for (const path of [`/v1/tenants/${source.tenantId}/sources`, `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`, `/v1/tenants/${source.tenantId}/audit-log`]) {
+    for (const path of [
+      `/v1/tenants/${source.tenantId}/sources`,
+      `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`,
+      `/v1/tenants/${source.tenantId}/audit-log`,
+    ]) {
       const text = JSON.stringify((await api('GET', path)).body);
       expect(text).not.toContain(rotated.secret!);
       expect(text).not.toContain(source.secret);
     }
-    const audit = await api<{ data: { action: string; target: string; details: Record<string, unknown> }[] }>('GET', `/v1/tenants/${source.tenantId}/audit-log?action=source.secret_rotated`);
-    expect(audit.body.data).toEqual([expect.objectContaining({ action: 'source.secret_rotated', target: source.sourceId, details: { grace_seconds: 86_400 } })]);
+    const audit = await api<{ data: { action: string; target: string; details: Record<string, unknown> }[] }>(
+      'GET',
+      `/v1/tenants/${source.tenantId}/audit-log?action=source.secret_rotated`,
+    );
+    expect(audit.body.data).toEqual([
+      expect.objectContaining({ action: 'source.secret_rotated', target: source.sourceId, details: { grace_seconds: 86_400 } }),
+    ]);
   });
 
   it('takes a secret the caller brings where the verifier allows it, ends the old one at once with grace 0', async () => {
     const tenant = (await createSource()).tenantId;
-    const hmac = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant}/sources`, { name: 'hmac', verifier: { type: 'hmac', config: {}, secret: 'first-secret-0123' } });
+    const hmac = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'hmac',
+      verifier: { type: 'hmac', config: {}, secret: 'first-secret-0123' },
+    });
     expect(hmac.status).toBe(201);
     const rotated = await rotate(`/v1/tenants/${tenant}/sources/${hmac.body.id}/rotate-secret`, { secret: 'second-secret-4567', grace_seconds: 0 });
     expect(rotated.secret).toBe('second-secret-4567');
@@ -80,7 +92,10 @@ describe('source secret rotation', () => {
     expect(brought).toMatchObject({ status: 200, body: { secret } });
     expect((await ingest({ ...source, secret }, makeEvent())).status).toBe(202);
 
-    const jws = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/sources`, { name: 'jws', verifier: { type: 'jws', config: { jwks_url: 'https://example.com/.well-known/jwks.json' } } });
+    const jws = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/sources`, {
+      name: 'jws',
+      verifier: { type: 'jws', config: { jwks_url: 'https://example.com/.well-known/jwks.json' } },
+    });
     expect(jws.status).toBe(201);
     expect((await api('POST', `/v1/tenants/${source.tenantId}/sources/${jws.body.id}/rotate-secret`, {})).body).toMatchObject({ code: 'rotation_unsupported' });
     expect((await api('POST', `/v1/tenants/${source.tenantId}/sources/src_nope/rotate-secret`, {})).body).toMatchObject({ code: 'source_not_found' });
@@ -91,7 +106,10 @@ describe('subscription secret rotation', () => {
   it('signs every delivery with the old and the new secret during the grace period, then with the new one only', async () => {
     const source = await createSource();
     const { path, url } = receiverPath();
-    const sub = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { type: 'webhook', config: { url } } });
+    const sub = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['orders.*'],
+      action: { type: 'webhook', config: { url } },
+    });
     // the receiver keeps verifying with the old secret, as a consumer that has not switched yet
     await behave(path, { secret: sub.body.secret });
     const rotated = await rotate(`/v1/tenants/${source.tenantId}/subscriptions/${sub.body.id}/rotate-secret`, { grace_seconds: 4 });
@@ -114,7 +132,11 @@ describe('subscription secret rotation', () => {
       expect(await signedWith(request, rotated.secret!)).toBe(true);
     }
     for (const eventId of during) {
-      const delivered = await eventually(async () => (await api<{ data: { status: string }[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data[0]?.status === 'delivered');
+      const delivered = await eventually(
+        async () =>
+          (await api<{ data: { status: string }[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data[0]?.status ===
+          'delivered',
+      );
       expect(delivered).toBe(true);
     }
 
@@ -129,7 +151,11 @@ describe('subscription secret rotation', () => {
   it('rotates an Ed25519 (v1a) subscription to a new key pair', async () => {
     const source = await createSource();
     const { path, url } = receiverPath();
-    const sub = await api<{ id: string; public_key: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { type: 'webhook', config: { url } }, signing: 'v1a' });
+    const sub = await api<{ id: string; public_key: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['orders.*'],
+      action: { type: 'webhook', config: { url } },
+      signing: 'v1a',
+    });
     const rotated = await rotate(`/v1/tenants/${source.tenantId}/subscriptions/${sub.body.id}/rotate-secret`, {});
     expect(rotated.secret).toBeNull();
     expect(rotated.public_key).toMatch(/^whpk_/);
@@ -143,6 +169,8 @@ describe('subscription secret rotation', () => {
 
   it('answers 404 for an unknown subscription', async () => {
     const source = await createSource();
-    expect((await api('POST', `/v1/tenants/${source.tenantId}/subscriptions/sub_nope/rotate-secret`, {})).body).toMatchObject({ code: 'subscription_not_found' });
+    expect((await api('POST', `/v1/tenants/${source.tenantId}/subscriptions/sub_nope/rotate-secret`, {})).body).toMatchObject({
+      code: 'subscription_not_found',
+    });
   });
 });

@@ -10,7 +10,12 @@ describe('tenant patterns at registration', () => {
     const tenant = await createTenant();
     const stars = await api<Problem>('POST', `/v1/tenants/${tenant}/subscriptions`, { types: ['orders.*', '**.a.**.b.**.c.**.d.**.z'], action: webhook });
     expect(stars).toMatchObject({ status: 422, body: { errors: [{ pointer: '/types/1', detail: 'an event-type pattern has at most 4 ** segments' }] } });
-    const long = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, { type: 'redact', name: 'r', config: { pointers: ['/data/x'] }, event_types: [Array(33).fill('a').join('.')] });
+    const long = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, {
+      type: 'redact',
+      name: 'r',
+      config: { pointers: ['/data/x'] },
+      event_types: [Array(33).fill('a').join('.')],
+    });
     expect(long).toMatchObject({ status: 422, body: { errors: [{ pointer: '/event_types/0', detail: 'an event-type pattern has at most 32 segments' }] } });
     const replay = await api<Problem>('POST', `/v1/tenants/${tenant}/replays`, { types: ['a'.repeat(257)] });
     expect(replay).toMatchObject({ status: 422, body: { errors: [{ pointer: '/types/0' }] } });
@@ -21,8 +26,15 @@ describe('tenant patterns at registration', () => {
     const tenant = await createTenant();
     const schema = { type: 'object', properties: { sku: { type: 'string', pattern: '^(\\w)\\1$' } } };
     const eventType = await api<Problem>('PUT', `/v1/tenants/${tenant}/event-types/orders.created`, { schema });
-    expect(eventType).toMatchObject({ status: 422, body: { code: 'invalid_schema', errors: [{ pointer: '/schema/properties/sku/pattern', detail: expect.stringContaining('backreferences') }] } });
-    const plugin = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, { type: 'json-schema', name: 'v', config: { schema: { patternProperties: { '^a(?=b)': {} } } } });
+    expect(eventType).toMatchObject({
+      status: 422,
+      body: { code: 'invalid_schema', errors: [{ pointer: '/schema/properties/sku/pattern', detail: expect.stringContaining('backreferences') }] },
+    });
+    const plugin = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, {
+      type: 'json-schema',
+      name: 'v',
+      config: { schema: { patternProperties: { '^a(?=b)': {} } } },
+    });
     expect(plugin.status).toBe(422);
     expect(plugin.body.errors?.[0]).toMatchObject({ pointer: '/config/schema/patternProperties/^a(?=b)', detail: expect.stringContaining('lookahead') });
   });

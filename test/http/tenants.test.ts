@@ -44,7 +44,10 @@ describe('tenant deletion', () => {
     const doomed = await createSource();
     const bystander = await createSource();
     const { url } = receiverPath();
-    const sub = await api<{ id: string }>('POST', `/v1/tenants/${doomed.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } });
+    const sub = await api<{ id: string }>('POST', `/v1/tenants/${doomed.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url } },
+    });
     expect(sub.status).toBe(201);
     const stored = await ingest(doomed, makeEvent());
     expect(stored.status).toBe(202);
@@ -61,11 +64,16 @@ describe('tenant deletion', () => {
     expect(late.status).toBe(404);
     expect(await late.json()).toMatchObject({ code: 'source_not_found' });
     const counts = await withTestDb(async (db) => {
-      const count = async (table: string) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [doomed.tenantId])).rows[0]!.n);
+      const count = async (table: string) =>
+        Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [doomed.tenantId])).rows[0]!.n);
       return {
-        events: await count('events'), deliveries: await count('deliveries'), sources: await count('sources'), subscriptions: await count('subscriptions'),
+        events: await count('events'),
+        deliveries: await count('deliveries'),
+        sources: await count('sources'),
+        subscriptions: await count('subscriptions'),
         audit: await count('audit_log'),
-        deletedEntry: (await db.query('SELECT 1 FROM audit_log WHERE tenant_id IS NULL AND action = $1 AND target = $2', ['tenant.deleted', doomed.tenantId])).rowCount,
+        deletedEntry: (await db.query('SELECT 1 FROM audit_log WHERE tenant_id IS NULL AND action = $1 AND target = $2', ['tenant.deleted', doomed.tenantId]))
+          .rowCount,
       };
     });
     expect(counts).toEqual({ events: 0, deliveries: 0, sources: 0, subscriptions: 0, audit: 0, deletedEntry: 1 });

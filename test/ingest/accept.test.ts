@@ -25,7 +25,11 @@ describe('POST /v1/ingest/{sourceId}', () => {
     const res = await ingest(source, events, 'application/cloudevents-batch+json');
     expect(res.status).toBe(202);
     const { results } = await res.json<{ results: (Accepted & { status: number })[] }>();
-    expect(results.map((r) => [r.status, r.sequence, r.duplicate])).toEqual([[202, 1, false], [202, 2, false], [202, 3, false]]);
+    expect(results.map((r) => [r.status, r.sequence, r.duplicate])).toEqual([
+      [202, 1, false],
+      [202, 2, false],
+      [202, 3, false],
+    ]);
   });
 
   it('accepts the valid events of a batch and reports the invalid ones per item', async () => {
@@ -36,7 +40,9 @@ describe('POST /v1/ingest/{sourceId}', () => {
     const { results } = await res.json<{ results: Record<string, unknown>[] }>();
     expect(results[0]).toMatchObject({ status: 202, sequence: 1 });
     expect(results[1]).toMatchObject({ status: 422, code: 'invalid_event' });
-    expect(results[1]!.errors).toEqual(expect.arrayContaining([expect.objectContaining({ pointer: '/source' }), expect.objectContaining({ pointer: '/type' })]));
+    expect(results[1]!.errors).toEqual(
+      expect.arrayContaining([expect.objectContaining({ pointer: '/source' }), expect.objectContaining({ pointer: '/type' })]),
+    );
     expect(results[2]).toMatchObject({ status: 422, code: 'invalid_event', errors: [{ pointer: '/type', detail: expect.stringContaining('dot-notation') }] });
     expect(results[3]).toMatchObject({ status: 202, sequence: 2 });
   });
@@ -65,7 +71,14 @@ describe('POST /v1/ingest/{sourceId}', () => {
       const got = await api('GET', `/v1/tenants/${source.tenantId}/events/${id}`);
       return got.status === 200 ? got.body : null;
     });
-    expect(stored).toMatchObject({ ce_id: 'bin-1', type: 'stock.reserved', subject: 'sku/A-1', partitionkey: 'A-1', datacontenttype: 'application/json', data: { sku: 'A-1', qty: 3 } });
+    expect(stored).toMatchObject({
+      ce_id: 'bin-1',
+      type: 'stock.reserved',
+      subject: 'sku/A-1',
+      partitionkey: 'A-1',
+      datacontenttype: 'application/json',
+      data: { sku: 'A-1', qty: 3 },
+    });
   });
 
   it('stores every accepted event in Postgres with its tenant, sequence and hash', async () => {

@@ -11,7 +11,9 @@ const structured = (data: string, id = `deep-${crypto.randomUUID()}`) =>
   `{"specversion":"1.0","id":"${id}","source":"https://example.com/x","type":"orders.created","data":${data}}`;
 
 const storedCeIds = (tenantId: string) =>
-  withTestDb(async (db) => (await db.query<{ ce_id: string }>('SELECT ce_id FROM events WHERE tenant_id = $1 ORDER BY sequence', [tenantId])).rows.map((r) => r.ce_id));
+  withTestDb(async (db) =>
+    (await db.query<{ ce_id: string }>('SELECT ce_id FROM events WHERE tenant_id = $1 ORDER BY sequence', [tenantId])).rows.map((r) => r.ce_id),
+  );
 
 async function hmacHex(secret: string, message: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', utf8(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
@@ -48,7 +50,10 @@ describe('ingest refuses what storage cannot take', () => {
       const res = await ingest(s, body, type);
       const answer = await res.json<Problem & { results?: Item[] }>();
       const status = answer.results ? answer.results[0]!.status : res.status;
-      expect([status, answer.results?.[0]?.code ?? answer.code], `${type} ${body.slice(0, 60)}`).toEqual([422, expect.stringMatching(/^invalid_(event|batch)$/)]);
+      expect([status, answer.results?.[0]?.code ?? answer.code], `${type} ${body.slice(0, 60)}`).toEqual([
+        422,
+        expect.stringMatching(/^invalid_(event|batch)$/),
+      ]);
     }
   });
 
@@ -73,7 +78,13 @@ describe('ingest refuses what storage cannot take', () => {
     const res = await ingest(s, body, 'application/cloudevents-batch+json');
     expect(res.status).toBe(202);
     const { results } = await res.json<{ results: Item[] }>();
-    expect(results.map((r) => [r.status, r.code])).toEqual([[202, undefined], [422, 'event_too_deep'], [202, undefined], [422, 'event_too_deep'], [202, undefined]]);
+    expect(results.map((r) => [r.status, r.code])).toEqual([
+      [202, undefined],
+      [422, 'event_too_deep'],
+      [202, undefined],
+      [422, 'event_too_deep'],
+      [202, undefined],
+    ]);
     expect(await eventually(async () => ((await storedCeIds(s.tenantId)).length === 3 ? storedCeIds(s.tenantId) : null))).toEqual(['b-1', 'b-2', 'b-3']);
   });
 
@@ -83,7 +94,11 @@ describe('ingest refuses what storage cannot take', () => {
     const res = await call(`/v1/ingest/${s.sourceId}`, {
       method: 'POST',
       headers: {
-        'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'bin-deep', 'ce-source': '/x', 'ce-type': 'orders.created',
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'bin-deep',
+        'ce-source': '/x',
+        'ce-type': 'orders.created',
         ...(await signedHeaders(s.secret, body)),
       },
       body,
@@ -98,7 +113,14 @@ describe('ingest refuses what storage cannot take', () => {
     const body = '\u0001'.repeat(700_000);
     const res = await call(`/v1/ingest/${s.sourceId}`, {
       method: 'POST',
-      headers: { 'content-type': 'text/plain', 'ce-specversion': '1.0', 'ce-id': 'bin-big', 'ce-source': '/x', 'ce-type': 'orders.created', ...(await signedHeaders(s.secret, body)) },
+      headers: {
+        'content-type': 'text/plain',
+        'ce-specversion': '1.0',
+        'ce-id': 'bin-big',
+        'ce-source': '/x',
+        'ce-type': 'orders.created',
+        ...(await signedHeaders(s.secret, body)),
+      },
       body,
     });
     expect(res.status).toBe(422);
@@ -107,17 +129,28 @@ describe('ingest refuses what storage cannot take', () => {
 
   it('refuses GitHub and Stripe payloads that nest too deep when their signatures are valid', async () => {
     const tenant = await createTenant();
-    const github = await api<{ id: string }>('POST', `/v1/tenants/${tenant}/sources`, { name: 'gh', verifier: { type: 'github', config: {}, secret: 'gh-secret' } });
+    const github = await api<{ id: string }>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'gh',
+      verifier: { type: 'github', config: {}, secret: 'gh-secret' },
+    });
     const payload = `{"ref":"refs/heads/main","x":${nested(100_000)}}`;
     const gh = await call(`/v1/ingest/${github.body.id}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': crypto.randomUUID(), 'x-hub-signature-256': `sha256=${await hmacHex('gh-secret', payload)}` },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-github-delivery': crypto.randomUUID(),
+        'x-hub-signature-256': `sha256=${await hmacHex('gh-secret', payload)}`,
+      },
       body: payload,
     });
     expect(gh.status).toBe(422);
     expect(await gh.json()).toMatchObject({ code: 'event_too_deep' });
 
-    const stripe = await api<{ id: string }>('POST', `/v1/tenants/${tenant}/sources`, { name: 'st', verifier: { type: 'stripe', config: {}, secret: 'whsec_stripe-secret' } });
+    const stripe = await api<{ id: string }>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'st',
+      verifier: { type: 'stripe', config: {}, secret: 'whsec_stripe-secret' },
+    });
     const event = `{"id":"evt_deep","type":"charge.succeeded","data":{"object":${nested(20_000)}}}`;
     const t = Math.floor(Date.now() / 1000);
     const st = await call(`/v1/ingest/${stripe.body.id}`, {

@@ -18,7 +18,10 @@ describe('what is stored is what was sent', () => {
 
   it('stores integers a double holds exactly, however long, and digits inside strings', async () => {
     const source = await createSource();
-    const body = JSON.stringify(makeEvent({ data: { id: '12345678901234567891' } })).replace('"data":{', '"data":{"max":9007199254740991,"big":100000000000000000000,"neg":-9007199254740992,');
+    const body = JSON.stringify(makeEvent({ data: { id: '12345678901234567891' } })).replace(
+      '"data":{',
+      '"data":{"max":9007199254740991,"big":100000000000000000000,"neg":-9007199254740992,',
+    );
     const res = await ingest(source, body);
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };

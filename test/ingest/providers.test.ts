@@ -61,7 +61,13 @@ describe('provider webhooks verified at the door', () => {
   it('accepts a Stripe event signed as Stripe signs it, dedupes a retry, and refuses a stale or tampered one', async () => {
     const secret = 'whsec_stripe_test_secret_abc';
     const { tenant, sourceId } = await providerSource('stripe', secret);
-    const payload = JSON.stringify({ id: 'evt_1NG8Du2eZvKYlo2CUI79vXWy', object: 'event', type: 'invoice.paid', created: 1686089970, data: { object: { id: 'in_123', amount_paid: 2000 } } });
+    const payload = JSON.stringify({
+      id: 'evt_1NG8Du2eZvKYlo2CUI79vXWy',
+      object: 'event',
+      type: 'invoice.paid',
+      created: 1686089970,
+      data: { object: { id: 'in_123', amount_paid: 2000 } },
+    });
     const send = async (body: string, t = Math.floor(Date.now() / 1000), signedBody = body) =>
       call(`/v1/ingest/${sourceId}`, {
         method: 'POST',

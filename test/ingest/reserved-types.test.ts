@@ -38,7 +38,11 @@ describe('the switchyard. type namespace', () => {
       method: 'POST',
       body,
       headers: {
-        'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/shop', 'ce-type': 'switchyard.subscription.disabled',
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': id,
+        'ce-source': '/shop',
+        'ce-type': 'switchyard.subscription.disabled',
         ...(await signedHeaders(source.secret, body, { id })),
       },
     });
@@ -47,10 +51,17 @@ describe('the switchyard. type namespace', () => {
 
   it('refuses plugin configs that would produce reserved types', async () => {
     const tenant = await createTenant();
-    const setType = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, { type: 'set-attributes', name: 'retype', config: { set: { type: 'switchyard.delivery.exhausted' } } });
+    const setType = await api<Problem>('POST', `/v1/tenants/${tenant}/plugins`, {
+      type: 'set-attributes',
+      name: 'retype',
+      config: { set: { type: 'switchyard.delivery.exhausted' } },
+    });
     expect(setType.status).toBe(422);
     expect(JSON.stringify(setType.body)).toContain('reserved');
-    const hmacType = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, { name: 'h', verifier: { type: 'hmac', secret: 'shared-secret-1234', config: { event_type: 'switchyard.fake.event' } } });
+    const hmacType = await api<Problem>('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'h',
+      verifier: { type: 'hmac', secret: 'shared-secret-1234', config: { event_type: 'switchyard.fake.event' } },
+    });
     expect(hmacType.status).toBe(422);
     expect(JSON.stringify(hmacType.body)).toContain('reserved');
   });

@@ -60,7 +60,14 @@ describe('binary mode binds the event to what was signed', () => {
     const data = JSON.stringify({ sku: 'A-1' });
     const binary = await call(`/v1/ingest/${source.sourceId}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'j-1', 'ce-source': '/w', 'ce-type': 'stock.reserved', 'jws-signature': await sign(data) },
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'j-1',
+        'ce-source': '/w',
+        'ce-type': 'stock.reserved',
+        'jws-signature': await sign(data),
+      },
       body: data,
     });
     expect(binary.status).toBe(422);

@@ -55,17 +55,26 @@ describe('TenantLog: dedup, order, durability', () => {
   it('accepts an id again as a new event once its dedup window has passed', async () => {
     const source = await createSource();
     const log = testEnv.TENANT_LOG.getByName(source.tenantId);
-    const item = { sourceId: source.sourceId, ceId: 'evt-1', sha256: 'aa', type: 'a.b', subject: null, time: null, partitionKey: null, correlationId: null, causationId: null, json: JSON.stringify(makeEvent({ id: 'evt-1', type: 'a.b' })) };
+    const item = {
+      sourceId: source.sourceId,
+      ceId: 'evt-1',
+      sha256: 'aa',
+      type: 'a.b',
+      subject: null,
+      time: null,
+      partitionKey: null,
+      correlationId: null,
+      causationId: null,
+      json: JSON.stringify(makeEvent({ id: 'evt-1', type: 'a.b' })),
+    };
     const append = (dedupWindowSeconds: number) => log.append({ tenantId: source.tenantId, dedupWindowSeconds, configVersion: 0, items: [item] });
     const first = await append(0);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const second = await append(60);
     const third = await append(60);
-    expect([first, second, third].map((r) => (r.kind === 'appended' ? r.results.map((x) => [x.kind, x.sequence, 'duplicate' in x && x.duplicate]) : r))).toEqual([
-      [['accepted', 1, false]],
-      [['accepted', 2, false]],
-      [['accepted', 2, true]],
-    ]);
+    expect(
+      [first, second, third].map((r) => (r.kind === 'appended' ? r.results.map((x) => [x.kind, x.sequence, 'duplicate' in x && x.duplicate]) : r)),
+    ).toEqual([[['accepted', 1, false]], [['accepted', 2, false]], [['accepted', 2, true]]]);
   });
 
   it('gives concurrent duplicates of one id exactly one sequence', async () => {
@@ -91,7 +100,9 @@ describe('TenantLog: dedup, order, durability', () => {
     // one request each (a body is at most 1 MiB); together ~5.4 MB, more than one flush takes
     const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => ingest(source, makeEvent({ data: { i, big } }))));
     expect(answers.map((r) => r.status)).toEqual(Array(6).fill(202));
-    expect(await eventually(async () => ((await storedSequences(source.tenantId)).length === 6 ? storedSequences(source.tenantId) : null), 20_000)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(await eventually(async () => ((await storedSequences(source.tenantId)).length === 6 ? storedSequences(source.tenantId) : null), 20_000)).toEqual([
+      1, 2, 3, 4, 5, 6,
+    ]);
   });
 
   it('keeps sequence and dedup state across an eviction of the Durable Object', async () => {
@@ -155,9 +166,27 @@ describe('TenantLog: dedup, order, durability', () => {
       return r.rows[0] as { id: string; source_id: string; ce_id: string; type: string; event: unknown; sha256: string };
     });
     const inserted = await withTestDb((db) =>
-      insertEvents(db, source.tenantId, JSON.stringify([
-        { sequence: 1, id: row.id, source_id: row.source_id, ce_id: row.ce_id, type: row.type, subject: null, time: null, partition_key: null, correlation_id: null, causation_id: null, event: row.event, sha256: row.sha256, received_at: Date.now() },
-      ])),
+      insertEvents(
+        db,
+        source.tenantId,
+        JSON.stringify([
+          {
+            sequence: 1,
+            id: row.id,
+            source_id: row.source_id,
+            ce_id: row.ce_id,
+            type: row.type,
+            subject: null,
+            time: null,
+            partition_key: null,
+            correlation_id: null,
+            causation_id: null,
+            event: row.event,
+            sha256: row.sha256,
+            received_at: Date.now(),
+          },
+        ]),
+      ),
     );
     expect(inserted).toEqual({ events: 0, deliveries: 0 });
     expect(await storedSequences(source.tenantId)).toEqual([1]);

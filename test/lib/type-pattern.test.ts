@@ -89,8 +89,20 @@ describe('event-type patterns', () => {
     const { maxChars, maxSegments, maxDoubleStars } = TYPE_PATTERN_LIMITS;
     expect(typePatternProblem('orders.**')).toBeUndefined();
     expect(typePatternProblem(Array(maxDoubleStars).fill('**').join('.'))).toBeUndefined();
-    expect(typePatternProblem(Array(maxDoubleStars + 1).fill('**').join('.'))).toMatch(/at most 4 \*\* segments/);
-    expect(typePatternProblem(Array(maxSegments + 1).fill('a').join('.'))).toMatch(/at most 32 segments/);
+    expect(
+      typePatternProblem(
+        Array(maxDoubleStars + 1)
+          .fill('**')
+          .join('.'),
+      ),
+    ).toMatch(/at most 4 \*\* segments/);
+    expect(
+      typePatternProblem(
+        Array(maxSegments + 1)
+          .fill('a')
+          .join('.'),
+      ),
+    ).toMatch(/at most 32 segments/);
     expect(typePatternProblem('a'.repeat(maxChars + 1))).toMatch(/at most 256 characters/);
     const parsed = TypePatternSchema.array().safeParse(['orders.*', '**.**.**.**.**.z']);
     expect(parsed.error?.issues).toEqual([expect.objectContaining({ path: [1], message: 'an event-type pattern has at most 4 ** segments' })]);

@@ -16,14 +16,25 @@ import { root } from '../../scripts/lib/demo.ts';
 import { bundleWorker, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** The whole page, and the first screen beside it as `docs-top.png`. */
 const SCREENSHOT = join(root, 'test-results/screens/docs.png');
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 const hasChromium = existsSync(CHROMIUM);
 const skip = !hasChromium && !process.env.CI;
-if (skip) console.warn(`[docs-page] SKIPPED: no Chromium at ${CHROMIUM}, so /docs is not checked in a browser (apt-get install -y chromium, or set CHROMIUM_PATH; CI fails instead)`);
+if (skip)
+  console.warn(
+    `[docs-page] SKIPPED: no Chromium at ${CHROMIUM}, so /docs is not checked in a browser (apt-get install -y chromium, or set CHROMIUM_PATH; CI fails instead)`,
+  );
 
 type OpenApi = { info: { title: string }; paths: Record<string, Record<string, { summary?: string }>> };
 
@@ -43,7 +54,11 @@ describe.skipIf(skip)('/docs in headless Chromium', () => {
       script: bundle.script,
       assets: true,
       // the reference needs no database: nothing here connects to this address
-      bindings: { ADMIN_JWT_SECRET: 'docs-test-admin-secret-0123456789', ENCRYPTION_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', DATABASE_URL: 'postgres://switchyard@127.0.0.1:9/unused' },
+      bindings: {
+        ADMIN_JWT_SECRET: 'docs-test-admin-secret-0123456789',
+        ENCRYPTION_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
+        DATABASE_URL: 'postgres://switchyard@127.0.0.1:9/unused',
+      },
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     return { origin: runtime.url, browser };
@@ -77,7 +92,11 @@ describe.skipIf(skip)('/docs in headless Chromium', () => {
     expect(response?.status()).toBe(200);
     // Swagger UI renders one .opblock per operation, under its tag, once /openapi.json has loaded; a page
     // that never gets there fails below, on what it requested and what it shows
-    await page.locator('.opblock').nth(expected.length - 1).waitFor({ timeout: 10_000 }).catch(() => {});
+    await page
+      .locator('.opblock')
+      .nth(expected.length - 1)
+      .waitFor({ timeout: 10_000 })
+      .catch(() => {});
     const elsewhere = requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
     expect(elsewhere, 'requests to another origin').toEqual([]);
     expect(problems).toEqual([]);

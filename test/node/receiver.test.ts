@@ -32,7 +32,10 @@ describe('local webhook receiver', () => {
 
   it('answers from the scripted queue in order, then with the default', async () => {
     receiver.setBehaviour('/flaky', {
-      responses: [{ status: 503, headers: { 'retry-after': '1' } }, { status: 500, body: 'boom' }],
+      responses: [
+        { status: 503, headers: { 'retry-after': '1' } },
+        { status: 500, body: 'boom' },
+      ],
       default: { status: 204 },
     });
     const first = await post('/flaky');

@@ -49,7 +49,10 @@ const parse = (code: string) => acorn.parse(code, { ecmaVersion: 'latest', sourc
 function nodes(root: AstNode): AstNode[] {
   const out: AstNode[] = [];
   const visit = (value: unknown): void => {
-    if (Array.isArray(value)) return value.forEach(visit);
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+      return;
+    }
     if (!value || typeof value !== 'object') return;
     const node = value as AstNode;
     if (typeof node.type === 'string') out.push(node);
@@ -101,7 +104,7 @@ describe('script instrumentation over a corpus of real modules', () => {
 
     const names = (list: AstNode[]) => list.filter((n) => n.type === 'Identifier' && n.name !== GUARD);
     const original = names(before);
-    const [guardImport, ...rest] = (parse(result.code).body as AstNode[]);
+    const [guardImport, ...rest] = parse(result.code).body as AstNode[];
     expect(guardImport).toMatchObject({ type: 'ImportDeclaration', source: { value: './guard.js' } });
     const moved = names(nodes({ type: 'Program', start: 0, end: 0, body: rest }));
     expect(moved.map((n) => n.name)).toEqual(original.map((n) => n.name));

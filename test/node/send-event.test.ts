@@ -24,9 +24,19 @@ describe('npm run send-event', () => {
   });
 
   it('builds one event with the given id, subject and partition key', () => {
-    const [event, ...rest] = buildEvents(options(['--id', 'order-42', '--type', 'orders.created', '--data', '{"amount":3}', '--subject', 'customer/7', '--partition-key', 'c7']));
+    const [event, ...rest] = buildEvents(
+      options(['--id', 'order-42', '--type', 'orders.created', '--data', '{"amount":3}', '--subject', 'customer/7', '--partition-key', 'c7']),
+    );
     expect(rest).toEqual([]);
-    expect(event).toMatchObject({ specversion: '1.0', id: 'order-42', type: 'orders.created', subject: 'customer/7', partitionkey: 'c7', data: { amount: 3 }, source: 'switchyard/demo' });
+    expect(event).toMatchObject({
+      specversion: '1.0',
+      id: 'order-42',
+      type: 'orders.created',
+      subject: 'customer/7',
+      partitionkey: 'c7',
+      data: { amount: 3 },
+      source: 'switchyard/demo',
+    });
   });
 
   it('builds the same event again when --id is given, so a resend is a duplicate', () => {
@@ -49,13 +59,23 @@ describe('npm run send-event', () => {
   });
 
   it('takes the environment equivalents when the flags are absent', () => {
-    expect(options([], { INGEST_URL: 'http://x/v1/ingest/src_1', SOURCE_SECRET: 'whsec_a', EVENT_TYPE: 'orders.created', EVENT_DATA: '{"a":1}' })).toMatchObject({
-      url: 'http://x/v1/ingest/src_1', secret: 'whsec_a', type: 'orders.created', data: { a: 1 },
+    expect(
+      options([], { INGEST_URL: 'http://x/v1/ingest/src_1', SOURCE_SECRET: 'whsec_a', EVENT_TYPE: 'orders.created', EVENT_DATA: '{"a":1}' }),
+    ).toMatchObject({
+      url: 'http://x/v1/ingest/src_1',
+      secret: 'whsec_a',
+      type: 'orders.created',
+      data: { a: 1 },
     });
   });
 
   it('refuses a --count outside 1..1000 and --data that is not JSON', () => {
-    for (const argv of [['--count', '0'], ['--count', '1001'], ['--count', '2.5'], ['--data', '{nope']]) {
+    for (const argv of [
+      ['--count', '0'],
+      ['--count', '1001'],
+      ['--count', '2.5'],
+      ['--data', '{nope'],
+    ]) {
       expect(parseSendEventArgs(argv).kind, argv.join(' ')).toBe('error');
     }
   });

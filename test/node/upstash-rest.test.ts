@@ -53,7 +53,7 @@ describe('RESP2 codec', () => {
     for (let cut = 0; cut < wire.length; cut++) expect(parseReply(wire.subarray(0, cut), 0)).toBeUndefined();
     const parsed = parseReply(wire, 0);
     expect(parsed?.end).toBe(wire.length);
-    const [ok, error, int, bulk, nullBulk, nullArray, nested] = parsed?.value as unknown[];
+    const [ok, error, int, bulk, nullBulk, nullArray, nested] = parsed!.value as unknown[];
     expect(ok).toBe('OK');
     expect(error).toBeInstanceOf(ReplyError);
     expect((error as ReplyError).message).toBe('ERR bad');
@@ -112,13 +112,7 @@ describe('upstash REST server with @upstash/redis', () => {
   });
 
   it('runs a pipeline in order, errors per command', async () => {
-    const results = await redis
-      .pipeline()
-      .set(key('p'), 'v')
-      .incr(key('p-n'))
-      .incr(key('p-n'))
-      .get(key('p'))
-      .exec();
+    const results = await redis.pipeline().set(key('p'), 'v').incr(key('p-n')).incr(key('p-n')).get(key('p')).exec();
     expect(results).toEqual(['OK', 1, 2, 'v']);
 
     const kept = await redis.pipeline().incr(key('p')).get(key('p')).exec({ keepErrors: true });
@@ -151,9 +145,7 @@ describe('upstash REST server with @upstash/redis', () => {
   });
 
   it('runs multi-exec atomically', async () => {
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, () => redis.multi().incr(key('tx')).incr(key('tx')).get(key('tx')).exec()),
-    );
+    const runs = await Promise.all(Array.from({ length: 50 }, () => redis.multi().incr(key('tx')).incr(key('tx')).get(key('tx')).exec()));
     for (const [first, second, read] of runs) {
       // without atomicity another transaction's INCR could land between these three
       expect(second).toBe(Number(first) + 1);
@@ -166,7 +158,10 @@ describe('upstash REST server with @upstash/redis', () => {
     expect(aborted.json).toEqual({ error: expect.stringMatching(/^EXECABORT .*unknown command/) });
     expect(await redis.exists(key('tx-abort'))).toBe(0);
 
-    const runtime = await call('/multi-exec', [['SET', key('tx-rt'), 'x'], ['INCR', key('tx-rt')]]);
+    const runtime = await call('/multi-exec', [
+      ['SET', key('tx-rt'), 'x'],
+      ['INCR', key('tx-rt')],
+    ]);
     expect(runtime).toEqual({ status: 200, json: [{ result: 'OK' }, { error: expect.stringMatching(/not an integer/) }] });
   });
 
@@ -179,7 +174,7 @@ describe('upstash REST server with @upstash/redis', () => {
     await expect(plain.evalsha('0'.repeat(40), [], [])).rejects.toThrow(/NOSCRIPT/);
   });
 
-  it('accepts the Upstash-only shebang flag @upstash/ratelimit uses, under the client\'s SHA1', async () => {
+  it("accepts the Upstash-only shebang flag @upstash/ratelimit uses, under the client's SHA1", async () => {
     const script = `#!lua flags=allow-key-locking,no-writes\nreturn {ARGV[1], ${Date.now()}}`;
     const sha = createHash('sha1').update(script).digest('hex');
     await expect(redis.evalsha(sha, [], ['x'])).rejects.toThrow(/NOSCRIPT/);

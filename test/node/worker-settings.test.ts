@@ -10,7 +10,10 @@ const WRANGLER_TOML = readFileSync(join(import.meta.dirname, '../../wrangler.tom
 
 describe('settings npm run dev hands to the Worker', () => {
   it('takes a setting from the environment when .dev.vars has it too', () => {
-    const { values, origins } = resolveSettings({ EGRESS_ALLOWLIST: '127.0.0.1:9000', PATH: '/bin' }, { EGRESS_ALLOWLIST: '127.0.0.1:7000', ADMIN_JWT_SECRET: 'k' });
+    const { values, origins } = resolveSettings(
+      { EGRESS_ALLOWLIST: '127.0.0.1:9000', PATH: '/bin' },
+      { EGRESS_ALLOWLIST: '127.0.0.1:7000', ADMIN_JWT_SECRET: 'k' },
+    );
     expect(values).toEqual({ EGRESS_ALLOWLIST: '127.0.0.1:9000', ADMIN_JWT_SECRET: 'k' });
     expect(origins).toEqual({ EGRESS_ALLOWLIST: 'environment', ADMIN_JWT_SECRET: '.dev.vars' });
   });
@@ -34,14 +37,20 @@ describe('settings npm run dev hands to the Worker', () => {
 
   it('covers every setting the README configuration table documents for the Worker', () => {
     const table = README.slice(README.indexOf('## Configuration'));
-    const documented = [...table.matchAll(/^\| (.+?) \| (secret|var) \|/gm)].flatMap(([, names]) => [...(names ?? '').matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]));
+    const documented = [...table.matchAll(/^\| (.+?) \| (secret|var) \|/gm)].flatMap(([, names]) =>
+      [...(names ?? '').matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]),
+    );
     expect(documented.length).toBeGreaterThan(10);
     expect(WORKER_SETTINGS.map((s) => s.name).sort()).toEqual([...documented].sort());
   });
 
   it('marks exactly the required secrets of wrangler.toml as travelling in the env file', () => {
     const required = JSON.parse(/^required\s*=\s*(\[.*\])/m.exec(WRANGLER_TOML)?.[1] ?? '[]') as string[];
-    expect(WORKER_SETTINGS.filter((s) => s.required).map((s) => s.name).sort()).toEqual([...required].sort());
+    expect(
+      WORKER_SETTINGS.filter((s) => s.required)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual([...required].sort());
   });
 
   it('passes required secrets in the env file and optional settings as --var', () => {
@@ -61,7 +70,11 @@ describe('settings npm run dev hands to the Worker', () => {
 
   it('shows the settings in force with their origin, secrets masked', () => {
     const lines = describeSettings({
-      values: { ADMIN_JWT_SECRET: 'super-secret-value-0123456789', DATABASE_URL: 'postgres://u:hunter2@db.example:5432/app', EGRESS_ALLOWLIST: '127.0.0.1:9000' },
+      values: {
+        ADMIN_JWT_SECRET: 'super-secret-value-0123456789',
+        DATABASE_URL: 'postgres://u:hunter2@db.example:5432/app',
+        EGRESS_ALLOWLIST: '127.0.0.1:9000',
+      },
       origins: { ADMIN_JWT_SECRET: '.dev.vars', DATABASE_URL: 'environment', EGRESS_ALLOWLIST: 'environment' },
     });
     expect(lines).toHaveLength(3);
@@ -93,7 +106,11 @@ describe('.dev.vars on first run', () => {
   it('holds every required secret of wrangler.toml, DATABASE_URL empty (PGlite), so wrangler does not call them missing', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'sy-vars-')), '.dev.vars');
     const vars = await ensureDevVars(path);
-    expect(Object.keys(vars).sort()).toEqual(WORKER_SETTINGS.filter((s) => s.required).map((s) => s.name).sort());
+    expect(Object.keys(vars).sort()).toEqual(
+      WORKER_SETTINGS.filter((s) => s.required)
+        .map((s) => s.name)
+        .sort(),
+    );
     expect(vars.DATABASE_URL).toBe('');
     expect(parseDevVars(readFileSync(path, 'utf8'))).toEqual(vars);
     expect(resolveSettings({}, vars).values).not.toHaveProperty('DATABASE_URL');
@@ -103,7 +120,12 @@ describe('.dev.vars on first run', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'sy-vars-')), '.dev.vars');
     writeFileSync(path, 'ADMIN_JWT_SECRET=mine\nENCRYPTION_KEY=key\nEGRESS_ALLOWLIST=127.0.0.1:9000');
     await ensureDevVars(path);
-    expect(parseDevVars(readFileSync(path, 'utf8'))).toEqual({ ADMIN_JWT_SECRET: 'mine', ENCRYPTION_KEY: 'key', EGRESS_ALLOWLIST: '127.0.0.1:9000', DATABASE_URL: '' });
+    expect(parseDevVars(readFileSync(path, 'utf8'))).toEqual({
+      ADMIN_JWT_SECRET: 'mine',
+      ENCRYPTION_KEY: 'key',
+      EGRESS_ALLOWLIST: '127.0.0.1:9000',
+      DATABASE_URL: '',
+    });
   });
 });
 
@@ -111,7 +133,10 @@ describe('wrangler reads the env file as written', () => {
   it('gives the Worker the required secrets exactly, $, # and spaces included, and drops other names', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-env-'));
     const config = join(dir, 'wrangler.toml');
-    writeFileSync(config, 'name = "probe"\nmain = "index.js"\ncompatibility_date = "2026-11-01"\n[secrets]\nrequired = ["ADMIN_JWT_SECRET", "ENCRYPTION_KEY", "DATABASE_URL"]\n');
+    writeFileSync(
+      config,
+      'name = "probe"\nmain = "index.js"\ncompatibility_date = "2026-11-01"\n[secrets]\nrequired = ["ADMIN_JWT_SECRET", "ENCRYPTION_KEY", "DATABASE_URL"]\n',
+    );
     writeFileSync(join(dir, 'index.js'), 'export default { fetch() { return new Response("ok"); } };\n');
     const values = { ADMIN_JWT_SECRET: 'a$HOME b#c ${PATH} \\$x', ENCRYPTION_KEY: 'MDEy+/=', DATABASE_URL: 'postgres://u:p%24@127.0.0.1:5432/db?x=1' };
     const envFile = join(dir, 'wrangler.env');
@@ -119,7 +144,11 @@ describe('wrangler reads the env file as written', () => {
 
     // the same loader `wrangler dev --env-file` uses; it reads `envFiles` although its type omits it
     const { unstable_getMiniflareWorkerOptions } = await import('wrangler');
-    const load = unstable_getMiniflareWorkerOptions as unknown as (path: string, env: undefined, options: { envFiles: string[] }) => { workerOptions: { bindings?: Record<string, unknown> } };
+    const load = unstable_getMiniflareWorkerOptions as unknown as (
+      path: string,
+      env: undefined,
+      options: { envFiles: string[] },
+    ) => { workerOptions: { bindings?: Record<string, unknown> } };
     // as scripts/dev.ts starts wrangler: without the settings in its environment, which would win
     const saved = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
     for (const name of Object.keys(values)) delete process.env[name];

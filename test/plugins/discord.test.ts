@@ -4,7 +4,13 @@ import type { ActionInput, PluginEvent } from '../../src/plugins/types';
 import { actionContext, cloudEvent, fakeDestination } from '../fixtures/fake-destination';
 
 const DISCORD_URL = 'https://discord.com/api/webhooks/1/token';
-const input = (event: PluginEvent = cloudEvent()): ActionInput => ({ event, deliveryId: 'dlv_01', subscriptionId: 'sub_01', attempt: 1, secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] });
+const input = (event: PluginEvent = cloudEvent()): ActionInput => ({
+  event,
+  deliveryId: 'dlv_01',
+  subscriptionId: 'sub_01',
+  attempt: 1,
+  secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+});
 
 async function sendDiscord(config: Record<string, unknown>, event?: PluginEvent, response = new Response(null, { status: 204 })) {
   const destination = fakeDestination(response);

@@ -17,7 +17,15 @@ async function sign(secret: string, body: string): Promise<string> {
 }
 
 function verify(headers: Record<string, string>, body: string, secrets: string[] = [SECRET]) {
-  return github.verify({ headers: new Headers(headers), body: utf8(body), config: {}, secrets, now: Date.now(), signal: new AbortController().signal, fetch: verifierFetch([]) });
+  return github.verify({
+    headers: new Headers(headers),
+    body: utf8(body),
+    config: {},
+    secrets,
+    now: Date.now(),
+    signal: new AbortController().signal,
+    fetch: verifierFetch([]),
+  });
 }
 
 const headers = (event: string, signature: string, extra: Record<string, string> = {}) => ({
@@ -81,7 +89,10 @@ describe('github verifier', () => {
   });
 
   it('rejects the delivery when one byte of the body changes', async () => {
-    expect(await verify(headers('pull_request', PR_SIGNATURE), PR_BODY.replace('"number":7', '"number":8'))).toMatchObject({ ok: false, code: 'invalid_signature' });
+    expect(await verify(headers('pull_request', PR_SIGNATURE), PR_BODY.replace('"number":7', '"number":8'))).toMatchObject({
+      ok: false,
+      code: 'invalid_signature',
+    });
   });
 
   it('rejects the delivery when it was signed with another secret', async () => {

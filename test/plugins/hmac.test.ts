@@ -33,7 +33,14 @@ describe('hmac verifier', () => {
     expect(result).toEqual({
       ok: true,
       scheme: 'hmac-sha256',
-      event: { specversion: '1.0', id: await sha256Hex(body), source: 'urn:switchyard:hmac', type: 'webhook.received', datacontenttype: 'application/json', data: { order: 42 } },
+      event: {
+        specversion: '1.0',
+        id: await sha256Hex(body),
+        source: 'urn:switchyard:hmac',
+        type: 'webhook.received',
+        datacontenttype: 'application/json',
+        data: { order: 42 },
+      },
     });
     expect(result.ok && result.event && toIngestEvent(result.event).ok).toBe(true);
   });
@@ -41,7 +48,10 @@ describe('hmac verifier', () => {
   it('matches fixed openssl vectors for sha1 hex with a prefix and sha512 base64 over timestamp.body', async () => {
     // printf '%s' '{"order":42}' | openssl dgst -sha1 -hmac hmac-secret
     const sha1 = { algorithm: 'sha1', prefix: 'sha1=' };
-    expect(await verify(sha1, { 'x-signature': 'sha1=af2443113d7a3f7772a3a06b7a03f519f1ee81bb' }, '{"order":42}')).toMatchObject({ ok: true, scheme: 'hmac-sha1' });
+    expect(await verify(sha1, { 'x-signature': 'sha1=af2443113d7a3f7772a3a06b7a03f519f1ee81bb' }, '{"order":42}')).toMatchObject({
+      ok: true,
+      scheme: 'hmac-sha1',
+    });
     // printf '%s' '1700000000.{"order":42}' | openssl dgst -sha512 -hmac hmac-secret -binary | base64
     const sha512 = { header: 'x-sig', algorithm: 'sha512', encoding: 'base64', signed: 'timestamp.body', timestamp_header: 'x-timestamp' };
     const vector = 'E2qZUy/jYjSLLc/2n4k+XK6N8nXNwBIA5GcIBjv5oAU4o0GAUkaHQnQ/zqg83n2363M5cxTH908Jb2M7trr/pg==';
@@ -92,7 +102,10 @@ describe('hmac verifier', () => {
 
   it('reports missing_signature when the signature or timestamp header is absent', async () => {
     expect(await verify({}, {}, 'x')).toMatchObject({ ok: false, code: 'missing_signature' });
-    expect(await verify({ signed: 'timestamp.body', timestamp_header: 'x-ts' }, { 'x-signature': 'ab' }, 'x')).toMatchObject({ ok: false, code: 'missing_signature' });
+    expect(await verify({ signed: 'timestamp.body', timestamp_header: 'x-ts' }, { 'x-signature': 'ab' }, 'x')).toMatchObject({
+      ok: false,
+      code: 'missing_signature',
+    });
   });
 
   it('takes id and type from the configured headers and normalises the type to dot-notation', async () => {
@@ -124,7 +137,14 @@ describe('hmac verifier', () => {
     expect(hmac.config.safeParse({ event_type: 'nodots' }).success).toBe(false);
     expect(hmac.config.safeParse({ algorithm: 'md5' }).success).toBe(false);
     expect(z.toJSONSchema(hmac.config, { io: 'input' })).toMatchObject({ type: 'object', properties: { algorithm: { enum: ['sha256', 'sha512', 'sha1'] } } });
-    expect(hmac.config.parse({})).toMatchObject({ header: 'x-signature', algorithm: 'sha256', encoding: 'hex', prefix: '', signed: 'body', event_type: 'webhook.received' });
+    expect(hmac.config.parse({})).toMatchObject({
+      header: 'x-signature',
+      algorithm: 'sha256',
+      encoding: 'hex',
+      prefix: '',
+      signed: 'body',
+      event_type: 'webhook.received',
+    });
   });
 
   it('keeps a supplied secret and makes a 32-byte hex one otherwise', async () => {

@@ -27,7 +27,10 @@ describe('json-schema work bounds', () => {
     expect(loop).toMatchObject({ ok: false, error: expect.stringContaining('without end') });
     const tree = compileSchema({ type: 'object', properties: { name: { type: 'string' }, children: { type: 'array', items: { $ref: '#' } } } });
     expect(tree.ok).toBe(true);
-    if (tree.ok) expect(tree.validate({ name: 'a', children: [{ name: 'b', children: [{ name: 5 }] }] })).toEqual([expect.objectContaining({ pointer: '/data/children/0/children/0/name' })]);
+    if (tree.ok)
+      expect(tree.validate({ name: 'a', children: [{ name: 'b', children: [{ name: 5 }] }] })).toEqual([
+        expect.objectContaining({ pointer: '/data/children/0/children/0/name' }),
+      ]);
   });
 
   it('accepts shared definitions referred to many times at different places', () => {
@@ -53,10 +56,16 @@ describe('json-schema work bounds', () => {
 
   it('refuses the later events of a batch over the request budget with 422 and stores the earlier ones', async () => {
     const source = await createSource();
-    const registered = await api('PUT', `/v1/tenants/${source.tenantId}/event-types/orders.created`, { schema: { type: 'array', items: { allOf: Array.from({ length: 15 }, (_, i) => ({ minimum: -i })) } } });
+    const registered = await api('PUT', `/v1/tenants/${source.tenantId}/event-types/orders.created`, {
+      schema: { type: 'array', items: { allOf: Array.from({ length: 15 }, (_, i) => ({ minimum: -i })) } },
+    });
     expect(registered.status).toBeLessThan(300);
     const data = Array.from({ length: 6000 }, (_, i) => i);
-    const res = await ingest(source, Array.from({ length: 20 }, () => makeEvent({ data })), 'application/cloudevents-batch+json');
+    const res = await ingest(
+      source,
+      Array.from({ length: 20 }, () => makeEvent({ data })),
+      'application/cloudevents-batch+json',
+    );
     const { results } = (await res.json()) as { results: (Problem & { status: number })[] };
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 202).length).toBeGreaterThan(5);

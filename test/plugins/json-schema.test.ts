@@ -19,7 +19,13 @@ const ORDER = {
   $defs: { item: { type: 'object', properties: { sku: { type: 'string', pattern: '^[A-Z]+$' } } } },
 };
 
-const event = (data: unknown): PluginEvent => ({ specversion: '1.0', id: 'evt_1', source: 'urn:test', type: 'orders.created', ...(data === undefined ? {} : { data }) });
+const event = (data: unknown): PluginEvent => ({
+  specversion: '1.0',
+  id: 'evt_1',
+  source: 'urn:test',
+  type: 'orders.created',
+  ...(data === undefined ? {} : { data }),
+});
 
 function validate(schema: Record<string, unknown>, data: unknown, draft?: '4' | '7' | '2019-09' | '2020-12') {
   const config = jsonSchema.config.parse({ schema, draft });
@@ -85,7 +91,10 @@ describe('json-schema validator', () => {
       { $dynamicRef: '#meta' },
     ];
     for (const schema of invalid) expect(compileSchema(schema), JSON.stringify(schema)).toMatchObject({ ok: false });
-    expect(compileSchema({ type: 12 })).toEqual({ ok: false, error: 'not a valid draft 2020-12 JSON Schema: /type: Instance type "number" is invalid. Expected "string", "array".' });
+    expect(compileSchema({ type: 12 })).toEqual({
+      ok: false,
+      error: 'not a valid draft 2020-12 JSON Schema: /type: Instance type "number" is invalid. Expected "string", "array".',
+    });
     expect(compileSchema({ type: 'text' })).toMatchObject({ ok: false, error: expect.stringContaining('/type: Instance does not match any of') });
     expect(compileSchema({ properties: 5 })).toMatchObject({ ok: false, error: expect.stringContaining('/properties') });
   });
@@ -125,7 +134,10 @@ describe('json-schema validator', () => {
 
   it('checks ^(a+)+$ in one pass when the data would make a backtracking RegExp run for seconds', async () => {
     const evil = `${'a'.repeat(40)}!`;
-    expect(await validate({ type: 'string', pattern: '^(a+)+$' }, evil)).toEqual({ ok: false, errors: [{ pointer: '/data', detail: 'String does not match pattern.' }] });
+    expect(await validate({ type: 'string', pattern: '^(a+)+$' }, evil)).toEqual({
+      ok: false,
+      errors: [{ pointer: '/data', detail: 'String does not match pattern.' }],
+    });
     expect(await validate({ type: 'string', pattern: '^(a+)+$' }, 'a'.repeat(40))).toEqual({ ok: true });
     const keys = { patternProperties: { '^(a+)+$': { type: 'number' } }, additionalProperties: { type: 'string' } };
     expect(await validate(keys, { [evil]: 'not a number', aaaa: 1 })).toEqual({ ok: true });
@@ -153,7 +165,10 @@ describe('json-schema validator', () => {
   });
 
   it('keeps the meaning and output of patterns inside not, anyOf and $ref when they run in linear time', async () => {
-    const schema = { $defs: { code: { pattern: '^[A-Z]{3}$' } }, properties: { a: { not: { pattern: '^x' } }, b: { anyOf: [{ pattern: '^\\d+$' }, { $ref: '#/$defs/code' }] } } };
+    const schema = {
+      $defs: { code: { pattern: '^[A-Z]{3}$' } },
+      properties: { a: { not: { pattern: '^x' } }, b: { anyOf: [{ pattern: '^\\d+$' }, { $ref: '#/$defs/code' }] } },
+    };
     expect(await validate(schema, { a: 'yx', b: 'EUR' })).toEqual({ ok: true });
     expect(await validate(schema, { a: 'xy', b: 'eur' })).toEqual({
       ok: false,
@@ -179,9 +194,21 @@ describe('json-schema validator', () => {
     // the data multiplies: ~900 evaluations per item × 1,000 items
     expect(compileSchema({ $defs, $ref: '#/$defs/d0' })).toMatchObject({ ok: false, error: expect.stringContaining('subschemas on one value') });
     expect(compileSchema({ $ref: '#' })).toMatchObject({ ok: false, error: expect.stringContaining('without end') });
-    const wide = { $defs: { n: { allOf: Array.from({ length: 30 }, (_, i) => ({ minimum: -i })) } }, type: 'array', items: { allOf: Array.from({ length: 29 }, () => ({ $ref: '#/$defs/n' })) } };
-    expect(await validate(wide, Array.from({ length: 1000 }, (_, i) => i))).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('subschema evaluations') }] });
-    const items = await validate({ type: 'array', items: { $ref: '#/$defs/n' }, $defs: { n: { type: 'integer', minimum: 0 } } }, Array.from({ length: 50_000 }, (_, i) => i));
+    const wide = {
+      $defs: { n: { allOf: Array.from({ length: 30 }, (_, i) => ({ minimum: -i })) } },
+      type: 'array',
+      items: { allOf: Array.from({ length: 29 }, () => ({ $ref: '#/$defs/n' })) },
+    };
+    expect(
+      await validate(
+        wide,
+        Array.from({ length: 1000 }, (_, i) => i),
+      ),
+    ).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('subschema evaluations') }] });
+    const items = await validate(
+      { type: 'array', items: { $ref: '#/$defs/n' }, $defs: { n: { type: 'integer', minimum: 0 } } },
+      Array.from({ length: 50_000 }, (_, i) => i),
+    );
     expect(items).toEqual({ ok: true });
   });
 
@@ -190,7 +217,10 @@ describe('json-schema validator', () => {
     const schema = { type: 'array', items: { type: 'string', format: 'regex' } };
     expect(await validate(schema, ['^a+$', '\\d{4}'])).toEqual({ ok: true });
     expect(await validate(schema, ['('])).toMatchObject({ ok: false, errors: [{ pointer: '/data/0', detail: 'String does not match format "regex".' }] });
-    expect(await validate(schema, Array(100).fill('\\p{L}'.repeat(1000)))).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('format "regex"') }] });
+    expect(await validate(schema, Array(100).fill('\\p{L}'.repeat(1000)))).toEqual({
+      ok: false,
+      errors: [{ pointer: '/data', detail: expect.stringContaining('format "regex"') }],
+    });
   });
 
   it('refuses a schema whose patterns add up to more than the limit, before compiling them', () => {
@@ -205,9 +235,15 @@ describe('json-schema validator', () => {
     // 10 s per event before the read budget
     const schema = { type: 'object', properties: { ids: { type: 'array', uniqueItems: true } } };
     const many = Array.from({ length: 20_000 }, (_, i) => ({ i }));
-    expect(await validate(schema, { ids: many })).toEqual({ ok: false, errors: [{ pointer: '/data', detail: expect.stringContaining('uniqueItems compares every pair') }] });
+    expect(await validate(schema, { ids: many })).toEqual({
+      ok: false,
+      errors: [{ pointer: '/data', detail: expect.stringContaining('uniqueItems compares every pair') }],
+    });
     expect(await validate(schema, { ids: many.slice(0, 400) })).toEqual({ ok: true });
-    expect(await validate(schema, { ids: [{ a: [1] }, 2, { a: [1] }] })).toEqual({ ok: false, errors: [{ pointer: '/data/ids', detail: 'Duplicate items at indexes 0 and 2.' }] });
+    expect(await validate(schema, { ids: [{ a: [1] }, 2, { a: [1] }] })).toEqual({
+      ok: false,
+      errors: [{ pointer: '/data/ids', detail: 'Duplicate items at indexes 0 and 2.' }],
+    });
   });
 
   it('refuses a pattern that RE2 cannot run and names its JSON pointer in the schema and in the plugin config', () => {
@@ -216,22 +252,34 @@ describe('json-schema validator', () => {
       pointer: '/properties/sku/pattern',
       error: '/properties/sku/pattern: backreferences (\\1, \\k<name>) are not supported',
     });
-    expect(compileSchema({ $defs: { x: { patternProperties: { 'a/(?=b)': {} } } } })).toMatchObject({ ok: false, pointer: '/$defs/x/patternProperties/a~1(?=b)', error: expect.stringContaining('lookahead') });
-    expect(compileSchema({ items: { pattern: 'a'.repeat(1001) } })).toMatchObject({ ok: false, pointer: '/items/pattern', error: expect.stringContaining('at most 1000 characters') });
+    expect(compileSchema({ $defs: { x: { patternProperties: { 'a/(?=b)': {} } } } })).toMatchObject({
+      ok: false,
+      pointer: '/$defs/x/patternProperties/a~1(?=b)',
+      error: expect.stringContaining('lookahead'),
+    });
+    expect(compileSchema({ items: { pattern: 'a'.repeat(1001) } })).toMatchObject({
+      ok: false,
+      pointer: '/items/pattern',
+      error: expect.stringContaining('at most 1000 characters'),
+    });
     expect(compileSchema({ pattern: '(?<=a)b' })).toMatchObject({ ok: false, pointer: '/pattern' });
     const parsed = jsonSchema.config.safeParse({ schema: { properties: { 'a/b': { pattern: '(x)\\1' } } } });
     expect(parsed.error?.issues[0]?.path).toEqual(['schema', 'properties', 'a/b', 'pattern']);
   });
 
   it('answers the url format in one pass when the host would make the library regex backtrack exponentially', async () => {
-    expect(await validate({ format: 'url' }, `http://${'a'.repeat(40)}!`)).toMatchObject({ ok: false, errors: [{ pointer: '/data', detail: 'String does not match format "url".' }] });
+    expect(await validate({ format: 'url' }, `http://${'a'.repeat(40)}!`)).toMatchObject({
+      ok: false,
+      errors: [{ pointer: '/data', detail: 'String does not match format "url".' }],
+    });
     expect(await validate({ format: 'url' }, `http://${':'.repeat(100_000)}`)).toMatchObject({ ok: false });
     expect(await validate({ format: 'url' }, 'https://user:pw@shop-1.example.com:8443/a?b#c')).toEqual({ ok: true });
   });
 
   it('accepts the same urls as the library regex it replaces', () => {
     // @cfworker/json-schema 4.1.6's URL_ verbatim, safe on these short inputs
-    const original = /^(?:(?:https?|ftp):\/\/)(?:\S+(?::\S*)?@)?(?:(?!10(?:\.\d{1,3}){3})(?!127(?:\.\d{1,3}){3})(?!169\.254(?:\.\d{1,3}){2})(?!192\.168(?:\.\d{1,3}){2})(?!172\.(?:1[6-9]|2\d|3[0-1])(?:\.\d{1,3}){2})(?:[1-9]\d?|1\d\d|2[01]\d|22[0-3])(?:\.(?:1?\d{1,2}|2[0-4]\d|25[0-5])){2}(?:\.(?:[1-9]\d?|1\d\d|2[0-4]\d|25[0-4]))|(?:(?:[a-z\u{00a1}-\u{ffff}0-9]+-?)*[a-z\u{00a1}-\u{ffff}0-9]+)(?:\.(?:[a-z\u{00a1}-\u{ffff}0-9]+-?)*[a-z\u{00a1}-\u{ffff}0-9]+)*(?:\.(?:[a-z\u{00a1}-\u{ffff}]{2,})))(?::\d{2,5})?(?:\/[^\s]*)?$/iu;
+    const original =
+      /^(?:(?:https?|ftp):\/\/)(?:\S+(?::\S*)?@)?(?:(?!10(?:\.\d{1,3}){3})(?!127(?:\.\d{1,3}){3})(?!169\.254(?:\.\d{1,3}){2})(?!192\.168(?:\.\d{1,3}){2})(?!172\.(?:1[6-9]|2\d|3[0-1])(?:\.\d{1,3}){2})(?:[1-9]\d?|1\d\d|2[01]\d|22[0-3])(?:\.(?:1?\d{1,2}|2[0-4]\d|25[0-5])){2}(?:\.(?:[1-9]\d?|1\d\d|2[0-4]\d|25[0-4]))|(?:(?:[a-z\u{00a1}-\u{ffff}0-9]+-?)*[a-z\u{00a1}-\u{ffff}0-9]+)(?:\.(?:[a-z\u{00a1}-\u{ffff}0-9]+-?)*[a-z\u{00a1}-\u{ffff}0-9]+)*(?:\.(?:[a-z\u{00a1}-\u{ffff}]{2,})))(?::\d{2,5})?(?:\/[^\s]*)?$/iu;
     const part = fc.constantFrom('a', 'b', 'é', '1', '0', '-', '.', ':', '@', '/', ' ', '10', '127', '192.168', '255', '80', 'com', 'x-y');
     fc.assert(
       fc.property(fc.constantFrom('http://', 'https://', 'ftp://', 'mailto:'), fc.array(part, { maxLength: 9 }), (scheme, parts) => {

@@ -94,21 +94,36 @@ describe('jws verifier', () => {
     const signature = await detached(privateKey, 'EdDSA', body, { kid: jwk.kid });
     const path = `/jwks/${crypto.randomUUID()}`;
     const start = Date.now();
-    expect(await verify({ jwks_url: `${testEnv.CONTROL_URL}${path}` }, signature, body, start)).toMatchObject({ ok: false, detail: 'the JWKS could not be fetched' });
+    expect(await verify({ jwks_url: `${testEnv.CONTROL_URL}${path}` }, signature, body, start)).toMatchObject({
+      ok: false,
+      detail: 'the JWKS could not be fetched',
+    });
     await fetch(`${testEnv.CONTROL_URL}${path}`, { method: 'PUT', body: JSON.stringify({ keys: [jwk] }) });
-    expect(await verify({ jwks_url: `${testEnv.CONTROL_URL}${path}` }, signature, body, start + 5_000)).toMatchObject({ ok: false, detail: 'the JWKS could not be fetched' });
+    expect(await verify({ jwks_url: `${testEnv.CONTROL_URL}${path}` }, signature, body, start + 5_000)).toMatchObject({
+      ok: false,
+      detail: 'the JWKS could not be fetched',
+    });
     expect(await verify({ jwks_url: `${testEnv.CONTROL_URL}${path}` }, signature, body, start + 11_000)).toEqual({ ok: true, scheme: 'EdDSA' });
   });
 
   it('refuses a jwks_url the runtime may not fetch when a source or plugin is registered (422 naming the field)', async () => {
     const tenant = await createTenant();
-    for (const url of ['http://169.254.169.254/latest/meta-data/', 'https://127.0.0.1/jwks', 'http://[::1]:8080/jwks', 'https://metadata.google.internal/jwks', 'http://example.com/jwks.json']) {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'https://127.0.0.1/jwks',
+      'http://[::1]:8080/jwks',
+      'https://metadata.google.internal/jwks',
+      'http://example.com/jwks.json',
+    ]) {
       const source = await api('POST', `/v1/tenants/${tenant}/sources`, { name: 'jws', verifier: { type: 'jws', config: { jwks_url: url } } });
       expect(source, url).toMatchObject({ status: 422, body: { code: 'invalid_plugin_config', errors: [{ pointer: '/verifier/config/jwks_url' }] } });
       const plugin = await api('POST', `/v1/tenants/${tenant}/plugins`, { type: 'jws', name: 'jws', config: { jwks_url: url } });
       expect(plugin, url).toMatchObject({ status: 422, body: { code: 'invalid_plugin_config', errors: [{ pointer: '/config/jwks_url' }] } });
     }
-    const fine = await api('POST', `/v1/tenants/${tenant}/sources`, { name: 'jws', verifier: { type: 'jws', config: { jwks_url: 'https://example.com/.well-known/jwks.json' } } });
+    const fine = await api('POST', `/v1/tenants/${tenant}/sources`, {
+      name: 'jws',
+      verifier: { type: 'jws', config: { jwks_url: 'https://example.com/.well-known/jwks.json' } },
+    });
     expect(fine.status).toBe(201);
   });
 

@@ -13,7 +13,8 @@ async function delivered(source: TestSource): Promise<Delivery> {
   expect(res.status).toBe(202);
   const { id: eventId } = await res.json<{ id: string }>();
   const found = await eventually(
-    async () => (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data.find((d) => d.status === 'delivered'),
+    async () =>
+      (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data.find((d) => d.status === 'delivered'),
     15_000,
     100,
   );
@@ -45,7 +46,10 @@ describe('the noop action', () => {
 
   it('refuses a config with unknown fields like any plugin', async () => {
     const source = await createSource();
-    const res = await api<{ code: string; errors: { pointer: string }[] }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'noop', config: { url: 'https://example.com' } } });
+    const res = await api<{ code: string; errors: { pointer: string }[] }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'noop', config: { url: 'https://example.com' } },
+    });
     expect(res.status).toBe(422);
     expect(res.body.errors[0]!.pointer).toBe('/action/config/url');
   });

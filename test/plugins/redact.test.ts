@@ -12,11 +12,7 @@ const EVENT: PluginEvent = {
   email: 'alice@example.com',
   data: {
     card: { number: '4242424242424242', brand: 'visa' },
-    users: [
-      { name: 'a', email: 'a@example.com' },
-      { name: 'b', email: 'b@example.com' },
-      { name: 'c' },
-    ],
+    users: [{ name: 'a', email: 'a@example.com' }, { name: 'b', email: 'b@example.com' }, { name: 'c' }],
     tokens: { github: 'ghp_1', stripe: 'sk_1' },
     'a/b': { '~x': 1 },
     list: [1, 2, 3, 4],
@@ -45,11 +41,7 @@ describe('redact transformer', () => {
 
   it('matches every array element or object key with * when a pointer has a wildcard', async () => {
     const out = await transform({ pointers: ['/data/users/*/email', '/data/tokens/*'], mask: '***' });
-    expect(data(out).users).toEqual([
-      { name: 'a', email: '***' },
-      { name: 'b', email: '***' },
-      { name: 'c' },
-    ]);
+    expect(data(out).users).toEqual([{ name: 'a', email: '***' }, { name: 'b', email: '***' }, { name: 'c' }]);
     expect(data(out).tokens).toEqual({ github: '***', stripe: '***' });
   });
 

@@ -53,16 +53,29 @@ describe('script plugins: registration', () => {
 
   it('refuses with 422 a script that nests too deeply, and one with a stray brace with its position, never a 500', async () => {
     const tenant = await createTenant();
-    const deep = await register(tenant, 'script-validator', { source: `export const x = ${'['.repeat(30_000)}${']'.repeat(30_000)};\nexport function validate() { return { ok: true } }` });
-    expect(deep).toMatchObject({ status: 422, body: { code: 'invalid_plugin_config', errors: [{ pointer: '/config/source', detail: expect.stringContaining('does not parse') }] } });
-    const brace = await register(tenant, 'script-validator', { source: 'const o = { class: 1 };\nexport function validate(x) {\n  x?.class;\n  return {} / 1 }}' });
-    expect(brace).toMatchObject({ status: 422, body: { errors: [{ pointer: '/config/source', line: 4, column: 18, detail: expect.stringContaining('SyntaxError') }] } });
+    const deep = await register(tenant, 'script-validator', {
+      source: `export const x = ${'['.repeat(30_000)}${']'.repeat(30_000)};\nexport function validate() { return { ok: true } }`,
+    });
+    expect(deep).toMatchObject({
+      status: 422,
+      body: { code: 'invalid_plugin_config', errors: [{ pointer: '/config/source', detail: expect.stringContaining('does not parse') }] },
+    });
+    const brace = await register(tenant, 'script-validator', {
+      source: 'const o = { class: 1 };\nexport function validate(x) {\n  x?.class;\n  return {} / 1 }}',
+    });
+    expect(brace).toMatchObject({
+      status: 422,
+      body: { errors: [{ pointer: '/config/source', line: 4, column: 18, detail: expect.stringContaining('SyntaxError') }] },
+    });
   });
 
   it('refuses a module without the function its kind needs, and one that throws while loading', async () => {
     const tenant = await createTenant();
     const missing = await register(tenant, 'script-transformer', { source: 'export function validate() { return { ok: true } }' });
-    expect(missing).toMatchObject({ status: 422, body: { errors: [{ pointer: '/config/source', detail: expect.stringContaining('export a function named transform') }] } });
+    expect(missing).toMatchObject({
+      status: 422,
+      body: { errors: [{ pointer: '/config/source', detail: expect.stringContaining('export a function named transform') }] },
+    });
     const notFunction = await register(tenant, 'script-validator', { source: 'export const validate = 42;' });
     expect(notFunction.body.errors![0]!.detail).toContain('it exports a number');
     const throws = await register(tenant, 'script-validator', { source: 'const table = {};\nthrow new Error("no config");\nexport function validate() {}' });
@@ -88,14 +101,17 @@ describe('script plugins: registration', () => {
 });
 
 describe('script plugins at ingest', () => {
-  it('rejects events with the script\'s own messages and accepts good ones', async () => {
+  it("rejects events with the script's own messages and accepts good ones", async () => {
     const source = await createSource();
     await registered(source.tenantId, 'script-validator', validator, { event_types: ['orders.*'] });
     const bad = await ingest(source, makeEvent({ data: { amount: 5000 } }));
     expect(bad.status).toBe(422);
     expect(await bad.json()).toMatchObject({
       code: 'validator_rejected',
-      errors: [{ pointer: '/data/amount', detail: 'orders above 1000 need approval' }, { pointer: '', detail: 'every order needs a subject' }],
+      errors: [
+        { pointer: '/data/amount', detail: 'orders above 1000 need approval' },
+        { pointer: '', detail: 'every order needs a subject' },
+      ],
     });
     expect((await ingest(source, makeEvent({ subject: 'order-1', data: { amount: 10 } }))).status).toBe(202);
     expect((await ingest(source, makeEvent({ type: 'users.created' }))).status).toBe(202);
@@ -134,7 +150,10 @@ export function transform(event) {
       await registered(source.tenantId, type, script);
       const res = await ingest(source, makeEvent());
       expect(res.status, script).toBe(422);
-      expect(await res.json(), script).toMatchObject({ code: type === 'script-validator' ? 'validator_failed' : 'transformer_failed', detail: expect.stringContaining(detail) });
+      expect(await res.json(), script).toMatchObject({
+        code: type === 'script-validator' ? 'validator_failed' : 'transformer_failed',
+        detail: expect.stringContaining(detail),
+      });
     }
   });
 
@@ -155,15 +174,21 @@ describe('script plugins: dry run', () => {
   it('runs a validator or transformer against a sample event without storing anything', async () => {
     const tenant = await createTenant();
     const check = await registered(tenant, 'script-validator', validator, { event_types: ['orders.*'] });
-    const res = await api<{ result: Record<string, unknown>; duration_ms: number }>('POST', `/v1/tenants/${tenant}/plugins/${check.id}/test`, { event: makeEvent({ data: { amount: 'many' } }) });
+    const res = await api<{ result: Record<string, unknown>; duration_ms: number }>('POST', `/v1/tenants/${tenant}/plugins/${check.id}/test`, {
+      event: makeEvent({ data: { amount: 'many' } }),
+    });
     expect(res.status).toBe(200);
     expect(res.body.result).toMatchObject({ kind: 'reject', code: 'validator_rejected', errors: [{ pointer: '/data/amount' }, { pointer: '' }] });
     expect(res.body.duration_ms).toBeGreaterThanOrEqual(0);
-    const ok = await api<{ result: unknown }>('POST', `/v1/tenants/${tenant}/plugins/${check.id}/test`, { event: makeEvent({ subject: 's', data: { amount: 1 } }) });
+    const ok = await api<{ result: unknown }>('POST', `/v1/tenants/${tenant}/plugins/${check.id}/test`, {
+      event: makeEvent({ subject: 's', data: { amount: 1 } }),
+    });
     expect(ok.body.result).toEqual({ kind: 'pass' });
 
     const upper = await registered(tenant, 'script-transformer', 'export function transform(e) { return { ...e, type: e.type.toUpperCase() } }');
-    const transformed = await api<{ result: { kind: string; event: { type: string } } }>('POST', `/v1/tenants/${tenant}/plugins/${upper.id}/test`, { event: makeEvent() });
+    const transformed = await api<{ result: { kind: string; event: { type: string } } }>('POST', `/v1/tenants/${tenant}/plugins/${upper.id}/test`, {
+      event: makeEvent(),
+    });
     expect(transformed.body.result).toMatchObject({ kind: 'pass', event: { type: 'ORDERS.CREATED' } });
 
     const events = await api<{ data: unknown[] }>('GET', `/v1/tenants/${tenant}/events`);
@@ -188,7 +213,12 @@ export async function handle(event, ctx) {
 }`;
 
   async function deliveryOf(source: TestSource, eventId: string, status: string): Promise<Delivery> {
-    const found = await eventually(async () => (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data.find((d) => d.status === status), 15_000, 100);
+    const found = await eventually(
+      async () =>
+        (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}`)).body.data.find((d) => d.status === status),
+      15_000,
+      100,
+    );
     return (await api<Delivery>('GET', `/v1/tenants/${source.tenantId}/deliveries/${found.id}`)).body;
   }
 
@@ -196,7 +226,11 @@ export async function handle(event, ctx) {
     const source = await createSource();
     const receiverHost = new URL(testEnv.RECEIVER_URL).host;
     const action = await registered(source.tenantId, 'script-action', handler, { config: { allowed_hosts: [receiverHost, '10.0.0.8'] } });
-    const sub = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { plugin_id: action.id }, retry_schedule: [0] });
+    const sub = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['orders.*'],
+      action: { plugin_id: action.id },
+      retry_schedule: [0],
+    });
     expect(sub.status).toBe(201);
 
     const { path, url } = receiverPath();
@@ -208,7 +242,10 @@ export async function handle(event, ctx) {
 
     const elsewhere = await ingest(source, makeEvent({ data: { url: 'https://example.com/hook' } }));
     const refused = await deliveryOf(source, (await elsewhere.json<{ id: string }>()).id, 'failed');
-    expect(refused.attempt_log[0]).toMatchObject({ outcome: 'rejected', error: expect.stringMatching(/EgressRefused: example\.com is not in the script's allowed_hosts/) });
+    expect(refused.attempt_log[0]).toMatchObject({
+      outcome: 'rejected',
+      error: expect.stringMatching(/EgressRefused: example\.com is not in the script's allowed_hosts/),
+    });
 
     const privateNet = await ingest(source, makeEvent({ data: { url: 'http://10.0.0.8/hook' } }));
     const ssrf = await deliveryOf(source, (await privateNet.json<{ id: string }>()).id, 'failed');
@@ -219,9 +256,18 @@ export async function handle(event, ctx) {
   it('transforms at delivery with a script transformer, and skips what it drops', async () => {
     const source = await createSource();
     // event_types that match nothing: the instance is then used only where a subscription names it
-    const shrink = await registered(source.tenantId, 'script-transformer', 'export function transform(e) { return e.data.internal ? null : { ...e, data: { total: e.data.amount } } }', { event_types: ['delivery.only'] });
+    const shrink = await registered(
+      source.tenantId,
+      'script-transformer',
+      'export function transform(e) { return e.data.internal ? null : { ...e, data: { total: e.data.amount } } }',
+      { event_types: ['delivery.only'] },
+    );
     const { path, url } = receiverPath();
-    const sub = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['orders.*'], action: { type: 'webhook', config: { url } }, transformer: { plugin_id: shrink.id } });
+    const sub = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['orders.*'],
+      action: { type: 'webhook', config: { url } },
+      transformer: { plugin_id: shrink.id },
+    });
     expect(sub.status).toBe(201);
     const hidden = await ingest(source, makeEvent({ data: { amount: 1, internal: true } }));
     await ingest(source, makeEvent({ data: { amount: 9, note: 'drop me' } }));
@@ -248,10 +294,23 @@ describe('without the Worker Loader binding', () => {
     const { LOADER: _absent, ...withoutLoader } = env as Env & Record<string, unknown>;
     const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {}, exports: {} } as unknown as ExecutionContext;
     const request = async (method: string, path: string, body?: unknown) =>
-      app.request(path, { method, headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }, withoutLoader, ctx);
+      app.request(
+        path,
+        {
+          method,
+          headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        },
+        withoutLoader,
+        ctx,
+      );
 
     const tenant = await createTenant();
-    const script = await request('POST', `/v1/tenants/${tenant}/plugins`, { type: 'script-validator', name: 'v', config: { source: 'export function validate() { return { ok: true } }' } });
+    const script = await request('POST', `/v1/tenants/${tenant}/plugins`, {
+      type: 'script-validator',
+      name: 'v',
+      config: { source: 'export function validate() { return { ok: true } }' },
+    });
     expect(script.status).toBe(501);
     expect(await script.json()).toMatchObject({ code: 'sandbox_unavailable', detail: expect.stringContaining('LOADER') });
     const redact = await request('POST', `/v1/tenants/${tenant}/plugins`, { type: 'redact', name: 'r', config: { pointers: ['/data/card'] } });
@@ -262,7 +321,12 @@ describe('without the Worker Loader binding', () => {
     const source = await createSource(tenant);
     const send = async (event: Record<string, unknown>) => {
       const text = JSON.stringify(event);
-      return app.request(`/v1/ingest/${source.sourceId}`, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json', ...(await signedHeaders(source.secret, text)) }, body: text }, withoutLoader, ctx);
+      return app.request(
+        `/v1/ingest/${source.sourceId}`,
+        { method: 'POST', headers: { 'content-type': 'application/cloudevents+json', ...(await signedHeaders(source.secret, text)) }, body: text },
+        withoutLoader,
+        ctx,
+      );
     };
     expect((await send(makeEvent())).status).toBe(202);
     await registered(tenant, 'script-validator', 'export function validate() { return { ok: true } }', { event_types: ['users.*'] });
@@ -273,5 +337,9 @@ describe('without the Worker Loader binding', () => {
 });
 
 async function fetchPatch(tenant: string, id: string, body: unknown): Promise<Response> {
-  return call(`/v1/tenants/${tenant}/plugins/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return call(`/v1/tenants/${tenant}/plugins/${id}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }

@@ -63,6 +63,9 @@ describe('set-attributes transformer', () => {
   });
 
   it('exports its config as JSON Schema for the catalog', () => {
-    expect(z.toJSONSchema(setAttributes.config, { io: 'input' })).toMatchObject({ type: 'object', properties: { set: { type: 'object' }, remove: { type: 'array' } } });
+    expect(z.toJSONSchema(setAttributes.config, { io: 'input' })).toMatchObject({
+      type: 'object',
+      properties: { set: { type: 'object' }, remove: { type: 'array' } },
+    });
   });
 });

@@ -4,7 +4,13 @@ import type { ActionInput, PluginEvent } from '../../src/plugins/types';
 import { actionContext, cloudEvent, fakeDestination } from '../fixtures/fake-destination';
 
 const SLACK_URL = 'https://hooks.slack.com/services/T000/B000/XXXX';
-const input = (event: PluginEvent = cloudEvent()): ActionInput => ({ event, deliveryId: 'dlv_01', subscriptionId: 'sub_01', attempt: 1, secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] });
+const input = (event: PluginEvent = cloudEvent()): ActionInput => ({
+  event,
+  deliveryId: 'dlv_01',
+  subscriptionId: 'sub_01',
+  attempt: 1,
+  secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+});
 
 async function sendSlack(config: Record<string, unknown>, event?: PluginEvent, response = new Response('ok')) {
   const destination = fakeDestination(response);
@@ -29,7 +35,10 @@ describe('slack action', () => {
 
   it('reports what Slack answered when the hook is gone or rate limited', async () => {
     expect((await sendSlack({}, undefined, new Response('channel_is_archived', { status: 410 }))).outcome).toMatchObject({ kind: 'gone' });
-    expect((await sendSlack({}, undefined, new Response('invalid_payload', { status: 400 }))).outcome).toMatchObject({ kind: 'rejected', responseBody: 'invalid_payload' });
+    expect((await sendSlack({}, undefined, new Response('invalid_payload', { status: 400 }))).outcome).toMatchObject({
+      kind: 'rejected',
+      responseBody: 'invalid_payload',
+    });
     const limited = await sendSlack({}, undefined, new Response('', { status: 429, headers: { 'retry-after': '3' } }));
     expect(limited.outcome).toMatchObject({ kind: 'retry', retryAfterSeconds: 3 });
   });

@@ -41,7 +41,10 @@ describe('standard-webhooks verifier', () => {
   });
 
   it('rejects a signature made with another secret', async () => {
-    expect(await verify(refHeaders, { secrets: ['whsec_' + toBase64(crypto.getRandomValues(new Uint8Array(24)))] })).toMatchObject({ ok: false, code: 'invalid_signature' });
+    expect(await verify(refHeaders, { secrets: ['whsec_' + toBase64(crypto.getRandomValues(new Uint8Array(24)))] })).toMatchObject({
+      ok: false,
+      code: 'invalid_signature',
+    });
   });
 
   it('reports missing headers as missing_signature', async () => {
@@ -98,8 +101,15 @@ describe('standard-webhooks verifier', () => {
     const others = Array.from({ length: 7 }, (_, i) => `whpk_${toBase64(new Uint8Array(32).fill(i + 1))}`);
     const signature = new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, utf8(`${REF.id}.${REF.timestamp}.${REF.body}`)));
     const wrong = `v1a,${toBase64(new Uint8Array(64).fill(9))}`;
-    const header = (count: number) => ({ ...refHeaders, 'webhook-signature': [...Array<string>(count - 1).fill(wrong), `v1a,${toBase64(signature)}`].join(' ') });
-    expect(await verify(header(3), { secrets: [], publicKeys: [...others, publicKey] })).toMatchObject({ ok: false, code: 'invalid_signature', detail: expect.stringContaining('at most 16 signature-key pairs') });
+    const header = (count: number) => ({
+      ...refHeaders,
+      'webhook-signature': [...Array<string>(count - 1).fill(wrong), `v1a,${toBase64(signature)}`].join(' '),
+    });
+    expect(await verify(header(3), { secrets: [], publicKeys: [...others, publicKey] })).toMatchObject({
+      ok: false,
+      code: 'invalid_signature',
+      detail: expect.stringContaining('at most 16 signature-key pairs'),
+    });
     expect(await verify(header(2), { secrets: [], publicKeys: [...others, publicKey] })).toMatchObject({ ok: true, scheme: 'v1a' });
   });
 });

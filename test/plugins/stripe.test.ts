@@ -6,7 +6,8 @@ import { verifierFetch } from '../../src/delivery/verifier-egress';
 
 const SECRET = 'whsec_test_secret_0123456789abcdef';
 const T = 1700000000;
-const BODY = '{"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","object":"event","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_1NG8Dt2eZvKYlo2C","object":"invoice","amount_paid":2000}}}';
+const BODY =
+  '{"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","object":"event","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_1NG8Dt2eZvKYlo2C","object":"invoice","amount_paid":2000}}}';
 // printf '%s' "1700000000.$BODY" | openssl dgst -sha256 -hmac whsec_test_secret_0123456789abcdef
 const V1 = '880a1e08e4e49946bf7ec49e76c52f8d7f036f833e7b4a89912fc5a442c0e4cf';
 
@@ -87,7 +88,11 @@ describe('stripe verifier', () => {
     const flood = await verify(`t=${T},${Array<string>(8000).fill(`v1=${other}`).join(',')},v1=${V1}`);
     expect(flood).toMatchObject({ ok: false, code: 'invalid_signature', detail: expect.stringContaining('at most 4096') });
     const eleven = await verify(`t=${T},${Array<string>(10).fill(`v0=${other}`).join(',')},v1=${V1}`);
-    expect(eleven).toMatchObject({ ok: false, code: 'invalid_signature', detail: 'Stripe-Signature holds 12 entries; at most a timestamp and 10 signatures are accepted' });
+    expect(eleven).toMatchObject({
+      ok: false,
+      code: 'invalid_signature',
+      detail: 'Stripe-Signature holds 12 entries; at most a timestamp and 10 signatures are accepted',
+    });
     expect(await verify(`t=${T},${Array<string>(9).fill(`v1=${other}`).join(',')},v1=${V1}`)).toMatchObject({ ok: true });
   });
 

@@ -64,7 +64,9 @@ describe.skipIf(!redisSuites)('rate limits in Redis', () => {
   });
 
   it('limits a tenant over all its sources', async () => {
-    const tenantId = await createTenant('limited', { rate_limits: { tenant: { requests: 3, window_seconds: HOUR }, source: { requests: 100, window_seconds: HOUR } } });
+    const tenantId = await createTenant('limited', {
+      rate_limits: { tenant: { requests: 3, window_seconds: HOUR }, source: { requests: 100, window_seconds: HOUR } },
+    });
     const [a, b] = [await createSource(tenantId), await createSource(tenantId)];
     const statuses = [...(await send(a!, 2)), ...(await send(b!, 2))];
     expect(statuses.map((r) => r.status)).toEqual([202, 202, 202, 429]);
@@ -74,7 +76,9 @@ describe.skipIf(!redisSuites)('rate limits in Redis', () => {
   });
 
   it('makes one Redis round trip for both limits of a warm ingest', async () => {
-    const tenantId = await createTenant('limited', { rate_limits: { tenant: { requests: 100, window_seconds: HOUR }, source: { requests: 100, window_seconds: HOUR } } });
+    const tenantId = await createTenant('limited', {
+      rate_limits: { tenant: { requests: 100, window_seconds: HOUR }, source: { requests: 100, window_seconds: HOUR } },
+    });
     const source = await createSource(tenantId);
     await send(source, 2);
     await sleep(300);
@@ -151,13 +155,17 @@ describe.skipIf(!redisSuites)('rate limits in Redis', () => {
 });
 
 describe('rate limits without Redis', () => {
-  it('counts in the tenant\'s Durable Object when Redis is not configured', async () => {
+  it("counts in the tenant's Durable Object when Redis is not configured", async () => {
     const noRedis = { ...testEnv, UPSTASH_REDIS_REST_URL: undefined };
     const checks = [{ policy: 'source' as const, key: `s:src_${crypto.randomUUID()}`, rule: { requests: 2, window_seconds: HOUR } }];
     const tenantId = `tn_${crypto.randomUUID()}`;
     const decisions = [];
     for (let i = 0; i < 3; i++) decisions.push(await checkRate(noRedis, tenantId, checks));
-    expect(decisions.map((d) => [d.backend, d.allowed])).toEqual([['durable-object', true], ['durable-object', true], ['durable-object', false]]);
+    expect(decisions.map((d) => [d.backend, d.allowed])).toEqual([
+      ['durable-object', true],
+      ['durable-object', true],
+      ['durable-object', false],
+    ]);
     expect(decisions[2]!.states[0]).toMatchObject({ allowed: false, remaining: 0 });
   });
 

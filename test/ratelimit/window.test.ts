@@ -12,7 +12,12 @@ describe('sliding window (Durable Object fallback)', () => {
       if (verdict.allowed) state = verdict.next;
       return [verdict.allowed, verdict.remaining];
     };
-    expect([at(100_000), at(100_001), at(100_002), at(100_003)]).toEqual([[true, 2], [true, 1], [true, 0], [false, 0]]);
+    expect([at(100_000), at(100_001), at(100_002), at(100_003)]).toEqual([
+      [true, 2],
+      [true, 1],
+      [true, 0],
+      [false, 0],
+    ]);
     expect(state).toMatchObject({ current: 3 });
     // 10 % into the next window, 90 % of the previous 3 still count: floor(2.7) = 2
     expect(at(111_000)).toEqual([true, 0]);
@@ -37,6 +42,9 @@ describe('RateLimit headers', () => {
       ratelimit: '"source";r=0;t=1',
       'retry-after': '1',
     });
-    expect(rateLimitHeaders({ ...decision, allowed: true, states: [decision.states[0]!] }, 10_000)).toEqual({ 'ratelimit-policy': '"tenant";q=100;w=60', ratelimit: '"tenant";r=40;t=20' });
+    expect(rateLimitHeaders({ ...decision, allowed: true, states: [decision.states[0]!] }, 10_000)).toEqual({
+      'ratelimit-policy': '"tenant";q=100;w=60',
+      ratelimit: '"tenant";r=40;t=20',
+    });
   });
 });

@@ -28,16 +28,31 @@ describe('script instrumentation', () => {
   });
 
   it('guards methods, accessors, constructors, static blocks, generators and nested arrows', () => {
-    const source = 'class A extends B { static /* { */ { n++ } constructor() { super() } get v() { return 1 } set v(x) {} *g() {} async m() {} static #p() {} }\n' +
+    const source =
+      'class A extends B { static /* { */ { n++ } constructor() { super() } get v() { return 1 } set v(x) {} *g() {} async m() {} static #p() {} }\n' +
       'const o = { f() {}, async *h() {}, k: function () {}, a: async () => {}, c: (x) => (y) => ({ x, y }) };';
     const { code } = instrument(source);
-    for (const guarded of ['static /* { */ {__sy$tick(); n++ }', 'constructor() {__sy$tick(); super() }', 'get v() {__sy$tick(); return 1 }', 'set v(x) {__sy$tick();}', '*g() {__sy$tick();}', 'async m() {__sy$tick();}', 'static #p() {__sy$tick();}', 'f() {__sy$tick();}', 'async *h() {__sy$tick();}', 'function () {__sy$tick();}', 'async () => {__sy$tick();}', '(x) => (__sy$tick(), (y) => ((__sy$tick(), { x, y })))']) {
+    for (const guarded of [
+      'static /* { */ {__sy$tick(); n++ }',
+      'constructor() {__sy$tick(); super() }',
+      'get v() {__sy$tick(); return 1 }',
+      'set v(x) {__sy$tick();}',
+      '*g() {__sy$tick();}',
+      'async m() {__sy$tick();}',
+      'static #p() {__sy$tick();}',
+      'f() {__sy$tick();}',
+      'async *h() {__sy$tick();}',
+      'function () {__sy$tick();}',
+      'async () => {__sy$tick();}',
+      '(x) => (__sy$tick(), (y) => ((__sy$tick(), { x, y })))',
+    ]) {
       expect(code).toContain(guarded);
     }
   });
 
   it('reads { class: 1 }, x?.class, {}/1, regular expressions, templates and comments as the syntax they are', () => {
-    const source = "const o = { class: 1 }; o?.class; const d = {}/1; while (d) {} const r = /for (;;) {/; `${(() => { for (;;) {} })()}`; /* while (1) { */ const s = 'while (1) {}'; for (;;) {}";
+    const source =
+      "const o = { class: 1 }; o?.class; const d = {}/1; while (d) {} const r = /for (;;) {/; `${(() => { for (;;) {} })()}`; /* while (1) { */ const s = 'while (1) {}'; for (;;) {}";
     const { code } = instrument(source);
     expect(code.replace(/^import [^;]*; /, '')).toBe(
       "const o = { class: 1 }; o?.class; const d = {}/1; while (d) {__sy$tick();} const r = /for (;;) {/; `${(() => {__sy$tick(); for (;;) {__sy$tick();} })()}`; /* while (1) { */ const s = 'while (1) {}'; for (;;) {__sy$tick();}",
@@ -72,7 +87,10 @@ describe('script instrumentation', () => {
     const line2 = result.code.split('\n')[1]!;
     expect(result.toOriginal({ line: 2, column: line2.indexOf('missing') + 1 })).toEqual({ line: 2, column: source.split('\n')[1]!.indexOf('missing') + 1 });
     // inside inserted text: the place it was inserted
-    expect(result.toOriginal({ line: 2, column: line2.lastIndexOf('__sy$tick') + 3 })).toEqual({ line: 2, column: source.split('\n')[1]!.indexOf('{ a--') + 2 });
+    expect(result.toOriginal({ line: 2, column: line2.lastIndexOf('__sy$tick') + 3 })).toEqual({
+      line: 2,
+      column: source.split('\n')[1]!.indexOf('{ a--') + 2,
+    });
     expect(result.toOriginal({ line: 1, column: 5 })).toEqual({ line: 1, column: 1 });
   });
 
@@ -107,6 +125,34 @@ export async function transform() {
   let j = 0; do j += 2; while (j < 5) out.push(S.n, j)
   return out
 }`;
-    expect(await run(source)).toEqual([4.5, 'no', 1, 5, 'n=2!', 'n=one', 4, 7, 8, 11, 21, 31, '012', 1, 2, 4, '/12,/3', 5, 26.5, '10', 1, 'four', 5, 1, 'nan', 3, 6]);
+    expect(await run(source)).toEqual([
+      4.5,
+      'no',
+      1,
+      5,
+      'n=2!',
+      'n=one',
+      4,
+      7,
+      8,
+      11,
+      21,
+      31,
+      '012',
+      1,
+      2,
+      4,
+      '/12,/3',
+      5,
+      26.5,
+      '10',
+      1,
+      'four',
+      5,
+      1,
+      'nan',
+      3,
+      6,
+    ]);
   });
 });

@@ -39,7 +39,9 @@ describe('script sandbox containment', () => {
   });
 
   it('reports a throw with its message, and a script that never answers as a timeout', async () => {
-    await expect(sandboxOf().call('export function validate() { throw new TypeError("amount missing") }', 'validate', [{}])).rejects.toThrow('TypeError: amount missing');
+    await expect(sandboxOf().call('export function validate() { throw new TypeError("amount missing") }', 'validate', [{}])).rejects.toThrow(
+      'TypeError: amount missing',
+    );
     const sleepy = 'export async function validate() { await new Promise((resolve) => setTimeout(resolve, 5000)) }';
     await expect(sandboxOf().call(sleepy, 'validate', [{}], { timeoutMs: 200 })).rejects.toThrow(/did not answer within 200 ms/);
     // a promise that can never settle is noticed by the runtime itself
@@ -122,9 +124,14 @@ describe('script sandbox containment', () => {
       `const m = new WebAssembly.Module(${wasm});\nexport function validate() {}`,
     ];
     for (const source of builders) {
-      expect(await sandboxOf().inspect(source), source).toMatchObject({ ok: false, stage: 'load', problem: { detail: expect.stringContaining('EvalError: the sandbox does not run code built at run time'), line: /^const [GA] =/.test(source) ? 2 : 1 } });
+      expect(await sandboxOf().inspect(source), source).toMatchObject({
+        ok: false,
+        stage: 'load',
+        problem: { detail: expect.stringContaining('EvalError: the sandbox does not run code built at run time'), line: /^const [GA] =/.test(source) ? 2 : 1 },
+      });
     }
-    const ordinary = 'const f = function () {}; export function validate() { return { ok: f instanceof Function && typeof Function.prototype.call === "function" && f.call(null) === undefined } }';
+    const ordinary =
+      'const f = function () {}; export function validate() { return { ok: f instanceof Function && typeof Function.prototype.call === "function" && f.call(null) === undefined } }';
     expect(await sandboxOf().call(ordinary, 'validate', [{}])).toEqual({ ok: true });
     await stillServing();
   });

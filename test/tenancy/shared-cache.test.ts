@@ -13,12 +13,16 @@ const testEnv = env as Env & { UPSTASH_DIRECT_URL: string; REDIS_REQUIRED: strin
 const redisSuites = Boolean(testEnv.UPSTASH_REDIS_REST_URL) || testEnv.REDIS_REQUIRED === 'true';
 
 async function redis(command: unknown[]): Promise<unknown> {
-  const res = await fetch(testEnv.UPSTASH_DIRECT_URL, { method: 'POST', headers: { authorization: `Bearer ${testEnv.UPSTASH_REDIS_REST_TOKEN}` }, body: JSON.stringify(command) });
+  const res = await fetch(testEnv.UPSTASH_DIRECT_URL, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${testEnv.UPSTASH_REDIS_REST_TOKEN}` },
+    body: JSON.stringify(command),
+  });
   return (await res.json<{ result: unknown }>()).result;
 }
 
 describe.skipIf(!redisSuites)('config cache in Redis', () => {
-  it('stores a source and its tenant\'s rules in Redis on first use, with the secret still sealed', async () => {
+  it("stores a source and its tenant's rules in Redis on first use, with the secret still sealed", async () => {
     const source = await createSource();
     expect((await ingest(source, makeEvent())).status).toBe(202);
     const cached = await eventually(async () => (await redis(['GET', sourceKey(source.sourceId)])) as string | null);
@@ -27,7 +31,7 @@ describe.skipIf(!redisSuites)('config cache in Redis', () => {
     expect(await eventually(async () => redis(['EXISTS', rulesKey(source.tenantId)]))).toBe(1);
   });
 
-  it('lets an isolate without a copy resolve the source and apply the tenant\'s rules while Postgres is unreachable', async () => {
+  it("lets an isolate without a copy resolve the source and apply the tenant's rules while Postgres is unreachable", async () => {
     const tenantId = await createTenant('cold');
     expect((await api('PUT', `/v1/tenants/${tenantId}/event-types/orders.created`, { schema: { type: 'object', required: ['amount'] } })).status).toBe(201);
     const source = await createSource(tenantId);
@@ -45,7 +49,7 @@ describe.skipIf(!redisSuites)('config cache in Redis', () => {
     }
   });
 
-  it('drops a tenant\'s copies when its configuration changes', async () => {
+  it("drops a tenant's copies when its configuration changes", async () => {
     const source = await createSource();
     expect((await ingest(source, makeEvent())).status).toBe(202);
     await eventually(async () => (await redis(['EXISTS', sourceKey(source.sourceId)])) === 1 && (await redis(['EXISTS', rulesKey(source.tenantId)])) === 1);

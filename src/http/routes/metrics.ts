@@ -40,12 +40,9 @@ const Metrics = z
         total: z.number().int(),
         by_reason: z.record(z.string(), z.number().int()).openapi({ example: { invalid_signature: 3, rate_limited: 12 } }),
       }),
-      quarantined: z
-        .number()
-        .int()
-        .openapi({
-          description: 'acknowledged events received in the window that Postgres refused; listed by GET …/quarantine (plus any the TenantLog holds itself)',
-        }),
+      quarantined: z.number().int().openapi({
+        description: 'acknowledged events received in the window that Postgres refused; listed by GET …/quarantine (plus any the TenantLog holds itself)',
+      }),
     }),
     deliveries: z.object({
       by_status: z.record(z.string(), z.number().int()).openapi({ example: { delivered: 120, pending: 2, failed: 1 } }),

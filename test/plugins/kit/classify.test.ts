@@ -3,7 +3,8 @@ import { EgressRefused } from '../../../src/delivery/guarded-fetch';
 import { RESPONSE_BODY_LIMIT_BYTES, classifyError, classifyResponse, parseRetryAfter, truncateBody } from '../../../src/plugins/kit/classify';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
-const answer = (status: number, headers: Record<string, string> = {}, body?: string) => classifyResponse({ status, headers: new Headers(headers), body }, { now: NOW });
+const answer = (status: number, headers: Record<string, string> = {}, body?: string) =>
+  classifyResponse({ status, headers: new Headers(headers), body }, { now: NOW });
 
 describe('response classification', () => {
   it('counts every 2xx as delivered and keeps the body', () => {
@@ -73,7 +74,10 @@ describe('error classification', () => {
   });
 
   it('retries timeouts, aborts and network errors', () => {
-    expect(classifyError(new DOMException('no answer within 15000 ms', 'TimeoutError'))).toEqual({ kind: 'retry', error: 'timed out: no answer within 15000 ms' });
+    expect(classifyError(new DOMException('no answer within 15000 ms', 'TimeoutError'))).toEqual({
+      kind: 'retry',
+      error: 'timed out: no answer within 15000 ms',
+    });
     expect(classifyError(new DOMException('stopped', 'AbortError'))).toMatchObject({ kind: 'retry', error: 'aborted: stopped' });
     expect(classifyError(new TypeError('Network connection lost.'))).toEqual({ kind: 'retry', error: 'network error: Network connection lost.' });
     expect(classifyError('a string')).toMatchObject({ kind: 'retry' });

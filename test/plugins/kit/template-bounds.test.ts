@@ -15,8 +15,8 @@ describe('template rendering is bounded', () => {
   });
 
   it('cuts a rendering that escaping lengthens at the limit, and renders short templates whole', () => {
-    const escape = (text: string) => text.replace(/&/g, '&amp;');
-    const rendered = renderTemplate('a {{data.s}} b', event({ s: '&'.repeat(10) }), escape, 23);
+    const escapeHtml = (text: string) => text.replace(/&/g, '&amp;');
+    const rendered = renderTemplate('a {{data.s}} b', event({ s: '&'.repeat(10) }), escapeHtml, 23);
     expect(rendered).toBe(`a ${'&amp;'.repeat(4)}&`.slice(0, 23));
     expect(renderTemplate('{{type}} for {{data.n}} ({{subject}})', event({ n: 7 }))).toBe('orders.created for 7 ()');
   });

@@ -10,6 +10,8 @@ describe('message templates', () => {
   });
 
   it('renders nothing for missing values and never reaches into prototypes', () => {
-    expect(renderTemplate('[{{data.nope.deeper}}][{{constructor}}][{{data.order.toString}}][{{subject}}]', cloudEvent({ subject: undefined }))).toBe('[][][][]');
+    expect(renderTemplate('[{{data.nope.deeper}}][{{constructor}}][{{data.order.toString}}][{{subject}}]', cloudEvent({ subject: undefined }))).toBe(
+      '[][][][]',
+    );
   });
 });
