@@ -10,6 +10,7 @@ import { requestId } from './middleware/request-id';
 import { requireValidSettings } from './middleware/settings';
 import { databaseRefusal } from './database-refusal';
 import { inputGuard } from './middleware/input-guard';
+import { drainUnreadBody } from './body';
 import { problemResponse } from './problem-response';
 import { NOT_FOUND_BY_PARAM } from './schemas';
 import { registerDeliveries } from './routes/deliveries';
@@ -43,7 +44,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.use('*', requestId, requireValidSettings);
+  app.use('*', drainUnreadBody, requestId, requireValidSettings);
   app.use('/v1/tenants/*', database, requireAuth, requireTenantScope, inputGuard);
   app.use('/v1/tenants', database, requireAuth, inputGuard);
   app.use('/readyz', database);

@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from 'hono';
 import { problem, ProblemError } from '../lib/problem';
 import { concatBytes } from '../lib/encoding';
 
@@ -56,17 +57,32 @@ function tooLarge(limit: number): ProblemError {
 
 /** Drains (up to DRAIN_OVERSIZED_BYTES) what the client is still sending, then refuses the body. */
 async function refuse(stream: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number, limit: number): Promise<never> {
+  await drain(stream, alreadyRead);
+  throw tooLarge(limit);
+}
+
+/** Reads and throws away what the client is still sending, up to DRAIN_OVERSIZED_BYTES in all; never throws. */
+async function drain(stream: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number): Promise<void> {
   let read = alreadyRead;
   try {
     while (read < DRAIN_OVERSIZED_BYTES) {
       const { done, value } = await stream.read();
-      if (done) throw tooLarge(limit);
+      if (done) return;
       read += value.length;
     }
     await stream.cancel();
-  } catch (error) {
-    if (error instanceof ProblemError) throw error;
+  } catch {
     // the client went away mid-body: nobody is left to read the answer
   }
-  throw tooLarge(limit);
 }
+
+/**
+ * Middleware: a request answered without its body being read (a 401 or a malformed id refused
+ * before the body, a route that does not exist) has its body drained before the answer goes out, so
+ * the client sees the answer instead of a broken pipe.
+ */
+export const drainUnreadBody: MiddlewareHandler = async function drainUnreadBody(c, next) {
+  await next();
+  const request = c.req.raw;
+  if (request.body && !request.bodyUsed) await drain(request.body.getReader(), 0);
+};
