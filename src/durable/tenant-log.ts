@@ -36,7 +36,7 @@ import { storeBatch } from './store-batch';
 
 export const FLUSH_BATCH = 1000;
 /** A batch also stops once its events pass this many characters (the first event always goes), to bound the isolate's memory. */
-const FLUSH_CHARS = 4 * 1024 * 1024;
+export const FLUSH_CHARS = 4 * 1024 * 1024;
 /** Under a backlog one alarm keeps flushing batches for up to this long, instead of paying an alarm per batch. */
 const FLUSH_SLICE_MS = 1_000;
 const SEND_BATCH = 100;

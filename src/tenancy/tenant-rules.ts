@@ -4,7 +4,7 @@
  * append made under an older version than it has seen, and the caller reloads (see `acceptIngest`),
  * so a registered rule applies from the next event on, in every isolate.
  */
-import { compileSchema } from '../../plugins/json-schema';
+import { compileSchema } from '../lib/json-schema/compile';
 import { withDb } from '../db/client';
 import { loadTenantRules } from '../db/event-types';
 import { pluginType } from '../plugins/registry';

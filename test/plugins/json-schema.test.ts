@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { format } from '@cfworker/json-schema';
-import { compileSchema, jsonSchema } from '../../plugins/json-schema';
+import { jsonSchema } from '../../plugins/json-schema';
+import { compileSchema } from '../../src/lib/json-schema/compile';
 import type { PluginEvent } from '../../src/plugins/types';
 
 const ORDER = {

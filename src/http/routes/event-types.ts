@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { compileSchema } from '../../../plugins/json-schema';
+import { compileSchema } from '../../lib/json-schema/compile';
 import { recordAudit } from '../../db/audit';
 import { actorOf } from '../../tenancy/principal';
 import { deleteEventType, eventTypeVersions, insertEventTypeVersion, listEventTypes } from '../../db/event-types';

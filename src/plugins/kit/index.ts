@@ -5,6 +5,7 @@
  */
 export { concatBytes, fromBase64, fromHex, sha256Hex, toBase64, toHex, utf8 } from '../../lib/encoding';
 export { compileLinearRegex, type LinearRegex } from '../../lib/linear-regex';
+export { compileSchema, DRAFTS as JSON_SCHEMA_DRAFTS, type CompiledSchema } from '../../lib/json-schema/compile';
 export { classifyError, classifyResponse, parseRetryAfter, truncateBody, RESPONSE_BODY_LIMIT_BYTES, type HttpAnswer } from './classify';
 export { postAndClassify, type PostRequest } from './post';
 export {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileSchema } from '../../plugins/json-schema';
-import { MAX_IN_PLACE_FAN_OUT } from '../../plugins/json-schema/fan-out';
+import { compileSchema } from '../../src/lib/json-schema/compile';
+import { MAX_IN_PLACE_FAN_OUT } from '../../src/lib/json-schema/fan-out';
 import { REQUEST_EVALUATION_BUDGET, requestBudget } from '../../src/plugins/types';
 import { api, createSource, ingest, makeEvent } from '../fixtures/api';
 

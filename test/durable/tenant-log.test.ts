@@ -1,5 +1,6 @@
 import { evictDurableObject, runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { FLUSH_CHARS } from '../../src/durable/tenant-log';
 import { control, createSource, eventually, ingest, makeEvent, testEnv, withTestDb } from '../fixtures/api';
 
 type Accepted = { id: string; sequence: number; duplicate: boolean };
@@ -103,6 +104,19 @@ describe('TenantLog: dedup, order, durability', () => {
     expect(await eventually(async () => ((await storedSequences(source.tenantId)).length === 6 ? storedSequences(source.tenantId) : null), 20_000)).toEqual([
       1, 2, 3, 4, 5, 6,
     ]);
+    // each flush is one Postgres transaction: its rows share an xmin. A flush takes events while the
+    // batch stays under FLUSH_CHARS (its first event always goes), so ~5.4 MB needs at least two
+    const flushes = await withTestDb(
+      async (db) =>
+        (
+          await db.query<{ chars: string; n: string }>(
+            'SELECT sum(length(event::text)) AS chars, count(*) AS n FROM events WHERE tenant_id = $1 GROUP BY xmin::text',
+            [source.tenantId],
+          )
+        ).rows,
+    );
+    expect(flushes.length).toBeGreaterThanOrEqual(2);
+    for (const flush of flushes) expect(Number(flush.chars) - big.length).toBeLessThan(FLUSH_CHARS);
   });
 
   it('keeps sequence and dedup state across an eviction of the Durable Object', async () => {

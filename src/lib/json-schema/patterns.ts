@@ -14,8 +14,8 @@
  * used to throw on every string and `"format": "hasOwnProperty"` to refuse them.
  */
 import { format, ignoredKeyword, schemaArrayKeyword, schemaMapKeyword } from '@cfworker/json-schema';
-import { compileLinearRegex } from '../../src/plugins/kit';
-import { REQUEST_EVALUATION_BUDGET } from '../../src/plugins/types';
+import { compileLinearRegex } from '../linear-regex';
+import { REQUEST_EVALUATION_BUDGET } from '../request-budget';
 
 type Matcher = { size: number; test(input: string): boolean };
 /** `pairwise`: the schema asks for `uniqueItems`, which costs items² (validate a `meteredView` of the data). */
