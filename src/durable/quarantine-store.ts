@@ -25,21 +25,13 @@ export function keepRefused(sql: SqlStorage, sequence: number, error: string, sq
 
 const isoOf = (ms: number) => new Date(ms).toISOString();
 
+/** A row of the table: the API's shape with its times in epoch milliseconds. */
+type KeptRow = Omit<QuarantinedEvent, 'received_at' | 'quarantined_at'> & { received_at: number; quarantined_at: number };
+
 /** Up to `limit` quarantined events after `afterSequence`, in sequence order. */
 export function listKept(sql: SqlStorage, afterSequence: number, limit: number): QuarantinedEvent[] {
   return sql
-    .exec<{
-      sequence: number;
-      id: string;
-      source_id: string;
-      ce_id: string;
-      type: string;
-      event: string;
-      error: string;
-      sqlstate: string | null;
-      received_at: number;
-      quarantined_at: number;
-    }>('SELECT * FROM quarantine WHERE sequence > ? ORDER BY sequence LIMIT ?', afterSequence, limit)
+    .exec<KeptRow>('SELECT * FROM quarantine WHERE sequence > ? ORDER BY sequence LIMIT ?', afterSequence, limit)
     .toArray()
     .map((r) => ({ ...r, received_at: isoOf(r.received_at), quarantined_at: isoOf(r.quarantined_at) }));
 }
