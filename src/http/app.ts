@@ -11,6 +11,7 @@ import { requireValidSettings } from './middleware/settings';
 import { databaseRefusal } from './database-refusal';
 import { inputGuard } from './middleware/input-guard';
 import { drainUnreadBody } from './body';
+import { methodNotAllowed } from './method-not-allowed';
 import { problemResponse } from './problem-response';
 import { NOT_FOUND_BY_PARAM } from './schemas';
 import { registerDeliveries } from './routes/deliveries';
@@ -65,7 +66,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerAuditLog(app);
   registerDocs(app);
 
-  app.notFound((c) => problemResponse(problem(404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), c.get('requestId')));
+  app.notFound((c) => {
+    const { pathname } = new URL(c.req.url);
+    const wrongMethod = methodNotAllowed(app.routes, c.req.method, pathname);
+    return problemResponse(wrongMethod ?? problem(404, 'not_found', `no route for ${c.req.method} ${pathname}`), c.get('requestId'));
+  });
 
   app.onError((error, c) => {
     const id = c.get('requestId');
