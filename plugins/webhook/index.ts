@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { PLUGIN_API_VERSION, secret, type ActionPlugin } from '../../src/plugins/types';
-import { postAndClassify, signatureHeaders } from '../../src/plugins/kit';
+import { postAndClassify, signatureHeaders, traceHeaders } from '../../src/plugins/kit';
 
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json; charset=utf-8';
 export const USER_AGENT = 'Switchyard-Webhooks/1';
@@ -84,6 +84,9 @@ export const webhook: ActionPlugin<Config> = {
     for (const [name, value] of Object.entries(ctx.config.headers ?? {})) requestHeaders.set(name, value);
     requestHeaders.set('content-type', CLOUDEVENTS_JSON);
     for (const [name, value] of Object.entries(signing)) requestHeaders.set(name, value);
+    // W3C Trace Context: a child of the event's trace, so the receiver's trace joins the producer's
+    const trace = traceHeaders(input.event);
+    for (const [name, value] of Object.entries(trace)) requestHeaders.set(name, value);
     return postAndClassify(ctx, { url: ctx.config.url, headers: requestHeaders, body, timeoutMs: ctx.config.timeout_ms });
   },
 };

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Problem } from '../lib/problem';
 import { issuesToErrors, problem } from '../lib/problem';
 import { toBase64 } from '../lib/encoding';
+import { isTracestate, parseTraceparent } from '../lib/trace-context';
 import { inexactIntegerIn, longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nestsDeeperThan, nonFiniteNumberAt } from './limits';
 import { errorMessage } from '../lib/errors';
 
@@ -59,6 +60,17 @@ export const cloudEventSchema = z
     }
     if (event.data !== undefined && event.data_base64 !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['data_base64'], message: 'data and data_base64 are mutually exclusive' });
+    }
+    // the CloudEvents distributed-tracing extension: W3C Trace Context values
+    if (event.traceparent !== undefined && !parseTraceparent(event.traceparent)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['traceparent'],
+        message: 'traceparent must be a W3C trace context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero',
+      });
+    }
+    if (event.tracestate !== undefined && (event.traceparent === undefined || !isTracestate(event.tracestate))) {
+      ctx.addIssue({ code: 'custom', path: ['tracestate'], message: 'tracestate goes with a traceparent and is at most 512 printable ASCII characters' });
     }
   });
 

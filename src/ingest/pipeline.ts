@@ -5,6 +5,7 @@
  */
 import type { AppendItem, AppendRequest, AppendResponse } from './log-types';
 import { sha256Hex } from '../lib/encoding';
+import { formatTraceparent, isTracestate, newTraceparent, parseTraceparent } from '../lib/trace-context';
 import { runVerifier } from '../plugins/runner';
 import { requestBudget, type ScriptSandbox, type VerifierFetch } from '../plugins/types';
 import { activeSecrets, type ResolvedSource } from '../tenancy/sources';
@@ -104,6 +105,7 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   }
   const unsigned = unsignedAttributes(input.headers, source.verifier.id, verdict, items);
   if (unsigned) return { kind: 'problem', problem: unsigned };
+  const trace = requestTrace(input.headers);
   // dedup hashes describe what the producer sent, so a resend matches even if a transformer changes later
   const hashes = await Promise.all(items.map((item) => (item.ok ? sha256Hex(item.value.json) : '')));
 
@@ -127,7 +129,7 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
         (item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value, sandbox, budget) : Promise.resolve({ kind: 'reject', problem: item.problem })),
       ),
     );
-    const appendItems = outcomes.flatMap((o, i) => (o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!)] : []));
+    const appendItems = outcomes.flatMap((o, i) => (o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!, trace)] : []));
     let appended: AppendResponse = { kind: 'appended', results: [] };
     if (appendItems.length > 0) {
       const request = {
@@ -189,8 +191,24 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   return { kind: 'single', result: only };
 }
 
-function toAppendItem(sourceId: string, value: IngestEvent, sha256: string): AppendItem {
+/**
+ * The trace context an event of this request is stored with when it carries none of its own: the
+ * request's `traceparent` (and `tracestate`) header, else a new trace that Switchyard starts; one per
+ * request, so a batch is one trace. Kept out of the dedup hash, so a retry on a new trace is still a
+ * duplicate.
+ */
+export function requestTrace(headers: Headers): string {
+  const parent = parseTraceparent(headers.get('traceparent'));
+  if (!parent) return `"traceparent":${JSON.stringify(formatTraceparent(newTraceparent()))}`;
+  const state = headers.get('tracestate');
+  const attributes = `"traceparent":${JSON.stringify(formatTraceparent(parent))}`;
+  return state && isTracestate(state) ? `${attributes},"tracestate":${JSON.stringify(state)}` : attributes;
+}
+
+function toAppendItem(sourceId: string, value: IngestEvent, sha256: string, trace: string): AppendItem {
   const { event } = value;
+  // the stored JSON is an object written by JSON.stringify, and has no traceparent key: splice one in
+  const json = event.traceparent === undefined ? `{${trace},${value.json.slice(1)}` : value.json;
   return {
     sourceId,
     ceId: event.id,
@@ -201,6 +219,6 @@ function toAppendItem(sourceId: string, value: IngestEvent, sha256: string): App
     partitionKey: value.partitionKey,
     correlationId: value.correlationId,
     causationId: value.causationId,
-    json: value.json,
+    json,
   };
 }

@@ -12,7 +12,7 @@ const EVENT: PluginEvent = {
   subject: 'order/1',
   time: '2024-05-01T12:00:00Z',
   region: 'us',
-  traceparent: '00-abc-def-01',
+  traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
   data: { total: 10 },
 };
 

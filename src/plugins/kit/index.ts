@@ -20,3 +20,4 @@ export {
   type SignInput,
 } from './signing';
 export { capLength, renderTemplate } from './template';
+export { traceHeaders } from './trace';
