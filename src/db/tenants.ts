@@ -57,6 +57,10 @@ export async function listTenants(db: Db, options: { afterId?: string; name?: st
  * when there was no such tenant. Runs in the caller's transaction.
  */
 export async function deleteTenantData(db: Db, id: string): Promise<boolean> {
+  // the tenant row first: writers that reference it (a flush's events, a new source) wait for this
+  // transaction instead of interleaving with its deletes
+  const found = await db.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [id]);
+  if ((found.rowCount ?? 0) === 0) return false;
   // children without a foreign key to the tenant first; sources and subscriptions before the plugins they reference
   await db.query('DELETE FROM deliveries WHERE tenant_id = $1', [id]);
   await db.query('DELETE FROM ingest_rejections WHERE tenant_id = $1', [id]);

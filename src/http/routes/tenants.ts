@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { deleteTenantData, insertTenant, listTenants, updateTenant, type Tenant as TenantRow } from '../../db/tenants';
 import { transaction } from '../../db/client';
+import { isConcurrencyRollback } from '../database-refusal';
 import { recordAudit } from '../../db/audit';
 import { actorOf } from '../../tenancy/principal';
 import { problem, ProblemError } from '../../lib/problem';
@@ -192,10 +193,18 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     // cached copies of its sources now lead to the closed log (404); dropping them is tidiness, not safety
     await invalidateTenantConfig(c.env, db, tenantId);
     forgetTenantRules(tenantId);
-    await transaction(db, async () => {
-      if (!(await deleteTenantData(db, tenantId))) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
-      await recordAudit(db, { tenantId: null, actor: actorOf(principal), action: 'tenant.deleted', target: tenantId });
-    });
+    // a flush or a consumer of this tenant may hold rows it deletes: Postgres then rolls one back; the delete runs again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await transaction(db, async () => {
+          if (!(await deleteTenantData(db, tenantId))) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
+          await recordAudit(db, { tenantId: null, actor: actorOf(principal), action: 'tenant.deleted', target: tenantId });
+        });
+        break;
+      } catch (error) {
+        if (attempt >= 3 || !isConcurrencyRollback(error)) throw error;
+      }
+    }
     return c.body(null, 204);
   });
 
