@@ -4,7 +4,7 @@
  * system event is emitted about the delivery of a system event, so failures cannot chain.
  */
 import type { AppendItem } from '../ingest/log-types';
-import { storableJson } from '../ingest/envelope';
+import { storableJson } from '../lib/storable';
 import { sha256Hex } from '../lib/encoding';
 
 export const SYSTEM_SOURCE_ID = 'switchyard';

@@ -10,10 +10,9 @@ import type { Problem } from '../lib/problem';
 import { issuesToErrors, problem } from '../lib/problem';
 import { toBase64 } from '../lib/encoding';
 import { isTracestate, parseTraceparent } from '../lib/trace-context';
-import { inexactIntegerIn, longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nestsDeeperThan, nonFiniteNumberAt } from './limits';
+import { hasUnstorableEscape } from '../lib/storable';
+import { inexactIntegerIn, longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nonFiniteNumberAt, unstorableData } from './limits';
 import { errorMessage } from '../lib/errors';
-
-export { storableJson } from '../lib/storable';
 
 export const MAX_BATCH = 1000;
 /** Dot-notation: two or more segments, e.g. `orders.created`, `com.github.push`. */
@@ -90,7 +89,6 @@ export type ItemResult = { ok: true; value: IngestEvent } | { ok: false; problem
 export type Envelope = { mode: 'single'; item: ItemResult } | { mode: 'batch'; items: ItemResult[] } | { mode: 'invalid'; problem: Problem };
 
 // jsonb refuses NUL and unpaired surrogates; an odd run of backslashes before \u means a real escape
-const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
 export function toIngestEvent(input: unknown): ItemResult {
   const parsed = cloudEventSchema.safeParse(input);
@@ -100,14 +98,15 @@ export function toIngestEvent(input: unknown): ItemResult {
   }
   const event = parsed.data;
   // before JSON.stringify, which would throw a RangeError on deep nesting
-  if (nestsDeeperThan(event.data, MAX_DATA_DEPTH)) {
+  const unstorable = unstorableData(event.data, MAX_DATA_DEPTH);
+  if (unstorable === 'too_deep') {
     const detail = `data nests deeper than ${MAX_DATA_DEPTH} levels of objects and arrays, the limit`;
     return { ok: false, problem: problem(422, 'event_too_deep', detail, { errors: [{ pointer: '/data', detail }] }) };
   }
-  const outOfRange = nonFiniteNumberAt(event.data);
-  if (outOfRange) {
+  if (unstorable === 'non_finite') {
     const detail = 'a number beyond ±1.7976931348623157e308 (a double) cannot be stored; send it as a string';
-    return { ok: false, problem: problem(422, 'invalid_event', `the event is not storable: ${detail}`, { errors: [{ pointer: outOfRange, detail }] }) };
+    const pointer = nonFiniteNumberAt(event.data) ?? '/data';
+    return { ok: false, problem: problem(422, 'invalid_event', `the event is not storable: ${detail}`, { errors: [{ pointer, detail }] }) };
   }
   let json: string;
   try {
@@ -119,7 +118,7 @@ export function toIngestEvent(input: unknown): ItemResult {
   if (longerThanBytes(json, MAX_EVENT_BYTES)) {
     return { ok: false, problem: problem(422, 'event_too_large', `the event takes more than ${MAX_EVENT_BYTES} bytes as stored JSON, the limit per event`) };
   }
-  if (UNSTORABLE_ESCAPE.test(json)) {
+  if (hasUnstorableEscape(json)) {
     return { ok: false, problem: problem(422, 'invalid_event', 'strings may not contain NUL characters or unpaired UTF-16 surrogates') };
   }
   const ext = (name: string) => (event[name] === undefined ? null : String(event[name]));

@@ -13,30 +13,38 @@ export const MAX_DATA_DEPTH = 64;
  */
 export const MAX_EVENT_BYTES = 1.5 * 1024 * 1024;
 
-/** Whether `value` nests objects and arrays more than `max` levels deep. Iterative; stops at the first level past `max`. */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
-  if (value === null || typeof value !== 'object') return false;
+/**
+ * What storage could not take in `value`, found in one walk without recursion: nesting of objects and
+ * arrays more than `max` levels deep (stops at the first level past it), or a number JSON cannot carry
+ * (see `nonFiniteNumberAt`, which names where). Null when neither.
+ */
+export function unstorableData(value: unknown, max: number): 'too_deep' | 'non_finite' | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : 'non_finite';
+  if (value === null || typeof value !== 'object') return null;
   const stack: unknown[] = [value];
   const depths: number[] = [1];
   while (stack.length > 0) {
     const node = stack.pop() as object;
     const depth = depths.pop()!;
-    if (depth > max) return true;
+    if (depth > max) return 'too_deep';
     const children = Array.isArray(node) ? node : Object.values(node);
     for (const child of children) {
-      if (child !== null && typeof child === 'object') {
+      if (typeof child === 'number') {
+        if (!Number.isFinite(child)) return 'non_finite';
+      } else if (child !== null && typeof child === 'object') {
         stack.push(child);
         depths.push(depth + 1);
       }
     }
   }
-  return false;
+  return null;
 }
 
 /**
  * The JSON pointer (under `/data`) of the first number in `value` that JSON cannot carry: `JSON.parse`
  * reads a literal past ±1.8e308 (`1e309`) as Infinity, which `JSON.stringify` then writes as `null`,
- * so the stored event would silently differ from the signed one. Iterative, like nestsDeeperThan.
+ * so the stored event would silently differ from the signed one. Iterative; builds pointers, so it runs
+ * only once `unstorableData` found such a number.
  */
 export function nonFiniteNumberAt(value: unknown): string | null {
   if (typeof value === 'number') return Number.isFinite(value) ? null : '/data';

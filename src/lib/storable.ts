@@ -5,10 +5,18 @@
  * (a batch of delivery attempts holds several tenants').
  */
 
+// an odd run of backslashes before \u means a real escape; JSON.stringify escapes only lone surrogates
+const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+const UNSTORABLE_ESCAPES = new RegExp(UNSTORABLE_ESCAPE.source, 'gi');
+
+/** Whether JSON text (as JSON.stringify writes it) holds an escape jsonb refuses: NUL or an unpaired surrogate. */
+export function hasUnstorableEscape(json: string): boolean {
+  return UNSTORABLE_ESCAPE.test(json);
+}
+
 /** JSON text (as JSON.stringify writes it) with NUL and unpaired surrogate escapes replaced by U+FFFD. */
 export function storableJson(json: string): string {
-  // an odd run of backslashes before \u means a real escape; JSON.stringify escapes only lone surrogates
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, '$1\\ufffd');
+  return json.replace(UNSTORABLE_ESCAPES, '$1\\ufffd');
 }
 
 /** A string with NUL and unpaired surrogates replaced by U+FFFD. */
