@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-console.log('switchyard cli placeholder');
+console.log("switchyard cli", process.version);
