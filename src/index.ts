@@ -1,16 +1,15 @@
-import { builtInPlugins } from '../plugins';
+// first: the routes' documentation lists the plugin types it installs
+import './built-ins';
 import { createApp } from './http/app';
 import { withDb } from './db/client';
 import { redriveStranded } from './delivery/redrive';
 import { sealLegacySecrets } from './tenancy/seal-legacy-secrets';
 import { consumeDeliveries } from './queues/delivery-consumer';
-import { installPluginTypes } from './plugins/registry';
 
 export { TenantLog } from './durable/tenant-log';
 export { ScriptEgress } from './sandbox/egress';
 export { RateLimiter } from './durable/rate-limiter';
 
-installPluginTypes(builtInPlugins);
 const app = createApp();
 
 export default {

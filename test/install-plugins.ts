@@ -1,6 +1,3 @@
 // Tests call the core and createApp() directly, without the Worker's entry module, so they install the
 // built-in plugins the way src/index.ts does.
-import { builtInPlugins } from '../plugins';
-import { installPluginTypes } from '../src/plugins/registry';
-
-installPluginTypes(builtInPlugins);
+import '../src/built-ins';
