@@ -1,16 +1,19 @@
 /**
  * `npm run dev`: a database (embedded PGlite under .data/pglite unless DATABASE_URL is set), the
  * WebSocket proxy the Neon driver needs to reach it, migrations, `wrangler dev` on PORT (default 8787),
- * and a demo tenant and source, then prints an admin token and ready-to-paste commands.
+ * and a demo tenant and source, then prints the console's sign-in link, an admin token and ready-to-paste
+ * commands; it rebuilds the console (public/console/) when its sources change.
  * Settings (README "Configuration") come from the environment or `.dev.vars`, the environment winning;
  * scripts/lib/worker-settings.ts decides how each reaches the Worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { watch } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { buildConsole } from './build-assets.ts';
 import { dataDir, demoFile, readDemo, root, type Demo } from './lib/demo.ts';
 import { adminToken, ensureDevVars } from './lib/dev-vars.ts';
 import { describeDatabase, proxyFor } from './lib/local-db.ts';
@@ -130,6 +133,33 @@ async function main(): Promise<void> {
     console.error(`dev: could not set up the demo tenant/source: ${(error as Error).message}`);
   }
   printBanner(token, databaseLabel, demo, settings);
+  watchConsole();
+}
+
+/**
+ * Rebuilds the console (public/console/, which wrangler dev serves as it changes) when its sources or
+ * the typed client change; wrangler's own reloads only watch the Worker's sources.
+ */
+function watchConsole(): void {
+  let timer: NodeJS.Timeout | undefined;
+  let building = Promise.resolve();
+  const rebuild = () => {
+    building = building.then(async () => {
+      try {
+        const built = await buildConsole();
+        if (built.kind === 'built') console.log(`dev: console rebuilt (${built.ms} ms); reload the page`);
+      } catch (error) {
+        console.error(`dev: the console did not build: ${(error as Error).message}`);
+      }
+    });
+  };
+  for (const dir of ['console', 'packages/client/src']) {
+    const watcher = watch(join(root, dir), { recursive: true }, () => {
+      clearTimeout(timer);
+      timer = setTimeout(rebuild, 250);
+    });
+    cleanups.push(async () => watcher.close());
+  }
 }
 
 /**
@@ -249,6 +279,9 @@ function printBanner(token: string, databaseLabel: string, demo: Demo | null, se
     lines.push('  (deliveries to this machine are refused; allow a receiver with e.g. EGRESS_ALLOWLIST=127.0.0.1:9000 npm run dev)');
   }
   lines.push(
+    '',
+    "Console (sign in with this link; the token moves to the tab's session storage):",
+    `  ${base}/console/#token=${token}`,
     '',
     'Admin token (30 days):',
     `  ${token}`,

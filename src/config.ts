@@ -86,6 +86,41 @@ const allowlist = z
     }
   });
 
+/** One CSP source expression a `frame-ancestors` list may hold (CSP3 `host-source` / `scheme-source`). */
+const ANCESTOR_SOURCE =
+  /^(?:'self'|\*|[a-z][a-z0-9+.-]*:|(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::(?:\d{1,5}|\*))?(?:\/[^\s;,'"]*)?)$/i;
+
+/**
+ * Reads `PORTAL_FRAME_ANCESTORS`, the space-separated sources allowed to frame the console
+ * (`'self' https://app.example.com`), into the text of the CSP directive; `'self'` when unset.
+ * Throws on anything that is not a source list: a `;`, a comma or a line break would end the
+ * directive or the policy and let the value write other directives of its own.
+ */
+export function parseFrameAncestors(value?: string): string {
+  const sources = (value ?? '').split(/[ \t]+/).filter((text) => text !== '');
+  if (sources.length === 0) return "'self'";
+  if (sources.length === 1 && sources[0] === "'none'") return "'none'";
+  for (const source of sources) {
+    if (/[;,\r\n]/.test(source)) throw new Error('PORTAL_FRAME_ANCESTORS: a source list holds no ";", "," or line break');
+    if (source === "'none'") throw new Error("PORTAL_FRAME_ANCESTORS: 'none' stands alone");
+    if (source.length > 512 || !ANCESTOR_SOURCE.test(source))
+      throw new Error(`PORTAL_FRAME_ANCESTORS: "${source}" is not a CSP source ('self', https:, https://app.example.com, https://*.example.com:8443)`);
+  }
+  return sources.join(' ');
+}
+
+const frameAncestors = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    try {
+      return parseFrameAncestors(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
 const vars = z.object({
   NEON_WS_PROXY: optionalText,
   EGRESS_ALLOWLIST: allowlist,
@@ -97,6 +132,7 @@ const vars = z.object({
   AUTH_JWKS_URL: optionalUrl,
   AUTH_JWKS_ISSUER: optionalText,
   AUTH_JWKS_AUDIENCE: optionalText,
+  PORTAL_FRAME_ANCESTORS: frameAncestors,
 });
 
 const ConfigSchema = vars.transform((v) => ({
@@ -111,6 +147,8 @@ const ConfigSchema = vars.transform((v) => ({
   redis: v.UPSTASH_REDIS_REST_URL === undefined ? null : { url: v.UPSTASH_REDIS_REST_URL, token: v.UPSTASH_REDIS_REST_TOKEN ?? '' },
   /** null: only this deployment's HS256 admin tokens. */
   authJwks: v.AUTH_JWKS_URL === undefined ? null : { url: v.AUTH_JWKS_URL, issuer: v.AUTH_JWKS_ISSUER, audience: v.AUTH_JWKS_AUDIENCE },
+  /** The console's CSP `frame-ancestors` sources, e.g. `'self' https://app.example.com`. */
+  portalFrameAncestors: v.PORTAL_FRAME_ANCESTORS,
 }));
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -3,7 +3,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { checkConfig, configOf } from '../src/config';
 import { createApp } from '../src/http/app';
 
-const DEFAULTS = { neonWsProxy: undefined, egressAllowlist: [], retryScale: 1, redisTimeoutMs: 250, redriveAfterSeconds: 300, redis: null, authJwks: null };
+const DEFAULTS = {
+  neonWsProxy: undefined,
+  egressAllowlist: [],
+  retryScale: 1,
+  redisTimeoutMs: 250,
+  redriveAfterSeconds: 300,
+  redis: null,
+  authJwks: null,
+  portalFrameAncestors: "'self'",
+};
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -23,6 +32,7 @@ describe('settings parsed once (src/config.ts)', () => {
       AUTH_JWKS_URL: '',
       AUTH_JWKS_ISSUER: '',
       AUTH_JWKS_AUDIENCE: '',
+      PORTAL_FRAME_ANCESTORS: '',
     };
     expect(configOf(empty)).toEqual(DEFAULTS);
   });
@@ -39,6 +49,7 @@ describe('settings parsed once (src/config.ts)', () => {
         UPSTASH_REDIS_REST_TOKEN: 'token',
         AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
         AUTH_JWKS_ISSUER: 'https://idp.example',
+        PORTAL_FRAME_ANCESTORS: "'self' https://app.example.com",
       }),
     ).toEqual({
       neonWsProxy: '127.0.0.1:5433/v2',
@@ -48,6 +59,7 @@ describe('settings parsed once (src/config.ts)', () => {
       redriveAfterSeconds: 20,
       redis: { url: 'https://eu1.upstash.io', token: 'token' },
       authJwks: { url: 'https://idp.example/.well-known/jwks.json', issuer: 'https://idp.example', audience: undefined },
+      portalFrameAncestors: "'self' https://app.example.com",
     });
   });
 

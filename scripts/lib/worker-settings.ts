@@ -35,6 +35,7 @@ export const WORKER_SETTINGS: readonly WorkerSetting[] = [
   setting('AUTH_JWKS_URL'),
   setting('AUTH_JWKS_ISSUER'),
   setting('AUTH_JWKS_AUDIENCE'),
+  setting('PORTAL_FRAME_ANCESTORS'),
 ];
 
 /** Settings of the dev script itself, never passed to the Worker. */

@@ -136,7 +136,11 @@ export async function deleteSubscription(db: Db, tenantId: string, id: string): 
   return (result.rowCount ?? 0) > 0;
 }
 
-/** What the TenantLog needs to fan events out: enabled subscriptions and the config version they belong to. */
+/**
+ * What the TenantLog (and a replay) needs to fan events out: enabled subscriptions and the config
+ * version they belong to. Listeners (`action_type = 'cli'`) are left out: `switchyard listen` forwards
+ * their events itself and reports the attempts, so no delivery is ever planned or queued for them.
+ */
 export interface RoutingRow {
   id: string;
   types: string[];
@@ -148,7 +152,7 @@ export async function loadRouting(db: Db, tenantId: string): Promise<{ version: 
   const result = await db.query<{ config_version: string; subscriptions: RoutingRow[] }>(
     `SELECT t.config_version,
        (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'types', s.types, 'filter', s.filter, 'ordering', s.ordering) ORDER BY s.id), '[]')
-          FROM subscriptions s WHERE s.tenant_id = t.id AND s.enabled) AS subscriptions
+          FROM subscriptions s WHERE s.tenant_id = t.id AND s.enabled AND s.action_type IS DISTINCT FROM 'cli') AS subscriptions
      FROM tenants t WHERE t.id = $1`,
     [tenantId],
   );

@@ -11,6 +11,10 @@
  * refuses for its data is quarantined (store-batch.ts) instead of blocking the rows behind it; its
  * sequence stays taken. The tables and their statements live in outbox-store.ts, dispatch-store.ts
  * and quarantine-store.ts; this class holds the in-memory state and the order of the steps.
+ *
+ * The log also serves the tenant's live event stream (stream-hub.ts): `fetch` opens a listener
+ * (a hibernatable WebSocket or an SSE stream), every committed append is published to the listeners
+ * after it answered, and the alarm that flushes also closes listeners whose token expired.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { compileRoutes, planDeliveries, type Route } from '../delivery/fan-out';
@@ -18,6 +22,7 @@ import { sharedConnection, type SharedConnection } from '../db/shared-connection
 import type { QuarantinedEvent } from '../db/quarantine';
 import { loadRouting } from '../db/subscriptions';
 import { FLUSH_COALESCE_MS, flushBackoffMs } from '../ingest/flush-policy';
+import { problem } from '../lib/problem';
 import {
   DISPATCH_SCHEMA,
   dispatchDepth,
@@ -33,6 +38,7 @@ import { appendToOutbox, dropFlushed, encodeOutbox, forgetExpired, hasRowsAfter,
 import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
 import { keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
 import { storeBatch } from './store-batch';
+import { CLOSE, createStreamHub, STREAM_SCHEMA, type LiveEvent, type StreamHub } from './stream-hub';
 
 export const FLUSH_BATCH = 1000;
 /** A batch also stops once its events pass this many characters (the first event always goes), to bound the isolate's memory. */
@@ -45,7 +51,8 @@ const SCHEMA = `
 ${META_SCHEMA}
 ${OUTBOX_SCHEMA}
 ${DISPATCH_SCHEMA}
-${QUARANTINE_SCHEMA}`;
+${QUARANTINE_SCHEMA}
+${STREAM_SCHEMA}`;
 
 export class TenantLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -60,6 +67,7 @@ export class TenantLog extends DurableObject<Env> {
   private nextFlushAt: number | null = null;
   /** Set once the tenant is deleted: appends are refused and nothing more is flushed. */
   private deleted = false;
+  private readonly stream: StreamHub;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,6 +75,9 @@ export class TenantLog extends DurableObject<Env> {
     this.postgres = sharedConnection(env);
     this.sql.exec(SCHEMA);
     ({ lastSequence: this.lastSequence, tenantId: this.tenantId, configVersion: this.configVersion, deleted: this.deleted } = readMeta(this.sql));
+    this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence });
+    // answered by the runtime without waking the object
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
     ctx.blockConcurrencyWhile(async () => {
       const alarm = await ctx.storage.getAlarm();
       this.flushScheduled = alarm !== null;
@@ -107,6 +118,33 @@ export class TenantLog extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     this.flushScheduled = false;
     this.nextFlushAt = null;
+    this.stream.closeAll(CLOSE.tenantDeleted);
+  }
+
+  /**
+   * Opens a live-stream listener: the route (routes/events-stream.ts) authenticated and validated the
+   * request and forwards it here. A WebSocket upgrade gets a hibernatable socket, anything else SSE.
+   * A refusal is a problem as JSON, which the route answers.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (this.deleted) return Response.json(problem(404, 'tenant_not_found', 'the tenant was deleted'), { status: 404 });
+    const transport = request.headers.get('upgrade')?.toLowerCase() === 'websocket' ? 'ws' : 'sse';
+    const opened = this.stream.open(request, transport);
+    if (!(opened instanceof Response)) return Response.json(opened, { status: opened.status });
+    await this.armExpiry();
+    return opened;
+  }
+
+  override webSocketMessage(): void {
+    // listeners only listen; `ping` is answered by the runtime's auto-response
+  }
+
+  override webSocketClose(ws: WebSocket, code: number): void {
+    this.stream.socketGone(ws, code);
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.stream.socketGone(ws);
   }
 
   /** Called after a management change commits, so every isolate's next append notices it. */
@@ -152,6 +190,7 @@ export class TenantLog extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     if (this.deleted) return;
+    this.stream.expire(Date.now());
     this.flushScheduled = false;
     this.nextFlushAt = null;
     let backlog = false;
@@ -169,11 +208,21 @@ export class TenantLog extends DurableObject<Env> {
         JSON.stringify({ msg: 'outbox flush failed', tenantId: this.tenantId, failures: this.flushFailures, retryInMs: delay, error: String(error) }),
       );
       await this.scheduleFlush(Date.now() + delay);
+      await this.armExpiry();
       return;
     }
     forgetExpired(this.sql, Date.now());
     // what arrived during the flush waits a moment for company, unless a backlog is being worked off
     if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now() + (backlog ? 0 : FLUSH_COALESCE_MS));
+    await this.armExpiry();
+  }
+
+  /** A listener's token expiry shares the flush alarm: the alarm is moved earlier when a token expires first. */
+  private async armExpiry(): Promise<void> {
+    const expiry = this.stream.nextExpiry();
+    if (expiry === null || (this.nextFlushAt !== null && this.nextFlushAt <= expiry)) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > expiry) await this.ctx.storage.setAlarm(expiry);
   }
 
   private async record(tenantId: string, dedupWindowSeconds: number, items: AppendItem[]): Promise<AppendResult[]> {
@@ -188,6 +237,7 @@ export class TenantLog extends DurableObject<Env> {
     // in memory only once the transaction committed
     this.tenantId ??= tenantId;
     this.lastSequence = appended.lastSequence;
+    if (this.lastSequence !== before && this.stream.listening()) this.stream.publish(liveEvents(items, appended.results, before, now));
     if (this.lastSequence !== before && !this.flushScheduled) await this.scheduleFlush(now + FLUSH_COALESCE_MS);
     return appended.results;
   }
@@ -266,4 +316,16 @@ export class TenantLog extends DurableObject<Env> {
     this.nextFlushAt = at;
     await this.ctx.storage.setAlarm(at);
   }
+}
+
+/** The events an append stored (not its duplicates or conflicts), as the stream publishes them. */
+function liveEvents(items: AppendItem[], results: AppendResult[], before: number, receivedAt: number): LiveEvent[] {
+  const events: LiveEvent[] = [];
+  results.forEach((r, i) => {
+    const item = items[i]!;
+    if (r.kind === 'accepted' && !r.duplicate && r.sequence > before) {
+      events.push({ sequence: r.sequence, id: r.id, sourceId: item.sourceId, type: item.type, receivedAt, json: item.json });
+    }
+  });
+  return events;
 }

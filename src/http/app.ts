@@ -17,8 +17,10 @@ import { NOT_FOUND_BY_PARAM } from './schemas';
 import { registerDeliveries } from './routes/deliveries';
 import { registerEventTypes } from './routes/event-types';
 import { registerEvents } from './routes/events';
+import { registerEventsStream } from './routes/events-stream';
 import { registerHealth } from './routes/health';
 import { registerIngest } from './routes/ingest';
+import { registerListeners } from './routes/listeners';
 import { registerPlugins } from './routes/plugins';
 import { registerReplays } from './routes/replays';
 import { registerSources } from './routes/sources';
@@ -28,6 +30,8 @@ import { registerAuditLog } from './routes/audit-log';
 import { registerMetrics } from './routes/metrics';
 import { registerQuarantine } from './routes/quarantine';
 import { registerRotation } from './routes/rotation';
+import { registerPortalLinks } from './routes/portal-links';
+import { registerConsole } from './console';
 import { errorProperty } from '../lib/errors';
 
 export function createApp(): OpenAPIHono<AppEnv> {
@@ -54,17 +58,22 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerIngest(app);
   registerTenants(app);
   registerSources(app);
+  // before registerEvents: its /events/{eventId} would take `stream` for an id
+  registerEventsStream(app);
   registerEvents(app);
   registerPlugins(app);
   registerEventTypes(app);
   registerSubscriptions(app);
+  registerListeners(app);
   registerDeliveries(app);
   registerReplays(app);
   registerRotation(app);
   registerMetrics(app);
   registerQuarantine(app);
   registerAuditLog(app);
+  registerPortalLinks(app);
   registerDocs(app);
+  registerConsole(app);
 
   app.notFound((c) => {
     const { pathname } = new URL(c.req.url);

@@ -68,6 +68,7 @@ function buildDocument(app: OpenAPIHono<AppEnv>): Document {
       { name: 'event-types' },
       { name: 'plugins' },
       { name: 'subscriptions' },
+      { name: 'listeners', description: 'What switchyard listen registers and reports its local forwards to' },
       { name: 'events' },
       { name: 'deliveries' },
       { name: 'metrics' },

@@ -45,6 +45,7 @@ export const NOT_FOUND_BY_PARAM: Record<string, string> = {
   tenantId: 'tenant_not_found',
   sourceId: 'source_not_found',
   subscriptionId: 'subscription_not_found',
+  listenerId: 'listener_not_found',
   pluginId: 'plugin_not_found',
   eventId: 'event_not_found',
   deliveryId: 'delivery_not_found',

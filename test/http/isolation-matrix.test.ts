@@ -39,7 +39,8 @@ async function populate(marker: string): Promise<{ params: Record<string, string
     async () => (await api<{ data: { id: string }[] }>('GET', `/v1/tenants/${tenantId}/deliveries?event_id=${event.id}`)).body.data[0],
   );
   const replay = await api<{ id: string }>('POST', `/v1/tenants/${tenantId}/replays`, { subscription_id: subscription.body.id });
-  for (const res of [source, subscription, plugin, replay]) expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+  const listener = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenantId}/listeners`, { name: `l-${marker}`.slice(0, 64) });
+  for (const res of [source, subscription, plugin, replay, listener]) expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
   return {
     params: {
       tenantId,
@@ -50,8 +51,9 @@ async function populate(marker: string): Promise<{ params: Record<string, string
       eventId: event.id,
       deliveryId: delivery.id,
       replayId: replay.body.id,
+      listenerId: listener.body.id,
     },
-    secrets: [source.body.secret, subscription.body.secret],
+    secrets: [source.body.secret, subscription.body.secret, listener.body.secret],
   };
 }
 

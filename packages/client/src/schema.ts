@@ -382,7 +382,7 @@ export interface paths {
                          *       "subscriptions:write"
                          *     ]
                          */
-                        scopes?: ("*" | "sources:read" | "sources:write" | "event-types:read" | "event-types:write" | "plugins:read" | "plugins:write" | "subscriptions:read" | "subscriptions:write" | "events:read" | "deliveries:read" | "deliveries:write" | "metrics:read" | "audit-log:read")[];
+                        scopes?: ("*" | "sources:read" | "sources:write" | "event-types:read" | "event-types:write" | "plugins:read" | "plugins:write" | "subscriptions:read" | "subscriptions:write" | "events:read" | "deliveries:read" | "deliveries:write" | "metrics:read" | "audit-log:read" | "secrets:write")[];
                         /** @default 3600 */
                         ttl_seconds?: number;
                     };
@@ -460,7 +460,7 @@ export interface paths {
         put?: never;
         /**
          * Create an ingest source
-         * @description Verifier types: ; or a registered verifier instance by plugin_id. Default: standard-webhooks with a new whsec_ secret.
+         * @description Verifier types: standard-webhooks, jws, github, stripe, hmac; or a registered verifier instance by plugin_id. Default: standard-webhooks with a new whsec_ secret.
          *
          *     Tenant tokens need the `sources:write` scope (or its resource's `write`, or `*`).
          */
@@ -629,6 +629,76 @@ export interface paths {
                 422: components["responses"]["ValidationFailed"];
             };
         };
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events over a WebSocket or Server-Sent Events, resumable from a sequence
+         * @description With `Upgrade: websocket`: text frames, each one JSON object: `{"type":"event","sequence":n,"event":{…}}` (the event exactly as `GET /v1/tenants/{tenantId}/events/{eventId}` returns it), then once, after the backlog, `{"type":"ready","head":n}`. The client may send `ping`; the server answers `pong`. Close codes: 4008 `slow_consumer`, 4401 `token_expired`, 4410 `tenant_deleted`, 1012 `restarting`; after any close the client reconnects with `since_sequence` = the last sequence it processed. With `Accept: text/event-stream` (no Upgrade): `id: <sequence>`, `event: event`, `data: <the same JSON>` per event; `event: ready` (its `id` is the head); a `: keepalive` comment every 15 s; `Last-Event-ID` counts as `since_sequence` when the query has none.
+         *
+         *     Tenant tokens need the `events:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description comma-separated event-type patterns, as subscription `types` (default `**`; `switchyard.*` system events only when named) */
+                    types?: string;
+                    /** @description JSON: a subscription `where` filter over the CloudEvent */
+                    where?: string;
+                    /** @description first send every stored event after this sequence, then live events (no gap, no duplicate) */
+                    since_sequence?: string;
+                };
+                header?: {
+                    /** @description `websocket` for a WebSocket */
+                    upgrade?: string;
+                    /** @description `text/event-stream` for Server-Sent Events */
+                    accept?: string;
+                    /** @description SSE resume point, used as `since_sequence` when the query has none */
+                    "last-event-id"?: string;
+                };
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Switching Protocols: the WebSocket of the stream */
+                101: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The stream as Server-Sent Events */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                409: components["responses"]["Conflict"];
+                422: components["responses"]["ValidationFailed"];
+                426: components["responses"]["Error426"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/tenants/{tenantId}/events": {
@@ -1547,6 +1617,242 @@ export interface paths {
         };
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/listeners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List listeners
+         * @description Tenant tokens need the `subscriptions:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Listener"][];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+            };
+        };
+        put?: never;
+        /**
+         * Create a listener, or replace the filter of the one with that name
+         * @description Tenant tokens need the `subscriptions:write` scope (or its resource's `write`, or `*`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description the listener to create or update
+                         * @default cli
+                         * @example cli
+                         */
+                        name?: string;
+                        /**
+                         * @default [
+                         *       "**"
+                         *     ]
+                         * @example [
+                         *       "orders.*"
+                         *     ]
+                         */
+                        types?: string[];
+                        /**
+                         * @description Mongo-style filter over the CloudEvent
+                         * @example {
+                         *       "data.amount": {
+                         *         "$gt": 100
+                         *       }
+                         *     }
+                         */
+                        where?: {
+                            [key: string]: unknown;
+                        } | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description A listener of that name existed; its types and where are replaced */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ListenerWithSecret"];
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ListenerWithSecret"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                409: components["responses"]["Conflict"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/listeners/{listenerId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a listener; its deliveries stay
+         * @description Tenant tokens need the `subscriptions:write` scope (or its resource's `write`, or `*`).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                    listenerId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/listeners/{listenerId}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report one local forward: the first report of an event creates the listener's delivery, later ones add attempts
+         * @description Tenant tokens need the `subscriptions:write` scope (or its resource's `write`, or `*`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                    listenerId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @example evt_01JD9Y3W8N5R2T6V4X7Z0A1B2C */
+                        event_id: string;
+                        /** @description the event's sequence, as the stream sent it */
+                        sequence: number;
+                        partition_key?: string;
+                        /** @enum {string} */
+                        outcome: "delivered" | "failed";
+                        /** @description what the local endpoint answered; absent when it did not answer */
+                        status_code?: number;
+                        latency_ms: number;
+                        /** @description kept up to 1024 bytes */
+                        error?: string;
+                        /** @description kept up to 1024 bytes */
+                        response_body?: string;
+                        /**
+                         * Format: date-time
+                         * @description when the forward started; default: now minus latency_ms
+                         */
+                        started_at?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Recorded */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ListenerAttemptRecorded"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                409: components["responses"]["Conflict"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenantId}/deliveries": {
         parameters: {
             query?: never;
@@ -1860,7 +2166,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a source's signing secret; the old one keeps verifying for the grace period
-         * @description Tenant tokens need the `sources:write` scope (or its resource's `write`, or `*`).
+         * @description Tenant tokens need the `secrets:write` scope (or its resource's `write`, or `*`).
          */
         post: {
             parameters: {
@@ -1920,7 +2226,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a subscription's signing secret; deliveries carry both signatures for the grace period
-         * @description Tenant tokens need the `subscriptions:write` scope (or its resource's `write`, or `*`).
+         * @description Tenant tokens need the `secrets:write` scope (or its resource's `write`, or `*`).
          */
         post: {
             parameters: {
@@ -2121,6 +2427,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/portal-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a tenant portal link: a short-lived console sign-in limited to one tenant (admin)
+         * @description The console it opens shows only this tenant and only the controls the capabilities allow; the link's token is refused on every other tenant's path (404) and on routes its capabilities do not cover (403). Frame it in your own app with the `PORTAL_FRAME_ANCESTORS` setting.
+         *
+         *     Admin tokens only.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description lifetime of the link, default 3600
+                         * @default 3600
+                         */
+                        ttl_seconds?: number;
+                        /**
+                         * @description `read`: see everything of the tenant (always granted); `manage`: create and edit subscriptions and sources, retry deliveries, start replays; `secrets`: rotate (and so see) signing secrets. Default `["read", "manage"]`.
+                         * @example [
+                         *       "read",
+                         *       "manage"
+                         *     ]
+                         */
+                        capabilities?: ("read" | "manage" | "secrets")[];
+                    };
+                };
+            };
+            responses: {
+                /** @description The link */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalLink"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -2178,6 +2549,76 @@ export interface paths {
             responses: {
                 /** @description Redirects to `/docs/`, a static page that renders this document */
                 307: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The console: a redirect to `/console/`, the single-page app (sign in with `/console/#token=<token>`) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Redirects to `/console/`, keeping the query */
+                302: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The console: a redirect to `/console/`, the single-page app (sign in with `/console/#token=<token>`) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Redirects to `/console/`, keeping the query */
+                302: {
                     headers: {
                         Location?: string;
                         [name: string]: unknown;
@@ -2375,6 +2816,29 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
+        ListenerWithSecret: components["schemas"]["Listener"] & {
+            /**
+             * @description whsec_ secret the CLI signs its local forwards with
+             * @example whsec_…
+             */
+            secret: string;
+        };
+        Listener: {
+            /** @example sub_01JD9Y3W8N5R2T6V4X7Z0A1B2C */
+            id: string;
+            name: string;
+            types: string[];
+            where?: unknown;
+            /** @description highest event sequence the listener reported an attempt for (0: none); resume after it */
+            last_sequence: number;
+            created_at: string;
+        };
+        ListenerAttemptRecorded: {
+            delivery_id: string;
+            attempt: number;
+            /** @enum {string} */
+            status: "delivered" | "failed";
+        };
         Delivery: {
             id: string;
             subscription_id: string;
@@ -2513,6 +2977,17 @@ export interface components {
             };
             at: string;
         };
+        PortalLink: {
+            /**
+             * @description opens the console signed in as this tenant; hand it to one person
+             * @example https://switchyard.example.com/console/#token=eyJ…
+             */
+            url: string;
+            /** @description the link (and the session it opens) ends then */
+            expires_at: string;
+            /** @description what the link grants, `read` included */
+            capabilities: ("read" | "manage" | "secrets")[];
+        };
     };
     responses: {
         /** @description The request could not be read */
@@ -2627,6 +3102,15 @@ export interface components {
             };
         };
         /** @description Problem details (RFC 9457) */
+        Error426: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Problem details (RFC 9457) */
         Error501: {
             headers: {
                 [name: string]: unknown;
@@ -2655,6 +3139,9 @@ export type SchemaPluginInstance = components['schemas']['PluginInstance'];
 export type SchemaEventType = components['schemas']['EventType'];
 export type SchemaCreatedSubscription = components['schemas']['CreatedSubscription'];
 export type SchemaSubscription = components['schemas']['Subscription'];
+export type SchemaListenerWithSecret = components['schemas']['ListenerWithSecret'];
+export type SchemaListener = components['schemas']['Listener'];
+export type SchemaListenerAttemptRecorded = components['schemas']['ListenerAttemptRecorded'];
 export type SchemaDelivery = components['schemas']['Delivery'];
 export type SchemaDeliveryAttempt = components['schemas']['DeliveryAttempt'];
 export type SchemaReplay = components['schemas']['Replay'];
@@ -2663,6 +3150,7 @@ export type SchemaRotatedSubscriptionSecret = components['schemas']['RotatedSubs
 export type SchemaTenantMetrics = components['schemas']['TenantMetrics'];
 export type SchemaQuarantinedEvent = components['schemas']['QuarantinedEvent'];
 export type SchemaAuditEntry = components['schemas']['AuditEntry'];
+export type SchemaPortalLink = components['schemas']['PortalLink'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
@@ -2674,6 +3162,7 @@ export type ResponseUnsupportedMediaType = components['responses']['UnsupportedM
 export type ResponseValidationFailed = components['responses']['ValidationFailed'];
 export type ResponseRateLimited = components['responses']['RateLimited'];
 export type ResponseUnavailable = components['responses']['Unavailable'];
+export type ResponseError426 = components['responses']['Error426'];
 export type ResponseError501 = components['responses']['Error501'];
 export type $defs = Record<string, never>;
 export type operations = Record<string, never>;

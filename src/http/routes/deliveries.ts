@@ -2,6 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { recordAudit } from '../../db/audit';
 import { actorOf } from '../../tenancy/principal';
 import { findDelivery, listDeliveries, reopenDelivery } from '../../db/deliveries-view';
+import { deliveryOwner } from '../../db/listeners';
 import { problem, ProblemError } from '../../lib/problem';
 import type { DeliveryMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
@@ -112,6 +113,18 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
   app.openapi(routes.retry, async (c) => {
     const { tenantId, deliveryId } = c.req.valid('param');
     await loadTenant(c, tenantId);
+    const owner = await deliveryOwner(c.var.db, tenantId, deliveryId);
+    if (owner === null) throw new ProblemError(problem(404, 'delivery_not_found', `no delivery ${deliveryId}`));
+    // nothing could send these again: a listener's forwards run on the developer's machine, and a deleted subscription has no action
+    if (owner === 'listener')
+      throw new ProblemError(
+        problem(
+          409,
+          'listener_delivery_not_retryable',
+          'this delivery belongs to a listener: switchyard listen forwards it, the server cannot reach its machine',
+        ),
+      );
+    if (owner === 'gone') throw new ProblemError(problem(409, 'subscription_deleted', "this delivery's subscription was deleted; nothing can send it again"));
     const reopened = await reopenDelivery(c.var.db, tenantId, deliveryId);
     if (!reopened) {
       const exists = await findDelivery(c.var.db, tenantId, deliveryId);

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { getEvent, listEvents, type StoredEvent } from '../../db/events';
+import { presentEvent } from '../../durable/stream-render';
 import { problem, ProblemError } from '../../lib/problem';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
@@ -26,16 +27,8 @@ const EventSchema = z
   .catchall(z.unknown())
   .openapi('Event');
 
-function present(stored: StoredEvent) {
-  return {
-    ...stored.event,
-    id: stored.id,
-    ce_id: String(stored.event.id),
-    sequence: stored.sequence,
-    source_id: stored.source_id,
-    received_at: stored.received_at,
-  } as z.infer<typeof EventSchema>;
-}
+// one renderer for the API and the live stream (a streamed event is this JSON, byte for byte)
+const present = (stored: StoredEvent) => presentEvent(stored) as z.infer<typeof EventSchema>;
 
 const listRoute = createRoute({
   method: 'get',

@@ -3,6 +3,7 @@ import { recordAudit } from '../../db/audit';
 import { actorOf } from '../../tenancy/principal';
 import { findReplay, insertReplay, listReplays, type ReplayRow } from '../../db/replays';
 import { findSubscription } from '../../db/subscriptions';
+import { LISTENER_ACTION_TYPE } from '../../db/listeners';
 import { compileFilter } from '../../delivery/filter';
 import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
@@ -83,12 +84,19 @@ export function registerReplays(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
-    if (body.subscription_id && !(await findSubscription(c.var.db, tenantId, body.subscription_id))) {
+    const target = body.subscription_id ? await findSubscription(c.var.db, tenantId, body.subscription_id) : undefined;
+    if (target === null) {
       throw new ProblemError(
         problem(422, 'subscription_not_found', `no subscription ${body.subscription_id}`, {
           errors: [{ pointer: '/subscription_id', detail: 'unknown subscription' }],
         }),
       );
+    }
+    if (target?.action_type === LISTENER_ACTION_TYPE) {
+      // the server never delivers to a listener; the CLI gets past events again with since_sequence
+      const detail =
+        'the subscription is a listener: switchyard listen forwards its events itself, and the live stream sends past ones again from since_sequence';
+      throw new ProblemError(problem(422, 'listener_not_replayable', detail, { errors: [{ pointer: '/subscription_id', detail }] }));
     }
     assertFilterSize(body.where);
     if (body.from && body.to && Date.parse(body.from) >= Date.parse(body.to)) {

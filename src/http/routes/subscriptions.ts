@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { recordAudit } from '../../db/audit';
 import { actorOf } from '../../tenancy/principal';
 import { findPlugin } from '../../db/plugins';
+import { LISTENER_ACTION_TYPE } from '../../db/listeners';
 import {
   deleteSubscription,
   findSubscription,
@@ -164,7 +165,9 @@ function present(s: SubscriptionRow) {
     where: s.filter ?? null,
     action: s.action_plugin_id
       ? { plugin_id: s.action_plugin_id }
-      : { type: s.action_type ?? '', config: maskSecrets(pluginType(s.action_type ?? ''), s.action_config ?? {}) },
+      : s.action_type === LISTENER_ACTION_TYPE
+        ? { type: LISTENER_ACTION_TYPE }
+        : { type: s.action_type ?? '', config: maskSecrets(pluginType(s.action_type ?? ''), s.action_config ?? {}) },
     transformer: s.transformer_plugin_id ? { plugin_id: s.transformer_plugin_id } : null,
     ordering: s.ordering,
     retry_schedule: s.retry_schedule,
@@ -202,6 +205,8 @@ async function resolveFields(
     out.filter = body.where;
   }
   if (body.action) {
+    if ('type' in body.action && body.action.type === LISTENER_ACTION_TYPE)
+      throw invalid('listener_action_reserved', 'a cli action is a listener: create it with POST /v1/tenants/{tenantId}/listeners', '/action/type');
     let config: unknown;
     if ('plugin_id' in body.action) {
       const instance = await findPlugin(c.var.db, tenantId, body.action.plugin_id);
@@ -229,6 +234,14 @@ async function resolveFields(
     out.transformerPluginId = body.transformer?.plugin_id ?? null;
   }
   return out;
+}
+
+/** A listener keeps its name (the CLI finds it by name), its cli action and no transformer: those change only through /listeners. */
+function assertListenerPatch(body: Record<string, unknown>): void {
+  const fixed = ['name', 'action', 'transformer'].filter((field) => body[field] !== undefined);
+  if (fixed.length === 0) return;
+  const detail = 'this subscription is a listener: its name, action and transformer are managed through /v1/tenants/{tenantId}/listeners';
+  throw new ProblemError(problem(422, 'listener_field_fixed', detail, { errors: fixed.map((field) => ({ pointer: `/${field}`, detail })) }));
 }
 
 const notFound = (id: string) => new ProblemError(problem(404, 'subscription_not_found', `no subscription ${id}`));
@@ -290,6 +303,7 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
     if (!current) throw notFound(subscriptionId);
     const expected = ifMatchVersion(c.req.valid('header')['if-match'], current);
     const body = c.req.valid('json');
+    if (current.action_type === LISTENER_ACTION_TYPE) assertListenerPatch(body);
     const fields: Partial<SubscriptionFields> = {
       ...(body.name !== undefined ? { name: body.name } : {}),
       ...(body.types ? { types: body.types } : {}),

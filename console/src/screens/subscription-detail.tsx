@@ -1,0 +1,243 @@
+/**
+ * One subscription: its filter and endpoint, health from its recent deliveries (success rate, latency,
+ * failures in a row, a sparkline), enable/disable, edit, rotate the secret, send a test event.
+ */
+import { lazy, Suspense, useState } from 'react';
+import { CopyText, ErrorBox, Id, Loaded, PageHeader, Time } from '../components/bits';
+import { JsonView } from '../components/json-view';
+import { TypesPicker } from '../components/types-picker';
+import { WhereEditor } from '../components/where-editor';
+import type { paths } from '@switchyard/client';
+import { api, type components, ok } from '../lib/api';
+import { knownTypes } from '../lib/known-types';
+import { Link } from '../lib/router';
+import { can, canSecrets } from '../lib/session';
+import { useSession } from '../lib/session-context';
+import { useResource } from '../lib/use-resource';
+import { DeliveryTable } from './delivery-table';
+import { health } from './subscription-health';
+import { actionLabel } from './subscriptions';
+import { ReplayPanel } from './replay';
+import { TestEvent } from './test-event';
+
+const Chart = lazy(() => import('../components/sparkline'));
+type Subscription = components['schemas']['Subscription'];
+type PatchBody = NonNullable<paths['/v1/tenants/{tenantId}/subscriptions/{subscriptionId}']['patch']['requestBody']>['content']['application/json'];
+
+export default function SubscriptionDetail({ tenant, id }: { tenant: string; id: string }) {
+  const session = useSession();
+  const subscription = useResource(
+    () => ok(api().GET('/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', { params: { path: { tenantId: tenant, subscriptionId: id } } })),
+    [tenant, id],
+  );
+  const deliveries = useResource(
+    () =>
+      can(session, 'deliveries', 'read')
+        ? ok(api().GET('/v1/tenants/{tenantId}/deliveries', { params: { path: { tenantId: tenant }, query: { subscription_id: id, limit: 100 } } }))
+        : Promise.resolve(null),
+    [tenant, id],
+  );
+  const writable = can(session, 'subscriptions', 'write');
+  const [error, setError] = useState<Error | null>(null);
+  const [editing, setEditing] = useState(false);
+  const [secret, setSecret] = useState<string | null>(null);
+
+  const patch = async (body: PatchBody) => {
+    setError(null);
+    try {
+      await ok(api().PATCH('/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', { params: { path: { tenantId: tenant, subscriptionId: id } }, body }));
+      subscription.reload();
+      setEditing(false);
+    } catch (err) {
+      setError(err as Error);
+    }
+  };
+  const rotate = async () => {
+    setError(null);
+    try {
+      const rotated = await ok(
+        api().POST('/v1/tenants/{tenantId}/subscriptions/{subscriptionId}/rotate-secret', {
+          params: { path: { tenantId: tenant, subscriptionId: id } },
+          body: {},
+        }),
+      );
+      setSecret(rotated.secret ?? rotated.public_key);
+    } catch (err) {
+      setError(err as Error);
+    }
+  };
+
+  return (
+    <>
+      <p className="crumbs">
+        <Link to={`/tenants/${tenant}/subscriptions`}>Subscriptions</Link> /
+      </p>
+      <Loaded resource={subscription} what="Loading the subscription">
+        {(s) => (
+          <>
+            <PageHeader title={s.name || 'Subscription'}>
+              {writable ? (
+                <>
+                  <button type="button" onClick={() => patch({ enabled: !s.enabled })}>
+                    {s.enabled ? 'Disable' : 'Enable'}
+                  </button>
+                  <button type="button" onClick={() => setEditing(!editing)} aria-expanded={editing}>
+                    Edit
+                  </button>
+                </>
+              ) : null}
+              {canSecrets(session) ? (
+                <button type="button" onClick={rotate}>
+                  Rotate secret
+                </button>
+              ) : null}
+            </PageHeader>
+            {error ? <ErrorBox error={error} /> : null}
+            {secret ? (
+              <div className="panel secret" role="status">
+                <p>New signing secret — shown only now (the old one keeps signing for a day, so receivers can switch over):</p>
+                <code className="wrap">{secret}</code> <CopyText text={secret} label="Copy secret" />
+              </div>
+            ) : null}
+            {editing ? <EditSubscription tenant={tenant} subscription={s} onSave={patch} onCancel={() => setEditing(false)} /> : null}
+            <dl className="facts">
+              <dt>Id</dt>
+              <dd>
+                <Id id={s.id} />
+              </dd>
+              <dt>State</dt>
+              <dd>
+                {s.enabled ? <span className="badge badge-delivered">enabled</span> : <span className="badge badge-failed">disabled</span>}
+                {s.disabled_reason ? <span className="muted"> {s.disabled_reason}</span> : null}
+              </dd>
+              <dt>Types</dt>
+              <dd>
+                {s.types.map((t) => (
+                  <code key={t} className="chip">
+                    {t}
+                  </code>
+                ))}
+              </dd>
+              <dt>Delivers to</dt>
+              <dd className="wrap">{actionLabel(s.action)}</dd>
+              <dt>Ordering</dt>
+              <dd>{s.ordering}</dd>
+              <dt>Failures in a row</dt>
+              <dd>
+                {s.consecutive_failures} <span className="muted small">(disabled at {s.failure_threshold})</span>
+              </dd>
+              <dt>Updated</dt>
+              <dd>
+                <Time at={s.updated_at} />
+              </dd>
+            </dl>
+            {s.where ? (
+              <>
+                <h2>Filter</h2>
+                <JsonView value={s.where} label="where filter" />
+              </>
+            ) : null}
+            <div className="row tools">
+              {writable ? <TestEvent tenant={tenant} subscription={s} onSent={deliveries.reload} /> : null}
+              {can(session, 'deliveries', 'write') ? <ReplayPanel tenant={tenant} subscription={s.id} /> : null}
+            </div>
+          </>
+        )}
+      </Loaded>
+      {can(session, 'deliveries', 'read') ? (
+        <section>
+          <h2>Health</h2>
+          <Loaded resource={deliveries} what="Loading recent deliveries">
+            {(page) => {
+              if (!page || page.data.length === 0) return <p className="muted">No deliveries yet.</p>;
+              const h = health(page.data);
+              return (
+                <>
+                  <div className="stats">
+                    <Stat label="Success rate" value={h.successRate === null ? '—' : `${(h.successRate * 100).toFixed(1)} %`} />
+                    <Stat label="Latency p50" value={h.p50 === null ? '—' : `${h.p50} ms`} />
+                    <Stat label="Latency p95" value={h.p95 === null ? '—' : `${h.p95} ms`} />
+                    <Stat label="Failed / pending" value={`${h.failed} / ${h.pending}`} />
+                  </div>
+                  <p className="muted small">From the last {page.data.length} deliveries; latency is accepted to delivered.</p>
+                  <Suspense fallback={null}>
+                    <Chart
+                      label="Latency of recent delivered deliveries"
+                      times={h.times}
+                      series={[{ label: 'latency ms', values: h.latencies, color: '#2563eb' }]}
+                      width={480}
+                      height={80}
+                    />
+                  </Suspense>
+                  <h2>
+                    Recent deliveries{' '}
+                    <button type="button" onClick={deliveries.reload}>
+                      Refresh
+                    </button>
+                  </h2>
+                  <DeliveryTable tenant={tenant} deliveries={page.data.slice(0, 20)} show="event" />
+                  <p>
+                    <Link to={`/tenants/${tenant}/deliveries?subscription_id=${encodeURIComponent(id)}`}>All deliveries of this subscription</Link>
+                  </p>
+                </>
+              );
+            }}
+          </Loaded>
+        </section>
+      ) : null}
+    </>
+  );
+}
+
+function Stat({ label, value }: { label: string; value: string }) {
+  return (
+    <div className="stat">
+      <span className="stat-value">{value}</span>
+      <span className="stat-label">{label}</span>
+    </div>
+  );
+}
+
+function EditSubscription({
+  tenant,
+  subscription,
+  onSave,
+  onCancel,
+}: {
+  tenant: string;
+  subscription: Subscription;
+  onSave: (body: { types: string[]; where: Record<string, unknown> | null; name: string | null }) => void;
+  onCancel: () => void;
+}) {
+  const session = useSession();
+  const known = useResource(() => knownTypes(session, tenant), [tenant]);
+  const [types, setTypes] = useState(subscription.types);
+  const [name, setName] = useState(subscription.name ?? '');
+  const [where, setWhere] = useState((subscription.where as Record<string, unknown> | null | undefined) ?? null);
+  const [valid, setValid] = useState(true);
+  return (
+    <form
+      className="panel form"
+      aria-label="Edit subscription"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSave({ types, where, name: name.trim() || null });
+      }}
+    >
+      <label>
+        Name
+        <input value={name} onChange={(e) => setName(e.target.value)} maxLength={200} />
+      </label>
+      <TypesPicker value={types} onChange={setTypes} known={known.data ?? []} />
+      <WhereEditor tenant={tenant} types={types} value={where} onChange={(w, ok) => (setWhere(w), setValid(ok))} />
+      <div className="row">
+        <button type="submit" className="primary" disabled={!valid || types.length === 0}>
+          Save
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

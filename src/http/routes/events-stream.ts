@@ -1,0 +1,148 @@
+/**
+ * `GET /v1/tenants/{t}/events/stream`: the tenant's events as they are acknowledged, over a WebSocket
+ * or Server-Sent Events, filtered like a subscription and resumable with `since_sequence`. The
+ * contract is the README's "Live event stream" section. Authentication and scopes are those of the
+ * events API (`events:read`, checked by the tenant-scope middleware); this route validates the query
+ * with the subscription validators and error codes, then hands the request to the tenant's TenantLog,
+ * which owns the connections (durable/stream-hub.ts). Registered before the events routes, whose
+ * `/events/{eventId}` would otherwise take `stream` for an event id.
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { decodeJwt } from 'jose';
+import { compileFilter } from '../../delivery/filter';
+import { STREAM_HEADERS } from '../../durable/stream-hub';
+import { issuesToErrors, problem, ProblemError, type Problem } from '../../lib/problem';
+import { TypePatternSchema } from '../../lib/type-pattern';
+import type { AppEnv } from '../context';
+import { jsonProblem } from '../middleware/input-guard';
+import { problemResponses, TenantParam } from '../schemas';
+import { loadTenant } from '../tenant-access';
+import { assertFilterSize } from '../tenant-limits';
+
+/** As many patterns as a subscription may list. */
+const MAX_TYPES = 50;
+const SEQUENCE = /^\d{1,15}$/;
+
+const invalid = (code: string, detail: string, pointer: string) =>
+  new ProblemError(problem(422, code, `the query is invalid at ${pointer}: ${detail}`, { errors: [{ pointer, detail }] }));
+
+const route = createRoute({
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/events/stream',
+  tags: ['events'],
+  summary: 'Live events over a WebSocket or Server-Sent Events, resumable from a sequence',
+  description: [
+    'With `Upgrade: websocket`: text frames, each one JSON object: `{"type":"event","sequence":n,"event":{…}}` (the event exactly as',
+    '`GET /v1/tenants/{tenantId}/events/{eventId}` returns it), then once, after the backlog, `{"type":"ready","head":n}`. The client may',
+    'send `ping`; the server answers `pong`. Close codes: 4008 `slow_consumer`, 4401 `token_expired`, 4410 `tenant_deleted`,',
+    '1012 `restarting`; after any close the client reconnects with `since_sequence` = the last sequence it processed.',
+    'With `Accept: text/event-stream` (no Upgrade): `id: <sequence>`, `event: event`, `data: <the same JSON>` per event; `event: ready`',
+    '(its `id` is the head); a `: keepalive` comment every 15 s; `Last-Event-ID` counts as `since_sequence` when the query has none.',
+  ].join(' '),
+  security: [{ bearer: [] }],
+  request: {
+    params: TenantParam,
+    query: z.object({
+      types: z.string().optional().openapi({
+        description: 'comma-separated event-type patterns, as subscription `types` (default `**`; `switchyard.*` system events only when named)',
+        example: 'orders.*,payment.failed',
+      }),
+      where: z.string().optional().openapi({ description: 'JSON: a subscription `where` filter over the CloudEvent', example: '{"data.amount":{"$gt":100}}' }),
+      since_sequence: z
+        .string()
+        .regex(SEQUENCE, 'a sequence: an integer from 0')
+        .optional()
+        .openapi({ description: 'first send every stored event after this sequence, then live events (no gap, no duplicate)', example: '0' }),
+    }),
+    headers: z.object({
+      upgrade: z.string().optional().openapi({ description: '`websocket` for a WebSocket', example: 'websocket' }),
+      accept: z.string().optional().openapi({ description: '`text/event-stream` for Server-Sent Events', example: 'text/event-stream' }),
+      'last-event-id': z.string().optional().openapi({ description: 'SSE resume point, used as `since_sequence` when the query has none' }),
+    }),
+  },
+  responses: {
+    101: { description: 'Switching Protocols: the WebSocket of the stream' },
+    200: {
+      description: 'The stream as Server-Sent Events',
+      content: {
+        'text/event-stream': { schema: z.string().openapi({ example: 'id: 42\nevent: event\ndata: {"type":"event","sequence":42,"event":{…}}\n\n' }) },
+      },
+    },
+    ...problemResponses(401, 403, 404, 409, 422, 426),
+  },
+});
+
+interface StreamQuery {
+  types: string[] | null;
+  where: unknown;
+  since: number | null;
+}
+
+/** The query checked the way a subscription's `types` and `where` are, with the same codes. */
+function validateQuery(query: { types?: string; where?: string; since_sequence?: string }, lastEventId: string | undefined): StreamQuery {
+  let types: string[] | null = null;
+  if (query.types !== undefined) {
+    types = query.types.split(',');
+    if (types.length > MAX_TYPES) throw invalid('validation_failed', `at most ${MAX_TYPES} patterns`, '/types');
+    const errors = types.flatMap((pattern, i) => {
+      const parsed = TypePatternSchema.safeParse(pattern);
+      return parsed.success ? [] : issuesToErrors(parsed.error.issues, `/types/${i}`);
+    });
+    if (errors.length > 0) throw new ProblemError(problem(422, 'validation_failed', 'the query is invalid', { errors }));
+  }
+  let where: unknown = null;
+  if (query.where !== undefined) {
+    try {
+      where = JSON.parse(query.where);
+    } catch {
+      throw invalid('invalid_filter', 'where must be JSON, e.g. {"data.amount":{"$gt":100}}', '/where');
+    }
+    const found = jsonProblem(where, '/where');
+    if (found)
+      throw new ProblemError(problem(422, found.code, `the query is invalid at ${found.error.pointer}: ${found.error.detail}`, { errors: [found.error] }));
+    if (where !== null && (typeof where !== 'object' || Array.isArray(where))) throw invalid('validation_failed', 'expected an object of conditions', '/where');
+    assertFilterSize(where);
+    const compiled = compileFilter(where);
+    if (!compiled.ok) {
+      throw new ProblemError(
+        problem(422, 'invalid_filter', 'the where filter is invalid', { errors: compiled.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` })) }),
+      );
+    }
+  }
+  const [since, pointer] = query.since_sequence !== undefined ? [query.since_sequence, '/since_sequence'] : [lastEventId, '/last-event-id'];
+  if (since !== undefined && !SEQUENCE.test(since)) throw invalid('validation_failed', 'a sequence: an integer from 0', pointer);
+  return { types, where, since: since === undefined ? null : Number(since) };
+}
+
+export function registerEventsStream(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const headers = c.req.valid('header');
+    const query = validateQuery(c.req.valid('query'), headers['last-event-id']);
+    const websocket = headers.upgrade?.toLowerCase() === 'websocket';
+    if (!websocket && !headers.accept?.includes('text/event-stream')) {
+      throw new ProblemError(
+        problem(426, 'upgrade_required', 'open the stream as a WebSocket (Upgrade: websocket) or as Server-Sent Events (Accept: text/event-stream)', {
+          headers: { upgrade: 'websocket' },
+        }),
+      );
+    }
+    // verified by requireAuth; its expiry ends the stream (4401)
+    const token = c.req.header('authorization')!.replace(/^Bearer\s+/i, '');
+    const exp = decodeJwt(token).exp!;
+    const search = new URLSearchParams();
+    if (query.types) search.set('types', query.types.join(','));
+    if (query.where !== null) search.set('where', JSON.stringify(query.where));
+    const forward = new Headers(c.req.raw.headers);
+    forward.delete('authorization');
+    // only this route speaks for the caller: whatever a client sent under these names is dropped
+    for (const name of Object.values(STREAM_HEADERS)) forward.delete(name);
+    forward.set(STREAM_HEADERS.tenant, tenantId);
+    forward.set(STREAM_HEADERS.exp, String(exp));
+    if (query.since !== null) forward.set(STREAM_HEADERS.since, String(query.since));
+    const response = await c.env.TENANT_LOG.getByName(tenantId).fetch(new Request(`https://tenant-log.internal/stream?${search}`, { headers: forward }));
+    if (response.status >= 400) throw new ProblemError(await response.json<Problem>());
+    return response;
+  });
+}
