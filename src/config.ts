@@ -121,6 +121,45 @@ const frameAncestors = z
     }
   });
 
+function percentDecoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads `OTEL_EXPORTER_OTLP_HEADERS` (the OpenTelemetry SDK format: `name=value` pairs separated by
+ * commas, values percent-encoded) into headers for the OTLP exporter. Throws on a pair without a
+ * name, or a name or value no HTTP header may carry.
+ */
+export function parseOtlpHeaders(value?: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of (value ?? '').split(',')) {
+    if (pair.trim() === '') continue;
+    const at = pair.indexOf('=');
+    const name = (at < 0 ? '' : pair.slice(0, at)).trim().toLowerCase();
+    const text = percentDecoded(pair.slice(at + 1))?.trim();
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name) || text === undefined || /[\r\n\0]/.test(text))
+      throw new Error('OTEL_EXPORTER_OTLP_HEADERS: expected name=value pairs separated by commas, values percent-encoded');
+    headers[name] = text;
+  }
+  return headers;
+}
+
+const otlpHeaders = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    try {
+      return parseOtlpHeaders(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
 const vars = z.object({
   NEON_WS_PROXY: optionalText,
   EGRESS_ALLOWLIST: allowlist,
@@ -133,6 +172,9 @@ const vars = z.object({
   AUTH_JWKS_ISSUER: optionalText,
   AUTH_JWKS_AUDIENCE: optionalText,
   PORTAL_FRAME_ANCESTORS: frameAncestors,
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_HEADERS: otlpHeaders,
+  OTEL_SERVICE_NAME: optionalText,
 });
 
 const ConfigSchema = vars.transform((v) => ({
@@ -149,6 +191,15 @@ const ConfigSchema = vars.transform((v) => ({
   authJwks: v.AUTH_JWKS_URL === undefined ? null : { url: v.AUTH_JWKS_URL, issuer: v.AUTH_JWKS_ISSUER, audience: v.AUTH_JWKS_AUDIENCE },
   /** The console's CSP `frame-ancestors` sources, e.g. `'self' https://app.example.com`. */
   portalFrameAncestors: v.PORTAL_FRAME_ANCESTORS,
+  /** null: no spans are exported. Else where OTLP/HTTP JSON spans go (`<endpoint>/v1/traces`), with which headers, as which service. */
+  otlp:
+    v.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
+      ? null
+      : {
+          tracesUrl: `${v.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`,
+          headers: v.OTEL_EXPORTER_OTLP_HEADERS,
+          serviceName: v.OTEL_SERVICE_NAME ?? 'switchyard',
+        },
 }));
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -175,7 +226,7 @@ export function checkConfig(settings: ConfigVars): void {
 
 const NAMES = vars.keyof().options;
 /** Never echoed in an error. */
-const SECRET_NAMES: ReadonlySet<string> = new Set(['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN']);
+const SECRET_NAMES: ReadonlySet<string> = new Set(['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'OTEL_EXPORTER_OTLP_HEADERS']);
 
 function parse(env: ConfigVars): { config: Config } | { error: Error } {
   // only the settings: an env also holds bindings, which zod must not walk

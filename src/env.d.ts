@@ -5,6 +5,8 @@ interface SwitchyardOptionalSecrets {
   UPSTASH_REDIS_REST_URL?: string;
   /** Its token. */
   UPSTASH_REDIS_REST_TOKEN?: string;
+  /** Headers of the OTLP span export (`authorization=Bearer%20…,x-team=ops`); often an API key. */
+  OTEL_EXPORTER_OTLP_HEADERS?: string;
 }
 interface Env extends SwitchyardOptionalSecrets {}
 declare namespace Cloudflare {

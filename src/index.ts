@@ -2,6 +2,7 @@
 import './built-ins';
 import { createApp } from './http/app';
 import { withDb } from './db/client';
+import { probeOpenBreakers } from './delivery/breaker';
 import { redriveStranded } from './delivery/redrive';
 import { sealLegacySecrets } from './tenancy/seal-legacy-secrets';
 import { consumeDeliveries } from './queues/delivery-consumer';
@@ -22,6 +23,12 @@ export default {
       (db) => redriveStranded(db, env),
       (p) => ctx.waitUntil(p),
     );
+    // probe the endpoints whose circuit breaker is open (src/delivery/breaker.ts)
+    await withDb(
+      env,
+      (db) => probeOpenBreakers(db, env),
+      (p) => ctx.waitUntil(p),
+    ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'breaker probes failed', error: String(error) })));
     // and seal plugin secrets that rows written before sealing still hold in plain text
     await withDb(
       env,

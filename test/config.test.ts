@@ -12,6 +12,7 @@ const DEFAULTS = {
   redis: null,
   authJwks: null,
   portalFrameAncestors: "'self'",
+  otlp: null,
 };
 
 afterEach(() => {
@@ -33,6 +34,9 @@ describe('settings parsed once (src/config.ts)', () => {
       AUTH_JWKS_ISSUER: '',
       AUTH_JWKS_AUDIENCE: '',
       PORTAL_FRAME_ANCESTORS: '',
+      OTEL_EXPORTER_OTLP_ENDPOINT: '',
+      OTEL_EXPORTER_OTLP_HEADERS: '',
+      OTEL_SERVICE_NAME: '',
     };
     expect(configOf(empty)).toEqual(DEFAULTS);
   });
@@ -50,6 +54,9 @@ describe('settings parsed once (src/config.ts)', () => {
         AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
         AUTH_JWKS_ISSUER: 'https://idp.example',
         PORTAL_FRAME_ANCESTORS: "'self' https://app.example.com",
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-key=abc',
+        OTEL_SERVICE_NAME: 'edge',
       }),
     ).toEqual({
       neonWsProxy: '127.0.0.1:5433/v2',
@@ -60,6 +67,7 @@ describe('settings parsed once (src/config.ts)', () => {
       redis: { url: 'https://eu1.upstash.io', token: 'token' },
       authJwks: { url: 'https://idp.example/.well-known/jwks.json', issuer: 'https://idp.example', audience: undefined },
       portalFrameAncestors: "'self' https://app.example.com",
+      otlp: { tracesUrl: 'https://otlp.example.com/v1/traces', headers: { 'x-key': 'abc' }, serviceName: 'edge' },
     });
   });
 

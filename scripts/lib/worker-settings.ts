@@ -36,6 +36,9 @@ export const WORKER_SETTINGS: readonly WorkerSetting[] = [
   setting('AUTH_JWKS_ISSUER'),
   setting('AUTH_JWKS_AUDIENCE'),
   setting('PORTAL_FRAME_ANCESTORS'),
+  setting('OTEL_EXPORTER_OTLP_ENDPOINT'),
+  setting('OTEL_EXPORTER_OTLP_HEADERS', true),
+  setting('OTEL_SERVICE_NAME'),
 ];
 
 /** Settings of the dev script itself, never passed to the Worker. */

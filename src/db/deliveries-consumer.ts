@@ -32,13 +32,16 @@ export interface ClaimedDelivery {
 /**
  * Claims pending deliveries for one attempt each (attempt number + 1, leased for `leaseSeconds`) and
  * loads them in the same round trip. A delivery that is finished, or leased by a concurrent consumer,
- * is not returned: its message is a duplicate.
+ * is not returned: its message is a duplicate. Nor is one whose subscription is paused: it is held
+ * (see {@link deliveryStatuses}).
  */
 export async function claimDeliveries(db: Db, ids: string[], leaseSeconds: number): Promise<ClaimedDelivery[]> {
   const result = await db.query<ClaimedDelivery>(
     `WITH claimed AS (
        UPDATE deliveries SET attempts = attempts + 1, leased_until = now() + make_interval(secs => $2), updated_at = now()
         WHERE id = ANY($1) AND status = 'pending' AND (leased_until IS NULL OR leased_until < now())
+          -- a paused subscription's deliveries are held, and an open breaker's but for its probe: no attempt, no count
+          AND NOT EXISTS (SELECT 1 FROM subscriptions p WHERE p.id = deliveries.subscription_id AND p.enabled AND (p.paused_at IS NOT NULL OR (p.breaker_opened_at IS NOT NULL AND p.breaker_probe_id IS DISTINCT FROM deliveries.id)))
         RETURNING id, tenant_id, subscription_id, event_id, partition_key, attempts, schedule_offset
      )
      SELECT c.*, e.event, s.enabled AS subscription_enabled, s.ordering, s.retry_schedule, s.action_plugin_id,
@@ -64,11 +67,22 @@ export async function renewLeases(db: Db, ids: string[], leaseSeconds: number): 
   );
 }
 
-/** Status of each delivery, and for a pending one how many seconds of its lease are left (0: none). */
-export async function deliveryStatuses(db: Db, ids: string[]): Promise<{ id: string; status: string; lease_left: number }[]> {
+export interface DeliveryStatus {
+  id: string;
+  status: string;
+  /** For a pending delivery: seconds of its lease left (0: none). */
+  lease_left: number;
+  /** Pending, and its subscription is paused or its breaker open (and it is not the probe), and not disabled. */
+  held: boolean;
+}
+
+/** Status of each delivery, and whether a pending one is leased or held by a pause. */
+export async function deliveryStatuses(db: Db, ids: string[]): Promise<DeliveryStatus[]> {
   if (ids.length === 0) return [];
-  const result = await db.query<{ id: string; status: string; lease_left: number }>(
-    `SELECT id, status, GREATEST(0, ceil(extract(epoch FROM leased_until - now())))::int AS lease_left FROM deliveries WHERE id = ANY($1)`,
+  const result = await db.query<DeliveryStatus>(
+    `SELECT d.id, d.status, GREATEST(0, ceil(extract(epoch FROM d.leased_until - now())))::int AS lease_left,
+            (d.status = 'pending' AND s.enabled AND (s.paused_at IS NOT NULL OR (s.breaker_opened_at IS NOT NULL AND s.breaker_probe_id IS DISTINCT FROM d.id))) IS TRUE AS held
+       FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = ANY($1)`,
     [ids],
   );
   return result.rows.map((r) => ({ ...r, lease_left: r.lease_left ?? 0 }));
@@ -87,14 +101,22 @@ export interface SubscriptionHealth {
   id: string;
   tenant_id: string;
   consecutive_failures: number;
-  /** True when this batch pushed it over its failure threshold and disabled it. */
+  /** True when this batch disabled it: a 410 Gone, or a failure after its breaker stayed open too long. */
   disabled_now: boolean;
+  /** True when this batch took it over its failure threshold and opened its breaker. */
+  opened_now?: boolean;
+  /** True when a success in this batch closed its open breaker. */
+  recovered_now?: boolean;
 }
 
 /**
  * Records a batch of attempts, updates their deliveries, and keeps each subscription's run of
- * consecutive failures (reset by a success; over the threshold the subscription is disabled): one
- * round trip. `gone` lists subscriptions whose endpoint answered 410 and are disabled outright.
+ * consecutive failures (reset by a success), the times of its last success and failure (the health
+ * view's) and its circuit breaker (src/delivery/breaker.ts): one round trip. At `failure_threshold`
+ * consecutive failures the breaker opens; a success closes it; a failure while open schedules the
+ * next probe, later the longer it has been open, or disables the subscription once it has been open
+ * for `breaker_disable_after_seconds`. `gone` lists subscriptions whose endpoint answered 410 and are
+ * disabled outright.
  */
 export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: string[]): Promise<SubscriptionHealth[]> {
   const result = await db.query<SubscriptionHealth>(
@@ -103,8 +125,8 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
               started_at timestamptz, latency_ms int, outcome text, status_code int, error text, response_body text,
               status text, next_attempt_at timestamptz)
      ), a AS (
-       INSERT INTO delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body)
-       SELECT tenant_id, delivery_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body FROM x
+       INSERT INTO delivery_attempts (tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body)
+       SELECT tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body FROM x
         -- a delivery whose tenant was deleted while its attempt ran is gone: its record would fail the whole batch
         WHERE EXISTS (SELECT 1 FROM deliveries e WHERE e.id = x.delivery_id)
        ON CONFLICT (delivery_id, attempt) DO NOTHING
@@ -115,24 +137,43 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
      ), runs AS (
        SELECT subscription_id,
               bool_or(outcome = 'delivered') AS succeeded,
+              max(started_at) FILTER (WHERE outcome = 'delivered') AS last_success,
+              max(started_at) FILTER (WHERE outcome NOT IN ('delivered', 'skipped')) AS last_failure,
               count(*) FILTER (WHERE outcome NOT IN ('delivered', 'skipped') AND started_at > COALESCE(
                 (SELECT max(y.started_at) FROM x y WHERE y.subscription_id = x.subscription_id AND y.outcome = 'delivered'), '-infinity')) AS failures
          FROM x GROUP BY subscription_id
      ), calc AS (
-       SELECT s.id, s.enabled AS was_enabled, s.failure_threshold, s.id = ANY($2) AS gone,
-              CASE WHEN r.succeeded THEN 0 ELSE s.consecutive_failures END + r.failures AS failures
+       SELECT s.id, s.enabled AS was_enabled, s.id = ANY($2) AS gone, r.succeeded, r.last_success, r.last_failure, s.breaker_opened_at AS opened_at,
+              CASE WHEN r.succeeded THEN 0 ELSE s.consecutive_failures END + r.failures AS failures,
+              -- the batch ends in a failure
+              r.failures > 0 AS failing,
+              s.breaker_opened_at IS NULL AND s.enabled AND CASE WHEN r.succeeded THEN 0 ELSE s.consecutive_failures END + r.failures >= s.failure_threshold AS opens,
+              s.breaker_opened_at IS NOT NULL AND r.failures > 0 AND s.breaker_opened_at < now() - make_interval(secs => s.breaker_disable_after_seconds) AS expired
          FROM subscriptions s JOIN runs r ON r.subscription_id = s.id
+     ), next AS (
+       SELECT c.*, c.opened_at IS NOT NULL AND c.succeeded AND NOT c.failing AS closes, c.gone OR c.expired AS disables FROM calc c
      )
      UPDATE subscriptions s SET
             consecutive_failures = c.failures,
-            enabled = s.enabled AND NOT c.gone AND c.failures < c.failure_threshold,
+            last_success_at = GREATEST(s.last_success_at, c.last_success),
+            last_failure_at = GREATEST(s.last_failure_at, c.last_failure),
+            enabled = s.enabled AND NOT c.disables,
             disabled_reason = CASE
               WHEN s.enabled AND c.gone THEN 'the endpoint answered 410 Gone'
-              WHEN s.enabled AND c.failures >= c.failure_threshold THEN 'too many consecutive failed attempts'
+              WHEN s.enabled AND c.expired THEN 'the endpoint kept failing while its circuit breaker stayed open'
               ELSE s.disabled_reason END,
-            version = s.version + CASE WHEN s.enabled AND (c.gone OR c.failures >= c.failure_threshold) THEN 1 ELSE 0 END
-       FROM calc c WHERE s.id = c.id
-     RETURNING s.id, s.tenant_id, s.consecutive_failures, (c.was_enabled AND NOT s.enabled) AS disabled_now`,
+            breaker_opened_at = CASE WHEN c.closes OR c.disables THEN NULL WHEN c.opens THEN now() ELSE s.breaker_opened_at END,
+            breaker_probe_at = CASE
+              WHEN c.closes OR c.disables THEN NULL
+              WHEN c.opens THEN now() + interval '60 seconds'
+              WHEN c.opened_at IS NOT NULL AND c.failing
+                THEN now() + make_interval(secs => LEAST(3600, GREATEST(60, extract(epoch FROM now() - c.opened_at) / 4)))
+              ELSE s.breaker_probe_at END,
+            breaker_probe_id = CASE WHEN c.opened_at IS NOT NULL OR c.disables THEN NULL ELSE s.breaker_probe_id END,
+            version = s.version + CASE WHEN s.enabled AND c.disables THEN 1 ELSE 0 END
+       FROM next c WHERE s.id = c.id
+     RETURNING s.id, s.tenant_id, s.consecutive_failures, (c.was_enabled AND NOT s.enabled) AS disabled_now,
+               (c.opens AND NOT c.disables) AS opened_now, (c.closes AND NOT c.disables) AS recovered_now`,
     // a receiver's answer may hold NUL, which jsonb refuses: it would fail every tenant's attempts in the batch
     [storableJson(JSON.stringify(attempts)), gone],
   );

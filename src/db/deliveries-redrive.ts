@@ -25,7 +25,8 @@ export async function strandedDeliveries(db: Db, afterSeconds: number, limit: nu
        SELECT d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.event_sequence,
               d.created_at, d.updated_at, d.next_attempt_at, d.leased_until, s.ordering
          FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-        WHERE d.status = 'pending'
+        -- a paused subscription, or one whose breaker is open, holds its deliveries: resuming or closing sends them
+        WHERE d.status = 'pending' AND ((s.paused_at IS NULL AND s.breaker_opened_at IS NULL) OR NOT s.enabled)
      ), candidates AS (
        SELECT * FROM pending WHERE ordering <> 'partition'
        UNION ALL

@@ -1,6 +1,7 @@
 /** The `events` table: the outbox flush writes it, the events API reads it. Every query names the tenant. */
 import type { Db } from './client';
-import { iso, tenantWhere } from './sql';
+import { whereToSql } from './where-sql';
+import { iso } from './sql';
 
 export interface DeliveryRow {
   id: string;
@@ -63,6 +64,8 @@ export interface StoredEvent {
   source_id: string;
   received_at: string;
   event: Record<string, unknown>;
+  /** Hex SHA-256 of the event as the producer sent it, before Switchyard added anything (README: "Verifying an event"). */
+  sha256: string;
 }
 
 export interface EventFilter {
@@ -73,10 +76,12 @@ export interface EventFilter {
   before?: string;
   /** Sequence to continue after (from the cursor). */
   afterSequence?: number;
+  /** A subscription `where` that compileFilter accepted, matched in SQL (event-search.ts). */
+  where?: unknown;
   limit: number;
 }
 
-const COLUMNS = `id, sequence::int8 AS sequence, source_id, ${iso('received_at')}, event`;
+const COLUMNS = `id, sequence::int8 AS sequence, source_id, ${iso('received_at')}, event, sha256`;
 
 interface EventRow {
   id: string;
@@ -84,20 +89,24 @@ interface EventRow {
   source_id: string;
   received_at: string;
   event: Record<string, unknown>;
+  sha256: string;
 }
 
 const toStored = (row: EventRow): StoredEvent => ({ ...row, sequence: Number(row.sequence) });
 
 export async function listEvents(db: Db, tenantId: string, filter: EventFilter): Promise<StoredEvent[]> {
-  const where = tenantWhere(tenantId);
-  if (filter.types?.length) where.add('type = ANY(?)', filter.types);
-  if (filter.subject) where.add('subject = ?', filter.subject);
-  if (filter.correlationId) where.add('correlation_id = ?', filter.correlationId);
-  if (filter.after) where.add('received_at >= ?', filter.after);
-  if (filter.before) where.add('received_at < ?', filter.before);
-  if (filter.afterSequence !== undefined) where.add('sequence > ?', filter.afterSequence);
-  const limit = where.last(filter.limit);
-  const result = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE ${where.sql} ORDER BY sequence LIMIT ${limit}`, where.params);
+  const params: unknown[] = [tenantId];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const clauses = ['tenant_id = $1'];
+  if (filter.types?.length) clauses.push(`type = ANY(${param(filter.types)})`);
+  if (filter.subject) clauses.push(`subject = ${param(filter.subject)}`);
+  if (filter.correlationId) clauses.push(`correlation_id = ${param(filter.correlationId)}`);
+  if (filter.after) clauses.push(`received_at >= ${param(filter.after)}`);
+  if (filter.before) clauses.push(`received_at < ${param(filter.before)}`);
+  if (filter.afterSequence !== undefined) clauses.push(`sequence > ${param(filter.afterSequence)}`);
+  if (filter.where !== undefined && filter.where !== null) clauses.push(whereToSql(filter.where, param));
+  const limit = param(filter.limit);
+  const result = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE ${clauses.join(' AND ')} ORDER BY sequence LIMIT ${limit}`, params);
   return result.rows.map(toStored);
 }
 

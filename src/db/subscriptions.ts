@@ -17,6 +17,9 @@ export interface SubscriptionRow {
   retry_schedule: number[] | null;
   enabled: boolean;
   disabled_reason: string | null;
+  /** Derived: `disabled` when not enabled, else `paused` while paused, else `active`. */
+  status: SubscriptionStatus;
+  paused_at: string | null;
   failure_threshold: number;
   consecutive_failures: number;
   version: number;
@@ -24,8 +27,12 @@ export interface SubscriptionRow {
   updated_at: string;
 }
 
+export const SUBSCRIPTION_STATUSES = ['active', 'paused', 'disabled'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+const STATUS = `CASE WHEN NOT enabled THEN 'disabled' WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'active' END`;
 const COLUMNS = `id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id, ordering,
-  retry_schedule, enabled, disabled_reason, failure_threshold, consecutive_failures, version, ${iso('created_at')}, ${iso('updated_at')}`;
+  retry_schedule, enabled, disabled_reason, ${STATUS} AS status, ${iso('paused_at')}, failure_threshold, consecutive_failures, version, ${iso('created_at')}, ${iso('updated_at')}`;
 
 export interface SubscriptionFields {
   name: string | null;
@@ -38,6 +45,8 @@ export interface SubscriptionFields {
   ordering: 'none' | 'partition';
   retrySchedule: number[] | null;
   enabled: boolean;
+  /** Held: deliveries are planned but not attempted until it is false again. Ignored while not enabled. */
+  paused: boolean;
   failureThreshold: number;
 }
 
@@ -51,8 +60,8 @@ export async function insertSubscription(
   const result = await db.query<SubscriptionRow>(
     `WITH s AS (
        INSERT INTO subscriptions (id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id,
-                                  ordering, retry_schedule, enabled, failure_threshold)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *
+                                  ordering, retry_schedule, enabled, failure_threshold, paused_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $16 THEN now() END) RETURNING *
      ), k AS (
        INSERT INTO subscription_secrets (id, tenant_id, subscription_id, ciphertext) VALUES ($14, $2, $1, $15)
      )
@@ -73,6 +82,7 @@ export async function insertSubscription(
       f.failureThreshold,
       sealedSecret.id,
       sealedSecret.ciphertext,
+      f.enabled && f.paused,
     ],
   );
   return result.rows[0]!;
@@ -91,14 +101,18 @@ export async function listSubscriptions(db: Db, tenantId: string, options: { aft
   return result.rows;
 }
 
-/** Replaces the given fields when `expectedVersion` matches (or is not given); null when nothing matched. */
+/**
+ * Replaces the given fields when `expectedVersion` matches (or is not given); null when nothing matched.
+ * `previous_status` is the status this update replaced (the row is locked first, so two concurrent
+ * updates each see what the other left).
+ */
 export async function updateSubscription(
   db: Db,
   tenantId: string,
   id: string,
   f: Partial<SubscriptionFields>,
   expectedVersion?: number,
-): Promise<SubscriptionRow | null> {
+): Promise<(SubscriptionRow & { previous_status: SubscriptionStatus }) | null> {
   const sets: string[] = [];
   const params: unknown[] = [tenantId, id];
   const set = (column: string, value: unknown) => {
@@ -122,10 +136,13 @@ export async function updateSubscription(
     // re-enabling starts the endpoint's failure count afresh
     if (f.enabled) sets.push('disabled_reason = NULL', 'consecutive_failures = 0');
   }
+  // a pause keeps the time it began; disabling ends it (disabled wins over paused)
+  if (f.paused !== undefined || f.enabled === false) sets.push(`paused_at = ${f.paused && f.enabled !== false ? 'COALESCE(paused_at, now())' : 'NULL'}`);
   params.push(expectedVersion ?? null);
-  const result = await db.query<SubscriptionRow>(
-    `UPDATE subscriptions SET ${[...sets, 'version = version + 1', 'updated_at = now()'].join(', ')}
-      WHERE tenant_id = $1 AND id = $2 AND ($${params.length}::int IS NULL OR version = $${params.length}) RETURNING ${COLUMNS}`,
+  const result = await db.query<SubscriptionRow & { previous_status: SubscriptionStatus }>(
+    `WITH old AS (SELECT id AS old_id, ${STATUS} AS previous_status FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE)
+     UPDATE subscriptions SET ${[...sets, 'version = version + 1', 'updated_at = now()'].join(', ')} FROM old
+      WHERE id = old.old_id AND ($${params.length}::int IS NULL OR version = $${params.length}) RETURNING ${COLUMNS}, old.previous_status`,
     params,
   );
   return result.rows[0] ?? null;

@@ -18,6 +18,8 @@ export interface AttemptDeps {
   encryptionKey: string;
   /** The tenant's script sandbox; absent without the Worker Loader binding. */
   sandbox?: ScriptSandbox;
+  /** What the guarded fetch fetches with (the delivery.attempt span notes the outbound traceparent); default: fetch. */
+  fetchImpl?: typeof fetch;
 }
 
 function instance<P>(kind: string, type: string | null, config: unknown, name: string): Instance<P> {
@@ -54,7 +56,7 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
     delivery.tenant_id,
     action,
     { event, deliveryId: delivery.id, subscriptionId: delivery.subscription_id, attempt: delivery.attempts, secrets: deps.secrets },
-    createGuardedFetch({ allowlist: deps.allowlist }),
+    createGuardedFetch({ allowlist: deps.allowlist, fetchImpl: deps.fetchImpl }),
     { sandbox: deps.sandbox },
   );
 }

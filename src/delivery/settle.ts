@@ -40,7 +40,13 @@ export type DeliveryState =
   /** Delivered, failed or skipped already: the message is a duplicate. */
   | { kind: 'finished' }
   /** No such delivery (its subscription was deleted). */
-  | { kind: 'missing' };
+  | { kind: 'missing' }
+  /**
+   * Pending, and its subscription is paused: not attempted. The message is acknowledged (a pause may
+   * last days; a message retried meanwhile would run out its retries), the delivery stays pending, and
+   * an ordered line keeps it in flight; resuming sends it again (src/queues/retry-step.ts).
+   */
+  | { kind: 'held' };
 
 /** A system event to emit into a tenant's stream; `systemEvent` turns it into an append. */
 export interface SystemEventSpec {
@@ -89,6 +95,7 @@ export function settle({ message, state, now, scale, random }: SettleInput): Set
       return { kind: 'retry', delaySeconds: Math.max(1, state.leaseLeftSeconds) + 1, record: null };
     case 'repeated':
     case 'missing':
+    case 'held':
       return ack(message, null, false);
     case 'finished':
       return ack(message, null, true);

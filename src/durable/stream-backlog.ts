@@ -54,34 +54,43 @@ export async function readBacklogPage(sources: BacklogSources, after: number, he
 
 // the columns and rendering of db/events.ts's COLUMNS, so the event object is the one GET /events/{id} returns
 const FLUSHED = `
-  SELECT id, sequence, source_id, received_at, event, n FROM (
+  SELECT id, sequence, source_id, received_at, event, sha256, n FROM (
     SELECT *, sum(size) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) - size AS before, count(*) OVER () AS n FROM (
-      SELECT id, sequence::int8 AS sequence, source_id, ${iso('received_at')}, event, octet_length(event::text) AS size
+      SELECT id, sequence::int8 AS sequence, source_id, ${iso('received_at')}, event, sha256, octet_length(event::text) AS size
         FROM events WHERE tenant_id = $1 AND sequence > $2 AND sequence <= $3 ORDER BY sequence LIMIT $4) AS page) AS sized
    WHERE before < $5 ORDER BY sequence`;
 
 async function flushedPage(db: Db, tenantId: string, after: number, upTo: number): Promise<{ rows: StoredEvent[]; cut: boolean }> {
-  const result = await db.query<{ id: string; sequence: string; source_id: string; received_at: string; event: Record<string, unknown>; n: string }>(FLUSHED, [
-    tenantId,
-    after,
-    upTo,
-    BACKLOG_PAGE,
-    BACKLOG_PAGE_CHARS,
-  ]);
-  const rows = result.rows.map((r) => ({ id: r.id, sequence: Number(r.sequence), source_id: r.source_id, received_at: r.received_at, event: r.event }));
+  const result = await db.query<{
+    id: string;
+    sequence: string;
+    source_id: string;
+    received_at: string;
+    event: Record<string, unknown>;
+    sha256: string;
+    n: string;
+  }>(FLUSHED, [tenantId, after, upTo, BACKLOG_PAGE, BACKLOG_PAGE_CHARS]);
+  const rows = result.rows.map((r) => ({
+    id: r.id,
+    sequence: Number(r.sequence),
+    source_id: r.source_id,
+    received_at: r.received_at,
+    event: r.event,
+    sha256: r.sha256,
+  }));
   const read = Number(result.rows[0]?.n ?? 0);
   return { rows, cut: rows.length > 0 && (read === BACKLOG_PAGE || rows.length < read) };
 }
 
 const OUTBOX_PAGE = `
-  SELECT sequence, id, source_id, type, received_at, event, n FROM (
+  SELECT sequence, id, source_id, type, received_at, event, sha256, n FROM (
     SELECT *, sum(length(event)) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) - length(event) AS before, count(*) OVER () AS n FROM (
-      SELECT sequence, id, source_id, type, received_at, event FROM outbox WHERE sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?))
+      SELECT sequence, id, source_id, type, received_at, event, sha256 FROM outbox WHERE sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?))
    WHERE before < ? ORDER BY sequence`;
 
 function outboxPage(sql: SqlStorage, after: number, head: number): BacklogPage {
   const rows = sql
-    .exec<{ sequence: number; id: string; source_id: string; type: string; received_at: number; event: string; n: number }>(
+    .exec<{ sequence: number; id: string; source_id: string; type: string; received_at: number; event: string; sha256: string; n: number }>(
       OUTBOX_PAGE,
       after,
       head,

@@ -21,6 +21,7 @@ export interface LiveEvent {
   receivedAt: number;
   /** The CloudEvent as stored, JSON text. */
   json: string;
+  sha256: string;
 }
 
 export interface Attachment {
@@ -75,7 +76,7 @@ export function fanOut(listeners: Listener[], events: LiveEvent[], now: number, 
   const messageOf = (e: LiveEvent) => {
     let message = messages.get(e.sequence);
     if (message === undefined) {
-      const stored = storedFromLog({ id: e.id, sequence: e.sequence, source_id: e.sourceId, received_at: e.receivedAt, event: e.json });
+      const stored = storedFromLog({ id: e.id, sequence: e.sequence, source_id: e.sourceId, received_at: e.receivedAt, event: e.json, sha256: e.sha256 });
       messages.set(e.sequence, (message = eventMessage(e.sequence, JSON.stringify(presentEvent(stored)))));
     }
     return message;

@@ -20,12 +20,14 @@ export function presentEvent(stored: StoredEvent): Record<string, unknown> {
     sequence: stored.sequence,
     source_id: stored.source_id,
     received_at: stored.received_at,
+    sha256: stored.sha256,
   };
 }
 
 /** An event read from the outbox (or just appended) as Postgres will hold it. */
-export function storedFromLog(row: { id: string; sequence: number; source_id: string; received_at: number; event: string }): StoredEvent {
+export function storedFromLog(row: { id: string; sequence: number; source_id: string; received_at: number; event: string; sha256: string }): StoredEvent {
   return {
+    sha256: row.sha256,
     id: row.id,
     sequence: row.sequence,
     source_id: row.source_id,

@@ -324,7 +324,7 @@ function liveEvents(items: AppendItem[], results: AppendResult[], before: number
   results.forEach((r, i) => {
     const item = items[i]!;
     if (r.kind === 'accepted' && !r.duplicate && r.sequence > before) {
-      events.push({ sequence: r.sequence, id: r.id, sourceId: item.sourceId, type: item.type, receivedAt, json: item.json });
+      events.push({ sequence: r.sequence, id: r.id, sourceId: item.sourceId, type: item.type, receivedAt, json: item.json, sha256: item.sha256 });
     }
   });
   return events;

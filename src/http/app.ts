@@ -28,6 +28,7 @@ import { registerSubscriptions } from './routes/subscriptions';
 import { registerTenants } from './routes/tenants';
 import { registerAuditLog } from './routes/audit-log';
 import { registerMetrics } from './routes/metrics';
+import { registerPrometheus } from './routes/prometheus';
 import { registerQuarantine } from './routes/quarantine';
 import { registerRotation } from './routes/rotation';
 import { registerPortalLinks } from './routes/portal-links';
@@ -69,6 +70,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerReplays(app);
   registerRotation(app);
   registerMetrics(app);
+  registerPrometheus(app);
   registerQuarantine(app);
   registerAuditLog(app);
   registerPortalLinks(app);

@@ -50,6 +50,7 @@ export const NOT_FOUND_BY_PARAM: Record<string, string> = {
   eventId: 'event_not_found',
   deliveryId: 'delivery_not_found',
   replayId: 'replay_not_found',
+  retryId: 'retry_not_found',
 };
 
 const EARLIEST = Date.UTC(1970, 0, 1);

@@ -5,7 +5,7 @@
  */
 import type { AppendItem, AppendRequest, AppendResponse } from './log-types';
 import { sha256Hex } from '../lib/encoding';
-import { formatTraceparent, isTracestate, newTraceparent, parseTraceparent } from '../lib/trace-context';
+import { formatTraceparent, isTracestate, newTraceparent, parseTraceparent, type TraceParent } from '../lib/trace-context';
 import { runVerifier } from '../plugins/runner';
 import { requestBudget, type ScriptSandbox, type VerifierFetch } from '../plugins/types';
 import { activeSecrets, type ResolvedSource } from '../tenancy/sources';
@@ -20,6 +20,8 @@ export interface IngestInput {
   headers: Headers;
   body: Uint8Array<ArrayBuffer>;
   now: number;
+  /** The exported ingest span's context, when spans are exported: events without a trace context of their own name it as parent. */
+  ingestSpan?: TraceParent;
 }
 
 export interface IngestDeps {
@@ -105,7 +107,7 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   }
   const unsigned = unsignedAttributes(input.headers, source.verifier.id, verdict, items);
   if (unsigned) return { kind: 'problem', problem: unsigned };
-  const trace = requestTrace(input.headers);
+  const trace = requestTrace(input.headers, input.ingestSpan);
   // dedup hashes describe what the producer sent, so a resend matches even if a transformer changes later
   const hashes = await Promise.all(items.map((item) => (item.ok ? sha256Hex(item.value.json) : '')));
 
@@ -195,12 +197,14 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
  * The trace context an event of this request is stored with when it carries none of its own: the
  * request's `traceparent` (and `tracestate`) header, else a new trace that Switchyard starts; one per
  * request, so a batch is one trace. Kept out of the dedup hash, so a retry on a new trace is still a
- * duplicate.
+ * duplicate. When spans are exported, `ingestSpan` (a child of the header's, or a new root) stands in
+ * for the header's span, so a receiver's parent is a span the collector has.
  */
-export function requestTrace(headers: Headers): string {
-  const parent = parseTraceparent(headers.get('traceparent'));
+export function requestTrace(headers: Headers, ingestSpan?: TraceParent): string {
+  const header = parseTraceparent(headers.get('traceparent'));
+  const parent = ingestSpan ?? header;
   if (!parent) return `"traceparent":${JSON.stringify(formatTraceparent(newTraceparent()))}`;
-  const state = headers.get('tracestate');
+  const state = header ? headers.get('tracestate') : null;
   const attributes = `"traceparent":${JSON.stringify(formatTraceparent(parent))}`;
   return state && isTracestate(state) ? `${attributes},"tracestate":${JSON.stringify(state)}` : attributes;
 }

@@ -4,7 +4,7 @@
  */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-export type IdPrefix = 'tn' | 'src' | 'sub' | 'plg' | 'evt' | 'dlv' | 'sec' | 'rpl';
+export type IdPrefix = 'tn' | 'src' | 'sub' | 'plg' | 'evt' | 'dlv' | 'sec' | 'rpl' | 'rty';
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   const random = crypto.getRandomValues(new Uint8Array(10));

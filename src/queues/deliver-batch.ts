@@ -10,6 +10,7 @@
  * loses the attempts nor leaves the deliveries waiting out their lease.
  */
 import { attemptDelivery } from '../delivery/attempt';
+import { breakerEvents, releaseRecovered } from '../delivery/breaker';
 import { disabledSubscriptionEvents, settle, type AttemptRun, type DeliveryState, type SystemEventSpec } from '../delivery/settle';
 import { configOf } from '../config';
 import { systemEvent } from '../delivery/system-events';
@@ -21,6 +22,7 @@ import {
   renewLeases,
   type AttemptRecord,
   type ClaimedDelivery,
+  type DeliveryStatus,
   type SubscriptionHealth,
 } from '../db/deliveries-consumer';
 import { bumpConfigVersion } from '../db/tenants';
@@ -29,6 +31,8 @@ import { open } from '../lib/secret-box';
 import type { SandboxProvider } from '../sandbox';
 import { announceConfigVersion } from '../tenancy/config-change';
 import type { DeliveryMessage } from './messages';
+import { startAttemptSpan } from '../observability/delivery-spans';
+import { exportSpans, spanRecorder, type SpanRecorder } from '../observability/spans';
 
 const CONCURRENCY = 6;
 export const LEASE_SECONDS = 60;
@@ -56,7 +60,7 @@ export async function deliverBatch(
   const ids = [...new Set([...bodies.values()].map((b) => b.delivery_id))];
   const claimed = new Map((await claimDeliveries(db, ids, LEASE_SECONDS)).map((d) => [d.id, d]));
   batch.claimed = true;
-  // not claimed: finished (a duplicate message), gone (its subscription was deleted), or leased
+  // not claimed: finished (a duplicate message), gone (its subscription was deleted), leased, or held by a pause
   const others = new Map(
     (
       await deliveryStatuses(
@@ -65,7 +69,9 @@ export async function deliverBatch(
       )
     ).map((d) => [d.id, d]),
   );
-  const runs = await runAttempts(db, env, claimed, sandboxes);
+  const spans = spanRecorder(env);
+  const runs = await runAttempts(db, env, claimed, sandboxes, spans);
+  ctx.waitUntil(exportSpans(spans));
 
   const now = Date.now();
   const scale = configOf(env).retryScale;
@@ -88,8 +94,9 @@ export async function deliverBatch(
 
   // system events, per tenant, after the attempts are on record
   const disabled = disabledSubscriptionEvents(health, Date.now());
-  await emit(env, [...acked.flatMap((s) => s.events), ...disabled]);
+  await emit(env, [...acked.flatMap((s) => s.events), ...disabled, ...breakerEvents(health, Date.now())]);
   for (const { tenantId } of disabled) await announceConfigVersion(env, tenantId, await bumpConfigVersion(db, tenantId));
+  await releaseRecovered(env, db, health);
 
   for (const { message, body, s } of settled) {
     if (s.kind === 'retry') {
@@ -105,7 +112,7 @@ export async function deliverBatch(
 function stateOf(
   id: string,
   claimed: Map<string, ClaimedDelivery>,
-  others: Map<string, { status: string; lease_left: number }>,
+  others: Map<string, DeliveryStatus>,
   runs: Map<string, AttemptRun>,
   attempted: Set<string>,
 ): DeliveryState {
@@ -118,11 +125,19 @@ function stateOf(
   }
   const other = others.get(id);
   if (!other) return { kind: 'missing' };
-  return other.status === 'pending' ? { kind: 'leased', leaseLeftSeconds: other.lease_left } : { kind: 'finished' };
+  if (other.status !== 'pending') return { kind: 'finished' };
+  // an attempt that began before the pause ends as it would have; only then is the delivery held
+  return other.held && other.lease_left === 0 ? { kind: 'held' } : { kind: 'leased', leaseLeftSeconds: other.lease_left };
 }
 
 /** Runs the claimed deliveries' attempts, keeping their leases while slow receivers hold the batch. */
-async function runAttempts(db: Db, env: Env, claimed: Map<string, ClaimedDelivery>, sandboxes?: SandboxProvider): Promise<Map<string, AttemptRun>> {
+async function runAttempts(
+  db: Db,
+  env: Env,
+  claimed: Map<string, ClaimedDelivery>,
+  sandboxes: SandboxProvider | undefined,
+  spans: SpanRecorder | null,
+): Promise<Map<string, AttemptRun>> {
   const runs = new Map<string, AttemptRun>();
   const queue = [...claimed.values()];
   const allowlist = configOf(env).egressAllowlist;
@@ -136,14 +151,17 @@ async function runAttempts(db: Db, env: Env, claimed: Map<string, ClaimedDeliver
       Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
         for (let d = queue.shift(); d; d = queue.shift()) {
           const startedAt = new Date();
+          const span = startAttemptSpan(spans, d);
           const result = d.subscription_enabled
             ? await attemptDelivery(d, {
                 allowlist,
                 secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))),
                 encryptionKey: env.ENCRYPTION_KEY,
                 sandbox: sandboxes?.(d.tenant_id),
+                fetchImpl: span?.fetchImpl,
               })
             : ({ kind: 'rejected', error: 'the subscription is disabled' } as const);
+          span?.end(result);
           runs.set(d.id, { result, latencyMs: Date.now() - startedAt.getTime(), startedAt });
         }
       }),

@@ -1,13 +1,14 @@
 /**
  * The delivery queue's consumer. Each message ends in an explicit `ack()` or `retry({delaySeconds})`:
- * a delivery message as `settle` decides (see deliver-batch.ts), a replay step as it reports, and a
- * message that does not parse is dead-lettered, never retried.
+ * a delivery message as `settle` decides (see deliver-batch.ts), a replay or bulk-retry step as it
+ * reports, and a message that does not parse is dead-lettered, never retried.
  */
 import { withDb } from '../db/client';
 import { requestSandboxes } from '../sandbox';
 import { deliverBatch, LEASE_SECONDS, type BatchProgress } from './deliver-batch';
 import { queueMessage, type DeliveryMessage } from './messages';
 import { runReplayStep } from './replay-step';
+import { runRetryStep } from './retry-step';
 
 /** When the claim itself failed, nothing is leased: the batch is tried again this soon. */
 const UNCLAIMED_RETRY_SECONDS = 5;
@@ -22,6 +23,10 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env, 
       message.ack();
     } else if (parsed.data.type === 'replay.v1') {
       const step = await runReplayStep(env, parsed.data).catch((error: unknown) => ({ kind: 'retry' as const, error: String(error) }));
+      if (step.kind === 'retry') message.retry({ delaySeconds: 5 });
+      else message.ack();
+    } else if (parsed.data.type === 'retry.v1') {
+      const step = await runRetryStep(env, parsed.data, message.attempts);
       if (step.kind === 'retry') message.retry({ delaySeconds: 5 });
       else message.ack();
     } else {

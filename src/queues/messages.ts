@@ -16,8 +16,16 @@ export const replayV1 = z.object({
   replay_id: z.string(),
 });
 
-export const queueMessage = z.discriminatedUnion('type', [deliveryV1, replayV1]);
+/** One step of a bulk retry (src/queues/retry-step.ts); steps chain until the job completes. */
+export const retryV1 = z.object({
+  type: z.literal('retry.v1'),
+  tenant_id: z.string(),
+  retry_id: z.string(),
+});
+
+export const queueMessage = z.discriminatedUnion('type', [deliveryV1, replayV1, retryV1]);
 
 export type DeliveryMessage = z.infer<typeof deliveryV1>;
 export type ReplayMessage = z.infer<typeof replayV1>;
+export type RetryMessage = z.infer<typeof retryV1>;
 export type QueueMessage = z.infer<typeof queueMessage>;

@@ -40,7 +40,8 @@ async function populate(marker: string): Promise<{ params: Record<string, string
   );
   const replay = await api<{ id: string }>('POST', `/v1/tenants/${tenantId}/replays`, { subscription_id: subscription.body.id });
   const listener = await api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenantId}/listeners`, { name: `l-${marker}`.slice(0, 64) });
-  for (const res of [source, subscription, plugin, replay, listener]) expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+  const retry = await api<{ id: string }>('POST', `/v1/tenants/${tenantId}/deliveries/retry`, { subscription_id: subscription.body.id });
+  for (const res of [source, subscription, plugin, replay, listener, retry]) expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
   return {
     params: {
       tenantId,
@@ -52,6 +53,7 @@ async function populate(marker: string): Promise<{ params: Record<string, string
       deliveryId: delivery.id,
       replayId: replay.body.id,
       listenerId: listener.body.id,
+      retryId: retry.body.id,
     },
     secrets: [source.body.secret, subscription.body.secret, listener.body.secret],
   };

@@ -69,7 +69,8 @@ describe('switchyard --help', () => {
     const listen = runCliSync(['listen', '--help']).stdout;
     for (const flag of ['--tenant', '--forward-to', '--types', '--where', '--name', '--json']) expect(listen).toContain(flag);
     const send = runCliSync(['send', '--help']).stdout;
-    for (const flag of ['--source', '--secret', '--type', '--data', '--file', '--id', '--subject', '--partition-key', '--priority', '--url']) expect(send).toContain(flag);
+    for (const flag of ['--source', '--secret', '--type', '--data', '--file', '--id', '--subject', '--partition-key', '--priority', '--url'])
+      expect(send).toContain(flag);
   });
 });
 
@@ -111,7 +112,10 @@ describe('switchyard exit codes', () => {
   });
 
   it('prints the failure as one JSON document on stdout with --json', async () => {
-    const run = await runCli(['events', 'get', 'evt_1', '--tenant', 'tn_nope', '--json'], { SWITCHYARD_URL: problemUrl, SWITCHYARD_TOKEN: jwt({ scope: 'admin' }) });
+    const run = await runCli(['events', 'get', 'evt_1', '--tenant', 'tn_nope', '--json'], {
+      SWITCHYARD_URL: problemUrl,
+      SWITCHYARD_TOKEN: jwt({ scope: 'admin' }),
+    });
     expect(run.status).toBe(1);
     expect(JSON.parse(run.stdout)).toMatchObject({ error: { exit_code: 1, problem: { status: 404, code: 'tenant_not_found' } } });
   });
@@ -141,7 +145,11 @@ describe('switchyard login / whoami / logout', () => {
     });
     expect(runCliSync(['whoami'], { XDG_CONFIG_HOME: config }).stdout).toContain('tenant token for tn_01ABC');
 
-    const overridden = runCliSync(['whoami', '--json'], { XDG_CONFIG_HOME: config, SWITCHYARD_URL: 'http://other:1', SWITCHYARD_TOKEN: jwt({ scope: 'admin' }) });
+    const overridden = runCliSync(['whoami', '--json'], {
+      XDG_CONFIG_HOME: config,
+      SWITCHYARD_URL: 'http://other:1',
+      SWITCHYARD_TOKEN: jwt({ scope: 'admin' }),
+    });
     expect(JSON.parse(overridden.stdout)).toMatchObject({ url: 'http://other:1', kind: 'admin', tenant: null, from: { url: 'env', token: 'env' } });
 
     expect(runCliSync(['logout'], { XDG_CONFIG_HOME: config }).status).toBe(0);
@@ -178,7 +186,7 @@ describe('switchyard verify', () => {
       const { headersFile, bodyFile } = await signedFiles(`ok-${lines}`, { lines });
       const run = runCliSync(['verify', '--secret', SECRET, '--headers', headersFile, '--body', bodyFile]);
       expect(run.status, run.stderr).toBe(0);
-      expect(run.stdout).toContain('valid: v1 signature of message msg_1');
+      expect(run.stdout).toContain('valid: message msg_1, event orders.created order-1');
     }
   });
 
@@ -187,7 +195,11 @@ describe('switchyard verify', () => {
     const other = `whsec_${Buffer.from('another secret of 32 bytes long!').toString('base64')}`;
     const run = runCliSync(['verify', '--secret', `${other},${SECRET}`, '--headers', headersFile, '--body', bodyFile, '--json']);
     expect(run.status).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ valid: true, scheme: 'v1', secretIndex: 1, id: 'msg_1', event: { id: 'order-1', data: { amount: 5 } } });
+    expect(JSON.parse(run.stdout)).toEqual({
+      valid: true,
+      id: 'msg_1',
+      event: { specversion: '1.0', id: 'order-1', source: '/shop', type: 'orders.created', data: { amount: 5 } },
+    });
   });
 
   it('exits 1 with the reason for a changed body, a wrong secret and a stale timestamp', async () => {
@@ -195,17 +207,17 @@ describe('switchyard verify', () => {
     await writeFile(tampered.bodyFile, '{"changed":true}');
     const changed = runCliSync(['verify', '--secret', SECRET, '--headers', tampered.headersFile, '--body', tampered.bodyFile]);
     expect(changed.status).toBe(1);
-    expect(changed.stderr).toContain('invalid: no signature matches');
+    expect(changed.stderr).toContain('invalid: no signature in webhook-signature matches (no_matching_signature)');
 
     const wrong = await signedFiles('wrong', { secret: `whsec_${Buffer.from('not the secret the receiver holds').toString('base64')}` });
     const refused = runCliSync(['verify', '--secret', SECRET, '--headers', wrong.headersFile, '--body', wrong.bodyFile, '--json']);
     expect(refused.status).toBe(1);
-    expect(JSON.parse(refused.stdout)).toMatchObject({ valid: false, code: 'invalid_signature' });
+    expect(JSON.parse(refused.stdout)).toMatchObject({ valid: false, code: 'no_matching_signature' });
 
     const old = await signedFiles('stale', { at: new Date(Date.now() - 10 * 60_000) });
     const stale = runCliSync(['verify', '--secret', SECRET, '--headers', old.headersFile, '--body', old.bodyFile]);
     expect(stale.status).toBe(1);
-    expect(stale.stderr).toContain('(stale_timestamp)');
+    expect(stale.stderr).toContain('(timestamp_too_old)');
   });
 
   it('exits 1 naming the missing headers', async () => {
@@ -213,6 +225,6 @@ describe('switchyard verify', () => {
     await writeFile(headersFile, '{"content-type":"application/json"}');
     const run = runCliSync(['verify', '--secret', SECRET, '--headers', headersFile, '--body', headersFile]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('missing header webhook-id, webhook-timestamp, webhook-signature');
+    expect(run.stderr).toContain('webhook-id, webhook-timestamp and webhook-signature headers are required (missing_headers)');
   });
 });

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminToken } from '../../scripts/lib/dev-vars.ts';
-import { useLocalProxy } from '../../scripts/lib/postgres.ts';
+import { useLocalProxy as routeNeonThrough } from '../../scripts/lib/postgres.ts';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.ts';
 import { bundleWorker, restartRuntime, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
 import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';
@@ -38,7 +38,7 @@ export async function startTestRuntime(prefix: string): Promise<TestRuntime> {
     const bundle = await bundleWorker(join(work, 'bundle'));
     const proxy = await startWsProxy();
     cleanups.push(() => proxy.close());
-    useLocalProxy(proxy.endpoint);
+    routeNeonThrough(proxy.endpoint);
     const database = await scratchDatabase(prefix.replaceAll('-', '_'));
     cleanups.push(() => database.stop());
     const receiver = await startReceiver();

@@ -74,7 +74,13 @@ export default function AuditLog({ tenant }: { tenant: string }) {
                         <code>{a.action}</code>
                       </td>
                       <td>{a.target ? <code>{a.target}</code> : <span className="muted">—</span>}</td>
-                      <td>{Object.keys(a.details).length ? <JsonView value={a.details} label={`Details of ${a.action}`} /> : null}</td>
+                      <td>
+                        {Object.keys(a.details).length === 0 ? null : JSON.stringify(a.details).length <= 80 ? (
+                          <code className="wrap">{JSON.stringify(a.details)}</code>
+                        ) : (
+                          <JsonView value={a.details} label={`Details of ${a.action}`} />
+                        )}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

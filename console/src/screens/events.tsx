@@ -118,6 +118,7 @@ export default function Events({ tenant }: { tenant: string }) {
             </Empty>
           ) : (
             <>
+              <p className="muted small">In sequence order, oldest first; “Go live” shows new events as they arrive.</p>
               <EventTable tenant={tenant} events={page.data} />
               <Pager page={pages.page} nextCursor={page.next_cursor} onNext={pages.next} onPrevious={pages.previous} />
             </>

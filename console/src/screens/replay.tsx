@@ -80,7 +80,7 @@ export function ReplayPanel({ tenant, subscription }: { tenant: string; subscrip
       {error ? <ErrorBox error={error} /> : null}
       {replay ? (
         <div role="status" className="replay-progress">
-          <Status status={replay.status} /> <code>{replay.id}</code>: {replay.events_matched} events matched, {replay.deliveries} deliveries created, at
+          <Status status={replay.status} /> <code>{replay.id}</code>: {replay.events_matched} events in the range, {replay.deliveries} deliveries created, at
           sequence {replay.cursor_sequence}
           {replay.completed_at ? (
             <>

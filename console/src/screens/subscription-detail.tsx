@@ -2,7 +2,7 @@
  * One subscription: its filter and endpoint, health from its recent deliveries (success rate, latency,
  * failures in a row, a sparkline), enable/disable, edit, rotate the secret, send a test event.
  */
-import { lazy, Suspense, useState } from 'react';
+import { useState } from 'react';
 import { CopyText, ErrorBox, Id, Loaded, PageHeader, Time } from '../components/bits';
 import { JsonView } from '../components/json-view';
 import { TypesPicker } from '../components/types-picker';
@@ -15,12 +15,11 @@ import { can, canSecrets } from '../lib/session';
 import { useSession } from '../lib/session-context';
 import { useResource } from '../lib/use-resource';
 import { DeliveryTable } from './delivery-table';
-import { health } from './subscription-health';
-import { actionLabel } from './subscriptions';
+import { HealthView } from './health-view';
+import { actionLabel, SubscriptionState } from './subscriptions';
 import { ReplayPanel } from './replay';
 import { TestEvent } from './test-event';
 
-const Chart = lazy(() => import('../components/sparkline'));
 type Subscription = components['schemas']['Subscription'];
 type PatchBody = NonNullable<paths['/v1/tenants/{tenantId}/subscriptions/{subscriptionId}']['patch']['requestBody']>['content']['application/json'];
 
@@ -107,7 +106,7 @@ export default function SubscriptionDetail({ tenant, id }: { tenant: string; id:
               </dd>
               <dt>State</dt>
               <dd>
-                {s.enabled ? <span className="badge badge-delivered">enabled</span> : <span className="badge badge-failed">disabled</span>}
+                <SubscriptionState subscription={s} />
                 {s.disabled_reason ? <span className="muted"> {s.disabled_reason}</span> : null}
               </dd>
               <dt>Types</dt>
@@ -149,33 +148,20 @@ export default function SubscriptionDetail({ tenant, id }: { tenant: string; id:
           <h2>Health</h2>
           <Loaded resource={deliveries} what="Loading recent deliveries">
             {(page) => {
-              if (!page || page.data.length === 0) return <p className="muted">No deliveries yet.</p>;
-              const h = health(page.data);
+              if (!page) return null;
               return (
                 <>
-                  <div className="stats">
-                    <Stat label="Success rate" value={h.successRate === null ? '—' : `${(h.successRate * 100).toFixed(1)} %`} />
-                    <Stat label="Latency p50" value={h.p50 === null ? '—' : `${h.p50} ms`} />
-                    <Stat label="Latency p95" value={h.p95 === null ? '—' : `${h.p95} ms`} />
-                    <Stat label="Failed / pending" value={`${h.failed} / ${h.pending}`} />
-                  </div>
-                  <p className="muted small">From the last {page.data.length} deliveries; latency is accepted to delivered.</p>
-                  <Suspense fallback={null}>
-                    <Chart
-                      label="Latency of recent delivered deliveries"
-                      times={h.times}
-                      series={[{ label: 'latency ms', values: h.latencies, color: '#2563eb' }]}
-                      width={480}
-                      height={80}
-                    />
-                  </Suspense>
+                  {page.data.length === 0 ? <p className="muted">No deliveries yet: send a test event, or wait for a matching one.</p> : null}
+                  {page.data.length === 0 ? null : (
+                    <HealthView tenant={tenant} id={id} recent={page.data} consecutiveFailures={subscription.data?.consecutive_failures ?? 0} />
+                  )}
                   <h2>
                     Recent deliveries{' '}
-                    <button type="button" onClick={deliveries.reload}>
+                    <button type="button" className="heading-button" onClick={deliveries.reload}>
                       Refresh
                     </button>
                   </h2>
-                  <DeliveryTable tenant={tenant} deliveries={page.data.slice(0, 20)} show="event" />
+                  {page.data.length ? <DeliveryTable tenant={tenant} deliveries={page.data.slice(0, 20)} show="event" /> : null}
                   <p>
                     <Link to={`/tenants/${tenant}/deliveries?subscription_id=${encodeURIComponent(id)}`}>All deliveries of this subscription</Link>
                   </p>
@@ -186,15 +172,6 @@ export default function SubscriptionDetail({ tenant, id }: { tenant: string; id:
         </section>
       ) : null}
     </>
-  );
-}
-
-function Stat({ label, value }: { label: string; value: string }) {
-  return (
-    <div className="stat">
-      <span className="stat-value">{value}</span>
-      <span className="stat-label">{label}</span>
-    </div>
   );
 }
 

@@ -16,6 +16,13 @@ export function actionLabel(action: Subscription['action']): string {
   return String(action.type ?? 'action');
 }
 
+/** `active`, `paused` (deliveries held) or `disabled`; runtimes without pausing report only `enabled`. */
+export function SubscriptionState({ subscription }: { subscription: Subscription }) {
+  const state = (subscription as Partial<Subscription>).status ?? (subscription.enabled ? 'active' : 'disabled');
+  const tone = state === 'active' ? 'delivered' : state === 'paused' ? 'pending' : 'failed';
+  return <span className={`badge badge-${tone}`}>{state}</span>;
+}
+
 export default function Subscriptions({ tenant }: { tenant: string }) {
   const session = useSession();
   const pages = useCursor(tenant);
@@ -65,7 +72,7 @@ export default function Subscriptions({ tenant }: { tenant: string }) {
                       </td>
                       <td className="wrap">{actionLabel(s.action)}</td>
                       <td>
-                        {s.enabled ? <span className="badge badge-delivered">enabled</span> : <span className="badge badge-failed">disabled</span>}
+                        <SubscriptionState subscription={s} />
                         {s.consecutive_failures > 0 ? <span className="muted small"> {s.consecutive_failures} failing in a row</span> : null}
                       </td>
                     </tr>

@@ -8,9 +8,9 @@ import { ErrorBox } from '../components/bits';
 import { api, type components, ok } from '../lib/api';
 import { Link } from '../lib/router';
 import { exampleData } from '../lib/example-data';
-import { can } from '../lib/session';
+import { can, canSecrets } from '../lib/session';
 import { useSession } from '../lib/session-context';
-import { knownSourceSecrets, signStandardWebhook } from '../lib/sign';
+import { knownSourceSecrets, rememberSourceSecret, signStandardWebhook } from '../lib/sign';
 import { useResource } from '../lib/use-resource';
 
 type Subscription = components['schemas']['Subscription'];
@@ -33,7 +33,7 @@ export function TestEvent({ tenant, subscription, onSent }: { tenant: string; su
         : Promise.resolve([]),
     [tenant],
   );
-  const known = knownSourceSecrets();
+  const [known, setKnown] = useState(knownSourceSecrets);
   const [open, setOpen] = useState(false);
   const [sourceId, setSourceId] = useState('');
   const [secret, setSecret] = useState('');
@@ -60,6 +60,19 @@ export function TestEvent({ tenant, subscription, onSent }: { tenant: string; su
   const [sent, setSent] = useState<{ id: string; sequence: number } | null>(null);
   const chosen = sourceId || sources.data?.find((s) => known[s.id])?.id || sources.data?.[0]?.id || '';
   const key = secret || known[chosen] || '';
+
+  const rotateAndUse = async () => {
+    setError(null);
+    try {
+      const rotated = await ok(
+        api().POST('/v1/tenants/{tenantId}/sources/{sourceId}/rotate-secret', { params: { path: { tenantId: tenant, sourceId: chosen } }, body: {} }),
+      );
+      rememberSourceSecret(chosen, rotated.secret);
+      setKnown(knownSourceSecrets());
+    } catch (err) {
+      setError(err as Error);
+    }
+  };
 
   const send = async (e: FormEvent) => {
     e.preventDefault();
@@ -112,10 +125,21 @@ export function TestEvent({ tenant, subscription, onSent }: { tenant: string; su
           {known[chosen] ? (
             <p className="muted small">Signed with the secret this tab saw when the source was created or rotated.</p>
           ) : (
-            <label>
-              The source's signing secret
-              <input value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="whsec_…" required autoComplete="off" />
-            </label>
+            <>
+              <label>
+                The source's signing secret
+                <input value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="whsec_…" required autoComplete="off" />
+              </label>
+              {canSecrets(session) ? (
+                <p className="small">
+                  Not at hand?{' '}
+                  <button type="button" className="link" onClick={rotateAndUse}>
+                    Rotate the source's secret and use the new one
+                  </button>{' '}
+                  <span className="muted">(its current secret keeps verifying for 24 hours, so producers have time to switch)</span>
+                </p>
+              ) : null}
+            </>
           )}
           <label>
             Type

@@ -104,7 +104,8 @@ export async function runCli(root: AnyCommand, argv: string[]): Promise<number> 
     const failure = toCliError(error);
     note(failure.message);
     if (failure.exitCode === EXIT.usage && resolved) note(`see: ${(await resolve(resolved.command.meta ?? {}))?.name ?? 'switchyard'} --help`);
-    if (json && !failure.reported) printJson({ error: { message: failure.message, exit_code: failure.exitCode, ...(failure.problem ? { problem: failure.problem } : {}) } });
+    if (json && !failure.reported)
+      printJson({ error: { message: failure.message, exit_code: failure.exitCode, ...(failure.problem ? { problem: failure.problem } : {}) } });
     return failure.exitCode;
   }
 }
@@ -117,6 +118,6 @@ function toCliError(error: unknown): CliError {
 }
 
 function stripAnsi(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes citty adds
+  // the ANSI colour codes citty adds
   return text.replace(/\u001b\[[0-9;]*m/g, '');
 }

@@ -85,10 +85,7 @@ export async function resolveConnection(env: Env = process.env): Promise<Connect
   const url = env.SWITCHYARD_URL || stored.url;
   const token = env.SWITCHYARD_TOKEN || stored.token;
   if (!url || !token) {
-    throw new CliError(
-      'error: not logged in: run `switchyard login --url <url> --token <token>` or set SWITCHYARD_URL and SWITCHYARD_TOKEN',
-      EXIT.auth,
-    );
+    throw new CliError('error: not logged in: run `switchyard login --url <url> --token <token>` or set SWITCHYARD_URL and SWITCHYARD_TOKEN', EXIT.auth);
   }
   return {
     url: normalizeUrl(url),

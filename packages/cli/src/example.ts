@@ -22,7 +22,9 @@ export function draftOf(schema: Record<string, unknown>): SchemaDraft {
 /** Field problems as `<pointer>: <message>`; empty when valid. */
 export function validate(schema: Record<string, unknown>, data: unknown): string[] {
   const result = new Validator(schema as Schema, draftOf(schema), false).validate(data);
-  return result.errors.filter((e) => !['properties', '$ref', 'allOf', 'items', 'prefixItems'].includes(e.keyword)).map((e) => `${e.instanceLocation.replace(/^#/, '') || '/'}: ${e.error}`);
+  return result.errors
+    .filter((e) => !['properties', '$ref', 'allOf', 'items', 'prefixItems'].includes(e.keyword))
+    .map((e) => `${e.instanceLocation.replace(/^#/, '') || '/'}: ${e.error}`);
 }
 
 /** `examples[0]`, else a generated instance that validates (a few seeds are tried). */

@@ -8,7 +8,7 @@
  * redirects are followed and 15 s is the limit, as for a real delivery.
  */
 import { randomBytes } from 'node:crypto';
-import { signatureHeaders } from './signing.ts';
+import { signWebhook } from '@switchyard/client';
 import type { ApiEvent } from './stream.ts';
 
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json; charset=utf-8';
@@ -56,7 +56,7 @@ export async function forwardEvent(target: string, event: ApiEvent, secret: stri
   const headers = {
     'user-agent': WEBHOOK_USER_AGENT,
     'content-type': CLOUDEVENTS_JSON,
-    ...signatureHeaders(secret, event.id, body),
+    ...(await signWebhook({ id: event.id, body, secrets: secret })),
     ...traceHeaders(event),
   };
   const startedAt = new Date();

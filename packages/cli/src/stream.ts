@@ -85,7 +85,9 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
   let immediate = false;
   let why = '';
   let fatal: unknown;
-  let working: Promise<void> | null = null;
+  // set and cleared synchronously: undici dispatches several messages in one task
+  let working = false;
+  let drained: Promise<void> = Promise.resolve();
   let pongTimer: ReturnType<typeof setTimeout> | undefined;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -108,7 +110,9 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
   const onAbort = () => end('interrupted');
   options.signal.addEventListener('abort', onAbort, { once: true });
 
+  // every throw inside is caught, so `working` is cleared in the same run that empties the queue
   const work = async () => {
+    working = true;
     while (queue.length > 0 && !options.signal.aborted && fatal === undefined) {
       const item = queue.shift()!;
       try {
@@ -126,7 +130,7 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
         end('fatal');
       }
     }
-    working = null;
+    working = false;
   };
   const enqueue = (item: (typeof queue)[number]) => {
     queue.push(item);
@@ -134,7 +138,7 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
       immediate = true;
       end(`more than ${MAX_PENDING} events waiting; resuming from #${state.cursor ?? 0} once they are done`);
     }
-    working ??= work();
+    if (!working) drained = work();
   };
 
   const pinger = setInterval(() => {
@@ -166,8 +170,14 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
       enqueue(parsed as EventMessage);
     }
   });
+  // Node's WebSocket reports a refused handshake (a 4xx problem instead of 101) with `error` and no `close`
+  ws.addEventListener('error', () => {
+    if (!opened) end('could not connect');
+    else setTimeout(() => end('connection error'), 1_000);
+  });
   ws.addEventListener('close', (event) => {
-    if (event.code === 4401) fatal ??= new CliError(`error: the stream closed: the token expired (${event.code} ${event.reason}); log in with a new token`, EXIT.auth);
+    if (event.code === 4401)
+      fatal ??= new CliError(`error: the stream closed: the token expired (${event.code} ${event.reason}); log in with a new token`, EXIT.auth);
     if (event.code === 4410) fatal ??= new CliError(`error: the stream closed: the tenant was deleted (${event.code} ${event.reason})`, EXIT.failure);
     if (event.code === 4008) immediate = true;
     end(opened ? `closed ${event.code}${event.reason ? ` ${event.reason}` : ''}` : 'could not connect', false);
@@ -181,7 +191,7 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
     else if (refused) why = `could not connect: ${refused}`;
   }
   // what arrived before the end is still processed in order (unless interrupted or fatal)
-  while (working) await working;
+  await drained;
   if (fatal !== undefined) throw fatal;
   return { ready, why, immediate };
 }
@@ -195,7 +205,10 @@ async function diagnose(url: string, token: string): Promise<CliError | string |
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 10_000);
   try {
-    const response = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'user-agent': USER_AGENT }, signal: controller.signal });
+    const response = await fetch(url, {
+      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'user-agent': USER_AGENT },
+      signal: controller.signal,
+    });
     if (response.ok) return null;
     const text = await response.text();
     let body: unknown;

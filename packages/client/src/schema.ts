@@ -726,6 +726,8 @@ export interface paths {
                     after?: string;
                     /** @description received before (RFC 3339) */
                     before?: string;
+                    /** @description a subscription `where` filter as JSON, matched in SQL (README: "Searching events") */
+                    where?: string;
                 };
                 header?: never;
                 path: {
@@ -752,6 +754,7 @@ export interface paths {
                 403: components["responses"]["Forbidden"];
                 404: components["responses"]["NotFound"];
                 422: components["responses"]["ValidationFailed"];
+                503: components["responses"]["Unavailable"];
             };
         };
         put?: never;
@@ -792,6 +795,53 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Event"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/events/{eventId}/chain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An event's causation ancestors and descendants and its correlation group
+         * @description Ancestors follow `causationid` to the event whose producer `id` equals it; descendants are the events whose `causationid` is this event's producer id. At most 32 levels and 500 events per list, nearest first; the full events are at `/events/{id}`.
+         *
+         *     Tenant tokens need the `events:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The chain */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EventChain"];
                     };
                 };
                 401: components["responses"]["Unauthorized"];
@@ -1315,6 +1365,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/subscriptions/{subscriptionId}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's health: success rate, latency percentiles, failures and a per-minute or per-hour series
+         * @description Tenant tokens need the `subscriptions:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1h (per-minute series), 24h or 7d (per-hour series) */
+                    window?: "1h" | "24h" | "7d";
+                };
+                header?: never;
+                path: {
+                    tenantId: string;
+                    subscriptionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Health over the window */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubscriptionHealth"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenantId}/subscriptions": {
         parameters: {
             query?: never;
@@ -1428,8 +1527,13 @@ export interface paths {
                          * @default 50
                          */
                         failure_threshold?: number;
-                        /** @default true */
+                        /** @description alias of status: false is disabled (default true) */
                         enabled?: boolean;
+                        /**
+                         * @description active (default); paused: deliveries are planned but held, unattempted, until it is active again; disabled: enabled false
+                         * @enum {string}
+                         */
+                        status?: "active" | "paused" | "disabled";
                         /**
                          * @description v1: HMAC whsec_ secret; v1a: Ed25519
                          * @default v1
@@ -1594,7 +1698,13 @@ export interface paths {
                         /** @description seconds to wait before each attempt; entry 0 is the wait before the first attempt, the length is the number of attempts */
                         retry_schedule?: number[] | null;
                         failure_threshold?: number;
+                        /** @description alias of status: false is disabled (default true) */
                         enabled?: boolean;
+                        /**
+                         * @description active (default); paused: deliveries are planned but held, unattempted, until it is active again; disabled: enabled false
+                         * @enum {string}
+                         */
+                        status?: "active" | "paused" | "disabled";
                     };
                 };
             };
@@ -1847,6 +1957,119 @@ export interface paths {
                 422: components["responses"]["ValidationFailed"];
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/deliveries/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry many deliveries at once (failed by default), by subscription and creation time; poll the job for progress
+         * @description Tenant tokens need the `deliveries:write` scope (or its resource's `write`, or `*`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description failed: put back to pending with a fresh schedule; pending: attempt now
+                         * @default failed
+                         * @enum {string}
+                         */
+                        status?: "failed" | "pending";
+                        subscription_id?: string;
+                        /**
+                         * Format: date-time
+                         * @description deliveries created at or after
+                         */
+                        since?: string;
+                        /**
+                         * Format: date-time
+                         * @description deliveries created before
+                         */
+                        until?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Started (Location: the job) */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeliveryRetry"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                409: components["responses"]["Conflict"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/deliveries/retry/{retryId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A bulk retry and its progress
+         * @description Tenant tokens need the `deliveries:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                    retryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The job */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeliveryRetry"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2319,6 +2542,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus / OpenMetrics scrape (admin)
+         * @description Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, TenantLog outbox and dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most 100 (most recent first); subscriptions named for the 300 busiest, the others summed as subscription="_other". Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Prometheus text exposition format 0.0.4 (or OpenMetrics 1.0 text) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                        "application/openmetrics-text": string;
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenantId}/quarantine": {
         parameters: {
             query?: never;
@@ -2734,8 +2999,48 @@ export interface components {
             subject?: string;
             time?: string;
             data?: unknown;
+            /** @description hex SHA-256 of the event as the producer sent it (README: "Verifying an event") */
+            sha256: string;
         } & {
             [key: string]: unknown;
+        };
+        EventChain: {
+            event: components["schemas"]["ChainLink"];
+            ancestors: {
+                data: components["schemas"]["ChainLink"][];
+                /** @description more events lie beyond the depth or size bound */
+                truncated: boolean;
+            };
+            descendants: {
+                data: components["schemas"]["ChainLink"][];
+                /** @description more events lie beyond the depth or size bound */
+                truncated: boolean;
+            };
+            correlation: {
+                data: components["schemas"]["ChainLink"][];
+                /** @description more events lie beyond the depth or size bound */
+                truncated: boolean;
+                correlation_id: string | null;
+            };
+            limits: {
+                depth: number;
+                size: number;
+            };
+        };
+        ChainLink: {
+            id: string;
+            ce_id: string;
+            sequence: number;
+            type: string;
+            source: string;
+            subject: string | null;
+            time: string | null;
+            received_at: string;
+            causationid: string | null;
+            correlationid: string | null;
+            sha256: string;
+            /** @description causation steps from the event (0: the event itself; in the correlation group always 0) */
+            depth: number;
         };
         PluginType: {
             id: string;
@@ -2788,6 +3093,37 @@ export interface components {
             description: string | null;
             created_at: string;
         };
+        SubscriptionHealth: {
+            subscription_id: string;
+            /** @enum {string} */
+            status: "active" | "paused" | "disabled";
+            /** @enum {string} */
+            window: "1h" | "24h" | "7d";
+            since: string;
+            until: string;
+            /** @description attempts that reached the endpoint in the window (transformer skips left out) */
+            attempts: number;
+            delivered: number;
+            failed: number;
+            /** @description delivered / attempts, null without attempts */
+            success_rate: number | null;
+            latency_ms: {
+                p50: number | null;
+                p95: number | null;
+            };
+            consecutive_failures: number;
+            last_success_at: string | null;
+            last_failure_at: string | null;
+            /** @enum {string} */
+            bucket: "minute" | "hour";
+            series: {
+                bucket: string;
+                delivered: number;
+                failed: number;
+            }[];
+            /** @description true when the window held more than 100000 attempts: the numbers cover the newest ones */
+            truncated: boolean;
+        };
         CreatedSubscription: components["schemas"]["Subscription"] & {
             /** @description whsec_ signing secret, shown only now (v1 signing) */
             secret: string | null;
@@ -2809,6 +3145,9 @@ export interface components {
             ordering: "none" | "partition";
             retry_schedule: number[] | null;
             enabled: boolean;
+            /** @enum {string} */
+            status: "active" | "paused" | "disabled";
+            paused_at: string | null;
             disabled_reason: string | null;
             failure_threshold: number;
             consecutive_failures: number;
@@ -2838,6 +3177,32 @@ export interface components {
             attempt: number;
             /** @enum {string} */
             status: "delivered" | "failed";
+        };
+        DeliveryRetry: {
+            id: string;
+            /**
+             * @description resume: the release of a resumed subscription’s held deliveries
+             * @enum {string}
+             */
+            kind: "retry" | "resume";
+            /** @enum {string} */
+            status: "running" | "completed" | "failed";
+            filter: {
+                /** @enum {string} */
+                status: "failed" | "pending";
+                subscription_id?: string;
+                since?: string;
+                until?: string;
+            };
+            /** @description deliveries the filter matched when the job started */
+            matched: number;
+            /** @description sent again so far */
+            retried: number;
+            /** @description matched but not sent: deleted, disabled or listener subscriptions; pending ones a pause holds or a consumer is attempting */
+            skipped: number;
+            error: string | null;
+            created_at: string;
+            completed_at: string | null;
         };
         Delivery: {
             id: string;
@@ -2917,6 +3282,17 @@ export interface components {
                         [key: string]: number;
                     };
                 };
+                /** @description accepted events by type: the 50 most frequent (most first), the rest summed in `other` */
+                by_type: {
+                    top: {
+                        type: string;
+                        count: number;
+                    }[];
+                    other: {
+                        types: number;
+                        count: number;
+                    };
+                };
                 /** @description acknowledged events received in the window that Postgres refused; listed by GET …/quarantine (plus any the TenantLog holds itself) */
                 quarantined: number;
             };
@@ -2935,6 +3311,21 @@ export interface components {
                 latency_ms: {
                     p50: number | null;
                     p95: number | null;
+                };
+                /** @description deliveries created in the window by subscription and status: the 50 busiest subscriptions, the rest summed in `other` */
+                by_subscription: {
+                    top: {
+                        subscription_id: string;
+                        by_status: {
+                            [key: string]: number;
+                        };
+                    }[];
+                    other: {
+                        subscriptions: number;
+                        by_status: {
+                            [key: string]: number;
+                        };
+                    };
                 };
             };
             backlog: {
@@ -3133,15 +3524,19 @@ export type SchemaCreatedSource = components['schemas']['CreatedSource'];
 export type SchemaSourceRateLimit = components['schemas']['SourceRateLimit'];
 export type SchemaSource = components['schemas']['Source'];
 export type SchemaEvent = components['schemas']['Event'];
+export type SchemaEventChain = components['schemas']['EventChain'];
+export type SchemaChainLink = components['schemas']['ChainLink'];
 export type SchemaPluginType = components['schemas']['PluginType'];
 export type SchemaPluginTestVerdict = components['schemas']['PluginTestVerdict'];
 export type SchemaPluginInstance = components['schemas']['PluginInstance'];
 export type SchemaEventType = components['schemas']['EventType'];
+export type SchemaSubscriptionHealth = components['schemas']['SubscriptionHealth'];
 export type SchemaCreatedSubscription = components['schemas']['CreatedSubscription'];
 export type SchemaSubscription = components['schemas']['Subscription'];
 export type SchemaListenerWithSecret = components['schemas']['ListenerWithSecret'];
 export type SchemaListener = components['schemas']['Listener'];
 export type SchemaListenerAttemptRecorded = components['schemas']['ListenerAttemptRecorded'];
+export type SchemaDeliveryRetry = components['schemas']['DeliveryRetry'];
 export type SchemaDelivery = components['schemas']['Delivery'];
 export type SchemaDeliveryAttempt = components['schemas']['DeliveryAttempt'];
 export type SchemaReplay = components['schemas']['Replay'];

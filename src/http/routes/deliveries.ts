@@ -8,6 +8,7 @@ import type { DeliveryMessage } from '../../queues/messages';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { registerDeliveryRetries } from './delivery-retries';
 
 const Delivery = z
   .object({
@@ -84,6 +85,7 @@ const routes = {
 };
 
 export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
+  registerDeliveryRetries(app);
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);

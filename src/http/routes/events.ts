@@ -1,10 +1,15 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { compileFilter } from '../../delivery/filter';
+import { searchEvents } from '../../db/event-search';
 import { getEvent, listEvents, type StoredEvent } from '../../db/events';
 import { presentEvent } from '../../durable/stream-render';
 import { problem, ProblemError } from '../../lib/problem';
 import type { AppEnv } from '../context';
+import { jsonProblem } from '../middleware/input-guard';
 import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { assertFilterSize } from '../tenant-limits';
+import { registerEventChain } from './events-chain';
 
 /**
  * An event as the API shows it: the stored CloudEvent's attributes, with `id` being Switchyard's
@@ -23,12 +28,38 @@ const EventSchema = z
     subject: z.string().optional(),
     time: z.string().optional(),
     data: z.unknown().optional(),
+    sha256: z.string().openapi({ description: 'hex SHA-256 of the event as the producer sent it (README: "Verifying an event")' }),
   })
   .catchall(z.unknown())
   .openapi('Event');
 
 // one renderer for the API and the live stream (a streamed event is this JSON, byte for byte)
 const present = (stored: StoredEvent) => presentEvent(stored) as z.infer<typeof EventSchema>;
+
+const invalid = (code: string, detail: string, pointer: string) =>
+  new ProblemError(problem(422, code, `the query is invalid at ${pointer}: ${detail}`, { errors: [{ pointer, detail }] }));
+
+/** The `where` query checked as a subscription's `where` is, with the same codes. */
+function parseWhere(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  let where: unknown;
+  try {
+    where = JSON.parse(text);
+  } catch {
+    throw invalid('invalid_filter', 'where must be JSON, e.g. {"data.amount":{"$gt":100}}', '/where');
+  }
+  const found = jsonProblem(where, '/where');
+  if (found)
+    throw new ProblemError(problem(422, found.code, `the query is invalid at ${found.error.pointer}: ${found.error.detail}`, { errors: [found.error] }));
+  if (where !== null && (typeof where !== 'object' || Array.isArray(where))) throw invalid('validation_failed', 'expected an object of conditions', '/where');
+  assertFilterSize(where);
+  const compiled = compileFilter(where);
+  if (!compiled.ok) {
+    const errors = compiled.errors.map((e) => ({ ...e, pointer: `/where${e.pointer}` }));
+    throw new ProblemError(problem(422, 'invalid_filter', 'the where filter is invalid', { errors }));
+  }
+  return where;
+}
 
 const listRoute = createRoute({
   method: 'get',
@@ -44,6 +75,10 @@ const listRoute = createRoute({
       correlation_id: z.string().optional(),
       after: Timestamp.optional().openapi({ description: 'received at or after (RFC 3339)' }),
       before: Timestamp.optional().openapi({ description: 'received before (RFC 3339)' }),
+      where: z
+        .string()
+        .optional()
+        .openapi({ description: 'a subscription `where` filter as JSON, matched in SQL (README: "Searching events")', example: '{"data.amount":{"$gt":100}}' }),
     }),
   },
   responses: {
@@ -51,7 +86,7 @@ const listRoute = createRoute({
       description: 'A page of events',
       content: { 'application/json': { schema: z.object({ data: z.array(EventSchema), next_cursor: z.string().nullable() }) } },
     },
-    ...problemResponses(400, 401, 404, 422),
+    ...problemResponses(400, 401, 404, 422, 503),
   },
 });
 
@@ -71,15 +106,25 @@ export function registerEvents(app: OpenAPIHono<AppEnv>): void {
     await loadTenant(c, tenantId);
     const q = c.req.valid('query');
     const cursor = decodeCursor(q.cursor, CURSOR.sequence);
-    const rows = await listEvents(c.var.db, tenantId, {
+    const where = parseWhere(q.where);
+    const filter = {
       types: q.type?.split(',').filter(Boolean),
       subject: q.subject,
       correlationId: q.correlation_id,
       after: q.after,
       before: q.before,
       afterSequence: cursor === undefined ? undefined : Number(cursor),
+      where,
       limit: q.limit + 1,
-    });
+    };
+    // only a `where` can make the query expensive: the other filters are index lookups
+    const found =
+      where === undefined ? { kind: 'page' as const, events: await listEvents(c.var.db, tenantId, filter) } : await searchEvents(c.var.db, tenantId, filter);
+    if (found.kind === 'timeout') {
+      const detail = `the search ran longer than ${found.ms} ms and was stopped; narrow it with type, subject, after/before or an equality on a data field (those use indexes)`;
+      throw new ProblemError(problem(503, 'search_timeout', detail, { headers: { 'retry-after': '5' } }));
+    }
+    const rows = found.events;
     const page = rows.slice(0, q.limit);
     return c.json({ data: page.map(present), next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.sequence) : null }, 200);
   });
@@ -91,4 +136,6 @@ export function registerEvents(app: OpenAPIHono<AppEnv>): void {
     if (!stored) throw new ProblemError(problem(404, 'event_not_found', `no event ${eventId}`));
     return c.json(present(stored), 200);
   });
+
+  registerEventChain(app);
 }

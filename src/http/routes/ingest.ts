@@ -13,6 +13,8 @@ import { readBody } from '../body';
 import type { AppEnv } from '../context';
 import { problemResponse } from '../problem-response';
 import { problem } from '../../lib/problem';
+import { endIngestSpan, startIngestSpan, tracedAppend } from '../../observability/ingest-spans';
+import { exportSpans } from '../../observability/spans';
 import { idPattern, problemResponses } from '../schemas';
 
 const Accepted = z.object({ id: z.string(), sequence: z.number().int(), duplicate: z.boolean() }).openapi('IngestAccepted');
@@ -47,8 +49,9 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
     const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
     const limiter = ingestLimiter(c.env);
     let tenantId: string | undefined;
+    const span = startIngestSpan(c.env, c.req.raw.headers);
     const outcome = await acceptIngest(
-      { sourceId, headers: c.req.raw.headers, body, now: Date.now() },
+      { sourceId, headers: c.req.raw.headers, body, now: Date.now(), ingestSpan: span?.context },
       {
         resolveSource: async (id) => {
           const source = await resolveSource(c.env, id, waitUntil);
@@ -58,7 +61,10 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
         fresher: (source) => fresherSource(c.env, source, waitUntil),
         rateLimit: (source) => limiter.limit(source),
         rules: (tenantId) => tenantRules(c.env, tenantId, waitUntil),
-        append: (tenantId, request) => c.env.TENANT_LOG.getByName(tenantId).append(request),
+        append: (tenantId, request) =>
+          tracedAppend(span, { 'switchyard.tenant': tenantId, 'switchyard.events': request.items.length }, async () =>
+            c.env.TENANT_LOG.getByName(tenantId).append(request),
+          ),
         sandbox: requestSandboxes(c.env, c.executionCtx),
         verifierFetch: verifierFetch(configOf(c.env).egressAllowlist),
         forget: (source) => {
@@ -70,6 +76,7 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
       },
     );
     if (tenantId) countOutcome(c.env, tenantId, outcome, waitUntil);
+    if (span) waitUntil(exportSpans(endIngestSpan(span, sourceId, tenantId, outcome)));
     switch (outcome.kind) {
       case 'problem':
         return problemResponse(outcome.problem, c.get('requestId'));

@@ -1,11 +1,11 @@
 /**
  * A tenant's ingest and delivery health over a window: events accepted (stored in the window) and
  * refused by problem code, deliveries created in the window by status with their accepted-to-delivered
- * latency (replays excluded), and the backlog right now (pending deliveries, the TenantLog's outbox
+ * latency (replays excluded), breakdowns by event type and by subscription (bounded), and the backlog right now (pending deliveries, the TenantLog's outbox
  * and staged queue messages).
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { tenantMetrics } from '../../db/metrics';
+import { BREAKDOWN_LIMIT, tenantMetrics } from '../../db/metrics';
 import type { LogStatus } from '../../ingest/log-types';
 import type { AppEnv } from '../context';
 import { problemResponses, TenantParam } from '../schemas';
@@ -40,6 +40,12 @@ const Metrics = z
         total: z.number().int(),
         by_reason: z.record(z.string(), z.number().int()).openapi({ example: { invalid_signature: 3, rate_limited: 12 } }),
       }),
+      by_type: z
+        .object({
+          top: z.array(z.object({ type: z.string(), count: z.number().int() })),
+          other: z.object({ types: z.number().int(), count: z.number().int() }),
+        })
+        .openapi({ description: `accepted events by type: the ${BREAKDOWN_LIMIT} most frequent (most first), the rest summed in \`other\`` }),
       quarantined: z.number().int().openapi({
         description: 'acknowledged events received in the window that Postgres refused; listed by GET …/quarantine (plus any the TenantLog holds itself)',
       }),
@@ -49,6 +55,14 @@ const Metrics = z
       latency_ms: z
         .object({ p50: z.number().nullable(), p95: z.number().nullable() })
         .openapi({ description: 'accepted to delivered, delivered deliveries only' }),
+      by_subscription: z
+        .object({
+          top: z.array(z.object({ subscription_id: z.string(), by_status: z.record(z.string(), z.number().int()) })),
+          other: z.object({ subscriptions: z.number().int(), by_status: z.record(z.string(), z.number().int()) }),
+        })
+        .openapi({
+          description: `deliveries created in the window by subscription and status: the ${BREAKDOWN_LIMIT} busiest subscriptions, the rest summed in \`other\``,
+        }),
     }),
     backlog: z.object({
       pending_deliveries: z.number().int(),
@@ -89,8 +103,17 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
         window,
         from: new Date(to.getTime() - seconds * 1000).toISOString(),
         to: to.toISOString(),
-        events: { accepted: row.accepted, rejected: { total: rejected, by_reason: row.rejected }, quarantined: row.quarantined + log.quarantined },
-        deliveries: { by_status: row.deliveries, latency_ms: { p50: round(row.p50_ms), p95: round(row.p95_ms) } },
+        events: {
+          accepted: row.accepted,
+          rejected: { total: rejected, by_reason: row.rejected },
+          by_type: { top: row.by_type, other: row.other_types },
+          quarantined: row.quarantined + log.quarantined,
+        },
+        deliveries: {
+          by_status: row.deliveries,
+          latency_ms: { p50: round(row.p50_ms), p95: round(row.p95_ms) },
+          by_subscription: { top: row.by_subscription, other: row.other_subscriptions },
+        },
         backlog: { pending_deliveries: row.pending, outbox: log.outboxDepth, dispatch: log.dispatchDepth },
       },
       200,

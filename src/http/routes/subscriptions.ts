@@ -9,10 +9,12 @@ import {
   findSubscription,
   insertSubscription,
   listSubscriptions,
+  SUBSCRIPTION_STATUSES,
   updateSubscription,
   type SubscriptionFields,
   type SubscriptionRow,
 } from '../../db/subscriptions';
+import { announceTransition, statusFields, transitionOf, type StatusFields } from '../../delivery/pause';
 import { compileFilter } from '../../delivery/filter';
 import { newEd25519Secret, newWhsecSecret } from '../../plugins/kit/signing';
 import { retryScheduleSchema } from '../../delivery/retry-policy';
@@ -32,6 +34,7 @@ import { requirePluginType } from '../plugin-config';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
+import { registerSubscriptionHealth } from './subscription-health';
 
 const Patterns = z.array(TypePatternSchema).min(1).max(50);
 const Action = z
@@ -54,7 +57,10 @@ const Fields = {
   ordering: z.enum(['none', 'partition']).default('none').openapi({ description: 'partition: strict order per partition key' }),
   retry_schedule: retryScheduleSchema.nullable().optional(),
   failure_threshold: z.int().min(1).max(10_000).default(50).openapi({ description: 'consecutive failed attempts that disable the subscription' }),
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().optional().openapi({ description: 'alias of status: false is disabled (default true)' }),
+  status: z.enum(SUBSCRIPTION_STATUSES).optional().openapi({
+    description: 'active (default); paused: deliveries are planned but held, unattempted, until it is active again; disabled: enabled false',
+  }),
 };
 
 const SubscriptionSchema = z
@@ -68,6 +74,8 @@ const SubscriptionSchema = z
     ordering: z.enum(['none', 'partition']),
     retry_schedule: z.array(z.number()).nullable(),
     enabled: z.boolean(),
+    status: z.enum(SUBSCRIPTION_STATUSES),
+    paused_at: z.string().nullable(),
     disabled_reason: z.string().nullable(),
     failure_threshold: z.number(),
     consecutive_failures: z.number(),
@@ -139,7 +147,6 @@ const routes = {
             action: Action.optional(),
             ordering: z.enum(['none', 'partition']).optional(),
             failure_threshold: z.int().min(1).max(10_000).optional(),
-            enabled: z.boolean().optional(),
           }),
         ),
       },
@@ -172,6 +179,8 @@ function present(s: SubscriptionRow) {
     ordering: s.ordering,
     retry_schedule: s.retry_schedule,
     enabled: s.enabled,
+    status: s.status,
+    paused_at: s.paused_at,
     disabled_reason: s.disabled_reason,
     failure_threshold: s.failure_threshold,
     consecutive_failures: s.consecutive_failures,
@@ -246,12 +255,20 @@ function assertListenerPatch(body: Record<string, unknown>): void {
 
 const notFound = (id: string) => new ProblemError(problem(404, 'subscription_not_found', `no subscription ${id}`));
 
+function requestedStatus(body: Parameters<typeof statusFields>[0], current?: SubscriptionRow): StatusFields {
+  const change = statusFields(body, current?.status);
+  if (!change.ok) throw new ProblemError(problem(422, 'status_conflict', change.detail, { errors: [{ pointer: '/status', detail: change.detail }] }));
+  return change.fields;
+}
+
 export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
+  registerSubscriptionHealth(app);
   app.openapi(routes.create, async (c) => {
     const { tenantId } = c.req.valid('param');
     await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     const resolved = await resolveFields(c, tenantId, body);
+    const status = requestedStatus(body);
     const fields: SubscriptionFields = {
       name: body.name ?? null,
       types: body.types,
@@ -262,7 +279,8 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       transformerPluginId: null,
       ordering: body.ordering,
       retrySchedule: body.retry_schedule ?? null,
-      enabled: body.enabled,
+      enabled: status.enabled ?? true,
+      paused: status.paused ?? false,
       failureThreshold: body.failure_threshold,
       ...resolved,
     };
@@ -275,6 +293,7 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'subscription.created', target: id });
       return row;
     });
+    if (row.status === 'paused') await announceTransition(c.env, c.var.db, tenantId, id, 'paused');
     const created = { ...present(row), secret: body.signing === 'v1a' ? null : signing.secret, public_key: signing.publicKey };
     return c.json(created, 201, { etag: etag(row.id, row.version) });
   });
@@ -310,7 +329,7 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       ...(body.ordering ? { ordering: body.ordering } : {}),
       ...(body.retry_schedule !== undefined ? { retrySchedule: body.retry_schedule } : {}),
       ...(body.failure_threshold !== undefined ? { failureThreshold: body.failure_threshold } : {}),
-      ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+      ...requestedStatus(body, current),
       ...(await resolveFields(c, tenantId, body, current)),
     };
     const inlineType = current.action_plugin_id ? undefined : pluginType(current.action_type ?? '');
@@ -318,18 +337,22 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
     if (body.action === undefined && inlineType && hasPlainSecrets(inlineType, current.action_config)) {
       Object.assign(fields, { actionPluginId: null, actionType: inlineType.id, actionConfig: await sealPluginConfig(c, inlineType, current.action_config) });
     }
+    let transition: ReturnType<typeof transitionOf> = null;
     const row = await changeConfig(c, tenantId, async () => {
       const row = await updateSubscription(c.var.db, tenantId, subscriptionId, fields, expected);
       if (!row) throw changedMeanwhile();
+      transition = transitionOf(row.previous_status, row.status);
       await recordAudit(c.var.db, {
         tenantId,
         actor: actorOf(c.get('principal')),
-        action: 'subscription.updated',
+        action: transition ? `subscription.${transition}` : 'subscription.updated',
         target: subscriptionId,
         details: { fields: Object.keys(body) },
       });
-      return row;
+      const { previous_status: _previous, ...updated } = row;
+      return updated;
     });
+    if (transition) await announceTransition(c.env, c.var.db, tenantId, subscriptionId, transition);
     return c.json(present(row), 200, { etag: etag(row.id, row.version) });
   });
 

@@ -13,7 +13,12 @@ export const login = defineCommand({
   args: {
     url: { type: 'string', required: true, description: 'the runtime, e.g. http://127.0.0.1:8787', valueHint: 'url' },
     token: { type: 'string', required: true, description: 'an admin token or a tenant token', valueHint: 'jwt' },
-    check: { type: 'boolean', default: true, description: 'check the token against the runtime before storing it', negativeDescription: 'store without checking' },
+    check: {
+      type: 'boolean',
+      default: true,
+      description: 'check the token against the runtime before storing it',
+      negativeDescription: 'store without checking',
+    },
     ...jsonArg,
   },
   async run({ args }) {

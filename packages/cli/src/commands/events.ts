@@ -28,7 +28,15 @@ const eventsList = defineCommand({
   async run({ args }) {
     const api = await connectApi();
     const tenantId = api.tenant(args.tenant);
-    const query = { type: args.type, subject: args.subject, correlation_id: args['correlation-id'], after: args.after, before: args.before, limit: limitOf(args.limit), cursor: args.cursor };
+    const query = {
+      type: args.type,
+      subject: args.subject,
+      correlation_id: args['correlation-id'],
+      after: args.after,
+      before: args.before,
+      limit: limitOf(args.limit),
+      cursor: args.cursor,
+    };
     const page = await unwrap(api.connection.url, api.client.GET('/v1/tenants/{tenantId}/events', { params: { path: { tenantId }, query } }));
     if (args.json) return printJson(page);
     printTable(
@@ -45,7 +53,10 @@ const eventsGet = defineCommand({
   async run({ args }) {
     const api = await connectApi();
     const tenantId = api.tenant(args.tenant);
-    const event = await unwrap(api.connection.url, api.client.GET('/v1/tenants/{tenantId}/events/{eventId}', { params: { path: { tenantId, eventId: args.id } } }));
+    const event = await unwrap(
+      api.connection.url,
+      api.client.GET('/v1/tenants/{tenantId}/events/{eventId}', { params: { path: { tenantId, eventId: args.id } } }),
+    );
     if (args.json) printJson(event);
     else printLine(JSON.stringify(event, null, 2));
   },

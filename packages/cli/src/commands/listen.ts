@@ -54,7 +54,8 @@ export const listen = defineCommand({
         { url: api.connection.url, token: api.connection.token, tenant, types: types?.join(','), where: args.where, since, signal },
         {
           onReady(head, first) {
-            if (args.json) return printJson({ type: first ? 'ready' : 'reconnected', head, tenant, listener: listener.id, secret: listener.secret, forward_to: forwardTo });
+            if (args.json)
+              return printJson({ type: first ? 'ready' : 'reconnected', head, tenant, listener: listener.id, secret: listener.secret, forward_to: forwardTo });
             if (first)
               printLine(
                 `Ready! Forwarding ${describeTypes} events from tenant ${tenant} to ${forwardTo} (listener ${listener.id}, secret ${listener.secret})` +
@@ -68,6 +69,11 @@ export const listen = defineCommand({
           },
           async onEvent(message) {
             const result = await forwardEvent(forwardTo, message.event, listener.secret, signal);
+            // the line as soon as the local server answered; the event counts as done once reported
+            if (!args.json) {
+              const answer = result.status !== undefined ? String(result.status) : `error: ${result.error}`;
+              printLine(`${clock()}  ${message.event.type}  ${message.event.id}  → ${answer} (${result.latencyMs} ms)`);
+            }
             const delivery = await report(api, tenant, listener, message, result, signal);
             if (args.json) {
               printJson({
@@ -82,9 +88,6 @@ export const listen = defineCommand({
                 latency_ms: result.latencyMs,
                 delivery_id: delivery?.delivery_id ?? null,
               });
-            } else {
-              const answer = result.status !== undefined ? String(result.status) : `error: ${result.error}`;
-              printLine(`${clock()}  ${message.event.type}  ${message.event.id}  → ${answer} (${result.latencyMs} ms)`);
             }
           },
         },
@@ -105,7 +108,14 @@ interface Reported {
  * Reports one forward. Network failures, 429 and 5xx are retried (the event is not done until its
  * report landed); a deleted listener ends `listen`; another refusal is printed and skipped.
  */
-async function report(api: Api, tenant: string, listener: Listener, message: EventMessage, result: ForwardResult, signal: AbortSignal): Promise<Reported | null> {
+async function report(
+  api: Api,
+  tenant: string,
+  listener: Listener,
+  message: EventMessage,
+  result: ForwardResult,
+  signal: AbortSignal,
+): Promise<Reported | null> {
   const partitionKey = message.event.partitionkey;
   const body = {
     event_id: message.event.id,

@@ -104,7 +104,14 @@ const subscriptionsList = defineCommand({
     if (args.json) return printJson(page);
     printTable(
       ['ID', 'NAME', 'TYPES', 'ACTION', 'ENABLED', 'ORDERING'],
-      page.data.map((s) => [s.id, s.name, s.types.join(','), actionLabel(s.action), s.enabled ? 'yes' : `no${s.disabled_reason ? ` (${s.disabled_reason})` : ''}`, s.ordering]),
+      page.data.map((s) => [
+        s.id,
+        s.name,
+        s.types.join(','),
+        actionLabel(s.action),
+        s.enabled ? 'yes' : `no${s.disabled_reason ? ` (${s.disabled_reason})` : ''}`,
+        s.ordering,
+      ]),
     );
     printNextCursor(page.next_cursor);
   },
@@ -159,7 +166,10 @@ function toggle(enabled: boolean) {
       const tenantId = api.tenant(args.tenant);
       const updated = await unwrap(
         api.connection.url,
-        api.client.PATCH('/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', { params: { path: { tenantId, subscriptionId: args.id } }, body: { enabled } }),
+        api.client.PATCH('/v1/tenants/{tenantId}/subscriptions/{subscriptionId}', {
+          params: { path: { tenantId, subscriptionId: args.id } },
+          body: { enabled },
+        }),
       );
       if (args.json) return printJson(updated);
       printLine(`${updated.id} ${enabled ? 'resumed' : 'paused'} (enabled: ${updated.enabled})`);

@@ -1,4 +1,5 @@
 /** `send`: signed ingest of one event (`--data`) or of an NDJSON file in batches (`--file`). */
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { defineCommand } from 'citty';
@@ -31,7 +32,11 @@ export const send = defineCommand({
     ...ingestArgs,
     type: { type: 'string', description: 'the event type (required unless every --file line is a whole CloudEvent)', valueHint: 'type' },
     data: { type: 'string', description: 'the event data, JSON', valueHint: 'json' },
-    file: { type: 'string', description: 'NDJSON: one event per line, a whole CloudEvent (with specversion) or the data of a --type event; - for stdin', valueHint: 'file' },
+    file: {
+      type: 'string',
+      description: 'NDJSON: one event per line, a whole CloudEvent (with specversion) or the data of a --type event; - for stdin',
+      valueHint: 'file',
+    },
     'batch-size': { type: 'string', default: '500', description: 'events per batch request with --file (1..1000)', valueHint: 'n' },
     ...jsonArg,
   },
@@ -44,6 +49,7 @@ export const send = defineCommand({
       const event = buildEvent({ ...fields, type: args.type, id: args.id, data: args.data === undefined ? undefined : parseJsonFlag('--data', args.data) });
       const accepted = await sendOne(target, event);
       if (args.json) return printJson({ ...accepted, ce_id: event.id });
+      if ('dropped' in accepted) return printLine(`200 Dropped  ${accepted.detail}`);
       printLine(`202 Accepted  ${accepted.id}  sequence ${accepted.sequence}${accepted.duplicate ? '  (duplicate: already stored)' : ''}`);
       return;
     }
@@ -71,14 +77,12 @@ interface LineFields {
   eventSource?: string;
 }
 
-/** A line with `specversion` is a whole CloudEvent (missing id/source/time filled in); any other line is data. */
+/** A line with `specversion` is a whole CloudEvent (a missing id or source filled in); any other line is data. */
 function lineEvent(line: string, n: number, fields: LineFields): CloudEvent {
   const value = parseJsonFlag(`line ${n} of --file`, line);
   if (value && typeof value === 'object' && !Array.isArray(value) && 'specversion' in value) {
-    const base = buildEvent({ type: '', eventSource: fields.eventSource });
-    const event = { ...base, data: undefined, datacontenttype: undefined, ...(value as Record<string, unknown>) } as CloudEvent;
-    if (!('data' in value)) delete event.data;
-    if (!('datacontenttype' in value)) delete event.datacontenttype;
+    const event = { source: fields.eventSource ?? 'switchyard-cli', ...(value as Record<string, unknown>) } as CloudEvent;
+    event.id ??= randomUUID();
     if (!event.type) throw usageError(`error: line ${n} of --file has no type`);
     return event;
   }
@@ -106,14 +110,27 @@ async function sendFile(target: IngestTarget, file: string, batchSize: number, t
     input.once('error', (error: Error) => reject(new CliError(`error: cannot read ${file}: ${error.message}`, EXIT.usage)));
   });
   await opened;
-  const summary: SendSummary = { events: 0, requests: 0, accepted: 0, duplicates: 0, rejected: 0, dropped: 0, seconds: 0, events_per_second: 0, rejections: [] };
+  const summary: SendSummary = {
+    events: 0,
+    requests: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    dropped: 0,
+    seconds: 0,
+    events_per_second: 0,
+    rejections: [],
+  };
   const started = performance.now();
   let chunk: { event: CloudEvent; line: number }[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
-    const results = await sendBatch(target, chunk.map((c) => c.event));
+    const results = await sendBatch(
+      target,
+      chunk.map((c) => c.event),
+    );
     summary.requests++;
-    results.forEach((result, i) => count(summary, result, chunk[i]!.line));
+    for (const [i, result] of results.entries()) count(summary, result, chunk[i]!.line);
     chunk = [];
   };
   let n = 0;

@@ -44,9 +44,11 @@ export const trigger = defineCommand({
       priority: args.priority,
       eventSource: args['event-source'],
     });
-    if (args['dry-run']) return args.json ? printJson({ event, schema_version: eventType.version, from: example.from }) : printLine(JSON.stringify(event, null, 2));
+    if (args['dry-run'])
+      return args.json ? printJson({ event, schema_version: eventType.version, from: example.from }) : printLine(JSON.stringify(event, null, 2));
     const accepted = await sendOne(target, event);
     if (args.json) return printJson({ ...accepted, ce_id: event.id, schema_version: eventType.version, from: example.from, data });
+    if ('dropped' in accepted) return printLine(`Triggered ${args.type}, but ${accepted.detail}`);
     printLine(`Triggered ${args.type} (schema v${eventType.version}, data from ${example.from}): ${accepted.id} sequence ${accepted.sequence}`);
     printLine(`data: ${JSON.stringify(data)}`);
   },

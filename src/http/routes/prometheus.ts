@@ -1,0 +1,60 @@
+/**
+ * GET /metrics (admin): Prometheus text (0.0.4), or OpenMetrics when the scrape asks for it. Every
+ * figure comes from state the runtime keeps (Postgres running totals, the TenantLogs' status), so any
+ * isolate answers the same. Bounded per scrape: the SCRAPE_LIMITS.tenants tenants that received events
+ * most recently within the last hour, and per-subscription series for the SCRAPE_LIMITS.subscriptions
+ * busiest subscriptions (the rest summed per tenant as subscription="_other").
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { metricTotals, type ScrapeLimits } from '../../db/metric-totals';
+import { CONTENT_TYPES, negotiateFormat, renderExposition } from '../../observability/exposition';
+import { scrapeFamilies, type LogDepths } from '../../observability/scrape';
+import type { AppEnv } from '../context';
+import { database } from '../middleware/database';
+import { requireAdmin, requireAuth } from '../middleware/auth';
+import { problemResponses } from '../schemas';
+
+export const SCRAPE_LIMITS: ScrapeLimits = { tenants: 100, subscriptions: 300 };
+
+const route = createRoute({
+  method: 'get',
+  path: '/metrics',
+  tags: ['metrics'],
+  security: [{ bearer: [] }],
+  summary: 'Prometheus / OpenMetrics scrape (admin)',
+  description:
+    `Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, ` +
+    `TenantLog outbox and dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most ${SCRAPE_LIMITS.tenants} ` +
+    `(most recent first); subscriptions named for the ${SCRAPE_LIMITS.subscriptions} busiest, the others summed as subscription="_other". ` +
+    'Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.',
+  responses: {
+    200: {
+      description: 'Prometheus text exposition format 0.0.4 (or OpenMetrics 1.0 text)',
+      content: {
+        'text/plain': { schema: z.string().openapi({ example: 'switchyard_ingest_events_total{tenant="tn_01J…"} 42\n' }) },
+        'application/openmetrics-text': { schema: z.string() },
+      },
+    },
+    ...problemResponses(401, 403),
+  },
+});
+
+export function registerPrometheus(app: OpenAPIHono<AppEnv>): void {
+  app.use('/metrics', database, requireAuth);
+  app.openapi(route, async (c) => {
+    requireAdmin(c.var.principal);
+    const totals = await metricTotals(c.var.db, SCRAPE_LIMITS);
+    const depths = new Map<string, LogDepths>();
+    await Promise.all(
+      totals.tenants.map(async ({ tenant_id }) => {
+        // a TenantLog that does not answer leaves its gauges out of this scrape rather than failing it
+        const status = await c.env.TENANT_LOG.getByName(tenant_id)
+          .status()
+          .catch(() => null);
+        if (status) depths.set(tenant_id, { outboxDepth: status.outboxDepth, dispatchDepth: status.dispatchDepth });
+      }),
+    );
+    const format = negotiateFormat(c.req.header('accept'));
+    return c.body(renderExposition(scrapeFamilies(totals, depths), format), 200, { 'content-type': CONTENT_TYPES[format] });
+  });
+}
