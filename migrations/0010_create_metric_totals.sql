@@ -1,15 +1,10 @@
 -- Running totals for GET /metrics (Prometheus counters must only go up, and a scrape must not count
--- the events or attempts tables). Kept by statement-level triggers, which see a whole multi-row insert
--- or update at once (one upsert per tenant and label set per statement, not per row), and by
+-- the deliveries or attempts tables). Kept by statement-level triggers, which see a whole multi-row
+-- insert or update at once (one upsert per tenant and label set per statement, not per row), and by
 -- addRejections for refused ingest requests. Each upsert takes its rows in key order, so two writers
 -- of one tenant wait for each other rather than deadlock. Existing rows are counted once here.
-
-CREATE TABLE event_totals (
-  tenant_id        text PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
-  accepted         bigint NOT NULL,
-  last_received_at timestamptz NOT NULL
-);
-CREATE INDEX event_totals_recent_idx ON event_totals (last_received_at);
+-- Accepted events need no table: each TenantLog's last sequence counts them, and the events table
+-- gets no trigger (its transition table would copy every event body on the flush path).
 
 CREATE TABLE ingest_rejection_totals (
   tenant_id text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -40,19 +35,6 @@ CREATE FUNCTION attempt_latency_bucket(latency_ms integer) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT COALESCE(min(b), 2147483647) FROM unnest(ARRAY[5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000]) AS b WHERE latency_ms <= b
 $$;
-
-CREATE FUNCTION count_inserted_events() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO event_totals AS t (tenant_id, accepted, last_received_at)
-  SELECT n.tenant_id, count(*), max(n.received_at) FROM new_rows n WHERE EXISTS (SELECT 1 FROM tenants WHERE id = n.tenant_id)
-   GROUP BY n.tenant_id ORDER BY n.tenant_id
-  ON CONFLICT (tenant_id) DO UPDATE
-    SET accepted = t.accepted + EXCLUDED.accepted, last_received_at = greatest(t.last_received_at, EXCLUDED.last_received_at);
-  RETURN NULL;
-END $$;
-
-CREATE TRIGGER events_count_inserted AFTER INSERT ON events
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_inserted_events();
 
 CREATE FUNCTION count_finished_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -90,8 +72,6 @@ END $$;
 CREATE TRIGGER delivery_attempts_count_inserted AFTER INSERT ON delivery_attempts
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_attempt_latencies();
 
-INSERT INTO event_totals (tenant_id, accepted, last_received_at)
-SELECT e.tenant_id, count(*), max(e.received_at) FROM events e JOIN tenants t ON t.id = e.tenant_id GROUP BY e.tenant_id;
 INSERT INTO ingest_rejection_totals (tenant_id, code, total)
 SELECT r.tenant_id, r.code, sum(r.count) FROM ingest_rejections r JOIN tenants t ON t.id = r.tenant_id GROUP BY 1, 2;
 INSERT INTO delivery_totals (tenant_id, subscription_id, status, total)

@@ -15,7 +15,7 @@ import { root } from './lib/demo.ts';
 import { startProfiler } from './lib/inspector-profile.ts';
 import { loadSourceMap } from './lib/source-map.ts';
 import { createPgFrameCounter } from './lib/pg-frames.ts';
-import { useLocalProxy } from './lib/postgres.ts';
+import { routeThroughLocalProxy } from './lib/postgres.ts';
 import { startReceiver } from './lib/receiver.ts';
 import { bundleWorker, freePort, startRuntime, type Runtime } from './lib/runtime.ts';
 import { scratchDatabase } from './lib/scratch-db.ts';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   // the harness's own queries go through a proxy of their own, so only the Worker's traffic is counted
   const harnessProxy = await startWsProxy();
   cleanups.push(() => harnessProxy.close());
-  useLocalProxy(harnessProxy.endpoint);
+  routeThroughLocalProxy(harnessProxy.endpoint);
   const database = await scratchDatabase('switchyard_bench');
   cleanups.push(() => database.stop());
   const pg = createPgFrameCounter();

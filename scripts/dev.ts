@@ -286,8 +286,9 @@ function printBanner(token: string, databaseLabel: string, demo: Demo | null, se
     'Admin token (30 days):',
     `  ${token}`,
     '',
-    "For the README's curl examples, paste (T is the demo tenant, which npm run send-event sends to):",
-    `  export SY=${base} TOKEN=${token}${demo ? ` T=${demo.tenant_id}` : ''}`,
+    "For the README's curl and CLI examples, paste (T is the demo tenant, which npm run send-event sends to;",
+    'SWITCHYARD_URL and SWITCHYARD_TOKEN are what npx switchyard reads):',
+    `  export SY=${base} TOKEN=${token}${demo ? ` T=${demo.tenant_id}` : ''} SWITCHYARD_URL=${base} SWITCHYARD_TOKEN=${token}`,
   );
   if (demo) {
     const key = secretKey(demo.secret).toString('hex');

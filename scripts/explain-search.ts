@@ -7,7 +7,7 @@
  */
 import { Client } from '@neondatabase/serverless';
 import { whereToSql } from '../src/db/where-sql.ts';
-import { useLocalProxy as throughLocalProxy } from './lib/postgres.ts';
+import { routeThroughLocalProxy as throughLocalProxy } from './lib/postgres.ts';
 import { scratchDatabase } from './lib/scratch-db.ts';
 import { startWsProxy } from './lib/ws-proxy.ts';
 
@@ -100,10 +100,11 @@ async function main(): Promise<void> {
       console.log(`── ${search.name}\n   where=${JSON.stringify(search.where)}${search.type ? ` type=${search.type}` : ''}`);
       console.log(`   ${rows} rows (page of 100 + 1), median ${median.toFixed(1)} ms over ${RUNS} runs`);
       for (const line of lines) console.log(`   | ${line}`);
-      summary.push(`| ${search.name} | ${median.toFixed(1)} ms | ${shape.join(' → ')} |`);
+      const server = lines.find((l) => l.startsWith('Execution Time'))?.replace('Execution Time: ', '') ?? '?';
+      summary.push(`| ${search.name} | ${median.toFixed(1)} ms | ${server} | ${shape.join(' → ')} |`);
       console.log('');
     }
-    console.log('| search | median latency | plan |\n|---|---|---|');
+    console.log('| search | median latency (client) | execution (EXPLAIN ANALYZE) | plan |\n|---|---|---|---|');
     for (const line of summary) console.log(line);
   } finally {
     await client.end();

@@ -11,7 +11,7 @@ import type { TestProject } from 'vitest/node';
 import { startReceiver } from '../scripts/lib/receiver.ts';
 import { startTestUpstash } from '../scripts/lib/test-upstash.ts';
 import { startWsProxy } from '../scripts/lib/ws-proxy.ts';
-import { dropDatabase, migrate, query, reachable, recreateDatabase, startPglite, useLocalProxy, type Database } from '../scripts/lib/postgres.ts';
+import { dropDatabase, migrate, query, reachable, recreateDatabase, startPglite, routeThroughLocalProxy, type Database } from '../scripts/lib/postgres.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -29,7 +29,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const proxy = await startWsProxy();
-  useLocalProxy(proxy.endpoint);
+  routeThroughLocalProxy(proxy.endpoint);
   const database = await findDatabase();
   await migrate(database.url);
 

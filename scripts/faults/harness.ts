@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useLocalProxy, type Database } from '../lib/postgres.ts';
+import { routeThroughLocalProxy, type Database } from '../lib/postgres.ts';
 import { startReceiver, type Receiver } from '../lib/receiver.ts';
 import { bundleWorker, startRuntime, type Bundle, type Runtime } from '../lib/runtime.ts';
 import { scratchDatabase } from '../lib/scratch-db.ts';
@@ -40,7 +40,7 @@ export async function setupFaultEnv(log: (line: string) => void): Promise<FaultE
   const bundle = await bundleWorker(join(work, 'bundle'));
   const harnessProxy = await startWsProxy();
   cleanups.push(() => harnessProxy.close());
-  useLocalProxy(harnessProxy.endpoint);
+  routeThroughLocalProxy(harnessProxy.endpoint);
   const database = await scratchDatabase('switchyard_faults');
   cleanups.push(() => database.stop());
   const workerProxy = await startWsProxy();

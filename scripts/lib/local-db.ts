@@ -1,4 +1,4 @@
-import { reachable, useLocalProxy } from './postgres.ts';
+import { reachable, routeThroughLocalProxy } from './postgres.ts';
 import { startWsProxy, type WsProxy } from './ws-proxy.ts';
 
 const localHosts = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -17,7 +17,7 @@ export async function proxyFor(url: string): Promise<WsProxy | null> {
     throw new Error(`no database is listening on ${describeDatabase(url)}`);
   }
   const proxy = await startWsProxy();
-  useLocalProxy(proxy.endpoint);
+  routeThroughLocalProxy(proxy.endpoint);
   return proxy;
 }
 

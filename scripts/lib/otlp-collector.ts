@@ -29,6 +29,10 @@ interface ExportRequest {
 export interface Collector {
   url: string;
   spans: CollectedSpan[];
+  /** While set, every export is answered with this status and its spans are dropped (a collector in trouble). */
+  failWith: number | null;
+  /** Exports refused while `failWith` was set. */
+  refused: number;
   close(): Promise<void>;
 }
 
@@ -42,12 +46,17 @@ export function attribute(span: CollectedSpan, key: string): string | number | b
 
 export async function startCollector(): Promise<Collector> {
   const spans: CollectedSpan[] = [];
+  const state = { failWith: null as number | null, refused: 0 };
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
       if (req.method !== 'POST' || req.url !== '/v1/traces') return void res.writeHead(404).end();
       if (!req.headers['content-type']?.startsWith('application/json')) return void res.writeHead(415).end();
+      if (state.failWith !== null) {
+        state.refused++;
+        return void res.writeHead(state.failWith).end();
+      }
       const request = JSON.parse(body) as ExportRequest;
       for (const resource of request.resourceSpans ?? []) {
         const service = resource.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue;
@@ -59,5 +68,18 @@ export async function startCollector(): Promise<Collector> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}`, spans, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    spans,
+    get failWith() {
+      return state.failWith;
+    },
+    set failWith(status: number | null) {
+      state.failWith = status;
+    },
+    get refused() {
+      return state.refused;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

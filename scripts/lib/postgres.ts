@@ -15,7 +15,7 @@ export interface Database {
 }
 
 /** Points the Neon driver (in Node) at our local WebSocket proxy. */
-export function useLocalProxy(endpoint: string): void {
+export function routeThroughLocalProxy(endpoint: string): void {
   neonConfig.wsProxy = endpoint;
   neonConfig.useSecureWebSocket = false;
   neonConfig.pipelineTLS = false;

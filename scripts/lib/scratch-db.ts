@@ -7,7 +7,7 @@ import { dropDatabase, migrate, query, reachable, recreateDatabase, startPglite,
 
 export const MACHINE_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** Needs Node's Neon driver pointed at a proxy first (`useLocalProxy`). */
+/** Needs Node's Neon driver pointed at a proxy first (`routeThroughLocalProxy`). */
 export async function scratchDatabase(prefix: string): Promise<Database> {
   let database: Database;
   if (await reachable('127.0.0.1', 5432)) {

@@ -98,7 +98,7 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
      ), page AS (
        SELECT d.id, d.created_at, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key,
               COALESCE(s.id IS NULL OR s.action_type = 'cli' OR NOT s.enabled
-                OR ($3 = 'pending' AND (s.paused_at IS NOT NULL OR d.leased_until > now())), false) AS skip
+                OR ($3 = 'pending' AND (s.paused_at IS NOT NULL OR s.breaker_opened_at IS NOT NULL OR d.leased_until > now())), false) AS skip
          FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id AND s.tenant_id = d.tenant_id
         WHERE EXISTS (SELECT 1 FROM job) AND d.tenant_id = $2 AND d.status = $3 AND ($4::text IS NULL OR d.subscription_id = $4)
           AND ($5::timestamptz IS NULL OR d.created_at >= $5) AND ($6::timestamptz IS NULL OR d.created_at < $6) AND d.created_at <= $7::timestamptz

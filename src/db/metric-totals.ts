@@ -1,7 +1,9 @@
 /**
- * What GET /metrics reads: the running totals migration 0010 keeps (triggers on events, deliveries
- * and delivery_attempts; addRejections for refused requests), for the tenants that received events in
- * the last hour. One round trip of primary-key reads: a scrape never counts the events or attempts.
+ * What GET /metrics reads from Postgres: the running totals migration 0010 keeps (triggers on
+ * deliveries and delivery_attempts; addRejections for refused requests), for the tenants that received
+ * events in the last hour. One round trip: one index probe per tenant (its newest event, on
+ * events_received_idx) picks the active ones, then primary-key reads of their totals; a scrape never
+ * counts the events, deliveries or attempts tables (pending deliveries excepted, on deliveries_status_idx).
  */
 import { z } from 'zod';
 import type { Db } from './client';
@@ -19,7 +21,7 @@ export const OTHER_SUBSCRIPTION = '_other';
 const bigint = z.union([z.string(), z.number()]).transform(Number).pipe(z.number().int().nonnegative());
 
 const scrapeRow = z.object({
-  tenants: z.array(z.object({ tenant_id: z.string(), accepted: bigint, pending: bigint, disabled: bigint })),
+  tenants: z.array(z.object({ tenant_id: z.string(), pending: bigint, disabled: bigint, breaker_open: bigint, paused: bigint })),
   rejected: z.array(z.object({ tenant_id: z.string(), code: z.string(), total: bigint })),
   deliveries: z.array(z.object({ tenant_id: z.string(), subscription: z.string(), status: z.string(), total: bigint })),
   latency: z.array(z.object({ tenant_id: z.string(), le_ms: z.number().int(), count: bigint, sum_ms: bigint })),
@@ -30,8 +32,10 @@ export type MetricTotals = z.infer<typeof scrapeRow>;
 export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<MetricTotals> {
   const result = await db.query(
     `WITH active AS (
-       SELECT tenant_id, accepted FROM event_totals WHERE last_received_at >= now() - interval '1 hour'
-        ORDER BY last_received_at DESC LIMIT $1
+       SELECT t.id AS tenant_id, newest.received_at FROM tenants t
+        CROSS JOIN LATERAL (SELECT received_at FROM events e WHERE e.tenant_id = t.id ORDER BY received_at DESC LIMIT 1) newest
+        WHERE newest.received_at >= now() - interval '1 hour'
+        ORDER BY newest.received_at DESC LIMIT $1
      ),
      subs AS (
        SELECT d.tenant_id, d.subscription_id, d.status, d.total,
@@ -42,9 +46,14 @@ export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<Metric
      )
      SELECT
        (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-          'tenant_id', a.tenant_id, 'accepted', a.accepted,
-          'pending', (SELECT count(*) FROM deliveries d WHERE d.tenant_id = a.tenant_id AND d.status = 'pending'),
-          'disabled', (SELECT count(*) FROM subscriptions s WHERE s.tenant_id = a.tenant_id AND NOT s.enabled))), '[]') FROM active a) AS tenants,
+          'tenant_id', a.tenant_id,
+          'pending', (SELECT count(*) FROM deliveries d WHERE d.tenant_id = a.tenant_id AND d.status = 'pending'))
+          || (SELECT jsonb_build_object('disabled', count(*) FILTER (WHERE NOT s.enabled),
+                                        'breaker_open', count(*) FILTER (WHERE s.enabled AND s.breaker_opened_at IS NOT NULL),
+                                        'paused', count(*) FILTER (WHERE s.enabled AND s.paused_at IS NOT NULL))
+                FROM subscriptions s WHERE s.tenant_id = a.tenant_id)
+          ORDER BY a.received_at DESC), '[]')
+          FROM active a) AS tenants,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'code', code, 'total', total)), '[]')
           FROM ingest_rejection_totals JOIN active USING (tenant_id)) AS rejected,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'subscription', subscription, 'status', status, 'total', total)), '[]')

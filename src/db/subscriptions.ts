@@ -20,6 +20,11 @@ export interface SubscriptionRow {
   /** Derived: `disabled` when not enabled, else `paused` while paused, else `active`. */
   status: SubscriptionStatus;
   paused_at: string | null;
+  /** Circuit breaker (src/delivery/breaker.ts): open since, next probe, the probe in flight. */
+  breaker_opened_at: string | null;
+  breaker_probe_at: string | null;
+  breaker_probe_id: string | null;
+  breaker_disable_after_seconds: number;
   failure_threshold: number;
   consecutive_failures: number;
   version: number;
@@ -32,7 +37,8 @@ export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
 const STATUS = `CASE WHEN NOT enabled THEN 'disabled' WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'active' END`;
 const COLUMNS = `id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id, ordering,
-  retry_schedule, enabled, disabled_reason, ${STATUS} AS status, ${iso('paused_at')}, failure_threshold, consecutive_failures, version, ${iso('created_at')}, ${iso('updated_at')}`;
+  retry_schedule, enabled, disabled_reason, ${STATUS} AS status, ${iso('paused_at')},
+  ${iso('breaker_opened_at')}, ${iso('breaker_probe_at')}, breaker_probe_id, breaker_disable_after_seconds, failure_threshold, consecutive_failures, version, ${iso('created_at')}, ${iso('updated_at')}`;
 
 export interface SubscriptionFields {
   name: string | null;
@@ -48,6 +54,8 @@ export interface SubscriptionFields {
   /** Held: deliveries are planned but not attempted until it is false again. Ignored while not enabled. */
   paused: boolean;
   failureThreshold: number;
+  /** How long a circuit breaker may stay open before a failed probe disables the subscription. */
+  breakerDisableAfterSeconds: number;
 }
 
 export async function insertSubscription(
@@ -60,8 +68,8 @@ export async function insertSubscription(
   const result = await db.query<SubscriptionRow>(
     `WITH s AS (
        INSERT INTO subscriptions (id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id,
-                                  ordering, retry_schedule, enabled, failure_threshold, paused_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $16 THEN now() END) RETURNING *
+                                  ordering, retry_schedule, enabled, failure_threshold, paused_at, breaker_disable_after_seconds)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $16 THEN now() END, $17) RETURNING *
      ), k AS (
        INSERT INTO subscription_secrets (id, tenant_id, subscription_id, ciphertext) VALUES ($14, $2, $1, $15)
      )
@@ -83,6 +91,7 @@ export async function insertSubscription(
       sealedSecret.id,
       sealedSecret.ciphertext,
       f.enabled && f.paused,
+      f.breakerDisableAfterSeconds,
     ],
   );
   return result.rows[0]!;
@@ -131,10 +140,13 @@ export async function updateSubscription(
   if (f.ordering !== undefined) set('ordering', f.ordering);
   if (f.retrySchedule !== undefined) set('retry_schedule', f.retrySchedule);
   if (f.failureThreshold !== undefined) set('failure_threshold', f.failureThreshold);
+  if (f.breakerDisableAfterSeconds !== undefined) set('breaker_disable_after_seconds', f.breakerDisableAfterSeconds);
   if (f.enabled !== undefined) {
     set('enabled', f.enabled);
     // re-enabling starts the endpoint's failure count afresh
     if (f.enabled) sets.push('disabled_reason = NULL', 'consecutive_failures = 0');
+    // a disabled subscription has no breaker: re-enabled, it starts closed
+    else sets.push('breaker_opened_at = NULL', 'breaker_probe_at = NULL', 'breaker_probe_id = NULL');
   }
   // a pause keeps the time it began; disabling ends it (disabled wins over paused)
   if (f.paused !== undefined || f.enabled === false) sets.push(`paused_at = ${f.paused && f.enabled !== false ? 'COALESCE(paused_at, now())' : 'NULL'}`);

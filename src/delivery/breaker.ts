@@ -35,9 +35,17 @@ export function breakerEvents(health: readonly SubscriptionHealth[], now: number
   });
 }
 
-/** After a batch closed breakers: what waited behind them goes out now. */
+/**
+ * After a batch closed breakers: what waited behind them goes out now. A release that cannot start is
+ * logged, not thrown (the attempts are on record): the redrive sweep sends those deliveries later.
+ */
 export async function releaseRecovered(env: Pick<Env, 'DELIVERY_QUEUE'>, db: Db, health: readonly SubscriptionHealth[]): Promise<void> {
-  for (const h of health) if (h.recovered_now) await releaseHeld(env, db, h.tenant_id, h.id);
+  for (const h of health) {
+    if (!h.recovered_now) continue;
+    await releaseHeld(env, db, h.tenant_id, h.id).catch((error: unknown) =>
+      console.warn(JSON.stringify({ msg: 'breaker closed; releasing held deliveries failed', subscriptionId: h.id, error: String(error) })),
+    );
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Db } from '../db/client';
 import { insertRetry } from '../db/delivery-retries';
 import type { SubscriptionStatus } from '../db/subscriptions';
 import { newId } from '../lib/ids';
-import type { RetryMessage } from '../queues/messages';
+import type { RetryMessage } from '../lib/queue-messages';
 import { systemEvent } from './system-events';
 
 /** The columns a status request changes; undefined leaves one as it is. */

@@ -5,7 +5,7 @@
  * finished (delivered or given up). All functions run inside the caller's synchronous transaction.
  */
 import type { PlannedDelivery } from '../delivery/fan-out';
-import type { DeliveryMessage } from '../queues/messages';
+import type { DeliveryMessage } from '../lib/queue-messages';
 
 export const DISPATCH_SCHEMA = `
 CREATE TABLE IF NOT EXISTS dispatch (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);

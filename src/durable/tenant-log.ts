@@ -38,6 +38,8 @@ import { appendToOutbox, dropFlushed, encodeOutbox, forgetExpired, hasRowsAfter,
 import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
 import { keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
 import { storeBatch } from './store-batch';
+import { alarmSpans } from '../observability/log-spans';
+import { exportSpans } from '../observability/spans';
 import { CLOSE, createStreamHub, STREAM_SCHEMA, type LiveEvent, type StreamHub } from './stream-hub';
 
 export const FLUSH_BATCH = 1000;
@@ -194,14 +196,19 @@ export class TenantLog extends DurableObject<Env> {
     this.flushScheduled = false;
     this.nextFlushAt = null;
     let backlog = false;
+    const spans = alarmSpans(this.env, this.sql, this.tenantId);
     try {
       const until = Date.now() + FLUSH_SLICE_MS;
       do {
+        spans?.flushing();
         backlog = await this.flushOutbox();
+        spans?.fanningOut();
         await this.drainDispatch();
+        spans?.fannedOut();
       } while (backlog && Date.now() < until);
       this.flushFailures = 0;
     } catch (error) {
+      spans?.failed(error);
       this.flushFailures++;
       const delay = flushBackoffMs(this.flushFailures);
       console.warn(
@@ -210,6 +217,8 @@ export class TenantLog extends DurableObject<Env> {
       await this.scheduleFlush(Date.now() + delay);
       await this.armExpiry();
       return;
+    } finally {
+      if (spans) this.ctx.waitUntil(exportSpans(spans.recorder));
     }
     forgetExpired(this.sql, Date.now());
     // what arrived during the flush waits a moment for company, unless a backlog is being worked off

@@ -1,6 +1,7 @@
 /**
  * The families GET /metrics answers, from the running totals in Postgres (db/metric-totals.ts) and
- * each active tenant's TenantLog `status()`. Pure, so the shape is testable without a runtime.
+ * each active tenant's TenantLog `status()` (accepted events: its last sequence, which every accepted
+ * event takes one of, system events included; outbox and dispatch depth). Pure.
  */
 import type { MetricTotals } from '../db/metric-totals';
 import type { LogStatus } from '../ingest/log-types';
@@ -11,22 +12,22 @@ export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 500
 /** How the migration stores the +Inf bucket. */
 const INF_BUCKET_MS = 2147483647;
 
-export type LogDepths = Pick<LogStatus, 'outboxDepth' | 'dispatchDepth'>;
+export type LogFigures = Pick<LogStatus, 'lastSequence' | 'outboxDepth' | 'dispatchDepth'>;
 
-export function scrapeFamilies(totals: MetricTotals, depths: ReadonlyMap<string, LogDepths>): Family[] {
+export function scrapeFamilies(totals: MetricTotals, logs: ReadonlyMap<string, LogFigures>): Family[] {
   const perTenant = (pick: (t: MetricTotals['tenants'][number]) => number): Sample[] =>
     totals.tenants.map((t) => ({ labels: { tenant: t.tenant_id }, value: pick(t) }));
-  const depth = (pick: (d: LogDepths) => number): Sample[] =>
+  const fromLog = (pick: (d: LogFigures) => number): Sample[] =>
     totals.tenants.flatMap((t) => {
-      const d = depths.get(t.tenant_id);
+      const d = logs.get(t.tenant_id);
       return d ? [{ labels: { tenant: t.tenant_id }, value: pick(d) }] : [];
     });
   return [
     {
       name: 'switchyard_ingest_events_total',
       type: 'counter',
-      help: 'Events accepted and stored (duplicates not counted).',
-      samples: perTenant((t) => t.accepted),
+      help: 'Events accepted (durable in the TenantLog; duplicates not counted, system events counted).',
+      samples: fromLog((d) => d.lastSequence),
     },
     {
       name: 'switchyard_ingest_rejected_total',
@@ -51,15 +52,27 @@ export function scrapeFamilies(totals: MetricTotals, depths: ReadonlyMap<string,
       name: 'switchyard_outbox_depth',
       type: 'gauge',
       help: 'Accepted events the TenantLog has not yet stored in Postgres.',
-      samples: depth((d) => d.outboxDepth),
+      samples: fromLog((d) => d.outboxDepth),
     },
-    { name: 'switchyard_dispatch_depth', type: 'gauge', help: 'Delivery messages the TenantLog staged for the queue.', samples: depth((d) => d.dispatchDepth) },
+    {
+      name: 'switchyard_dispatch_depth',
+      type: 'gauge',
+      help: 'Delivery messages the TenantLog staged for the queue.',
+      samples: fromLog((d) => d.dispatchDepth),
+    },
     {
       name: 'switchyard_subscriptions_disabled',
       type: 'gauge',
-      help: 'Subscriptions disabled (410 Gone, too many consecutive failures, or by hand).',
+      help: 'Subscriptions disabled (410 Gone, a failed probe of a long-open breaker, or by hand).',
       samples: perTenant((t) => t.disabled),
     },
+    {
+      name: 'switchyard_subscriptions_breaker_open',
+      type: 'gauge',
+      help: 'Enabled subscriptions whose circuit breaker is open (their deliveries wait for a probe to succeed).',
+      samples: perTenant((t) => t.breaker_open),
+    },
+    { name: 'switchyard_subscriptions_paused', type: 'gauge', help: 'Enabled subscriptions paused by hand.', samples: perTenant((t) => t.paused) },
   ];
 }
 

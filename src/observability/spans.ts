@@ -43,8 +43,14 @@ export interface SpanRecorder {
 /** Spans kept per invocation; past it, the rest are dropped (and counted in the export's log line). */
 export const MAX_SPANS = 512;
 
+/** null when spans are not exported, or when the settings are malformed (configOf logs that; no flush or delivery waits on it). */
 export function spanRecorder(env: Parameters<typeof configOf>[0]): SpanRecorder | null {
-  const settings = configOf(env).otlp;
+  let settings: OtlpSettings | null;
+  try {
+    settings = configOf(env).otlp;
+  } catch {
+    return null;
+  }
   return settings ? { settings, spans: [] } : null;
 }
 

@@ -30,7 +30,7 @@ import type { AppendItem } from '../ingest/log-types';
 import { open } from '../lib/secret-box';
 import type { SandboxProvider } from '../sandbox';
 import { announceConfigVersion } from '../tenancy/config-change';
-import type { DeliveryMessage } from './messages';
+import type { DeliveryMessage } from '../lib/queue-messages';
 import { startAttemptSpan } from '../observability/delivery-spans';
 import { exportSpans, spanRecorder, type SpanRecorder } from '../observability/spans';
 

@@ -6,7 +6,7 @@
 import { withDb } from '../db/client';
 import { requestSandboxes } from '../sandbox';
 import { deliverBatch, LEASE_SECONDS, type BatchProgress } from './deliver-batch';
-import { queueMessage, type DeliveryMessage } from './messages';
+import { queueMessage, type DeliveryMessage } from '../lib/queue-messages';
 import { runReplayStep } from './replay-step';
 import { runRetryStep } from './retry-step';
 

@@ -13,7 +13,7 @@ import { listEvents } from '../db/events';
 import { advanceReplay, findReplay } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';
 import { matchesAny } from '../lib/type-pattern';
-import type { DeliveryMessage, ReplayMessage } from './messages';
+import type { DeliveryMessage, ReplayMessage } from '../lib/queue-messages';
 
 export const REPLAY_CHUNK = 500;
 

@@ -11,7 +11,7 @@
  */
 import { withDb, type Db } from '../db/client';
 import { failRetry, runRetryPage, type RetriedDelivery, type RetryFilter } from '../db/delivery-retries';
-import type { DeliveryMessage, RetryMessage } from './messages';
+import type { DeliveryMessage, RetryMessage } from '../lib/queue-messages';
 
 export const RETRY_PAGE = 500;
 /** Tries of one step before the job is marked failed (the queue would dead-letter the message soon after). */

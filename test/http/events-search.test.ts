@@ -68,6 +68,8 @@ describe('GET /v1/tenants/{t}/events?where=', () => {
       [{ subject: { $startsWith: 'customer/' } }, [1, 2, 3, 4]],
       [{ type: { $endsWith: '.paid' } }, [3, 4]],
       [{ 'data.lines.1.sku': 'B-2' }, [5]],
+      [{ 'data.lines.0.sku': { $in: ['A-1', 'Z'] } }, [5]],
+      [{ 'data.currency': { $in: [...Array.from({ length: 40 }, (_, i) => `X${i}`), 'USD'] } }, [2]],
       [{ 'data.lines': { $contains: { sku: 'A-1' } } }, [5]],
       [{ 'data.customer': { tier: 'gold' } }, [1]],
       [{ priority: 'high' }, [4]],
@@ -170,7 +172,7 @@ describe('GET /v1/tenants/{t}/events?where=', () => {
 const strings = ['', 'a', 'ab', 'abc', 'b', 'A', '%', '_', 'a%b', 'a_c', '\\', 'é', 'éa', '\uE000', '\uFFFF', '😀', 'a😀', '\u{10FFFF}', '1', '10', 'null'];
 const numbers = [0, 1, -1, 1.5, 2, 10, 100, 1e21, 0.1];
 const scalar = fc.oneof(fc.constantFrom(...strings), fc.constantFrom(...numbers), fc.boolean(), fc.constant(null));
-const keys = ['a', 'b', 'ab', 'n', 's', 'arr', 'o', '0', '10', 'é'];
+const keys = ['a', 'b', 'ab', 'n', 's', 'arr', 'o', '0', '10', 'é', '-1'];
 const value: fc.Arbitrary<unknown> = fc.letrec<{ v: unknown }>((tie) => ({
   v: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -206,6 +208,9 @@ const paths = [
   'data.é',
   'data.o.0',
   'data.a.b',
+  'data.-1',
+  'data.arr.-1',
+  'data.o.-1',
   'subject',
   'type',
   'priority',

@@ -49,11 +49,13 @@ describe('GET /metrics', () => {
         sampleValue(families, 'switchyard_outbox_depth', t) === '0' &&
         sampleValue(families, 'switchyard_dispatch_depth', t) === '0';
       return done ? { res, text, families } : null;
-    }, 15_000);
+    }, 30_000);
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(family(families, 'switchyard_ingest_events_total')?.type).toBe('COUNTER');
     expect(family(families, 'switchyard_outbox_depth')?.type).toBe('GAUGE');
-    expect(sampleValue(families, 'switchyard_subscriptions_disabled', { tenant: source.tenantId })).toBe('0');
+    const t = { tenant: source.tenantId };
+    for (const gauge of ['switchyard_subscriptions_disabled', 'switchyard_subscriptions_paused', 'switchyard_subscriptions_breaker_open'])
+      expect(sampleValue(families, gauge, t), gauge).toBe('0');
 
     const histogram = tenantHistogram(text, 'switchyard_delivery_attempt_duration_seconds', source.tenantId);
     expect(histogram?.type).toBe('HISTOGRAM');
@@ -66,6 +68,31 @@ describe('GET /metrics', () => {
     expect(counts).toHaveLength(14);
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
     expect(text).toContain(`switchyard_delivery_attempt_duration_seconds_count{tenant="${source.tenantId}"} 4\n`);
+  });
+
+  it('counts paused and disabled subscriptions, and every accepted event, system events included', async () => {
+    const source = await createSource();
+    const { url } = receiverPath();
+    for (const status of ['paused', 'disabled']) {
+      const created = await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+        types: ['never.sent'],
+        status,
+        action: { type: 'webhook', config: { url } },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+    }
+    expect((await ingest(source, makeEvent())).status).toBe(202);
+    const t = { tenant: source.tenantId };
+    await eventually(async () => {
+      const stored = await api<{ data: unknown[] }>('GET', `/v1/tenants/${source.tenantId}/events?limit=100`);
+      const families = parsePrometheusTextFormat(await (await scrape()).text());
+      return (
+        sampleValue(families, 'switchyard_subscriptions_paused', t) === '1' &&
+        sampleValue(families, 'switchyard_subscriptions_disabled', t) === '1' &&
+        sampleValue(families, 'switchyard_outbox_depth', t) === '0' &&
+        sampleValue(families, 'switchyard_ingest_events_total', t) === String(stored.body.data.length)
+      );
+    });
   });
 
   it('answers OpenMetrics when the scrape asks for it', async () => {

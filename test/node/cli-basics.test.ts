@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 describe('switchyard --help', () => {
-  it('prints usage and exits 0 for every command and sub-command', { timeout: 120_000 }, async () => {
+  it('prints usage and exits 0 for every command and sub-command', { timeout: 240_000 }, async () => {
     const paths = commandPaths(root as Command);
     expect(paths.length).toBeGreaterThan(20);
     for (let i = 0; i < paths.length; i += 6) {
@@ -65,7 +65,7 @@ describe('switchyard --help', () => {
     }
   });
 
-  it('lists the options of listen and send', () => {
+  it('lists the options of listen and send', { timeout: 60_000 }, () => {
     const listen = runCliSync(['listen', '--help']).stdout;
     for (const flag of ['--tenant', '--forward-to', '--types', '--where', '--name', '--json']) expect(listen).toContain(flag);
     const send = runCliSync(['send', '--help']).stdout;
@@ -75,7 +75,7 @@ describe('switchyard --help', () => {
 });
 
 describe('switchyard exit codes', () => {
-  it('exits 2 for an unknown command, an unknown option and a missing required option', () => {
+  it('exits 2 for an unknown command, an unknown option and a missing required option', { timeout: 60_000 }, () => {
     const unknown = runCliSync(['frobnicate']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('unknown command frobnicate');
@@ -87,13 +87,13 @@ describe('switchyard exit codes', () => {
     expect(missing.stderr).toContain('--forward-to');
   });
 
-  it('exits 3 when no URL or token is configured', () => {
+  it('exits 3 when no URL or token is configured', { timeout: 60_000 }, () => {
     const run = runCliSync(['events', 'list', '--tenant', 'tn_1'], { XDG_CONFIG_HOME: join(dir, 'empty') });
     expect(run.status).toBe(3);
     expect(run.stderr).toContain('switchyard login');
   });
 
-  it('exits 4 when the runtime cannot be reached', async () => {
+  it('exits 4 when the runtime cannot be reached', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const run = runCliSync(['events', 'list', '--tenant', 'tn_1'], { SWITCHYARD_URL: `http://127.0.0.1:${port}`, SWITCHYARD_TOKEN: jwt({ scope: 'admin' }) });
     expect(run.status).toBe(4);
@@ -101,7 +101,7 @@ describe('switchyard exit codes', () => {
   });
 
   // async runs: the problem server lives in this process
-  it('prints an RFC 9457 problem as "error: <title> (<code>): <detail>" and exits 1, or 3 for a refused token', async () => {
+  it('prints an RFC 9457 problem as "error: <title> (<code>): <detail>" and exits 1, or 3 for a refused token', { timeout: 60_000 }, async () => {
     const env = { SWITCHYARD_URL: problemUrl, SWITCHYARD_TOKEN: jwt({ scope: 'admin' }) };
     const missing = await runCli(['events', 'list', '--tenant', 'tn_nope'], env);
     expect(missing.status).toBe(1);
@@ -111,7 +111,7 @@ describe('switchyard exit codes', () => {
     expect(refused.stderr).toContain('error: Unauthorized (invalid_token)');
   });
 
-  it('prints the failure as one JSON document on stdout with --json', async () => {
+  it('prints the failure as one JSON document on stdout with --json', { timeout: 60_000 }, async () => {
     const run = await runCli(['events', 'get', 'evt_1', '--tenant', 'tn_nope', '--json'], {
       SWITCHYARD_URL: problemUrl,
       SWITCHYARD_TOKEN: jwt({ scope: 'admin' }),
@@ -122,7 +122,7 @@ describe('switchyard exit codes', () => {
 });
 
 describe('switchyard login / whoami / logout', () => {
-  it('stores URL and token with mode 0600, shows them decoded, lets the environment override them, and forgets them', async () => {
+  it('stores URL and token with mode 0600, shows them decoded, lets the environment override them, and forgets them', { timeout: 60_000 }, async () => {
     const config = join(dir, 'cfg');
     const exp = Math.floor(Date.now() / 1000) + 3600;
     const token = jwt({ scope: 'tenant', tenant: 'tn_01ABC', scopes: ['events:read'], exp });
@@ -157,7 +157,7 @@ describe('switchyard login / whoami / logout', () => {
     expect(runCliSync(['whoami'], { XDG_CONFIG_HOME: config }).status).toBe(3);
   });
 
-  it('refuses a token that is not a JWT and a URL that is not http(s)', () => {
+  it('refuses a token that is not a JWT and a URL that is not http(s)', { timeout: 60_000 }, () => {
     expect(runCliSync(['login', '--url', 'http://x', '--token', 'nope', '--no-check'], { XDG_CONFIG_HOME: join(dir, 'c2') }).status).toBe(2);
     expect(runCliSync(['login', '--url', 'ftp://x', '--token', jwt({ scope: 'admin' }), '--no-check'], { XDG_CONFIG_HOME: join(dir, 'c2') }).status).toBe(2);
   });
@@ -181,7 +181,7 @@ describe('switchyard verify', () => {
     return { headersFile, bodyFile };
   }
 
-  it('exits 0 for a signature made by the standardwebhooks package, from JSON or header lines', async () => {
+  it('exits 0 for a signature made by the standardwebhooks package, from JSON or header lines', { timeout: 60_000 }, async () => {
     for (const lines of [false, true]) {
       const { headersFile, bodyFile } = await signedFiles(`ok-${lines}`, { lines });
       const run = runCliSync(['verify', '--secret', SECRET, '--headers', headersFile, '--body', bodyFile]);
@@ -190,7 +190,7 @@ describe('switchyard verify', () => {
     }
   });
 
-  it('accepts any one of several secrets (rotation) and reports the event with --json', async () => {
+  it('accepts any one of several secrets (rotation) and reports the event with --json', { timeout: 60_000 }, async () => {
     const { headersFile, bodyFile } = await signedFiles('rotation');
     const other = `whsec_${Buffer.from('another secret of 32 bytes long!').toString('base64')}`;
     const run = runCliSync(['verify', '--secret', `${other},${SECRET}`, '--headers', headersFile, '--body', bodyFile, '--json']);
@@ -202,7 +202,7 @@ describe('switchyard verify', () => {
     });
   });
 
-  it('exits 1 with the reason for a changed body, a wrong secret and a stale timestamp', async () => {
+  it('exits 1 with the reason for a changed body, a wrong secret and a stale timestamp', { timeout: 60_000 }, async () => {
     const tampered = await signedFiles('tampered');
     await writeFile(tampered.bodyFile, '{"changed":true}');
     const changed = runCliSync(['verify', '--secret', SECRET, '--headers', tampered.headersFile, '--body', tampered.bodyFile]);
@@ -220,7 +220,7 @@ describe('switchyard verify', () => {
     expect(stale.stderr).toContain('(timestamp_too_old)');
   });
 
-  it('exits 1 naming the missing headers', async () => {
+  it('exits 1 naming the missing headers', { timeout: 60_000 }, async () => {
     const headersFile = join(dir, 'none.headers');
     await writeFile(headersFile, '{"content-type":"application/json"}');
     const run = runCliSync(['verify', '--secret', SECRET, '--headers', headersFile, '--body', headersFile]);

@@ -8,6 +8,12 @@ import { createInterface } from 'node:readline';
 
 export const BIN = join(import.meta.dirname, '../../packages/cli/bin/switchyard.ts');
 
+/** Long-running CLIs still alive when the test process exits (a test that timed out) are killed with it. */
+const running = new Set<ChildProcessWithoutNullStreams>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface CliResult {
   status: number | null;
   stdout: string;
@@ -52,6 +58,8 @@ export interface LongRunning {
 
 export function startCli(args: string[], env: Record<string, string | undefined> = {}): LongRunning {
   const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(env) });
+  running.add(child);
+  child.on('close', () => running.delete(child));
   const lines: { text: string; at: number }[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminToken } from '../../scripts/lib/dev-vars.ts';
-import { useLocalProxy as routeNeonThrough } from '../../scripts/lib/postgres.ts';
+import { routeThroughLocalProxy as routeNeonThrough } from '../../scripts/lib/postgres.ts';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.ts';
 import { bundleWorker, restartRuntime, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
 import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';

@@ -23,7 +23,7 @@ import {
   WebhookVerificationError,
 } from '../../packages/client/src/index.ts';
 import { adminToken } from '../../scripts/lib/dev-vars.ts';
-import { useLocalProxy } from '../../scripts/lib/postgres.ts';
+import { routeThroughLocalProxy } from '../../scripts/lib/postgres.ts';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.ts';
 import { bundleWorker, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
 import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';
@@ -48,7 +48,7 @@ function world(): Promise<World> {
     const bundle = await bundleWorker(join(workdir, 'bundle'));
     const wsProxy = await startWsProxy();
     cleanups.push(() => wsProxy.close());
-    useLocalProxy(wsProxy.endpoint);
+    routeThroughLocalProxy(wsProxy.endpoint);
     const database = await scratchDatabase('switchyard_client');
     cleanups.push(() => database.stop());
     const receiver = await startReceiver();

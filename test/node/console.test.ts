@@ -20,7 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createManagementClient, type ManagementClient } from '../../packages/client/src/index.ts';
 import { root } from '../../scripts/lib/demo.ts';
 import { adminToken } from '../../scripts/lib/dev-vars.ts';
-import { useLocalProxy } from '../../scripts/lib/postgres.ts';
+import { routeThroughLocalProxy } from '../../scripts/lib/postgres.ts';
 import { bundleWorker, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
 import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';
 import { makeEvent, send, signedIngest } from '../../scripts/lib/switchyard-api.ts';
@@ -75,7 +75,7 @@ function world(): Promise<World> {
     const bundle = await bundleWorker(join(workdir, 'bundle'));
     const wsProxy = await startWsProxy();
     cleanups.push(() => wsProxy.close());
-    useLocalProxy(wsProxy.endpoint);
+    routeThroughLocalProxy(wsProxy.endpoint);
     const database = await scratchDatabase('switchyard_console');
     cleanups.push(() => database.stop());
     const receiver = await startReceiver();
@@ -189,7 +189,7 @@ async function expiredToken(secret: string, claims: Record<string, unknown>): Pr
 }
 
 describe.skipIf(skip)('the console in headless Chromium', () => {
-  it('takes a person from the sign-in link through a failing endpoint to a retried, delivered event', { timeout: 300_000 }, async () => {
+  it('takes a person from the sign-in link through a failing endpoint to a retried, delivered event', { timeout: 600_000 }, async () => {
     const { origin, browser, admin, receiver } = await world();
     const { page, problems } = await openPage(browser);
 
@@ -241,7 +241,7 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
     await hasValue(page.getByLabel('Type'), 'orders.test');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     await visible(page.getByText(/Accepted as event #1/));
-    await expect.poll(() => receiver.received.length, { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => receiver.received.length, { timeout: 60_000 }).toBe(1);
     expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ type: 'orders.test', data: { hello: 'from the Switchyard console' } });
 
     // the event, its sequence and payload, and its delivery with the attempt
@@ -329,7 +329,7 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
     const sourceId = await page.evaluate(() => Object.keys(JSON.parse(sessionStorage.getItem('switchyard.console.source-secrets') ?? '{}'))[0] as string);
     const ingest = await send(origin, signedIngest({ tenantId: tenant, sourceId, secret }, [makeEvent('live-1', 1, { type: 'orders.shipped' })], 'single'));
     expect(ingest.status).toBe(202);
-    await visible(live.getByRole('link', { name: 'orders.shipped' }), 15_000);
+    await visible(live.getByRole('link', { name: 'orders.shipped' }), 30_000);
     await screen(page, 'events-live');
 
     // the remaining screens render their data
@@ -365,7 +365,7 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
 
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Metrics' }).click();
     const accepted = page.locator('.stat').filter({ hasText: 'Events accepted' }).locator('.stat-value');
-    await expect.poll(async () => Number(await accepted.textContent()), { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(async () => Number(await accepted.textContent()), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
     await visible(page.locator('figure canvas').first(), 30_000);
     await screen(page, 'metrics');
 
@@ -395,7 +395,7 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
     const progress = page.getByRole('form', { name: 'Replay events' }).getByRole('status');
     await hasText(progress, /completed.*events in the range, 3 deliveries created/s);
     await screen(page, 'replay');
-    await expect.poll(() => receiver.received.length, { timeout: 30_000 }).toBe(before + 3);
+    await expect.poll(() => receiver.received.length, { timeout: 60_000 }).toBe(before + 3);
     expect(problems).toEqual([]);
   });
 
@@ -416,7 +416,7 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
     await page.close();
   });
 
-  it("shows a portal link only its tenant's events, and no edit controls to a read link", { timeout: 180_000 }, async () => {
+  it("shows a portal link only its tenant's events, and no edit controls to a read link", { timeout: 300_000 }, async () => {
     const { origin, browser, api, receiver } = await world();
     const tenants: Record<'a' | 'b', { id: string; subscription: string }> = {} as never;
     for (const name of ['a', 'b'] as const) {
@@ -497,26 +497,26 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
 });
 
 /** Waits until the locator (its first match) is visible. */
-async function visible(locator: Locator, timeout = 15_000): Promise<void> {
+async function visible(locator: Locator, timeout = 30_000): Promise<void> {
   await locator.first().waitFor({ state: 'visible', timeout });
 }
 
 async function hasText(locator: Locator, text: string | RegExp): Promise<void> {
   await expect
-    .poll(async () => (await locator.allInnerTexts()).join('\n'), { timeout: 15_000 })
+    .poll(async () => (await locator.allInnerTexts()).join('\n'), { timeout: 30_000 })
     .toMatch(typeof text === 'string' ? new RegExp(escapeRegExp(text)) : text);
 }
 
 async function hasCount(locator: Locator, count: number): Promise<void> {
-  await expect.poll(() => locator.count(), { timeout: 15_000 }).toBe(count);
+  await expect.poll(() => locator.count(), { timeout: 30_000 }).toBe(count);
 }
 
 async function hasValue(locator: Locator, value: string): Promise<void> {
-  await expect.poll(() => locator.inputValue(), { timeout: 15_000 }).toBe(value);
+  await expect.poll(() => locator.inputValue(), { timeout: 30_000 }).toBe(value);
 }
 
 async function hasUrl(page: Page, url: string): Promise<void> {
-  await expect.poll(() => page.url(), { timeout: 15_000 }).toBe(url);
+  await expect.poll(() => page.url(), { timeout: 30_000 }).toBe(url);
 }
 
 function escapeRegExp(text: string): string {
@@ -525,7 +525,7 @@ function escapeRegExp(text: string): string {
 
 /** Clicks the screen's Refresh button until `target` shows (deliveries appear a moment after the event). */
 async function refreshUntil(page: Page, target: Locator): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   while (!(await target.isVisible())) {
     if (Date.now() > deadline) throw new Error('the screen never showed what it was waiting for');
     await page.waitForTimeout(500);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { useLocalProxy, type Database } from '../../scripts/lib/postgres.ts';
+import { routeThroughLocalProxy, type Database } from '../../scripts/lib/postgres.ts';
 import { bundleWorker, restartRuntime, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
 import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';
 import { connectApi, createSource, makeEvent, send, signedIngest } from '../../scripts/lib/switchyard-api.ts';
@@ -67,7 +67,7 @@ describe('live stream across a runtime restart', () => {
     cleanups.push(() => rm(work, { recursive: true, force: true }));
     const harnessProxy: WsProxy = await startWsProxy();
     cleanups.push(() => harnessProxy.close());
-    useLocalProxy(harnessProxy.endpoint);
+    routeThroughLocalProxy(harnessProxy.endpoint);
     const database: Database = await scratchDatabase('switchyard_stream');
     cleanups.push(() => database.stop());
     const workerProxy = await startWsProxy();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attribute, startCollector, type CollectedSpan, type Collector } from '../../scripts/lib/otlp-collector.ts';
-import { useLocalProxy } from '../../scripts/lib/postgres.ts';
+import { routeThroughLocalProxy } from '../../scripts/lib/postgres.ts';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.ts';
 import { bundleWorker, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
 import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';
@@ -39,7 +39,7 @@ function world(): Promise<World> {
     const bundle = await bundleWorker(join(workdir, 'bundle'));
     const wsProxy = await startWsProxy();
     cleanups.push(() => wsProxy.close());
-    useLocalProxy(wsProxy.endpoint);
+    routeThroughLocalProxy(wsProxy.endpoint);
     const database = await scratchDatabase('switchyard_otlp');
     cleanups.push(() => database.stop());
     const receiver = await startReceiver();
@@ -169,5 +169,24 @@ describe('OTLP span export', () => {
     expect(spans.ingest!.parentSpanId).toBeUndefined();
     expect(spans['delivery.attempt']!.parentSpanId).toBe(ingestSpanId);
     expect(delivered!.headers.traceparent).toBe(`00-${traceId}-${spans['delivery.attempt']!.spanId}-01`);
+  }, 240_000);
+
+  it('still accepts and delivers while the collector refuses every export', async () => {
+    const w = await world();
+    w.collector.failWith = 503;
+    try {
+      const before = w.receiver.received.length;
+      const refusedBefore = w.collector.refused;
+      const eventId = await ingestOne(w, {});
+      const [delivered] = (await w.receiver.waitFor(w.hookPath, before + 1, 20_000)).slice(before);
+      expect(JSON.parse(delivered!.body)).toMatchObject({ id: expect.any(String) });
+      expect(await storedTraceparent(w, eventId)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      await until(
+        () => (w.collector.refused > refusedBefore ? true : undefined),
+        () => 'no export reached the collector',
+      );
+    } finally {
+      w.collector.failWith = null;
+    }
   }, 240_000);
 });

@@ -13,15 +13,17 @@ export interface Api {
   connection: Connection;
   /** `--tenant` when given, else the `tenant` claim of a tenant token. */
   tenant(flag: string | undefined): string;
-  /** A call outside the typed client (routes newer than packages/client/openapi.json). */
-  raw<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
 export const USER_AGENT = 'switchyard-cli/0.1';
+/** No call waits longer: a runtime that vanished mid-request (a sleeping laptop) is a network error. */
+const TIMEOUT_MS = 30_000;
+
+const fetchWithTimeout = (request: Request) => fetch(request, { signal: AbortSignal.any([request.signal, AbortSignal.timeout(TIMEOUT_MS)]) });
 
 export async function connectApi(env: Record<string, string | undefined> = process.env): Promise<Api> {
   const connection = await resolveConnection(env);
-  const client = createManagementClient({ baseUrl: connection.url, token: connection.token, headers: { 'user-agent': USER_AGENT } });
+  const client = createManagementClient({ baseUrl: connection.url, token: connection.token, headers: { 'user-agent': USER_AGENT }, fetch: fetchWithTimeout });
   const claims = decodeToken(connection.token);
   return {
     client,
@@ -30,27 +32,6 @@ export async function connectApi(env: Record<string, string | undefined> = proce
       const tenant = flag || (typeof claims?.tenant === 'string' ? claims.tenant : undefined);
       if (!tenant) throw usageError('error: --tenant <tn_…> is required (the token is not a tenant token)');
       return tenant;
-    },
-    async raw<T>(method: string, path: string, body?: unknown): Promise<T> {
-      let response: Response;
-      try {
-        response = await fetch(`${connection.url}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${connection.token}`,
-            'user-agent': USER_AGENT,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(30_000),
-        });
-      } catch (error) {
-        throw networkError(connection.url, error);
-      }
-      const text = await response.text();
-      const parsed = text ? safeJson(text) : undefined;
-      if (!response.ok) throw problemError(response.status, parsed, response.statusText);
-      return parsed as T;
     },
   };
 }
@@ -65,12 +46,4 @@ export async function unwrap<D>(url: string, pending: Promise<{ data?: D; error?
   }
   if (!result.response.ok) throw problemError(result.response.status, result.error, result.response.statusText);
   return result.data as D;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -15,10 +15,13 @@ export const CLOUDEVENTS_JSON = 'application/cloudevents+json; charset=utf-8';
 export const WEBHOOK_USER_AGENT = 'Switchyard-Webhooks/1';
 const TIMEOUT_MS = 15_000;
 const BODY_LIMIT = 1024;
-/** Fields the API adds to the stored CloudEvent (src/http/routes/events.ts `present`). */
-const API_FIELDS = new Set(['ce_id', 'sequence', 'source_id', 'received_at']);
+/** Fields the API adds to the stored CloudEvent (`presentEvent` in src/durable/stream-render.ts). */
+const API_FIELDS = new Set(['ce_id', 'sequence', 'source_id', 'received_at', 'sha256']);
 
-/** The stored CloudEvent back from its API form, keys in the same order. */
+/**
+ * The stored CloudEvent back from its API form, keys in the same order: the stream renders events
+ * in Postgres's key order, so this is the webhook action's body byte for byte.
+ */
 export function webhookBody(event: ApiEvent): string {
   const stored: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(event)) {

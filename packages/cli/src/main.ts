@@ -11,7 +11,12 @@ import { types } from './commands/types.ts';
 import { verify } from './commands/verify.ts';
 
 export const root = defineCommand({
-  meta: { name: 'switchyard', version: '0.1.0', description: 'Switchyard from the terminal: listen, tail, send, trigger, manage' },
+  meta: {
+    name: 'switchyard',
+    version: '0.1.0',
+    description:
+      'Switchyard from the terminal: listen, tail, send, trigger, manage. Exit codes: 0 ok, 1 refused by the API / invalid, 2 usage, 3 not logged in or token refused, 4 runtime unreachable',
+  },
   subCommands: {
     login,
     logout,

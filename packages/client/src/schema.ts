@@ -1523,12 +1523,14 @@ export interface paths {
                         /** @description seconds to wait before each attempt; entry 0 is the wait before the first attempt, the length is the number of attempts */
                         retry_schedule?: number[] | null;
                         /**
-                         * @description consecutive failed attempts that disable the subscription
+                         * @description consecutive failed attempts that open its circuit breaker
                          * @default 50
                          */
                         failure_threshold?: number;
                         /** @description alias of status: false is disabled (default true) */
                         enabled?: boolean;
+                        /** @description how long the circuit breaker may stay open before a failed probe disables the subscription (default 432000: 5 days) */
+                        breaker_disable_after_seconds?: number;
                         /**
                          * @description active (default); paused: deliveries are planned but held, unattempted, until it is active again; disabled: enabled false
                          * @enum {string}
@@ -1636,7 +1638,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a subscription; enabling it again resets its failure count
+         * Change a subscription: status active | paused | disabled (resuming sends what the pause held); enabling it again resets its failure count
          * @description Tenant tokens need the `subscriptions:write` scope (or its resource's `write`, or `*`).
          */
         patch: {
@@ -1700,6 +1702,8 @@ export interface paths {
                         failure_threshold?: number;
                         /** @description alias of status: false is disabled (default true) */
                         enabled?: boolean;
+                        /** @description how long the circuit breaker may stay open before a failed probe disables the subscription (default 432000: 5 days) */
+                        breaker_disable_after_seconds?: number;
                         /**
                          * @description active (default); paused: deliveries are planned but held, unattempted, until it is active again; disabled: enabled false
                          * @enum {string}
@@ -3112,6 +3116,7 @@ export interface components {
                 p95: number | null;
             };
             consecutive_failures: number;
+            breaker: components["schemas"]["CircuitBreaker"];
             last_success_at: string | null;
             last_failure_at: string | null;
             /** @enum {string} */
@@ -3123,6 +3128,13 @@ export interface components {
             }[];
             /** @description true when the window held more than 100000 attempts: the numbers cover the newest ones */
             truncated: boolean;
+        };
+        /** @description closed: attempted; open: deliveries wait after failure_threshold failures in a row; half_open: a probe is out */
+        CircuitBreaker: {
+            /** @enum {string} */
+            state: "closed" | "open" | "half_open";
+            opened_at: string | null;
+            next_probe_at: string | null;
         };
         CreatedSubscription: components["schemas"]["Subscription"] & {
             /** @description whsec_ signing secret, shown only now (v1 signing) */
@@ -3148,6 +3160,8 @@ export interface components {
             /** @enum {string} */
             status: "active" | "paused" | "disabled";
             paused_at: string | null;
+            breaker: components["schemas"]["CircuitBreaker"];
+            breaker_disable_after_seconds: number;
             disabled_reason: string | null;
             failure_threshold: number;
             consecutive_failures: number;
@@ -3531,6 +3545,7 @@ export type SchemaPluginTestVerdict = components['schemas']['PluginTestVerdict']
 export type SchemaPluginInstance = components['schemas']['PluginInstance'];
 export type SchemaEventType = components['schemas']['EventType'];
 export type SchemaSubscriptionHealth = components['schemas']['SubscriptionHealth'];
+export type SchemaCircuitBreaker = components['schemas']['CircuitBreaker'];
 export type SchemaCreatedSubscription = components['schemas']['CreatedSubscription'];
 export type SchemaSubscription = components['schemas']['Subscription'];
 export type SchemaListenerWithSecret = components['schemas']['ListenerWithSecret'];

@@ -4,7 +4,7 @@ import { actorOf } from '../../tenancy/principal';
 import { findDelivery, listDeliveries, reopenDelivery } from '../../db/deliveries-view';
 import { deliveryOwner } from '../../db/listeners';
 import { problem, ProblemError } from '../../lib/problem';
-import type { DeliveryMessage } from '../../queues/messages';
+import type { DeliveryMessage } from '../../lib/queue-messages';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';

@@ -10,7 +10,7 @@ import { LISTENER_ACTION_TYPE } from '../../db/listeners';
 import { findSubscription } from '../../db/subscriptions';
 import { newId } from '../../lib/ids';
 import { problem, ProblemError } from '../../lib/problem';
-import type { RetryMessage } from '../../queues/messages';
+import type { RetryMessage } from '../../lib/queue-messages';
 import { actorOf } from '../../tenancy/principal';
 import type { AppEnv } from '../context';
 import { idParam, json, problemResponses, TenantParam, Timestamp } from '../schemas';

@@ -8,7 +8,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { metricTotals, type ScrapeLimits } from '../../db/metric-totals';
 import { CONTENT_TYPES, negotiateFormat, renderExposition } from '../../observability/exposition';
-import { scrapeFamilies, type LogDepths } from '../../observability/scrape';
+import { scrapeFamilies, type LogFigures } from '../../observability/scrape';
 import type { AppEnv } from '../context';
 import { database } from '../middleware/database';
 import { requireAdmin, requireAuth } from '../middleware/auth';
@@ -44,17 +44,17 @@ export function registerPrometheus(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     requireAdmin(c.var.principal);
     const totals = await metricTotals(c.var.db, SCRAPE_LIMITS);
-    const depths = new Map<string, LogDepths>();
+    const logs = new Map<string, LogFigures>();
     await Promise.all(
       totals.tenants.map(async ({ tenant_id }) => {
-        // a TenantLog that does not answer leaves its gauges out of this scrape rather than failing it
+        // a TenantLog that does not answer leaves its series out of this scrape rather than failing it
         const status = await c.env.TENANT_LOG.getByName(tenant_id)
           .status()
           .catch(() => null);
-        if (status) depths.set(tenant_id, { outboxDepth: status.outboxDepth, dispatchDepth: status.dispatchDepth });
+        if (status) logs.set(tenant_id, { lastSequence: status.lastSequence, outboxDepth: status.outboxDepth, dispatchDepth: status.dispatchDepth });
       }),
     );
     const format = negotiateFormat(c.req.header('accept'));
-    return c.body(renderExposition(scrapeFamilies(totals, depths), format), 200, { 'content-type': CONTENT_TYPES[format] });
+    return c.body(renderExposition(scrapeFamilies(totals, logs), format), 200, { 'content-type': CONTENT_TYPES[format] });
   });
 }

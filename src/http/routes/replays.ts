@@ -8,7 +8,7 @@ import { compileFilter } from '../../delivery/filter';
 import { problem, ProblemError } from '../../lib/problem';
 import { newId } from '../../lib/ids';
 import { TypePatternSchema } from '../../lib/type-pattern';
-import type { ReplayMessage } from '../../queues/messages';
+import type { ReplayMessage } from '../../lib/queue-messages';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';

@@ -1,11 +1,23 @@
 /** GET /v1/tenants/{t}/subscriptions/{id}/health: how a subscription's endpoint has been doing. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { findSubscription, SUBSCRIPTION_STATUSES } from '../../db/subscriptions';
+import { findSubscription, SUBSCRIPTION_STATUSES, type SubscriptionRow } from '../../db/subscriptions';
+import { breakerState } from '../../delivery/breaker';
 import { HEALTH_MAX_ATTEMPTS, HEALTH_WINDOWS, subscriptionHealth, type HealthWindow } from '../../db/subscription-health';
 import { problem, ProblemError } from '../../lib/problem';
 import type { AppEnv } from '../context';
 import { idParam, json, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
+
+export const Breaker = z
+  .object({
+    state: z.enum(['closed', 'open', 'half_open']),
+    opened_at: z.string().nullable(),
+    next_probe_at: z.string().nullable(),
+  })
+  .openapi('CircuitBreaker', { description: 'closed: attempted; open: deliveries wait after failure_threshold failures in a row; half_open: a probe is out' });
+
+/** A subscription's circuit breaker as the API shows it. */
+export const breakerView = (s: SubscriptionRow) => ({ state: breakerState(s), opened_at: s.breaker_opened_at, next_probe_at: s.breaker_probe_at });
 
 const WINDOWS = Object.keys(HEALTH_WINDOWS) as [HealthWindow, ...HealthWindow[]];
 
@@ -22,6 +34,7 @@ const Health = z
     success_rate: z.number().nullable().openapi({ description: 'delivered / attempts, null without attempts' }),
     latency_ms: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }),
     consecutive_failures: z.number(),
+    breaker: Breaker,
     last_success_at: z.string().nullable(),
     last_failure_at: z.string().nullable(),
     bucket: z.enum(['minute', 'hour']),
@@ -64,6 +77,7 @@ export function registerSubscriptionHealth(app: OpenAPIHono<AppEnv>): void {
         success_rate: h.attempts === 0 ? null : Math.round((h.delivered / h.attempts) * 10_000) / 10_000,
         latency_ms: { p50: h.p50, p95: h.p95 },
         consecutive_failures: subscription.consecutive_failures,
+        breaker: breakerView(subscription),
         last_success_at: h.last_success_at,
         last_failure_at: h.last_failure_at,
         bucket: HEALTH_WINDOWS[window].bucket,

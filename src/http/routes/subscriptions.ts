@@ -34,7 +34,7 @@ import { requirePluginType } from '../plugin-config';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
 import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
-import { registerSubscriptionHealth } from './subscription-health';
+import { Breaker, breakerView, registerSubscriptionHealth } from './subscription-health';
 
 const Patterns = z.array(TypePatternSchema).min(1).max(50);
 const Action = z
@@ -56,8 +56,14 @@ const Fields = {
   transformer: z.strictObject({ plugin_id: z.string() }).nullable().optional(),
   ordering: z.enum(['none', 'partition']).default('none').openapi({ description: 'partition: strict order per partition key' }),
   retry_schedule: retryScheduleSchema.nullable().optional(),
-  failure_threshold: z.int().min(1).max(10_000).default(50).openapi({ description: 'consecutive failed attempts that disable the subscription' }),
+  failure_threshold: z.int().min(1).max(10_000).default(50).openapi({ description: 'consecutive failed attempts that open its circuit breaker' }),
   enabled: z.boolean().optional().openapi({ description: 'alias of status: false is disabled (default true)' }),
+  breaker_disable_after_seconds: z
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .optional()
+    .openapi({ description: 'how long the circuit breaker may stay open before a failed probe disables the subscription (default 432000: 5 days)' }),
   status: z.enum(SUBSCRIPTION_STATUSES).optional().openapi({
     description: 'active (default); paused: deliveries are planned but held, unattempted, until it is active again; disabled: enabled false',
   }),
@@ -76,6 +82,8 @@ const SubscriptionSchema = z
     enabled: z.boolean(),
     status: z.enum(SUBSCRIPTION_STATUSES),
     paused_at: z.string().nullable(),
+    breaker: Breaker,
+    breaker_disable_after_seconds: z.number(),
     disabled_reason: z.string().nullable(),
     failure_threshold: z.number(),
     consecutive_failures: z.number(),
@@ -134,7 +142,7 @@ const routes = {
     path: '/v1/tenants/{tenantId}/subscriptions/{subscriptionId}',
     tags: ['subscriptions'],
     security: sec,
-    summary: 'Change a subscription; enabling it again resets its failure count',
+    summary: 'Change a subscription: status active | paused | disabled (resuming sends what the pause held); enabling it again resets its failure count',
     request: {
       params: SubParams,
       headers: z.object({ 'if-match': z.string().optional() }),
@@ -181,6 +189,8 @@ function present(s: SubscriptionRow) {
     enabled: s.enabled,
     status: s.status,
     paused_at: s.paused_at,
+    breaker: breakerView(s),
+    breaker_disable_after_seconds: s.breaker_disable_after_seconds,
     disabled_reason: s.disabled_reason,
     failure_threshold: s.failure_threshold,
     consecutive_failures: s.consecutive_failures,
@@ -282,6 +292,7 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       enabled: status.enabled ?? true,
       paused: status.paused ?? false,
       failureThreshold: body.failure_threshold,
+      breakerDisableAfterSeconds: body.breaker_disable_after_seconds ?? 432_000,
       ...resolved,
     };
     const signing = body.signing === 'v1a' ? await newEd25519Secret() : { secret: newWhsecSecret(), publicKey: null };
@@ -329,6 +340,7 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       ...(body.ordering ? { ordering: body.ordering } : {}),
       ...(body.retry_schedule !== undefined ? { retrySchedule: body.retry_schedule } : {}),
       ...(body.failure_threshold !== undefined ? { failureThreshold: body.failure_threshold } : {}),
+      ...(body.breaker_disable_after_seconds !== undefined ? { breakerDisableAfterSeconds: body.breaker_disable_after_seconds } : {}),
       ...requestedStatus(body, current),
       ...(await resolveFields(c, tenantId, body, current)),
     };

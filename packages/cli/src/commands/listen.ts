@@ -5,8 +5,9 @@
  * when it has one (a restarted `listen` picks up what it missed), else starts at the live head.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { components } from '@switchyard/client';
 import { defineCommand } from 'citty';
-import { type Api, connectApi } from '../api.ts';
+import { type Api, connectApi, unwrap } from '../api.ts';
 import { jsonArg, tenantArg } from '../cli.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
 import { type ForwardResult, forwardEvent } from '../forward.ts';
@@ -15,14 +16,7 @@ import { clock, note, printJson, printLine } from '../output.ts';
 import { type EventMessage, runStream } from '../stream.ts';
 import { filterArgs, interruptible, sinceFlag, typesList } from './stream-args.ts';
 
-interface Listener {
-  id: string;
-  name: string;
-  types: string[];
-  where: unknown;
-  secret: string;
-  last_sequence: number;
-}
+type Listener = components['schemas']['ListenerWithSecret'];
 
 export const listen = defineCommand({
   meta: { name: 'switchyard listen', description: "Forward the tenant's live events to a local URL as signed deliveries" },
@@ -41,11 +35,13 @@ export const listen = defineCommand({
     const tenant = api.tenant(args.tenant);
     const types = typesList(args.types);
     const where = args.where === undefined ? undefined : parseJsonFlag('--where', args.where);
-    const listener = await api.raw<Listener>('POST', `/v1/tenants/${encodeURIComponent(tenant)}/listeners`, {
-      name: args.name,
-      ...(types ? { types } : {}),
-      ...(where !== undefined ? { where } : {}),
-    });
+    const listener: Listener = await unwrap(
+      api.connection.url,
+      api.client.POST('/v1/tenants/{tenantId}/listeners', {
+        params: { path: { tenantId: tenant } },
+        body: { name: args.name, ...(types ? { types } : {}), ...(where !== undefined ? { where: where as Record<string, unknown> } : {}) },
+      }),
+    );
     const since = sinceFlag(args.since) ?? (listener.last_sequence > 0 ? listener.last_sequence : null);
     const { signal, done } = interruptible();
     const describeTypes = types ? types.join(',') : 'all';
@@ -128,10 +124,10 @@ async function report(
     ...(result.responseBody !== undefined ? { response_body: result.responseBody } : {}),
     started_at: result.startedAt,
   };
-  const path = `/v1/tenants/${encodeURIComponent(tenant)}/listeners/${encodeURIComponent(listener.id)}/attempts`;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await api.raw<Reported>('POST', path, body);
+      const params = { path: { tenantId: tenant, listenerId: listener.id } };
+      return await unwrap(api.connection.url, api.client.POST('/v1/tenants/{tenantId}/listeners/{listenerId}/attempts', { params, body }));
     } catch (error) {
       if (!(error instanceof CliError)) throw error;
       const status = error.problem?.status;

@@ -1,4 +1,4 @@
-/** Bodies of the delivery queue's messages, versioned (`noun.vN`); parsed with zod on receipt. */
+/** Bodies of the delivery queue's messages, versioned (`noun.vN`); parsed with zod on receipt. Here in lib/ because producers in every layer (routes, the TenantLog, pause/resume) and the consumer in queues/ share them. */
 import { z } from 'zod';
 
 export const deliveryV1 = z.object({
