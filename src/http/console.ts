@@ -36,8 +36,15 @@ function isNavigation(request: Request): boolean {
  * app's `index.html` for an app path, else a 404 problem; a 503 problem saying how to build the
  * console when it has not been built.
  */
-export async function serveConsole(request: Request, assets: Pick<Fetcher, 'fetch'>, frameAncestors: string, requestId?: string): Promise<Response> {
+export async function serveConsole(
+  request: Request,
+  assets: Pick<Fetcher, 'fetch'> | undefined,
+  frameAncestors: string,
+  requestId?: string,
+): Promise<Response> {
   const { pathname } = new URL(request.url);
+  // a runtime started without wrangler.toml's [assets] (a bare Miniflare, the fault suite) has no binding
+  if (!assets) return problemResponse(problem(503, 'console_unavailable', 'this runtime serves no static assets (no ASSETS binding), so no console'), requestId);
   let response = await assets.fetch(request);
   const appPath = !pathname.startsWith(HASHED_ASSETS) && (!STATIC_FILE.test(pathname) || isNavigation(request));
   const fallback = response.status === 404 && appPath;
@@ -78,6 +85,6 @@ export function registerConsole(app: OpenAPIHono<AppEnv>): void {
   // a static file server, so middleware as Hono's serveStatic is: other methods go on to the 404/405
   app.use('/console/*', async function consoleFiles(c, next) {
     if ((c.req.method !== 'GET' && c.req.method !== 'HEAD') || !c.req.path.startsWith(CONSOLE_PATH)) return next();
-    return serveConsole(c.req.raw, c.env.ASSETS, configOf(c.env).portalFrameAncestors, c.get('requestId'));
+    return serveConsole(c.req.raw, (c.env as Partial<Env>).ASSETS, configOf(c.env).portalFrameAncestors, c.get('requestId'));
   });
 }

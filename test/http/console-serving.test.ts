@@ -128,6 +128,17 @@ describe('console serving', () => {
     }
   });
 
+  it('answers 503 console_unavailable, not 500, on a runtime started without the ASSETS binding', async () => {
+    for (const path of ['/console/', '/console/events/evt_1', '/console/assets/app.js']) {
+      const env = { ...testEnv, ASSETS: undefined, PORTAL_FRAME_ANCESTORS: '' };
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`${BASE}${path}`), env, ctx);
+      await waitOnExecutionContext(ctx);
+      expect(res.status, path).toBe(503);
+      expect((await res.json<{ code: string }>()).code).toBe('console_unavailable');
+    }
+  });
+
   it('serves /console/ from the real assets binding: the built app, or how to build it', async () => {
     const res = await call('/console/events/evt_1');
     expectSecurityHeaders(res);
