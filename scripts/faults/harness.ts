@@ -82,6 +82,8 @@ export async function launch(
     port: options.port,
     // the redrive sweep, on a faster clock than production's every minute after five
     cronEverySeconds: 5,
+    // wrangler.toml's static assets in front, as a deploy has them (the fuzzing reaches / and /console/)
+    assets: true,
     onLog: (line) => {
       logs.push(line);
       if (process.env.FAULTS_VERBOSE) console.error(line);
