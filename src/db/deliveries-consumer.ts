@@ -4,7 +4,6 @@
  * query is keyed by delivery ids a tenant owns.
  */
 import type { Db } from './client';
-import type { AttemptView } from './deliveries-view';
 import { storableJson } from '../lib/storable';
 
 /** A delivery claimed for one attempt, with everything the attempt needs. */
@@ -88,7 +87,23 @@ export async function deliveryStatuses(db: Db, ids: string[]): Promise<DeliveryS
   return result.rows.map((r) => ({ ...r, lease_left: r.lease_left ?? 0 }));
 }
 
-export interface AttemptRecord extends AttemptView {
+export interface AttemptRecord {
+  attempt: number;
+  started_at: string;
+  latency_ms: number;
+  outcome: string;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+  /** The request as sent and the answer's head (src/delivery/exchange.ts); absent when nothing was sent. */
+  request_method?: string | null;
+  request_url?: string | null;
+  request_headers?: Record<string, string> | null;
+  request_body?: string | null;
+  request_body_bytes?: number | null;
+  request_body_truncated?: boolean;
+  response_headers?: Record<string, string> | null;
+  response_body_truncated?: boolean;
   tenant_id: string;
   delivery_id: string;
   subscription_id: string;
@@ -123,10 +138,15 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
     `WITH x AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id text, delivery_id text, subscription_id text, attempt int,
               started_at timestamptz, latency_ms int, outcome text, status_code int, error text, response_body text,
+              request_method text, request_url text, request_headers jsonb, request_body text, request_body_bytes int,
+              request_body_truncated boolean, response_headers jsonb, response_body_truncated boolean,
               status text, next_attempt_at timestamptz)
      ), a AS (
-       INSERT INTO delivery_attempts (tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body)
-       SELECT tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body FROM x
+       INSERT INTO delivery_attempts (tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body,
+              request_method, request_url, request_headers, request_body, request_body_bytes, request_body_truncated, response_headers, response_body_truncated)
+       SELECT tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body,
+              request_method, request_url, request_headers, request_body, request_body_bytes, COALESCE(request_body_truncated, false),
+              response_headers, COALESCE(response_body_truncated, false) FROM x
         -- a delivery whose tenant was deleted while its attempt ran is gone: its record would fail the whole batch
         WHERE EXISTS (SELECT 1 FROM deliveries e WHERE e.id = x.delivery_id)
        ON CONFLICT (delivery_id, attempt) DO NOTHING

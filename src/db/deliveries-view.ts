@@ -56,6 +56,10 @@ export interface AttemptView {
   status_code: number | null;
   error: string | null;
   response_body: string | null;
+  /** The request as sent (src/delivery/exchange.ts); null when the attempt sent none, or was recorded before it was kept. */
+  request: { method: string; url: string; headers: Record<string, string>; body: string | null; body_truncated: boolean } | null;
+  /** The answer; `status` null when none came, `headers` null when not kept. */
+  response: { status: number | null; headers: Record<string, string> | null; body: string | null; body_truncated: boolean };
 }
 
 export async function findDelivery(
@@ -66,7 +70,11 @@ export async function findDelivery(
   const result = await db.query<RawView & { partition_key: string | null; attempt_log: AttemptView[] }>(
     `SELECT ${VIEW}, partition_key,
        (SELECT COALESCE(json_agg(json_build_object('attempt', a.attempt, 'started_at', a.started_at, 'latency_ms', a.latency_ms, 'outcome', a.outcome,
-                 'status_code', a.status_code, 'error', a.error, 'response_body', a.response_body) ORDER BY a.attempt), '[]')
+                 'status_code', a.status_code, 'error', a.error, 'response_body', a.response_body,
+                 'request', CASE WHEN a.request_method IS NULL THEN NULL ELSE json_build_object('method', a.request_method, 'url', a.request_url,
+                   'headers', COALESCE(a.request_headers, '{}'::jsonb), 'body', a.request_body, 'body_truncated', a.request_body_truncated) END,
+                 'response', json_build_object('status', a.status_code, 'headers', a.response_headers, 'body', a.response_body,
+                   'body_truncated', a.response_body_truncated)) ORDER BY a.attempt), '[]')
           FROM delivery_attempts a WHERE a.delivery_id = d.id) AS attempt_log
        FROM deliveries d WHERE tenant_id = $1 AND id = $2`,
     [tenantId, id],

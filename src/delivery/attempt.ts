@@ -1,12 +1,15 @@
 /**
  * One attempt of one delivery: the subscription's transformer (if any), then its action, through the
  * guarded fetch. Returns what happened; never throws for anything a plugin or destination does.
+ * With `deps.exchange`, the last request the action sent through the guarded fetch and its answer's
+ * head are left there, masked and bounded (./exchange.ts), for the attempt's record.
  */
 import { runAction, runTransformer, type Instance } from '../plugins/runner';
 import { pluginType } from '../plugins/registry';
-import { openSecrets } from '../plugins/secret-fields';
+import { maskSecrets, openSecrets } from '../plugins/secret-fields';
 import type { ActionOutcome, ActionPlugin, PluginEvent, ScriptSandbox, TransformerPlugin } from '../plugins/types';
 import type { ClaimedDelivery } from '../db/deliveries-consumer';
+import { finishExchange, secretValues, type Exchange } from './exchange';
 import { createGuardedFetch } from './guarded-fetch';
 
 export type AttemptResult = ActionOutcome | { kind: 'skipped'; reason: string };
@@ -20,6 +23,8 @@ export interface AttemptDeps {
   sandbox?: ScriptSandbox;
   /** What the guarded fetch fetches with (the delivery.attempt span notes the outbound traceparent); default: fetch. */
   fetchImpl?: typeof fetch;
+  /** Receives the request as sent and the answer's head (both null when nothing was sent). */
+  exchange?: Exchange;
 }
 
 function instance<P>(kind: string, type: string | null, config: unknown, name: string): Instance<P> {
@@ -52,11 +57,21 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
   }
   const actionConfig = await openSecrets(deps.encryptionKey, pluginType(delivery.action_type), delivery.action_config);
   const action = instance<ActionPlugin>('action', delivery.action_type, actionConfig, delivery.action_plugin_id ?? delivery.action_type);
-  return runAction(
-    delivery.tenant_id,
-    action,
-    { event, deliveryId: delivery.id, subscriptionId: delivery.subscription_id, attempt: delivery.attempts, secrets: deps.secrets },
-    createGuardedFetch({ allowlist: deps.allowlist, fetchImpl: deps.fetchImpl }),
-    { sandbox: deps.sandbox },
-  );
+  const raw: Exchange | undefined = deps.exchange ? { request: null, response: null } : undefined;
+  try {
+    return await runAction(
+      delivery.tenant_id,
+      action,
+      { event, deliveryId: delivery.id, subscriptionId: delivery.subscription_id, attempt: delivery.attempts, secrets: deps.secrets },
+      createGuardedFetch({ allowlist: deps.allowlist, fetchImpl: deps.fetchImpl, exchange: raw }),
+      { sandbox: deps.sandbox },
+    );
+  } finally {
+    if (deps.exchange && raw) {
+      // the config's write-only values and the signing secrets never reach the record in clear
+      const type = pluginType(delivery.action_type);
+      const secrets = [...secretValues(actionConfig, maskSecrets(type, actionConfig)), ...deps.secrets];
+      Object.assign(deps.exchange, finishExchange(raw, secrets));
+    }
+  }
 }

@@ -44,7 +44,8 @@ export async function serveConsole(
 ): Promise<Response> {
   const { pathname } = new URL(request.url);
   // a runtime started without wrangler.toml's [assets] (a bare Miniflare, the fault suite) has no binding
-  if (!assets) return problemResponse(problem(503, 'console_unavailable', 'this runtime serves no static assets (no ASSETS binding), so no console'), requestId);
+  if (!assets)
+    return problemResponse(problem(503, 'console_unavailable', 'this runtime serves no static assets (no ASSETS binding), so no console'), requestId);
   let response = await assets.fetch(request);
   const appPath = !pathname.startsWith(HASHED_ASSETS) && (!STATIC_FILE.test(pathname) || isNavigation(request));
   const fallback = response.status === 404 && appPath;

@@ -10,6 +10,7 @@
  * loses the attempts nor leaves the deliveries waiting out their lease.
  */
 import { attemptDelivery } from '../delivery/attempt';
+import type { Exchange } from '../delivery/exchange';
 import { breakerEvents, releaseRecovered } from '../delivery/breaker';
 import { disabledSubscriptionEvents, settle, type AttemptRun, type DeliveryState, type SystemEventSpec } from '../delivery/settle';
 import { configOf } from '../config';
@@ -70,7 +71,8 @@ export async function deliverBatch(
     ).map((d) => [d.id, d]),
   );
   const spans = spanRecorder(env);
-  const runs = await runAttempts(db, env, claimed, sandboxes, spans);
+  const exchanges = new Map<string, Exchange>();
+  const runs = await runAttempts(db, env, claimed, sandboxes, spans, exchanges);
   ctx.waitUntil(exportSpans(spans));
 
   const now = Date.now();
@@ -83,7 +85,7 @@ export async function deliverBatch(
   }));
   const acked = settled.flatMap(({ s }) => (s.kind === 'ack' ? [s] : []));
 
-  const records = settled.flatMap(({ s }) => (s.record ? [s.record] : []));
+  const records = settled.flatMap(({ s }) => (s.record ? [withExchange(s.record, exchanges.get(s.record.delivery_id))] : []));
   const gone = acked.flatMap((s) => (s.gone ? [s.gone] : []));
   let health: SubscriptionHealth[] = [];
   if (records.length > 0) {
@@ -130,6 +132,23 @@ function stateOf(
   return other.held && other.lease_left === 0 ? { kind: 'held' } : { kind: 'leased', leaseLeftSeconds: other.lease_left };
 }
 
+/** The attempt's record with the request it sent and its answer's head, when it sent one. */
+function withExchange(record: AttemptRecord, exchange: Exchange | undefined): AttemptRecord {
+  const request = exchange?.request;
+  if (!request) return record;
+  return {
+    ...record,
+    request_method: request.method,
+    request_url: request.url,
+    request_headers: request.headers,
+    request_body: request.body,
+    request_body_bytes: request.bodyBytes,
+    request_body_truncated: request.bodyTruncated,
+    response_headers: exchange?.response?.headers ?? null,
+    response_body_truncated: exchange?.response?.bodyTruncated ?? false,
+  };
+}
+
 /** Runs the claimed deliveries' attempts, keeping their leases while slow receivers hold the batch. */
 async function runAttempts(
   db: Db,
@@ -137,6 +156,7 @@ async function runAttempts(
   claimed: Map<string, ClaimedDelivery>,
   sandboxes: SandboxProvider | undefined,
   spans: SpanRecorder | null,
+  exchanges: Map<string, Exchange>,
 ): Promise<Map<string, AttemptRun>> {
   const runs = new Map<string, AttemptRun>();
   const queue = [...claimed.values()];
@@ -152,6 +172,8 @@ async function runAttempts(
         for (let d = queue.shift(); d; d = queue.shift()) {
           const startedAt = new Date();
           const span = startAttemptSpan(spans, d);
+          const exchange: Exchange = { request: null, response: null };
+          exchanges.set(d.id, exchange);
           const result = d.subscription_enabled
             ? await attemptDelivery(d, {
                 allowlist,
@@ -159,6 +181,7 @@ async function runAttempts(
                 encryptionKey: env.ENCRYPTION_KEY,
                 sandbox: sandboxes?.(d.tenant_id),
                 fetchImpl: span?.fetchImpl,
+                exchange,
               })
             : ({ kind: 'rejected', error: 'the subscription is disabled' } as const);
           span?.end(result);

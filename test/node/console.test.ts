@@ -48,7 +48,7 @@ if (skip)
 interface Receiver {
   url: string;
   failing: boolean;
-  received: { path: string; body: string }[];
+  received: { path: string; body: string; signature: string }[];
   server: Server;
 }
 
@@ -114,7 +114,7 @@ function startReceiver(): Promise<Receiver> {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
-      receiver.received.push({ path: request.url ?? '', body });
+      receiver.received.push({ path: request.url ?? '', body, signature: String(request.headers['webhook-signature']) });
       if (receiver.failing) {
         response.writeHead(500, { 'content-type': 'application/json' });
         response.end(JSON.stringify({ error: 'orders database is down', retry: 'later' }));
@@ -278,6 +278,16 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
       await hasText(attempt, 'HTTP 500');
       await hasText(attempt.getByLabel(/Response body of attempt/), 'orders database is down');
     }
+    // the request as sent: its body and the Standard Webhooks signature the receiver got
+    const sent = receiver.received[1]!;
+    await hasText(attempts.first().getByLabel('Request body of attempt 1'), `"${JSON.parse(sent.body).id}"`);
+    await hasText(
+      attempts
+        .first()
+        .getByRole('table', { name: 'Request headers of attempt 1' })
+        .getByRole('row', { name: /webhook-signature/ }),
+      sent.signature,
+    );
     await screen(page, 'delivery-failed');
 
     // fixed: one click on Retry and the delivery goes through
@@ -366,7 +376,8 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Metrics' }).click();
     const accepted = page.locator('.stat').filter({ hasText: 'Events accepted' }).locator('.stat-value');
     await expect.poll(async () => Number(await accepted.textContent()), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
-    await visible(page.locator('figure canvas').first(), 30_000);
+    // the metrics over time (GET …/metrics/series) drawn as a uPlot chart
+    await visible(page.getByRole('img', { name: 'Events accepted per second' }).locator('canvas'), 30_000);
     await screen(page, 'metrics');
 
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Audit log' }).click();

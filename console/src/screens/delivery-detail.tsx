@@ -1,8 +1,11 @@
-/** One delivery with every attempt (status, latency, error, response body) and a Retry button. */
+/**
+ * One delivery with every attempt (status, latency, error; the request as sent and the response, each
+ * collapsible, open for an attempt that failed) and a Retry button.
+ */
 import { useEffect, useState } from 'react';
 import { ErrorBox, Id, Loaded, PageHeader, Status, Time } from '../components/bits';
-import { LongText } from '../components/json-view';
-import { api, ok } from '../lib/api';
+import { JsonView, LongText } from '../components/json-view';
+import { api, type components, ok } from '../lib/api';
 import { Link } from '../lib/router';
 import { can } from '../lib/session';
 import { useSession } from '../lib/session-context';
@@ -118,12 +121,7 @@ export default function DeliveryDetail({ tenant, id }: { tenant: string; id: str
                         <span className="muted">Error:</span> {a.error}
                       </p>
                     ) : null}
-                    {a.response_body ? (
-                      <details open={a.outcome !== 'delivered'}>
-                        <summary>Response body</summary>
-                        <LongText text={a.response_body} label={`Response body of attempt ${a.attempt}`} />
-                      </details>
-                    ) : null}
+                    <AttemptExchange attempt={a} />
                   </li>
                 ))}
               </ol>
@@ -132,5 +130,82 @@ export default function DeliveryDetail({ tenant, id }: { tenant: string; id: str
         )}
       </Loaded>
     </>
+  );
+}
+
+type Attempt = components['schemas']['DeliveryAttempt'];
+
+/** The request as sent and the response of one attempt, each in its own collapsible section. */
+function AttemptExchange({ attempt: a }: { attempt: Attempt }) {
+  const open = a.outcome !== 'delivered';
+  const { request, response } = a;
+  const hasResponse = response.status !== null || response.body !== null || (response.headers !== null && Object.keys(response.headers).length > 0);
+  return (
+    <>
+      {request ? (
+        <details open={open} className="attempt-request">
+          <summary>Request</summary>
+          <p className="attempt-line">
+            <code className="wrap">
+              {request.method} {request.url}
+            </code>
+          </p>
+          <HeaderTable headers={request.headers} label={`Request headers of attempt ${a.attempt}`} />
+          {request.body !== null && request.body !== '' ? (
+            <>
+              <Body text={request.body} label={`Request body of attempt ${a.attempt}`} />
+              {request.body_truncated ? <p className="muted small">Only the first 16 KiB of the body is kept.</p> : null}
+            </>
+          ) : (
+            <p className="muted small">{request.body === null ? 'The body was streamed and not kept.' : 'No body.'}</p>
+          )}
+        </details>
+      ) : null}
+      {hasResponse ? (
+        <details open={open} className="attempt-response">
+          <summary>Response</summary>
+          <p className="attempt-line">{response.status !== null ? <code>HTTP {response.status}</code> : <span className="muted">No answer</span>}</p>
+          {response.headers ? <HeaderTable headers={response.headers} label={`Response headers of attempt ${a.attempt}`} /> : null}
+          {response.body ? (
+            <>
+              <Body text={response.body} label={`Response body of attempt ${a.attempt}`} />
+              {response.body_truncated ? <p className="muted small">Only the first 1 KiB of the body is kept.</p> : null}
+            </>
+          ) : null}
+        </details>
+      ) : null}
+    </>
+  );
+}
+
+/** A body: JSON highlighted, anything else (or JSON cut at its bound) as text. */
+function Body({ text, label }: { text: string; label: string }) {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return <LongText text={text} label={label} />;
+  }
+  return <JsonView value={value} label={label} />;
+}
+
+function HeaderTable({ headers, label }: { headers: Record<string, string>; label: string }) {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return <p className="muted small">No headers.</p>;
+  return (
+    <table className="headers small" aria-label={label}>
+      <tbody>
+        {entries.map(([name, value]) => (
+          <tr key={name}>
+            <th scope="row">
+              <code>{name}</code>
+            </th>
+            <td>
+              <code className="wrap">{value}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

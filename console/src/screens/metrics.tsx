@@ -1,27 +1,36 @@
 /**
- * Metrics: the tenant's ingest and delivery figures over a chosen window (GET …/metrics), and charts of
- * the last minute's figures sampled every 10 s while this screen is open (the API reports windows, not
- * series, so the series is the console's own sampling).
+ * Metrics: the tenant's ingest and delivery figures over a chosen window (GET …/metrics) and the same
+ * figures over time (GET …/metrics/series: per minute for 1h, per hour for 24h and 7d) as uPlot charts,
+ * loaded lazily with the chart component.
  */
-import { lazy, Suspense, useEffect, useState } from 'react';
-import { Empty, ErrorBox, Loaded, PageHeader, Time } from '../components/bits';
+import { lazy, Suspense, useMemo } from 'react';
+import { Empty, Loaded, Loading, PageHeader, Time } from '../components/bits';
+import type { Line } from '../components/series-chart';
 import { api, type components, ok } from '../lib/api';
 import { setQuery, useLocation } from '../lib/router';
 import { useResource } from '../lib/use-resource';
 
-const Chart = lazy(() => import('../components/sparkline'));
-const WINDOWS = ['15m', '1h', '24h', '7d', '30d'];
-const SAMPLE_MS = 10_000;
+const SeriesChart = lazy(() => import('../components/series-chart'));
+const WINDOWS = ['1h', '24h', '7d'] as const;
+type Window = (typeof WINDOWS)[number];
 type Metrics = components['schemas']['TenantMetrics'];
+type Series = components['schemas']['TenantMetricsSeries'];
+/** Rejection codes drawn as their own line; the rest are summed as "other". */
+const CODE_LINES = 5;
+const PERCENT: [number, number] = [0, 100];
+const CODE_COLORS = ['#dc2626', '#ea580c', '#ca8a04', '#db2777', '#7c3aed', '#6b7280'];
 
 export default function MetricsScreen({ tenant }: { tenant: string }) {
   const { query } = useLocation();
-  const window = WINDOWS.includes(query.get('window') ?? '') ? query.get('window')! : '1h';
+  const window: Window = (WINDOWS as readonly string[]).includes(query.get('window') ?? '') ? (query.get('window') as Window) : '1h';
   const metrics = useResource(
     () => ok(api().GET('/v1/tenants/{tenantId}/metrics', { params: { path: { tenantId: tenant }, query: { window } } })),
     [tenant, window],
   );
-  const samples = useSamples(tenant);
+  const series = useResource(
+    () => ok(api().GET('/v1/tenants/{tenantId}/metrics/series', { params: { path: { tenantId: tenant }, query: { window } } })),
+    [tenant, window],
+  );
   return (
     <>
       <PageHeader title="Metrics">
@@ -33,67 +42,103 @@ export default function MetricsScreen({ tenant }: { tenant: string }) {
             ))}
           </select>
         </label>
-        <button type="button" onClick={metrics.reload}>
+        <button
+          type="button"
+          onClick={() => {
+            metrics.reload();
+            series.reload();
+          }}
+        >
           Refresh
         </button>
       </PageHeader>
       <Loaded resource={metrics} what="Loading metrics">
         {(m) => <Figures m={m} />}
       </Loaded>
-      <h2>Last minute, sampled every 10 s</h2>
-      {samples.error ? <ErrorBox error={samples.error} /> : null}
-      {samples.points.length < 2 ? (
-        <p className="muted">Collecting samples… (charts appear after the second sample)</p>
+      <Loaded resource={series} what="Loading the metrics over time">
+        {(s) => <Charts s={s} />}
+      </Loaded>
+    </>
+  );
+}
+
+function Charts({ s }: { s: Series }) {
+  const per = s.bucket_seconds === 60 ? 'minute' : 'hour';
+  const data = useMemo(() => {
+    const times = s.series.map((p) => Date.parse(p.at) / 1000);
+    const totals = new Map<string, number>();
+    for (const p of s.series) for (const [code, n] of Object.entries(p.rejected)) totals.set(code, (totals.get(code) ?? 0) + n);
+    const codes = [...totals].sort((a, b) => b[1] - a[1]).map(([code]) => code);
+    const named = codes.slice(0, CODE_LINES);
+    const rejected: Line[] = named.map((code, i) => ({ label: code, color: CODE_COLORS[i]!, values: s.series.map((p) => p.rejected[code] ?? 0) }));
+    if (codes.length > CODE_LINES) {
+      rejected.push({
+        label: 'other',
+        color: CODE_COLORS[CODE_LINES]!,
+        values: s.series.map((p) => Object.entries(p.rejected).reduce((n, [code, c]) => (named.includes(code) ? n : n + c), 0)),
+      });
+    }
+    const rate = (n: number) => Math.round((n / s.bucket_seconds) * 1000) / 1000;
+    return {
+      times,
+      accepted: [{ label: 'accepted/s', color: '#2563eb', values: s.series.map((p) => rate(p.events_accepted)) }],
+      rejected,
+      deliveries: [
+        { label: 'delivered', color: '#16a34a', values: s.series.map((p) => p.deliveries_delivered) },
+        { label: 'failed', color: '#dc2626', values: s.series.map((p) => p.deliveries_failed) },
+      ],
+      ratio: [{ label: 'success', color: '#7c3aed', values: s.series.map((p) => (p.success_ratio === null ? null : Math.round(p.success_ratio * 1000) / 10)) }],
+      latency: [
+        { label: 'p50', color: '#0891b2', values: s.series.map((p) => p.latency_ms.p50) },
+        { label: 'p95', color: '#ea580c', values: s.series.map((p) => p.latency_ms.p95) },
+      ],
+      empty: s.series.every(
+        (p) => p.events_accepted === 0 && p.attempts === 0 && p.deliveries_delivered === 0 && p.deliveries_failed === 0 && codes.length === 0,
+      ),
+    };
+  }, [s]);
+  return (
+    <section aria-label="Metrics over time">
+      <h2>Over time, per {per}</h2>
+      <p className="muted small">
+        From <Time at={s.from} /> to <Time at={s.to} />
+        {s.truncated ? ' · attempt figures cover the newest attempts only (the window held more than the read cap)' : ''}
+      </p>
+      {data.empty ? (
+        <Empty>
+          <p>Nothing happened in this window: no events, rejected requests or deliveries.</p>
+        </Empty>
       ) : (
-        <Suspense fallback={null}>
+        <Suspense fallback={<Loading what="Loading charts" />}>
           <div className="charts">
             <figure>
-              <figcaption>Events accepted and rejected per minute</figcaption>
-              <Chart
-                axes
-                label="Events accepted and rejected per minute"
-                width={480}
-                height={180}
-                times={samples.points.map((p) => p.t)}
-                series={[
-                  { label: 'accepted', values: samples.points.map((p) => p.accepted), color: '#2563eb' },
-                  { label: 'rejected', values: samples.points.map((p) => p.rejected), color: '#dc2626' },
-                ]}
-              />
+              <figcaption>Events accepted per second</figcaption>
+              <SeriesChart label="Events accepted per second" times={data.times} lines={data.accepted} />
             </figure>
             <figure>
-              <figcaption>Deliveries per minute and success ratio (%)</figcaption>
-              <Chart
-                axes
-                label="Deliveries per minute and success ratio"
-                width={480}
-                height={180}
-                times={samples.points.map((p) => p.t)}
-                series={[
-                  { label: 'delivered', values: samples.points.map((p) => p.delivered), color: '#16a34a' },
-                  { label: 'failed', values: samples.points.map((p) => p.failed), color: '#dc2626' },
-                  { label: 'success %', values: samples.points.map((p) => p.ratio), color: '#7c3aed' },
-                ]}
-              />
+              <figcaption>Rejected requests per {per}, by code</figcaption>
+              {data.rejected.length === 0 ? (
+                <p className="muted">No rejected requests in this window.</p>
+              ) : (
+                <SeriesChart label={`Rejected requests per ${per} by code`} times={data.times} lines={data.rejected} />
+              )}
             </figure>
             <figure>
-              <figcaption>Accepted-to-delivered latency (ms)</figcaption>
-              <Chart
-                axes
-                label="Accepted-to-delivered latency"
-                width={480}
-                height={180}
-                times={samples.points.map((p) => p.t)}
-                series={[
-                  { label: 'p50', values: samples.points.map((p) => p.p50), color: '#0891b2' },
-                  { label: 'p95', values: samples.points.map((p) => p.p95), color: '#ea580c' },
-                ]}
-              />
+              <figcaption>Deliveries per {per} (by creation), delivered and failed</figcaption>
+              <SeriesChart label={`Deliveries delivered and failed per ${per}`} times={data.times} lines={data.deliveries} />
+            </figure>
+            <figure>
+              <figcaption>Attempt success ratio (%)</figcaption>
+              <SeriesChart label="Attempt success ratio" times={data.times} lines={data.ratio} unit="%" range={PERCENT} />
+            </figure>
+            <figure>
+              <figcaption>Attempt latency p50 / p95 (ms)</figcaption>
+              <SeriesChart label="Attempt latency p50 and p95" times={data.times} lines={data.latency} unit=" ms" />
             </figure>
           </div>
         </Suspense>
       )}
-    </>
+    </section>
   );
 }
 
@@ -169,57 +214,4 @@ function Stat({ label, value }: { label: string; value: string | number }) {
       <span className="stat-label">{label}</span>
     </div>
   );
-}
-
-interface Point {
-  t: number;
-  accepted: number;
-  rejected: number;
-  delivered: number;
-  failed: number;
-  ratio: number | null;
-  p50: number | null;
-  p95: number | null;
-}
-
-function useSamples(tenant: string): { points: Point[]; error: Error | null } {
-  const [points, setPoints] = useState<Point[]>([]);
-  const [error, setError] = useState<Error | null>(null);
-  useEffect(() => {
-    let stopped = false;
-    setPoints([]);
-    const sample = async () => {
-      try {
-        const m = await ok(api().GET('/v1/tenants/{tenantId}/metrics', { params: { path: { tenantId: tenant }, query: { window: '1m' } } }));
-        if (stopped) return;
-        const delivered = m.deliveries.by_status.delivered ?? 0;
-        const failed = m.deliveries.by_status.failed ?? 0;
-        setError(null);
-        setPoints((old) =>
-          [
-            ...old,
-            {
-              t: Date.now() / 1000,
-              accepted: m.events.accepted,
-              rejected: m.events.rejected.total,
-              delivered,
-              failed,
-              ratio: delivered + failed ? (delivered / (delivered + failed)) * 100 : null,
-              p50: m.deliveries.latency_ms.p50,
-              p95: m.deliveries.latency_ms.p95,
-            },
-          ].slice(-360),
-        );
-      } catch (err) {
-        if (!stopped) setError(err as Error);
-      }
-    };
-    void sample();
-    const timer = setInterval(sample, SAMPLE_MS);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [tenant]);
-  return { points, error };
 }

@@ -2546,6 +2546,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/metrics/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ingest and delivery metrics over time, per minute (1h) or per hour (24h, 7d)
+         * @description Tenant tokens need the `metrics:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1h (per-minute buckets), 24h or 7d (per-hour buckets) */
+                    window?: "1h" | "24h" | "7d";
+                };
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Metrics series */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TenantMetricsSeries"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -3242,6 +3290,32 @@ export interface components {
             status_code: number | null;
             error: string | null;
             response_body: string | null;
+            request: components["schemas"]["DeliveryAttemptRequest"];
+            response: components["schemas"]["DeliveryAttemptResponse"];
+        };
+        /** @description the request as sent; null when the attempt sent none (a transformer failed, the destination was refused) or predates its recording */
+        DeliveryAttemptRequest: {
+            method: string;
+            /** @description the URL requested, configured secret values masked */
+            url: string;
+            /** @description headers as sent: at most 50, values cut at 1 KiB; configured secret values are `********`, Standard Webhooks signature headers are kept */
+            headers: {
+                [key: string]: string;
+            };
+            /** @description the body as sent, its first 16 KiB; null when it was a stream */
+            body: string | null;
+            body_truncated: boolean;
+        } | null;
+        DeliveryAttemptResponse: {
+            /** @description null when no answer came (network error, timeout) */
+            status: number | null;
+            /** @description at most 50, values cut at 1 KiB; null when none came or not recorded */
+            headers: {
+                [key: string]: string;
+            } | null;
+            /** @description the first 1 KiB */
+            body: string | null;
+            body_truncated: boolean;
         };
         Replay: {
             id: string;
@@ -3349,6 +3423,46 @@ export interface components {
                 /** @description deliveries staged for the queue */
                 dispatch: number;
             };
+        };
+        TenantMetricsSeries: {
+            /** @enum {string} */
+            window: "1h" | "24h" | "7d";
+            /** @description 60 for 1h, 3600 for 24h and 7d */
+            bucket_seconds: number;
+            /** @description start of the first bucket */
+            from: string;
+            to: string;
+            /** @description one point per bucket, oldest first, empty buckets included */
+            series: {
+                /** @description start of the bucket (UTC) */
+                at: string;
+                /** @description events stored that were received in the bucket */
+                events_accepted: number;
+                /**
+                 * @description refused ingest requests by problem code
+                 * @example {
+                 *       "rate_limited": 4
+                 *     }
+                 */
+                rejected: {
+                    [key: string]: number;
+                };
+                /** @description deliveries created in the bucket that are now delivered */
+                deliveries_delivered: number;
+                /** @description deliveries created in the bucket that are now failed */
+                deliveries_failed: number;
+                /** @description attempts started in the bucket that reached an endpoint (transformer skips left out) */
+                attempts: number;
+                /** @description successful attempts / attempts, null without attempts */
+                success_ratio: number | null;
+                /** @description attempts' request-to-response latency */
+                latency_ms: {
+                    p50: number | null;
+                    p95: number | null;
+                };
+            }[];
+            /** @description true when the window held more than 200000 attempts: the attempt figures cover the newest ones */
+            truncated: boolean;
         };
         QuarantinedEvent: {
             /** @description the sequence the event was acknowledged with; never given to another event */
@@ -3554,10 +3668,13 @@ export type SchemaListenerAttemptRecorded = components['schemas']['ListenerAttem
 export type SchemaDeliveryRetry = components['schemas']['DeliveryRetry'];
 export type SchemaDelivery = components['schemas']['Delivery'];
 export type SchemaDeliveryAttempt = components['schemas']['DeliveryAttempt'];
+export type SchemaDeliveryAttemptRequest = components['schemas']['DeliveryAttemptRequest'];
+export type SchemaDeliveryAttemptResponse = components['schemas']['DeliveryAttemptResponse'];
 export type SchemaReplay = components['schemas']['Replay'];
 export type SchemaRotatedSourceSecret = components['schemas']['RotatedSourceSecret'];
 export type SchemaRotatedSubscriptionSecret = components['schemas']['RotatedSubscriptionSecret'];
 export type SchemaTenantMetrics = components['schemas']['TenantMetrics'];
+export type SchemaTenantMetricsSeries = components['schemas']['TenantMetricsSeries'];
 export type SchemaQuarantinedEvent = components['schemas']['QuarantinedEvent'];
 export type SchemaAuditEntry = components['schemas']['AuditEntry'];
 export type SchemaPortalLink = components['schemas']['PortalLink'];

@@ -36,6 +36,27 @@ const Attempt = z
     status_code: z.number().nullable(),
     error: z.string().nullable(),
     response_body: z.string().nullable(),
+    request: z
+      .object({
+        method: z.string(),
+        url: z.string().describe('the URL requested, configured secret values masked'),
+        headers: z
+          .record(z.string(), z.string())
+          .describe('headers as sent: at most 50, values cut at 1 KiB; configured secret values are `********`, Standard Webhooks signature headers are kept'),
+        body: z.string().nullable().describe('the body as sent, its first 16 KiB; null when it was a stream'),
+        body_truncated: z.boolean(),
+      })
+      .nullable()
+      .describe('the request as sent; null when the attempt sent none (a transformer failed, the destination was refused) or predates its recording')
+      .openapi('DeliveryAttemptRequest'),
+    response: z
+      .object({
+        status: z.number().nullable().describe('null when no answer came (network error, timeout)'),
+        headers: z.record(z.string(), z.string()).nullable().describe('at most 50, values cut at 1 KiB; null when none came or not recorded'),
+        body: z.string().nullable().describe('the first 1 KiB'),
+        body_truncated: z.boolean(),
+      })
+      .openapi('DeliveryAttemptResponse'),
   })
   .openapi('DeliveryAttempt');
 

@@ -3,9 +3,11 @@
  * refused by problem code, deliveries created in the window by status with their accepted-to-delivered
  * latency (replays excluded), breakdowns by event type and by subscription (bounded), and the backlog right now (pending deliveries, the TenantLog's outbox
  * and staged queue messages).
+ * GET …/metrics/series: the same figures per bucket over 1h, 24h or 7d, for charts.
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { BREAKDOWN_LIMIT, tenantMetrics } from '../../db/metrics';
+import { bucketSeconds, SERIES_MAX_ATTEMPTS, SERIES_WINDOWS, type SeriesWindow, tenantMetricsSeries } from '../../db/metrics-series';
 import type { LogStatus } from '../../ingest/log-types';
 import type { AppEnv } from '../context';
 import { problemResponses, TenantParam } from '../schemas';
@@ -82,6 +84,47 @@ const route = createRoute({
   responses: { 200: { description: 'Metrics', content: { 'application/json': { schema: Metrics } } }, ...problemResponses(401, 403, 404, 422) },
 });
 
+const SERIES_WINDOW_NAMES = Object.keys(SERIES_WINDOWS) as [SeriesWindow, ...SeriesWindow[]];
+
+const SeriesPoint = z.object({
+  at: z.string().openapi({ description: 'start of the bucket (UTC)' }),
+  events_accepted: z.number().int().openapi({ description: 'events stored that were received in the bucket' }),
+  rejected: z.record(z.string(), z.number().int()).openapi({ description: 'refused ingest requests by problem code', example: { rate_limited: 4 } }),
+  deliveries_delivered: z.number().int().openapi({ description: 'deliveries created in the bucket that are now delivered' }),
+  deliveries_failed: z.number().int().openapi({ description: 'deliveries created in the bucket that are now failed' }),
+  attempts: z.number().int().openapi({ description: 'attempts started in the bucket that reached an endpoint (transformer skips left out)' }),
+  success_ratio: z.number().nullable().openapi({ description: 'successful attempts / attempts, null without attempts' }),
+  latency_ms: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }).openapi({ description: "attempts' request-to-response latency" }),
+});
+
+const Series = z
+  .object({
+    window: z.enum(SERIES_WINDOW_NAMES),
+    bucket_seconds: z.number().int().openapi({ description: '60 for 1h, 3600 for 24h and 7d' }),
+    from: z.string().openapi({ description: 'start of the first bucket' }),
+    to: z.string(),
+    series: z.array(SeriesPoint).openapi({ description: 'one point per bucket, oldest first, empty buckets included' }),
+    truncated: z.boolean().openapi({
+      description: `true when the window held more than ${SERIES_MAX_ATTEMPTS} attempts: the attempt figures cover the newest ones`,
+    }),
+  })
+  .openapi('TenantMetricsSeries');
+
+const seriesRoute = createRoute({
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/metrics/series',
+  tags: ['metrics'],
+  security: [{ bearer: [] }],
+  summary: 'Ingest and delivery metrics over time, per minute (1h) or per hour (24h, 7d)',
+  request: {
+    params: TenantParam,
+    query: z.object({
+      window: z.enum(SERIES_WINDOW_NAMES).default('24h').openapi({ description: '1h (per-minute buckets), 24h or 7d (per-hour buckets)' }),
+    }),
+  },
+  responses: { 200: { description: 'Metrics series', content: { 'application/json': { schema: Series } } }, ...problemResponses(401, 403, 404, 422) },
+});
+
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) / 10);
 
 export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
@@ -118,5 +161,13 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
       },
       200,
     );
+  });
+
+  app.openapi(seriesRoute, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    await loadTenant(c, tenantId);
+    const { window } = c.req.valid('query');
+    const row = await tenantMetricsSeries(c.var.db, tenantId, window);
+    return c.json({ window, bucket_seconds: bucketSeconds(window), from: row.from, to: row.to, series: row.series, truncated: row.truncated }, 200);
   });
 }
