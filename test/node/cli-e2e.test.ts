@@ -1,5 +1,5 @@
 /**
- * The `switchyard` CLI end to end, as a child process against a real runtime (cli-runtime.ts): the
+ * The `switchyard` CLI end to end, as a child process against a real runtime (test-runtime.ts): the
  * live stream (`tail`, `listen`, across a runtime crash), signed ingest (`send --file`, `trigger`),
  * `types pull` checked by tsc, and the management commands' `--json` output.
  * Figures (events/s of `send --file`, 202 → `listen` line latency) are printed with the prefix [cli-e2e].
@@ -12,7 +12,7 @@ import { Validator } from '@cfworker/json-schema';
 import { afterAll, describe, expect, it } from 'vitest';
 import { root } from '../../scripts/lib/demo.ts';
 import { runCli, startCli } from './cli-harness.ts';
-import { cloudEvent, createTenantAndSource, ingest, startTestRuntime, type Source, type TestRuntime } from './cli-runtime.ts';
+import { cloudEvent, createTenantAndSource, ingest, startTestRuntime, type Source, type TestRuntime } from './test-runtime.ts';
 
 let starting: Promise<TestRuntime> | undefined;
 // started by the first test that needs it, not in a hook: a hook's failure would read as skipped tests

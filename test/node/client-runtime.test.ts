@@ -6,9 +6,6 @@
  * secrets of a rotation). The management client does all the set-up and the reading back.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   batcher,
@@ -22,13 +19,10 @@ import {
   verifyWebhook,
   WebhookVerificationError,
 } from '../../packages/client/src/index.ts';
-import { adminToken } from '../../scripts/lib/dev-vars.ts';
-import { routeThroughLocalProxy } from '../../scripts/lib/postgres.ts';
-import { startReceiver, type Receiver } from '../../scripts/lib/receiver.ts';
-import { bundleWorker, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
-import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';
-import { startWsProxy } from '../../scripts/lib/ws-proxy.ts';
+import type { Receiver } from '../../scripts/lib/receiver.ts';
+import type { Runtime } from '../../scripts/lib/runtime.ts';
 import { FAULTS, startFlakyProxy } from './flaky-proxy.ts';
+import { startTestRuntime, type TestRuntime } from './test-runtime.ts';
 
 interface World {
   runtime: Runtime;
@@ -37,44 +31,19 @@ interface World {
   receiver: Receiver;
 }
 
+/** What a test starts beside the runtime (a flaky proxy), stopped first. */
 const cleanups: (() => Promise<unknown>)[] = [];
-let started: Promise<World> | undefined;
+let started: Promise<TestRuntime> | undefined;
 
 /** Started by the first test that needs it, not in a hook: a hook's failure would count as a skip. */
-function world(): Promise<World> {
-  started ??= (async () => {
-    const workdir = await mkdtemp(join(tmpdir(), 'switchyard-client-'));
-    cleanups.push(() => rm(workdir, { recursive: true, force: true }));
-    const bundle = await bundleWorker(join(workdir, 'bundle'));
-    const wsProxy = await startWsProxy();
-    cleanups.push(() => wsProxy.close());
-    routeThroughLocalProxy(wsProxy.endpoint);
-    const database = await scratchDatabase('switchyard_client');
-    cleanups.push(() => database.stop());
-    const receiver = await startReceiver();
-    cleanups.push(() => receiver.close());
-    const adminSecret = randomBytes(32).toString('base64url');
-    const runtime = await startRuntime({
-      kind: 'bundle',
-      script: bundle.script,
-      persistDir: join(workdir, 'state'),
-      bindings: {
-        ADMIN_JWT_SECRET: adminSecret,
-        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        DATABASE_URL: database.url,
-        NEON_WS_PROXY: wsProxy.endpoint,
-        EGRESS_ALLOWLIST: new URL(receiver.url).host,
-      },
-    });
-    cleanups.push(() => runtime.stop());
-    const token = await adminToken(adminSecret, '1h');
-    return { runtime, api: createManagementClient({ baseUrl: runtime.url, token }), token, receiver };
-  })();
-  return started;
+async function world(): Promise<World> {
+  const t = await (started ??= startTestRuntime('switchyard-client'));
+  return { runtime: t.runtime, api: createManagementClient({ baseUrl: t.runtime.url, token: t.token }), token: t.token, receiver: t.receiver };
 }
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  await (await started?.catch(() => undefined))?.close();
 }, 60_000);
 
 /** The data of an openapi-fetch answer, or a failure naming the problem. */

@@ -6,17 +6,12 @@
  * and the receiver's traceparent must name the delivery.attempt span as its parent.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attribute, startCollector, type CollectedSpan, type Collector } from '../../scripts/lib/otlp-collector.ts';
-import { routeThroughLocalProxy } from '../../scripts/lib/postgres.ts';
-import { startReceiver, type Receiver } from '../../scripts/lib/receiver.ts';
-import { bundleWorker, startRuntime, type Runtime } from '../../scripts/lib/runtime.ts';
-import { scratchDatabase } from '../../scripts/lib/scratch-db.ts';
+import type { Receiver } from '../../scripts/lib/receiver.ts';
+import type { Runtime } from '../../scripts/lib/runtime.ts';
 import { connectApi, createSource, createWebhookSubscription, makeEvent, send, signedIngest, type Api, type Source } from '../../scripts/lib/switchyard-api.ts';
-import { startWsProxy } from '../../scripts/lib/ws-proxy.ts';
+import { startTestRuntime } from './test-runtime.ts';
 
 interface World {
   runtime: Runtime;
@@ -34,40 +29,21 @@ let started: Promise<World> | undefined;
 /** Started by the first test that needs it, not in a hook: a hook's failure would count as a skip. */
 function world(): Promise<World> {
   started ??= (async () => {
-    const workdir = await mkdtemp(join(tmpdir(), 'switchyard-otlp-'));
-    cleanups.push(() => rm(workdir, { recursive: true, force: true }));
-    const bundle = await bundleWorker(join(workdir, 'bundle'));
-    const wsProxy = await startWsProxy();
-    cleanups.push(() => wsProxy.close());
-    routeThroughLocalProxy(wsProxy.endpoint);
-    const database = await scratchDatabase('switchyard_otlp');
-    cleanups.push(() => database.stop());
-    const receiver = await startReceiver();
-    cleanups.push(() => receiver.close());
     const collector = await startCollector();
     cleanups.push(() => collector.close());
-    const adminSecret = randomBytes(32).toString('base64url');
-    const runtime = await startRuntime({
-      kind: 'bundle',
-      script: bundle.script,
-      persistDir: join(workdir, 'state'),
+    const t = await startTestRuntime('switchyard-otlp', {
       bindings: {
-        ADMIN_JWT_SECRET: adminSecret,
-        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        DATABASE_URL: database.url,
-        NEON_WS_PROXY: wsProxy.endpoint,
-        EGRESS_ALLOWLIST: new URL(receiver.url).host,
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
         OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-key=s3cret%20key,x-team=ops',
         OTEL_SERVICE_NAME: 'switchyard-test',
       },
     });
-    cleanups.push(() => runtime.stop());
-    const api = await connectApi(runtime.url, adminSecret);
+    cleanups.push(() => t.close());
+    const api = await connectApi(t.runtime.url, t.adminSecret);
     const source = await createSource(api, 'traced');
     const hookPath = '/hook/traced';
-    const subscription = await createWebhookSubscription(api, source.tenantId, `${receiver.url}${hookPath}`);
-    return { runtime, api, receiver, collector, source, hookPath, subscriptionId: subscription.id };
+    const subscription = await createWebhookSubscription(api, source.tenantId, `${t.receiver.url}${hookPath}`);
+    return { runtime: t.runtime, api, receiver: t.receiver, collector, source, hookPath, subscriptionId: subscription.id };
   })();
   return started;
 }

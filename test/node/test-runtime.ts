@@ -1,5 +1,5 @@
 /**
- * A real Switchyard for the CLI's end-to-end tests: the bundle `wrangler deploy` would upload, under
+ * A real Switchyard for the Node tests that need one (the CLI, the SDK, OTLP export): the bundle `wrangler deploy` would upload, under
  * workerd (scripts/lib/runtime.ts), on a scratch Postgres database, with a local receiver the
  * runtime may deliver to. State is kept on disk, so `restart()` after `runtime.kill()` comes back
  * on the same data and port.
@@ -18,6 +18,7 @@ import { startWsProxy } from '../../scripts/lib/ws-proxy.ts';
 
 export interface TestRuntime {
   runtime: Runtime;
+  adminSecret: string;
   receiver: Receiver;
   token: string;
   /** The environment the CLI runs with (SWITCHYARD_URL / SWITCHYARD_TOKEN, a scratch config dir). */
@@ -30,7 +31,12 @@ export interface TestRuntime {
   close(): Promise<void>;
 }
 
-export async function startTestRuntime(prefix: string): Promise<TestRuntime> {
+export interface TestRuntimeOptions {
+  /** More Worker bindings (settings) than the database, keys and the receiver's egress allowance. */
+  bindings?: Record<string, string>;
+}
+
+export async function startTestRuntime(prefix: string, options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const work = await mkdtemp(join(tmpdir(), `${prefix}-`));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
@@ -57,6 +63,7 @@ export async function startTestRuntime(prefix: string): Promise<TestRuntime> {
         DATABASE_URL: database.url,
         NEON_WS_PROXY: proxy.endpoint,
         EGRESS_ALLOWLIST: new URL(receiver.url).host,
+        ...options.bindings,
       },
     });
     cleanups.push(() => runtime.stop());
@@ -74,6 +81,7 @@ export async function startTestRuntime(prefix: string): Promise<TestRuntime> {
       get runtime() {
         return runtime;
       },
+      adminSecret,
       receiver,
       token,
       env: { SWITCHYARD_URL: runtime.url, SWITCHYARD_TOKEN: token, XDG_CONFIG_HOME: join(work, 'config') },
