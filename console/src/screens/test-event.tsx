@@ -106,7 +106,10 @@ export function TestEvent({ tenant, subscription, onSent }: { tenant: string; su
   return (
     <form className="panel form" onSubmit={send} aria-label="Send test event">
       <h2>Send a test event</h2>
-      {sources.status === 'ready' && sources.data.length === 0 ? (
+      {sources.status === 'loading' ? (
+        // no source chosen yet: signing or rotating now would name none
+        <p className="muted">Loading the tenant's sources…</p>
+      ) : sources.status === 'ready' && sources.data.length === 0 ? (
         <p>
           A test event is sent through one of the tenant's Standard Webhooks sources; <Link to={`/tenants/${tenant}/sources`}>create a source</Link> first.
         </p>
