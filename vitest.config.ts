@@ -38,7 +38,8 @@ function workersPlugin() {
         NEON_WS_PROXY: inject('wsProxy'),
         CONTROL_URL: inject('controlUrl'),
         RECEIVER_URL: inject('receiverUrl'),
-        EGRESS_ALLOWLIST: new URL(inject('receiverUrl')).host,
+        PROVIDERS_URL: inject('providersUrl'),
+        EGRESS_ALLOWLIST: [new URL(inject('receiverUrl')).host, new URL(inject('providersUrl')).host].join(','),
         // retry delays of whole seconds, so schedules like [0, 1, 1] run in a test's time
         RETRY_SCALE: '1',
         // Redis through the Upstash REST server (unset when a local run has no Redis)
@@ -55,6 +56,8 @@ function workersPlugin() {
         AUTH_JWKS_AUDIENCE: '',
         REDRIVE_AFTER_SECONDS: '300',
       },
+      // Cloudflare Email Service, emulated by Miniflare (wrangler.toml leaves it commented out)
+      email: { send_email: [{ name: 'SEND_EMAIL' }] },
     },
   }));
 }

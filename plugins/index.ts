@@ -5,6 +5,7 @@
  */
 import type { PluginType } from '../src/plugins/types';
 import { discord } from './discord';
+import { email } from './email';
 import { github } from './github';
 import { hmac } from './hmac';
 import { jsonSchema } from './json-schema';
@@ -14,8 +15,10 @@ import { redact } from './redact';
 import { scriptAction, scriptTransformer, scriptValidator } from './script';
 import { setAttributes } from './set-attributes';
 import { slack } from './slack';
+import { sms } from './sms';
 import { standardWebhooks } from './standard-webhooks';
 import { stripe } from './stripe';
+import { teams } from './teams';
 import { webhook } from './webhook';
 
 export const builtInPlugins = {
@@ -30,6 +33,9 @@ export const builtInPlugins = {
   webhook,
   slack,
   discord,
+  teams,
+  email,
+  sms,
   noop,
   'script-validator': scriptValidator,
   'script-transformer': scriptTransformer,

@@ -4,7 +4,9 @@
  *
  * Options: --duration <s> (timed window per case, default 10), --connections <n> (default 32),
  *          --profile (afterwards, CPU profiles of the Worker isolate during single and batch ingest),
- *          --tmpfs (keep the Durable Objects' SQLite files in /dev/shm instead of on disk).
+ *          --tmpfs (keep the Durable Objects' SQLite files in /dev/shm instead of on disk),
+ *          --runs <n> (rounds of the batch cases, default 3: the sustained budget must hold in each),
+ *          --quick (only the bare Worker, the floor and single-event ingest: for iterating on the append path).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +30,7 @@ import { consoleBudgets, evaluateBudgets, toMarkdown, type BenchReport } from '.
 import { registerScriptValidator } from './bench/script-validator.ts';
 import { benchMethod } from './bench/method.ts';
 import { ORDER_SCHEMA } from './bench/order-schema.ts';
+import { measurePriorityOvertake } from './bench/priority.ts';
 import { measureDeliveryThroughput } from './bench/throughput.ts';
 import { measureUnloaded } from './bench/unloaded.ts';
 
@@ -37,8 +40,11 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '32' },
     profile: { type: 'boolean', default: false },
     tmpfs: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
   },
 });
+const RUNS = Math.max(1, Number(flags.runs));
 const DURATION = Number(flags.duration);
 const CONNECTIONS = Number(flags.connections);
 const WARMUP = 2;
@@ -192,31 +198,40 @@ async function main(): Promise<void> {
   );
   await stop(floor);
 
-  const b100 = await createSource(api, 'bench batch 100');
-  cases.push(
-    await runCase(ctx, {
-      ...base,
-      name: 'batch-100',
-      title: 'batch ingest, 100 events/request',
-      source: b100,
-      eventsPerRequest: 100,
-      connections: Math.min(CONNECTIONS, 16),
-      durationSeconds: Math.round(DURATION * 1.5),
-      expectedRps: 250,
-    }),
-  );
-  const b1000 = await createSource(api, 'bench batch 1000');
-  cases.push(
-    await runCase(ctx, {
-      ...base,
-      name: 'batch-1000',
-      title: 'batch ingest, 1000 events/request',
-      source: b1000,
-      eventsPerRequest: 1000,
-      connections: Math.min(CONNECTIONS, 8),
-      expectedRps: 30,
-    }),
-  );
+  if (flags.quick) {
+    await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded: null, delivery: null, deliveryThroughput: null, logExamples });
+    return;
+  }
+  // the sustained budget must hold in every round, so the batch cases run RUNS times, each round on new tenants
+  for (let run = 1; run <= RUNS; run++) {
+    const round = RUNS > 1 ? ` (run ${run} of ${RUNS})` : '';
+    const suffix = run > 1 ? `-run${run}` : '';
+    const b100 = await createSource(api, `bench batch 100${suffix}`);
+    cases.push(
+      await runCase(ctx, {
+        ...base,
+        name: `batch-100${suffix}`,
+        title: `batch ingest, 100 events/request${round}`,
+        source: b100,
+        eventsPerRequest: 100,
+        connections: Math.min(CONNECTIONS, 16),
+        durationSeconds: Math.round(DURATION * 1.5),
+        expectedRps: 250,
+      }),
+    );
+    const b1000 = await createSource(api, `bench batch 1000${suffix}`);
+    cases.push(
+      await runCase(ctx, {
+        ...base,
+        name: `batch-1000${suffix}`,
+        title: `batch ingest, 1000 events/request${round}`,
+        source: b1000,
+        eventsPerRequest: 1000,
+        connections: Math.min(CONNECTIONS, 8),
+        expectedRps: 30,
+      }),
+    );
+  }
 
   const schema = await createSource(api, 'bench schema');
   await api.must('PUT', `/v1/tenants/${schema.tenantId}/event-types/orders.created`, { schema: ORDER_SCHEMA });
@@ -303,6 +318,34 @@ async function main(): Promise<void> {
     profile = profiles;
   }
 
+  // last: its backlog goes on draining to the receiver after the case
+  const priority = await measurePriorityOvertake(api, runtime.url, database.url, receiver, log).catch((error: unknown) => {
+    notes.push(`priority lanes case failed: ${String(error)}`);
+    return null;
+  });
+
+  await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded, delivery, deliveryThroughput, priority, profile, logExamples });
+}
+
+/** What a run gathered besides its cases, for the report. */
+interface Gathered {
+  startedAt: Date;
+  machine: BenchReport['machine'];
+  bundle: { bytes: number };
+  skipped: BenchReport['skipped'];
+  notes: string[];
+  unloaded: BenchReport['unloaded'];
+  delivery: BenchReport['delivery'];
+  deliveryThroughput: BenchReport['deliveryThroughput'];
+  priority?: BenchReport['priority'];
+  profile?: unknown;
+  logExamples: string[];
+}
+
+/** Notes, budgets, and the report files. */
+async function finish(cases: CaseResult[], g: Gathered): Promise<void> {
+  const { startedAt, machine, bundle, skipped, notes, unloaded, delivery, deliveryThroughput, priority, profile, logExamples } = g;
+  if (flags.quick) notes.push('Run with --quick: only the bare Worker, the floor and single-event ingest were measured.');
   if (workerLog.size) {
     log('bench: the Workers logged:');
     for (const [message, count] of [...workerLog].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
@@ -330,6 +373,7 @@ async function main(): Promise<void> {
     unloaded,
     delivery,
     deliveryThroughput,
+    priority,
     profile,
     notes,
     workerLogExamples: logExamples,

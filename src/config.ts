@@ -36,6 +36,19 @@ const positiveNumber = (fallback: number, unit: string) =>
       return z.NEVER;
     });
 
+/** Whole days within 1..3650 (ten years), `fallback` when unset: a retention period. */
+const retentionDays = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (unset(value)) return fallback;
+      const number = Number(value);
+      if (Number.isInteger(number) && number >= 1 && number <= 3650) return number;
+      ctx.addIssue({ code: 'custom', message: 'expected whole days from 1 to 3650' });
+      return z.NEVER;
+    });
+
 export interface AllowEntry {
   host: string;
   /** null: the scheme's default port. */
@@ -175,6 +188,9 @@ const vars = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
   OTEL_EXPORTER_OTLP_HEADERS: otlpHeaders,
   OTEL_SERVICE_NAME: optionalText,
+  RETENTION_EVENTS_DAYS: retentionDays(30),
+  RETENTION_DELIVERIES_DAYS: retentionDays(30),
+  RETENTION_AUDIT_DAYS: retentionDays(365),
 });
 
 const ConfigSchema = vars.transform((v) => ({
@@ -200,6 +216,8 @@ const ConfigSchema = vars.transform((v) => ({
           headers: v.OTEL_EXPORTER_OTLP_HEADERS,
           serviceName: v.OTEL_SERVICE_NAME ?? 'switchyard',
         },
+  /** Days kept for tenants without their own retention settings (src/archive/retention-job.ts). */
+  retentionDefaults: { events: v.RETENTION_EVENTS_DAYS, deliveries: v.RETENTION_DELIVERIES_DAYS, audit: v.RETENTION_AUDIT_DAYS },
 }));
 
 export type Config = z.infer<typeof ConfigSchema>;

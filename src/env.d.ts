@@ -8,7 +8,12 @@ interface SwitchyardOptionalSecrets {
   /** Headers of the OTLP span export (`authorization=Bearer%20…,x-team=ops`); often an API key. */
   OTEL_EXPORTER_OTLP_HEADERS?: string;
 }
-interface Env extends SwitchyardOptionalSecrets {}
+// Optional bindings, commented out in wrangler.toml (an account must enable them first).
+interface SwitchyardOptionalBindings {
+  /** Cloudflare Email Service (`[[send_email]] name = "SEND_EMAIL"`): the `email` action's `cloudflare` provider. */
+  SEND_EMAIL?: SendEmail;
+}
+interface Env extends SwitchyardOptionalSecrets, SwitchyardOptionalBindings {}
 declare namespace Cloudflare {
-  interface Env extends SwitchyardOptionalSecrets {}
+  interface Env extends SwitchyardOptionalSecrets, SwitchyardOptionalBindings {}
 }

@@ -4,7 +4,9 @@ import { createApp } from './http/app';
 import { withDb } from './db/client';
 import { probeOpenBreakers } from './delivery/breaker';
 import { redriveStranded } from './delivery/redrive';
+import { releaseScheduled } from './delivery/schedule-sweep';
 import { sealLegacySecrets } from './tenancy/seal-legacy-secrets';
+import { runRetention } from './archive/retention-job';
 import { consumeDeliveries } from './queues/delivery-consumer';
 
 export { TenantLog } from './durable/tenant-log';
@@ -23,6 +25,12 @@ export default {
       (db) => redriveStranded(db, env),
       (p) => ctx.waitUntil(p),
     );
+    // release scheduled deliveries that are due (src/delivery/schedule-sweep.ts)
+    await withDb(
+      env,
+      (db) => releaseScheduled(db, env),
+      (p) => ctx.waitUntil(p),
+    ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'schedule sweep failed', error: String(error) })));
     // probe the endpoints whose circuit breaker is open (src/delivery/breaker.ts)
     await withDb(
       env,
@@ -35,5 +43,11 @@ export default {
       (db) => sealLegacySecrets(db, env.ENCRYPTION_KEY),
       (p) => ctx.waitUntil(p),
     ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'sealing legacy plugin secrets failed', error: String(error) })));
+    // and the retention job: archive expired events to R2, then delete what is past retention (bounded per run)
+    await withDb(
+      env,
+      (db) => runRetention(db, env),
+      (p) => ctx.waitUntil(p),
+    ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'retention job failed', error: String(error) })));
   },
 } satisfies ExportedHandler<Env>;

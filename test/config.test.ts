@@ -13,6 +13,7 @@ const DEFAULTS = {
   authJwks: null,
   portalFrameAncestors: "'self'",
   otlp: null,
+  retentionDefaults: { events: 30, deliveries: 30, audit: 365 },
 };
 
 afterEach(() => {
@@ -37,6 +38,9 @@ describe('settings parsed once (src/config.ts)', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: '',
       OTEL_EXPORTER_OTLP_HEADERS: '',
       OTEL_SERVICE_NAME: '',
+      RETENTION_EVENTS_DAYS: '',
+      RETENTION_DELIVERIES_DAYS: '',
+      RETENTION_AUDIT_DAYS: '',
     };
     expect(configOf(empty)).toEqual(DEFAULTS);
   });
@@ -57,6 +61,9 @@ describe('settings parsed once (src/config.ts)', () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com',
         OTEL_EXPORTER_OTLP_HEADERS: 'x-key=abc',
         OTEL_SERVICE_NAME: 'edge',
+        RETENTION_EVENTS_DAYS: '7',
+        RETENTION_DELIVERIES_DAYS: '14',
+        RETENTION_AUDIT_DAYS: '3650',
       }),
     ).toEqual({
       neonWsProxy: '127.0.0.1:5433/v2',
@@ -68,6 +75,7 @@ describe('settings parsed once (src/config.ts)', () => {
       authJwks: { url: 'https://idp.example/.well-known/jwks.json', issuer: 'https://idp.example', audience: undefined },
       portalFrameAncestors: "'self' https://app.example.com",
       otlp: { tracesUrl: 'https://otlp.example.com/v1/traces', headers: { 'x-key': 'abc' }, serviceName: 'edge' },
+      retentionDefaults: { events: 7, deliveries: 14, audit: 3650 },
     });
   });
 
@@ -96,6 +104,8 @@ describe('settings parsed once (src/config.ts)', () => {
       EGRESS_ALLOWLIST: 'http://127.0.0.1:9000',
       AUTH_JWKS_URL: 'not a url',
       UPSTASH_REDIS_REST_URL: 'ftp://hunter2@redis.example',
+      RETENTION_EVENTS_DAYS: '0',
+      RETENTION_AUDIT_DAYS: '1.5',
     };
     for (let i = 0; i < 2; i++) expect(() => configOf(vars)).toThrow(/^invalid settings: /);
     const message = (() => {
@@ -113,6 +123,8 @@ describe('settings parsed once (src/config.ts)', () => {
       'EGRESS_ALLOWLIST: "http://127.0.0.1:9000" is not host or host:port',
       'AUTH_JWKS_URL: expected an http(s) URL (got "not a url")',
       'UPSTASH_REDIS_REST_URL: expected an http(s) URL',
+      'RETENTION_EVENTS_DAYS: expected whole days from 1 to 3650 (got "0")',
+      'RETENTION_AUDIT_DAYS: expected whole days from 1 to 3650 (got "1.5")',
     ]) {
       expect(message).toContain(part);
     }

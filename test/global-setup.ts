@@ -8,6 +8,7 @@
  */
 import { createServer } from 'node:http';
 import type { TestProject } from 'vitest/node';
+import { startFakeProviders } from '../scripts/lib/fake-providers.ts';
 import { startReceiver } from '../scripts/lib/receiver.ts';
 import { startTestUpstash } from '../scripts/lib/test-upstash.ts';
 import { startWsProxy } from '../scripts/lib/ws-proxy.ts';
@@ -24,6 +25,8 @@ declare module 'vitest' {
     upstashDirectUrl: string;
     upstashToken: string;
     redisRequired: string;
+    /** Resend, Twilio and Teams stand-ins (scripts/lib/fake-providers.ts) for the email, sms and teams actions. */
+    providersUrl: string;
   }
 }
 
@@ -34,6 +37,7 @@ export default async function setup(project: TestProject) {
   await migrate(database.url);
 
   const receiver = await startReceiver();
+  const providers = await startFakeProviders();
   const upstash = await startTestUpstash();
 
   const jwks = new Map<string, string>();
@@ -61,6 +65,7 @@ export default async function setup(project: TestProject) {
   const controlPort = typeof address === 'object' && address ? address.port : 0;
 
   project.provide('receiverUrl', receiver.url);
+  project.provide('providersUrl', providers.url);
   project.provide('databaseUrl', database.url);
   project.provide('databaseKind', database.kind);
   project.provide('wsProxy', proxy.endpoint);
@@ -76,6 +81,7 @@ export default async function setup(project: TestProject) {
     control.close();
     await upstash.close();
     await receiver.close();
+    await providers.close();
     await database.stop();
     await proxy.close();
   };

@@ -2,6 +2,7 @@
 import type { CaseResult, PgSummary } from './cases.ts';
 import type { DeliveryLatency } from './delivery.ts';
 import type { MachineInfo } from './machine.ts';
+import type { PriorityOvertake } from './priority.ts';
 import type { Percentiles } from '../lib/percentiles.ts';
 
 export interface Budget {
@@ -28,6 +29,8 @@ export interface BenchReport {
   } | null;
   delivery: DeliveryLatency | null;
   deliveryThroughput: { events: number; deliveredMs: number; deliveriesPerSecond: number; postgres: PgSummary; consumerRoundTripsPer1000: number } | null;
+  /** Critical events against a 10,000-delivery normal backlog (scripts/bench/priority.ts); null when it failed. */
+  priority?: PriorityOvertake | null;
   budgets: Budget[];
   profile?: unknown;
   notes: string[];
@@ -45,29 +48,39 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
   const budgets: Budget[] = [];
 
   const floor = find('floor');
-  if (bare && single) {
-    const ratio = single.load.requestsPerSecond / bare.load.requestsPerSecond;
-    const vsFloor = floor
-      ? `; the floor (Worker → DO → 1 SQLite insert) itself reaches ${(floor.load.requestsPerSecond / bare.load.requestsPerSecond).toFixed(3)} × bare, Switchyard ${(single.load.requestsPerSecond / floor.load.requestsPerSecond).toFixed(3)} × floor`
+  if (floor && single) {
+    const ratio = single.load.requestsPerSecond / floor.load.requestsPerSecond;
+    const vsBare = bare
+      ? `; × bare: Switchyard ${(single.load.requestsPerSecond / bare.load.requestsPerSecond).toFixed(3)}, the floor ${(floor.load.requestsPerSecond / bare.load.requestsPerSecond).toFixed(3)}`
       : '';
     budgets.push({
-      name: 'single-event ingest vs bare Worker',
-      target: '≥ 0.50 × bare',
-      measured: `${ratio.toFixed(3)} × (${single.load.requestsPerSecond} vs ${bare.load.requestsPerSecond} req/s)${vsFloor}`,
-      pass: ratio >= 0.5,
+      name: 'single-event ingest vs the floor (Worker → DO → 1 SQLite insert)',
+      target: '≥ 1.0 × floor',
+      measured: `${ratio.toFixed(3)} × (${single.load.requestsPerSecond} vs ${floor.load.requestsPerSecond} req/s)${vsBare}${perCpu(single, floor)}`,
+      pass: ratio >= 1,
     });
   }
   if (batches.length) {
     // sustained: accepted AND stored; the rate from the warm-up's start until Postgres held every acknowledged event
-    const rate = (b: CaseResult) => Math.min(b.eventsPerSecond, b.storage?.storedPerSecond ?? 0);
-    const sustained = batches.filter((b) => b.storage?.complete).sort((a, b) => rate(b) - rate(a))[0];
+    const rate = (b: CaseResult) => (b.storage?.complete ? Math.min(b.eventsPerSecond, b.storage.storedPerSecond) : 0);
+    // one round per run of the batch cases (`--runs`): the budget holds only if every round reaches it
+    const rounds = new Map<string, CaseResult>();
+    for (const b of batches) {
+      const round = /-run(\d+)$/.exec(b.name)?.[1] ?? '1';
+      const best = rounds.get(round);
+      if (!best || rate(b) > rate(best)) rounds.set(round, b);
+    }
+    const best = [...rounds.values()];
     budgets.push({
-      name: 'batch ingest, sustained (accepted and stored in Postgres)',
-      target: '≥ 10,000 events/s',
-      measured: sustained
-        ? `${rate(sustained)} events/s end to end (${sustained.title}: ${sustained.eventsPerSecond} accepted/s over the window, Postgres caught up ${(sustained.storage!.drainMs / 1000).toFixed(1)} s after it)`
-        : 'no complete batch run',
-      pass: sustained ? rate(sustained) >= 10_000 : false,
+      name: `batch ingest, sustained (accepted and stored in Postgres), in each of ${best.length} run${best.length > 1 ? 's' : ''}`,
+      target: '≥ 10,000 events/s in every run',
+      measured: best
+        .map(
+          (b) =>
+            `${rate(b)} events/s (${b.title}: ${b.eventsPerSecond} accepted/s, Postgres caught up ${b.storage ? (b.storage.drainMs / 1000).toFixed(1) : '–'} s after the window${b.storage?.complete ? '' : ', incomplete'})`,
+        )
+        .join('; '),
+      pass: best.length >= 3 ? best.every((b) => rate(b) >= 10_000) : null,
     });
     const peak = [...batches].sort((a, b) => b.peakEventsPerSecond - a.peakEventsPerSecond)[0]!;
     budgets.push({
@@ -77,12 +90,22 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
       pass: peak.peakEventsPerSecond >= 50_000,
     });
   }
-  if (half) {
+  if (half && floorHalf) {
+    const ratio = half.load.latencyMs.p99 / floorHalf.load.latencyMs.p99;
     budgets.push({
-      name: 'ingest p99 at half of saturation',
+      name: 'ingest p99 at half of saturation vs the floor at the same rate',
+      target: '≤ 1.5 × floor p99',
+      measured: `${ratio.toFixed(2)} × (${half.load.latencyMs.p99} vs ${floorHalf.load.latencyMs.p99} ms at ${half.overallRate} req/s, evenly spaced; p50 ${half.load.latencyMs.p50} vs ${floorHalf.load.latencyMs.p50}, p95 ${half.load.latencyMs.p95} vs ${floorHalf.load.latencyMs.p95} ms; from the scheduled send: p99 ${half.load.correctedP99Ms} ms)`,
+      pass: ratio <= 1.5,
+    });
+  }
+  if (r.unloaded) {
+    const plain = r.unloaded.plainVsSchema.plain;
+    budgets.push({
+      name: 'unloaded ingest p99 (one request at a time)',
       target: '< 10 ms',
-      measured: `${half.load.latencyMs.p99} ms at ${half.overallRate} req/s, evenly spaced (p50 ${half.load.latencyMs.p50}, p95 ${half.load.latencyMs.p95} ms; from the scheduled send: p99 ${half.load.correctedP99Ms} ms)${floorHalf ? `; the floor at the same rate: p50 ${floorHalf.load.latencyMs.p50}, p95 ${floorHalf.load.latencyMs.p95}, p99 ${floorHalf.load.latencyMs.p99} ms` : ''}`,
-      pass: half.load.latencyMs.p99 < 10,
+      measured: `${plain.p99} ms (p50 ${plain.p50}, p95 ${plain.p95} ms)`,
+      pass: plain.p99 < 10,
     });
   }
   if (r.delivery) {
@@ -92,6 +115,17 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
       target: '< 100 ms',
       measured: `${d.sentToDeliveredMs.p50} ms (p95 ${d.sentToDeliveredMs.p95}, p99 ${d.sentToDeliveredMs.p99}; ${d.delivered}/${d.events} delivered)`,
       pass: d.delivered > 0 ? d.sentToDeliveredMs.p50 < 100 : false,
+    });
+  }
+  if (r.priority !== undefined) {
+    const p = r.priority;
+    budgets.push({
+      name: 'a critical delivery overtakes a backlog of normal ones',
+      target: `delivered while the ${p?.backlog ?? 10_000}-delivery backlog still waits`,
+      measured: p
+        ? `accepted-to-delivered ${p.criticalAckedToDeliveredMs.join(', ')} ms with ${p.backlogLeftAtArrival.join(', ')} normal deliveries still queued; a normal event sent alongside waits behind ${p.normalContrast.ahead} (~${(p.normalContrast.estimatedWaitMs / 1000).toFixed(0)} s at ${p.normalDrainPerSecond}/s)`
+        : 'the case failed (see notes)',
+      pass: p ? p.backlogLeftAtArrival.every((left) => left > p.backlog / 2) : false,
     });
   }
   const flushCases = r.cases.filter((c) => c.postgres && c.postgres.flushes > 0);
@@ -121,6 +155,13 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
     budgets.push({ name: 'warm script validator, added p50 per event', target: '< 1 ms', measured: `not available: ${why}`, pass: null });
   }
   return budgets;
+}
+
+/** Requests per second of workerd CPU, a figure other load on a shared machine moves less than req/s (fsync waits are not CPU). */
+function perCpu(c: CaseResult, floor: CaseResult): string {
+  const rate = (x: CaseResult) => (x.load.cpu && x.load.cpu.workerd > 0 ? x.load.requestsPerSecond / (x.load.cpu.workerd / 100) : null);
+  const [mine, theirs] = [rate(c), rate(floor)];
+  return mine && theirs ? `; per second of workerd CPU ${Math.round(mine)} vs ${Math.round(theirs)} requests (${(mine / theirs).toFixed(2)} ×)` : '';
 }
 
 const cpu = (c: CaseResult) => (c.load.cpu ? `${c.load.cpu.workerd} / ${c.load.cpu.loadGenerator} / ${c.load.cpu.postgres} / ${c.load.cpu.other}` : '–');
@@ -188,6 +229,21 @@ export function toMarkdown(r: BenchReport): string {
       `| sent → received by the receiver | ${d.sentToDeliveredMs.p50} | ${d.sentToDeliveredMs.p95} | ${d.sentToDeliveredMs.p99} | ${d.sentToDeliveredMs.max} |`,
       `| 202 received → received by the receiver | ${d.ackedToDeliveredMs.p50} | ${d.ackedToDeliveredMs.p95} | ${d.ackedToDeliveredMs.p99} | ${d.ackedToDeliveredMs.max} |`,
       `| ingest request (send → 202) | ${d.ingestMs.p50} | ${d.ingestMs.p95} | ${d.ingestMs.p99} | ${d.ingestMs.max} |`,
+      '',
+    );
+  }
+  if (r.priority) {
+    const p = r.priority;
+    lines.push(
+      '## Priority lanes',
+      '',
+      `${p.backlog} normal deliveries queued to a receiver taking ${p.receiverDelayMs} ms per request (drained at ${p.normalDrainPerSecond}/s), then critical events one at a time.`,
+      '',
+      '| critical event | sent → delivered ms | 202 → delivered ms | normal deliveries still queued |',
+      '|---:|---:|---:|---:|',
+      ...p.criticalAckedToDeliveredMs.map((ms, i) => `| ${i + 1} | ${p.criticalSentToDeliveredMs[i]} | ${ms} | ${p.backlogLeftAtArrival[i]} |`),
+      '',
+      `A normal event sent with the first critical one waits behind ${p.normalContrast.ahead} deliveries: about ${(p.normalContrast.estimatedWaitMs / 1000).toFixed(0)} s at the measured drain rate (estimated, not waited for).`,
       '',
     );
   }

@@ -39,6 +39,9 @@ export const WORKER_SETTINGS: readonly WorkerSetting[] = [
   setting('OTEL_EXPORTER_OTLP_ENDPOINT'),
   setting('OTEL_EXPORTER_OTLP_HEADERS', true),
   setting('OTEL_SERVICE_NAME'),
+  setting('RETENTION_EVENTS_DAYS'),
+  setting('RETENTION_DELIVERIES_DAYS'),
+  setting('RETENTION_AUDIT_DAYS'),
 ];
 
 /** Settings of the dev script itself, never passed to the Worker. */

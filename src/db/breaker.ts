@@ -3,6 +3,7 @@
  * probe sweep is the platform's, run by the Cron Trigger); each row names its tenant.
  */
 import type { Db } from './client';
+import type { Priority } from '../lib/priority';
 
 /** A pending delivery chosen to probe an open breaker; `partition_key` is '' for none. */
 export interface ProbeRow {
@@ -10,6 +11,8 @@ export interface ProbeRow {
   tenant_id: string;
   subscription_id: string;
   partition_key: string;
+  /** Its lane (src/delivery/lanes.ts): the probe goes out on the same one. */
+  priority: Priority;
 }
 
 /**
@@ -24,9 +27,9 @@ export async function pickProbes(db: Db, limit: number): Promise<ProbeRow[]> {
         WHERE breaker_opened_at IS NOT NULL AND breaker_probe_at <= now() AND enabled AND paused_at IS NULL
         ORDER BY breaker_probe_at LIMIT $1 FOR UPDATE SKIP LOCKED
      ), pick AS (
-       SELECT due.id AS subscription_id, due.tenant_id, p.id, p.partition_key FROM due
+       SELECT due.id AS subscription_id, due.tenant_id, p.id, p.partition_key, p.priority FROM due
         CROSS JOIN LATERAL (
-          SELECT d.id, COALESCE(d.partition_key, '') AS partition_key FROM deliveries d
+          SELECT d.id, COALESCE(d.partition_key, '') AS partition_key, d.priority FROM deliveries d
            WHERE d.tenant_id = due.tenant_id AND d.subscription_id = due.id AND d.status = 'pending'
              AND (d.leased_until IS NULL OR d.leased_until < now())
            ORDER BY d.created_at DESC LIMIT 1) p
@@ -34,7 +37,7 @@ export async function pickProbes(db: Db, limit: number): Promise<ProbeRow[]> {
      UPDATE subscriptions s SET breaker_probe_id = p.id,
             breaker_probe_at = now() + make_interval(secs => LEAST(3600, GREATEST(60, extract(epoch FROM now() - s.breaker_opened_at) / 4)))
        FROM pick p WHERE s.id = p.subscription_id
-     RETURNING p.id, p.tenant_id, p.subscription_id, p.partition_key`,
+     RETURNING p.id, p.tenant_id, p.subscription_id, p.partition_key, p.priority`,
     [limit],
   );
   return result.rows;

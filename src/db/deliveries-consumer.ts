@@ -19,6 +19,8 @@ export interface ClaimedDelivery {
   subscription_enabled: boolean;
   ordering: 'none' | 'partition';
   retry_schedule: number[] | null;
+  /** A successful attempt emits `switchyard.delivery.succeeded` (src/delivery/settle.ts). */
+  emit_succeeded?: boolean;
   action_plugin_id: string | null;
   action_type: string;
   action_config: Record<string, unknown>;
@@ -37,13 +39,14 @@ export interface ClaimedDelivery {
 export async function claimDeliveries(db: Db, ids: string[], leaseSeconds: number): Promise<ClaimedDelivery[]> {
   const result = await db.query<ClaimedDelivery>(
     `WITH claimed AS (
-       UPDATE deliveries SET attempts = attempts + 1, leased_until = now() + make_interval(secs => $2), updated_at = now()
-        WHERE id = ANY($1) AND status = 'pending' AND (leased_until IS NULL OR leased_until < now())
+       UPDATE deliveries SET status = 'pending', attempts = attempts + 1, leased_until = now() + make_interval(secs => $2), updated_at = now()
+        -- a scheduled delivery is claimed once it is due (src/delivery/schedule.ts)
+        WHERE id = ANY($1) AND (status = 'pending' OR (status = 'scheduled' AND scheduled_for <= now())) AND (leased_until IS NULL OR leased_until < now())
           -- a paused subscription's deliveries are held, and an open breaker's but for its probe: no attempt, no count
           AND NOT EXISTS (SELECT 1 FROM subscriptions p WHERE p.id = deliveries.subscription_id AND p.enabled AND (p.paused_at IS NOT NULL OR (p.breaker_opened_at IS NOT NULL AND p.breaker_probe_id IS DISTINCT FROM deliveries.id)))
         RETURNING id, tenant_id, subscription_id, event_id, partition_key, attempts, schedule_offset
      )
-     SELECT c.*, e.event, s.enabled AS subscription_enabled, s.ordering, s.retry_schedule, s.action_plugin_id,
+     SELECT c.*, e.event, s.enabled AS subscription_enabled, s.ordering, s.retry_schedule, s.emit_succeeded, s.action_plugin_id,
             COALESCE(ap.type, s.action_type) AS action_type, COALESCE(ap.config, s.action_config) AS action_config,
             tp.type AS transformer_type, tp.config AS transformer_config, tp.name AS transformer_name,
             COALESCE((SELECT array_agg(k.ciphertext ORDER BY k.created_at DESC) FROM subscription_secrets k
@@ -71,8 +74,10 @@ export interface DeliveryStatus {
   status: string;
   /** For a pending delivery: seconds of its lease left (0: none). */
   lease_left: number;
-  /** Pending, and its subscription is paused or its breaker open (and it is not the probe), and not disabled. */
+  /** Pending or scheduled, and its subscription is paused or its breaker open (and it is not the probe), and not disabled. */
   held: boolean;
+  /** For a scheduled delivery: seconds until it is due (0: due). */
+  due_in: number;
 }
 
 /** Status of each delivery, and whether a pending one is leased or held by a pause. */
@@ -80,11 +85,12 @@ export async function deliveryStatuses(db: Db, ids: string[]): Promise<DeliveryS
   if (ids.length === 0) return [];
   const result = await db.query<DeliveryStatus>(
     `SELECT d.id, d.status, GREATEST(0, ceil(extract(epoch FROM d.leased_until - now())))::int AS lease_left,
-            (d.status = 'pending' AND s.enabled AND (s.paused_at IS NOT NULL OR (s.breaker_opened_at IS NOT NULL AND s.breaker_probe_id IS DISTINCT FROM d.id))) IS TRUE AS held
+            GREATEST(0, ceil(extract(epoch FROM d.scheduled_for - now())))::int AS due_in,
+            (d.status IN ('pending', 'scheduled') AND s.enabled AND (s.paused_at IS NOT NULL OR (s.breaker_opened_at IS NOT NULL AND s.breaker_probe_id IS DISTINCT FROM d.id))) IS TRUE AS held
        FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = ANY($1)`,
     [ids],
   );
-  return result.rows.map((r) => ({ ...r, lease_left: r.lease_left ?? 0 }));
+  return result.rows.map((r) => ({ ...r, lease_left: r.lease_left ?? 0, due_in: r.due_in ?? 0 }));
 }
 
 export interface AttemptRecord {

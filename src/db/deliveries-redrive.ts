@@ -4,6 +4,7 @@
  * names its tenant.
  */
 import type { Db } from './client';
+import type { Priority } from '../lib/priority';
 
 /** A pending delivery whose queue message is gone; `partition_key` is '' for none. */
 export interface StrandedRow {
@@ -11,6 +12,8 @@ export interface StrandedRow {
   tenant_id: string;
   subscription_id: string;
   partition_key: string;
+  /** Its lane (src/delivery/lanes.ts): the redrive sends it on the same one. */
+  priority: Priority;
 }
 
 /**
@@ -22,7 +25,7 @@ export interface StrandedRow {
 export async function strandedDeliveries(db: Db, afterSeconds: number, limit: number): Promise<StrandedRow[]> {
   const result = await db.query<StrandedRow>(
     `WITH pending AS (
-       SELECT d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.event_sequence,
+       SELECT d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.event_sequence, d.priority,
               d.created_at, d.updated_at, d.next_attempt_at, d.leased_until, s.ordering
          FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
         -- a paused subscription, or one whose breaker is open, holds its deliveries: resuming or closing sends them
@@ -33,7 +36,7 @@ export async function strandedDeliveries(db: Db, afterSeconds: number, limit: nu
        (SELECT DISTINCT ON (subscription_id, partition_key) * FROM pending WHERE ordering = 'partition'
          ORDER BY subscription_id, partition_key, event_sequence)
      )
-     SELECT id, tenant_id, subscription_id, partition_key FROM candidates
+     SELECT id, tenant_id, subscription_id, partition_key, priority FROM candidates
       WHERE (leased_until IS NULL OR leased_until < now())
         AND GREATEST(updated_at, COALESCE(next_attempt_at, updated_at)) < now() - make_interval(secs => $1)
       ORDER BY created_at LIMIT $2`,

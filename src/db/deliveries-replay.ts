@@ -6,12 +6,12 @@ export async function insertReplayDeliveries(
   db: Db,
   tenantId: string,
   replayId: string,
-  deliveries: { id: string; subscriptionId: string; eventId: string; sequence: number; partitionKey: string }[],
+  deliveries: { id: string; subscriptionId: string; eventId: string; sequence: number; partitionKey: string; priority: string }[],
 ): Promise<number> {
   const result = await db.query(
-    `INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, replay_id)
-     SELECT x."id", $1, x."subscriptionId", x."eventId", x."sequence", x."partitionKey", $2
-       FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text)
+    `INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, replay_id, priority)
+     SELECT x."id", $1, x."subscriptionId", x."eventId", x."sequence", x."partitionKey", $2, x."priority"
+       FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text, "priority" text)
      ON CONFLICT (id) DO NOTHING`,
     [tenantId, replayId, JSON.stringify(deliveries)],
   );

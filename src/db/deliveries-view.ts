@@ -1,25 +1,30 @@
 /** Deliveries as the API shows them: list, detail with its attempts, and a manual retry. Every query names the tenant. */
 import type { Db } from './client';
 import { iso, tenantWhere } from './sql';
+import type { Priority } from '../lib/priority';
 
 export interface DeliveryView {
   id: string;
   subscription_id: string;
   event_id: string;
   event_sequence: number;
-  status: 'pending' | 'delivered' | 'failed' | 'skipped';
+  status: 'pending' | 'scheduled' | 'delivered' | 'failed' | 'skipped';
+  /** When a delayed delivery's first attempt may start (src/delivery/schedule.ts); null for one that never waited. */
+  scheduled_for: string | null;
   attempts: number;
   last_status: number | null;
   last_error: string | null;
   next_attempt_at: string | null;
   replay_id: string | null;
+  /** The lane it travels on (src/delivery/lanes.ts). */
+  priority: Priority;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
 }
 
 const VIEW = `id, subscription_id, event_id, event_sequence::int8 AS event_sequence, status, attempts, last_status, last_error,
-  ${iso('next_attempt_at')}, replay_id, ${iso('created_at')}, ${iso('updated_at')}, ${iso('finished_at')}`;
+  ${iso('next_attempt_at')}, ${iso('scheduled_for')}, replay_id, priority, ${iso('created_at')}, ${iso('updated_at')}, ${iso('finished_at')}`;
 
 type RawView = Omit<DeliveryView, 'event_sequence'> & { event_sequence: string };
 const toView = (r: RawView): DeliveryView => ({ ...r, event_sequence: Number(r.event_sequence) });
@@ -84,10 +89,10 @@ export async function findDelivery(
 }
 
 /** Puts a finished delivery back to pending with a fresh schedule; null when it is not finished. */
-export async function reopenDelivery(db: Db, tenantId: string, id: string): Promise<{ id: string; subscription_id: string } | null> {
-  const result = await db.query<{ id: string; subscription_id: string }>(
+export async function reopenDelivery(db: Db, tenantId: string, id: string): Promise<{ id: string; subscription_id: string; priority: Priority } | null> {
+  const result = await db.query<{ id: string; subscription_id: string; priority: Priority }>(
     `UPDATE deliveries SET status = 'pending', schedule_offset = attempts, finished_at = NULL, next_attempt_at = now(), leased_until = NULL, updated_at = now()
-      WHERE tenant_id = $1 AND id = $2 AND status <> 'pending' RETURNING id, subscription_id`,
+      WHERE tenant_id = $1 AND id = $2 AND status NOT IN ('pending', 'scheduled') RETURNING id, subscription_id, priority`,
     [tenantId, id],
   );
   return result.rows[0] ?? null;

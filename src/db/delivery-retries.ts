@@ -4,6 +4,7 @@
  * and in one statement puts the retryable ones back to pending, counts the rest as skipped and moves
  * the cursor. Every query names the tenant.
  */
+import type { Priority } from '../lib/priority';
 import type { Db } from './client';
 import { iso } from './sql';
 import { storableText } from '../lib/storable';
@@ -74,6 +75,8 @@ export interface RetriedDelivery {
   id: string;
   subscription_id: string;
   partition_key: string;
+  /** Its lane (src/delivery/lanes.ts): sent again on the same one. */
+  priority: Priority;
 }
 
 export type RetryStep = { kind: 'stale' } | { kind: 'advanced'; done: boolean; retried: RetriedDelivery[]; filter: RetryFilter };
@@ -114,7 +117,7 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
               schedule_offset = CASE WHEN d.status = 'failed' THEN d.attempts ELSE d.schedule_offset END,
               finished_at = NULL, leased_until = CASE WHEN d.status = 'failed' THEN NULL ELSE d.leased_until END
          FROM page p WHERE d.id = p.id AND NOT p.skip AND d.status = $3
-       RETURNING d.id, d.subscription_id, p.partition_key
+       RETURNING d.id, d.subscription_id, p.partition_key, d.priority
      ), progress AS (
        UPDATE delivery_retries t SET
               cursor_created_at = COALESCE((SELECT created_at FROM last), t.cursor_created_at),
@@ -127,7 +130,7 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
        RETURNING t.status = 'completed' AS done
      )
      SELECT (SELECT done FROM progress) AS done,
-            (SELECT COALESCE(json_agg(json_build_object('id', id, 'subscription_id', subscription_id, 'partition_key', partition_key)), '[]') FROM retried) AS retried`,
+            (SELECT COALESCE(json_agg(json_build_object('id', id, 'subscription_id', subscription_id, 'partition_key', partition_key, 'priority', priority)), '[]') FROM retried) AS retried`,
     [id, tenantId, f.status, f.subscription_id ?? null, f.since ?? null, f.until ?? null, job.cutoff, job.cursor_created_at, job.cursor_id, pageSize, job.kind],
   );
   const row = result.rows[0];

@@ -9,6 +9,10 @@ export interface DeliveryRow {
   eventId: string;
   sequence: number;
   partitionKey: string;
+  /** The delivery's lane (src/delivery/lanes.ts); absent: normal. */
+  priority?: string;
+  /** Epoch ms before which it may not be attempted: stored `scheduled` (src/delivery/schedule.ts); absent or null: pending. */
+  notBefore?: number | null;
 }
 
 /**
@@ -23,18 +27,23 @@ export async function insertEvents(db: Db, tenantId: string, events: string, del
   const result = await db.query<{ events: string; deliveries: string }>(
     `WITH e AS (
        INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, subject, time, partition_key,
-                           correlation_id, causation_id, event, sha256, received_at)
+                           correlation_id, causation_id, event, sha256, received_at, priority, schema_version)
        SELECT $1, r.sequence, r.id, r.source_id, r.ce_id, r.event->>'source', r.type, r.subject, r.time, r.partition_key,
-              r.correlation_id, r.causation_id, r.event, r.sha256, to_timestamp(r.received_at / 1000.0)
+              r.correlation_id, r.causation_id, r.event, r.sha256, to_timestamp(r.received_at / 1000.0),
+              -- ingest validated it; anything else (a system event has none) is normal
+              CASE WHEN r.event->>'priority' IN ('low', 'high', 'critical') THEN r.event->>'priority' ELSE 'normal' END,
+              r.schema_version
          FROM jsonb_to_recordset($2::jsonb) AS r(sequence bigint, id text, source_id text, ce_id text, type text,
               subject text, time timestamptz, partition_key text, correlation_id text, causation_id text,
-              event jsonb, sha256 text, received_at bigint)
+              event jsonb, sha256 text, received_at bigint, schema_version integer)
        ON CONFLICT (tenant_id, sequence) DO NOTHING
        RETURNING 1
      ), d AS (
-       INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key)
-       SELECT x."id", $1, x."subscriptionId", x."eventId", x."sequence", x."partitionKey"
-         FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text)
+       INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, priority, status, scheduled_for, next_attempt_at)
+       SELECT x."id", $1, x."subscriptionId", x."eventId", x."sequence", x."partitionKey", COALESCE(x."priority", 'normal'),
+              CASE WHEN x."notBefore" IS NULL THEN 'pending' ELSE 'scheduled' END, to_timestamp(x."notBefore" / 1000.0), to_timestamp(x."notBefore" / 1000.0)
+         FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text, "priority" text,
+              "notBefore" bigint)
        ON CONFLICT (id) DO NOTHING
        RETURNING 1
      )
@@ -72,6 +81,8 @@ export interface EventFilter {
   types?: string[];
   subject?: string;
   correlationId?: string;
+  /** The event type's schema version that validated the event (README "Schema evolution"). */
+  schemaVersion?: number;
   after?: string;
   before?: string;
   /** Sequence to continue after (from the cursor). */
@@ -101,6 +112,7 @@ export async function listEvents(db: Db, tenantId: string, filter: EventFilter):
   if (filter.types?.length) clauses.push(`type = ANY(${param(filter.types)})`);
   if (filter.subject) clauses.push(`subject = ${param(filter.subject)}`);
   if (filter.correlationId) clauses.push(`correlation_id = ${param(filter.correlationId)}`);
+  if (filter.schemaVersion !== undefined) clauses.push(`schema_version = ${param(filter.schemaVersion)}`);
   if (filter.after) clauses.push(`received_at >= ${param(filter.after)}`);
   if (filter.before) clauses.push(`received_at < ${param(filter.before)}`);
   if (filter.afterSequence !== undefined) clauses.push(`sequence > ${param(filter.afterSequence)}`);

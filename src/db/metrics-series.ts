@@ -53,7 +53,8 @@ export async function tenantMetricsSeries(db: Db, tenantId: string, window: Seri
      ), rejected AS (
        SELECT b, jsonb_object_agg(code, n) AS codes FROM (
          SELECT ${bin('minute')} AS b, code, sum(count)::int AS n FROM ingest_rejections
-          WHERE tenant_id = $1 AND minute >= ${since} GROUP BY 1, 2
+          -- rate_limit_bypassed counts requests that went through (README "Priorities"), not refusals
+          WHERE tenant_id = $1 AND minute >= ${since} AND code <> 'rate_limit_bypassed' GROUP BY 1, 2
        ) r GROUP BY b
      ), finished AS (
        SELECT ${bin('created_at')} AS b, (count(*) FILTER (WHERE status = 'delivered'))::int AS delivered,

@@ -19,12 +19,14 @@ export interface ReplayRow {
   cursor_sequence: number;
   events_matched: number;
   deliveries: number;
+  /** Events the replay put back from the archive. */
+  restored_events: number;
   error: string | null;
   created_at: string;
   completed_at: string | null;
 }
 
-const COLUMNS = `id, tenant_id, subscription_id, filter, status, cursor_sequence::int8 AS cursor_sequence, events_matched, deliveries, error, ${iso('created_at')}, ${iso('completed_at')}`;
+const COLUMNS = `id, tenant_id, subscription_id, filter, status, cursor_sequence::int8 AS cursor_sequence, events_matched, deliveries, restored_events, error, ${iso('created_at')}, ${iso('completed_at')}`;
 
 type RawReplay = Omit<ReplayRow, 'cursor_sequence'> & { cursor_sequence: string };
 const toRow = (r: RawReplay): ReplayRow => ({ ...r, cursor_sequence: Number(r.cursor_sequence) });
@@ -57,13 +59,13 @@ export async function listReplays(db: Db, tenantId: string, limit: number, befor
 export async function advanceReplay(
   db: Db,
   id: string,
-  step: { cursor: number; matched: number; deliveries: number; done: boolean; error?: string },
+  step: { cursor: number; matched: number; deliveries: number; restored?: number; done: boolean; error?: string },
 ): Promise<void> {
   await db.query(
-    `UPDATE replays SET cursor_sequence = $2, events_matched = events_matched + $3, deliveries = deliveries + $4,
+    `UPDATE replays SET cursor_sequence = $2, events_matched = events_matched + $3, deliveries = deliveries + $4, restored_events = restored_events + $7,
             status = CASE WHEN $6::text IS NOT NULL THEN 'failed' WHEN $5 THEN 'completed' ELSE status END,
             error = $6, completed_at = CASE WHEN $5 OR $6::text IS NOT NULL THEN now() ELSE NULL END
       WHERE id = $1`,
-    [id, step.cursor, step.matched, step.deliveries, step.done, step.error === undefined ? null : storableText(step.error)],
+    [id, step.cursor, step.matched, step.deliveries, step.done, step.error === undefined ? null : storableText(step.error), step.restored ?? 0],
   );
 }

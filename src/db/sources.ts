@@ -10,6 +10,8 @@ export interface Source {
   verifier_plugin_id: string | null;
   /** The source's own rate limit (replacing the tenant's per-source rule), or null. */
   rate_limit: RateRule | null;
+  /** May send `priority: critical` events (they skip the rate limits and take the critical lane); set by admins. */
+  allow_critical: boolean;
   created_at: string;
 }
 
@@ -18,7 +20,7 @@ type SourceRow = Omit<Source, 'rate_limit'> & { rate_limit: unknown };
 const toSource = (row: SourceRow): Source => ({ ...row, rate_limit: rateRuleSchema.nullable().parse(row.rate_limit ?? null) });
 
 /** A source with what ingest needs to verify it: the tenant's dedup window and sealed secrets. */
-export interface SourceForIngest extends Omit<Source, 'rate_limit'> {
+export interface SourceForIngest extends Omit<Source, 'rate_limit' | 'allow_critical'> {
   dedup_window_seconds: number;
   config_version: string;
   /** Newest first; `secret_expires_at` holds each one's expiry (Unix ms, null: none) at the same index. */
@@ -27,9 +29,11 @@ export interface SourceForIngest extends Omit<Source, 'rate_limit'> {
   rate_limits: unknown;
   /** The source's own rule; absent on copies cached before it existed. */
   source_rate_limit?: unknown;
+  /** Absent on copies cached before it existed: false. */
+  allow_critical?: boolean;
 }
 
-const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, s.verifier_plugin_id, s.rate_limit,
+const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, s.verifier_plugin_id, s.rate_limit, s.allow_critical,
   to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
 export async function insertSource(
@@ -71,7 +75,7 @@ export async function findSourceForIngest(db: Db, sourceId: string): Promise<Sou
   const result = await db.query<SourceForIngest>(
     `SELECT s.id, s.tenant_id, s.name, COALESCE(p.type, s.verifier_type) AS verifier_type,
             COALESCE(p.config, s.verifier_config) AS verifier_config, s.verifier_plugin_id, s.created_at::text,
-            t.dedup_window_seconds, t.config_version, t.rate_limits, s.rate_limit AS source_rate_limit,
+            t.dedup_window_seconds, t.config_version, t.rate_limits, s.rate_limit AS source_rate_limit, s.allow_critical,
             COALESCE(array_agg(k.ciphertext ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '{}') AS sealed_secrets,
             COALESCE(json_agg(floor(extract(epoch FROM k.expires_at) * 1000) ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '[]') AS secret_expires_at
        FROM sources s
@@ -99,10 +103,16 @@ export async function findSource(db: Db, tenantId: string, id: string): Promise<
   return row ? toSource(row) : null;
 }
 
-/** Changes what is given: the name, the source's own rate limit (null removes it). */
-export async function updateSource(db: Db, tenantId: string, id: string, change: { name?: string; rateLimit?: unknown }): Promise<Source | null> {
+/** Changes what is given: the name, the source's own rate limit (null removes it), whether it may send critical events. */
+export async function updateSource(
+  db: Db,
+  tenantId: string,
+  id: string,
+  change: { name?: string; rateLimit?: unknown; allowCritical?: boolean },
+): Promise<Source | null> {
   const result = await db.query<SourceRow>(
-    `UPDATE sources s SET name = COALESCE($3, s.name), rate_limit = CASE WHEN $4::boolean THEN $5::jsonb ELSE s.rate_limit END
+    `UPDATE sources s SET name = COALESCE($3, s.name), rate_limit = CASE WHEN $4::boolean THEN $5::jsonb ELSE s.rate_limit END,
+            allow_critical = COALESCE($6, s.allow_critical)
       WHERE s.tenant_id = $1 AND s.id = $2 RETURNING ${COLUMNS}`,
     [
       tenantId,
@@ -110,6 +120,7 @@ export async function updateSource(db: Db, tenantId: string, id: string, change:
       change.name ?? null,
       change.rateLimit !== undefined,
       change.rateLimit === undefined || change.rateLimit === null ? null : JSON.stringify(change.rateLimit),
+      change.allowCritical ?? null,
     ],
   );
   const row = result.rows[0];

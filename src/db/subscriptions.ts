@@ -2,6 +2,7 @@
 import type { Db } from './client';
 import type { PlainSecretProbe } from './plugins';
 import { iso } from './sql';
+import type { Priority } from '../lib/priority';
 
 export interface SubscriptionRow {
   id: string;
@@ -14,7 +15,16 @@ export interface SubscriptionRow {
   action_config: Record<string, unknown> | null;
   transformer_plugin_id: string | null;
   ordering: 'none' | 'partition';
+  /** Default lane for events without a `priority` of their own (src/delivery/lanes.ts); null: normal. */
+  priority: Priority | null;
   retry_schedule: number[] | null;
+  /** Execution mode (src/delivery/sync-actions.ts): `sync` runs the action inside the ingest request. */
+  mode: SubscriptionMode;
+  sync_timeout_ms: number;
+  /** Each delivery waits at least this long after the event was received (src/delivery/schedule.ts). */
+  delay_seconds: number;
+  /** A successful attempt emits `switchyard.delivery.succeeded`. */
+  emit_succeeded: boolean;
   enabled: boolean;
   disabled_reason: string | null;
   /** Derived: `disabled` when not enabled, else `paused` while paused, else `active`. */
@@ -34,10 +44,12 @@ export interface SubscriptionRow {
 
 export const SUBSCRIPTION_STATUSES = ['active', 'paused', 'disabled'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+export const SUBSCRIPTION_MODES = ['async', 'sync'] as const;
+export type SubscriptionMode = (typeof SUBSCRIPTION_MODES)[number];
 
 const STATUS = `CASE WHEN NOT enabled THEN 'disabled' WHEN paused_at IS NOT NULL THEN 'paused' ELSE 'active' END`;
-const COLUMNS = `id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id, ordering,
-  retry_schedule, enabled, disabled_reason, ${STATUS} AS status, ${iso('paused_at')},
+const COLUMNS = `id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id, ordering, priority,
+  retry_schedule, mode, sync_timeout_ms, delay_seconds, emit_succeeded, enabled, disabled_reason, ${STATUS} AS status, ${iso('paused_at')},
   ${iso('breaker_opened_at')}, ${iso('breaker_probe_at')}, breaker_probe_id, breaker_disable_after_seconds, failure_threshold, consecutive_failures, version, ${iso('created_at')}, ${iso('updated_at')}`;
 
 export interface SubscriptionFields {
@@ -56,6 +68,13 @@ export interface SubscriptionFields {
   failureThreshold: number;
   /** How long a circuit breaker may stay open before a failed probe disables the subscription. */
   breakerDisableAfterSeconds: number;
+  /** Execution mode, its timeout, the first attempt's delay, the succeeded event; absent: the column defaults. */
+  mode?: SubscriptionMode;
+  syncTimeoutMs?: number;
+  delaySeconds?: number;
+  emitSucceeded?: boolean;
+  /** Default lane for events without a `priority`; null or absent: normal. */
+  priority?: Priority | null;
 }
 
 export async function insertSubscription(
@@ -68,8 +87,9 @@ export async function insertSubscription(
   const result = await db.query<SubscriptionRow>(
     `WITH s AS (
        INSERT INTO subscriptions (id, tenant_id, name, types, filter, action_plugin_id, action_type, action_config, transformer_plugin_id,
-                                  ordering, retry_schedule, enabled, failure_threshold, paused_at, breaker_disable_after_seconds)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $16 THEN now() END, $17) RETURNING *
+                                  ordering, retry_schedule, enabled, failure_threshold, paused_at, breaker_disable_after_seconds, priority,
+                                  mode, sync_timeout_ms, delay_seconds, emit_succeeded)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $16 THEN now() END, $17, $18, $19, $20, $21, $22) RETURNING *
      ), k AS (
        INSERT INTO subscription_secrets (id, tenant_id, subscription_id, ciphertext) VALUES ($14, $2, $1, $15)
      )
@@ -92,6 +112,11 @@ export async function insertSubscription(
       sealedSecret.ciphertext,
       f.enabled && f.paused,
       f.breakerDisableAfterSeconds,
+      f.priority ?? null,
+      f.mode ?? 'async',
+      f.syncTimeoutMs ?? 2000,
+      f.delaySeconds ?? 0,
+      f.emitSucceeded ?? false,
     ],
   );
   return result.rows[0]!;
@@ -138,7 +163,12 @@ export async function updateSubscription(
   }
   if (f.transformerPluginId !== undefined) set('transformer_plugin_id', f.transformerPluginId);
   if (f.ordering !== undefined) set('ordering', f.ordering);
+  if (f.priority !== undefined) set('priority', f.priority);
   if (f.retrySchedule !== undefined) set('retry_schedule', f.retrySchedule);
+  if (f.mode !== undefined) set('mode', f.mode);
+  if (f.syncTimeoutMs !== undefined) set('sync_timeout_ms', f.syncTimeoutMs);
+  if (f.delaySeconds !== undefined) set('delay_seconds', f.delaySeconds);
+  if (f.emitSucceeded !== undefined) set('emit_succeeded', f.emitSucceeded);
   if (f.failureThreshold !== undefined) set('failure_threshold', f.failureThreshold);
   if (f.breakerDisableAfterSeconds !== undefined) set('breaker_disable_after_seconds', f.breakerDisableAfterSeconds);
   if (f.enabled !== undefined) {
@@ -175,12 +205,16 @@ export interface RoutingRow {
   types: string[];
   filter: unknown;
   ordering: 'none' | 'partition';
+  priority: Priority | null;
+  /** The subscription's `delay_seconds` (src/delivery/schedule.ts); absent in rows cached before it: 0. */
+  delay_seconds?: number;
 }
 
 export async function loadRouting(db: Db, tenantId: string): Promise<{ version: number; subscriptions: RoutingRow[] }> {
   const result = await db.query<{ config_version: string; subscriptions: RoutingRow[] }>(
     `SELECT t.config_version,
-       (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'types', s.types, 'filter', s.filter, 'ordering', s.ordering) ORDER BY s.id), '[]')
+       (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'types', s.types, 'filter', s.filter, 'ordering', s.ordering, 'priority', s.priority,
+                                        'delay_seconds', s.delay_seconds) ORDER BY s.id), '[]')
           FROM subscriptions s WHERE s.tenant_id = t.id AND s.enabled AND s.action_type IS DISTINCT FROM 'cli') AS subscriptions
      FROM tenants t WHERE t.id = $1`,
     [tenantId],

@@ -7,7 +7,7 @@
 import { runAction, runTransformer, type Instance } from '../plugins/runner';
 import { pluginType } from '../plugins/registry';
 import { maskSecrets, openSecrets } from '../plugins/secret-fields';
-import type { ActionOutcome, ActionPlugin, PluginEvent, ScriptSandbox, TransformerPlugin } from '../plugins/types';
+import type { ActionOutcome, ActionPlugin, EmailSender, PluginEvent, ScriptSandbox, TransformerPlugin } from '../plugins/types';
 import type { ClaimedDelivery } from '../db/deliveries-consumer';
 import { finishExchange, secretValues, type Exchange } from './exchange';
 import { createGuardedFetch } from './guarded-fetch';
@@ -21,6 +21,8 @@ export interface AttemptDeps {
   encryptionKey: string;
   /** The tenant's script sandbox; absent without the Worker Loader binding. */
   sandbox?: ScriptSandbox;
+  /** The `send_email` binding (`SEND_EMAIL`), lent to actions where the deployment has it. */
+  email?: EmailSender;
   /** What the guarded fetch fetches with (the delivery.attempt span notes the outbound traceparent); default: fetch. */
   fetchImpl?: typeof fetch;
   /** Receives the request as sent and the answer's head (both null when nothing was sent). */
@@ -64,7 +66,7 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
       action,
       { event, deliveryId: delivery.id, subscriptionId: delivery.subscription_id, attempt: delivery.attempts, secrets: deps.secrets },
       createGuardedFetch({ allowlist: deps.allowlist, fetchImpl: deps.fetchImpl, exchange: raw }),
-      { sandbox: deps.sandbox },
+      { sandbox: deps.sandbox, email: deps.email },
     );
   } finally {
     if (deps.exchange && raw) {

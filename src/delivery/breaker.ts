@@ -57,7 +57,7 @@ export async function probeOpenBreakers(db: Db, env: Pick<Env, 'TENANT_LOG'>): P
   for (const p of probes) {
     const log = env.TENANT_LOG.getByName(p.tenant_id);
     try {
-      const { resent, blockers } = await log.redrive([{ id: p.id, subscriptionId: p.subscription_id, partitionKey: p.partition_key }]);
+      const { resent, blockers } = await log.redrive([{ id: p.id, subscriptionId: p.subscription_id, partitionKey: p.partition_key, priority: p.priority }]);
       const head = blockers[0];
       if (resent === 0 && head) {
         await setProbe(db, p.subscription_id, head.id);

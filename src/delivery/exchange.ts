@@ -8,7 +8,8 @@
  *   {@link HEADER_VALUE_LIMIT} characters. The response body is the attempt's `response_body` (1 KiB).
  * - Masking ({@link maskExchange}): any header whose value holds a configured secret value (a
  *   write-only plugin config field, e.g. a webhook's `Authorization` header) becomes `********`, and
- *   such a value is replaced in the URL and body too (a secret URL in its normalised spelling as well). The Standard Webhooks signature headers are
+ *   such a value is replaced in the URL and body too (a secret URL in its normalised spelling as well).
+ *   `Authorization` is masked whatever it holds (the SMS action's HTTP Basic credentials). The Standard Webhooks signature headers are
  *   kept: they are what the receiver got, and cannot be replayed past the receiver's 5-minute tolerance.
  * - A body the action sent as a stream, Blob or FormData is not read (reading it would consume it):
  *   the request is recorded with a null body.
@@ -19,6 +20,8 @@ export const REQUEST_BODY_LIMIT_BYTES = 16 * 1024;
 export const HEADER_LIMIT = 50;
 export const HEADER_VALUE_LIMIT = 1024;
 export const MASK = '********';
+// masked whatever they hold: HTTP Basic carries a secret base64-encoded, where no configured value matches it
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
 
 export interface SentRequest {
   method: string;
@@ -90,7 +93,9 @@ export function finishExchange(exchange: Exchange, secrets: readonly string[]): 
   const values = [...new Set(spellings.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
   const scrub = (text: string) => values.reduce((t, v) => t.split(v).join(MASK), text);
   const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) headers.set(name, values.some((v) => value.includes(v)) ? MASK : value);
+  for (const [name, value] of Object.entries(request.headers)) {
+    headers.set(name, CREDENTIAL_HEADERS.has(name.toLowerCase()) || values.some((v) => value.includes(v)) ? MASK : value);
+  }
   let body = request.body === null ? null : scrub(request.body);
   let bodyTruncated = false;
   if (body !== null) {

@@ -7,6 +7,8 @@
 import { sha256Hex } from '../lib/encoding';
 import { matchesAny } from '../lib/type-pattern';
 import { compileFilter, type Predicate } from './filter';
+import { deliveryPriority } from './lanes';
+import type { Priority } from '../lib/priority';
 import { SYSTEM_PREFIX } from './system-events';
 
 export interface Route {
@@ -14,6 +16,10 @@ export interface Route {
   types: string[];
   ordering: 'none' | 'partition';
   test: Predicate | null;
+  /** The subscription's default lane for events without a `priority` of their own. */
+  priority: Priority | null;
+  /** The subscription's `delay_seconds` (./schedule.ts). */
+  delaySeconds: number;
 }
 
 export interface RoutedEvent {
@@ -22,6 +28,11 @@ export interface RoutedEvent {
   type: string;
   subject: string | null;
   partition_key: string | null;
+  /** The event's `priority` attribute as stored (validated at ingest); absent or null: none. */
+  priority?: unknown;
+  /** The event's `deliverat` as stored and its receipt (epoch ms), for the schedule (./schedule.ts). */
+  deliverat?: unknown;
+  received_at?: number;
   /** The CloudEvent JSON, parsed only when a filter needs it. */
   event: string;
 }
@@ -33,14 +44,18 @@ export interface PlannedDelivery {
   sequence: number;
   ordered: boolean;
   partitionKey: string;
+  /** The lane: the event's priority, else the subscription's default, else normal. */
+  priority: Priority;
 }
 
-export function compileRoutes(rows: { id: string; types: string[]; filter: unknown; ordering: 'none' | 'partition' }[]): Route[] {
+export function compileRoutes(
+  rows: { id: string; types: string[]; filter: unknown; ordering: 'none' | 'partition'; priority?: Priority | null; delay_seconds?: number }[],
+): Route[] {
   return rows.map((row) => {
     const compiled = row.filter == null ? null : compileFilter(row.filter);
     // filters are validated when saved; one that no longer compiles matches nothing rather than everything
     const test = compiled === null ? null : compiled.ok ? compiled.test : () => false;
-    return { id: row.id, types: row.types, ordering: row.ordering, test };
+    return { id: row.id, types: row.types, ordering: row.ordering, test, priority: row.priority ?? null, delaySeconds: row.delay_seconds ?? 0 };
   });
 }
 
@@ -64,6 +79,7 @@ export async function planDeliveries(events: RoutedEvent[], routes: Route[]): Pr
         sequence: event.sequence,
         ordered: route.ordering === 'partition',
         partitionKey: event.partition_key ?? event.subject ?? '',
+        priority: deliveryPriority(event.priority, route.priority),
       });
     }
   }

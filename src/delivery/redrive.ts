@@ -50,7 +50,9 @@ async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: n
   for (const [tenantId, stranded] of byTenant) {
     const log = env.TENANT_LOG.getByName(tenantId);
     try {
-      const { resent, blockers } = await log.redrive(stranded.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key })));
+      const { resent, blockers } = await log.redrive(
+        stranded.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key, priority: r.priority })),
+      );
       summary.resent += resent;
       // not stranded again until another full wait, even if the queue is slow to bring the message round
       await touchDeliveries(
@@ -67,7 +69,9 @@ async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: n
         ).map((d) => [d.id, d.status]),
       );
       for (const blocker of blockers) {
-        if (statuses.get(blocker.id) === 'pending') continue;
+        // a scheduled head is waiting for its time (src/delivery/schedule.ts), not finished
+        const status = statuses.get(blocker.id);
+        if (status === 'pending' || status === 'scheduled') continue;
         if (await log.finishOrdered(blocker.subscriptionId, blocker.partitionKey, blocker.id)) summary.released++;
       }
     } catch (error) {

@@ -11,7 +11,7 @@
  */
 import type { AttemptRecord, ClaimedDelivery, SubscriptionHealth } from '../db/deliveries-consumer';
 import type { AttemptResult } from './attempt';
-import { nextStep, retryPolicy, type RetryPolicy } from './retry-policy';
+import { nextStep, QUEUE_MAX_DELAY_SECONDS, retryPolicy, type RetryPolicy } from './retry-policy';
 import { SYSTEM_PREFIX } from './system-events';
 
 /** The delivery a queue message names; a `delivery.v1` body is one. */
@@ -46,7 +46,13 @@ export type DeliveryState =
    * last days; a message retried meanwhile would run out its retries), the delivery stays pending, and
    * an ordered line keeps it in flight; resuming sends it again (src/queues/retry-step.ts).
    */
-  | { kind: 'held' };
+  | { kind: 'held' }
+  /**
+   * Scheduled and not claimed: not yet due (an ordered line's head sent when its turn came, a message
+   * that came early), or due while its subscription holds it. Never the end of the delivery: an
+   * ordered line keeps it in flight (src/delivery/schedule.ts).
+   */
+  | { kind: 'scheduled'; dueInSeconds: number; held: boolean };
 
 /** A system event to emit into a tenant's stream; `systemEvent` turns it into an append. */
 export interface SystemEventSpec {
@@ -99,6 +105,11 @@ export function settle({ message, state, now, scale, random }: SettleInput): Set
       return ack(message, null, false);
     case 'finished':
       return ack(message, null, true);
+    case 'scheduled':
+      // the queue holds what it can of the wait; a longer one, or a held one, is the schedule sweep's
+      return !state.held && state.dueInSeconds <= QUEUE_MAX_DELAY_SECONDS
+        ? { kind: 'retry', delaySeconds: Math.max(1, state.dueInSeconds), record: null }
+        : ack(message, null, false);
     case 'attempted':
       return settleAttempt(
         message,

@@ -3,8 +3,15 @@
  * accepted them, plus the per-(subscription, partition key) lines of ordered deliveries. An ordered
  * line has at most one delivery in flight; the next is released when the consumer reports that one
  * finished (delivered or given up). All functions run inside the caller's synchronous transaction.
+ *
+ * Each staged message carries its priority lane (src/delivery/lanes.ts): `dispatch.lane` is its rank
+ * (0 critical … 3 low) and the log sends the lowest rank first, so a critical message staged behind
+ * thousands of normal ones still leaves first. An ordered line keeps each delivery's priority and
+ * releases by sequence only: a critical delivery waits for its line's predecessor, then takes its lane.
  */
 import type { PlannedDelivery } from '../delivery/fan-out';
+import { laneRank } from '../delivery/lanes';
+import { priorityOf, type Priority } from '../lib/priority';
 import type { DeliveryMessage } from '../lib/queue-messages';
 
 export const DISPATCH_SCHEMA = `
@@ -18,15 +25,42 @@ CREATE TABLE IF NOT EXISTS ordered_inflight (
   PRIMARY KEY (subscription_id, partition_key)
 ) WITHOUT ROWID;`;
 
-function message(tenantId: string, d: { id: string; subscriptionId: string; partitionKey: string | null }): string {
+/** Rank of the normal lane: what rows staged before lanes existed are sent as. */
+const NORMAL_RANK = laneRank('normal');
+
+/**
+ * Adds the lane columns to a log created before priority lanes (`dispatch.lane`, `ordered_line.priority`)
+ * and the index the drain reads by. Idempotent; run after DISPATCH_SCHEMA when the object starts.
+ */
+export function upgradeDispatchSchema(sql: SqlStorage): void {
+  const has = (table: string, column: string) =>
+    sql.exec<{ n: number }>(`SELECT count(*) AS n FROM pragma_table_info('${table}') WHERE name = ?`, column).one().n > 0;
+  if (!has('dispatch', 'lane')) sql.exec(`ALTER TABLE dispatch ADD COLUMN lane INTEGER NOT NULL DEFAULT ${NORMAL_RANK}`);
+  if (!has('ordered_line', 'priority')) sql.exec('ALTER TABLE ordered_line ADD COLUMN priority TEXT');
+  sql.exec('CREATE INDEX IF NOT EXISTS dispatch_by_lane ON dispatch (lane, id)');
+}
+
+interface Dispatched {
+  id: string;
+  subscriptionId: string;
+  partitionKey: string | null;
+  priority?: Priority | null;
+  /** A scheduled delivery's due time (epoch ms): its message is sent delayed (src/delivery/schedule.ts). */
+  notBefore?: number | null;
+}
+
+function stage(sql: SqlStorage, tenantId: string, d: Dispatched): void {
+  const priority = d.priority ?? 'normal';
   const body: DeliveryMessage = {
     type: 'delivery.v1',
     tenant_id: tenantId,
     delivery_id: d.id,
     subscription_id: d.subscriptionId,
     partition_key: d.partitionKey,
+    priority,
+    ...(d.notBefore ? { not_before: d.notBefore } : {}),
   };
-  return JSON.stringify(body);
+  sql.exec('INSERT INTO dispatch (lane, body) VALUES (?, ?)', laneRank(priority), JSON.stringify(body));
 }
 
 /** Queues unordered deliveries for sending and appends ordered ones to their lines. */
@@ -34,15 +68,16 @@ export function stageDeliveries(sql: SqlStorage, tenantId: string, planned: read
   const lines = new Set<string>();
   for (const d of planned) {
     if (!d.ordered) {
-      sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, { ...d, partitionKey: null }));
+      stage(sql, tenantId, { ...d, partitionKey: null });
       continue;
     }
     sql.exec(
-      'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id) VALUES (?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority) VALUES (?, ?, ?, ?, ?)',
       d.subscriptionId,
       d.partitionKey,
       d.sequence,
       d.id,
+      d.priority,
     );
     lines.add(JSON.stringify([d.subscriptionId, d.partitionKey]));
   }
@@ -71,21 +106,23 @@ function inflightOf(sql: SqlStorage, subscriptionId: string, partitionKey: strin
 function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string): void {
   if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
-    .exec<{ delivery_id: string }>(
-      'SELECT delivery_id FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1',
+    .exec<{ delivery_id: string; priority: string | null }>(
+      'SELECT delivery_id, priority FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1',
       subscriptionId,
       partitionKey,
     )
     .toArray()[0];
   if (!head) return;
   sql.exec('INSERT INTO ordered_inflight (subscription_id, partition_key, delivery_id) VALUES (?, ?, ?)', subscriptionId, partitionKey, head.delivery_id);
-  sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, { id: head.delivery_id, subscriptionId, partitionKey }));
+  stage(sql, tenantId, { id: head.delivery_id, subscriptionId, partitionKey, priority: priorityOf(head.priority) });
 }
 
 export interface StrandedDelivery {
   id: string;
   subscriptionId: string;
   partitionKey: string;
+  /** The delivery's lane as Postgres holds it; absent: normal. */
+  priority?: Priority;
 }
 
 /**
@@ -101,7 +138,7 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
   for (const d of stranded) {
     const inflight = inflightOf(sql, d.subscriptionId, d.partitionKey);
     if (inflight === d.id) {
-      sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, d));
+      stage(sql, tenantId, d);
       resent++;
       continue;
     }
@@ -110,10 +147,24 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
         .exec('SELECT 1 FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?', d.subscriptionId, d.partitionKey, d.id)
         .toArray().length > 0;
     if (!waiting) {
-      sql.exec('INSERT INTO dispatch (body) VALUES (?)', message(tenantId, { ...d, partitionKey: null }));
+      stage(sql, tenantId, { ...d, partitionKey: null });
       resent++;
     } else if (inflight) {
-      blockers.set(inflight, { id: inflight, subscriptionId: d.subscriptionId, partitionKey: d.partitionKey });
+      // with its own lane, for a caller that sends it again (a breaker probe)
+      const lane = sql
+        .exec<{ priority: string | null }>(
+          'SELECT priority FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
+          d.subscriptionId,
+          d.partitionKey,
+          inflight,
+        )
+        .toArray()[0];
+      blockers.set(inflight, {
+        id: inflight,
+        subscriptionId: d.subscriptionId,
+        partitionKey: d.partitionKey,
+        priority: priorityOf(lane?.priority) ?? 'normal',
+      });
     } else {
       releaseHead(sql, tenantId, d.subscriptionId, d.partitionKey);
       resent++;
@@ -122,8 +173,17 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
   return { resent, blockers: [...blockers.values()] };
 }
 
-export function pendingDispatch(sql: SqlStorage, limit: number): { id: number; body: string }[] {
-  return sql.exec<{ id: number; body: string }>('SELECT id, body FROM dispatch ORDER BY id LIMIT ?', limit).toArray();
+/** The next staged messages to send: up to `limit` of the highest lane that has any, oldest first; null when none wait. */
+export function pendingDispatch(sql: SqlStorage, limit: number): { lane: number; rows: { id: number; body: string }[] } | null {
+  const first = sql.exec<{ lane: number }>('SELECT lane FROM dispatch ORDER BY lane, id LIMIT 1').toArray()[0];
+  if (!first) return null;
+  const rows = sql.exec<{ id: number; body: string }>('SELECT id, body FROM dispatch WHERE lane = ? ORDER BY id LIMIT ?', first.lane, limit).toArray();
+  return { lane: first.lane, rows };
+}
+
+/** Forgets the messages of `lane` through `lastId` once the queue took them. */
+export function dropDispatched(sql: SqlStorage, lane: number, lastId: number): void {
+  sql.exec('DELETE FROM dispatch WHERE lane = ? AND id <= ?', lane, lastId);
 }
 
 export function dispatchDepth(sql: SqlStorage): number {

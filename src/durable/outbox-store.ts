@@ -15,6 +15,7 @@ import type { RoutedEvent } from '../delivery/fan-out';
 import type { AppendItem, AppendResult } from '../ingest/log-types';
 import { newId } from '../lib/ids';
 import { keepRefused } from './quarantine-store';
+import { advanceHeads, subjectHeads } from './subject-head-store';
 
 export const OUTBOX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS dedup (
@@ -25,8 +26,13 @@ CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
 CREATE TABLE IF NOT EXISTS outbox (
   sequence INTEGER PRIMARY KEY, id TEXT NOT NULL, source_id TEXT NOT NULL, ce_id TEXT NOT NULL,
   type TEXT NOT NULL, subject TEXT, time TEXT, partition_key TEXT, correlation_id TEXT,
-  causation_id TEXT, event TEXT NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL
+  causation_id TEXT, event TEXT NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL, schema_version INTEGER
 );`;
+
+/** Adds what later versions added to an outbox table made before them (run after OUTBOX_SCHEMA). */
+export function upgradeOutbox(sql: SqlStorage): void {
+  if (!sql.exec('SELECT * FROM outbox LIMIT 0').columnNames.includes('schema_version')) sql.exec('ALTER TABLE outbox ADD COLUMN schema_version INTEGER');
+}
 
 /** One outbox row. A type, not an interface, so that it is a `SqlStorage` row. */
 export type OutboxRow = {
@@ -45,6 +51,8 @@ export type OutboxRow = {
   sha256: string;
   /** Unix ms. */
   received_at: number;
+  /** The schema version that validated the event (README "Schema evolution"); null: none. */
+  schema_version: number | null;
 };
 
 /** The outbox's columns, named alike in the append JSON, the table and the batch JSON for Postgres. */
@@ -62,6 +70,7 @@ const OUTBOX_COLUMNS = [
   'event',
   'sha256',
   'received_at',
+  'schema_version',
 ] as const satisfies readonly (keyof OutboxRow)[];
 
 /** Spliced as they are: integers, and the event, which is JSON text already. */
@@ -88,7 +97,10 @@ const dedupKey = (sourceId: string, ceId: string) => `${sourceId}\n${ceId}`;
 /**
  * Dedups, sequences and records `items` after `lastSequence`; results in input order. Same (source, id)
  * and same hash inside the window: the original sequence with `duplicate`; a different hash: `conflict`.
- * A repeat of an id later in the same batch is a duplicate (or conflict) of its first copy.
+ * A repeat of an id later in the same batch is a duplicate (or conflict) of its first copy. A new event
+ * with `expectedSequence` is written only if its subject's head (subject-head-store.ts, including the
+ * events before it in `items`) equals it, else `sequence_conflict` with the head; dedup comes first,
+ * so a resend of an accepted event is still its duplicate. Several calls in one transaction chain.
  */
 export function appendToOutbox(
   sql: SqlStorage,
@@ -107,6 +119,8 @@ export function appendToOutbox(
   )) {
     seen.set(dedupKey(row.source_id, row.ce_id), row);
   }
+  const guarded = items.flatMap((item) => (item.expectedSequence != null && item.subject !== null ? [item.subject] : []));
+  const heads = subjectHeads(sql, guarded);
   const fresh: Omit<OutboxRow, 'received_at'>[] = [];
   const results = items.map((item): AppendResult => {
     const key = dedupKey(item.sourceId, item.ceId);
@@ -116,7 +130,12 @@ export function appendToOutbox(
         ? { kind: 'accepted', id: earlier.id, sequence: earlier.sequence, duplicate: true }
         : { kind: 'conflict', id: earlier.id, sequence: earlier.sequence };
     }
+    if (item.expectedSequence != null && item.subject !== null) {
+      const head = heads.get(item.subject) ?? 0;
+      if (head !== item.expectedSequence) return { kind: 'sequence_conflict', currentSequence: head };
+    }
     const sequence = ++lastSequence;
+    if (item.subject !== null) heads.set(item.subject, sequence);
     const id = newId('evt', now);
     seen.set(key, { source_id: item.sourceId, ce_id: item.ceId, sha256: item.sha256, id, sequence });
     fresh.push({
@@ -132,6 +151,7 @@ export function appendToOutbox(
       causation_id: item.causationId,
       event: item.json,
       sha256: item.sha256,
+      schema_version: item.schemaVersion ?? null,
     });
     return { kind: 'accepted', id, sequence, duplicate: false };
   });
@@ -144,6 +164,7 @@ export function appendToOutbox(
       at.expiresAt,
       at.lastSequence,
     );
+    advanceHeads(sql, at.lastSequence);
   }
   return { results, lastSequence };
 }
@@ -212,7 +233,8 @@ export function hasRowsAfter(sql: SqlStorage, sequence: number): boolean {
 export function routedEvents(sql: SqlStorage, last: number, withEvent: boolean): RoutedEvent[] {
   return sql
     .exec<RoutedEvent & Record<string, SqlStorageValue>>(
-      `SELECT id, sequence, type, subject, partition_key, ${withEvent ? 'event' : "'' AS event"} FROM outbox WHERE sequence <= ? ORDER BY sequence`,
+      `SELECT id, sequence, type, subject, partition_key, json_extract(event, '$.priority') AS priority,
+              json_extract(event, '$.deliverat') AS deliverat, received_at, ${withEvent ? 'event' : "'' AS event"} FROM outbox WHERE sequence <= ? ORDER BY sequence`,
       last,
     )
     .toArray();

@@ -18,6 +18,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { compileRoutes, planDeliveries, type Route } from '../delivery/fan-out';
+import { queueDelaySeconds, scheduleDeliveries, sentAtFlush } from '../delivery/schedule';
 import { sharedConnection, type SharedConnection } from '../db/shared-connection';
 import type { QuarantinedEvent } from '../db/quarantine';
 import { loadRouting } from '../db/subscriptions';
@@ -26,18 +27,34 @@ import { problem } from '../lib/problem';
 import {
   DISPATCH_SCHEMA,
   dispatchDepth,
+  dropDispatched,
   finishOrdered,
   orderedDepth,
   pendingDispatch,
   redriveDeliveries,
   stageDeliveries,
   type StrandedDelivery,
+  upgradeDispatchSchema,
 } from './dispatch-store';
+import { laneQueue, rankPriority } from '../delivery/lanes';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from '../ingest/log-types';
-import { appendToOutbox, dropFlushed, encodeOutbox, forgetExpired, hasRowsAfter, outboxDepth, outboxReader, OUTBOX_SCHEMA, routedEvents } from './outbox-store';
+import {
+  appendToOutbox,
+  dropFlushed,
+  encodeOutbox,
+  forgetExpired,
+  hasRowsAfter,
+  outboxDepth,
+  outboxReader,
+  OUTBOX_SCHEMA,
+  routedEvents,
+  upgradeOutbox,
+} from './outbox-store';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
 import { keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
 import { storeBatch } from './store-batch';
+import { groupCommit, type GroupCommit } from './group-commit';
+import { SUBJECT_HEAD_SCHEMA } from './subject-head-store';
 import { alarmSpans } from '../observability/log-spans';
 import { exportSpans } from '../observability/spans';
 import { CLOSE, createStreamHub, STREAM_SCHEMA, type LiveEvent, type StreamHub } from './stream-hub';
@@ -54,7 +71,15 @@ ${META_SCHEMA}
 ${OUTBOX_SCHEMA}
 ${DISPATCH_SCHEMA}
 ${QUARANTINE_SCHEMA}
-${STREAM_SCHEMA}`;
+${STREAM_SCHEMA}
+${SUBJECT_HEAD_SCHEMA}`;
+
+/** One append waiting for its group commit. */
+interface PendingAppend {
+  tenantId: string;
+  dedupWindowSeconds: number;
+  items: AppendItem[];
+}
 
 export class TenantLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -70,14 +95,29 @@ export class TenantLog extends DurableObject<Env> {
   /** Set once the tenant is deleted: appends are refused and nothing more is flushed. */
   private deleted = false;
   private readonly stream: StreamHub;
+  /** Appends arriving while a commit is in flight are written together in the next transaction (group-commit.ts). */
+  private readonly appends: GroupCommit<PendingAppend, AppendResult[] | null>;
+  /** The last group wrote events, so the flush alarm must be armed. */
+  private unflushedAppend = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.postgres = sharedConnection(env);
     this.sql.exec(SCHEMA);
+    upgradeOutbox(this.sql);
+    upgradeDispatchSchema(this.sql);
     ({ lastSequence: this.lastSequence, tenantId: this.tenantId, configVersion: this.configVersion, deleted: this.deleted } = readMeta(this.sql));
     this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence });
+    this.appends = groupCommit({
+      write: (group) => this.writeAppends(group),
+      afterWrite: async () => {
+        if (!this.unflushedAppend) return;
+        this.unflushedAppend = false;
+        if (!this.flushScheduled) await this.scheduleFlush(Date.now() + FLUSH_COALESCE_MS);
+      },
+      durable: () => ctx.storage.sync(),
+    });
     // answered by the runtime without waking the object
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
     ctx.blockConcurrencyWhile(async () => {
@@ -89,22 +129,25 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   /**
-   * Dedups, sequences and records a batch in one transaction. Results come back in input order.
+   * Dedups, sequences and records a batch, answered once durable. Results come back in input order.
    * Same (source, id) and same hash inside the window: the original sequence with `duplicate`;
-   * a different hash: `conflict`. An append made under an older tenant config than the log has seen
-   * is refused as `stale` without writing anything.
+   * a different hash: `conflict`; a subject head other than the event's `expectedsequence`:
+   * `sequence_conflict`. An append made under an older tenant config than the log has seen when it
+   * arrives is refused as `stale` without writing anything. Appends that arrive while a commit is in
+   * flight share the next transaction, in arrival order (group commit).
    */
   async append(request: AppendRequest): Promise<AppendResponse> {
     if (this.deleted) return { kind: 'gone' };
     if (request.configVersion < this.configVersion) return { kind: 'stale', configVersion: this.configVersion };
     if (request.configVersion > this.configVersion) this.setConfigVersion(request.configVersion);
-    return { kind: 'appended', results: await this.record(request.tenantId, request.dedupWindowSeconds, request.items) };
+    const results = await this.appends.submit({ tenantId: request.tenantId, dedupWindowSeconds: request.dedupWindowSeconds, items: request.items });
+    return results ? { kind: 'appended', results } : { kind: 'gone' };
   }
 
   /** Events Switchyard itself emits (`switchyard.delivery.exhausted`, …): no config check. */
   async appendSystem(tenantId: string, items: AppendItem[]): Promise<AppendResult[]> {
     if (this.deleted) return [];
-    return this.record(tenantId, 86_400, items);
+    return (await this.appends.submit({ tenantId, dedupWindowSeconds: 86_400, items })) ?? [];
   }
 
   /**
@@ -115,7 +158,8 @@ export class TenantLog extends DurableObject<Env> {
     this.deleted = true;
     this.ctx.storage.transactionSync(() => {
       writeMeta(this.sql, 'deleted', 1);
-      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine']) this.sql.exec(`DELETE FROM ${table}`);
+      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine', 'subject_head'])
+        this.sql.exec(`DELETE FROM ${table}`);
     });
     await this.ctx.storage.deleteAlarm();
     this.flushScheduled = false;
@@ -234,21 +278,44 @@ export class TenantLog extends DurableObject<Env> {
     if (current === null || current > expiry) await this.ctx.storage.setAlarm(expiry);
   }
 
-  private async record(tenantId: string, dedupWindowSeconds: number, items: AppendItem[]): Promise<AppendResult[]> {
+  /**
+   * Writes a group of appends in one transaction: results per append (null once the tenant is
+   * deleted). Consecutive appends with the same dedup window share one set of statements.
+   */
+  private writeAppends(group: readonly PendingAppend[]): (AppendResult[] | null)[] {
+    if (this.deleted) return group.map(() => null);
     const now = Date.now();
     const before = this.lastSequence;
-    const appended = this.ctx.storage.transactionSync(() => {
-      if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', tenantId);
-      const out = appendToOutbox(this.sql, items, { lastSequence: before, now, expiresAt: now + dedupWindowSeconds * 1000 });
-      if (out.lastSequence !== before) writeMeta(this.sql, 'last_sequence', out.lastSequence);
-      return out;
+    const { results, last } = this.ctx.storage.transactionSync(() => {
+      if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', group[0]!.tenantId);
+      const out: AppendResult[][] = [];
+      let last = before;
+      for (let start = 0; start < group.length; ) {
+        const window = group[start]!.dedupWindowSeconds;
+        let end = start + 1;
+        while (end < group.length && group[end]!.dedupWindowSeconds === window) end++;
+        const run = group.slice(start, end);
+        const appended = appendToOutbox(this.sql, run.length === 1 ? run[0]!.items : run.flatMap((a) => a.items), {
+          lastSequence: last,
+          now,
+          expiresAt: now + window * 1000,
+        });
+        let at = 0;
+        for (const a of run) out.push(appended.results.slice(at, (at += a.items.length)));
+        last = appended.lastSequence;
+        start = end;
+      }
+      if (last !== before) writeMeta(this.sql, 'last_sequence', last);
+      return { results: out, last };
     });
     // in memory only once the transaction committed
-    this.tenantId ??= tenantId;
-    this.lastSequence = appended.lastSequence;
-    if (this.lastSequence !== before && this.stream.listening()) this.stream.publish(liveEvents(items, appended.results, before, now));
-    if (this.lastSequence !== before && !this.flushScheduled) await this.scheduleFlush(now + FLUSH_COALESCE_MS);
-    return appended.results;
+    this.tenantId ??= group[0]!.tenantId;
+    if (last !== before) {
+      this.lastSequence = last;
+      this.unflushedAppend = true;
+      if (this.stream.listening()) this.stream.publish(group.flatMap((a, i) => liveEvents(a.items, results[i]!, before, now)));
+    }
+    return results;
   }
 
   /**
@@ -269,17 +336,16 @@ export class TenantLog extends DurableObject<Env> {
         this.routes = { version: routing.version, routes: compileRoutes(routing.subscriptions) };
       }
       const { routes } = this.routes;
-      const deliveries =
+      const events =
         routes.length > 0
-          ? await planDeliveries(
-              routedEvents(
-                this.sql,
-                last,
-                routes.some((r) => r.test !== null),
-              ),
-              routes,
+          ? routedEvents(
+              this.sql,
+              last,
+              routes.some((r) => r.test !== null),
             )
           : [];
+      // a delivery that must wait (`deliverat`, `delay_seconds`) is stored scheduled (src/delivery/schedule.ts)
+      const deliveries = routes.length > 0 ? scheduleDeliveries(await planDeliveries(events, routes), events, routes, Date.now()) : [];
       const stored = await storeBatch(db, tenantId, batch, deliveries, outboxReader(this.sql));
       return { deliveries, ...stored };
     });
@@ -292,7 +358,12 @@ export class TenantLog extends DurableObject<Env> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       dropFlushed(this.sql, through, refused, now);
-      stageDeliveries(this.sql, tenantId, staged);
+      // a wait longer than the queue holds is left to the schedule sweep
+      stageDeliveries(
+        this.sql,
+        tenantId,
+        staged.filter((d) => sentAtFlush(d, now)),
+      );
     });
     // a flush that stopped at a refused row goes on with the rows after it right away
     return backlog || through < last;
@@ -303,10 +374,19 @@ export class TenantLog extends DurableObject<Env> {
     return listKept(this.sql, afterSequence, limit);
   }
 
+  /** Sends the staged messages, each to its priority lane's queue, the highest lane first (see dispatch-store.ts). */
   private async drainDispatch(): Promise<void> {
-    for (let batch = pendingDispatch(this.sql, SEND_BATCH); batch.length > 0; batch = pendingDispatch(this.sql, SEND_BATCH)) {
-      await this.env.DELIVERY_QUEUE.sendBatch(batch.map((m) => ({ body: JSON.parse(m.body) as unknown, contentType: 'json' as const })));
-      this.sql.exec('DELETE FROM dispatch WHERE id <= ?', batch[batch.length - 1]!.id);
+    for (let batch = pendingDispatch(this.sql, SEND_BATCH); batch; batch = pendingDispatch(this.sql, SEND_BATCH)) {
+      const queue = laneQueue(this.env, rankPriority(batch.lane));
+      const now = Date.now();
+      await queue.sendBatch(
+        batch.rows.map((m) => {
+          const body = JSON.parse(m.body) as { not_before?: number };
+          // a scheduled delivery's message waits out the rest of its delay in the queue (src/delivery/schedule.ts)
+          return { body, contentType: 'json' as const, delaySeconds: queueDelaySeconds(body, now) };
+        }),
+      );
+      dropDispatched(this.sql, batch.lane, batch.rows[batch.rows.length - 1]!.id);
     }
   }
 

@@ -23,6 +23,8 @@ import { registerIngest } from './routes/ingest';
 import { registerListeners } from './routes/listeners';
 import { registerPlugins } from './routes/plugins';
 import { registerReplays } from './routes/replays';
+import { registerRetention } from './routes/retention';
+import { registerArchives } from './routes/archives';
 import { registerSources } from './routes/sources';
 import { registerSubscriptions } from './routes/subscriptions';
 import { registerTenants } from './routes/tenants';
@@ -68,6 +70,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerListeners(app);
   registerDeliveries(app);
   registerReplays(app);
+  registerRetention(app);
+  registerArchives(app);
   registerRotation(app);
   registerMetrics(app);
   registerPrometheus(app);

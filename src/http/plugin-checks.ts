@@ -4,8 +4,8 @@ import { configOf } from '../config';
 import { verifierEgressRefusal } from '../delivery/verifier-egress';
 import { checkPluginConfig } from '../plugins/config-check';
 import { requestSandboxes } from '../sandbox';
-import { keepStoredSecrets, openSecrets, sealSecrets } from '../plugins/secret-fields';
-import type { PluginType } from '../plugins/types';
+import { changedDestinations, keepStoredSecrets, openSecrets, sealSecrets } from '../plugins/secret-fields';
+import { SECRET_MARKER, type PluginType } from '../plugins/types';
 import type { AppEnv } from './context';
 import { parsePluginConfig } from './plugin-config';
 
@@ -41,6 +41,15 @@ export async function acceptPluginConfig(
     throw new ProblemError(problem(422, 'invalid_plugin_config', `the ${type.id} config is invalid: ${errors[0]!.pointer} ${errors[0]!.detail}`, { errors }));
   }
   const parsed = parsePluginConfig(type, kept.config, pointer);
+  // a kept secret follows the config only to where it was going: a new URL needs the secrets sent again
+  const moved = kept.kept.length > 0 ? changedDestinations(type, parsed, stored) : [];
+  if (moved.length > 0) {
+    const errors = kept.kept.map((at) => ({
+      pointer: `${pointer}${at}`,
+      detail: `${pointer}${moved[0]} changed, so "${SECRET_MARKER}" cannot keep the stored secret; send its value again`,
+    }));
+    throw new ProblemError(problem(422, 'secret_required', `changing ${pointer}${moved[0]} needs the secrets sent again: ${errors[0]!.pointer}`, { errors }));
+  }
   await checkConfigOrThrow(c, tenantId, type, parsed, pointer);
   return parsed;
 }

@@ -9,6 +9,7 @@ export function problemResponse(p: Problem, requestId?: string): Response {
     status: p.status,
     code: p.code,
     detail: p.detail,
+    ...p.extensions,
     ...(p.errors ? { errors: p.errors } : {}),
     ...(requestId ? { request_id: requestId } : {}),
   };

@@ -11,8 +11,10 @@ import { issuesToErrors, problem } from '../lib/problem';
 import { toBase64 } from '../lib/encoding';
 import { isTracestate, parseTraceparent } from '../lib/trace-context';
 import { hasUnstorableEscape } from '../lib/storable';
+import { PRIORITIES, priorityOf } from '../lib/priority';
 import { inexactIntegerIn, longerThanBytes, MAX_DATA_DEPTH, MAX_EVENT_BYTES, nonFiniteNumberAt, unstorableData } from './limits';
 import { errorMessage } from '../lib/errors';
+import { MAX_DELAY_SECONDS } from '../lib/deliver-at';
 
 export const MAX_BATCH = 1000;
 /** Dot-notation: two or more segments, e.g. `orders.created`, `com.github.push`. */
@@ -68,8 +70,28 @@ export const cloudEventSchema = z
         message: 'traceparent must be a W3C trace context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero',
       });
     }
+    // the delivery lane (src/delivery/lanes.ts)
+    if (event.priority !== undefined && priorityOf(event.priority) === null) {
+      ctx.addIssue({ code: 'custom', path: ['priority'], message: `priority must be one of ${PRIORITIES.join(', ')}` });
+    }
     if (event.tracestate !== undefined && (event.traceparent === undefined || !isTracestate(event.tracestate))) {
       ctx.addIssue({ code: 'custom', path: ['tracestate'], message: 'tracestate goes with a traceparent and is at most 512 printable ASCII characters' });
+    }
+    // optimistic concurrency per subject, decided by the TenantLog (subject-head-store.ts)
+    if (event.expectedsequence !== undefined) {
+      if (expectedSequenceOf(event.expectedsequence) === null) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['expectedsequence'],
+          message: 'expectedsequence must be a non-negative integer up to 2^53 - 1, as a number or a string of digits',
+        });
+      } else if (event.subject === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['expectedsequence'],
+          message: "expectedsequence is checked against the subject's last sequence, so the event needs a subject",
+        });
+      }
     }
   });
 
@@ -82,6 +104,14 @@ export interface IngestEvent {
   partitionKey: string | null;
   correlationId: string | null;
   causationId: string | null;
+  /** `expectedsequence`: accepted only if the subject's last sequence equals it (0: no event for the subject yet). */
+  expectedSequence: number | null;
+}
+
+/** The `expectedsequence` extension's value: a non-negative safe integer, sent as a number or a string of digits; else null. */
+export function expectedSequenceOf(value: unknown): number | null {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
 export type ItemResult = { ok: true; value: IngestEvent } | { ok: false; problem: Problem };
@@ -97,6 +127,8 @@ export function toIngestEvent(input: unknown): ItemResult {
     return { ok: false, problem: problem(422, 'invalid_event', 'the event is not a valid CloudEvent 1.0', { errors }) };
   }
   const event = parsed.data;
+  const deliverAt = deliverAtProblem(event.deliverat, Date.now());
+  if (deliverAt) return { ok: false, problem: problem(422, 'invalid_deliverat', deliverAt, { errors: [{ pointer: '/deliverat', detail: deliverAt }] }) };
   // before JSON.stringify, which would throw a RangeError on deep nesting
   const unstorable = unstorableData(event.data, MAX_DATA_DEPTH);
   if (unstorable === 'too_deep') {
@@ -124,8 +156,26 @@ export function toIngestEvent(input: unknown): ItemResult {
   const ext = (name: string) => (event[name] === undefined ? null : String(event[name]));
   return {
     ok: true,
-    value: { event, json, partitionKey: ext('partitionkey'), correlationId: ext('correlationid'), causationId: ext('causationid') },
+    value: {
+      event,
+      json,
+      partitionKey: ext('partitionkey'),
+      correlationId: ext('correlationid'),
+      causationId: ext('causationid'),
+      expectedSequence: event.expectedsequence === undefined ? null : expectedSequenceOf(event.expectedsequence),
+    },
   };
+}
+
+const RFC3339 = z.iso.datetime({ offset: true });
+
+/** What is wrong with a `deliverat` extension (README "Delayed delivery"): not an RFC 3339 time, or more than 30 days ahead; null when fine or absent. */
+function deliverAtProblem(value: unknown, now: number): string | null {
+  if (value === undefined) return null;
+  const at = typeof value === 'string' && RFC3339.safeParse(value).success ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(at)) return 'deliverat must be an RFC 3339 time with an offset, e.g. "2026-01-31T09:00:00Z"';
+  if (at - now > MAX_DELAY_SECONDS * 1000) return `deliverat may be at most ${MAX_DELAY_SECONDS / 86_400} days ahead`;
+  return null;
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; problem: Problem } {

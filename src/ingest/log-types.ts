@@ -12,6 +12,10 @@ export interface AppendItem {
   causationId: string | null;
   /** The CloudEvent as stored, JSON text. */
   json: string;
+  /** The event type's schema version that validated the event (null: the type has no schema); stored in `events.schema_version`. */
+  schemaVersion?: number | null;
+  /** The `expectedsequence` extension: written only if `subject`'s last sequence equals it (0: none yet). */
+  expectedSequence?: number | null;
 }
 
 export interface AppendRequest {
@@ -28,7 +32,11 @@ export interface AppendRequest {
  */
 export type AppendResponse = { kind: 'appended'; results: AppendResult[] } | { kind: 'stale'; configVersion: number } | { kind: 'gone' };
 
-export type AppendResult = { kind: 'accepted'; id: string; sequence: number; duplicate: boolean } | { kind: 'conflict'; id: string; sequence: number };
+/** `sequence_conflict`: the subject's head is not the event's `expectedsequence`; nothing was written, no id or sequence given. */
+export type AppendResult =
+  | { kind: 'accepted'; id: string; sequence: number; duplicate: boolean }
+  | { kind: 'conflict'; id: string; sequence: number }
+  | { kind: 'sequence_conflict'; id?: undefined; sequence?: undefined; currentSequence: number };
 
 export interface LogStatus {
   tenantId: string | null;

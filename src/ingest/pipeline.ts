@@ -10,7 +10,9 @@ import { runVerifier } from '../plugins/runner';
 import { requestBudget, type ScriptSandbox, type VerifierFetch } from '../plugins/types';
 import { activeSecrets, type ResolvedSource } from '../tenancy/sources';
 import type { TenantRules } from '../tenancy/tenant-rules';
-import { applyRules, type RuleOutcome } from './apply-rules';
+import type { RuleOutcome } from './apply-rules';
+import { applyVersionedRules, type VersionedOutcome } from './dataschema';
+import type { VersionLoader } from '../tenancy/schema-versions';
 import { readEnvelope, toIngestEvent, type IngestEvent, type ItemResult } from './envelope';
 import { problem, type Problem } from '../lib/problem';
 import { unsignedAttributes } from './signed-attributes';
@@ -39,8 +41,15 @@ export interface IngestDeps {
    * Called again after a reload; it must count a request once per set of limits.
    */
   rateLimit?(source: ResolvedSource): Promise<Problem | null>;
+  /**
+   * A request over a rate limit went through because every event in it is `critical` and the source
+   * may send those (README "Priorities"): counted for the metrics, as `rate_limit_bypassed`.
+   */
+  bypassedRateLimit?(source: ResolvedSource): void;
   /** The network verifiers get (`verifierFetch` of delivery/verifier-egress.ts): HTTPS to public hosts, plus what `EGRESS_ALLOWLIST` names. */
   verifierFetch: VerifierFetch;
+  /** Older schema versions, for events whose `dataschema` names one (tenancy/schema-versions.ts); absent: only the newest exists. */
+  schemaVersion?: VersionLoader;
 }
 
 export interface Accepted {
@@ -52,10 +61,11 @@ export interface Accepted {
 export type ItemOutcome =
   | ({ status: 202 } & Accepted)
   | { status: 200; dropped: true; detail: string }
-  | { status: number; code: string; detail: string; errors?: Problem['errors'] };
+  | { status: number; code: string; detail: string; errors?: Problem['errors']; current_sequence?: number };
 
 export type IngestOutcome =
-  | { kind: 'single'; result: Exclude<ItemOutcome, { code: string }> }
+  /** `stored`: the event as the log recorded it and the tenant config version it was accepted under (for sync mode, src/delivery/sync-actions.ts). */
+  | { kind: 'single'; result: Exclude<ItemOutcome, { code: string }>; stored?: { tenantId: string; item: AppendItem; configVersion: number } }
   | { kind: 'batch'; results: ItemOutcome[] }
   | { kind: 'problem'; problem: Problem };
 
@@ -89,22 +99,30 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   const fresher = verdict.ok ? null : await deps.fresher?.(source);
   if (fresher) verdict = await verify((source = fresher));
   if (!verdict.ok) return { kind: 'problem', problem: problem(401, verdict.code, verdict.detail) };
+  // read only once needed: after the rate limits, unless they refused and the events may skip them
+  let envelope: { mode: 'single' | 'batch'; items: ItemResult[] } | { mode: 'invalid'; problem: Problem } | null = null;
+  const read = () => (envelope ??= verdict.event ? { mode: 'single', items: [toIngestEvent(verdict.event)] } : envelopeItems(input.headers, input.body));
+  /** The refusal stands unless every event is critical and the source may send critical events; a skip is counted. */
+  const refusal = (limit: Problem | null | undefined, s: ResolvedSource): Problem | null => {
+    if (!limit) return null;
+    const r = read();
+    if (!s.allowCritical || r.mode === 'invalid' || !r.items.every(isCritical)) return limit;
+    deps.bypassedRateLimit?.(s);
+    return null;
+  };
   let limited = await deps.rateLimit?.(source);
   // a refusal under an older copy of the limits (since raised or lifted) is checked against the current ones
   const relimit = limited ? await deps.fresher?.(source) : null;
   if (relimit) limited = await deps.rateLimit?.((source = relimit));
-  if (limited) return { kind: 'problem', problem: limited };
+  const over = refusal(limited, source);
+  if (over) return { kind: 'problem', problem: over };
 
-  let mode: 'single' | 'batch' = 'single';
-  let items: ItemResult[];
-  if (verdict.event) {
-    items = [toIngestEvent(verdict.event)];
-  } else {
-    const envelope = readEnvelope(input.headers, input.body);
-    if (envelope.mode === 'invalid') return { kind: 'problem', problem: envelope.problem };
-    mode = envelope.mode;
-    items = envelope.mode === 'single' ? [envelope.item] : envelope.items;
-  }
+  const envelopeRead = read();
+  if (envelopeRead.mode === 'invalid') return { kind: 'problem', problem: envelopeRead.problem };
+  const mode = envelopeRead.mode;
+  const items = envelopeRead.items;
+  // a refusal under an older copy of the source (allow_critical since turned on) is checked against the current one
+  if (!source.allowCritical && items.some(isCritical)) source = (await deps.fresher?.(source)) ?? source;
   const unsigned = unsignedAttributes(input.headers, source.verifier.id, verdict, items);
   if (unsigned) return { kind: 'problem', problem: unsigned };
   const trace = requestTrace(input.headers, input.ingestSpan);
@@ -115,6 +133,7 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   // after a stale answer we reload from Postgres, which is authoritative even if the log claims a
   // newer version (as after a database restore), so the retry vouches for the log's version
   let vouchFor = 0;
+  let stored: { tenantId: string; item: AppendItem; configVersion: number } | undefined;
   for (let attempt = 0; attempt < 2 && !results; attempt++) {
     let rules: TenantRules;
     try {
@@ -126,12 +145,18 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
     const sandbox = deps.sandbox?.(source.tenantId);
     // one budget for all the events of the request, so a batch cannot multiply a per-event cap
     const budget = requestBudget();
-    const outcomes = await Promise.all(
-      items.map(
-        (item): Promise<RuleOutcome> => (item.ok ? applyRules(rules, item.value, sandbox, budget) : Promise.resolve({ kind: 'reject', problem: item.problem })),
-      ),
+    const allowCritical = source.allowCritical;
+    const outcomes = (
+      await Promise.all(
+        items.map(
+          (item): Promise<VersionedOutcome> =>
+            item.ok ? applyVersionedRules(rules, item.value, sandbox, budget, deps.schemaVersion) : Promise.resolve({ kind: 'reject', problem: item.problem }),
+        ),
+      )
+    ).map((o) => (o.kind === 'keep' && !allowCritical && isCritical({ ok: true, value: o.event }) ? criticalRefused : o));
+    const appendItems = outcomes.flatMap((o, i) =>
+      o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!, trace, (o as VersionedOutcome).schemaVersion ?? null)] : [],
     );
-    const appendItems = outcomes.flatMap((o, i) => (o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!, trace)] : []));
     let appended: AppendResponse = { kind: 'appended', results: [] };
     if (appendItems.length > 0) {
       const request = {
@@ -165,10 +190,11 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
       if (!reloaded) return { kind: 'problem', problem: problem(404, 'source_not_found', `no source ${input.sourceId}`) };
       source = reloaded;
       // the change may have been to the rate limits
-      const limitedNow = await deps.rateLimit?.(source);
+      const limitedNow = refusal(await deps.rateLimit?.(source), source);
       if (limitedNow) return { kind: 'problem', problem: limitedNow };
       continue;
     }
+    if (appendItems.length === 1) stored = { tenantId: source.tenantId, item: appendItems[0]!, configVersion: rules.version };
     let next = 0;
     const appendedResults = appended.results;
     results = outcomes.map((o): ItemOutcome => {
@@ -176,6 +202,13 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
         return { status: o.problem.status, code: o.problem.code, detail: o.problem.detail, ...(o.problem.errors ? { errors: o.problem.errors } : {}) };
       if (o.kind === 'drop') return { status: 200, dropped: true, detail: `dropped by transformer ${o.by}` };
       const r = appendedResults[next++]!;
+      if (r.kind === 'sequence_conflict')
+        return {
+          status: 409,
+          code: 'sequence_conflict',
+          detail: `the subject's last sequence is ${r.currentSequence}, not the event's expectedsequence; nothing was written`,
+          current_sequence: r.currentSequence,
+        };
       if (r.kind === 'conflict')
         return {
           status: 422,
@@ -189,9 +222,38 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
 
   if (mode === 'batch') return { kind: 'batch', results };
   const only = results[0]!;
-  if ('code' in only) return { kind: 'problem', problem: problem(only.status, only.code, only.detail, only.errors ? { errors: only.errors } : {}) };
-  return { kind: 'single', result: only };
+  if ('code' in only) {
+    const extra = {
+      ...(only.errors ? { errors: only.errors } : {}),
+      ...(only.current_sequence === undefined ? {} : { extensions: { current_sequence: only.current_sequence } }),
+    };
+    return { kind: 'problem', problem: problem(only.status, only.code, only.detail, extra) };
+  }
+  return { kind: 'single', result: only, ...(stored ? { stored } : {}) };
 }
+
+function envelopeItems(headers: Headers, body: Uint8Array): { mode: 'single' | 'batch'; items: ItemResult[] } | { mode: 'invalid'; problem: Problem } {
+  const envelope = readEnvelope(headers, body);
+  if (envelope.mode === 'invalid') return envelope;
+  return { mode: envelope.mode, items: envelope.mode === 'single' ? [envelope.item] : envelope.items };
+}
+
+function isCritical(item: ItemResult): boolean {
+  return item.ok && item.value.event.priority === 'critical';
+}
+
+/** Critical events skip the rate limits and take the critical lane, which all tenants share: only sources an admin allowed may send them. */
+const criticalRefused: RuleOutcome = {
+  kind: 'reject',
+  problem: problem(
+    422,
+    'critical_not_allowed',
+    'this source may not send events with priority "critical"; an admin allows it with allow_critical on the source',
+    {
+      errors: [{ pointer: '/priority', detail: 'critical needs allow_critical on the source' }],
+    },
+  ),
+};
 
 /**
  * The trace context an event of this request is stored with when it carries none of its own: the
@@ -209,7 +271,7 @@ export function requestTrace(headers: Headers, ingestSpan?: TraceParent): string
   return state && isTracestate(state) ? `${attributes},"tracestate":${JSON.stringify(state)}` : attributes;
 }
 
-function toAppendItem(sourceId: string, value: IngestEvent, sha256: string, trace: string): AppendItem {
+function toAppendItem(sourceId: string, value: IngestEvent, sha256: string, trace: string, schemaVersion: number | null): AppendItem {
   const { event } = value;
   // the stored JSON is an object written by JSON.stringify, and has no traceparent key: splice one in
   const json = event.traceparent === undefined ? `{${trace},${value.json.slice(1)}` : value.json;
@@ -223,6 +285,8 @@ function toAppendItem(sourceId: string, value: IngestEvent, sha256: string, trac
     partitionKey: value.partitionKey,
     correlationId: value.correlationId,
     causationId: value.causationId,
+    expectedSequence: value.expectedSequence,
+    schemaVersion,
     json,
   };
 }

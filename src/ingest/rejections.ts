@@ -9,6 +9,11 @@ import { addRejections, pruneRejections, type RejectionCount } from '../db/metri
 import type { IngestOutcome } from './pipeline';
 
 export const FLUSH_AFTER_MS = 1_000;
+/**
+ * Not a refusal: a request over a rate limit let through because all its events were `critical`
+ * (README "Priorities"). Kept with the refusals' counts; the metrics report it on its own.
+ */
+export const RATE_LIMIT_BYPASSED = 'rate_limit_bypassed';
 /** Share of flushes that also delete counts past the longest metrics window. */
 const PRUNE_SHARE = 0.01;
 const MAX_KEYS = 10_000;

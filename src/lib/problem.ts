@@ -14,6 +14,8 @@ export interface Problem {
   detail: string;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  /** RFC 9457 extension members, rendered at the top level of the body (e.g. `current_sequence`). */
+  extensions?: Record<string, string | number | boolean | null>;
 }
 
 export function problem(status: number, code: string, detail: string, extra: Partial<Problem> = {}): Problem {

@@ -1,5 +1,6 @@
 /** Bodies of the delivery queue's messages, versioned (`noun.vN`); parsed with zod on receipt. Here in lib/ because producers in every layer (routes, the TenantLog, pause/resume) and the consumer in queues/ share them. */
 import { z } from 'zod';
+import { PRIORITIES } from './priority';
 
 export const deliveryV1 = z.object({
   type: z.literal('delivery.v1'),
@@ -8,6 +9,10 @@ export const deliveryV1 = z.object({
   subscription_id: z.string(),
   /** Set for `ordering: "partition"` subscriptions: the TenantLog releases the next one after this one ends. */
   partition_key: z.string().nullable(),
+  /** The lane (queue) the delivery travels on; absent in messages sent before lanes: `normal`. */
+  priority: z.enum(PRIORITIES).optional(),
+  /** A scheduled delivery's due time (epoch ms): the TenantLog sends the message delayed until then (src/delivery/schedule.ts). */
+  not_before: z.number().optional(),
 });
 
 export const replayV1 = z.object({

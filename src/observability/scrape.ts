@@ -4,6 +4,7 @@
  * event takes one of, system events included; outbox and dispatch depth). Pure.
  */
 import type { MetricTotals } from '../db/metric-totals';
+import { RATE_LIMIT_BYPASSED } from '../ingest/rejections';
 import type { LogStatus } from '../ingest/log-types';
 import type { Family, Sample } from './exposition';
 
@@ -33,7 +34,13 @@ export function scrapeFamilies(totals: MetricTotals, logs: ReadonlyMap<string, L
       name: 'switchyard_ingest_rejected_total',
       type: 'counter',
       help: 'Ingest requests refused, by problem code.',
-      samples: totals.rejected.map((r) => ({ labels: { tenant: r.tenant_id, code: r.code }, value: r.total })),
+      samples: totals.rejected.filter((r) => r.code !== RATE_LIMIT_BYPASSED).map((r) => ({ labels: { tenant: r.tenant_id, code: r.code }, value: r.total })),
+    },
+    {
+      name: 'switchyard_ingest_rate_limit_bypassed_total',
+      type: 'counter',
+      help: 'Ingest requests over a rate limit let through because every event in them had priority critical.',
+      samples: totals.rejected.filter((r) => r.code === RATE_LIMIT_BYPASSED).map((r) => ({ labels: { tenant: r.tenant_id }, value: r.total })),
     },
     {
       name: 'switchyard_deliveries_total',

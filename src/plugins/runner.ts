@@ -7,6 +7,7 @@ import type {
   ActionInput,
   ActionOutcome,
   ActionPlugin,
+  EmailSender,
   FieldProblem,
   HookContext,
   PluginEvent,
@@ -86,6 +87,8 @@ export interface HookOptions {
   sandbox?: ScriptSandbox;
   /** Shared by the events of one ingest request (see `RequestBudget`). */
   budget?: RequestBudget;
+  /** Actions only: the `send_email` binding, where the deployment has one (`ActionContext.email`). */
+  email?: EmailSender;
 }
 
 function context<C>(tenantId: string, instance: Instance<unknown>, signal: AbortSignal, sandbox?: ScriptSandbox, budget?: RequestBudget): HookContext<C> {
@@ -146,11 +149,11 @@ export async function runAction(
   instance: Instance<ActionPlugin>,
   input: ActionInput,
   fetch: ActionContext<unknown>['fetch'],
-  { timeoutMs = ACTION_TIMEOUT_MS, sandbox }: HookOptions = {},
+  { timeoutMs = ACTION_TIMEOUT_MS, sandbox, email }: HookOptions = {},
 ): Promise<ActionOutcome> {
   if (instance.unavailable) return { kind: 'rejected', error: instance.unavailable };
   const settled = await withDeadline(`action ${instance.name}`, timeoutMs, (signal) =>
-    instance.plugin.execute(input, { ...context(tenantId, instance, signal, sandbox), fetch }),
+    instance.plugin.execute(input, { ...context(tenantId, instance, signal, sandbox), fetch, ...(email ? { email } : {}) }),
   );
   return settled.ok ? settled.value : { kind: 'retry', error: settled.error };
 }

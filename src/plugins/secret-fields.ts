@@ -22,6 +22,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 const isSealed = (value: unknown): value is Sealed => isRecord(value) && typeof value[SEALED] === 'string' && Object.keys(value).length === 1;
 
 const pathsOf = new WeakMap<PluginType, readonly Path[]>();
+const destinationsOf = new WeakMap<PluginType, readonly Path[]>();
 
 /** The secret paths of a type, read from its config's JSON Schema (`writeOnly: true`), so the catalog and the runtime agree. */
 export function secretPaths(type: PluginType | undefined): readonly Path[] {
@@ -34,16 +35,42 @@ export function secretPaths(type: PluginType | undefined): readonly Path[] {
   return paths;
 }
 
-function collect(schema: unknown, at: string[]): Path[] {
+/**
+ * Where a type's config says where requests go: its non-secret URL fields (`format: "uri"`). A stored
+ * secret may be kept with `SECRET_MARKER` only while these stay as they are, or whoever may edit a
+ * config without reading its secrets could send them to a server of their choice.
+ */
+export function destinationPaths(type: PluginType | undefined): readonly Path[] {
+  if (!type) return [];
+  let paths = destinationsOf.get(type);
+  if (!paths) {
+    paths = collect(z.toJSONSchema(type.config, { io: 'input', unrepresentable: 'any' }), [], (s) => s.format === 'uri' && s.writeOnly !== true);
+    destinationsOf.set(type, paths);
+  }
+  return paths;
+}
+
+/** The destination fields (see `destinationPaths`) whose value differs between two configs, as JSON pointers. */
+export function changedDestinations(type: PluginType | undefined, next: unknown, stored: unknown): string[] {
+  const changed = new Set<string>();
+  for (const path of destinationPaths(type)) {
+    for (const at of [...locate(next, path), ...locate(stored, path)]) {
+      if (getAt(next, at) !== getAt(stored, at)) changed.add(pointerOf(at));
+    }
+  }
+  return [...changed];
+}
+
+function collect(schema: unknown, at: string[], pick: (schema: Record<string, unknown>) => boolean = (s) => s.writeOnly === true): Path[] {
   if (!isRecord(schema)) return [];
-  if (schema.writeOnly === true) return [at];
+  if (pick(schema)) return [at];
   const found: Path[] = [];
-  if (isRecord(schema.properties)) for (const [key, inner] of Object.entries(schema.properties)) found.push(...collect(inner, [...at, key]));
-  if (isRecord(schema.patternProperties)) for (const inner of Object.values(schema.patternProperties)) found.push(...collect(inner, [...at, ANY]));
-  found.push(...collect(schema.additionalProperties, [...at, ANY]), ...collect(schema.items, [...at, ANY]));
+  if (isRecord(schema.properties)) for (const [key, inner] of Object.entries(schema.properties)) found.push(...collect(inner, [...at, key], pick));
+  if (isRecord(schema.patternProperties)) for (const inner of Object.values(schema.patternProperties)) found.push(...collect(inner, [...at, ANY], pick));
+  found.push(...collect(schema.additionalProperties, [...at, ANY], pick), ...collect(schema.items, [...at, ANY], pick));
   for (const key of ['anyOf', 'oneOf', 'allOf'] as const) {
     const branches = schema[key];
-    if (Array.isArray(branches)) for (const inner of branches) found.push(...collect(inner, at));
+    if (Array.isArray(branches)) for (const inner of branches) found.push(...collect(inner, at, pick));
   }
   return found;
 }
@@ -136,9 +163,13 @@ export async function openSecrets<C>(encryptionKey: string, type: PluginType | u
  * opened config, or undefined when there is none) has at the same path. Problems point into the
  * incoming config; none means every marker found its value.
  */
-export function keepStoredSecrets(type: PluginType | undefined, incoming: unknown, stored: unknown): { config: unknown; problems: FieldProblem[] } {
+export function keepStoredSecrets(
+  type: PluginType | undefined,
+  incoming: unknown,
+  stored: unknown,
+): { config: unknown; problems: FieldProblem[]; kept: string[] } {
   const places = secretsIn(type, incoming).filter((at) => getAt(incoming, at) === SECRET_MARKER);
-  if (places.length === 0) return { config: incoming, problems: [] };
+  if (places.length === 0) return { config: incoming, problems: [], kept: [] };
   const config = structuredClone(incoming);
   const problems: FieldProblem[] = [];
   for (const at of places) {
@@ -146,7 +177,7 @@ export function keepStoredSecrets(type: PluginType | undefined, incoming: unknow
     if (typeof kept === 'string') setAt(config, at, kept);
     else problems.push({ pointer: pointerOf(at), detail: `"${SECRET_MARKER}" keeps the stored secret, and none is stored here; send the value` });
   }
-  return { config, problems };
+  return { config, problems, kept: places.map(pointerOf) };
 }
 
 /**

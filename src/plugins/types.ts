@@ -275,6 +275,28 @@ export interface ActionContext<Config> extends HookContext<Config> {
    * The kit's `postAndClassify` wraps all this into an `ActionOutcome`; most actions need nothing else.
    */
   fetch(url: string, init?: RequestInit): Promise<Response>;
+  /**
+   * Cloudflare Email Service, present where the deployment binds `send_email` as `SEND_EMAIL`
+   * (wrangler.toml). It sends through Cloudflare, not the network, so the SSRF guard does not apply;
+   * a refusal rejects with an `Error` whose `code` says why (`E_RATE_LIMIT_EXCEEDED`, …).
+   */
+  email?: EmailSender;
+}
+
+/** An email for {@link EmailSender}: the structured form of the `send_email` binding (no raw MIME). */
+export interface OutboundEmail {
+  from: string | { email: string; name: string };
+  to: string[];
+  cc?: string[];
+  bcc?: string[];
+  replyTo?: string;
+  subject: string;
+  text?: string;
+  html?: string;
+}
+
+export interface EmailSender {
+  send(message: OutboundEmail): Promise<{ messageId: string }>;
 }
 
 export interface ActionPlugin<Config = unknown> extends PluginTypeBase<'action', Config> {

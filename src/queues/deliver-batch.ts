@@ -14,6 +14,8 @@ import type { Exchange } from '../delivery/exchange';
 import { breakerEvents, releaseRecovered } from '../delivery/breaker';
 import { disabledSubscriptionEvents, settle, type AttemptRun, type DeliveryState, type SystemEventSpec } from '../delivery/settle';
 import { configOf } from '../config';
+import { withExchange } from '../delivery/attempt-record';
+import { lifecycleEvents } from '../delivery/lifecycle';
 import { systemEvent } from '../delivery/system-events';
 import { connect, type Db } from '../db/client';
 import {
@@ -96,7 +98,12 @@ export async function deliverBatch(
 
   // system events, per tenant, after the attempts are on record
   const disabled = disabledSubscriptionEvents(health, Date.now());
-  await emit(env, [...acked.flatMap((s) => s.events), ...disabled, ...breakerEvents(health, Date.now())]);
+  // one lifecycle event per attempt on record (src/delivery/lifecycle.ts)
+  const lifecycle = records.flatMap((r) => {
+    const d = claimed.get(r.delivery_id);
+    return d ? lifecycleEvents(r, d) : [];
+  });
+  await emit(env, [...lifecycle, ...acked.flatMap((s) => s.events), ...disabled, ...breakerEvents(health, Date.now())]);
   for (const { tenantId } of disabled) await announceConfigVersion(env, tenantId, await bumpConfigVersion(db, tenantId));
   await releaseRecovered(env, db, health);
 
@@ -127,26 +134,10 @@ function stateOf(
   }
   const other = others.get(id);
   if (!other) return { kind: 'missing' };
+  if (other.status === 'scheduled') return { kind: 'scheduled', dueInSeconds: other.due_in, held: other.held };
   if (other.status !== 'pending') return { kind: 'finished' };
   // an attempt that began before the pause ends as it would have; only then is the delivery held
   return other.held && other.lease_left === 0 ? { kind: 'held' } : { kind: 'leased', leaseLeftSeconds: other.lease_left };
-}
-
-/** The attempt's record with the request it sent and its answer's head, when it sent one. */
-function withExchange(record: AttemptRecord, exchange: Exchange | undefined): AttemptRecord {
-  const request = exchange?.request;
-  if (!request) return record;
-  return {
-    ...record,
-    request_method: request.method,
-    request_url: request.url,
-    request_headers: request.headers,
-    request_body: request.body,
-    request_body_bytes: request.bodyBytes,
-    request_body_truncated: request.bodyTruncated,
-    response_headers: exchange?.response?.headers ?? null,
-    response_body_truncated: exchange?.response?.bodyTruncated ?? false,
-  };
 }
 
 /** Runs the claimed deliveries' attempts, keeping their leases while slow receivers hold the batch. */
@@ -180,6 +171,7 @@ async function runAttempts(
                 secrets: await Promise.all(d.sealed_secrets.map((s) => open(env.ENCRYPTION_KEY, s))),
                 encryptionKey: env.ENCRYPTION_KEY,
                 sandbox: sandboxes?.(d.tenant_id),
+                email: env.SEND_EMAIL,
                 fetchImpl: span?.fetchImpl,
                 exchange,
               })

@@ -11,7 +11,8 @@
  */
 import { withDb, type Db } from '../db/client';
 import { failRetry, runRetryPage, type RetriedDelivery, type RetryFilter } from '../db/delivery-retries';
-import type { DeliveryMessage, RetryMessage } from '../lib/queue-messages';
+import { sendToLanes } from '../delivery/lanes';
+import type { RetryMessage } from '../lib/queue-messages';
 
 export const RETRY_PAGE = 500;
 /** Tries of one step before the job is marked failed (the queue would dead-letter the message soon after). */
@@ -39,21 +40,20 @@ async function step(db: Db, env: Env, message: RetryMessage): Promise<void> {
 async function send(env: Env, tenantId: string, filter: RetryFilter, retried: RetriedDelivery[]): Promise<void> {
   if (retried.length === 0) return;
   if (filter.status === 'pending') {
-    await env.TENANT_LOG.getByName(tenantId).redrive(retried.map((d) => ({ id: d.id, subscriptionId: d.subscription_id, partitionKey: d.partition_key })));
+    await env.TENANT_LOG.getByName(tenantId).redrive(
+      retried.map((d) => ({ id: d.id, subscriptionId: d.subscription_id, partitionKey: d.partition_key, priority: d.priority })),
+    );
     return;
   }
-  for (let i = 0; i < retried.length; i += 100) {
-    await env.DELIVERY_QUEUE.sendBatch(
-      retried.slice(i, i + 100).map((d) => ({
-        body: {
-          type: 'delivery.v1',
-          tenant_id: tenantId,
-          delivery_id: d.id,
-          subscription_id: d.subscription_id,
-          partition_key: null,
-        } satisfies DeliveryMessage,
-        contentType: 'json' as const,
-      })),
-    );
-  }
+  await sendToLanes(
+    env,
+    retried.map((d) => ({
+      type: 'delivery.v1',
+      tenant_id: tenantId,
+      delivery_id: d.id,
+      subscription_id: d.subscription_id,
+      partition_key: null,
+      priority: d.priority,
+    })),
+  );
 }

@@ -26,8 +26,10 @@ export const TENANT_SCOPES = ['*', ...SCOPED_RESOURCES.flatMap((r) => (READ_ONLY
 export type ScopeNeed = { kind: 'scope'; scope: string } | { kind: 'admin' } | { kind: 'tenant' };
 
 /** Path segments under `/v1/tenants/{t}/` that belong to another resource's scope. */
-const ALIASES: Record<string, ScopedResource> = { replays: 'deliveries', quarantine: 'events', listeners: 'subscriptions' };
+const ALIASES: Record<string, ScopedResource> = { replays: 'deliveries', quarantine: 'events', listeners: 'subscriptions', archives: 'events' };
 const ADMIN_ONLY = new Set(['tokens', 'portal-links']);
+/** Settings of the tenant itself: any token of the tenant reads them, only an admin changes them. */
+const TENANT_SETTINGS = new Set(['retention']);
 
 /**
  * The need of `method` on a path under `/v1/tenants/{t}` given as the segments after the tenant id.
@@ -39,6 +41,7 @@ export function scopeNeed(method: string, rest: readonly string[]): ScopeNeed {
   const segment = rest[0];
   if (segment === undefined || segment === '') return read ? { kind: 'tenant' } : { kind: 'admin' };
   if (ADMIN_ONLY.has(segment)) return { kind: 'admin' };
+  if (TENANT_SETTINGS.has(segment)) return read ? { kind: 'tenant' } : { kind: 'admin' };
   if (!read && rest.at(-1) === 'rotate-secret') return { kind: 'scope', scope: SECRETS_SCOPE };
   const resource = ALIASES[segment] ?? segment;
   return { kind: 'scope', scope: `${resource}:${read ? 'read' : 'write'}` };

@@ -28,6 +28,8 @@ export interface ResolvedSource {
   secrets: string[];
   secretExpiresAt: (number | null)[];
   rateLimits: RateLimits;
+  /** May send `priority: critical` events (README "Priorities"). */
+  allowCritical: boolean;
 }
 
 // Resolved copies only: an in-flight load is never shared between requests, because workerd does not
@@ -122,5 +124,6 @@ async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>)
     secrets: await Promise.all(row.sealed_secrets.map((sealed) => open(env.ENCRYPTION_KEY, sealed))),
     secretExpiresAt: row.sealed_secrets.map((_, i) => row.secret_expires_at?.[i] ?? null),
     rateLimits: sourceRateLimits(row.rate_limits, row.source_rate_limit),
+    allowCritical: row.allow_critical === true,
   };
 }

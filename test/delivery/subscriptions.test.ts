@@ -100,7 +100,8 @@ describe('webhook deliveries', () => {
     const watcher = receiverPath();
     await behave(path, { default: { status: 500, body: 'boom' } });
     await subscribe(source, url, { retry_schedule: [0, 1] });
-    await subscribe(source, watcher.url, { types: ['switchyard.delivery.*'] });
+    // exhausted only: each failed attempt emits switchyard.delivery.failed too (test/delivery/sync-mode.test.ts)
+    await subscribe(source, watcher.url, { types: ['switchyard.delivery.exhausted'] });
     const eventId = await send(source);
     const delivery = await settled(source.tenantId, eventId, 'failed');
     expect(delivery.attempts).toBe(2);

@@ -79,6 +79,7 @@ describe('outbox store', () => {
         event: { specversion: '1.0', id: 'a', source: '/shop', type: 'orders.created', data: { amount: 1 } },
         sha256: 'sha-a',
         received_at: NOW,
+        schema_version: null,
       },
       expect.objectContaining({
         sequence: 2,

@@ -98,6 +98,27 @@ describe('write-only plugin secrets', () => {
     expect(await deliveredAuthorization(source, path, 3)).toBe('Bearer rotated');
   });
 
+  it('refuses to keep a stored secret when the destination URL changes, so the secret cannot be sent elsewhere', async () => {
+    const source = await createSource();
+    const { url } = receiverPath();
+    const other = receiverPath();
+    const sub = await subscribe(source, { url, headers: { Authorization: TOKEN } });
+
+    const moved = await api<{ code: string; errors: { pointer: string }[] }>('PATCH', `${base(source.tenantId)}/subscriptions/${sub.id}`, {
+      action: { type: 'webhook', config: { url: other.url, headers: { Authorization: MARKER } } },
+    });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(422);
+    expect(moved.body).toMatchObject({ code: 'secret_required', errors: [{ pointer: '/action/config/headers/Authorization' }] });
+    expect(await openedHeader(await storedActionConfig(sub.id), 'Authorization')).toBe(TOKEN);
+
+    // sending the value with the new URL is the way to move it
+    const resent = await api<Sub>('PATCH', `${base(source.tenantId)}/subscriptions/${sub.id}`, {
+      action: { type: 'webhook', config: { url: other.url, headers: { Authorization: TOKEN } } },
+    });
+    expect(resent.status, JSON.stringify(resent.body)).toBe(200);
+    expect(resent.body.action.config?.url).toBe(other.url);
+  });
+
   it('does not echo a refused secret value in the error', async () => {
     const source = await createSource();
     const { url } = receiverPath();

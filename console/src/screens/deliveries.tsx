@@ -1,18 +1,22 @@
-/** Deliveries of a tenant by status, subscription and time, newest activity first as the API lists them. */
+/** Deliveries of a tenant by status, subscription and time, newest activity first as the API lists them; bulk retry over a filter. */
 import { useEffect, useState } from 'react';
 import { Empty, Loaded, PageHeader } from '../components/bits';
 import { Pager, useCursor } from '../components/pager';
 import { api, ok } from '../lib/api';
 import { setQuery, useLocation } from '../lib/router';
+import { can } from '../lib/session';
+import { useSession } from '../lib/session-context';
 import { useResource } from '../lib/use-resource';
+import { BulkRetry } from './bulk-retry';
 import { DeliveryTable } from './delivery-table';
 
-const STATUSES = ['pending', 'delivered', 'failed', 'skipped'] as const;
+const STATUSES = ['pending', 'scheduled', 'delivered', 'failed', 'skipped'] as const;
 type Status = (typeof STATUSES)[number];
 const isStatus = (s: string | null): s is Status => STATUSES.includes(s as Status);
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
 export default function Deliveries({ tenant }: { tenant: string }) {
+  const session = useSession();
   const { query } = useLocation();
   const status = query.get('status');
   const filters = {
@@ -89,6 +93,11 @@ export default function Deliveries({ tenant }: { tenant: string }) {
         </label>
         <button type="submit">Apply</button>
       </form>
+      {can(session, 'deliveries', 'write') ? (
+        <div className="row tools">
+          <BulkRetry key={key} tenant={tenant} defaults={filters} onDone={list.reload} />
+        </div>
+      ) : null}
       <Loaded resource={list} what="Loading deliveries">
         {(page) =>
           page.data.length === 0 ? (

@@ -1,6 +1,7 @@
 /**
  * One subscription: its filter and endpoint, health from its recent deliveries (success rate, latency,
- * failures in a row, a sparkline), enable/disable, edit, rotate the secret, send a test event.
+ * failures in a row, a sparkline), its circuit breaker, pause/resume/disable, edit, rotate the secret,
+ * send a test event.
  */
 import { useState } from 'react';
 import { CopyText, ErrorBox, Id, Loaded, PageHeader, Time } from '../components/bits';
@@ -18,6 +19,7 @@ import { DeliveryTable } from './delivery-table';
 import { HealthView } from './health-view';
 import { actionLabel, SubscriptionState } from './subscriptions';
 import { ReplayPanel } from './replay';
+import { BreakerState, PausedNote, StatusControls } from './subscription-controls';
 import { TestEvent } from './test-event';
 
 type Subscription = components['schemas']['Subscription'];
@@ -77,9 +79,7 @@ export default function SubscriptionDetail({ tenant, id }: { tenant: string; id:
             <PageHeader title={s.name || 'Subscription'}>
               {writable ? (
                 <>
-                  <button type="button" onClick={() => patch({ enabled: !s.enabled })}>
-                    {s.enabled ? 'Disable' : 'Enable'}
-                  </button>
+                  <StatusControls subscription={s} onChange={(status) => patch({ status })} />
                   <button type="button" onClick={() => setEditing(!editing)} aria-expanded={editing}>
                     Edit
                   </button>
@@ -92,6 +92,7 @@ export default function SubscriptionDetail({ tenant, id }: { tenant: string; id:
               ) : null}
             </PageHeader>
             {error ? <ErrorBox error={error} /> : null}
+            <PausedNote subscription={s} />
             {secret ? (
               <div className="panel secret" role="status">
                 <p>New signing secret — shown only now (the old one keeps signing for a day, so receivers can switch over):</p>
@@ -121,6 +122,10 @@ export default function SubscriptionDetail({ tenant, id }: { tenant: string; id:
               <dd className="wrap">{actionLabel(s.action)}</dd>
               <dt>Ordering</dt>
               <dd>{s.ordering}</dd>
+              <dt>Circuit breaker</dt>
+              <dd>
+                <BreakerState breaker={s.breaker} />
+              </dd>
               <dt>Failures in a row</dt>
               <dd>
                 {s.consecutive_failures} <span className="muted small">(disabled at {s.failure_threshold})</span>

@@ -146,6 +146,7 @@ export interface paths {
                 400: components["responses"]["BadRequest"];
                 401: components["responses"]["Unauthorized"];
                 404: components["responses"]["NotFound"];
+                409: components["responses"]["Conflict"];
                 413: components["responses"]["PayloadTooLarge"];
                 415: components["responses"]["UnsupportedMediaType"];
                 422: components["responses"]["ValidationFailed"];
@@ -590,7 +591,7 @@ export interface paths {
         head?: never;
         /**
          * Rename a source or set its own rate limit
-         * @description The verifier of a source is fixed; rotate its secret with `rotate-secret`, or create a new source for another verifier. `rate_limit` (admin tokens only, like the tenant's limits) replaces the tenant's per-source rule for this source from the next request on; `null` removes it.
+         * @description The verifier of a source is fixed; rotate its secret with `rotate-secret`, or create a new source for another verifier. `rate_limit` (admin tokens only, like the tenant's limits) replaces the tenant's per-source rule for this source from the next request on; `null` removes it. `allow_critical` (admin tokens only) lets the source send `priority: critical` events, which skip the rate limits.
          *
          *     Tenant tokens need the `sources:write` scope (or its resource's `write`, or `*`).
          */
@@ -610,6 +611,7 @@ export interface paths {
                         /** @example billing-service (eu) */
                         name?: string;
                         rate_limit?: components["schemas"]["SourceRateLimit"];
+                        allow_critical?: boolean;
                     };
                 };
             };
@@ -722,6 +724,8 @@ export interface paths {
                     type?: string;
                     subject?: string;
                     correlation_id?: string;
+                    /** @description events validated by this version of their type's schema (its dataschema named it, or it was the newest); use with type */
+                    schema_version?: number;
                     /** @description received at or after (RFC 3339) */
                     after?: string;
                     /** @description received before (RFC 3339) */
@@ -1214,7 +1218,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["EventType"] & {
+                        "application/json": components["schemas"]["EventTypeWithCompatibility"] & {
                             versions: components["schemas"]["EventType"][];
                         };
                     };
@@ -1225,7 +1229,7 @@ export interface paths {
             };
         };
         /**
-         * Register a new schema version for an event type (JSON Schema draft 2020-12); ingest validates data against the newest
+         * Register a new schema version for an event type (JSON Schema draft 2020-12), checked under the type's compatibility mode; ingest validates data against the newest, or the version an event's dataschema names
          * @description Tenant tokens need the `event-types:write` scope (or its resource's `write`, or `*`).
          */
         put: {
@@ -1259,6 +1263,12 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         description?: string;
+                        /**
+                         * @description Sets the type's mode (kept for later versions) and checks this version under it
+                         * @example backward
+                         * @enum {string}
+                         */
+                        compatibility?: "none" | "backward" | "forward" | "full";
                     };
                 };
             };
@@ -1269,7 +1279,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["EventType"];
+                        "application/json": components["schemas"]["EventTypeWithCompatibility"];
                     };
                 };
                 401: components["responses"]["Unauthorized"];
@@ -1310,7 +1320,48 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change an event type's compatibility mode (applies to the versions registered from now on)
+         * @description Tenant tokens need the `event-types:write` scope (or its resource's `write`, or `*`).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                    type: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description What a new schema version must keep (README "Schema evolution"): backward — it accepts everything the previous version accepted; forward — the previous version accepts everything it accepts; full — both; none — no check
+                         * @example backward
+                         * @enum {string}
+                         */
+                        compatibility: "none" | "backward" | "forward" | "full";
+                    };
+                };
+            };
+            responses: {
+                /** @description The newest version with the mode */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EventTypeWithCompatibility"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
         trace?: never;
     };
     "/v1/tenants/{tenantId}/event-types": {
@@ -1346,7 +1397,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            data: components["schemas"]["EventType"][];
+                            data: components["schemas"]["EventTypeWithCompatibility"][];
                             next_cursor: string | null;
                         };
                     };
@@ -1520,8 +1571,24 @@ export interface paths {
                          * @enum {string}
                          */
                         ordering?: "none" | "partition";
+                        /**
+                         * @description lane for events without a priority of their own (the event's priority wins); null: normal
+                         * @enum {string|null}
+                         */
+                        priority?: "low" | "normal" | "high" | "critical" | null;
                         /** @description seconds to wait before each attempt; entry 0 is the wait before the first attempt, the length is the number of attempts */
                         retry_schedule?: number[] | null;
+                        /**
+                         * @description async (default): delivered through the queue; sync: attempted inside the ingest request, its outcome in the 202 (single events only)
+                         * @enum {string}
+                         */
+                        mode?: "async" | "sync";
+                        /** @description sync mode: how long the ingest request waits for the action (default 2000); slower is handed to the retries */
+                        sync_timeout_ms?: number;
+                        /** @description first attempt no earlier than this long after the event was received (and its deliverat); default 0, at most 30 days */
+                        delay_seconds?: number;
+                        /** @description a successful attempt emits switchyard.delivery.succeeded (default false) */
+                        emit_succeeded?: boolean;
                         /**
                          * @description consecutive failed attempts that open its circuit breaker
                          * @default 50
@@ -1697,8 +1764,24 @@ export interface paths {
                         } | null;
                         /** @enum {string} */
                         ordering?: "none" | "partition";
+                        /**
+                         * @description lane for events without a priority of their own (the event's priority wins); null: normal
+                         * @enum {string|null}
+                         */
+                        priority?: "low" | "normal" | "high" | "critical" | null;
                         /** @description seconds to wait before each attempt; entry 0 is the wait before the first attempt, the length is the number of attempts */
                         retry_schedule?: number[] | null;
+                        /**
+                         * @description async (default): delivered through the queue; sync: attempted inside the ingest request, its outcome in the 202 (single events only)
+                         * @enum {string}
+                         */
+                        mode?: "async" | "sync";
+                        /** @description sync mode: how long the ingest request waits for the action (default 2000); slower is handed to the retries */
+                        sync_timeout_ms?: number;
+                        /** @description first attempt no earlier than this long after the event was received (and its deliverat); default 0, at most 30 days */
+                        delay_seconds?: number;
+                        /** @description a successful attempt emits switchyard.delivery.succeeded (default false) */
+                        emit_succeeded?: boolean;
                         failure_threshold?: number;
                         /** @description alias of status: false is disabled (default true) */
                         enabled?: boolean;
@@ -2097,7 +2180,7 @@ export interface paths {
                     /** @description next_cursor of the previous page */
                     cursor?: string;
                     limit?: number;
-                    status?: "pending" | "delivered" | "failed" | "skipped";
+                    status?: "pending" | "scheduled" | "delivered" | "failed" | "skipped";
                     subscription_id?: string;
                     event_id?: string;
                     after?: string;
@@ -2299,7 +2382,7 @@ export interface paths {
                         subscription_id?: string;
                         /**
                          * Format: date-time
-                         * @description events received at or after
+                         * @description events received at or after; older than the event retention, the archived events are put back and replayed too
                          */
                         from?: string;
                         /**
@@ -2372,6 +2455,252 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Forbidden"];
                 404: components["responses"]["NotFound"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How long the tenant’s events, deliveries and audit entries are kept
+         * @description Any token of the tenant.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The retention periods */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Retention"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+            };
+        };
+        /**
+         * Set the tenant’s retention periods (admin)
+         * @description Replaces all three periods. Events are archived to R2 before they are deleted, a whole UTC day at a time once the day is older than the period; finished deliveries (with their attempts) and audit entries are deleted once older than theirs. The retention job runs every minute in bounded batches.
+         *
+         *     Admin tokens only.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description days events are kept (1..3650); null or absent: the deployment's default
+                         * @example 30
+                         */
+                        events_days?: number | null;
+                        /**
+                         * @description days finished deliveries and their attempts are kept (1..3650); null or absent: the deployment's default
+                         * @example 30
+                         */
+                        deliveries_days?: number | null;
+                        /**
+                         * @description days audit entries are kept (1..3650); null or absent: the deployment's default
+                         * @example 30
+                         */
+                        audit_days?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description The retention periods */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Retention"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/archives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Archived days of the tenant’s events, newest first
+         * @description Tenant tokens need the `events:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                    /** @description days on or after */
+                    from?: string;
+                    /** @description days before */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of archived days */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["ArchiveDay"][];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/archives/{day}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The manifest of an archived day (the same as manifest.json next to its parts in R2)
+         * @description Tenant tokens need the `events:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                    day: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The manifest */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ArchiveManifest"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/archives/{day}/parts/{part}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download one archived part: gzip NDJSON, one event per line as the events API renders it
+         * @description Tenant tokens need the `events:read` scope (or its resource's `write`, or `*`).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                    day: string;
+                    part: number | null;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The object as stored in R2 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/gzip": string;
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                422: components["responses"]["ValidationFailed"];
+                503: components["responses"]["Unavailable"];
             };
         };
         put?: never;
@@ -2960,6 +3289,17 @@ export interface components {
             id: string;
             sequence: number;
             duplicate: boolean;
+            /** @description single events only, when sync-mode subscriptions matched: each one's outcome; a failed or timed-out one is retried through the queue */
+            actions?: components["schemas"]["SyncActionOutcome"][];
+        };
+        SyncActionOutcome: {
+            subscription_id: string;
+            /** @enum {string} */
+            status: "delivered" | "failed" | "timeout" | "skipped";
+            /** @description the receiver's HTTP status, when it answered */
+            response_status?: number;
+            /** @description why a skipped action did not run here (the queue delivers it) */
+            detail?: string;
         };
         Problem: {
             type: string;
@@ -3036,6 +3376,8 @@ export interface components {
                 plugin_id: string | null;
             };
             rate_limit: components["schemas"]["SourceRateLimit"];
+            /** @description whether it may send events with priority critical (they skip the ingest rate limits and take the critical lane); default false, set by admins */
+            allow_critical: boolean;
             created_at: string;
         };
         Event: {
@@ -3136,6 +3478,14 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
+        EventTypeWithCompatibility: components["schemas"]["EventType"] & {
+            /**
+             * @description What a new schema version must keep (README "Schema evolution"): backward — it accepts everything the previous version accepted; forward — the previous version accepts everything it accepts; full — both; none — no check
+             * @example backward
+             * @enum {string}
+             */
+            compatibility: "none" | "backward" | "forward" | "full";
+        };
         EventType: {
             type: string;
             version: number;
@@ -3203,7 +3553,14 @@ export interface components {
             } | null;
             /** @enum {string} */
             ordering: "none" | "partition";
+            /** @enum {string|null} */
+            priority: "low" | "normal" | "high" | "critical" | null;
             retry_schedule: number[] | null;
+            /** @enum {string} */
+            mode: "async" | "sync";
+            sync_timeout_ms: number;
+            delay_seconds: number;
+            emit_succeeded: boolean;
             enabled: boolean;
             /** @enum {string} */
             status: "active" | "paused" | "disabled";
@@ -3272,12 +3629,19 @@ export interface components {
             event_id: string;
             event_sequence: number;
             /** @enum {string} */
-            status: "pending" | "delivered" | "failed" | "skipped";
+            status: "pending" | "scheduled" | "delivered" | "failed" | "skipped";
+            /** @description a delayed delivery: when its first attempt may start (deliverat, delay_seconds) */
+            scheduled_for: string | null;
             attempts: number;
             last_status: number | null;
             last_error: string | null;
             next_attempt_at: string | null;
             replay_id: string | null;
+            /**
+             * @description the lane it travels on: the event's priority, else the subscription's default, else normal
+             * @enum {string}
+             */
+            priority: "low" | "normal" | "high" | "critical";
             created_at: string;
             updated_at: string;
             finished_at: string | null;
@@ -3328,9 +3692,85 @@ export interface components {
             cursor_sequence: number;
             events_matched: number;
             deliveries: number;
+            /** @description events put back from the archive because retention had removed them */
+            restored_events: number;
             error: string | null;
             created_at: string;
             completed_at: string | null;
+        };
+        Retention: {
+            /** @description the tenant's own period; null: the deployment's default */
+            events_days: number | null;
+            deliveries_days: number | null;
+            audit_days: number | null;
+            /** @description the periods in force: the tenant’s own, or the default */
+            effective: {
+                events_days: number;
+                deliveries_days: number;
+                audit_days: number;
+            };
+            /** @description the deployment’s defaults (RETENTION_*_DAYS) */
+            defaults: {
+                events_days: number;
+                deliveries_days: number;
+                audit_days: number;
+            };
+            /** @description every event received before this is in the archive */
+            archived_until: string | null;
+            updated_at: string | null;
+        };
+        ArchiveDay: {
+            /** @example 2026-10-30 */
+            day: string;
+            parts: number;
+            count: number;
+            sequence: {
+                from: number;
+                to: number;
+            };
+            received_at: {
+                from: string;
+                to: string;
+            };
+            /** @description gzip bytes in R2 */
+            bytes: number;
+            /** @description NDJSON bytes before compression */
+            raw_bytes: number;
+        };
+        ArchiveManifest: {
+            /** @example switchyard.archive.v1 */
+            format: string;
+            tenant_id: string;
+            day: string;
+            count: number;
+            sequence: {
+                from: number;
+                to: number;
+            };
+            received_at: {
+                from: string;
+                to: string;
+            };
+            bytes: number;
+            raw_bytes: number;
+            parts: {
+                part: number;
+                key: string;
+                count: number;
+                sequence: {
+                    from: number;
+                    to: number;
+                };
+                received_at: {
+                    from: string;
+                    to: string;
+                };
+                /** @description hex SHA-256 of the gzip object as stored */
+                sha256: string;
+                bytes: number;
+                raw_bytes: number;
+                created_at: string;
+            }[];
         };
         RotatedSourceSecret: {
             id: string;
@@ -3370,6 +3810,8 @@ export interface components {
                         [key: string]: number;
                     };
                 };
+                /** @description ingest requests over a rate limit that went through because every event in them had priority critical (counted in the limit all the same) */
+                rate_limit_bypassed: number;
                 /** @description accepted events by type: the 50 most frequent (most first), the rest summed in `other` */
                 by_type: {
                     top: {
@@ -3645,6 +4087,7 @@ export interface components {
     pathItems: never;
 }
 export type SchemaIngestAccepted = components['schemas']['IngestAccepted'];
+export type SchemaSyncActionOutcome = components['schemas']['SyncActionOutcome'];
 export type SchemaProblem = components['schemas']['Problem'];
 export type SchemaTenant = components['schemas']['Tenant'];
 export type SchemaRateLimits = components['schemas']['RateLimits'];
@@ -3657,6 +4100,7 @@ export type SchemaChainLink = components['schemas']['ChainLink'];
 export type SchemaPluginType = components['schemas']['PluginType'];
 export type SchemaPluginTestVerdict = components['schemas']['PluginTestVerdict'];
 export type SchemaPluginInstance = components['schemas']['PluginInstance'];
+export type SchemaEventTypeWithCompatibility = components['schemas']['EventTypeWithCompatibility'];
 export type SchemaEventType = components['schemas']['EventType'];
 export type SchemaSubscriptionHealth = components['schemas']['SubscriptionHealth'];
 export type SchemaCircuitBreaker = components['schemas']['CircuitBreaker'];
@@ -3671,6 +4115,9 @@ export type SchemaDeliveryAttempt = components['schemas']['DeliveryAttempt'];
 export type SchemaDeliveryAttemptRequest = components['schemas']['DeliveryAttemptRequest'];
 export type SchemaDeliveryAttemptResponse = components['schemas']['DeliveryAttemptResponse'];
 export type SchemaReplay = components['schemas']['Replay'];
+export type SchemaRetention = components['schemas']['Retention'];
+export type SchemaArchiveDay = components['schemas']['ArchiveDay'];
+export type SchemaArchiveManifest = components['schemas']['ArchiveManifest'];
 export type SchemaRotatedSourceSecret = components['schemas']['RotatedSourceSecret'];
 export type SchemaRotatedSubscriptionSecret = components['schemas']['RotatedSubscriptionSecret'];
 export type SchemaTenantMetrics = components['schemas']['TenantMetrics'];

@@ -5,10 +5,15 @@ import { findDelivery, listDeliveries, reopenDelivery } from '../../db/deliverie
 import { deliveryOwner } from '../../db/listeners';
 import { problem, ProblemError } from '../../lib/problem';
 import type { DeliveryMessage } from '../../lib/queue-messages';
+import { laneQueue } from '../../delivery/lanes';
+import { PRIORITIES } from '../../lib/priority';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
 import { registerDeliveryRetries } from './delivery-retries';
+
+/** `scheduled`: waiting for its first attempt's time (README "Delayed delivery"). */
+const DELIVERY_STATUSES = ['pending', 'scheduled', 'delivered', 'failed', 'skipped'] as const;
 
 const Delivery = z
   .object({
@@ -16,12 +21,14 @@ const Delivery = z
     subscription_id: z.string(),
     event_id: z.string(),
     event_sequence: z.number(),
-    status: z.enum(['pending', 'delivered', 'failed', 'skipped']),
+    status: z.enum(DELIVERY_STATUSES),
+    scheduled_for: z.string().nullable().describe('a delayed delivery: when its first attempt may start (deliverat, delay_seconds)'),
     attempts: z.number(),
     last_status: z.number().nullable(),
     last_error: z.string().nullable(),
     next_attempt_at: z.string().nullable(),
     replay_id: z.string().nullable(),
+    priority: z.enum(PRIORITIES).openapi({ description: "the lane it travels on: the event's priority, else the subscription's default, else normal" }),
     created_at: z.string(),
     updated_at: z.string(),
     finished_at: z.string().nullable(),
@@ -73,7 +80,7 @@ const routes = {
     request: {
       params: TenantParam,
       query: PageQuery.extend({
-        status: z.enum(['pending', 'delivered', 'failed', 'skipped']).optional(),
+        status: z.enum(DELIVERY_STATUSES).optional(),
         subscription_id: z.string().optional(),
         event_id: z.string().optional(),
         after: Timestamp.optional(),
@@ -152,7 +159,7 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
     if (!reopened) {
       const exists = await findDelivery(c.var.db, tenantId, deliveryId);
       if (!exists) throw new ProblemError(problem(404, 'delivery_not_found', `no delivery ${deliveryId}`));
-      throw new ProblemError(problem(409, 'delivery_in_progress', 'the delivery is still pending; it will be attempted on its schedule'));
+      throw new ProblemError(problem(409, 'delivery_in_progress', 'the delivery is still pending or scheduled; it will be attempted on its schedule'));
     }
     // an operator's retry goes out at once, outside any ordered line
     const message: DeliveryMessage = {
@@ -161,8 +168,9 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
       delivery_id: deliveryId,
       subscription_id: reopened.subscription_id,
       partition_key: null,
+      priority: reopened.priority,
     };
-    await c.env.DELIVERY_QUEUE.send(message, { contentType: 'json' });
+    await laneQueue(c.env, reopened.priority).send(message, { contentType: 'json' });
     await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'delivery.retried', target: deliveryId });
     return c.json({ id: deliveryId, status: 'pending' as const }, 202);
   });

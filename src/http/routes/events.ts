@@ -73,6 +73,13 @@ const listRoute = createRoute({
       type: z.string().optional().openapi({ description: 'exact type; comma-separated for several' }),
       subject: z.string().optional(),
       correlation_id: z.string().optional(),
+      schema_version: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(1_000_000_000)
+        .optional()
+        .openapi({ description: "events validated by this version of their type's schema (its dataschema named it, or it was the newest); use with type" }),
       after: Timestamp.optional().openapi({ description: 'received at or after (RFC 3339)' }),
       before: Timestamp.optional().openapi({ description: 'received before (RFC 3339)' }),
       where: z
@@ -111,6 +118,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>): void {
       types: q.type?.split(',').filter(Boolean),
       subject: q.subject,
       correlationId: q.correlation_id,
+      schemaVersion: q.schema_version,
       after: q.after,
       before: q.before,
       afterSequence: cursor === undefined ? undefined : Number(cursor),

@@ -3,12 +3,13 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { configOf } from '../../config';
 import { verifierFetch } from '../../delivery/verifier-egress';
 import { acceptIngest } from '../../ingest/pipeline';
-import { countOutcome } from '../../ingest/rejections';
+import { countOutcome, countRejection, RATE_LIMIT_BYPASSED } from '../../ingest/rejections';
 import { ingestLimiter } from '../../ratelimit/ingest-limiter';
 import { requestSandboxes } from '../../sandbox';
 import { rulesKey, skipSharedOnce } from '../../tenancy/shared-cache';
 import { forgetSource, fresherSource, resolveSource } from '../../tenancy/sources';
 import { forgetTenantRules, tenantRules } from '../../tenancy/tenant-rules';
+import { schemaVersionLoader } from '../../tenancy/schema-versions';
 import { readBody } from '../body';
 import type { AppEnv } from '../context';
 import { problemResponse } from '../problem-response';
@@ -16,8 +17,27 @@ import { problem } from '../../lib/problem';
 import { endIngestSpan, startIngestSpan, tracedAppend } from '../../observability/ingest-spans';
 import { exportSpans } from '../../observability/spans';
 import { idPattern, problemResponses } from '../schemas';
+import { syncActionsFor } from './ingest-sync';
 
-const Accepted = z.object({ id: z.string(), sequence: z.number().int(), duplicate: z.boolean() }).openapi('IngestAccepted');
+const SyncActionOutcome = z
+  .object({
+    subscription_id: z.string(),
+    status: z.enum(['delivered', 'failed', 'timeout', 'skipped']),
+    response_status: z.number().int().optional().describe("the receiver's HTTP status, when it answered"),
+    detail: z.string().optional().describe('why a skipped action did not run here (the queue delivers it)'),
+  })
+  .openapi('SyncActionOutcome');
+const Accepted = z
+  .object({
+    id: z.string(),
+    sequence: z.number().int(),
+    duplicate: z.boolean(),
+    actions: z
+      .array(SyncActionOutcome)
+      .optional()
+      .describe("single events only, when sync-mode subscriptions matched: each one's outcome; a failed or timed-out one is retried through the queue"),
+  })
+  .openapi('IngestAccepted');
 
 export function registerIngest(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerPath({
@@ -37,7 +57,7 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
           },
         },
       },
-      ...problemResponses(400, 401, 404, 413, 415, 422, 503),
+      ...problemResponses(400, 401, 404, 409, 413, 415, 422, 503),
     },
   });
 
@@ -50,8 +70,9 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
     const limiter = ingestLimiter(c.env);
     let tenantId: string | undefined;
     const span = startIngestSpan(c.env, c.req.raw.headers);
+    const receivedAt = Date.now();
     const outcome = await acceptIngest(
-      { sourceId, headers: c.req.raw.headers, body, now: Date.now(), ingestSpan: span?.context },
+      { sourceId, headers: c.req.raw.headers, body, now: receivedAt, ingestSpan: span?.context },
       {
         resolveSource: async (id) => {
           const source = await resolveSource(c.env, id, waitUntil);
@@ -60,7 +81,9 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
         },
         fresher: (source) => fresherSource(c.env, source, waitUntil),
         rateLimit: (source) => limiter.limit(source),
+        bypassedRateLimit: (source) => countRejection(c.env, source.tenantId, RATE_LIMIT_BYPASSED, waitUntil),
         rules: (tenantId) => tenantRules(c.env, tenantId, waitUntil),
+        schemaVersion: schemaVersionLoader(c.env, waitUntil),
         append: (tenantId, request) =>
           tracedAppend(span, { 'switchyard.tenant': tenantId, 'switchyard.events': request.items.length }, async () =>
             c.env.TENANT_LOG.getByName(tenantId).append(request),
@@ -82,7 +105,9 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
         return problemResponse(outcome.problem, c.get('requestId'));
       case 'single': {
         const { status, ...result } = outcome.result;
-        return c.json(result, status, limiter.headers());
+        // sync-mode subscriptions run now, after the event is durable (src/delivery/sync-actions.ts)
+        const actions = await syncActionsFor(c, outcome, receivedAt);
+        return c.json(actions.length > 0 ? { ...result, actions } : result, status, limiter.headers());
       }
       case 'batch':
         return c.json({ results: outcome.results }, 202, limiter.headers());

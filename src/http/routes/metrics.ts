@@ -6,6 +6,7 @@
  * GET …/metrics/series: the same figures per bucket over 1h, 24h or 7d, for charts.
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { RATE_LIMIT_BYPASSED } from '../../ingest/rejections';
 import { BREAKDOWN_LIMIT, tenantMetrics } from '../../db/metrics';
 import { bucketSeconds, SERIES_MAX_ATTEMPTS, SERIES_WINDOWS, type SeriesWindow, tenantMetricsSeries } from '../../db/metrics-series';
 import type { LogStatus } from '../../ingest/log-types';
@@ -41,6 +42,10 @@ const Metrics = z
       rejected: z.object({
         total: z.number().int(),
         by_reason: z.record(z.string(), z.number().int()).openapi({ example: { invalid_signature: 3, rate_limited: 12 } }),
+      }),
+      rate_limit_bypassed: z.number().int().openapi({
+        description:
+          'ingest requests over a rate limit that went through because every event in them had priority critical (counted in the limit all the same)',
       }),
       by_type: z
         .object({
@@ -140,7 +145,8 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
         .status()
         .catch((): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth' | 'quarantined'> => ({ outboxDepth: 0, dispatchDepth: 0, quarantined: 0 })),
     ]);
-    const rejected = Object.values(row.rejected).reduce((a, b) => a + b, 0);
+    const { [RATE_LIMIT_BYPASSED]: bypassed = 0, ...refused } = row.rejected;
+    const rejected = Object.values(refused).reduce((a, b) => a + b, 0);
     return c.json(
       {
         window,
@@ -148,7 +154,8 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
         to: to.toISOString(),
         events: {
           accepted: row.accepted,
-          rejected: { total: rejected, by_reason: row.rejected },
+          rejected: { total: rejected, by_reason: refused },
+          rate_limit_bypassed: bypassed,
           by_type: { top: row.by_type, other: row.other_types },
           quarantined: row.quarantined + log.quarantined,
         },

@@ -23,6 +23,7 @@ const Replay = z
     cursor_sequence: z.number(),
     events_matched: z.number(),
     deliveries: z.number(),
+    restored_events: z.number().openapi({ description: 'events put back from the archive because retention had removed them' }),
     error: z.string().nullable(),
     created_at: z.string(),
     completed_at: z.string().nullable(),
@@ -46,7 +47,9 @@ const routes = {
         ...json(
           z.strictObject({
             subscription_id: z.string().optional(),
-            from: Timestamp.optional().openapi({ description: 'events received at or after' }),
+            from: Timestamp.optional().openapi({
+              description: 'events received at or after; older than the event retention, the archived events are put back and replayed too',
+            }),
             to: Timestamp.optional().openapi({ description: 'events received before' }),
             types: z.array(TypePatternSchema).max(50).optional(),
             where: z.record(z.string(), z.unknown()).optional(),

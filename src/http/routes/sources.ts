@@ -31,6 +31,10 @@ const SourceSchema = z
     rate_limit: RateRule.nullable().openapi({
       description: "the source's own ingest limit, in place of the tenant's per-source rule; null: the tenant's rule applies",
     }),
+    allow_critical: z.boolean().openapi({
+      description:
+        'whether it may send events with priority critical (they skip the ingest rate limits and take the critical lane); default false, set by admins',
+    }),
     created_at: z.string(),
   })
   .openapi('Source');
@@ -106,7 +110,7 @@ const patchRoute = createRoute({
   tags: ['sources'],
   summary: 'Rename a source or set its own rate limit',
   description:
-    "The verifier of a source is fixed; rotate its secret with `rotate-secret`, or create a new source for another verifier. `rate_limit` (admin tokens only, like the tenant's limits) replaces the tenant's per-source rule for this source from the next request on; `null` removes it.",
+    "The verifier of a source is fixed; rotate its secret with `rotate-secret`, or create a new source for another verifier. `rate_limit` (admin tokens only, like the tenant's limits) replaces the tenant's per-source rule for this source from the next request on; `null` removes it. `allow_critical` (admin tokens only) lets the source send `priority: critical` events, which skip the rate limits.",
   security: [{ bearer: [] }],
   request: {
     params: SourceParams,
@@ -117,6 +121,7 @@ const patchRoute = createRoute({
           schema: z.strictObject({
             name: z.string().min(1).max(200).optional().openapi({ example: 'billing-service (eu)' }),
             rate_limit: RateRule.nullable().optional(),
+            allow_critical: z.boolean().optional(),
           }),
         },
       },
@@ -146,6 +151,7 @@ function present(source: Source, origin: string) {
     ingest_url: `${origin}/v1/ingest/${source.id}`,
     verifier: { type: source.verifier_type, config: source.verifier_config, plugin_id: source.verifier_plugin_id },
     rate_limit: source.rate_limit,
+    allow_critical: source.allow_critical,
     created_at: source.created_at,
   };
 }
@@ -228,29 +234,39 @@ export function registerSources(app: OpenAPIHono<AppEnv>): void {
   app.openapi(patchRoute, async (c) => {
     const { tenantId, sourceId } = c.req.valid('param');
     await loadTenant(c, tenantId);
-    const { name, rate_limit: rateLimit } = c.req.valid('json');
+    const { name, rate_limit: rateLimit, allow_critical: allowCritical } = c.req.valid('json');
     const principal = c.get('principal');
     if (rateLimit !== undefined && principal.scope !== 'admin') {
       throw new ProblemError(
         problem(403, 'forbidden', 'rate limits are set with an admin token', { errors: [{ pointer: '/rate_limit', detail: 'needs an admin token' }] }),
       );
     }
+    // critical events skip the limits an admin set, so only an admin may allow them
+    if (allowCritical !== undefined && principal.scope !== 'admin') {
+      throw new ProblemError(
+        problem(403, 'forbidden', 'allow_critical is set with an admin token', { errors: [{ pointer: '/allow_critical', detail: 'needs an admin token' }] }),
+      );
+    }
     const db = c.var.db;
     const update = async () => {
-      const updated = await updateSource(db, tenantId, sourceId, { name, rateLimit });
+      const updated = await updateSource(db, tenantId, sourceId, { name, rateLimit, allowCritical });
       if (updated)
         await recordAudit(db, {
           tenantId,
           actor: actorOf(principal),
           action: 'source.updated',
           target: sourceId,
-          details: { ...(name === undefined ? {} : { name }), ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }) },
+          details: {
+            ...(name === undefined ? {} : { name }),
+            ...(rateLimit === undefined ? {} : { rate_limit: rateLimit }),
+            ...(allowCritical === undefined ? {} : { allow_critical: allowCritical }),
+          },
         });
       return updated;
     };
     let source: Source | null;
     // ingest reads the rate limit, so changing it is a config change; the name alone is not
-    if (rateLimit !== undefined) source = await changeConfig(c, tenantId, update);
+    if (rateLimit !== undefined || allowCritical !== undefined) source = await changeConfig(c, tenantId, update);
     else if (name !== undefined) source = await update();
     else source = await findSource(db, tenantId, sourceId);
     if (!source) throw notFound(sourceId);

@@ -9,6 +9,7 @@ import {
   findSubscription,
   insertSubscription,
   listSubscriptions,
+  SUBSCRIPTION_MODES,
   SUBSCRIPTION_STATUSES,
   updateSubscription,
   type SubscriptionFields,
@@ -18,6 +19,7 @@ import { announceTransition, statusFields, transitionOf, type StatusFields } fro
 import { compileFilter } from '../../delivery/filter';
 import { newEd25519Secret, newWhsecSecret } from '../../plugins/kit/signing';
 import { retryScheduleSchema } from '../../delivery/retry-policy';
+import { PRIORITIES } from '../../lib/priority';
 import { configOf } from '../../config';
 import { checkDestination } from '../../delivery/ssrf-guard';
 import { problem, ProblemError } from '../../lib/problem';
@@ -35,6 +37,7 @@ import { CURSOR, decodeCursor, encodeCursor, idParam, json, PageQuery, problemRe
 import { loadTenant } from '../tenant-access';
 import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
 import { Breaker, breakerView, registerSubscriptionHealth } from './subscription-health';
+import { assertExecution, ExecutionFields, executionFields, executionOf } from './subscription-execution';
 
 const Patterns = z.array(TypePatternSchema).min(1).max(50);
 const Action = z
@@ -55,7 +58,11 @@ const Fields = {
   action: Action,
   transformer: z.strictObject({ plugin_id: z.string() }).nullable().optional(),
   ordering: z.enum(['none', 'partition']).default('none').openapi({ description: 'partition: strict order per partition key' }),
+  priority: z.enum(PRIORITIES).nullable().optional().openapi({
+    description: "lane for events without a priority of their own (the event's priority wins); null: normal",
+  }),
   retry_schedule: retryScheduleSchema.nullable().optional(),
+  ...ExecutionFields,
   failure_threshold: z.int().min(1).max(10_000).default(50).openapi({ description: 'consecutive failed attempts that open its circuit breaker' }),
   enabled: z.boolean().optional().openapi({ description: 'alias of status: false is disabled (default true)' }),
   breaker_disable_after_seconds: z
@@ -78,7 +85,12 @@ const SubscriptionSchema = z
     action: z.record(z.string(), z.unknown()),
     transformer: z.object({ plugin_id: z.string() }).nullable(),
     ordering: z.enum(['none', 'partition']),
+    priority: z.enum(PRIORITIES).nullable(),
     retry_schedule: z.array(z.number()).nullable(),
+    mode: z.enum(SUBSCRIPTION_MODES),
+    sync_timeout_ms: z.number(),
+    delay_seconds: z.number(),
+    emit_succeeded: z.boolean(),
     enabled: z.boolean(),
     status: z.enum(SUBSCRIPTION_STATUSES),
     paused_at: z.string().nullable(),
@@ -185,7 +197,12 @@ function present(s: SubscriptionRow) {
         : { type: s.action_type ?? '', config: maskSecrets(pluginType(s.action_type ?? ''), s.action_config ?? {}) },
     transformer: s.transformer_plugin_id ? { plugin_id: s.transformer_plugin_id } : null,
     ordering: s.ordering,
+    priority: s.priority,
     retry_schedule: s.retry_schedule,
+    mode: s.mode,
+    sync_timeout_ms: s.sync_timeout_ms,
+    delay_seconds: s.delay_seconds,
+    emit_succeeded: s.emit_succeeded,
     enabled: s.enabled,
     status: s.status,
     paused_at: s.paused_at,
@@ -288,13 +305,16 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       actionConfig: null,
       transformerPluginId: null,
       ordering: body.ordering,
+      priority: body.priority ?? null,
       retrySchedule: body.retry_schedule ?? null,
       enabled: status.enabled ?? true,
       paused: status.paused ?? false,
       failureThreshold: body.failure_threshold,
       breakerDisableAfterSeconds: body.breaker_disable_after_seconds ?? 432_000,
+      ...executionFields(body),
       ...resolved,
     };
+    assertExecution(fields);
     const signing = body.signing === 'v1a' ? await newEd25519Secret() : { secret: newWhsecSecret(), publicKey: null };
     const sealed = { id: newId('sec'), ciphertext: await seal(c.env.ENCRYPTION_KEY, signing.secret) };
     const id = newId('sub');
@@ -338,12 +358,15 @@ export function registerSubscriptions(app: OpenAPIHono<AppEnv>): void {
       ...(body.name !== undefined ? { name: body.name } : {}),
       ...(body.types ? { types: body.types } : {}),
       ...(body.ordering ? { ordering: body.ordering } : {}),
+      ...(body.priority !== undefined ? { priority: body.priority } : {}),
       ...(body.retry_schedule !== undefined ? { retrySchedule: body.retry_schedule } : {}),
       ...(body.failure_threshold !== undefined ? { failureThreshold: body.failure_threshold } : {}),
       ...(body.breaker_disable_after_seconds !== undefined ? { breakerDisableAfterSeconds: body.breaker_disable_after_seconds } : {}),
       ...requestedStatus(body, current),
+      ...executionFields(body),
       ...(await resolveFields(c, tenantId, body, current)),
     };
+    assertExecution({ ...executionOf(current), ...fields });
     const inlineType = current.action_plugin_id ? undefined : pluginType(current.action_type ?? '');
     // any write seals what a row from before sealing still holds in plain text
     if (body.action === undefined && inlineType && hasPlainSecrets(inlineType, current.action_config)) {

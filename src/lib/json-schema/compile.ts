@@ -51,7 +51,8 @@ export type CompiledSchema = { ok: true; validate(data: unknown, budget?: Reques
 const compiled = new Map<string, CompiledSchema>();
 const metaValidators = new Map<SchemaDraft, Validator>();
 
-function draftOf(schema: unknown, draft: SchemaDraft | undefined): SchemaDraft {
+/** The draft `draft` names, else the one the schema's `$schema` names, else 2020-12. */
+export function draftOf(schema: unknown, draft: SchemaDraft | undefined): SchemaDraft {
   if (draft) return draft;
   const uri = schema && typeof schema === 'object' ? (schema as Schema).$schema : undefined;
   return (typeof uri === 'string' && SCHEMA_URIS[uri.replace(/^https?:\/\//, '').replace(/#$/, '')]) || '2020-12';

@@ -1,0 +1,110 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import type { AppendItem, AppendResponse } from '../../src/ingest/log-types';
+import { createSource, eventually, makeEvent, testEnv, withTestDb } from '../fixtures/api';
+
+function item(sourceId: string, ceId: string, sha256: string, extra: Partial<AppendItem> = {}): AppendItem {
+  return {
+    sourceId,
+    ceId,
+    sha256,
+    type: 'orders.created',
+    subject: null,
+    time: null,
+    partitionKey: null,
+    correlationId: null,
+    causationId: null,
+    json: JSON.stringify(makeEvent({ id: ceId })),
+    ...extra,
+  };
+}
+
+type Expected = ['accepted', number, boolean] | ['conflict', number] | ['sequence_conflict', number];
+
+/** What one append after another would answer: the model every group of a group commit must match. */
+function sequentially(requests: AppendItem[][]): { expected: Expected[][]; stored: Map<number, string> } {
+  const seen = new Map<string, { sha256: string; sequence: number }>();
+  const heads = new Map<string, number>();
+  const stored = new Map<number, string>();
+  let last = 0;
+  const expected = requests.map((items) =>
+    items.map((it): Expected => {
+      const earlier = seen.get(`${it.sourceId}\n${it.ceId}`);
+      if (earlier) return earlier.sha256 === it.sha256 ? ['accepted', earlier.sequence, true] : ['conflict', earlier.sequence];
+      if (it.expectedSequence != null && (heads.get(it.subject!) ?? 0) !== it.expectedSequence) return ['sequence_conflict', heads.get(it.subject!) ?? 0];
+      const sequence = ++last;
+      seen.set(`${it.sourceId}\n${it.ceId}`, { sha256: it.sha256, sequence });
+      if (it.subject) heads.set(it.subject, sequence);
+      stored.set(sequence, it.ceId);
+      return ['accepted', sequence, false];
+    }),
+  );
+  return { expected, stored };
+}
+
+const answered = (r: AppendResponse): Expected[] => {
+  if (r.kind !== 'appended') throw new Error(`append answered ${r.kind}`);
+  return r.results.map(
+    (x): Expected => (x.kind === 'accepted' ? [x.kind, x.sequence, x.duplicate] : x.kind === 'conflict' ? [x.kind, x.sequence] : [x.kind, x.currentSequence]),
+  );
+};
+
+describe('TenantLog group commit', () => {
+  it('answers many concurrent appends each with its own result, in arrival order, and loses none of them when the object is reset', async () => {
+    const source = await createSource();
+    const log = testEnv.TENANT_LOG.getByName(source.tenantId);
+    const s = source.sourceId;
+    const requests: AppendItem[][] = [];
+    for (let i = 0; i < 60; i++) {
+      requests.push([item(s, `e-${i}`, `h-${i}`)]);
+      // resends of earlier ids: same body (duplicate) or another body (conflict), often in the same group
+      if (i % 7 === 3) requests.push([item(s, `e-${i - 1}`, `h-${i - 1}`)]);
+      if (i % 11 === 5) requests.push([item(s, `e-${i}`, 'another body')]);
+      // a batch that repeats one of its own ids and one of the previous request's
+      if (i % 13 === 8) requests.push([item(s, `b-${i}`, `hb-${i}`), item(s, `e-${i}`, `h-${i}`), item(s, `b-${i}`, `hb-${i}`)]);
+      // producers racing on one subject: only the first that expects the head it finds gets in
+      if (i % 9 === 0) {
+        requests.push([item(s, `x-${i}-a`, `hx-${i}-a`, { subject: 'account-1', expectedSequence: 0 })]);
+        requests.push([item(s, `x-${i}-b`, `hx-${i}-b`, { subject: 'account-1', expectedSequence: 0 })]);
+      }
+    }
+    const model = sequentially(requests);
+
+    const responses = await Promise.all(requests.map((items) => log.append({ tenantId: source.tenantId, dedupWindowSeconds: 3600, configVersion: 0, items })));
+    expect(responses.map(answered)).toEqual(model.expected);
+    const last = Math.max(...model.stored.keys());
+    expect([...model.stored.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+
+    // the answers came after the commit: a restart keeps every sequence, dedup key and subject head
+    // the answers came after the commit: an object reset (abort, like a crash) keeps every sequence, dedup key and subject head
+    await runInDurableObject(log, (_instance, state) => {
+      try {
+        state.abort('test: crash after the answers');
+      } catch {
+        // abort throws to end the current invocation
+      }
+    }).catch(() => {});
+    const restarted = testEnv.TENANT_LOG.getByName(source.tenantId);
+    expect((await restarted.status()).lastSequence).toBe(last);
+    const again = await restarted.append({
+      tenantId: source.tenantId,
+      dedupWindowSeconds: 3600,
+      configVersion: 0,
+      items: [item(s, 'e-17', 'h-17'), item(s, 'late', 'h-late', { subject: 'account-1', expectedSequence: 0 })],
+    });
+    const accountHead = [...model.stored].filter(([, id]) => id.startsWith('x-')).map(([sequence]) => sequence)[0]!;
+    expect(answered(again)).toEqual([
+      ['accepted', [...model.stored].find(([, id]) => id === 'e-17')![0], true],
+      ['sequence_conflict', accountHead],
+    ]);
+    const stored = await eventually(async () => {
+      const rows = await withTestDb(
+        async (db) =>
+          (await db.query<{ sequence: string; ce_id: string }>('SELECT sequence, ce_id FROM events WHERE tenant_id = $1 ORDER BY sequence', [source.tenantId]))
+            .rows,
+      );
+      return rows.length === last ? rows : null;
+    });
+    expect(stored.map((r) => [Number(r.sequence), r.ce_id])).toEqual([...model.stored].sort((a, b) => a[0] - b[0]));
+  });
+});
