@@ -88,12 +88,29 @@ export async function findDelivery(
   return row ? { ...toView(row), partition_key: row.partition_key, attempt_log: row.attempt_log } : null;
 }
 
-/** Puts a finished delivery back to pending with a fresh schedule; null when it is not finished. */
-export async function reopenDelivery(db: Db, tenantId: string, id: string): Promise<{ id: string; subscription_id: string; priority: Priority } | null> {
-  const result = await db.query<{ id: string; subscription_id: string; priority: Priority }>(
-    `UPDATE deliveries SET status = 'pending', schedule_offset = attempts, finished_at = NULL, next_attempt_at = now(), leased_until = NULL, updated_at = now()
-      WHERE tenant_id = $1 AND id = $2 AND status NOT IN ('pending', 'scheduled') RETURNING id, subscription_id, priority`,
+/**
+ * Puts a finished delivery back to pending with a fresh schedule. `busy` when it is not finished,
+ * `expired` when retention removed its event (nothing could send it), null when there is no such delivery.
+ */
+export async function reopenDelivery(
+  db: Db,
+  tenantId: string,
+  id: string,
+): Promise<{ id: string; subscription_id: string; priority: Priority } | 'busy' | 'expired' | null> {
+  const result = await db.query<{ id: string; subscription_id: string; priority: Priority; reopened: boolean; has_event: boolean }>(
+    `WITH target AS (
+       SELECT d.id, d.status, EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id) AS has_event
+         FROM deliveries d WHERE d.tenant_id = $1 AND d.id = $2
+     ), reopened AS (
+       UPDATE deliveries d SET status = 'pending', schedule_offset = attempts, finished_at = NULL, next_attempt_at = now(), leased_until = NULL, updated_at = now()
+         FROM target t WHERE d.tenant_id = $1 AND d.id = t.id AND t.has_event AND t.status NOT IN ('pending', 'scheduled')
+       RETURNING d.id, d.subscription_id, d.priority
+     )
+     SELECT t.id, r.subscription_id, r.priority, r.id IS NOT NULL AS reopened, t.has_event FROM target t LEFT JOIN reopened r ON r.id = t.id`,
     [tenantId, id],
   );
-  return result.rows[0] ?? null;
+  const row = result.rows[0];
+  if (!row) return null;
+  if (row.reopened) return { id: row.id, subscription_id: row.subscription_id, priority: row.priority };
+  return row.has_event ? 'busy' : 'expired';
 }

@@ -101,6 +101,8 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
      ), page AS (
        SELECT d.id, d.created_at, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key,
               COALESCE(s.id IS NULL OR s.action_type = 'cli' OR NOT s.enabled
+                -- retention removed its event: nothing could send it
+                OR NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id)
                 OR ($3 = 'pending' AND (s.paused_at IS NOT NULL OR s.breaker_opened_at IS NOT NULL OR d.leased_until > now())), false) AS skip
          FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id AND s.tenant_id = d.tenant_id
         WHERE EXISTS (SELECT 1 FROM job) AND d.tenant_id = $2 AND d.status = $3 AND ($4::text IS NULL OR d.subscription_id = $4)

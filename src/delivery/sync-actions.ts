@@ -36,6 +36,7 @@ import { breakerEvents } from './breaker';
 import type { Exchange } from './exchange';
 import { compileRoutes, planDeliveries, type Route } from './fan-out';
 import { lifecycleEvents } from './lifecycle';
+import { withLifecycleAudience } from './lifecycle-audience';
 import { notBefore } from './schedule';
 import { disabledSubscriptionEvents, settle, type AttemptRun, type SystemEventSpec } from './settle';
 import { systemEvent } from './system-events';
@@ -222,7 +223,7 @@ async function recordRuns(db: Db, env: Env, runs: BoundedRun[]): Promise<void> {
   const lifecycle = settled.flatMap(({ r, s }) => (s.record ? lifecycleEvents(s.record, r.delivery) : []));
   const disabled = disabledSubscriptionEvents(health, now);
   const acked = settled.flatMap(({ s }) => (s.kind === 'ack' ? s.events : []));
-  await emit(env, tenantId, [...lifecycle, ...acked, ...disabled, ...breakerEvents(health, now)]);
+  await emit(env, tenantId, await withLifecycleAudience(db, [...lifecycle, ...acked, ...disabled, ...breakerEvents(health, now)]));
   if (disabled.length > 0) await announceConfigVersion(env, tenantId, await bumpConfigVersion(db, tenantId));
   for (const { r, s } of settled) {
     if (s.kind === 'ack' && s.deadLetter) {

@@ -16,6 +16,7 @@ import { disabledSubscriptionEvents, settle, type AttemptRun, type DeliveryState
 import { configOf } from '../config';
 import { withExchange } from '../delivery/attempt-record';
 import { lifecycleEvents } from '../delivery/lifecycle';
+import { withLifecycleAudience } from '../delivery/lifecycle-audience';
 import { systemEvent } from '../delivery/system-events';
 import { connect, type Db } from '../db/client';
 import {
@@ -103,7 +104,7 @@ export async function deliverBatch(
     const d = claimed.get(r.delivery_id);
     return d ? lifecycleEvents(r, d) : [];
   });
-  await emit(env, [...lifecycle, ...acked.flatMap((s) => s.events), ...disabled, ...breakerEvents(health, Date.now())]);
+  await emit(env, await withLifecycleAudience(db, [...lifecycle, ...acked.flatMap((s) => s.events), ...disabled, ...breakerEvents(health, Date.now())]));
   for (const { tenantId } of disabled) await announceConfigVersion(env, tenantId, await bumpConfigVersion(db, tenantId));
   await releaseRecovered(env, db, health);
 

@@ -77,21 +77,30 @@ describe('bulk retry', () => {
     expect(audit.body.data.map((e) => e.action)).toEqual(['delivery.bulk_retry_started']);
   }, 40_000);
 
-  it('counts deliveries of deleted and disabled subscriptions as skipped, with an empty body meaning every failed one', async () => {
+  it('counts deliveries of deleted and disabled subscriptions, and of expired events, as skipped, with an empty body meaning every failed one', async () => {
     const source = await createSource();
     const kept = await failedDeliveries(source, 2);
     const deleted = await failedDeliveries(source, 1);
     const disabled = await failedDeliveries(source, 1);
+    const expired = await failedDeliveries(source, 1);
     await behave(kept.path, { default: { status: 200 } });
+    await behave(expired.path, { default: { status: 200 } });
     expect((await api('DELETE', `/v1/tenants/${source.tenantId}/subscriptions/${deleted.subscriptionId}`)).status).toBe(204);
     expect((await api('PATCH', `/v1/tenants/${source.tenantId}/subscriptions/${disabled.subscriptionId}`, { status: 'disabled' })).status).toBe(200);
+    // retention removed this delivery's event (deliveries are kept by their own period)
+    const [gone] = await deliveries(source, `&subscription_id=${expired.subscriptionId}`);
+    await withTestDb((db) =>
+      db.query('DELETE FROM events WHERE tenant_id = $1 AND id = (SELECT event_id FROM deliveries WHERE id = $2)', [source.tenantId, gone!.id]),
+    );
+    const single = await api<{ code: string }>('POST', `/v1/tenants/${source.tenantId}/deliveries/${gone!.id}/retry`);
+    expect(single).toMatchObject({ status: 410, body: { code: 'event_expired' } });
 
     const started = await api<Retry>('POST', `/v1/tenants/${source.tenantId}/deliveries/retry`);
-    expect(started).toMatchObject({ status: 202, body: { matched: 4, filter: { status: 'failed' } } });
-    expect(await finished(source, started.body.id)).toMatchObject({ matched: 4, retried: 2, skipped: 2 });
+    expect(started).toMatchObject({ status: 202, body: { matched: 5, filter: { status: 'failed' } } });
+    expect(await finished(source, started.body.id)).toMatchObject({ matched: 5, retried: 2, skipped: 3 });
     await waitForRequests(kept.path, 4);
     const statuses = Object.fromEntries((await deliveries(source)).map((d) => [d.subscription_id, d.status]));
-    expect(statuses).toMatchObject({ [deleted.subscriptionId]: 'failed', [disabled.subscriptionId]: 'failed' });
+    expect(statuses).toMatchObject({ [deleted.subscriptionId]: 'failed', [disabled.subscriptionId]: 'failed', [expired.subscriptionId]: 'failed' });
   }, 40_000);
 
   it('attempts pending deliveries now when asked for status pending, and only those created in the range', async () => {
@@ -182,6 +191,12 @@ describe('bulk retry', () => {
     const subscriptionId = await subscribe(source, receiverPath().url);
     const ids = Array.from({ length: 5 }, () => newId('dlv'));
     const jobId = await withTestDb(async (db) => {
+      // their event, still within retention (a delivery whose event expired is skipped)
+      await db.query(
+        `INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, event, sha256, received_at)
+         VALUES ($1, 1, 'evt_x', $2, 'x', 'test', 'orders.created', '{}', '', now())`,
+        [source.tenantId, source.sourceId],
+      );
       await db.query(
         `INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, status, attempts, created_at, finished_at)
          SELECT id, $2, $3, 'evt_x', 1, 'failed', 3, '2026-01-01T00:00:00Z', now() FROM unnest($1::text[]) AS id`,

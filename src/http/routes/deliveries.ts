@@ -108,7 +108,7 @@ const routes = {
     security: sec,
     summary: 'Send a finished delivery again, with a fresh retry schedule',
     request: { params: Params },
-    responses: { 202: { description: 'Queued', ...json(z.object({ id: z.string(), status: z.literal('pending') })) }, ...problemResponses(401, 404, 409) },
+    responses: { 202: { description: 'Queued', ...json(z.object({ id: z.string(), status: z.literal('pending') })) }, ...problemResponses(401, 404, 409, 410) },
   }),
 };
 
@@ -156,11 +156,13 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
       );
     if (owner === 'gone') throw new ProblemError(problem(409, 'subscription_deleted', "this delivery's subscription was deleted; nothing can send it again"));
     const reopened = await reopenDelivery(c.var.db, tenantId, deliveryId);
-    if (!reopened) {
-      const exists = await findDelivery(c.var.db, tenantId, deliveryId);
-      if (!exists) throw new ProblemError(problem(404, 'delivery_not_found', `no delivery ${deliveryId}`));
+    if (reopened === null) throw new ProblemError(problem(404, 'delivery_not_found', `no delivery ${deliveryId}`));
+    if (reopened === 'busy')
       throw new ProblemError(problem(409, 'delivery_in_progress', 'the delivery is still pending or scheduled; it will be attempted on its schedule'));
-    }
+    if (reopened === 'expired')
+      throw new ProblemError(
+        problem(410, 'event_expired', "the delivery's event is past the tenant's retention; replay it from the archive (POST /replays with from/to) instead"),
+      );
     // an operator's retry goes out at once, outside any ordered line
     const message: DeliveryMessage = {
       type: 'delivery.v1',
