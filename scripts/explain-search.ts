@@ -15,7 +15,7 @@ const EVENTS = Number(process.env.EXPLAIN_EVENTS ?? 1_000_000);
 const TENANT = 'tn_explain';
 const RUNS = 5;
 
-const SEARCHES: { name: string; where: unknown; type?: string }[] = [
+const SEARCHES: { name: string; where: unknown; type?: string; after?: string; before?: string }[] = [
   { name: 'equality on a nested field (≈20 matches)', where: { 'data.customer.id': 'cus_4242' } },
   { name: 'equality, no match', where: { 'data.status': 'lost' } },
   { name: '$in + type filter (many matches)', where: { 'data.status': { $in: ['failed', 'refunded'] } }, type: 'orders.paid' },
@@ -23,6 +23,13 @@ const SEARCHES: { name: string; where: unknown; type?: string }[] = [
   { name: 'equality + range', where: { 'data.customer.id': 'cus_4242', 'data.amount': { $gt: 500 } } },
   { name: 'range only (rare: ≈0.1 %)', where: { 'data.amount': { $gt: 999 } } },
   { name: '$startsWith, no index (few matches)', where: { 'data.order_id': { $startsWith: 'ord_99999' } } },
+  // a time range: with the daily partitions of migration 0020, only that day's partition is read
+  {
+    name: 'equality within one day (time-bounded)',
+    where: { 'data.customer.tier': 'gold' },
+    after: '2026-01-05T00:00:00Z',
+    before: '2026-01-06T00:00:00Z',
+  },
 ];
 
 function generate(tenant: string, count: number, offset: number): string {
@@ -43,11 +50,13 @@ function generate(tenant: string, count: number, offset: number): string {
                            timestamptz '2026-01-01' + g * interval '1 second' AS ts) AS t`;
 }
 
-function listSql(where: unknown, type?: string): { sql: string; params: unknown[] } {
+function listSql(where: unknown, type?: string, range: { after?: string; before?: string } = {}): { sql: string; params: unknown[] } {
   const params: unknown[] = [TENANT];
   const param = (value: unknown) => `$${params.push(value)}`;
   const clauses = ['tenant_id = $1'];
   if (type) clauses.push(`type = ANY(${param([type])})`);
+  if (range.after) clauses.push(`received_at >= ${param(range.after)}`);
+  if (range.before) clauses.push(`received_at < ${param(range.before)}`);
   clauses.push(whereToSql(where, param));
   return { sql: `SELECT id, sequence, event, sha256 FROM events WHERE ${clauses.join(' AND ')} ORDER BY sequence LIMIT ${param(101)}`, params };
 }
@@ -63,6 +72,10 @@ async function main(): Promise<void> {
       `explain-search: Postgres ${database.kind}; loading ${EVENTS.toLocaleString('en')} events for ${TENANT} and ${(EVENTS / 5).toLocaleString('en')} for another tenant…`,
     );
     await client.query(`INSERT INTO tenants (id, name) VALUES ('${TENANT}', 'explain'), ('tn_other', 'other')`);
+    // the days the rows fall on get their partitions first (migration 0020; else they would all land in the DEFAULT one)
+    await client.query(`DO $$ BEGIN IF to_regproc('create_time_partition') IS NOT NULL THEN
+      PERFORM create_time_partition('events', d) FROM generate_series(timestamptz '2026-01-01', timestamptz '2026-01-01' + interval '${EVENTS} seconds', interval '1 day') AS d;
+    END IF; END $$`);
     let started = performance.now();
     await client.query(generate(TENANT, EVENTS, 0));
     await client.query(generate('tn_other', EVENTS / 5, EVENTS));
@@ -70,14 +83,16 @@ async function main(): Promise<void> {
     await client.query('VACUUM ANALYZE events');
     const size = (
       await client.query<{ table: string; gin: string }>(
-        `SELECT pg_size_pretty(pg_table_size('events')) AS table, pg_size_pretty(pg_relation_size('events_event_path_idx')) AS gin`,
+        `SELECT pg_size_pretty(COALESCE((SELECT sum(pg_table_size(relid)) FROM pg_partition_tree('events')), pg_table_size('events'))) AS table,
+                pg_size_pretty(COALESCE((SELECT sum(pg_relation_size(relid)) FROM pg_partition_tree('events_event_path_idx')),
+                                        pg_relation_size('events_event_path_idx'))) AS gin`,
       )
     ).rows[0]!;
     console.log(`loaded in ${((performance.now() - started) / 1000).toFixed(1)} s; table ${size.table}, GIN index ${size.gin}\n`);
 
     const summary: string[] = [];
     for (const search of SEARCHES) {
-      const { sql, params } = listSql(search.where, search.type);
+      const { sql, params } = listSql(search.where, search.type, search);
       const plan = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
       const lines = plan.rows.map((r) => r['QUERY PLAN']);
       const times: number[] = [];
@@ -97,7 +112,9 @@ async function main(): Promise<void> {
             .replace(/\s+\(cost.*$/, '')
             .replace(/^->\s*/, ''),
         );
-      console.log(`── ${search.name}\n   where=${JSON.stringify(search.where)}${search.type ? ` type=${search.type}` : ''}`);
+      console.log(
+        `── ${search.name}\n   where=${JSON.stringify(search.where)}${search.type ? ` type=${search.type}` : ''}${search.after ? ` received_at=[${search.after}, ${search.before})` : ''}`,
+      );
       console.log(`   ${rows} rows (page of 100 + 1), median ${median.toFixed(1)} ms over ${RUNS} runs`);
       for (const line of lines) console.log(`   | ${line}`);
       const server = lines.find((l) => l.startsWith('Execution Time'))?.replace('Execution Time: ', '') ?? '?';

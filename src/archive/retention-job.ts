@@ -12,12 +12,16 @@
  * Events are kept whole days: an event goes once its whole UTC day is older than the retention, so it
  * stays between N and N + 1 days. Deliveries and audit entries go N days after they were created.
  * Dedup keys and ordering lines live in the TenantLog Durable Object, which this job never touches.
+ * 3. partitions (src/db/partitions.ts): whole days (audit: months) go at once by dropping their
+ *    partition, once past every tenant's retention and archived; the deletes above serve the tenants
+ *    with a shorter retention and leave rows past the longest retention to the drop (`spared`).
  * Bounded (RETENTION_LIMITS): at most `tenantsPerRun` tenants and about `runMs` of work a run; one with work left
  * is visited first next time, one without rests `restSeconds` (a settings change ends the rest).
  */
 import { configOf, type ConfigVars } from '../config';
 import type { Db } from '../db/client';
 import { eventsToArchive, firstEventSince, lastPartOfDay, partsOfDay, recordPart } from '../db/archives';
+import { maintainPartitions, sparedForPartitions } from '../db/partitions';
 import {
   deleteExpiredAudit,
   deleteExpiredDeliveries,
@@ -27,6 +31,7 @@ import {
   markChecked,
   saveArchivedUntil,
   tenantsDue,
+  type Spared,
   type TenantDue,
 } from '../db/retention';
 import { archiveLine, buildManifest, manifestKey, partKey } from './archive-format';
@@ -63,13 +68,16 @@ export async function runRetention(db: Db, env: RetentionEnv, limits = RETENTION
   const deadline = Date.now() + limits.runMs;
   const due = await tenantsDue(db, configOf(env).retentionDefaults, limits.tenantsPerRun, limits.restSeconds);
   const outcomes: RetentionOutcome[] = [];
+  const spared = due.length > 0 ? await sparedForPartitions(db, configOf(env).retentionDefaults) : null;
   for (const tenant of due) {
-    if (Date.now() >= deadline) break;
-    const outcome = await enforceRetention(db, env.ARCHIVE, tenant, deadline, limits);
+    if (Date.now() >= deadline || !spared) break;
+    const outcome = await enforceRetention(db, env.ARCHIVE, tenant, deadline, limits, spared);
     outcomes.push(outcome);
     if (outcome.archived.parts + outcome.deleted.events + outcome.deleted.deliveries + outcome.deleted.audit > 0)
       console.log(JSON.stringify({ msg: 'retention', ...outcome }));
   }
+  // then whole partitions: created ahead, and dropped once no tenant needs them (at most hourly per table)
+  await maintainPartitions(db, configOf(env).retentionDefaults);
   return outcomes;
 }
 
@@ -82,10 +90,17 @@ export async function enforceTenantRetention(db: Db, env: RetentionEnv, tenantId
     days: { events: row.events_days ?? defaults.events, deliveries: row.deliveries_days ?? defaults.deliveries, audit: row.audit_days ?? defaults.audit },
     archived_until: row.archived_until === null ? null : Date.parse(row.archived_until),
   };
-  return enforceRetention(db, env.ARCHIVE, tenant, Date.now() + limits.runMs, limits);
+  return enforceRetention(db, env.ARCHIVE, tenant, Date.now() + limits.runMs, limits, await sparedForPartitions(db, defaults));
 }
 
-async function enforceRetention(db: Db, archive: R2Bucket, tenant: TenantDue, deadline: number, limits: typeof RETENTION_LIMITS): Promise<RetentionOutcome> {
+async function enforceRetention(
+  db: Db,
+  archive: R2Bucket,
+  tenant: TenantDue,
+  deadline: number,
+  limits: typeof RETENTION_LIMITS,
+  spared: Record<keyof RetentionOutcome['deleted'], Spared>,
+): Promise<RetentionOutcome> {
   const id = tenant.tenant_id;
   const now = Date.now();
   const outcome: RetentionOutcome = {
@@ -160,12 +175,12 @@ async function enforceRetention(db: Db, archive: R2Bucket, tenant: TenantDue, de
   };
   if (archivedUntil !== null) {
     const cut = Math.min(expiredBefore, archivedUntil);
-    await deleteAll('events', () => deleteExpiredEvents(db, id, cut, limits.eventBatch), limits.eventBatch);
+    await deleteAll('events', () => deleteExpiredEvents(db, id, cut, limits.eventBatch, spared.events), limits.eventBatch);
   }
   const deliveriesBefore = now - tenant.days.deliveries * DAY_MS;
-  await deleteAll('deliveries', () => deleteExpiredDeliveries(db, id, deliveriesBefore, limits.deliveryBatch), limits.deliveryBatch);
+  await deleteAll('deliveries', () => deleteExpiredDeliveries(db, id, deliveriesBefore, limits.deliveryBatch, spared.deliveries), limits.deliveryBatch);
   const auditBefore = now - tenant.days.audit * DAY_MS;
-  await deleteAll('audit', () => deleteExpiredAudit(db, id, auditBefore, limits.auditBatch), limits.auditBatch);
+  await deleteAll('audit', () => deleteExpiredAudit(db, id, auditBefore, limits.auditBatch, spared.audit), limits.auditBatch);
   await forgetOldRestores(db, id);
   await markChecked(db, id, outcome.finished);
   return outcome;

@@ -149,13 +149,14 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
               status text, next_attempt_at timestamptz)
      ), a AS (
        INSERT INTO delivery_attempts (tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body,
-              request_method, request_url, request_headers, request_body, request_body_bytes, request_body_truncated, response_headers, response_body_truncated)
-       SELECT tenant_id, delivery_id, subscription_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body,
-              request_method, request_url, request_headers, request_body, request_body_bytes, COALESCE(request_body_truncated, false),
-              response_headers, COALESCE(response_body_truncated, false) FROM x
-        -- a delivery whose tenant was deleted while its attempt ran is gone: its record would fail the whole batch
-        WHERE EXISTS (SELECT 1 FROM deliveries e WHERE e.id = x.delivery_id)
-       ON CONFLICT (delivery_id, attempt) DO NOTHING
+              request_method, request_url, request_headers, request_body, request_body_bytes, request_body_truncated, response_headers, response_body_truncated,
+              event_received_at)
+       SELECT x.tenant_id, x.delivery_id, x.subscription_id, x.attempt, x.started_at, x.latency_ms, x.outcome, x.status_code, x.error, x.response_body,
+              x.request_method, x.request_url, x.request_headers, x.request_body, x.request_body_bytes, COALESCE(x.request_body_truncated, false),
+              x.response_headers, COALESCE(x.response_body_truncated, false), e.event_received_at
+         -- a delivery whose tenant was deleted while its attempt ran is gone: its record would fail the whole batch
+         FROM x JOIN deliveries e ON e.id = x.delivery_id
+       ON CONFLICT (delivery_id, attempt, event_received_at) DO NOTHING
      ), d AS (
        UPDATE deliveries d SET status = x.status, last_status = x.status_code, last_error = x.error, next_attempt_at = x.next_attempt_at,
               leased_until = NULL, updated_at = now(), finished_at = CASE WHEN x.status = 'pending' THEN NULL ELSE now() END

@@ -48,7 +48,7 @@ export interface SyncTarget {
 export async function claimSync(
   db: Db,
   tenantId: string,
-  event: { id: string; sequence: number; partitionKey: string },
+  event: { id: string; sequence: number; partitionKey: string; receivedAt: number },
   targets: readonly SyncTarget[],
   leaseSeconds: number,
 ): Promise<Omit<ClaimedDelivery, 'event'>[]> {
@@ -59,9 +59,9 @@ export async function claimSync(
          JOIN subscriptions s ON s.id = t.subscription_id AND s.tenant_id = $1
         WHERE s.enabled AND s.mode = 'sync' AND s.paused_at IS NULL AND s.breaker_opened_at IS NULL
      ), claimed AS (
-       INSERT INTO deliveries AS d (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, priority, attempts, leased_until)
-       SELECT w.delivery_id, $1, w.subscription_id, $2, $3, $4, w.priority, 1, now() + make_interval(secs => $7) FROM wanted w
-       ON CONFLICT (id) DO UPDATE SET attempts = d.attempts + 1, leased_until = EXCLUDED.leased_until, updated_at = now()
+       INSERT INTO deliveries AS d (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, priority, attempts, leased_until, event_received_at)
+       SELECT w.delivery_id, $1, w.subscription_id, $2, $3, $4, w.priority, 1, now() + make_interval(secs => $7), to_timestamp($9 / 1000.0) FROM wanted w
+       ON CONFLICT (id, event_received_at) DO UPDATE SET attempts = d.attempts + 1, leased_until = EXCLUDED.leased_until, updated_at = now()
          WHERE d.status = 'pending' AND d.attempts = 0 AND (d.leased_until IS NULL OR d.leased_until < now())
        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_id, d.partition_key, d.attempts, d.schedule_offset
      )
@@ -83,6 +83,7 @@ export async function claimSync(
       targets.map((t) => t.subscriptionId),
       leaseSeconds,
       targets.map((t) => t.priority),
+      event.receivedAt,
     ],
   );
   return result.rows;

@@ -80,7 +80,7 @@ export async function findDelivery(
                    'headers', COALESCE(a.request_headers, '{}'::jsonb), 'body', a.request_body, 'body_truncated', a.request_body_truncated) END,
                  'response', json_build_object('status', a.status_code, 'headers', a.response_headers, 'body', a.response_body,
                    'body_truncated', a.response_body_truncated)) ORDER BY a.attempt), '[]')
-          FROM delivery_attempts a WHERE a.delivery_id = d.id) AS attempt_log
+          FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.event_received_at = d.event_received_at) AS attempt_log
        FROM deliveries d WHERE tenant_id = $1 AND id = $2`,
     [tenantId, id],
   );

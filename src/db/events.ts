@@ -25,7 +25,11 @@ export interface DeliveryRow {
  */
 export async function insertEvents(db: Db, tenantId: string, events: string, deliveries: DeliveryRow[] = []): Promise<{ events: number; deliveries: number }> {
   const result = await db.query<{ events: string; deliveries: string }>(
-    `WITH e AS (
+    `WITH r AS (
+       SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(sequence bigint, id text, source_id text, ce_id text, type text,
+              subject text, time timestamptz, partition_key text, correlation_id text, causation_id text,
+              event jsonb, sha256 text, received_at bigint, schema_version integer)
+     ), e AS (
        INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, subject, time, partition_key,
                            correlation_id, causation_id, event, sha256, received_at, priority, schema_version)
        SELECT $1, r.sequence, r.id, r.source_id, r.ce_id, r.event->>'source', r.type, r.subject, r.time, r.partition_key,
@@ -33,18 +37,21 @@ export async function insertEvents(db: Db, tenantId: string, events: string, del
               -- ingest validated it; anything else (a system event has none) is normal
               CASE WHEN r.event->>'priority' IN ('low', 'high', 'critical') THEN r.event->>'priority' ELSE 'normal' END,
               r.schema_version
-         FROM jsonb_to_recordset($2::jsonb) AS r(sequence bigint, id text, source_id text, ce_id text, type text,
-              subject text, time timestamptz, partition_key text, correlation_id text, causation_id text,
-              event jsonb, sha256 text, received_at bigint, schema_version integer)
-       ON CONFLICT (tenant_id, sequence) DO NOTHING
+         FROM r
+       -- the arbiters are each partition's keys, (tenant_id, sequence) and (tenant_id, id) (migration 0020)
+       ON CONFLICT DO NOTHING
        RETURNING 1
      ), d AS (
-       INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, priority, status, scheduled_for, next_attempt_at)
+       -- partitioned by the event's received_at, which a re-flush gives again: the same row, the same partition
+       INSERT INTO deliveries (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, priority, status, scheduled_for, next_attempt_at,
+                               event_received_at)
        SELECT x."id", $1, x."subscriptionId", x."eventId", x."sequence", x."partitionKey", COALESCE(x."priority", 'normal'),
-              CASE WHEN x."notBefore" IS NULL THEN 'pending' ELSE 'scheduled' END, to_timestamp(x."notBefore" / 1000.0), to_timestamp(x."notBefore" / 1000.0)
+              CASE WHEN x."notBefore" IS NULL THEN 'pending' ELSE 'scheduled' END, to_timestamp(x."notBefore" / 1000.0), to_timestamp(x."notBefore" / 1000.0),
+              COALESCE(to_timestamp(r.received_at / 1000.0), now())
          FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text, "priority" text,
               "notBefore" bigint)
-       ON CONFLICT (id) DO NOTHING
+         LEFT JOIN r ON r.sequence = x."sequence"
+       ON CONFLICT (id, event_received_at) DO NOTHING
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM e) AS events, (SELECT count(*) FROM d) AS deliveries`,

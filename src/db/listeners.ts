@@ -5,6 +5,7 @@
  */
 import type { Db } from './client';
 import { iso } from './sql';
+import { timeOfId } from '../lib/ids';
 
 export const LISTENER_ACTION_TYPE = 'cli';
 
@@ -108,15 +109,18 @@ export async function recordListenerAttempt(db: Db, tenantId: string, listenerId
     `WITH l AS (
        SELECT id FROM subscriptions WHERE tenant_id = $1 AND id = $2 AND action_type = 'cli'
      ), d AS (
-       INSERT INTO deliveries AS d (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, status, attempts, last_status, last_error, finished_at)
-       SELECT $3, $1, l.id, $4, $5::int8, $6, $7, 1, $8::int, $9, now() FROM l
-       ON CONFLICT (id) DO UPDATE SET attempts = d.attempts + 1, status = EXCLUDED.status, last_status = EXCLUDED.last_status,
+       INSERT INTO deliveries AS d (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, status, attempts, last_status, last_error, finished_at,
+              event_received_at)
+       -- the partition key of the first report stays the delivery's (the event's received_at, which its id carries)
+       SELECT $3, $1, l.id, $4, $5::int8, $6, $7, 1, $8::int, $9, now(),
+              COALESCE((SELECT k.event_received_at FROM deliveries k WHERE k.tenant_id = $1 AND k.id = $3 LIMIT 1), to_timestamp($14::float8 / 1000.0), now()) FROM l
+       ON CONFLICT (id, event_received_at) DO UPDATE SET attempts = d.attempts + 1, status = EXCLUDED.status, last_status = EXCLUDED.last_status,
               last_error = EXCLUDED.last_error, updated_at = now(), finished_at = now()
         WHERE d.tenant_id = EXCLUDED.tenant_id AND d.subscription_id = EXCLUDED.subscription_id AND d.attempts < $13
-       RETURNING d.id, d.attempts, d.status
+       RETURNING d.id, d.attempts, d.status, d.event_received_at
      ), a AS (
-       INSERT INTO delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body)
-       SELECT $1, d.id, d.attempts, COALESCE($10::timestamptz, now() - $11::int * interval '1 millisecond'), $11::int, $7, $8::int, $9, $12 FROM d
+       INSERT INTO delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body, event_received_at)
+       SELECT $1, d.id, d.attempts, COALESCE($10::timestamptz, now() - $11::int * interval '1 millisecond'), $11::int, $7, $8::int, $9, $12, d.event_received_at FROM d
      ), s AS (
        UPDATE subscriptions SET last_sequence = GREATEST(last_sequence, $5::int8) WHERE id IN (SELECT id FROM l) AND EXISTS (SELECT 1 FROM d)
      )
@@ -135,6 +139,7 @@ export async function recordListenerAttempt(db: Db, tenantId: string, listenerId
       a.latencyMs,
       a.responseBody,
       MAX_LISTENER_ATTEMPTS,
+      timeOfId(a.eventId),
     ],
   );
   const row = result.rows[0];

@@ -22,6 +22,12 @@ export interface RetentionDays {
   audit: number;
 }
 
+/** A stretch of the partition key (Unix ms, [from, to)) the row deletes leave to the drop of whole partitions (src/db/partitions.ts). */
+export interface Spared {
+  from: number;
+  to: number;
+}
+
 const COLUMNS = `events_days, deliveries_days, audit_days, ${iso('archived_until')}, ${iso('updated_at')}`;
 const NONE: RetentionRow = { events_days: null, deliveries_days: null, audit_days: null, archived_until: null, updated_at: null };
 
@@ -101,37 +107,52 @@ export async function markChecked(db: Db, tenantId: string, finished: boolean): 
 
 /**
  * Deletes up to `limit` of the tenant's events received before `before` (which the caller keeps at or
- * below the archive's progress), oldest first. Kept although old: events a restore-replay put back
+ * below the archive's progress), oldest first, but none `spared` (they go with their partition). Kept although old: events a restore-replay put back
  * (until their `keep_until`) and events with a pending delivery (deleting them would strand it).
  */
-export async function deleteExpiredEvents(db: Db, tenantId: string, before: number, limit: number): Promise<number> {
+export async function deleteExpiredEvents(db: Db, tenantId: string, before: number, limit: number, spared?: Spared): Promise<number> {
   const result = await db.query(
-    `DELETE FROM events WHERE tenant_id = $1 AND sequence IN (
-       SELECT e.sequence FROM events e
+    `DELETE FROM events WHERE tenant_id = $1 AND (sequence, received_at) IN (
+       SELECT e.sequence, e.received_at FROM events e
         WHERE e.tenant_id = $1 AND e.received_at < to_timestamp($2 / 1000.0)
+          AND NOT (e.received_at >= to_timestamp($4 / 1000.0) AND e.received_at < to_timestamp($5 / 1000.0))
           AND NOT EXISTS (SELECT 1 FROM event_restores r WHERE r.tenant_id = $1 AND e.sequence BETWEEN r.seq_from AND r.seq_to AND r.keep_until > now())
           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = $1 AND d.event_id = e.id AND d.status = 'pending')
         ORDER BY e.received_at LIMIT $3)`,
-    [tenantId, before, limit],
+    [tenantId, before, limit, spared?.from ?? 0, spared?.to ?? 0],
   );
   return result.rowCount ?? 0;
 }
 
-/** Deletes up to `limit` finished deliveries (and, by cascade, their attempts) created before `before`; pending ones stay. */
-export async function deleteExpiredDeliveries(db: Db, tenantId: string, before: number, limit: number): Promise<number> {
-  const result = await db.query(
-    `DELETE FROM deliveries WHERE id IN (
-       SELECT id FROM deliveries WHERE tenant_id = $1 AND status IN ('delivered', 'failed', 'skipped') AND created_at < to_timestamp($2 / 1000.0) LIMIT $3)`,
-    [tenantId, before, limit],
+/**
+ * Deletes up to `limit` finished deliveries created before `before`, with their attempts (no foreign key
+ * between the partitioned tables does it: migration 0020); pending ones stay.
+ */
+export async function deleteExpiredDeliveries(db: Db, tenantId: string, before: number, limit: number, spared?: Spared): Promise<number> {
+  const result = await db.query<{ n: number }>(
+    `WITH d AS (
+       DELETE FROM deliveries WHERE (id, event_received_at) IN (
+         SELECT id, event_received_at FROM deliveries
+          WHERE tenant_id = $1 AND status IN ('delivered', 'failed', 'skipped') AND created_at < to_timestamp($2 / 1000.0)
+            AND NOT (event_received_at >= to_timestamp($4 / 1000.0) AND event_received_at < to_timestamp($5 / 1000.0)) LIMIT $3)
+       RETURNING id, event_received_at
+     ), a AS (
+       DELETE FROM delivery_attempts a USING d WHERE a.delivery_id = d.id AND a.event_received_at = d.event_received_at
+     )
+     SELECT count(*)::int AS n FROM d`,
+    [tenantId, before, limit, spared?.from ?? 0, spared?.to ?? 0],
   );
-  return result.rowCount ?? 0;
+  return result.rows[0]?.n ?? 0;
 }
 
 /** Deletes up to `limit` of the tenant's audit entries older than `before`, oldest first. */
-export async function deleteExpiredAudit(db: Db, tenantId: string, before: number, limit: number): Promise<number> {
+export async function deleteExpiredAudit(db: Db, tenantId: string, before: number, limit: number, spared?: Spared): Promise<number> {
   const result = await db.query(
-    `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE tenant_id = $1 AND at < to_timestamp($2 / 1000.0) ORDER BY at LIMIT $3)`,
-    [tenantId, before, limit],
+    `DELETE FROM audit_log WHERE (id, at) IN (
+       SELECT id, at FROM audit_log WHERE tenant_id = $1 AND at < to_timestamp($2 / 1000.0)
+          AND NOT (at >= to_timestamp($4 / 1000.0) AND at < to_timestamp($5 / 1000.0))
+        ORDER BY at LIMIT $3)`,
+    [tenantId, before, limit, spared?.from ?? 0, spared?.to ?? 0],
   );
   return result.rowCount ?? 0;
 }

@@ -62,6 +62,8 @@ export async function deleteTenantData(db: Db, id: string): Promise<boolean> {
   const found = await db.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [id]);
   if ((found.rowCount ?? 0) === 0) return false;
   // children without a foreign key to the tenant first; sources and subscriptions before the plugins they reference
+  // no foreign key between the partitioned tables (migration 0020): the attempts go first, by hand
+  await db.query('DELETE FROM delivery_attempts WHERE tenant_id = $1', [id]);
   await db.query('DELETE FROM deliveries WHERE tenant_id = $1', [id]);
   await db.query('DELETE FROM ingest_rejections WHERE tenant_id = $1', [id]);
   await db.query('DELETE FROM audit_log WHERE tenant_id = $1', [id]);

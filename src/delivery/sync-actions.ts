@@ -25,6 +25,7 @@ import { recordAttempts, type ClaimedDelivery } from '../db/deliveries-consumer'
 import { claimSync, holdUntilRetry, loadSyncRouting } from '../db/deliveries-sync';
 import { bumpConfigVersion } from '../db/tenants';
 import type { AppendItem } from '../ingest/log-types';
+import { timeOfId } from '../lib/ids';
 import { open } from '../lib/secret-box';
 import type { ScriptSandbox } from '../plugins/types';
 import { announceConfigVersion } from '../tenancy/config-change';
@@ -144,7 +145,8 @@ export async function runSyncActions(input: SyncInput, deps: SyncDeps): Promise<
     const rows = await claimSync(
       db,
       input.tenantId,
-      { id: accepted.id, sequence: accepted.sequence, partitionKey: targets[0]!.partitionKey },
+      // the received_at the TenantLog stored, which its id carries: the flush's insert of these rows meets them in their partition
+      { id: accepted.id, sequence: accepted.sequence, partitionKey: targets[0]!.partitionKey, receivedAt: timeOfId(accepted.id) ?? input.receivedAt },
       targets.map((t) => ({ deliveryId: t.id, subscriptionId: t.subscriptionId, priority: t.priority })),
       leaseSeconds,
     );

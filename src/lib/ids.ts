@@ -26,3 +26,16 @@ export function newId(prefix: IdPrefix, now = Date.now()): string {
   }
   return `${prefix}_${out}`;
 }
+
+/** The millisecond time an id of {@link newId} was made at (an event's: its `received_at`); null when `id` is not one. */
+export function timeOfId(id: string): number | null {
+  const body = id.slice(id.indexOf('_') + 1);
+  if (body.length !== 26) return null;
+  let time = 0;
+  for (const char of body.slice(0, 10)) {
+    const digit = ALPHABET.indexOf(char);
+    if (digit < 0) return null;
+    time = time * 32 + digit;
+  }
+  return time;
+}

@@ -50,7 +50,14 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
         routes,
       )
     ).map((d) => ({ ...d, eventId: d.eventId.slice(0, d.eventId.indexOf(':')) }));
-    await insertReplayDeliveries(db, replay.tenant_id, replay.id, planned);
+    // a delivery is partitioned by its event's received_at (migration 0020)
+    const receivedAt = new Map(events.map((e) => [e.sequence, e.received_at]));
+    await insertReplayDeliveries(
+      db,
+      replay.tenant_id,
+      replay.id,
+      planned.map((d) => ({ ...d, eventReceivedAt: receivedAt.get(d.sequence)! })),
+    );
 
     await sendToLanes(
       env,
