@@ -73,11 +73,14 @@ const OUTBOX_COLUMNS = [
   'schema_version',
 ] as const satisfies readonly (keyof OutboxRow)[];
 
-/** Spliced as they are: integers, and the event, which is JSON text already. */
-const UNQUOTED = new Set<string>(['sequence', 'received_at', 'event']);
-
-/** One outbox row as a JSON object (SQL over the outbox's columns). */
-const ROW_JSON = `'{' || ${OUTBOX_COLUMNS.map((c, i) => `'${i > 0 ? ',' : ''}"${c}":' || ${UNQUOTED.has(c) ? c : `json_quote(${c})`}`).join(' || ')} || '}'`;
+/**
+ * One outbox row as a JSON object (SQL over the outbox's columns): `json_object` writes every column
+ * but the event in one pass (its last value is a scalar, so only its closing brace is trimmed), and the
+ * event, JSON text already, is spliced in unparsed.
+ */
+const ROW_JSON = `rtrim(json_object(${OUTBOX_COLUMNS.filter((c) => c !== 'event')
+  .map((c) => `'${c}', ${c}`)
+  .join(', ')}), '}') || ',"event":' || event || '}'`;
 
 /** Inserts the rows of a JSON array of objects named by the columns (`received_at` is the parameter). */
 const APPENDED = OUTBOX_COLUMNS.filter((c) => c !== 'received_at');
@@ -105,7 +108,15 @@ const dedupKey = (sourceId: string, ceId: string) => `${sourceId}\n${ceId}`;
 export function appendToOutbox(
   sql: SqlStorage,
   items: readonly AppendItem[],
-  at: { lastSequence: number; now: number; expiresAt: number },
+  at: {
+    lastSequence: number;
+    now: number;
+    expiresAt: number;
+    /** The log pruned idle subject heads (subject-head-store.ts): a missing head is not 0. */
+    pruned?: boolean;
+    /** Heads read from Postgres for guarded subjects without a row; a row wins over these. */
+    fallbackHeads?: ReadonlyMap<string, number>;
+  },
 ): { results: AppendResult[]; lastSequence: number } {
   const { now } = at;
   let lastSequence = at.lastSequence;
@@ -131,7 +142,9 @@ export function appendToOutbox(
         : { kind: 'conflict', id: earlier.id, sequence: earlier.sequence };
     }
     if (item.expectedSequence != null && item.subject !== null) {
-      const head = heads.get(item.subject) ?? 0;
+      const head = heads.get(item.subject) ?? at.fallbackHeads?.get(item.subject) ?? (at.pruned ? undefined : 0);
+      // pruned between the log's Postgres lookup and this transaction: unknown, so not guessed
+      if (head === undefined) return { kind: 'sequence_unknown' };
       if (head !== item.expectedSequence) return { kind: 'sequence_conflict', currentSequence: head };
     }
     const sequence = ++lastSequence;
@@ -164,7 +177,7 @@ export function appendToOutbox(
       at.expiresAt,
       at.lastSequence,
     );
-    advanceHeads(sql, at.lastSequence);
+    advanceHeads(sql, at.lastSequence, now);
   }
   return { results, lastSequence };
 }
@@ -180,11 +193,7 @@ export interface Slice {
 /** The batch JSON of the rows a subquery selects, in its (sequence) order. */
 const encoded = (rows: string) =>
   `SELECT count(*) AS n, min(sequence) AS first, max(sequence) AS last, '[' || group_concat(${ROW_JSON}, ',') || ']' AS events FROM (${rows})`;
-const ENCODE_OLDEST = encoded(
-  `SELECT * FROM (SELECT *, sum(length(event)) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) - length(event) AS before
-                    FROM (SELECT * FROM outbox ORDER BY sequence LIMIT ?))
-    WHERE before < ?`,
-);
+const OLDEST_SIZES = 'SELECT sequence, length(event) AS chars FROM outbox ORDER BY sequence LIMIT ?';
 const ENCODE_RANGE = encoded('SELECT * FROM outbox WHERE sequence BETWEEN ? AND ? ORDER BY sequence');
 
 /** Which outbox rows to encode: the oldest, up to caps, or all of one range of sequences. */
@@ -196,10 +205,23 @@ export type OutboxSelection = { oldest: number; maxChars: number } | { from: num
  * Nothing selected is `n: 0` with `events: '[]'`.
  */
 export function encodeOutbox(sql: SqlStorage, selection: OutboxSelection): Slice {
-  const [statement, ...params] = 'oldest' in selection ? [ENCODE_OLDEST, selection.oldest, selection.maxChars] : [ENCODE_RANGE, selection.from, selection.to];
-  const s = sql.exec<{ n: number; first: number | null; last: number | null; events: string | null }>(statement, ...params).one();
-  const range = 'from' in selection ? selection : { from: 0, to: 0 };
+  // the cut is found from the sizes alone, so the rows are read and encoded once, by range
+  const range = 'from' in selection ? selection : oldestRange(sql, selection);
+  if (!range) return { n: 0, first: 0, last: 0, events: '[]' };
+  const s = sql.exec<{ n: number; first: number | null; last: number | null; events: string | null }>(ENCODE_RANGE, range.from, range.to).one();
   return { n: s.n, first: s.first ?? range.from, last: s.last ?? range.to, events: s.events ?? '[]' };
+}
+
+/** The oldest rows a batch takes: at most `oldest`, and past the first only while the events before a row stay under `maxChars`. */
+function oldestRange(sql: SqlStorage, selection: { oldest: number; maxChars: number }): { from: number; to: number } | null {
+  let chars = 0;
+  let range: { from: number; to: number } | null = null;
+  for (const row of sql.exec<{ sequence: number; chars: number }>(OLDEST_SIZES, selection.oldest)) {
+    if (range && chars >= selection.maxChars) break;
+    range = range ? { from: range.from, to: row.sequence } : { from: row.sequence, to: row.sequence };
+    chars += row.chars;
+  }
+  return range;
 }
 
 /** How `storeBatch` reads the outbox when a batch has to be split (synchronous SQLite). */

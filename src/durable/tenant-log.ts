@@ -54,7 +54,7 @@ import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
 import { keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
 import { storeBatch } from './store-batch';
 import { groupCommit, type GroupCommit } from './group-commit';
-import { SUBJECT_HEAD_SCHEMA } from './subject-head-store';
+import { hasPruned, pruneHeads, SUBJECT_HEAD_IDLE_MS, SUBJECT_HEAD_SCHEMA, subjectHeads, upgradeSubjectHeads } from './subject-head-store';
 import { alarmSpans } from '../observability/log-spans';
 import { exportSpans } from '../observability/spans';
 import { CLOSE, createStreamHub, STREAM_SCHEMA, type LiveEvent, type StreamHub } from './stream-hub';
@@ -79,6 +79,8 @@ interface PendingAppend {
   tenantId: string;
   dedupWindowSeconds: number;
   items: AppendItem[];
+  /** Heads read from Postgres for guarded subjects whose row was pruned (subject-head-store.ts). */
+  fallbackHeads?: Map<string, number>;
 }
 
 export class TenantLog extends DurableObject<Env> {
@@ -99,6 +101,8 @@ export class TenantLog extends DurableObject<Env> {
   private readonly appends: GroupCommit<PendingAppend, AppendResult[] | null>;
   /** The last group wrote events, so the flush alarm must be armed. */
   private unflushedAppend = false;
+  /** Idle subject heads were pruned once: a guarded subject without a row needs its head from Postgres. */
+  private prunedHeads = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -107,6 +111,8 @@ export class TenantLog extends DurableObject<Env> {
     this.sql.exec(SCHEMA);
     upgradeOutbox(this.sql);
     upgradeDispatchSchema(this.sql);
+    upgradeSubjectHeads(this.sql);
+    this.prunedHeads = hasPruned(this.sql);
     ({ lastSequence: this.lastSequence, tenantId: this.tenantId, configVersion: this.configVersion, deleted: this.deleted } = readMeta(this.sql));
     this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence });
     this.appends = groupCommit({
@@ -140,7 +146,13 @@ export class TenantLog extends DurableObject<Env> {
     if (this.deleted) return { kind: 'gone' };
     if (request.configVersion < this.configVersion) return { kind: 'stale', configVersion: this.configVersion };
     if (request.configVersion > this.configVersion) this.setConfigVersion(request.configVersion);
-    const results = await this.appends.submit({ tenantId: request.tenantId, dedupWindowSeconds: request.dedupWindowSeconds, items: request.items });
+    const fallbackHeads = await this.prunedSubjectHeads(request.tenantId, request.items);
+    const results = await this.appends.submit({
+      tenantId: request.tenantId,
+      dedupWindowSeconds: request.dedupWindowSeconds,
+      items: request.items,
+      fallbackHeads,
+    });
     return results ? { kind: 'appended', results } : { kind: 'gone' };
   }
 
@@ -158,7 +170,7 @@ export class TenantLog extends DurableObject<Env> {
     this.deleted = true;
     this.ctx.storage.transactionSync(() => {
       writeMeta(this.sql, 'deleted', 1);
-      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine', 'subject_head'])
+      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine', 'subject_head', 'subject_head_state'])
         this.sql.exec(`DELETE FROM ${table}`);
     });
     await this.ctx.storage.deleteAlarm();
@@ -265,6 +277,7 @@ export class TenantLog extends DurableObject<Env> {
       if (spans) this.ctx.waitUntil(exportSpans(spans.recorder));
     }
     forgetExpired(this.sql, Date.now());
+    this.pruneIdleHeads();
     // what arrived during the flush waits a moment for company, unless a backlog is being worked off
     if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now() + (backlog ? 0 : FLUSH_COALESCE_MS));
     await this.armExpiry();
@@ -282,6 +295,37 @@ export class TenantLog extends DurableObject<Env> {
    * Writes a group of appends in one transaction: results per append (null once the tenant is
    * deleted). Consecutive appends with the same dedup window share one set of statements.
    */
+  /**
+   * After this log pruned idle subject heads, the heads of an append's guarded subjects that have no
+   * row, read from Postgres (the last stored sequence of each, 0 when none is stored): pruning keeps a
+   * head until all its events are there. Throws when Postgres cannot answer (the ingest answers 503).
+   */
+  private async prunedSubjectHeads(tenantId: string, items: readonly AppendItem[]): Promise<Map<string, number> | undefined> {
+    if (!this.prunedHeads) return undefined;
+    const guarded = [...new Set(items.flatMap((i) => (i.expectedSequence != null && i.subject !== null ? [i.subject] : [])))];
+    if (guarded.length === 0) return undefined;
+    const known = subjectHeads(this.sql, guarded);
+    const missing = guarded.filter((subject) => !known.has(subject));
+    if (missing.length === 0) return undefined;
+    const heads = new Map(missing.map((subject) => [subject, 0]));
+    const rows = await this.postgres.use((db) =>
+      db.query<{ subject: string; sequence: string }>(
+        'SELECT subject, max(sequence) AS sequence FROM events WHERE tenant_id = $1 AND subject = ANY($2::text[]) GROUP BY subject',
+        [tenantId, missing],
+      ),
+    );
+    for (const row of rows.rows) heads.set(row.subject, Number(row.sequence));
+    return heads;
+  }
+
+  /** Drops a bounded batch of subject heads idle for 30 days whose events are all in Postgres. */
+  private pruneIdleHeads(): void {
+    const oldest = this.sql.exec<{ first: number | null }>('SELECT min(sequence) AS first FROM outbox').one().first;
+    const flushedThrough = oldest === null ? this.lastSequence : oldest - 1;
+    const pruned = this.ctx.storage.transactionSync(() => pruneHeads(this.sql, Date.now() - SUBJECT_HEAD_IDLE_MS, flushedThrough));
+    if (pruned > 0) this.prunedHeads = true;
+  }
+
   private writeAppends(group: readonly PendingAppend[]): (AppendResult[] | null)[] {
     if (this.deleted) return group.map(() => null);
     const now = Date.now();
@@ -299,6 +343,8 @@ export class TenantLog extends DurableObject<Env> {
           lastSequence: last,
           now,
           expiresAt: now + window * 1000,
+          pruned: this.prunedHeads,
+          fallbackHeads: fallbacksOf(run),
         });
         let at = 0;
         for (const a of run) out.push(appended.results.slice(at, (at += a.items.length)));
@@ -417,4 +463,13 @@ function liveEvents(items: AppendItem[], results: AppendResult[], before: number
     }
   });
   return events;
+}
+
+/** The Postgres fallback heads of a run of appends, merged (each append read its own subjects). */
+function fallbacksOf(run: readonly PendingAppend[]): Map<string, number> | undefined {
+  const maps = run.flatMap((a) => (a.fallbackHeads ? [a.fallbackHeads] : []));
+  if (maps.length <= 1) return maps[0];
+  const merged = new Map<string, number>();
+  for (const map of maps) for (const [subject, head] of map) merged.set(subject, Math.max(head, merged.get(subject) ?? 0));
+  return merged;
 }

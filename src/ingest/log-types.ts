@@ -36,7 +36,9 @@ export type AppendResponse = { kind: 'appended'; results: AppendResult[] } | { k
 export type AppendResult =
   | { kind: 'accepted'; id: string; sequence: number; duplicate: boolean }
   | { kind: 'conflict'; id: string; sequence: number }
-  | { kind: 'sequence_conflict'; id?: undefined; sequence?: undefined; currentSequence: number };
+  | { kind: 'sequence_conflict'; id?: undefined; sequence?: undefined; currentSequence: number }
+  /** The subject's head was pruned while this append waited (subject-head-store.ts): nothing was written; retry. */
+  | { kind: 'sequence_unknown'; id?: undefined; sequence?: undefined };
 
 export interface LogStatus {
   tenantId: string | null;

@@ -209,6 +209,12 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
           detail: `the subject's last sequence is ${r.currentSequence}, not the event's expectedsequence; nothing was written`,
           current_sequence: r.currentSequence,
         };
+      if (r.kind === 'sequence_unknown')
+        return {
+          status: 503,
+          code: 'sequence_check_unavailable',
+          detail: "the subject's last sequence could not be read just now; nothing was written, retry",
+        };
       if (r.kind === 'conflict')
         return {
           status: 422,
@@ -226,6 +232,7 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
     const extra = {
       ...(only.errors ? { errors: only.errors } : {}),
       ...(only.current_sequence === undefined ? {} : { extensions: { current_sequence: only.current_sequence } }),
+      ...(only.status === 503 ? { headers: { 'retry-after': '1' } } : {}),
     };
     return { kind: 'problem', problem: problem(only.status, only.code, only.detail, extra) };
   }

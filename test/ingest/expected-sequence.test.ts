@@ -1,5 +1,7 @@
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { call, createSource, ingest, makeEvent, signedHeaders } from '../fixtures/api';
+import { pruneHeads } from '../../src/durable/subject-head-store';
+import { call, createSource, eventually, ingest, makeEvent, signedHeaders, testEnv, withTestDb } from '../fixtures/api';
 
 type Answer = { status: number; sequence?: number; duplicate?: boolean; code?: string; current_sequence?: number };
 const BATCH = 'application/cloudevents-batch+json';
@@ -58,6 +60,34 @@ describe('expectedsequence (optimistic concurrency per subject)', () => {
       [202, 5],
     ]);
     expect(results[3]).toMatchObject({ code: 'sequence_conflict', current_sequence: 2 });
+  });
+
+  it('keeps the check exact for a subject whose idle head was pruned, reading its head from Postgres', async () => {
+    const source = await createSource();
+    for (const subject of ['idle', 'idle', 'live']) expect((await ingest(source, makeEvent({ subject }))).status).toBe(202);
+    await eventually(async () => {
+      const stored = await withTestDb((db) => db.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE tenant_id = $1', [source.tenantId]));
+      return Number(stored.rows[0]!.n) === 3;
+    });
+    // as if 30 days passed: every head whose events reached Postgres goes, then the object restarts
+    const log = testEnv.TENANT_LOG.getByName(source.tenantId);
+    await runInDurableObject(log, (_instance, state) => {
+      expect(pruneHeads(state.storage.sql, Date.now() + 1, 3)).toBe(2);
+      try {
+        state.abort('test: restart after pruning');
+      } catch {
+        // abort throws to end the current invocation
+      }
+    }).catch(() => {});
+
+    expect(await answer(await ingest(source, makeEvent({ subject: 'idle', expectedsequence: 0 })))).toMatchObject({
+      status: 409,
+      code: 'sequence_conflict',
+      current_sequence: 2,
+    });
+    expect(await answer(await ingest(source, makeEvent({ subject: 'idle', expectedsequence: 2 })))).toMatchObject({ status: 202, sequence: 4 });
+    expect(await answer(await ingest(source, makeEvent({ subject: 'idle', expectedsequence: 4 })))).toMatchObject({ status: 202, sequence: 5 });
+    expect(await answer(await ingest(source, makeEvent({ subject: 'never-seen', expectedsequence: 0 })))).toMatchObject({ status: 202, sequence: 6 });
   });
 
   it('refuses an expectedsequence that is not a non-negative integer, or that has no subject, as invalid_event', async () => {

@@ -2310,6 +2310,7 @@ export interface paths {
                 403: components["responses"]["Forbidden"];
                 404: components["responses"]["NotFound"];
                 409: components["responses"]["Conflict"];
+                410: components["responses"]["Error410"];
             };
         };
         delete?: never;
@@ -4080,6 +4081,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description Problem details (RFC 9457) */
+        Error410: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -4138,5 +4148,6 @@ export type ResponseRateLimited = components['responses']['RateLimited'];
 export type ResponseUnavailable = components['responses']['Unavailable'];
 export type ResponseError426 = components['responses']['Error426'];
 export type ResponseError501 = components['responses']['Error501'];
+export type ResponseError410 = components['responses']['Error410'];
 export type $defs = Record<string, never>;
 export type operations = Record<string, never>;

@@ -19,6 +19,17 @@ import { exportSpans } from '../../observability/spans';
 import { idPattern, problemResponses } from '../schemas';
 import { syncActionsFor } from './ingest-sync';
 
+/** Tenant log ids by tenant, kept in the isolate: `idFromName` hashes the name on every call. Bounded; a full map starts over. */
+const logIds = new Map<string, DurableObjectId>();
+function tenantLogId(namespace: DurableObjectNamespace, tenantId: string): DurableObjectId {
+  let id = logIds.get(tenantId);
+  if (!id) {
+    if (logIds.size >= 10_000) logIds.clear();
+    logIds.set(tenantId, (id = namespace.idFromName(tenantId)));
+  }
+  return id;
+}
+
 const SyncActionOutcome = z
   .object({
     subscription_id: z.string(),
@@ -86,7 +97,7 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
         schemaVersion: schemaVersionLoader(c.env, waitUntil),
         append: (tenantId, request) =>
           tracedAppend(span, { 'switchyard.tenant': tenantId, 'switchyard.events': request.items.length }, async () =>
-            c.env.TENANT_LOG.getByName(tenantId).append(request),
+            c.env.TENANT_LOG.get(tenantLogId(c.env.TENANT_LOG, tenantId)).append(request),
           ),
         sandbox: requestSandboxes(c.env, c.executionCtx),
         verifierFetch: verifierFetch(configOf(c.env).egressAllowlist),
