@@ -11,7 +11,22 @@ const NAME = /^[a-z0-9]{1,20}$/;
 const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/;
 const IDENTITY = new Set(['id', 'source', 'specversion']);
 const NOT_ATTRIBUTES = new Set(['data', 'data_base64']);
-const STRING_ATTRIBUTES = new Set(['type', 'subject', 'time', 'datacontenttype', 'dataschema']);
+const STRING_ATTRIBUTES = new Set([
+  'type',
+  'subject',
+  'time',
+  'datacontenttype',
+  'dataschema',
+  // extensions Switchyard reads (DESIGN.md §3): strings, some with a form of their own below
+  'partitionkey',
+  'correlationid',
+  'causationid',
+  'priority',
+  'deliverat',
+  'traceparent',
+  'tracestate',
+]);
+const PRIORITIES = ['low', 'normal', 'high', 'critical'];
 const isoTime = z.iso.datetime({ offset: true });
 
 function nameProblem(name: string): string | null {
@@ -22,11 +37,17 @@ function nameProblem(name: string): string | null {
 }
 
 function valueProblem(name: string, value: string | number | boolean): string | null {
+  if (name === 'expectedsequence') {
+    const n = typeof value === 'string' && /^(0|[1-9][0-9]*)$/.test(value) ? Number(value) : value;
+    return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? null : 'expectedsequence must be a non-negative integer';
+  }
   if (!STRING_ATTRIBUTES.has(name)) return null;
   if (typeof value !== 'string') return `"${name}" must be a string`;
   if (name === 'type' && !EVENT_TYPE.test(value)) return 'type must be dot-notation, e.g. "orders.created"';
   if (name === 'type' && value.toLowerCase().startsWith('switchyard.')) return 'types starting with "switchyard." are reserved for system events';
-  if (name === 'time' && !isoTime.safeParse(value).success) return 'time must be an RFC 3339 timestamp with an offset';
+  if ((name === 'time' || name === 'deliverat') && !isoTime.safeParse(value).success) return `${name} must be an RFC 3339 timestamp with an offset`;
+  if (name === 'priority' && !PRIORITIES.includes(value)) return `priority must be one of ${PRIORITIES.join(', ')}`;
+  if (name === 'traceparent' && !/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(value)) return 'traceparent must be a W3C traceparent';
   return null;
 }
 

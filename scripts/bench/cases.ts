@@ -131,8 +131,12 @@ function fromPaced(p: Awaited<ReturnType<typeof runPaced>>): LoadResult {
   };
 }
 
-/** `loadRouting` (src/db/subscriptions.ts): the subscriptions a TenantLog fans out to. */
-const ROUTING_LOAD = /^SELECT t\.config_version, \(SELECT COALESCE\(json_agg\(json_build_object\('id/;
+/**
+ * `loadRouting` (src/db/subscriptions.ts): the subscriptions a TenantLog fans out to. Not the Worker's
+ * lookup of sync subscriptions (`loadSyncRouting`, src/db/deliveries-sync.ts), which starts alike but is
+ * no part of the flush path: it counts among the other round trips.
+ */
+const ROUTING_LOAD = /^SELECT t\.config_version, \(SELECT COALESCE\(json_agg\(json_build_object\('id'(?![\s\S]*sync_timeout_ms)/;
 
 export function summarizePg(delta: PgCounts, events: number): PgSummary {
   const count = (pattern: RegExp) =>

@@ -23,8 +23,8 @@ function transform(config: unknown, event: PluginEvent = EVENT) {
 
 describe('set-attributes transformer', () => {
   it('sets extensions and replaces type and subject when configured', async () => {
-    const out = await transform({ set: { region: 'eu', priority: 2, internal: true, type: 'shop.orders.created', subject: 'fixed' } });
-    expect(out).toEqual({ ...EVENT, region: 'eu', priority: 2, internal: true, type: 'shop.orders.created', subject: 'fixed' });
+    const out = await transform({ set: { region: 'eu', rank: 2, priority: 'high', internal: true, type: 'shop.orders.created', subject: 'fixed' } });
+    expect(out).toEqual({ ...EVENT, region: 'eu', rank: 2, priority: 'high', internal: true, type: 'shop.orders.created', subject: 'fixed' });
     expect(out && toIngestEvent(out).ok).toBe(true);
   });
 
@@ -47,6 +47,13 @@ describe('set-attributes transformer', () => {
   it('refuses values that would make the event invalid when the config is parsed', () => {
     const refused: unknown[] = [
       { set: { type: 'nodots' } },
+      { set: { priority: 2 } },
+      { set: { priority: 'urgent' } },
+      { set: { deliverat: 'tomorrow' } },
+      { set: { expectedsequence: -1 } },
+      { set: { expectedsequence: '01' } },
+      { set: { partitionkey: 7 } },
+      { set: { traceparent: 'x' } },
       { set: { type: 3 } },
       { set: { time: 'yesterday' } },
       { set: { subject: false } },
