@@ -14,9 +14,9 @@
  */
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
+import { flatHeaders, listen, parseJson, readBody } from './http-util.ts';
 
 const TOLERANCE_SECONDS = 5 * 60;
 
@@ -143,46 +143,8 @@ export async function startReceiver(options: { port?: number; host?: string } = 
     return reply(404, { detail: `no control endpoint ${method} ${url.pathname}` });
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    received,
-    setBehaviour,
-    waitFor,
-    reset,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function flatHeaders(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return headers;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const { url, port, close } = await listen(server, host, options.port);
+  return { url, port, received, setBehaviour, waitFor, reset, close };
 }
 
 function verify(key: string, body: string, headers: Record<string, string>): boolean {

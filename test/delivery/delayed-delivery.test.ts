@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { releaseScheduled } from '../../src/delivery/schedule-sweep';
 import { settle } from '../../src/delivery/settle';
-import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Delivery = { id: string; status: string; attempts: number; scheduled_for: string | null; subscription_id: string };
 
-async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<{ id: string }> {
-  const res = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-    types: ['orders.*'],
-    action: { type: 'webhook', config: { url } },
-    ...extra,
-  });
-  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+const subscribe = subscribeWebhook;
 
 const deliveries = async (source: TestSource, query = '') =>
   (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?limit=50${query}`)).body.data;

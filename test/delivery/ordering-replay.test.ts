@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { api, createSource, eventually, ingest, makeEvent, testEnv, type TestSource } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Delivery = { id: string; status: string; attempts: number };
 
-async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<{ id: string }> {
-  const res = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-    types: ['orders.*'],
-    action: { type: 'webhook', config: { url } },
-    ...extra,
-  });
-  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+const subscribe = subscribeWebhook;
 
 describe('ordered delivery', () => {
   it('delivers strictly in sequence per partition key while the receiver fails intermittently', async () => {

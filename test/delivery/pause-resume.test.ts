@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { settle } from '../../src/delivery/settle';
-import { api, createSource, eventually, ingest, makeEvent, type TestSource } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Delivery = { id: string; status: string; attempts: number; subscription_id: string };
 type Subscription = { id: string; status: string; enabled: boolean; paused_at: string | null; disabled_reason: string | null; consecutive_failures: number };
 
-async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<Subscription> {
-  const res = await api<Subscription>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-    types: ['orders.*'],
-    action: { type: 'webhook', config: { url } },
-    ...extra,
-  });
-  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+const subscribe = subscribeWebhook<Subscription>;
 
 const setStatus = (source: TestSource, id: string, body: Record<string, unknown>) =>
   api<Subscription & { code?: string }>('PATCH', `/v1/tenants/${source.tenantId}/subscriptions/${id}`, body);

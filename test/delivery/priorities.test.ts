@@ -2,21 +2,13 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { PlannedDelivery } from '../../src/delivery/fan-out';
 import { dropDispatched, pendingDispatch, stageDeliveries, upgradeDispatchSchema } from '../../src/durable/dispatch-store';
-import { testEnv } from '../fixtures/api';
+import { testEnv, subscribeWebhook } from '../fixtures/api';
 import { adminToken, api, createSource, createTenant, eventually, ingest, makeEvent, type TestSource } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Delivery = { id: string; event_id: string; status: string; priority: string };
 
-async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<{ id: string; priority: string | null }> {
-  const res = await api<{ id: string; priority: string | null }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-    types: ['orders.*'],
-    action: { type: 'webhook', config: { url } },
-    ...extra,
-  });
-  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+const subscribe = subscribeWebhook<{ id: string; priority: string | null }>;
 
 const allowCritical = (source: TestSource, token?: string) =>
   api<{ allow_critical: boolean; code?: string }>('PATCH', `/v1/tenants/${source.tenantId}/sources/${source.sourceId}`, { allow_critical: true }, token);

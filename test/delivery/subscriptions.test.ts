@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Sub = { id: string; secret: string; public_key: string | null; enabled: boolean; disabled_reason: string | null };
@@ -11,15 +11,7 @@ type Delivery = {
   attempt_log: { attempt: number; outcome: string; status_code: number | null }[];
 };
 
-async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<Sub> {
-  const res = await api<Sub>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-    types: ['orders.*'],
-    action: { type: 'webhook', config: { url } },
-    ...extra,
-  });
-  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+const subscribe = subscribeWebhook<Sub>;
 
 async function deliveriesOf(tenantId: string, eventId: string): Promise<Delivery[]> {
   return (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${tenantId}/deliveries?event_id=${eventId}`)).body.data;

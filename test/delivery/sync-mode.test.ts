@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { api, createSource, eventually, ingest, makeEvent, type TestSource } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 
 type Delivery = { id: string; status: string; attempts: number; subscription_id: string };
 type Accepted = { id: string; sequence: number; duplicate: boolean; actions?: { subscription_id: string; status: string; response_status?: number }[] };
 type Attempt = { attempt: number; outcome: string; status_code: number | null };
 
-async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<{ id: string }> {
-  const res = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-    types: ['orders.*'],
-    action: { type: 'webhook', config: { url } },
-    ...extra,
-  });
-  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+const subscribe = subscribeWebhook;
 
 const deliveriesOf = async (source: TestSource, subscriptionId: string) =>
   (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?subscription_id=${subscriptionId}`)).body.data;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { api, createSource, eventually, ingest, makeEvent, withTestDb, type TestSource } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, withTestDb, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
 import { insertRetry, runRetryPage, type RetriedDelivery } from '../../src/db/delivery-retries';
 import { newId } from '../../src/lib/ids';
@@ -7,15 +7,8 @@ import { newId } from '../../src/lib/ids';
 type Delivery = { id: string; status: string; attempts: number; subscription_id: string; next_attempt_at: string | null };
 type Retry = { id: string; kind: string; status: string; matched: number; retried: number; skipped: number; filter: Record<string, unknown> };
 
-async function subscribe(source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-    types: ['orders.*'],
-    action: { type: 'webhook', config: { url } },
-    ...extra,
-  });
-  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.id;
-}
+const subscribe = async (source: TestSource, url: string, extra: Record<string, unknown> = {}): Promise<string> =>
+  (await subscribeWebhook(source, url, extra)).id;
 
 const deliveries = async (source: TestSource, query = '') =>
   (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?limit=100${query}`)).body.data;
