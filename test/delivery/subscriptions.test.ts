@@ -253,4 +253,31 @@ describe('webhook deliveries', () => {
     expect(after.attempt_log).toHaveLength(1);
     expect(await received(path)).toHaveLength(1);
   });
+
+  it('takes concurrent changes of one tenant without a deadlock: every create, update and delete is answered 2xx', async () => {
+    const source = await createSource();
+    const { url } = receiverPath();
+    const existing = await Promise.all(Array.from({ length: 8 }, () => subscribe(source, url)));
+    const base = `/v1/tenants/${source.tenantId}/subscriptions`;
+    const answers = await Promise.all([
+      ...existing.slice(0, 4).map((s) => api('DELETE', `${base}/${s.id}`)),
+      ...existing.slice(4).map((s) => api('PATCH', `${base}/${s.id}`, { types: ['orders.paid'], status: 'paused' })),
+      ...Array.from({ length: 4 }, () => api('POST', base, { types: ['orders.*'], action: { type: 'webhook', config: { url } } })),
+      api('PATCH', `/v1/tenants/${source.tenantId}`, { name: 'renamed while busy' }),
+    ]);
+    expect(answers.map((a) => a.status).filter((status) => status >= 300)).toEqual([]);
+
+    // deleting the tenant meanwhile takes the same rows in the same order: its changes end 2xx or 404, never 5xx
+    const doomed = await createSource();
+    const subs = await Promise.all(Array.from({ length: 6 }, () => subscribe(doomed, url)));
+    const racing = await Promise.all([
+      ...subs.map((s, i) =>
+        i % 2
+          ? api('DELETE', `/v1/tenants/${doomed.tenantId}/subscriptions/${s.id}`)
+          : api('PATCH', `/v1/tenants/${doomed.tenantId}/subscriptions/${s.id}`, { status: 'paused' }),
+      ),
+      api('DELETE', `/v1/tenants/${doomed.tenantId}`),
+    ]);
+    expect(racing.map((a) => a.status).filter((status) => status >= 500)).toEqual([]);
+  });
 });
