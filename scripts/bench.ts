@@ -6,7 +6,8 @@
  *          --profile (afterwards, CPU profiles of the Worker isolate during single and batch ingest),
  *          --tmpfs (keep the Durable Objects' SQLite files in /dev/shm instead of on disk),
  *          --runs <n> (rounds of the batch cases, default 3: the sustained budget must hold in each),
- *          --quick (only the bare Worker, the floor and single-event ingest: for iterating on the append path).
+ *          --quick (only the bare Worker, the floor and single-event ingest: for iterating on the append path),
+ *          --shards (only the 1-shard vs 4-shard cases, scripts/bench/shards.ts, which a full run also makes).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +34,7 @@ import { ORDER_SCHEMA } from './bench/order-schema.ts';
 import { measurePriorityOvertake } from './bench/priority.ts';
 import { measureDeliveryThroughput } from './bench/throughput.ts';
 import { measureUnloaded } from './bench/unloaded.ts';
+import { runShardCases } from './bench/shards.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -42,6 +44,7 @@ const { values: flags } = parseArgs({
     tmpfs: { type: 'boolean', default: false },
     runs: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
+    shards: { type: 'boolean', default: false },
   },
 });
 const RUNS = Math.max(1, Number(flags.runs));
@@ -155,6 +158,23 @@ async function main(): Promise<void> {
   if (ready.status !== 200) throw new Error(`the runtime is not ready: ${JSON.stringify(ready.json)}`);
 
   const base = { connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP };
+  if (flags.shards) {
+    await stop(floor);
+    const sharded = await runShardCases(ctx, api, base);
+    notes.push(...sharded.notes, 'Run with --shards: only the 1-shard vs 4-shard cases were measured.');
+    await finish([...cases, ...sharded.cases], {
+      startedAt,
+      machine,
+      bundle,
+      skipped,
+      notes,
+      unloaded: null,
+      delivery: null,
+      deliveryThroughput: null,
+      logExamples,
+    });
+    return;
+  }
   const single = await createSource(api, 'bench single');
   const singleResult = await runCase(ctx, {
     ...base,
@@ -232,6 +252,11 @@ async function main(): Promise<void> {
       }),
     );
   }
+
+  // 1 shard vs 4 shards, the same load (docs/design/sharding.md §5)
+  const sharded = await runShardCases(ctx, api, base);
+  cases.push(...sharded.cases);
+  notes.push(...sharded.notes);
 
   const schema = await createSource(api, 'bench schema');
   await api.must('PUT', `/v1/tenants/${schema.tenantId}/event-types/orders.created`, { schema: ORDER_SCHEMA });

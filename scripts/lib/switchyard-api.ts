@@ -92,6 +92,8 @@ export async function pluginCatalog(api: Api): Promise<{ id: string; kind: strin
 export interface EventOptions {
   type?: string;
   partitionKey?: string;
+  /** Events carry `partitionkey` key-0 … key-(n−1), by their serial number (overrides `partitionKey`). */
+  partitionKeys?: number;
   data?: unknown;
 }
 
@@ -104,7 +106,7 @@ export function makeEvent(id: string, n: number, options: EventOptions = {}): Re
     type: options.type ?? 'orders.created',
     subject: `order/${n}`,
     time: new Date().toISOString(),
-    ...(options.partitionKey ? { partitionkey: options.partitionKey } : {}),
+    ...(options.partitionKeys ? { partitionkey: `key-${n % options.partitionKeys}` } : options.partitionKey ? { partitionkey: options.partitionKey } : {}),
     data: options.data ?? {
       order_id: `ord_${n}`,
       amount: (n % 997) + 0.5,

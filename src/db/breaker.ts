@@ -11,6 +11,8 @@ export interface ProbeRow {
   tenant_id: string;
   subscription_id: string;
   partition_key: string;
+  /** Its event's sequence, which names the tenant's shard holding its ordered line (tenancy/shard-routing.ts). */
+  event_sequence: number;
   /** Its lane (src/delivery/lanes.ts): the probe goes out on the same one. */
   priority: Priority;
 }
@@ -27,9 +29,9 @@ export async function pickProbes(db: Db, limit: number): Promise<ProbeRow[]> {
         WHERE breaker_opened_at IS NOT NULL AND breaker_probe_at <= now() AND enabled AND paused_at IS NULL
         ORDER BY breaker_probe_at LIMIT $1 FOR UPDATE SKIP LOCKED
      ), pick AS (
-       SELECT due.id AS subscription_id, due.tenant_id, p.id, p.partition_key, p.priority FROM due
+       SELECT due.id AS subscription_id, due.tenant_id, p.id, p.partition_key, p.priority, p.event_sequence FROM due
         CROSS JOIN LATERAL (
-          SELECT d.id, COALESCE(d.partition_key, '') AS partition_key, d.priority FROM deliveries d
+          SELECT d.id, COALESCE(d.partition_key, '') AS partition_key, d.priority, d.event_sequence::float8 AS event_sequence FROM deliveries d
            WHERE d.tenant_id = due.tenant_id AND d.subscription_id = due.id AND d.status = 'pending'
              AND (d.leased_until IS NULL OR d.leased_until < now())
            ORDER BY d.created_at DESC LIMIT 1) p
@@ -37,7 +39,7 @@ export async function pickProbes(db: Db, limit: number): Promise<ProbeRow[]> {
      UPDATE subscriptions s SET breaker_probe_id = p.id,
             breaker_probe_at = now() + make_interval(secs => LEAST(3600, GREATEST(60, extract(epoch FROM now() - s.breaker_opened_at) / 4)))
        FROM pick p WHERE s.id = p.subscription_id
-     RETURNING p.id, p.tenant_id, p.subscription_id, p.partition_key, p.priority`,
+     RETURNING p.id, p.tenant_id, p.subscription_id, p.partition_key, p.priority, p.event_sequence`,
     [limit],
   );
   return result.rows;

@@ -12,6 +12,8 @@ export interface StrandedRow {
   tenant_id: string;
   subscription_id: string;
   partition_key: string;
+  /** Its event's sequence, which names the tenant's shard holding its ordered line (tenancy/shard-routing.ts). */
+  event_sequence: number;
   /** Its lane (src/delivery/lanes.ts): the redrive sends it on the same one. */
   priority: Priority;
 }
@@ -36,7 +38,7 @@ export async function strandedDeliveries(db: Db, afterSeconds: number, limit: nu
        (SELECT DISTINCT ON (subscription_id, partition_key) * FROM pending WHERE ordering = 'partition'
          ORDER BY subscription_id, partition_key, event_sequence)
      )
-     SELECT id, tenant_id, subscription_id, partition_key, priority FROM candidates
+     SELECT id, tenant_id, subscription_id, partition_key, priority, event_sequence::float8 AS event_sequence FROM candidates
       WHERE (leased_until IS NULL OR leased_until < now())
         AND GREATEST(updated_at, COALESCE(next_attempt_at, updated_at)) < now() - make_interval(secs => $1)
       ORDER BY created_at LIMIT $2`,

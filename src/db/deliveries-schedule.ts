@@ -11,6 +11,8 @@ export interface DueRow {
   tenant_id: string;
   subscription_id: string;
   partition_key: string;
+  /** Its event's sequence, which names the tenant's shard holding its ordered line (tenancy/shard-routing.ts). */
+  event_sequence: number;
   priority: Priority;
   /** Its subscription is paused or its breaker open: the delivery waits, pending, for the resume or the close. */
   held: boolean;
@@ -34,7 +36,7 @@ export async function releaseDue(db: Db, limit: number): Promise<DueRow[]> {
      UPDATE deliveries d SET status = 'pending', next_attempt_at = d.scheduled_for, updated_at = now()
        FROM due, subscriptions s
       WHERE d.id = due.id AND s.id = d.subscription_id AND d.status = 'scheduled'
-     RETURNING d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.priority,
+     RETURNING d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.priority, d.event_sequence::float8 AS event_sequence,
                (s.enabled AND (s.paused_at IS NOT NULL OR s.breaker_opened_at IS NOT NULL)) AS held`,
     [limit],
   );

@@ -75,6 +75,8 @@ export interface RetriedDelivery {
   id: string;
   subscription_id: string;
   partition_key: string;
+  /** Its event's sequence, which names the tenant's shard holding its ordered line (tenancy/shard-routing.ts). */
+  event_sequence: number;
   /** Its lane (src/delivery/lanes.ts): sent again on the same one. */
   priority: Priority;
 }
@@ -119,7 +121,7 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
               schedule_offset = CASE WHEN d.status = 'failed' THEN d.attempts ELSE d.schedule_offset END,
               finished_at = NULL, leased_until = CASE WHEN d.status = 'failed' THEN NULL ELSE d.leased_until END
          FROM page p WHERE d.id = p.id AND NOT p.skip AND d.status = $3
-       RETURNING d.id, d.subscription_id, p.partition_key, d.priority
+       RETURNING d.id, d.subscription_id, p.partition_key, d.priority, d.event_sequence::float8 AS event_sequence
      ), progress AS (
        UPDATE delivery_retries t SET
               cursor_created_at = COALESCE((SELECT created_at FROM last), t.cursor_created_at),
@@ -132,7 +134,7 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
        RETURNING t.status = 'completed' AS done
      )
      SELECT (SELECT done FROM progress) AS done,
-            (SELECT COALESCE(json_agg(json_build_object('id', id, 'subscription_id', subscription_id, 'partition_key', partition_key, 'priority', priority)), '[]') FROM retried) AS retried`,
+            (SELECT COALESCE(json_agg(json_build_object('id', id, 'subscription_id', subscription_id, 'partition_key', partition_key, 'priority', priority, 'event_sequence', event_sequence)), '[]') FROM retried) AS retried`,
     [id, tenantId, f.status, f.subscription_id ?? null, f.since ?? null, f.until ?? null, job.cutoff, job.cursor_created_at, job.cursor_id, pageSize, job.kind],
   );
   const row = result.rows[0];

@@ -82,6 +82,8 @@ export interface StoredEvent {
   event: Record<string, unknown>;
   /** Hex SHA-256 of the event as the producer sent it, before Switchyard added anything (README: "Verifying an event"). */
   sha256: string;
+  /** `received_at` in Unix ms, read for the multi-shard cursor only (`position`). */
+  received_ms?: number;
 }
 
 export interface EventFilter {
@@ -94,6 +96,12 @@ export interface EventFilter {
   before?: string;
   /** Sequence to continue after (from the cursor). */
   afterSequence?: number;
+  /**
+   * Multi-shard tenants (docs/design/sharding.md §3): read in `(received_at, sequence)` order, after
+   * `after` (from the cursor), and only up to `horizonMs`, before which every shard has stored all it
+   * acknowledged, so no later row can appear behind a cursor.
+   */
+  position?: { after?: { receivedAtMs: number; sequence: number }; horizonMs: number };
   /** A subscription `where` that compileFilter accepted, matched in SQL (event-search.ts). */
   where?: unknown;
   limit: number;
@@ -108,9 +116,14 @@ interface EventRow {
   received_at: string;
   event: Record<string, unknown>;
   sha256: string;
+  received_ms?: string;
 }
 
-const toStored = (row: EventRow): StoredEvent => ({ ...row, sequence: Number(row.sequence) });
+const toStored = ({ received_ms, ...row }: EventRow): StoredEvent => ({
+  ...row,
+  sequence: Number(row.sequence),
+  ...(received_ms === undefined ? {} : { received_ms: Number(received_ms) }),
+});
 
 export async function listEvents(db: Db, tenantId: string, filter: EventFilter): Promise<StoredEvent[]> {
   const params: unknown[] = [tenantId];
@@ -124,8 +137,20 @@ export async function listEvents(db: Db, tenantId: string, filter: EventFilter):
   if (filter.before) clauses.push(`received_at < ${param(filter.before)}`);
   if (filter.afterSequence !== undefined) clauses.push(`sequence > ${param(filter.afterSequence)}`);
   if (filter.where !== undefined && filter.where !== null) clauses.push(whereToSql(filter.where, param));
+  const { position } = filter;
+  if (position) {
+    // the same ms → timestamptz conversion as insertEvents, so a cursor's row compares equal to itself
+    clauses.push(`received_at <= to_timestamp(${param(position.horizonMs)}::int8 / 1000.0)`);
+    if (position.after)
+      clauses.push(`(received_at, sequence) > (to_timestamp(${param(position.after.receivedAtMs)}::int8 / 1000.0), ${param(position.after.sequence)}::int8)`);
+  }
   const limit = param(filter.limit);
-  const result = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE ${clauses.join(' AND ')} ORDER BY sequence LIMIT ${limit}`, params);
+  const result = await db.query<EventRow>(
+    position
+      ? `SELECT ${COLUMNS}, round(extract(epoch FROM received_at) * 1000)::int8 AS received_ms FROM events WHERE ${clauses.join(' AND ')} ORDER BY received_at, sequence LIMIT ${limit}`
+      : `SELECT ${COLUMNS} FROM events WHERE ${clauses.join(' AND ')} ORDER BY sequence LIMIT ${limit}`,
+    params,
+  );
   return result.rows.map(toStored);
 }
 

@@ -21,7 +21,9 @@ export const OTHER_SUBSCRIPTION = '_other';
 const bigint = z.union([z.string(), z.number()]).transform(Number).pipe(z.number().int().nonnegative());
 
 const scrapeRow = z.object({
-  tenants: z.array(z.object({ tenant_id: z.string(), pending: bigint, disabled: bigint, breaker_open: bigint, paused: bigint })),
+  tenants: z.array(
+    z.object({ tenant_id: z.string(), shards: z.number().int().default(1), pending: bigint, disabled: bigint, breaker_open: bigint, paused: bigint }),
+  ),
   rejected: z.array(z.object({ tenant_id: z.string(), code: z.string(), total: bigint })),
   deliveries: z.array(z.object({ tenant_id: z.string(), subscription: z.string(), status: z.string(), total: bigint })),
   latency: z.array(z.object({ tenant_id: z.string(), le_ms: z.number().int(), count: bigint, sum_ms: bigint })),
@@ -32,7 +34,7 @@ export type MetricTotals = z.infer<typeof scrapeRow>;
 export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<MetricTotals> {
   const result = await db.query(
     `WITH active AS (
-       SELECT t.id AS tenant_id, newest.received_at FROM tenants t
+       SELECT t.id AS tenant_id, t.shards, newest.received_at FROM tenants t
         CROSS JOIN LATERAL (SELECT received_at FROM events e WHERE e.tenant_id = t.id ORDER BY received_at DESC LIMIT 1) newest
         WHERE newest.received_at >= now() - interval '1 hour'
         ORDER BY newest.received_at DESC LIMIT $1
@@ -46,7 +48,7 @@ export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<Metric
      )
      SELECT
        (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-          'tenant_id', a.tenant_id,
+          'tenant_id', a.tenant_id, 'shards', a.shards,
           'pending', (SELECT count(*) FROM deliveries d WHERE d.tenant_id = a.tenant_id AND d.status = 'pending'))
           || (SELECT jsonb_build_object('disabled', count(*) FILTER (WHERE NOT s.enabled),
                                         'breaker_open', count(*) FILTER (WHERE s.enabled AND s.breaker_opened_at IS NOT NULL),

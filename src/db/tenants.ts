@@ -6,15 +6,26 @@ export interface Tenant {
   dedup_window_seconds: number;
   /** Ingest rate limits (ratelimit/limits.ts); `{}`: none. */
   rate_limits: Record<string, unknown>;
+  /** How many TenantLogs its events are spread over (tenancy/shard-routing.ts), 1–64. */
+  shards: number;
   created_at: string;
 }
 
-const COLUMNS = `id, name, dedup_window_seconds, rate_limits, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+const COLUMNS = `id, name, dedup_window_seconds, rate_limits, shards, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
-export async function insertTenant(db: Db, tenant: { id: string; name: string; dedupWindowSeconds?: number; rateLimits?: unknown }): Promise<Tenant> {
+export async function insertTenant(
+  db: Db,
+  tenant: { id: string; name: string; dedupWindowSeconds?: number; rateLimits?: unknown; shards?: number },
+): Promise<Tenant> {
   const result = await db.query<Tenant>(
-    `INSERT INTO tenants (id, name, dedup_window_seconds, rate_limits) VALUES ($1, $2, COALESCE($3, 86400), COALESCE($4::jsonb, '{}')) RETURNING ${COLUMNS}`,
-    [tenant.id, tenant.name, tenant.dedupWindowSeconds ?? null, tenant.rateLimits === undefined ? null : JSON.stringify(tenant.rateLimits)],
+    `INSERT INTO tenants (id, name, dedup_window_seconds, rate_limits, shards) VALUES ($1, $2, COALESCE($3, 86400), COALESCE($4::jsonb, '{}'), COALESCE($5, 1)) RETURNING ${COLUMNS}`,
+    [
+      tenant.id,
+      tenant.name,
+      tenant.dedupWindowSeconds ?? null,
+      tenant.rateLimits === undefined ? null : JSON.stringify(tenant.rateLimits),
+      tenant.shards ?? null,
+    ],
   );
   return result.rows[0]!;
 }
@@ -34,12 +45,29 @@ export async function findTenant(db: Db, id: string): Promise<Tenant | null> {
   return result.rows[0] ?? null;
 }
 
-/** Marks a change that ingest must see on the next event; returns the new version. */
-export async function bumpConfigVersion(db: Db, tenantId: string): Promise<number> {
-  const result = await db.query<{ config_version: string }>('UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version', [
-    tenantId,
-  ]);
-  return Number(result.rows[0]?.config_version ?? 0);
+/** A tenant's config version and how many logs (shards) must learn it. */
+export interface BumpedVersion {
+  version: number;
+  shards: number;
+}
+
+/**
+ * Locks the tenant's row for the rest of the transaction (a config change takes it before any other
+ * row, so concurrent changes queue instead of deadlocking) and returns its shard count then.
+ */
+export async function lockTenantRow(db: Db, tenantId: string): Promise<number> {
+  const result = await db.query<{ shards: number }>('SELECT shards FROM tenants WHERE id = $1 FOR NO KEY UPDATE', [tenantId]);
+  return result.rows[0]?.shards ?? 1;
+}
+
+/** Marks a change that ingest must see on the next event; returns the new version (and the tenant's shard count, to announce it to every log). */
+export async function bumpConfigVersion(db: Db, tenantId: string): Promise<BumpedVersion> {
+  const result = await db.query<{ config_version: string; shards: number }>(
+    'UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version, shards',
+    [tenantId],
+  );
+  const row = result.rows[0];
+  return { version: Number(row?.config_version ?? 0), shards: row?.shards ?? 1 };
 }
 
 /** Tenants in id (creation) order after `afterId`; `name` narrows to names containing it, case-insensitively. */

@@ -14,6 +14,7 @@ import type { SubscriptionHealth } from '../db/deliveries-consumer';
 import { pickProbes, setProbe } from '../db/breaker';
 import { releaseHeld } from './pause';
 import type { SystemEventSpec } from './settle';
+import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
 
 /** Open breakers probed per sweep. */
 const PROBES_PER_SWEEP = 100;
@@ -55,7 +56,7 @@ export async function releaseRecovered(env: Pick<Env, 'DELIVERY_QUEUE'>, db: Db,
 export async function probeOpenBreakers(db: Db, env: Pick<Env, 'TENANT_LOG'>): Promise<number> {
   const probes = await pickProbes(db, PROBES_PER_SWEEP);
   for (const p of probes) {
-    const log = env.TENANT_LOG.getByName(p.tenant_id);
+    const log = shardLog(env, p.tenant_id, shardOfSequence(p.event_sequence));
     try {
       const { resent, blockers } = await log.redrive([{ id: p.id, subscriptionId: p.subscription_id, partitionKey: p.partition_key, priority: p.priority }]);
       const head = blockers[0];

@@ -12,6 +12,7 @@ import type { SubscriptionStatus } from '../db/subscriptions';
 import { newId } from '../lib/ids';
 import type { RetryMessage } from '../lib/queue-messages';
 import { systemEvent } from './system-events';
+import { shardLog } from '../tenancy/shard-routing';
 
 /** The columns a status request changes; undefined leaves one as it is. */
 export interface StatusFields {
@@ -71,7 +72,7 @@ export async function announceTransition(
     if (transition === 'resumed') release = await releaseHeld(env, db, tenantId, subscriptionId);
     const data = { subscription_id: subscriptionId, ...(release ? { release_id: release.id, held: release.matched } : {}) };
     const event = await systemEvent(`switchyard.subscription.${transition}`, `${transition}-${subscriptionId}-${Date.now()}`, subscriptionId, data);
-    await env.TENANT_LOG.getByName(tenantId).appendSystem(tenantId, [event]);
+    await shardLog(env, tenantId, 0).appendSystem(tenantId, [event]);
   } catch (error) {
     console.warn(
       JSON.stringify({ msg: `subscription ${transition}: release or event failed`, tenantId, subscriptionId, release: release?.id, error: String(error) }),

@@ -12,6 +12,7 @@ import { configOf, type ConfigVars } from '../config';
 import type { Db } from '../db/client';
 import { deliveryStatuses } from '../db/deliveries-consumer';
 import { strandedDeliveries, touchDeliveries } from '../db/deliveries-redrive';
+import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
 
 /** Deliveries per page of a sweep, oldest first. */
 const SWEEP_PAGE = 1000;
@@ -46,9 +47,11 @@ async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: n
   const rows = await strandedDeliveries(db, afterSeconds, SWEEP_PAGE);
   summary.stranded += rows.length;
   let failed = false;
-  const byTenant = Map.groupBy(rows, (r) => r.tenant_id);
-  for (const [tenantId, stranded] of byTenant) {
-    const log = env.TENANT_LOG.getByName(tenantId);
+  // by tenant and shard: each goes to the shard whose ordered line holds it (its event's shard)
+  const byTenant = Map.groupBy(rows, (r) => `${r.tenant_id} ${shardOfSequence(r.event_sequence)}`);
+  for (const [key, stranded] of byTenant) {
+    const [tenantId = '', shard = '0'] = key.split(' ');
+    const log = shardLog(env, tenantId, Number(shard));
     try {
       const { resent, blockers } = await log.redrive(
         stranded.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key, priority: r.priority })),

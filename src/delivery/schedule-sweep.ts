@@ -7,6 +7,7 @@
  */
 import type { Db } from '../db/client';
 import { releaseDue } from '../db/deliveries-schedule';
+import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
 
 const SWEEP_PAGE = 1000;
 /** A sweep takes further pages while they come back full, for up to this long; the rest wait for the next run. */
@@ -27,14 +28,16 @@ export async function releaseScheduled(db: Db, env: Pick<Env, 'TENANT_LOG'>): Pr
     const rows = await releaseDue(db, SWEEP_PAGE);
     page = rows.length;
     summary.due += rows.length;
+    // by tenant and shard: each goes to the shard whose ordered line holds it (its event's shard)
     const byTenant = Map.groupBy(
       rows.filter((r) => !r.held),
-      (r) => r.tenant_id,
+      (r) => `${r.tenant_id} ${shardOfSequence(r.event_sequence)}`,
     );
     summary.held += rows.filter((r) => r.held).length;
-    for (const [tenantId, due] of byTenant) {
+    for (const [key, due] of byTenant) {
+      const [tenantId = '', shard = '0'] = key.split(' ');
       try {
-        const { resent } = await env.TENANT_LOG.getByName(tenantId).redrive(
+        const { resent } = await shardLog(env, tenantId, Number(shard)).redrive(
           due.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key, priority: r.priority })),
         );
         summary.sent += resent;

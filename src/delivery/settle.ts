@@ -21,6 +21,8 @@ export interface DeliveryRef {
   subscription_id: string;
   /** Set for ordered subscriptions: the line to release once the delivery ends. */
   partition_key: string | null;
+  /** The tenant's shard whose ordered line holds it; absent: 0. */
+  shard?: number;
 }
 
 export interface AttemptRun {
@@ -69,6 +71,7 @@ export interface OrderedRelease {
   subscriptionId: string;
   partitionKey: string;
   deliveryId: string;
+  shard: number;
 }
 
 export type Settlement =
@@ -184,7 +187,13 @@ function settleAttempt(message: DeliveryRef, d: ClaimedDelivery, run: AttemptRun
 function ack(message: DeliveryRef, record: AttemptRecord | null, ended: boolean): Extract<Settlement, { kind: 'ack' }> {
   const release =
     ended && message.partition_key !== null
-      ? { tenantId: message.tenant_id, subscriptionId: message.subscription_id, partitionKey: message.partition_key, deliveryId: message.delivery_id }
+      ? {
+          tenantId: message.tenant_id,
+          subscriptionId: message.subscription_id,
+          partitionKey: message.partition_key,
+          deliveryId: message.delivery_id,
+          shard: message.shard ?? 0,
+        }
       : null;
   return { kind: 'ack', record, gone: null, events: [], release, deadLetter: false };
 }

@@ -41,6 +41,7 @@ import { withLifecycleAudience } from './lifecycle-audience';
 import { notBefore } from './schedule';
 import { disabledSubscriptionEvents, settle, type AttemptRun, type SystemEventSpec } from './settle';
 import { systemEvent } from './system-events';
+import { shardLog } from '../tenancy/shard-routing';
 
 export const MAX_SYNC_TIMEOUT_MS = 5_000;
 export const MAX_SYNC_ACTIONS = 3;
@@ -244,7 +245,7 @@ async function recordRuns(db: Db, env: Env, runs: BoundedRun[]): Promise<void> {
 async function emit(env: Env, tenantId: string, specs: SystemEventSpec[]): Promise<void> {
   if (specs.length === 0) return;
   const items = await Promise.all(specs.map((e) => systemEvent(e.type, e.id, e.subject, e.data)));
-  await env.TENANT_LOG.getByName(tenantId).appendSystem(tenantId, items);
+  await shardLog(env, tenantId, 0).appendSystem(tenantId, items);
 }
 
 function outcomeOf(subscriptionId: string, result: AttemptResult, timedOut: boolean): SyncAction {

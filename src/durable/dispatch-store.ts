@@ -13,6 +13,7 @@ import type { PlannedDelivery } from '../delivery/fan-out';
 import { laneRank } from '../delivery/lanes';
 import { priorityOf, type Priority } from '../lib/priority';
 import type { DeliveryMessage } from '../lib/queue-messages';
+import { shardOfSequence } from '../tenancy/shard-routing';
 
 export const DISPATCH_SCHEMA = `
 CREATE TABLE IF NOT EXISTS dispatch (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
@@ -47,6 +48,8 @@ interface Dispatched {
   priority?: Priority | null;
   /** A scheduled delivery's due time (epoch ms): its message is sent delayed (src/delivery/schedule.ts). */
   notBefore?: number | null;
+  /** An ordered delivery's event sequence: the message names the line's shard (absent for shard 0). */
+  sequence?: number;
 }
 
 function stage(sql: SqlStorage, tenantId: string, d: Dispatched): void {
@@ -59,6 +62,7 @@ function stage(sql: SqlStorage, tenantId: string, d: Dispatched): void {
     partition_key: d.partitionKey,
     priority,
     ...(d.notBefore ? { not_before: d.notBefore } : {}),
+    ...(d.partitionKey !== null && d.sequence !== undefined && shardOfSequence(d.sequence) > 0 ? { shard: shardOfSequence(d.sequence) } : {}),
   };
   sql.exec('INSERT INTO dispatch (lane, body) VALUES (?, ?)', laneRank(priority), JSON.stringify(body));
 }
@@ -106,15 +110,15 @@ function inflightOf(sql: SqlStorage, subscriptionId: string, partitionKey: strin
 function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string): void {
   if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
-    .exec<{ delivery_id: string; priority: string | null }>(
-      'SELECT delivery_id, priority FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1',
+    .exec<{ delivery_id: string; priority: string | null; sequence: number }>(
+      'SELECT delivery_id, priority, sequence FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1',
       subscriptionId,
       partitionKey,
     )
     .toArray()[0];
   if (!head) return;
   sql.exec('INSERT INTO ordered_inflight (subscription_id, partition_key, delivery_id) VALUES (?, ?, ?)', subscriptionId, partitionKey, head.delivery_id);
-  stage(sql, tenantId, { id: head.delivery_id, subscriptionId, partitionKey, priority: priorityOf(head.priority) });
+  stage(sql, tenantId, { id: head.delivery_id, subscriptionId, partitionKey, priority: priorityOf(head.priority), sequence: head.sequence });
 }
 
 export interface StrandedDelivery {
@@ -138,7 +142,15 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
   for (const d of stranded) {
     const inflight = inflightOf(sql, d.subscriptionId, d.partitionKey);
     if (inflight === d.id) {
-      stage(sql, tenantId, d);
+      const sequence = sql
+        .exec<{ sequence: number }>(
+          'SELECT sequence FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
+          d.subscriptionId,
+          d.partitionKey,
+          d.id,
+        )
+        .toArray()[0]?.sequence;
+      stage(sql, tenantId, { ...d, sequence });
       resent++;
       continue;
     }

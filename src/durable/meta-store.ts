@@ -8,17 +8,26 @@ export interface LogMeta {
   configVersion: number;
   /** The tenant was deleted: appends are refused and nothing more is flushed. */
   deleted: boolean;
+  /** Which shard of its tenant this log is (sharding.md §1); 0 until an append says otherwise. */
+  shard: number;
+  /** The tenant's shard count, once a change of it was made (TenantLog.reshard); null: never. */
+  shards: number | null;
+  /** The newest `received_at` (Unix ms) the log stamped or promised (`horizon`): later appends are stamped after it. */
+  lastReceivedAt: number;
 }
 
-type MetaKey = 'tenant_id' | 'last_sequence' | 'config_version' | 'deleted';
+type MetaKey = 'tenant_id' | 'last_sequence' | 'config_version' | 'deleted' | 'shard' | 'shards' | 'last_received_at';
 
 export function readMeta(sql: SqlStorage): LogMeta {
-  const meta: LogMeta = { tenantId: null, lastSequence: 0, configVersion: 0, deleted: false };
+  const meta: LogMeta = { tenantId: null, lastSequence: 0, configVersion: 0, deleted: false, shard: 0, shards: null, lastReceivedAt: 0 };
   for (const row of sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta')) {
     if (row.key === 'last_sequence') meta.lastSequence = Number(row.value);
     if (row.key === 'tenant_id') meta.tenantId = row.value;
     if (row.key === 'config_version') meta.configVersion = Number(row.value);
     if (row.key === 'deleted') meta.deleted = true;
+    if (row.key === 'shard') meta.shard = Number(row.value);
+    if (row.key === 'shards') meta.shards = Number(row.value);
+    if (row.key === 'last_received_at') meta.lastReceivedAt = Number(row.value);
   }
   return meta;
 }

@@ -37,7 +37,10 @@ import {
   upgradeDispatchSchema,
 } from './dispatch-store';
 import { laneQueue, rankPriority } from '../delivery/lanes';
-import type { AppendItem, AppendRequest, AppendResponse, AppendResult, LogStatus } from '../ingest/log-types';
+import type { AppendItem, AppendRequest, AppendResponse, AppendResult, ClaimRequest, ClaimResult, LogStatus } from '../ingest/log-types';
+import { SEQUENCE_STRIDE } from '../tenancy/shard-routing';
+import { CLAIM_SCHEMA, claimIds, claimLocally, dropClaim, forgetExpiredClaims } from './claim-store';
+import { CLAIM_TTL_MS } from '../ingest/shard-append';
 import {
   appendToOutbox,
   dropFlushed,
@@ -72,7 +75,8 @@ ${OUTBOX_SCHEMA}
 ${DISPATCH_SCHEMA}
 ${QUARANTINE_SCHEMA}
 ${STREAM_SCHEMA}
-${SUBJECT_HEAD_SCHEMA}`;
+${SUBJECT_HEAD_SCHEMA}
+${CLAIM_SCHEMA}`;
 
 /** One append waiting for its group commit. */
 interface PendingAppend {
@@ -81,11 +85,21 @@ interface PendingAppend {
   items: AppendItem[];
   /** Heads read from Postgres for guarded subjects whose row was pruned (subject-head-store.ts). */
   fallbackHeads?: Map<string, number>;
+  /** The tenant has more than one shard: every item's id claim is checked (claim-store.ts). */
+  claims?: boolean;
+  /** The shard count the append was routed under (absent for system events). */
+  shards?: number;
 }
 
 export class TenantLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private lastSequence = 0;
+  /** Which shard of its tenant this log is: its sequences start at shard·10^13 (sharding.md §1). */
+  private shard = 0;
+  /** The newest `received_at` this log stamped: appends never stamp an earlier one (a clock that stepped back is clamped). */
+  private lastReceivedAt = 0;
+  /** The tenant's shard count as last set by `reshard` (null: never set, any append goes). */
+  private expectShards: number | null = null;
   private tenantId: string | null = null;
   private configVersion = 0;
   private routes: { version: number; routes: Route[] } | null = null;
@@ -98,7 +112,7 @@ export class TenantLog extends DurableObject<Env> {
   private deleted = false;
   private readonly stream: StreamHub;
   /** Appends arriving while a commit is in flight are written together in the next transaction (group-commit.ts). */
-  private readonly appends: GroupCommit<PendingAppend, AppendResult[] | null>;
+  private readonly appends: GroupCommit<PendingAppend, AppendResult[] | null | 'stale'>;
   /** The last group wrote events, so the flush alarm must be armed. */
   private unflushedAppend = false;
   /** Idle subject heads were pruned once: a guarded subject without a row needs its head from Postgres. */
@@ -113,7 +127,15 @@ export class TenantLog extends DurableObject<Env> {
     upgradeDispatchSchema(this.sql);
     upgradeSubjectHeads(this.sql);
     this.prunedHeads = hasPruned(this.sql);
-    ({ lastSequence: this.lastSequence, tenantId: this.tenantId, configVersion: this.configVersion, deleted: this.deleted } = readMeta(this.sql));
+    ({
+      lastSequence: this.lastSequence,
+      tenantId: this.tenantId,
+      configVersion: this.configVersion,
+      deleted: this.deleted,
+      shard: this.shard,
+      shards: this.expectShards,
+      lastReceivedAt: this.lastReceivedAt,
+    } = readMeta(this.sql));
     this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence });
     this.appends = groupCommit({
       write: (group) => this.writeAppends(group),
@@ -146,20 +168,99 @@ export class TenantLog extends DurableObject<Env> {
     if (this.deleted) return { kind: 'gone' };
     if (request.configVersion < this.configVersion) return { kind: 'stale', configVersion: this.configVersion };
     if (request.configVersion > this.configVersion) this.setConfigVersion(request.configVersion);
+    if (request.shard) this.learnShard(request.shard);
     const fallbackHeads = await this.prunedSubjectHeads(request.tenantId, request.items);
     const results = await this.appends.submit({
       tenantId: request.tenantId,
       dedupWindowSeconds: request.dedupWindowSeconds,
       items: request.items,
       fallbackHeads,
+      claims: (request.shards ?? 1) > 1,
+      shards: request.shards ?? 1,
     });
+    if (results === 'stale') return { kind: 'stale', configVersion: this.configVersion };
     return results ? { kind: 'appended', results } : { kind: 'gone' };
+  }
+
+  /**
+   * This log is shard `shard` of its tenant: a log that has numbered nothing yet starts its sequences
+   * at shard·10^13. A log's shard never changes (its name carries it).
+   */
+  private learnShard(shard: number): void {
+    if (this.shard === shard || this.lastSequence !== 0) return;
+    this.shard = shard;
+    this.lastSequence = shard * SEQUENCE_STRIDE;
+    this.ctx.storage.transactionSync(() => {
+      writeMeta(this.sql, 'shard', shard);
+      writeMeta(this.sql, 'last_sequence', this.lastSequence);
+    });
+  }
+
+  /**
+   * Id claims for events stored on other shards of a multi-shard tenant (claim-store.ts), written
+   * through the group commit's durability: answered once durable.
+   */
+  async claim(request: { shard: number; dedupWindowSeconds: number; claims: ClaimRequest[] }): Promise<ClaimResult[] | null> {
+    if (this.deleted) return null;
+    this.learnShard(request.shard);
+    const now = Date.now();
+    const results = this.ctx.storage.transactionSync(() => claimIds(this.sql, request.claims, now, now + request.dedupWindowSeconds * 1000));
+    await this.ctx.storage.sync();
+    return results;
+  }
+
+  /** The events this log stored under these ids inside the window (null: none), as the dedup table holds them. */
+  dedupOf(keys: { sourceId: string; ceId: string }[]): ({ id: string; sequence: number } | null)[] {
+    const now = Date.now();
+    return keys.map(
+      (k) =>
+        this.sql
+          .exec<{ id: string; sequence: number }>(
+            'SELECT id, sequence FROM dedup WHERE source_id = ? AND ce_id = ? AND expires_at > ?',
+            k.sourceId,
+            k.ceId,
+            now,
+          )
+          .toArray()[0] ?? null,
+    );
+  }
+
+  /**
+   * For a change of the tenant's shard count (routes/tenants.ts): when this log (shard `shard`) has
+   * never numbered an event, it expects `shards` from now on (an append routed under another count is
+   * refused as stale, checked inside the write transaction) and answers true; otherwise false and
+   * nothing changes. A live change of a tenant with events is a later slice (sharding.md §4).
+   */
+  reshard(shard: number, shards: number): boolean {
+    if (this.lastSequence > shard * SEQUENCE_STRIDE) return false;
+    this.expectShards = shards;
+    writeMeta(this.sql, 'shards', shards);
+    return true;
+  }
+
+  /**
+   * The newest `received_at` (Unix ms) through which this log has nothing left to store: every event
+   * it acknowledged at or before it is in Postgres (or quarantined), and any later append is stamped
+   * after it. The events API of a multi-shard tenant reads only up to the lowest of its shards'.
+   */
+  horizon(): number {
+    // stamps rise with sequences (the clamp), so the oldest row is the first by sequence
+    const oldest = this.sql.exec<{ received_at: number }>('SELECT received_at FROM outbox ORDER BY sequence LIMIT 1').toArray()[0]?.received_at;
+    if (oldest !== undefined) return oldest - 1;
+    // nothing waits: later appends are stamped from now on, even after a restart on a clock that is behind
+    const now = Date.now();
+    if (now > this.lastReceivedAt) {
+      this.lastReceivedAt = now;
+      writeMeta(this.sql, 'last_received_at', now);
+    }
+    return this.lastReceivedAt - 1;
   }
 
   /** Events Switchyard itself emits (`switchyard.delivery.exhausted`, …): no config check. */
   async appendSystem(tenantId: string, items: AppendItem[]): Promise<AppendResult[]> {
     if (this.deleted) return [];
-    return (await this.appends.submit({ tenantId, dedupWindowSeconds: 86_400, items })) ?? [];
+    const results = await this.appends.submit({ tenantId, dedupWindowSeconds: 86_400, items });
+    return results === 'stale' ? [] : (results ?? []);
   }
 
   /**
@@ -170,7 +271,7 @@ export class TenantLog extends DurableObject<Env> {
     this.deleted = true;
     this.ctx.storage.transactionSync(() => {
       writeMeta(this.sql, 'deleted', 1);
-      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine', 'subject_head', 'subject_head_state'])
+      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine', 'subject_head', 'subject_head_state', 'id_claim'])
         this.sql.exec(`DELETE FROM ${table}`);
     });
     await this.ctx.storage.deleteAlarm();
@@ -235,6 +336,7 @@ export class TenantLog extends DurableObject<Env> {
   status(): LogStatus {
     return {
       tenantId: this.tenantId,
+      shard: this.shard,
       lastSequence: this.lastSequence,
       configVersion: this.configVersion,
       outboxDepth: outboxDepth(this.sql),
@@ -277,6 +379,7 @@ export class TenantLog extends DurableObject<Env> {
       if (spans) this.ctx.waitUntil(exportSpans(spans.recorder));
     }
     forgetExpired(this.sql, Date.now());
+    forgetExpiredClaims(this.sql, Date.now());
     this.pruneIdleHeads();
     // what arrived during the flush waits a moment for company, unless a backlog is being worked off
     if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now() + (backlog ? 0 : FLUSH_COALESCE_MS));
@@ -326,12 +429,26 @@ export class TenantLog extends DurableObject<Env> {
     if (pruned > 0) this.prunedHeads = true;
   }
 
-  private writeAppends(group: readonly PendingAppend[]): (AppendResult[] | null)[] {
-    if (this.deleted) return group.map(() => null);
-    const now = Date.now();
+  private writeAppends(all: readonly PendingAppend[]): (AppendResult[] | null | 'stale')[] {
+    if (this.deleted) return all.map(() => null);
+    // routed under another shard count than `reshard` set: refused whole, as stale (judged at write time)
+    const routedHere = (a: PendingAppend) => a.shards === undefined || this.expectShards === null || a.shards === this.expectShards;
+    if (!all.every(routedHere)) {
+      const kept = all.filter(routedHere);
+      const written = kept.length > 0 ? this.writeAppends(kept) : [];
+      let next = 0;
+      return all.map((a) => (routedHere(a) ? written[next++]! : 'stale'));
+    }
+    const group = all;
+    // monotonic per log: the events API of a multi-shard tenant orders by (received_at, sequence)
+    const now = Math.max(Date.now(), this.lastReceivedAt);
+    this.lastReceivedAt = now;
     const before = this.lastSequence;
     const { results, last } = this.ctx.storage.transactionSync(() => {
       if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', group[0]!.tenantId);
+      // multi-shard tenants: items refused by their id claim are answered here and not appended
+      const checked = group.map((a) => (a.claims ? checkClaims(this.sql, a, now) : null));
+      const kept = group.map((a, i) => (checked[i] ? a.items.filter((_, j) => checked[i]!.refused[j] === null) : a.items));
       const out: AppendResult[][] = [];
       let last = before;
       for (let start = 0; start < group.length; ) {
@@ -339,7 +456,7 @@ export class TenantLog extends DurableObject<Env> {
         let end = start + 1;
         while (end < group.length && group[end]!.dedupWindowSeconds === window) end++;
         const run = group.slice(start, end);
-        const appended = appendToOutbox(this.sql, run.length === 1 ? run[0]!.items : run.flatMap((a) => a.items), {
+        const appended = appendToOutbox(this.sql, run.length === 1 ? kept[start]! : kept.slice(start, end).flat(), {
           lastSequence: last,
           now,
           expiresAt: now + window * 1000,
@@ -347,12 +464,15 @@ export class TenantLog extends DurableObject<Env> {
           fallbackHeads: fallbacksOf(run),
         });
         let at = 0;
-        for (const a of run) out.push(appended.results.slice(at, (at += a.items.length)));
+        for (let i = start; i < end; i++) out.push(appended.results.slice(at, (at += kept[i]!.length)));
         last = appended.lastSequence;
         start = end;
       }
-      if (last !== before) writeMeta(this.sql, 'last_sequence', last);
-      return { results: out, last };
+      if (last !== before) {
+        writeMeta(this.sql, 'last_sequence', last);
+        writeMeta(this.sql, 'last_received_at', now);
+      }
+      return { results: out.map((r, i) => (checked[i] ? settleClaims(this.sql, group[i]!.items, checked[i]!, r) : r)), last };
     });
     // in memory only once the transaction committed
     this.tenantId ??= group[0]!.tenantId;
@@ -451,6 +571,39 @@ export class TenantLog extends DurableObject<Env> {
     this.nextFlushAt = at;
     await this.ctx.storage.setAlarm(at);
   }
+}
+
+interface CheckedClaims {
+  /** Per item: the refusal, or null when it goes on to the outbox. */
+  refused: (AppendResult | null)[];
+  /** Items whose claim this append wrote fresh: dropped again if the item is not written. */
+  fresh: Set<number>;
+}
+
+/** The id-claim check of a multi-shard append (sharding.md §2), inside the write transaction. */
+function checkClaims(sql: SqlStorage, a: PendingAppend, now: number): CheckedClaims {
+  const fresh = new Set<number>();
+  const refused = a.items.map((item, j): AppendResult | null => {
+    if (item.claimedAt !== undefined) return now - item.claimedAt > CLAIM_TTL_MS ? { kind: 'claim_expired' } : null;
+    const claim = { sourceId: item.sourceId, ceId: item.ceId, slot: item.slot ?? 0, idSlot: item.idSlot ?? 0 };
+    const local = claimLocally(sql, claim, now, now + a.dedupWindowSeconds * 1000);
+    if (local === 'contended') return { kind: 'claim_contended' };
+    if (local === 'fresh') fresh.add(j);
+    return null;
+  });
+  return { refused, fresh };
+}
+
+/** Merges refusals and appended results back into input order; drops fresh claims of items not written. */
+function settleClaims(sql: SqlStorage, items: readonly AppendItem[], checked: CheckedClaims, appended: AppendResult[]): AppendResult[] {
+  let next = 0;
+  return items.map((item, j) => {
+    const refusal = checked.refused[j];
+    if (refusal) return refusal;
+    const r = appended[next++]!;
+    if (checked.fresh.has(j) && r.kind !== 'accepted') dropClaim(sql, item.sourceId, item.ceId);
+    return r;
+  });
 }
 
 /** The events an append stored (not its duplicates or conflicts), as the stream publishes them. */

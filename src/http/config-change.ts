@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { transaction } from '../db/client';
-import { bumpConfigVersion } from '../db/tenants';
+import { bumpConfigVersion, lockTenantRow } from '../db/tenants';
 import { announceConfigVersion } from '../tenancy/config-change';
 import { invalidateTenantConfig } from '../tenancy/shared-cache';
 import type { AppEnv } from './context';
@@ -14,17 +14,23 @@ const ATTEMPTS = 3;
  * version bump commit together, then the tenant's Redis copies are dropped and its log learns the
  * new version.
  *
- * The bump comes first: it locks the tenant's row before `work` touches any other, so concurrent
- * changes of one tenant queue on that row in one order instead of deadlocking on each other's rows.
- * A change Postgres still rolls back for a concurrent one (40P01, 40001) is run again (it only wrote
- * to the database, and none of that stayed), up to `ATTEMPTS` runs; then the 503 `concurrent_change`.
+ * The tenant's row is locked first, before `work` touches any other, so concurrent changes of one
+ * tenant queue on that row in one order instead of deadlocking on each other's rows.
+ * A change Postgres still rolls back for a concurrent one (40P01, 40001) is run again, up to
+ * `ATTEMPTS` runs, then the 503 `concurrent_change`: nothing of its database writes stayed, and
+ * `work` does nothing else that a second run would repeat differently (a shard-count change asks the
+ * logs to switch to a count, which is the same request again).
  */
 export async function changeConfig<T>(c: Context<AppEnv>, tenantId: string, work: () => Promise<T>, options: { sourceIds?: string[] } = {}): Promise<T> {
   const db = c.var.db;
   const once = () =>
     transaction(db, async () => {
-      const version = await bumpConfigVersion(db, tenantId);
-      return { value: await work(), version };
+      const shardsBefore = await lockTenantRow(db, tenantId);
+      const value = await work();
+      const bumped = await bumpConfigVersion(db, tenantId);
+      // a change of the shard count is announced to every shard of the larger count: a shard left out
+      // of the new count must refuse what isolates still routing by the old one send it
+      return { value, bumped: { ...bumped, shards: Math.max(shardsBefore, bumped.shards) } };
     });
   let outcome: Awaited<ReturnType<typeof once>>;
   for (let attempt = 1; ; attempt++) {
@@ -35,9 +41,9 @@ export async function changeConfig<T>(c: Context<AppEnv>, tenantId: string, work
       if (attempt >= ATTEMPTS || !isConcurrencyRollback(error)) throw error;
     }
   }
-  const { value, version } = outcome;
+  const { value, bumped } = outcome;
   // `sourceIds`: sources the change removed, whose cached copies the tenant's listing no longer names
   await invalidateTenantConfig(c.env, db, tenantId, options.sourceIds);
-  await announceConfigVersion(c.env, tenantId, version);
+  await announceConfigVersion(c.env, tenantId, bumped);
   return value;
 }

@@ -95,6 +95,8 @@ export function decodeCursor(cursor: string | undefined, shape: RegExp = /^[\x21
 export const CURSOR = {
   id: (prefix: IdPrefix) => idPattern(prefix),
   sequence: /^\d{1,15}$/,
+  /** A multi-shard tenant's events cursor: `received_at` in Unix ms, `:`, sequence. */
+  position: /^\d{1,15}:\d{1,15}$/,
   bigint: /^\d{1,18}$/,
 };
 

@@ -16,6 +16,13 @@ export interface AppendItem {
   schemaVersion?: number | null;
   /** The `expectedsequence` extension: written only if `subject`'s last sequence equals it (0: none yet). */
   expectedSequence?: number | null;
+  /**
+   * Multi-shard tenants only (sharding.md §2): the event's slot, and when its id was claimed at another
+   * shard (its home), the time of that claim; absent `claimedAt`: the log checks and writes the claim itself.
+   */
+  slot?: number;
+  idSlot?: number;
+  claimedAt?: number;
 }
 
 export interface AppendRequest {
@@ -24,6 +31,9 @@ export interface AppendRequest {
   /** The tenant config version the items were verified and validated under. */
   configVersion: number;
   items: AppendItem[];
+  /** The shard this log is (0 when absent) and the tenant's shard count (1 when absent). */
+  shard?: number;
+  shards?: number;
 }
 
 /**
@@ -38,10 +48,36 @@ export type AppendResult =
   | { kind: 'conflict'; id: string; sequence: number }
   | { kind: 'sequence_conflict'; id?: undefined; sequence?: undefined; currentSequence: number }
   /** The subject's head was pruned while this append waited (subject-head-store.ts): nothing was written; retry. */
-  | { kind: 'sequence_unknown'; id?: undefined; sequence?: undefined };
+  | { kind: 'sequence_unknown'; id?: undefined; sequence?: undefined }
+  /**
+   * Multi-shard tenants (sharding.md §2); nothing was written, retry: `claim_contended`, the id is
+   * claimed for another key (ingest settles it through the claim path); `claim_expired`, the claim is
+   * older than CLAIM_TTL_MS; `idempotency_pending`, another request's claim for the id is not settled
+   * yet; `storage_unavailable`, the item's shard failed.
+   */
+  | { kind: 'claim_contended'; id?: undefined; sequence?: undefined }
+  | { kind: 'claim_expired'; id?: undefined; sequence?: undefined }
+  | { kind: 'idempotency_pending'; id?: undefined; sequence?: undefined }
+  | { kind: 'storage_unavailable'; id?: undefined; sequence?: undefined };
+
+/** One id claim asked of the id's home shard (sharding.md §2, durable/claim-store.ts). */
+export interface ClaimRequest {
+  sourceId: string;
+  ceId: string;
+  /** The event's slot. */
+  slot: number;
+  idSlot: number;
+  /** Take over a claim only if it is still this one (an orphan the caller checked). */
+  replaces?: { slot: number; claimedAt: number };
+}
+
+/** An id claim's answer at its home shard (sharding.md §2). */
+export type ClaimResult = { kind: 'ok'; claimedAt: number } | { kind: 'other'; slot: number; claimedAt: number };
 
 export interface LogStatus {
   tenantId: string | null;
+  /** Which shard of its tenant this log is (sequences start at shard·10^13). */
+  shard: number;
   lastSequence: number;
   configVersion: number;
   outboxDepth: number;

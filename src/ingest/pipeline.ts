@@ -164,6 +164,7 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
         dedupWindowSeconds: source.dedupWindowSeconds,
         configVersion: Math.max(vouchFor, Math.min(source.configVersion, rules.version)),
         items: appendItems,
+        shards: source.shards,
       };
       try {
         appended = await deps.append(source.tenantId, request);
@@ -215,6 +216,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
           code: 'sequence_check_unavailable',
           detail: "the subject's last sequence could not be read just now; nothing was written, retry",
         };
+      if (r.kind === 'claim_contended' || r.kind === 'claim_expired' || r.kind === 'idempotency_pending' || r.kind === 'storage_unavailable')
+        return { status: 503, code: r.kind === 'storage_unavailable' ? r.kind : 'idempotency_pending', detail: SHARD_REFUSALS[r.kind] };
       if (r.kind === 'conflict')
         return {
           status: 422,
@@ -238,6 +241,14 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   }
   return { kind: 'single', result: only, ...(stored ? { stored } : {}) };
 }
+
+/** Per-item 503s of multi-shard tenants (docs/design/sharding.md §2); nothing was written for them. */
+const SHARD_REFUSALS = {
+  claim_contended: 'another request is using this event id with a different key; nothing was written, retry',
+  claim_expired: "the event id's claim expired before the event reached its shard; nothing was written, retry",
+  idempotency_pending: 'another request is using this event id with a different key and has not finished; nothing was written, retry',
+  storage_unavailable: "the event's shard could not store it durably; nothing was written, retry later",
+} as const;
 
 function envelopeItems(headers: Headers, body: Uint8Array): { mode: 'single' | 'batch'; items: ItemResult[] } | { mode: 'invalid'; problem: Problem } {
   const envelope = readEnvelope(headers, body);

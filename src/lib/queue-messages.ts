@@ -13,6 +13,8 @@ export const deliveryV1 = z.object({
   priority: z.enum(PRIORITIES).optional(),
   /** A scheduled delivery's due time (epoch ms): the TenantLog sends the message delayed until then (src/delivery/schedule.ts). */
   not_before: z.number().optional(),
+  /** The shard of the tenant whose ordered line holds the delivery (tenancy/shard-routing.ts); absent: 0. */
+  shard: z.number().int().min(0).optional(),
 });
 
 export const replayV1 = z.object({

@@ -37,6 +37,7 @@ import { announceConfigVersion } from '../tenancy/config-change';
 import type { DeliveryMessage } from '../lib/queue-messages';
 import { startAttemptSpan } from '../observability/delivery-spans';
 import { exportSpans, spanRecorder, type SpanRecorder } from '../observability/spans';
+import { shardLog } from '../tenancy/shard-routing';
 
 const CONCURRENCY = 6;
 export const LEASE_SECONDS = 60;
@@ -113,7 +114,8 @@ export async function deliverBatch(
       message.retry({ delaySeconds: s.delaySeconds });
       continue;
     }
-    if (s.release) await env.TENANT_LOG.getByName(s.release.tenantId).finishOrdered(s.release.subscriptionId, s.release.partitionKey, s.release.deliveryId);
+    if (s.release)
+      await shardLog(env, s.release.tenantId, s.release.shard).finishOrdered(s.release.subscriptionId, s.release.partitionKey, s.release.deliveryId);
     if (s.deadLetter) await env.DEAD_LETTER_QUEUE.send({ reason: 'exhausted', ...body });
     message.ack();
   }
@@ -192,7 +194,8 @@ async function runAttempts(
 async function emit(env: Env, specs: SystemEventSpec[]): Promise<void> {
   const byTenant = new Map<string, AppendItem[]>();
   for (const e of specs) byTenant.set(e.tenantId, [...(byTenant.get(e.tenantId) ?? []), await systemEvent(e.type, e.id, e.subject, e.data)]);
-  for (const [tenantId, items] of byTenant) await env.TENANT_LOG.getByName(tenantId).appendSystem(tenantId, items);
+  // system events go to shard 0 (their ids are Switchyard's own: no claims)
+  for (const [tenantId, items] of byTenant) await shardLog(env, tenantId, 0).appendSystem(tenantId, items);
 }
 
 /**

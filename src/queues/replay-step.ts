@@ -16,6 +16,7 @@ import { advanceReplay, findReplay } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';
 import { matchesAny } from '../lib/type-pattern';
 import type { ReplayMessage } from '../lib/queue-messages';
+import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
 
 export const REPLAY_CHUNK = 500;
 
@@ -73,7 +74,8 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
         })),
     );
     const ordered = planned.filter((d) => d.ordered);
-    if (ordered.length > 0) await env.TENANT_LOG.getByName(replay.tenant_id).stageOrdered(ordered);
+    // into the lines of the shard that holds each event (a key's events are all on one shard)
+    for (const [shard, group] of Map.groupBy(ordered, (d) => shardOfSequence(d.sequence))) await shardLog(env, replay.tenant_id, shard).stageOrdered(group);
 
     const { done } = chunk;
     await advanceReplay(db, replay.id, { cursor: chunk.cursor, matched: selected.length, deliveries: planned.length, restored: chunk.restored, done });

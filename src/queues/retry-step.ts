@@ -13,6 +13,7 @@ import { withDb, type Db } from '../db/client';
 import { failRetry, runRetryPage, type RetriedDelivery, type RetryFilter } from '../db/delivery-retries';
 import { sendToLanes } from '../delivery/lanes';
 import type { RetryMessage } from '../lib/queue-messages';
+import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
 
 export const RETRY_PAGE = 500;
 /** Tries of one step before the job is marked failed (the queue would dead-letter the message soon after). */
@@ -40,9 +41,11 @@ async function step(db: Db, env: Env, message: RetryMessage): Promise<void> {
 async function send(env: Env, tenantId: string, filter: RetryFilter, retried: RetriedDelivery[]): Promise<void> {
   if (retried.length === 0) return;
   if (filter.status === 'pending') {
-    await env.TENANT_LOG.getByName(tenantId).redrive(
-      retried.map((d) => ({ id: d.id, subscriptionId: d.subscription_id, partitionKey: d.partition_key, priority: d.priority })),
-    );
+    // each to the shard whose ordered line holds it (its event's shard)
+    for (const [shard, group] of Map.groupBy(retried, (d) => shardOfSequence(d.event_sequence ?? 0)))
+      await shardLog(env, tenantId, shard).redrive(
+        group.map((d) => ({ id: d.id, subscriptionId: d.subscription_id, partitionKey: d.partition_key, priority: d.priority })),
+      );
     return;
   }
   await sendToLanes(

@@ -11,6 +11,7 @@ import { open } from '../lib/secret-box';
 import { sourceRateLimits, type RateLimits } from '../ratelimit/limits';
 import { skipSharedOnce, sourceKey, throughShared } from './shared-cache';
 import { verifierType } from '../plugins/registry';
+import { shardLog } from './shard-routing';
 import type { VerifierPlugin } from '../plugins/types';
 
 export const SOURCE_TTL_MS = 30_000;
@@ -30,6 +31,8 @@ export interface ResolvedSource {
   rateLimits: RateLimits;
   /** May send `priority: critical` events (README "Priorities"). */
   allowCritical: boolean;
+  /** How many TenantLogs the tenant's events are spread over (tenancy/shard-routing.ts). */
+  shards: number;
 }
 
 // Resolved copies only: an in-flight load is never shared between requests, because workerd does not
@@ -95,7 +98,8 @@ export function fresherSource(env: Env, source: ResolvedSource, waitUntil: (p: P
   if (recheck.tokens < 1) return Promise.resolve(null);
   recheck.tokens -= 1;
   return (async () => {
-    const { configVersion } = await env.TENANT_LOG.getByName(source.tenantId).status();
+    // every shard learns every version (config-change.ts), so shard 0 speaks for all
+    const { configVersion } = await shardLog(env, source.tenantId, 0).status();
     if (configVersion <= source.configVersion) return null;
     forgetSource(source.id);
     const fresh = await resolveSource(env, source.id, waitUntil, configVersion);
@@ -125,5 +129,6 @@ async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>)
     secretExpiresAt: row.sealed_secrets.map((_, i) => row.secret_expires_at?.[i] ?? null),
     rateLimits: sourceRateLimits(row.rate_limits, row.source_rate_limit),
     allowCritical: row.allow_critical === true,
+    shards: row.shards ?? 1,
   };
 }

@@ -69,7 +69,7 @@ describe('settle: what a delivery message comes to', () => {
       },
       gone: null,
       events: [],
-      release: { tenantId: 'tn_1', subscriptionId: 'sub_1', partitionKey: 'customer-7', deliveryId: 'dlv_1' },
+      release: { tenantId: 'tn_1', subscriptionId: 'sub_1', partitionKey: 'customer-7', deliveryId: 'dlv_1', shard: 0 },
       deadLetter: false,
     });
   });
@@ -125,7 +125,7 @@ describe('settle: what a delivery message comes to', () => {
           },
         },
       ],
-      release: { tenantId: 'tn_1', subscriptionId: 'sub_1', partitionKey: 'customer-7', deliveryId: 'dlv_1' },
+      release: { tenantId: 'tn_1', subscriptionId: 'sub_1', partitionKey: 'customer-7', deliveryId: 'dlv_1', shard: 0 },
       deadLetter: true,
     });
   });
@@ -191,7 +191,7 @@ describe('settle: what a delivery message comes to', () => {
       gone: null,
       events: [],
       deadLetter: false,
-      release: { tenantId: 'tn_1', subscriptionId: 'sub_1', partitionKey: 'customer-7', deliveryId: 'dlv_1' },
+      release: { tenantId: 'tn_1', subscriptionId: 'sub_1', partitionKey: 'customer-7', deliveryId: 'dlv_1', shard: 0 },
     });
   });
 

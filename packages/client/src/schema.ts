@@ -217,6 +217,8 @@ export interface paths {
                         /** @description dedup window, default 86400 */
                         dedup_window_seconds?: number;
                         rate_limits?: components["schemas"]["RateLimits"];
+                        /** @description how many event logs the tenant's events are spread over (README "Sharded tenants"); default 1. Changes only while the tenant has accepted no event */
+                        shards?: number;
                     };
                 };
             };
@@ -312,7 +314,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a tenant: name, dedup window, ingest rate limits (admin; applies from the next event)
+         * Change a tenant: name, dedup window, ingest rate limits, shard count (admin; applies from the next event)
          * @description Admin tokens only.
          */
         patch: {
@@ -330,6 +332,8 @@ export interface paths {
                         name?: string;
                         dedup_window_seconds?: number;
                         rate_limits?: components["schemas"]["RateLimits"] & unknown;
+                        /** @description how many event logs the tenant's events are spread over (README "Sharded tenants"); default 1. Changes only while the tenant has accepted no event */
+                        shards?: number;
                     };
                 };
             };
@@ -346,7 +350,9 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Forbidden"];
                 404: components["responses"]["NotFound"];
+                409: components["responses"]["Conflict"];
                 422: components["responses"]["ValidationFailed"];
+                503: components["responses"]["Unavailable"];
             };
         };
         trace?: never;
@@ -3320,6 +3326,7 @@ export interface components {
             name: string;
             dedup_window_seconds: number;
             rate_limits: components["schemas"]["RateLimits"];
+            shards: number;
             created_at: string;
         };
         /**

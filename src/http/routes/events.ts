@@ -8,6 +8,7 @@ import type { AppEnv } from '../context';
 import { jsonProblem } from '../middleware/input-guard';
 import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { allShards, shardLog } from '../../tenancy/shard-routing';
 import { assertFilterSize } from '../tenant-limits';
 import { registerEventChain } from './events-chain';
 
@@ -110,9 +111,18 @@ const getRoute = createRoute({
 export function registerEvents(app: OpenAPIHono<AppEnv>): void {
   app.openapi(listRoute, async (c) => {
     const { tenantId } = c.req.valid('param');
-    await loadTenant(c, tenantId);
+    const { shards } = await loadTenant(c, tenantId);
     const q = c.req.valid('query');
-    const cursor = decodeCursor(q.cursor, CURSOR.sequence);
+    // a multi-shard tenant reads in (received_at, sequence) order, up to its shards' horizon (README "Sharded tenants")
+    const sharded = shards > 1;
+    const cursor = decodeCursor(q.cursor, sharded ? CURSOR.position : CURSOR.sequence);
+    const [receivedAtMs, afterPosition] = sharded && cursor !== undefined ? cursor.split(':').map(Number) : [];
+    const position = sharded
+      ? {
+          horizonMs: Math.min(...(await Promise.all(allShards(shards).map((shard) => shardLog(c.env, tenantId, shard).horizon())))),
+          ...(receivedAtMs !== undefined && afterPosition !== undefined ? { after: { receivedAtMs, sequence: afterPosition } } : {}),
+        }
+      : undefined;
     const where = parseWhere(q.where);
     const filter = {
       types: q.type?.split(',').filter(Boolean),
@@ -121,7 +131,8 @@ export function registerEvents(app: OpenAPIHono<AppEnv>): void {
       schemaVersion: q.schema_version,
       after: q.after,
       before: q.before,
-      afterSequence: cursor === undefined ? undefined : Number(cursor),
+      afterSequence: cursor === undefined || sharded ? undefined : Number(cursor),
+      position,
       where,
       limit: q.limit + 1,
     };
@@ -134,7 +145,9 @@ export function registerEvents(app: OpenAPIHono<AppEnv>): void {
     }
     const rows = found.events;
     const page = rows.slice(0, q.limit);
-    return c.json({ data: page.map(present), next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.sequence) : null }, 200);
+    const last = page.at(-1);
+    const next = rows.length > q.limit && last ? (sharded ? `${last.received_ms}:${last.sequence}` : last.sequence) : null;
+    return c.json({ data: page.map(present), next_cursor: next === null ? null : encodeCursor(next) }, 200);
   });
 
   app.openapi(getRoute, async (c) => {

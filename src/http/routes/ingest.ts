@@ -3,6 +3,8 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { configOf } from '../../config';
 import { verifierFetch } from '../../delivery/verifier-egress';
 import { acceptIngest } from '../../ingest/pipeline';
+import { appendSharded } from '../../ingest/shard-append';
+import { shardLog } from '../../tenancy/shard-routing';
 import { countOutcome, countRejection, RATE_LIMIT_BYPASSED } from '../../ingest/rejections';
 import { ingestLimiter } from '../../ratelimit/ingest-limiter';
 import { requestSandboxes } from '../../sandbox';
@@ -18,17 +20,6 @@ import { endIngestSpan, startIngestSpan, tracedAppend } from '../../observabilit
 import { exportSpans } from '../../observability/spans';
 import { idPattern, problemResponses } from '../schemas';
 import { syncActionsFor } from './ingest-sync';
-
-/** Tenant log ids by tenant, kept in the isolate: `idFromName` hashes the name on every call. Bounded; a full map starts over. */
-const logIds = new Map<string, DurableObjectId>();
-function tenantLogId(namespace: DurableObjectNamespace, tenantId: string): DurableObjectId {
-  let id = logIds.get(tenantId);
-  if (!id) {
-    if (logIds.size >= 10_000) logIds.clear();
-    logIds.set(tenantId, (id = namespace.idFromName(tenantId)));
-  }
-  return id;
-}
 
 const SyncActionOutcome = z
   .object({
@@ -97,7 +88,11 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
         schemaVersion: schemaVersionLoader(c.env, waitUntil),
         append: (tenantId, request) =>
           tracedAppend(span, { 'switchyard.tenant': tenantId, 'switchyard.events': request.items.length }, async () =>
-            c.env.TENANT_LOG.get(tenantLogId(c.env.TENANT_LOG, tenantId)).append(request),
+            appendSharded(request, {
+              append: (shard, r) => shardLog(c.env, tenantId, shard).append(r),
+              claim: (shard, r) => shardLog(c.env, tenantId, shard).claim(r),
+              dedupOf: (shard, keys) => shardLog(c.env, tenantId, shard).dedupOf(keys),
+            }),
           ),
         sandbox: requestSandboxes(c.env, c.executionCtx),
         verifierFetch: verifierFetch(configOf(c.env).egressAllowlist),

@@ -5,6 +5,7 @@
  * and staged queue messages).
  * GET …/metrics/series: the same figures per bucket over 1h, 24h or 7d, for charts.
  */
+import { tenantLogStatus } from '../../ingest/shard-status';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { RATE_LIMIT_BYPASSED } from '../../ingest/rejections';
 import { BREAKDOWN_LIMIT, tenantMetrics } from '../../db/metrics';
@@ -135,15 +136,15 @@ const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) /
 export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { tenantId } = c.req.valid('param');
-    await loadTenant(c, tenantId);
+    const { shards } = await loadTenant(c, tenantId);
     const { window } = c.req.valid('query');
     const seconds = windowSeconds(window);
     const to = new Date();
     const [row, log] = await Promise.all([
       tenantMetrics(c.var.db, tenantId, seconds),
-      c.env.TENANT_LOG.getByName(tenantId)
-        .status()
-        .catch((): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth' | 'quarantined'> => ({ outboxDepth: 0, dispatchDepth: 0, quarantined: 0 })),
+      tenantLogStatus(c.env, tenantId, shards).catch(
+        (): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth' | 'quarantined'> => ({ outboxDepth: 0, dispatchDepth: 0, quarantined: 0 }),
+      ),
     ]);
     const { [RATE_LIMIT_BYPASSED]: bypassed = 0, ...refused } = row.rejected;
     const rejected = Object.values(refused).reduce((a, b) => a + b, 0);

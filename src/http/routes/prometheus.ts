@@ -5,6 +5,7 @@
  * most recently within the last hour, and per-subscription series for the SCRAPE_LIMITS.subscriptions
  * busiest subscriptions (the rest summed per tenant as subscription="_other").
  */
+import { tenantLogStatus } from '../../ingest/shard-status';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { metricTotals, type ScrapeLimits } from '../../db/metric-totals';
 import { CONTENT_TYPES, negotiateFormat, renderExposition } from '../../observability/exposition';
@@ -46,11 +47,9 @@ export function registerPrometheus(app: OpenAPIHono<AppEnv>): void {
     const totals = await metricTotals(c.var.db, SCRAPE_LIMITS);
     const logs = new Map<string, LogFigures>();
     await Promise.all(
-      totals.tenants.map(async ({ tenant_id }) => {
-        // a TenantLog that does not answer leaves its series out of this scrape rather than failing it
-        const status = await c.env.TENANT_LOG.getByName(tenant_id)
-          .status()
-          .catch(() => null);
+      totals.tenants.map(async ({ tenant_id, shards }) => {
+        // a TenantLog that does not answer leaves its series out of this scrape rather than failing it; shards are summed
+        const status = await tenantLogStatus(c.env, tenant_id, shards).catch(() => null);
         if (status) logs.set(tenant_id, { lastSequence: status.lastSequence, outboxDepth: status.outboxDepth, dispatchDepth: status.dispatchDepth });
       }),
     );

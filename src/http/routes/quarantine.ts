@@ -8,6 +8,7 @@ import { listQuarantined, type QuarantinedEvent } from '../../db/quarantine';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
+import { allShards, shardLog } from '../../tenancy/shard-routing';
 
 const Quarantined = z
   .object({
@@ -50,13 +51,14 @@ const route = createRoute({
 export function registerQuarantine(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { tenantId } = c.req.valid('param');
-    await loadTenant(c, tenantId);
+    const { shards } = await loadTenant(c, tenantId);
     const q = c.req.valid('query');
     const cursor = decodeCursor(q.cursor, CURSOR.sequence);
     const after = cursor === undefined ? 0 : Number(cursor);
     const [stored, kept] = await Promise.all([
       listQuarantined(c.var.db, tenantId, after, q.limit + 1),
-      c.env.TENANT_LOG.getByName(tenantId).quarantined(after, q.limit + 1),
+      // every shard's own kept rows (their sequences name the shard), merged below in sequence order
+      Promise.all(allShards(shards).map((shard) => shardLog(c.env, tenantId, shard).quarantined(after, q.limit + 1))).then((lists) => lists.flat()),
     ]);
     const rows = [
       ...stored.map((r) => ({ ...r, held_by: 'postgres' as const })),

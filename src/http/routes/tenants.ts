@@ -10,6 +10,8 @@ import { parseRateLimits } from '../../ratelimit/limits';
 import { TENANT_SCOPES } from '../../tenancy/scopes';
 import { invalidateTenantConfig } from '../../tenancy/shared-cache';
 import { forgetTenantRules } from '../../tenancy/tenant-rules';
+import { allShards, MAX_SHARDS, shardLog } from '../../tenancy/shard-routing';
+import { changeShards } from '../../tenancy/shard-change';
 import { changeConfig } from '../config-change';
 import { mintToken, requireAdmin } from '../middleware/auth';
 import type { AppEnv } from '../context';
@@ -26,8 +28,20 @@ const RateLimits = z
   })
   .openapi('RateLimits', { example: { tenant: { requests: 1000, window_seconds: 1 }, source: { requests: 100, window_seconds: 1 } } });
 
+const Shards = z.number().int().min(1).max(MAX_SHARDS).openapi({
+  description:
+    'how many event logs the tenant\'s events are spread over (README "Sharded tenants"); default 1. Changes only while the tenant has accepted no event',
+});
+
 const Tenant = z
-  .object({ id: z.string(), name: z.string(), dedup_window_seconds: z.number().int(), rate_limits: RateLimits, created_at: z.string() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    dedup_window_seconds: z.number().int(),
+    rate_limits: RateLimits,
+    shards: z.number().int(),
+    created_at: z.string(),
+  })
   .openapi('Tenant');
 
 const presentTenant = (t: TenantRow) => ({ ...t, rate_limits: parseRateLimits(t.rate_limits) });
@@ -47,6 +61,7 @@ const createTenant = createRoute({
             name: z.string().min(1).max(200).openapi({ example: 'Acme' }),
             dedup_window_seconds: z.number().int().min(60).max(2_592_000).optional().openapi({ description: 'dedup window, default 86400' }),
             rate_limits: RateLimits.optional(),
+            shards: Shards.optional(),
           }),
         },
       },
@@ -59,7 +74,7 @@ const updateTenantRoute = createRoute({
   method: 'patch',
   path: '/v1/tenants/{tenantId}',
   tags: ['tenants'],
-  summary: 'Change a tenant: name, dedup window, ingest rate limits (admin; applies from the next event)',
+  summary: 'Change a tenant: name, dedup window, ingest rate limits, shard count (admin; applies from the next event)',
   security: [{ bearer: [] }],
   request: {
     params: TenantParam,
@@ -71,12 +86,13 @@ const updateTenantRoute = createRoute({
             name: z.string().min(1).max(200).optional(),
             dedup_window_seconds: z.number().int().min(60).max(2_592_000).optional(),
             rate_limits: RateLimits.optional().openapi({ description: 'replaces the limits as a whole; {} removes them' }),
+            shards: Shards.optional(),
           }),
         },
       },
     },
   },
-  responses: { 200: { description: 'The tenant', content: { 'application/json': { schema: Tenant } } }, ...problemResponses(401, 403, 404, 422) },
+  responses: { 200: { description: 'The tenant', content: { 'application/json': { schema: Tenant } } }, ...problemResponses(401, 403, 404, 409, 422, 503) },
 });
 
 const listTenantsRoute = createRoute({
@@ -162,6 +178,7 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
       name: body.name,
       dedupWindowSeconds: body.dedup_window_seconds,
       rateLimits: body.rate_limits,
+      shards: body.shards,
     });
     await recordAudit(c.var.db, { tenantId: tenant.id, actor: actorOf(principal), action: 'tenant.created', target: tenant.id });
     return c.json(presentTenant(tenant), 201);
@@ -179,10 +196,10 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     const principal = c.get('principal');
     requireAdmin(principal);
     const { tenantId } = c.req.valid('param');
-    await loadTenant(c, tenantId);
-    // the log first, so no event is accepted for a tenant whose rows are going; a retry after a failure below is safe
+    const { shards } = await loadTenant(c, tenantId);
+    // the logs first (every shard), so no event is accepted for a tenant whose rows are going; a retry after a failure below is safe
     try {
-      await c.env.TENANT_LOG.getByName(tenantId).deleteTenant();
+      await Promise.all(allShards(shards).map((shard) => shardLog(c.env, tenantId, shard).deleteTenant()));
     } catch (error) {
       console.error(JSON.stringify({ msg: 'tenant log not closed', tenantId, error: String(error) }));
       throw new ProblemError(
@@ -219,6 +236,7 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     const { tenantId } = c.req.valid('param');
     const body = c.req.valid('json');
     const tenant = await changeConfig(c, tenantId, async () => {
+      if (body.shards !== undefined) await changeShards(c.env, c.var.db, tenantId, body.shards);
       const row = await updateTenant(c.var.db, tenantId, { name: body.name, dedupWindowSeconds: body.dedup_window_seconds, rateLimits: body.rate_limits });
       if (!row) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
       await recordAudit(c.var.db, {
@@ -226,7 +244,7 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
         actor: actorOf(principal),
         action: 'tenant.updated',
         target: tenantId,
-        details: { fields: Object.keys(body), ...(body.rate_limits ? { rate_limits: body.rate_limits } : {}) },
+        details: { fields: Object.keys(body), ...(body.rate_limits ? { rate_limits: body.rate_limits } : {}), ...(body.shards ? { shards: body.shards } : {}) },
       });
       return row;
     });
