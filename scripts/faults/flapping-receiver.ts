@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { ScriptedResponse } from '../lib/receiver.ts';
 import { createSource, makeEvent, signedIngest } from '../lib/switchyard-api.ts';
 import { listDeliveries, orderViolations } from './deliveries.ts';
-import { launch, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
+import { launch, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 import { createLedger, describeVerdict, loadStored, publish, verifyStorage } from './ledger.ts';
 
 const EVENTS = 80;
@@ -47,7 +47,7 @@ export async function flappingReceiver(env: FaultEnv): Promise<ScenarioOutcome> 
 
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-flap') });
   try {
-    const source = await createSource(api, 'faults flapping receiver');
+    const source = await createSource(api, 'faults flapping receiver', { shards: FAULT_SHARDS });
     const common = { retry_schedule: SCHEDULE };
     const anySub = await api.must<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
       types: ['flap.*'],

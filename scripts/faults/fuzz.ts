@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { signatureHeaders } from '../lib/standard-webhooks.ts';
 import { createSource, makeEvent, send, signedIngest, type Source } from '../lib/switchyard-api.ts';
-import { launch, type FaultEnv, type ScenarioOutcome } from './harness.ts';
+import { launch, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 
 interface FuzzRequest {
   method: string;
@@ -211,8 +211,8 @@ export async function fuzz(env: FaultEnv): Promise<ScenarioOutcome> {
   const runs = Number(process.env.FAULTS_FUZZ_RUNS ?? 800);
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-fuzz') });
   try {
-    const source = await createSource(api, 'faults fuzz');
-    const other = await createSource(api, 'faults fuzz other');
+    const source = await createSource(api, 'faults fuzz', { shards: FAULT_SHARDS });
+    const other = await createSource(api, 'faults fuzz other', { shards: FAULT_SHARDS });
     const tenantToken = (await api.must<{ token: string }>('POST', `/v1/tenants/${other.tenantId}/tokens`, {}).catch(() => ({ token: 'none' }))).token;
     await api.call('PUT', `/v1/tenants/${source.tenantId}/event-types/orders.created`, {
       schema: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },

@@ -112,3 +112,9 @@ export async function until(check: () => Promise<boolean>, timeoutMs: number, ev
     await sleep(everyMs);
   }
 }
+
+/**
+ * FAULTS_SHARDS=4 npm run test:faults: every scenario's tenants spread their events over that many
+ * logs, so the ledgers show nothing lost and no per-key order broken with shards > 1 too.
+ */
+export const FAULT_SHARDS = Math.min(64, Math.max(1, Number(process.env.FAULTS_SHARDS ?? 1) || 1));

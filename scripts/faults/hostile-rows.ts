@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { query } from '../lib/postgres.ts';
 import { signatureHeaders } from '../lib/standard-webhooks.ts';
 import { createSource, makeEvent, send, signedIngest, type Api, type SignedRequest, type Source } from '../lib/switchyard-api.ts';
-import { launch, sleep, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
+import { launch, sleep, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 import { createLedger, describeVerdict, loadQuarantined, loadStored, recordAnswer, verifyStorage, type Ledger } from './ledger.ts';
 import { runPublishers } from './publishers.ts';
 
@@ -71,7 +71,7 @@ export async function deepNesting(env: FaultEnv): Promise<ScenarioOutcome> {
   const problems: string[] = [];
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-deep') });
   try {
-    const source = await createSource(api, 'faults deep nesting');
+    const source = await createSource(api, 'faults deep nesting', { shards: FAULT_SHARDS });
     const ledger = createLedger();
     const tag = Date.now().toString(36);
     let stop = false;
@@ -167,7 +167,7 @@ export async function poisonRow(env: FaultEnv): Promise<ScenarioOutcome> {
   await query(env.database.url, `ALTER TABLE events ADD CONSTRAINT ${constraint} CHECK (ce_id NOT LIKE 'poison-%')`);
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-poison') });
   try {
-    const source = await createSource(api, 'faults poison row');
+    const source = await createSource(api, 'faults poison row', { shards: FAULT_SHARDS });
     const ledger = createLedger();
     const tag = Date.now().toString(36);
     let stop = false;

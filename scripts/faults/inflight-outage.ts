@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createSource, makeEvent, send, signedIngest } from '../lib/switchyard-api.ts';
 import { startWsProxy } from '../lib/ws-proxy.ts';
 import { listDeliveries } from './deliveries.ts';
-import { launch, sleep, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
+import { launch, sleep, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 
 const WAIT_MS = 85_000;
 
@@ -19,7 +19,7 @@ export async function inflightOutage(env: FaultEnv): Promise<ScenarioOutcome> {
   const proxy = await startWsProxy();
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-inflight'), bindings: { NEON_WS_PROXY: proxy.endpoint } });
   try {
-    const source = await createSource(api, 'faults in-flight outage');
+    const source = await createSource(api, 'faults in-flight outage', { shards: FAULT_SHARDS });
     await api.must('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
       types: ['**'],
       action: { type: 'webhook', config: { url: `${env.receiver.url}/inflight` } },

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { migrate, startPglite } from '../lib/postgres.ts';
 import { startPrivatePostgres } from '../lib/private-postgres.ts';
 import { createSource, createWebhookSubscription } from '../lib/switchyard-api.ts';
-import { launch, sleep, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
+import { launch, sleep, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 import { createLedger, describeVerdict, loadStored, verifyStorage } from './ledger.ts';
 import { runPublishers } from './publishers.ts';
 import { deliveryStates } from './deliveries.ts';
@@ -68,7 +68,7 @@ export async function postgresOutage(env: FaultEnv): Promise<ScenarioOutcome> {
   lines.push(`database: ${db.kind}`);
   const { runtime, api, logs } = await launch(env, { stateDir: join(env.work, 'state-outage'), databaseUrl: db.url });
   try {
-    const source = await createSource(api, 'faults outage');
+    const source = await createSource(api, 'faults outage', { shards: FAULT_SHARDS });
     await createWebhookSubscription(api, source.tenantId, `${env.receiver.url}/outage`);
     const ledger = createLedger();
     let stop = false;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startPrivateRedis } from '../lib/private-redis.ts';
 import { createSource, makeEvent, send, signedIngest, type Api, type Source } from '../lib/switchyard-api.ts';
 import { startUpstashRest } from '../lib/upstash-rest.ts';
-import { launch, sleep, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
+import { launch, sleep, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 import { createLedger, describeVerdict, loadStored, recordAnswer, verifyStorage, type Ledger } from './ledger.ts';
 
 const TOKEN = 'faults-upstash-token';
@@ -93,7 +93,7 @@ function acknowledged(ledger: Ledger): number {
 }
 
 async function limitedSource(api: Api, name: string, limits: Record<string, unknown>): Promise<Source> {
-  const source = await createSource(api, name);
+  const source = await createSource(api, name, { shards: FAULT_SHARDS });
   const patched = await api.call('PATCH', `/v1/tenants/${source.tenantId}`, { rate_limits: limits });
   if (patched.status !== 200) throw new Error(`could not set rate limits on ${source.tenantId}: ${patched.status} ${JSON.stringify(patched.json)}`);
   return source;

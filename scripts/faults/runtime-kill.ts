@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { restartRuntime, type Runtime } from '../lib/runtime.ts';
 import { createSource, createWebhookSubscription } from '../lib/switchyard-api.ts';
 import { deliveryStates, listDeliveries, orderViolations } from './deliveries.ts';
-import { launch, sleep, until, type FaultEnv, type ScenarioOutcome } from './harness.ts';
+import { launch, sleep, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 import { createLedger, describeVerdict, loadStored, verifyStorage } from './ledger.ts';
 import { runPublishers } from './publishers.ts';
 
@@ -31,7 +31,7 @@ export async function runtimeKill(env: FaultEnv): Promise<ScenarioOutcome> {
   const launched = await launch(env, { stateDir: join(env.work, 'state-kill') });
   let runtime: Runtime = launched.runtime;
   try {
-    const source = await createSource(launched.api, 'faults kill');
+    const source = await createSource(launched.api, 'faults kill', { shards: FAULT_SHARDS });
     await createWebhookSubscription(launched.api, source.tenantId, `${env.receiver.url}/kill`);
     const ordered = await createWebhookSubscription(launched.api, source.tenantId, `${env.receiver.url}/kill-ordered`, {
       types: ['kill.ordered'],

@@ -68,8 +68,9 @@ export async function connectApi(base: string, adminSecret: string): Promise<Api
   };
 }
 
-export async function createSource(api: Api, name: string): Promise<Source> {
-  const tenant = await api.must<{ id: string }>('POST', '/v1/tenants', { name });
+/** A tenant with one source; `shards` > 1 spreads the tenant's events over that many logs (README "Sharded tenants"). */
+export async function createSource(api: Api, name: string, options: { shards?: number } = {}): Promise<Source> {
+  const tenant = await api.must<{ id: string }>('POST', '/v1/tenants', { name, ...(options.shards && options.shards > 1 ? { shards: options.shards } : {}) });
   const source = await api.must<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant.id}/sources`, { name: `${name} source` });
   return { tenantId: tenant.id, sourceId: source.id, secret: source.secret };
 }
