@@ -3,17 +3,10 @@
  * pending ones. It spans tenants on purpose (the sweep is the platform's); each row names its tenant.
  */
 import type { Db } from './client';
-import type { Priority } from '../lib/priority';
+import type { StrandedRow } from './deliveries-redrive';
 
-/** A scheduled delivery just made pending; `partition_key` is '' for none. */
-export interface DueRow {
-  id: string;
-  tenant_id: string;
-  subscription_id: string;
-  partition_key: string;
-  /** Its event's sequence, which names the tenant's shard holding its ordered line (tenancy/shard-routing.ts). */
-  event_sequence: number;
-  priority: Priority;
+/** A scheduled delivery just made pending (the redrive's row shape); `partition_key` is '' for none. */
+export interface DueRow extends StrandedRow {
   /** Its subscription is paused or its breaker open: the delivery waits, pending, for the resume or the close. */
   held: boolean;
 }

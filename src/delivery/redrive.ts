@@ -11,13 +11,32 @@
 import { configOf, type ConfigVars } from '../config';
 import type { Db } from '../db/client';
 import { deliveryStatuses } from '../db/deliveries-consumer';
-import { strandedDeliveries, touchDeliveries } from '../db/deliveries-redrive';
+import { strandedDeliveries, touchDeliveries, type StrandedRow } from '../db/deliveries-redrive';
 import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
 
-/** Deliveries per page of a sweep, oldest first. */
-const SWEEP_PAGE = 1000;
+/** Deliveries per page of a sweep (this one and the schedule sweep's), oldest first. */
+export const SWEEP_PAGE = 1000;
 /** A sweep takes further pages while they come back full, for up to this long; the rest wait for the next run. */
-const SWEEP_BUDGET_MS = 20_000;
+export const SWEEP_BUDGET_MS = 20_000;
+
+/**
+ * Rows of a sweep by the log that sends them: their tenant's shard that holds their ordered line (the
+ * shard of their event), each row as that log's `redrive` takes it.
+ */
+export function byLog<R extends StrandedRow>(rows: readonly R[]) {
+  const groups = new Map<string, { tenantId: string; shard: number; rows: R[] }>();
+  for (const row of rows) {
+    const shard = shardOfSequence(row.event_sequence);
+    const key = `${row.tenant_id}\n${shard}`;
+    const group = groups.get(key) ?? { tenantId: row.tenant_id, shard, rows: [] };
+    group.rows.push(row);
+    groups.set(key, group);
+  }
+  return [...groups.values()].map((g) => ({
+    ...g,
+    deliveries: g.rows.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key, priority: r.priority })),
+  }));
+}
 
 export interface RedriveSummary {
   stranded: number;
@@ -47,15 +66,10 @@ async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: n
   const rows = await strandedDeliveries(db, afterSeconds, SWEEP_PAGE);
   summary.stranded += rows.length;
   let failed = false;
-  // by tenant and shard: each goes to the shard whose ordered line holds it (its event's shard)
-  const byTenant = Map.groupBy(rows, (r) => `${r.tenant_id} ${shardOfSequence(r.event_sequence)}`);
-  for (const [key, stranded] of byTenant) {
-    const [tenantId = '', shard = '0'] = key.split(' ');
-    const log = shardLog(env, tenantId, Number(shard));
+  for (const { tenantId, shard, rows: stranded, deliveries } of byLog(rows)) {
+    const log = shardLog(env, tenantId, shard);
     try {
-      const { resent, blockers } = await log.redrive(
-        stranded.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key, priority: r.priority })),
-      );
+      const { resent, blockers } = await log.redrive(deliveries);
       summary.resent += resent;
       // not stranded again until another full wait, even if the queue is slow to bring the message round
       await touchDeliveries(

@@ -7,11 +7,8 @@
  */
 import type { Db } from '../db/client';
 import { releaseDue } from '../db/deliveries-schedule';
-import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
-
-const SWEEP_PAGE = 1000;
-/** A sweep takes further pages while they come back full, for up to this long; the rest wait for the next run. */
-const SWEEP_BUDGET_MS = 20_000;
+import { shardLog } from '../tenancy/shard-routing';
+import { byLog, SWEEP_BUDGET_MS, SWEEP_PAGE } from './redrive';
 
 export interface ScheduleSummary {
   due: number;
@@ -28,21 +25,15 @@ export async function releaseScheduled(db: Db, env: Pick<Env, 'TENANT_LOG'>): Pr
     const rows = await releaseDue(db, SWEEP_PAGE);
     page = rows.length;
     summary.due += rows.length;
-    // by tenant and shard: each goes to the shard whose ordered line holds it (its event's shard)
-    const byTenant = Map.groupBy(
-      rows.filter((r) => !r.held),
-      (r) => `${r.tenant_id} ${shardOfSequence(r.event_sequence)}`,
-    );
     summary.held += rows.filter((r) => r.held).length;
-    for (const [key, due] of byTenant) {
-      const [tenantId = '', shard = '0'] = key.split(' ');
+    for (const { tenantId, shard, deliveries } of byLog(rows.filter((r) => !r.held))) {
       try {
-        const { resent } = await shardLog(env, tenantId, Number(shard)).redrive(
-          due.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key, priority: r.priority })),
-        );
+        const { resent } = await shardLog(env, tenantId, shard).redrive(deliveries);
         summary.sent += resent;
       } catch (error) {
-        console.error(JSON.stringify({ msg: 'releasing scheduled deliveries failed for a tenant', tenantId, deliveries: due.length, error: String(error) }));
+        console.error(
+          JSON.stringify({ msg: 'releasing scheduled deliveries failed for a tenant', tenantId, deliveries: deliveries.length, error: String(error) }),
+        );
       }
     }
   } while (page === SWEEP_PAGE && Date.now() < until);
