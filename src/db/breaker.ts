@@ -3,19 +3,10 @@
  * probe sweep is the platform's, run by the Cron Trigger); each row names its tenant.
  */
 import type { Db } from './client';
-import type { Priority } from '../lib/priority';
+import type { StrandedRow } from './deliveries-redrive';
 
-/** A pending delivery chosen to probe an open breaker; `partition_key` is '' for none. */
-export interface ProbeRow {
-  id: string;
-  tenant_id: string;
-  subscription_id: string;
-  partition_key: string;
-  /** Its event's sequence, which names the tenant's shard holding its ordered line (tenancy/shard-routing.ts). */
-  event_sequence: number;
-  /** Its lane (src/delivery/lanes.ts): the probe goes out on the same one. */
-  priority: Priority;
-}
+/** A pending delivery chosen to probe an open breaker (the redrive's row shape: it goes out on its lane, through its shard's log). */
+export type ProbeRow = StrandedRow;
 
 /**
  * For open breakers whose probe is due (at most `limit`), picks the newest pending delivery as the probe,
