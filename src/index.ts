@@ -6,6 +6,7 @@ import { probeOpenBreakers } from './delivery/breaker';
 import { redriveStranded } from './delivery/redrive';
 import { releaseScheduled } from './delivery/schedule-sweep';
 import { sealLegacySecrets } from './tenancy/seal-legacy-secrets';
+import { runArchivePurges } from './archive/purge';
 import { runRetention } from './archive/retention-job';
 import { consumeDeliveries } from './queues/delivery-consumer';
 
@@ -49,5 +50,11 @@ export default {
       (db) => runRetention(db, env),
       (p) => ctx.waitUntil(p),
     ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'retention job failed', error: String(error) })));
+    // and remove the R2 archives of deleted tenants (src/archive/purge.ts)
+    await withDb(
+      env,
+      (db) => runArchivePurges(db, env.ARCHIVE),
+      (p) => ctx.waitUntil(p),
+    ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'archive purge failed', error: String(error) })));
   },
 } satisfies ExportedHandler<Env>;

@@ -98,5 +98,7 @@ export async function deleteTenantData(db: Db, id: string): Promise<boolean> {
   await db.query('DELETE FROM subscriptions WHERE tenant_id = $1', [id]);
   await db.query('DELETE FROM sources WHERE tenant_id = $1', [id]);
   const result = await db.query('DELETE FROM tenants WHERE id = $1', [id]);
+  // its archive in R2 goes after the commit (src/archive/purge.ts); recorded here so it cannot be forgotten
+  await db.query('INSERT INTO archive_purges (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING', [id]);
   return (result.rowCount ?? 0) > 0;
 }

@@ -76,7 +76,7 @@ export function BulkRetry({
       <h2>Retry many deliveries</h2>
       <p className="muted small">
         Failed deliveries go back to pending with a fresh retry schedule; pending ones are attempted now. Deliveries of paused, disabled or deleted
-        subscriptions are skipped.
+        subscriptions are skipped, and so are deliveries whose event is past the tenant's retention (replay those from the archive).
       </p>
       <div className="row">
         <label>

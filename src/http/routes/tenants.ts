@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { deleteTenantData, insertTenant, listTenants, updateTenant, type Tenant as TenantRow } from '../../db/tenants';
-import { transaction } from '../../db/client';
+import { transaction, withDb } from '../../db/client';
+import { PURGE_LIMITS, runArchivePurges } from '../../archive/purge';
 import { isConcurrencyRollback } from '../database-refusal';
 import { recordAudit } from '../../db/audit';
 import { actorOf } from '../../tenancy/principal';
@@ -119,7 +120,7 @@ const deleteTenantRoute = createRoute({
   tags: ['tenants'],
   summary: 'Delete a tenant and all its data (admin)',
   description:
-    'Ingest to its sources answers 404 from the moment this returns. Its events, deliveries and their attempts, sources and secrets, plugins, event types, subscriptions, replays and audit log are removed; events acknowledged but not yet in Postgres are dropped with the tenant, and queued deliveries are discarded unsent. One `tenant.deleted` entry stays in the deployment audit log. Not reversible.',
+    'Ingest to its sources answers 404 from the moment this returns. Its events, deliveries and their attempts, sources and secrets, plugins, event types, subscriptions, replays and audit log are removed, and its event archive in R2 (`tenants/{t}/`) is deleted in the background (resumed by the minute Cron job until done); events acknowledged but not yet in Postgres are dropped with the tenant, and queued deliveries are discarded unsent. One `tenant.deleted` entry stays in the deployment audit log. Not reversible.',
   security: [{ bearer: [] }],
   request: { params: TenantParam },
   responses: { 204: { description: 'Deleted' }, ...problemResponses(401, 403, 404, 503) },
@@ -222,6 +223,12 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
         if (attempt >= 3 || !isConcurrencyRollback(error)) throw error;
       }
     }
+    // its archive objects: one try now, and the minute Cron job finishes or retries it
+    c.executionCtx.waitUntil(
+      withDb(c.env, (purgeDb) => runArchivePurges(purgeDb, c.env.ARCHIVE, PURGE_LIMITS, tenantId)).catch((error: unknown) =>
+        console.error(JSON.stringify({ msg: 'archive purge deferred to the Cron job', tenantId, error: String(error) })),
+      ),
+    );
     return c.body(null, 204);
   });
 
