@@ -6,7 +6,9 @@ import { api, createTenant, eventually, testEnv, withTestDb } from '../fixtures/
 
 const keysUnder = async (tenantId: string) => (await testEnv.ARCHIVE.list({ prefix: `tenants/${tenantId}/` })).objects.map((o) => o.key).sort();
 const purgeRow = (tenantId: string) =>
-  withTestDb(async (db) => (await db.query<{ objects_deleted: string }>('SELECT objects_deleted FROM archive_purges WHERE tenant_id = $1', [tenantId])).rows[0]);
+  withTestDb(
+    async (db) => (await db.query<{ objects_deleted: string }>('SELECT objects_deleted FROM archive_purges WHERE tenant_id = $1', [tenantId])).rows[0],
+  );
 
 describe('deleting a tenant deletes its archive in R2', () => {
   it('removes every object under tenants/{t}/ after the delete, and nothing of another tenant', async () => {
