@@ -19,11 +19,17 @@ const SHADOWING = ['sequence', 'sha256'] as const;
 export const partKey = (tenantId: string, day: string, part: number) => `tenants/${tenantId}/events/${day}/${String(part).padStart(4, '0')}.ndjson.gz`;
 export const manifestKey = (tenantId: string, day: string) => `tenants/${tenantId}/events/${day}/manifest.json`;
 
-/** One NDJSON line (no newline) for a stored event. */
+/**
+ * One NDJSON line (no newline) for a stored event. Besides the API's rendering it may carry
+ * `shadowed_attributes` and `schema_version` (the version of the type's schema the event was validated
+ * against, absent when none was): underscore names, which no CloudEvents attribute can have.
+ */
 export function archiveLine(stored: StoredEvent): string {
   const shadowed = Object.fromEntries(SHADOWING.filter((name) => Object.hasOwn(stored.event, name)).map((name) => [name, stored.event[name]]));
-  const line = presentEvent(stored);
-  return JSON.stringify(Object.keys(shadowed).length > 0 ? { ...line, shadowed_attributes: shadowed } : line);
+  const line: Record<string, unknown> = presentEvent(stored);
+  if (Object.keys(shadowed).length > 0) line.shadowed_attributes = shadowed;
+  if (stored.schema_version != null) line.schema_version = stored.schema_version;
+  return JSON.stringify(line);
 }
 
 export interface Manifest {

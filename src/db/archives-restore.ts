@@ -64,11 +64,13 @@ export async function keepRestored(db: Db, tenantId: string, replayId: string, p
 export async function restoreArchivedLines(db: Db, tenantId: string, lines: readonly string[]): Promise<number> {
   const result = await db.query(
     `INSERT INTO events (tenant_id, sequence, id, source_id, ce_id, ce_source, type, subject, time, partition_key,
-                         correlation_id, causation_id, event, sha256, received_at)
+                         correlation_id, causation_id, event, sha256, received_at, priority, schema_version)
      SELECT $1, (l->>'sequence')::int8, l->>'id', l->>'source_id', l->>'ce_id', e->>'source', e->>'type', e->>'subject',
-            (e->>'time')::timestamptz, e->>'partitionkey', e->>'correlationid', e->>'causationid', e, l->>'sha256', (l->>'received_at')::timestamptz
+            (e->>'time')::timestamptz, e->>'partitionkey', e->>'correlationid', e->>'causationid', e, l->>'sha256', (l->>'received_at')::timestamptz,
+            -- as insertEvents derives it
+            CASE WHEN e->>'priority' IN ('low', 'high', 'critical') THEN e->>'priority' ELSE 'normal' END, (l->>'schema_version')::int
        FROM jsonb_array_elements($2::jsonb) AS l,
-            LATERAL (SELECT (l - 'id' - 'ce_id' - 'sequence' - 'source_id' - 'received_at' - 'sha256' - 'shadowed_attributes')
+            LATERAL (SELECT (l - 'id' - 'ce_id' - 'sequence' - 'source_id' - 'received_at' - 'sha256' - 'shadowed_attributes' - 'schema_version')
                             || jsonb_build_object('id', l->'ce_id') || COALESCE(l->'shadowed_attributes', '{}') AS e) AS x
      ON CONFLICT DO NOTHING`,
     [tenantId, `[${lines.join(',')}]`],

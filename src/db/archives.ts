@@ -57,9 +57,9 @@ export async function eventsToArchive(
   byteBudget: number,
 ): Promise<StoredEvent[]> {
   const result = await db.query<StoredEvent & { sequence: string }>(
-    `SELECT id, sequence, source_id, received_at, event, sha256 FROM (
+    `SELECT id, sequence, source_id, received_at, event, sha256, schema_version FROM (
        SELECT *, sum(pg_column_size(event)) OVER (ORDER BY sequence) - pg_column_size(event) AS before_bytes FROM (
-         SELECT id, sequence::int8 AS sequence, source_id, ${iso('received_at')}, event, sha256 FROM events
+         SELECT id, sequence::int8 AS sequence, source_id, ${iso('received_at')}, event, sha256, schema_version FROM events
           WHERE tenant_id = $1 AND received_at >= to_timestamp($2 / 1000.0) AND received_at < to_timestamp($2 / 1000.0) + interval '1 day'
             AND sequence > $3
           ORDER BY sequence LIMIT $4) page) sized

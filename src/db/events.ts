@@ -84,6 +84,8 @@ export interface StoredEvent {
   sha256: string;
   /** `received_at` in Unix ms, read for the multi-shard cursor only (`position`). */
   received_ms?: number;
+  /** The version of the type's schema the event was validated against; read for the archive only. */
+  schema_version?: number | null;
 }
 
 export interface EventFilter {

@@ -137,9 +137,28 @@ describe('retention and archive', () => {
 
   it('replays archived events from R2 to the subscription when the range is older than Postgres still has', async () => {
     // a producer `sha256` extension, which the API's rendering covers, must come back from the archive intact
-    const t = await tenantWithEvents(4, { ordered: true, extra: (i) => (i === 1 ? { sha256: 'the-producers-own' } : {}) });
+    // and a priority and a schema version, which live in columns of their own, must come back too
+    const t = await tenantWithEvents(4, { ordered: true, extra: (i) => (i === 1 ? { sha256: 'the-producers-own' } : i === 2 ? { priority: 'high' } : {}) });
     const tenantId = t.source.tenantId;
     await backdate(tenantId, [1, 2, 3], 40);
+    // as if validated against version 2 of the type's schema (schema-evolution.test.ts covers how it is set)
+    await withTestDb((db) => db.query('UPDATE events SET schema_version = 2 WHERE tenant_id = $1 AND sequence = 2', [tenantId]));
+    const columns = () =>
+      withTestDb(
+        async (db) =>
+          (
+            await db.query<{ sequence: string; priority: string; schema_version: number | null }>(
+              'SELECT sequence, priority, schema_version FROM events WHERE tenant_id = $1 AND sequence <= 3 ORDER BY sequence',
+              [tenantId],
+            )
+          ).rows,
+      );
+    const before = await columns();
+    expect(before.map((r) => [r.priority, r.schema_version])).toEqual([
+      ['normal', null],
+      ['normal', 2],
+      ['high', null],
+    ]);
     const outcome = await retain(tenantId);
     expect(outcome).toMatchObject({ archived: { events: 3 }, deleted: { events: 3 } });
 
@@ -154,6 +173,7 @@ describe('retention and archive', () => {
       return r.body.status !== 'running' ? r.body : null;
     });
     expect(done).toMatchObject({ status: 'completed', restored_events: 3, events_matched: 3, deliveries: 3 });
+    expect(await columns()).toEqual(before);
     // delivered again through the ordered line, in sequence, with the bodies first sent
     const all = await waitForRequests(t.path, 7);
     const firstBodies = t.deliveries.slice(0, 3).map((r) => JSON.parse(r.body));
