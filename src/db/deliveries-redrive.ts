@@ -51,3 +51,23 @@ export async function strandedDeliveries(db: Db, afterSeconds: number, limit: nu
 export async function touchDeliveries(db: Db, ids: string[]): Promise<void> {
   if (ids.length > 0) await db.query(`UPDATE deliveries SET updated_at = now() WHERE id = ANY($1) AND status = 'pending'`, [ids]);
 }
+
+/**
+ * Of these stranded deliveries, finishes as `skipped` those whose event Postgres refused and holds in
+ * `quarantined_events` (src/durable/store-batch.ts): nothing can be delivered for them, and left
+ * pending they would be redriven every sweep. Only a sync attempt's claim (src/db/deliveries-sync.ts)
+ * writes a delivery before its event is stored, so only its rows can get here. Returns their ids.
+ */
+export async function skipQuarantined(db: Db, rows: readonly StrandedRow[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const result = await db.query<{ id: string }>(
+    `UPDATE deliveries d SET status = 'skipped', last_error = 'its event was quarantined: Postgres refused to store it (GET /v1/tenants/{t}/quarantine)',
+            finished_at = now(), leased_until = NULL, next_attempt_at = NULL, updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::int8[]) AS r(id, tenant_id, sequence)
+       JOIN quarantined_events q ON q.tenant_id = r.tenant_id AND q.sequence = r.sequence
+      WHERE d.id = r.id AND d.tenant_id = r.tenant_id AND q.id = d.event_id AND d.status IN ('pending', 'scheduled')
+      RETURNING d.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.tenant_id), rows.map((r) => r.event_sequence)],
+  );
+  return new Set(result.rows.map((r) => r.id));
+}

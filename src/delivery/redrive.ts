@@ -11,7 +11,7 @@
 import { configOf, type ConfigVars } from '../config';
 import type { Db } from '../db/client';
 import { deliveryStatuses } from '../db/deliveries-consumer';
-import { strandedDeliveries, touchDeliveries, type StrandedRow } from '../db/deliveries-redrive';
+import { skipQuarantined, strandedDeliveries, touchDeliveries, type StrandedRow } from '../db/deliveries-redrive';
 import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
 
 /** Deliveries per page of a sweep (this one and the schedule sweep's), oldest first. */
@@ -43,12 +43,14 @@ export interface RedriveSummary {
   resent: number;
   /** Ordered lines whose in-flight delivery had finished without releasing the next one. */
   released: number;
+  /** Deliveries whose event Postgres quarantined: finished as skipped instead of sent again. */
+  skipped: number;
 }
 
 /** `REDRIVE_AFTER_SECONDS` (config.ts): how long past its due time a pending, unleased delivery may go untouched before it counts as stranded. */
 export async function redriveStranded(db: Db, env: Pick<Env, 'TENANT_LOG'> & ConfigVars): Promise<RedriveSummary> {
   const afterSeconds = configOf(env).redriveAfterSeconds;
-  const summary: RedriveSummary = { stranded: 0, resent: 0, released: 0 };
+  const summary: RedriveSummary = { stranded: 0, resent: 0, released: 0, skipped: 0 };
   const until = Date.now() + SWEEP_BUDGET_MS;
   let page: number;
   do {
@@ -65,8 +67,10 @@ export async function redriveStranded(db: Db, env: Pick<Env, 'TENANT_LOG'> & Con
 async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: number, summary: RedriveSummary): Promise<number> {
   const rows = await strandedDeliveries(db, afterSeconds, SWEEP_PAGE);
   summary.stranded += rows.length;
+  const skipped = await skipQuarantined(db, rows);
+  summary.skipped += skipped.size;
   let failed = false;
-  for (const { tenantId, shard, rows: stranded, deliveries } of byLog(rows)) {
+  for (const { tenantId, shard, rows: stranded, deliveries } of byLog(rows.filter((r) => !skipped.has(r.id)))) {
     const log = shardLog(env, tenantId, shard);
     try {
       const { resent, blockers } = await log.redrive(deliveries);

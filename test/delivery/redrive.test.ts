@@ -129,4 +129,34 @@ describe('redrive sweep (Cron Trigger)', () => {
     await sweepPastControl(control, 1_000);
     expect(await received(path)).toHaveLength(1);
   });
+
+  it('finishes as skipped, instead of sending again every sweep, a delivery whose event Postgres quarantined', async () => {
+    const control = await strandedControl();
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { default: { status: 200 } });
+    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } });
+    await ingest(source, makeEvent());
+    const [delivery] = await eventually(async () => {
+      const list = await deliveriesOf(source);
+      return list.length === 1 && list[0]!.status === 'delivered' ? list : null;
+    });
+    await waitForRequests(path, 1);
+    // what a sync attempt's claim leaves when the flush then quarantines the event: the delivery row, and the event in quarantine only
+    await withTestDb(async (db) => {
+      await db.query(
+        `INSERT INTO quarantined_events (tenant_id, sequence, id, source_id, ce_id, type, event, error, sqlstate, received_at)
+         SELECT tenant_id, sequence, id, source_id, ce_id, type, event::text, 'refused', '22P05', received_at FROM events WHERE tenant_id = $1`,
+        [source.tenantId],
+      );
+      await db.query('DELETE FROM events WHERE tenant_id = $1', [source.tenantId]);
+    });
+    await strand(delivery!.id);
+    await sweepPastControl(control, 500);
+    expect(await received(path)).toHaveLength(1);
+    const row = await withTestDb(
+      async (db) => (await db.query<{ status: string; last_error: string }>('SELECT status, last_error FROM deliveries WHERE id = $1', [delivery!.id])).rows[0],
+    );
+    expect(row).toMatchObject({ status: 'skipped', last_error: expect.stringContaining('quarantined') });
+  });
 });
