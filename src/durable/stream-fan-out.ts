@@ -35,6 +35,8 @@ export interface Attachment {
 export interface Held {
   sequence: number;
   message: string;
+  /** Unix ms, for a stream mux listener's position. */
+  receivedAt: number;
 }
 
 export interface Listener extends Attachment {
@@ -47,6 +49,10 @@ export interface Listener extends Attachment {
   /** The last sequence offered to the listener while it was held (matching or not). */
   heldThrough: number;
   closed: boolean;
+  /** One shard's internal stream of a stream mux (SSE with positions and ticks, stream-tick.ts). */
+  mux: boolean;
+  /** When the listener was last sent anything (Unix ms): a mux listener quiet for a tick gets one. */
+  sentAt: number;
 }
 
 export const eventMessage = (sequence: number, eventJson: string) => `{"type":"event","sequence":${sequence},"event":${eventJson}}`;
@@ -55,7 +61,7 @@ export const eventMessage = (sequence: number, eventJson: string) => `{"type":"e
 export interface FanOutOps {
   close(listener: Listener, how: { code: number; reason: string }): void;
   /** False when the listener did not take the message (too slow, or gone); the hub has dealt with it. */
-  deliver(listener: Listener, kind: 'event', id: number, message: string): boolean;
+  deliver(listener: Listener, kind: 'event', id: number, message: string, receivedAt: number): boolean;
   saveCursor(listener: Listener): void;
 }
 
@@ -91,7 +97,7 @@ export function fanOut(listeners: Listener[], events: LiveEvent[], now: number, 
       for (const e of events) {
         if (e.sequence <= listener.cursor || !listener.filter.matches(e.type, () => eventOf(e))) continue;
         const message = messageOf(e);
-        listener.held.push({ sequence: e.sequence, message });
+        listener.held.push({ sequence: e.sequence, message, receivedAt: e.receivedAt });
         listener.heldBytes += message.length;
       }
       listener.heldThrough = Math.max(listener.heldThrough, last);
@@ -101,7 +107,7 @@ export function fanOut(listeners: Listener[], events: LiveEvent[], now: number, 
     if (last <= listener.cursor) continue;
     for (const e of events) {
       if (e.sequence <= listener.cursor || !listener.filter.matches(e.type, () => eventOf(e))) continue;
-      if (!ops.deliver(listener, 'event', e.sequence, messageOf(e))) break;
+      if (!ops.deliver(listener, 'event', e.sequence, messageOf(e), e.receivedAt)) break;
     }
     if (listener.closed) continue;
     listener.cursor = last;

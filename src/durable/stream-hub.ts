@@ -15,6 +15,8 @@
  * - A WebSocket keeps `{id, cursor, exp, live}` as its attachment (survives hibernation); its filter is
  *   in SQLite (stream-store.ts). A socket still reading its backlog when the object hibernated or was
  *   evicted has lost its held events, so it is closed with 1012 and resumes.
+ * - A request with STREAM_HEADERS.mux is one shard's stream of a stream mux (src/http/stream-mux.ts):
+ *   always SSE, each frame with its `received_at`, and a tick when quiet (stream-tick.ts).
  */
 import type { Db } from '../db/client';
 import { sharedConnection } from '../db/shared-connection';
@@ -23,8 +25,9 @@ import { readBacklogPage } from './stream-backlog';
 import { CLOSE } from './stream-close';
 import { eventMessage, fanOut, type Attachment, type Held, type Listener, type LiveEvent } from './stream-fan-out';
 import { compileStreamFilter, filterSpecOf } from './stream-filter';
-import { sseOutlet, webSocketOutlet, type Transport } from './stream-outlet';
+import { type FrameKind, sseOutlet, webSocketOutlet, type Transport } from './stream-outlet';
 import { presentEvent } from './stream-render';
+import { dueTicks, TICK_MS, tickMessage } from './stream-tick';
 import { dropFilter, dropFiltersExcept, loadFilter, saveFilter, STREAM_SCHEMA } from './stream-store';
 
 export { CLOSE, STREAM_SCHEMA };
@@ -37,7 +40,12 @@ export const KEEPALIVE_MS = 15_000;
 export const PACING_LIMIT_MS = 30_000;
 
 /** Internal request headers the route sets when it forwards a stream request to the TenantLog. */
-export const STREAM_HEADERS = { tenant: 'x-switchyard-tenant', since: 'x-switchyard-since', exp: 'x-switchyard-token-exp' } as const;
+export const STREAM_HEADERS = {
+  tenant: 'x-switchyard-tenant',
+  since: 'x-switchyard-since',
+  exp: 'x-switchyard-token-exp',
+  mux: 'x-switchyard-mux',
+} as const;
 
 export interface StreamHubHost {
   ctx: DurableObjectState;
@@ -45,6 +53,8 @@ export interface StreamHubHost {
   env: { DATABASE_URL: string; NEON_WS_PROXY?: string };
   /** The last sequence the log has committed. */
   head(): number;
+  /** `[received_at, sequence]` that every later append comes after (the clamp moved up to now, and the head). */
+  position(): [number, number];
 }
 
 export type StreamHub = ReturnType<typeof createStreamHub>;
@@ -59,6 +69,7 @@ export function createStreamHub(host: StreamHubHost) {
   let queue: LiveEvent[][] = [];
   let draining = false;
   let keepalives: ReturnType<typeof setInterval> | null = null;
+  let ticks: ReturnType<typeof setInterval> | null = null;
   const sseKeepalive = new Map<string, () => void>();
 
   /** After a wake from hibernation the sockets are there but the map is empty: rebuild it. */
@@ -75,7 +86,18 @@ export function createStreamHub(host: StreamHubHost) {
       }
       alive.push(meta.id);
       const outlet = webSocketOutlet(ws);
-      listeners.set(meta.id, { ...meta, filter: compileStreamFilter(spec), outlet, ws, held: null, heldBytes: 0, heldThrough: 0, closed: false });
+      listeners.set(meta.id, {
+        ...meta,
+        filter: compileStreamFilter(spec),
+        outlet,
+        ws,
+        held: null,
+        heldBytes: 0,
+        heldThrough: 0,
+        closed: false,
+        mux: false,
+        sentAt: 0,
+      });
     }
     dropFiltersExcept(sql, alive);
   }
@@ -89,6 +111,19 @@ export function createStreamHub(host: StreamHubHost) {
       clearInterval(keepalives);
       keepalives = null;
     }
+    if (ticks !== null && ![...listeners.values()].some((l) => l.mux)) {
+      clearInterval(ticks);
+      ticks = null;
+    }
+  }
+
+  function tick(): void {
+    // appended events not yet fanned out would be passed by the tick
+    if (draining || queue.length > 0) return;
+    const due = dueTicks(listeners.values(), Date.now());
+    if (due.length === 0) return;
+    const [receivedAt, sequence] = host.position();
+    for (const listener of due) deliver(listener, 'tick', sequence, tickMessage(receivedAt, sequence), receivedAt);
   }
 
   function close(listener: Listener, how: { code: number; reason: string }): void {
@@ -103,7 +138,7 @@ export function createStreamHub(host: StreamHubHost) {
   }
 
   /** Sends what a backlog page or the held events hold, pacing itself instead of overflowing the client. */
-  async function sendPaced(listener: Listener, sequence: number, message: string): Promise<boolean> {
+  async function sendPaced(listener: Listener, sequence: number, message: string, receivedAt: number): Promise<boolean> {
     for (let waited = 0; ; ) {
       if (listener.closed) return false;
       const wait = listener.outlet.waitMsFor(message.length);
@@ -115,13 +150,14 @@ export function createStreamHub(host: StreamHubHost) {
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
-    return deliver(listener, 'event', sequence, message);
+    return deliver(listener, 'event', sequence, message, receivedAt);
   }
 
   /** One send; a listener too slow for it is closed (4008), one already gone is forgotten. */
-  function deliver(listener: Listener, kind: 'event' | 'ready', id: number, message: string): boolean {
-    const sent = listener.outlet.send(kind, id, message);
-    if (sent === 'slow') close(listener, CLOSE.slowConsumer);
+  function deliver(listener: Listener, kind: FrameKind, id: number, message: string, receivedAt?: number): boolean {
+    const sent = listener.outlet.send(kind, id, message, receivedAt);
+    if (sent === 'sent') listener.sentAt = Date.now();
+    else if (sent === 'slow') close(listener, CLOSE.slowConsumer);
     else if (sent === 'gone') remove(listener);
     return sent === 'sent';
   }
@@ -134,7 +170,8 @@ export function createStreamHub(host: StreamHubHost) {
         for (const e of page.events) {
           if (listener.closed) return;
           if (e.sequence <= listener.cursor || !listener.filter.matches(e.type, () => e.stored.event)) continue;
-          if (!(await sendPaced(listener, e.sequence, eventMessage(e.sequence, JSON.stringify(presentEvent(e.stored)))))) return;
+          const message = eventMessage(e.sequence, JSON.stringify(presentEvent(e.stored)));
+          if (!(await sendPaced(listener, e.sequence, message, Date.parse(e.stored.received_at)))) return;
         }
         listener.cursor = Math.max(listener.cursor, page.through);
       }
@@ -143,7 +180,7 @@ export function createStreamHub(host: StreamHubHost) {
         const next = listener.held.shift()!;
         listener.heldBytes -= next.message.length;
         if (next.sequence <= listener.cursor) continue;
-        if (!(await sendPaced(listener, next.sequence, next.message))) return;
+        if (!(await sendPaced(listener, next.sequence, next.message, next.receivedAt))) return;
         listener.cursor = next.sequence;
       }
       if (listener.closed) return;
@@ -199,6 +236,8 @@ export function createStreamHub(host: StreamHubHost) {
       const sinceHeader = request.headers.get(STREAM_HEADERS.since);
       const since = sinceHeader === null ? null : Number(sinceHeader);
       const head = host.head();
+      // a mux reads one shard's stream over SSE, whatever its client speaks
+      const mux = transport === 'sse' && request.headers.get(STREAM_HEADERS.mux) === '1';
       const base = {
         id: crypto.randomUUID(),
         // a cursor past the head names events that do not exist yet: live from the head, like no cursor
@@ -210,6 +249,8 @@ export function createStreamHub(host: StreamHubHost) {
         heldBytes: 0,
         heldThrough: 0,
         closed: false,
+        mux,
+        sentAt: 0,
       };
       let listener: Listener;
       let response: Response;
@@ -221,7 +262,7 @@ export function createStreamHub(host: StreamHubHost) {
         saveCursor(listener);
         response = new Response(null, { status: 101, webSocket: client });
       } else {
-        const sse = sseOutlet();
+        const sse = sseOutlet({ positions: mux });
         listener = { ...base, outlet: sse.outlet, ws: null };
         sse.closed.then(
           () => remove(listener),
@@ -237,6 +278,7 @@ export function createStreamHub(host: StreamHubHost) {
         });
       }
       listeners.set(listener.id, listener);
+      if (mux) ticks ??= setInterval(tick, TICK_MS);
       if (since === null || since >= head) {
         listener.cursor = Math.max(listener.cursor, head);
         goLive(listener);

@@ -9,6 +9,8 @@
  *   that (a burst past the budget, or a sustained rate above the drain) is treated as too slow.
  * - Server-Sent Events: a TransformStream the object holds in memory (SSE cannot hibernate). Its queue
  *   is measured in bytes; once more than {@link SSE_QUEUE_BYTES} wait for the client, it is too slow.
+ *   The stream mux's internal streams (`positions`) also carry each event's `received_at` as an `at:`
+ *   line, which it merges by (src/http/stream-mux.ts).
  */
 
 export const WS_BUDGET_BYTES = 4 * 1024 * 1024;
@@ -17,15 +19,18 @@ export const SSE_QUEUE_BYTES = 4 * 1024 * 1024;
 
 export type Transport = 'ws' | 'sse';
 export type Sent = 'sent' | 'slow' | 'gone';
+/** `tick`: the stream mux's position frames (stream-tick.ts), sent only on its internal streams. */
+export type FrameKind = 'event' | 'ready' | 'tick';
 
 export interface Outlet {
   transport: Transport;
   /**
    * Hands one message (its JSON text) to the client: `slow` when the client is too slow for it, `gone`
    * when the connection already ended (its close event may still be on its way). `id` is
-   * the event's sequence, or the head for `ready` (SSE sends it as the `id:` line, Last-Event-ID).
+   * the event's sequence, or the head for `ready` (SSE sends it as the `id:` line, Last-Event-ID; the
+   * stream mux's is a list of sequences). `at` is the event's `received_at` (Unix ms).
    */
-  send(kind: 'event' | 'ready', id: number, message: string): Sent;
+  send(kind: FrameKind, id: number | string, message: string, at?: number): Sent;
   /** How long to wait before `bytes` more fit (backlog pages pace themselves instead of overflowing). */
   waitMsFor(bytes: number): number;
   /** Ends the connection with a close code and reason (for SSE, a last `close` event, when it can be delivered). */
@@ -71,8 +76,16 @@ export function webSocketOutlet(ws: WebSocket): Outlet {
 
 const encoder = new TextEncoder();
 
-/** An SSE stream and its outlet; `closed` settles when the client goes away or the stream ends. */
-export function sseOutlet(): { outlet: Outlet; readable: ReadableStream<Uint8Array>; closed: Promise<unknown>; keepalive(): void } {
+/**
+ * An SSE stream and its outlet; `closed` settles when the client goes away or the stream ends. With
+ * `positions` (the stream mux's internal streams) a frame given an `at` gets an `at:` line.
+ */
+export function sseOutlet(options: { positions?: boolean } = {}): {
+  outlet: Outlet;
+  readable: ReadableStream<Uint8Array>;
+  closed: Promise<unknown>;
+  keepalive(): void;
+} {
   const stream = new TransformStream<Uint8Array, Uint8Array>(undefined, { highWaterMark: SSE_QUEUE_BYTES, size: (chunk) => chunk.byteLength });
   const writer = stream.writable.getWriter();
   let ended = false;
@@ -83,10 +96,11 @@ export function sseOutlet(): { outlet: Outlet; readable: ReadableStream<Uint8Arr
   const queued = () => SSE_QUEUE_BYTES - (writer.desiredSize ?? 0);
   const outlet: Outlet = {
     transport: 'sse',
-    send(kind, id, message) {
+    send(kind, id, message, at) {
       if (ended) return 'gone';
       if ((writer.desiredSize ?? 0) < 0) return 'slow';
-      write(`id: ${id}\nevent: ${kind}\ndata: ${message}\n\n`);
+      const position = options.positions && at !== undefined ? `at: ${at}\n` : '';
+      write(`id: ${id}\nevent: ${kind}\n${position}data: ${message}\n\n`);
       return 'sent';
     },
     waitMsFor(bytes) {

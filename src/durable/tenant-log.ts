@@ -136,7 +136,7 @@ export class TenantLog extends DurableObject<Env> {
       shards: this.expectShards,
       lastReceivedAt: this.lastReceivedAt,
     } = readMeta(this.sql));
-    this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence });
+    this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence, position: () => [this.advanceClock(), this.lastSequence] });
     this.appends = groupCommit({
       write: (group) => this.writeAppends(group),
       afterWrite: async () => {
@@ -247,13 +247,21 @@ export class TenantLog extends DurableObject<Env> {
     // stamps rise with sequences (the clamp), so the oldest row is the first by sequence
     const oldest = this.sql.exec<{ received_at: number }>('SELECT received_at FROM outbox ORDER BY sequence LIMIT 1').toArray()[0]?.received_at;
     if (oldest !== undefined) return oldest - 1;
-    // nothing waits: later appends are stamped from now on, even after a restart on a clock that is behind
+    return this.advanceClock() - 1;
+  }
+
+  /**
+   * Moves the `received_at` clamp up to now and returns it: later appends are stamped from it on, even
+   * after a restart on a clock that is behind (persisted; the output gate holds any answer built on
+   * it until it is durable). The events API's horizon and the stream mux's ticks (stream-tick.ts).
+   */
+  private advanceClock(): number {
     const now = Date.now();
     if (now > this.lastReceivedAt) {
       this.lastReceivedAt = now;
       writeMeta(this.sql, 'last_received_at', now);
     }
-    return this.lastReceivedAt - 1;
+    return this.lastReceivedAt;
   }
 
   /** Events Switchyard itself emits (`switchyard.delivery.exhausted`, …): no config check. */

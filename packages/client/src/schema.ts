@@ -283,7 +283,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a tenant and all its data (admin)
-         * @description Ingest to its sources answers 404 from the moment this returns. Its events, deliveries and their attempts, sources and secrets, plugins, event types, subscriptions, replays and audit log are removed; events acknowledged but not yet in Postgres are dropped with the tenant, and queued deliveries are discarded unsent. One `tenant.deleted` entry stays in the deployment audit log. Not reversible.
+         * @description Ingest to its sources answers 404 from the moment this returns. Its events, deliveries and their attempts, sources and secrets, plugins, event types, subscriptions, replays and audit log are removed, and its event archive in R2 (`tenants/{t}/`) is deleted in the background (resumed by the minute Cron job until done); events acknowledged but not yet in Postgres are dropped with the tenant, and queued deliveries are discarded unsent. One `tenant.deleted` entry stays in the deployment audit log. Not reversible.
          *
          *     Admin tokens only.
          */
@@ -648,7 +648,7 @@ export interface paths {
         };
         /**
          * Live events over a WebSocket or Server-Sent Events, resumable from a sequence
-         * @description With `Upgrade: websocket`: text frames, each one JSON object: `{"type":"event","sequence":n,"event":{…}}` (the event exactly as `GET /v1/tenants/{tenantId}/events/{eventId}` returns it), then once, after the backlog, `{"type":"ready","head":n}`. The client may send `ping`; the server answers `pong`. Close codes: 4008 `slow_consumer`, 4401 `token_expired`, 4410 `tenant_deleted`, 1012 `restarting`; after any close the client reconnects with `since_sequence` = the last sequence it processed. With `Accept: text/event-stream` (no Upgrade): `id: <sequence>`, `event: event`, `data: <the same JSON>` per event; `event: ready` (its `id` is the head); a `: keepalive` comment every 15 s; `Last-Event-ID` counts as `since_sequence` when the query has none.
+         * @description With `Upgrade: websocket`: text frames, each one JSON object: `{"type":"event","sequence":n,"event":{…}}` (the event exactly as `GET /v1/tenants/{tenantId}/events/{eventId}` returns it), then once, after the backlog, `{"type":"ready","head":n}`. The client may send `ping`; the server answers `pong`. Close codes: 4008 `slow_consumer`, 4401 `token_expired`, 4410 `tenant_deleted`, 1012 `restarting`; after any close the client reconnects with `since_sequence` = the last sequence it processed. With `Accept: text/event-stream` (no Upgrade): `id: <sequence>`, `event: event`, `data: <the same JSON>` per event; `event: ready` (its `id` is the head); a `: keepalive` comment every 15 s; `Last-Event-ID` counts as `since_sequence` when the query has none. A tenant with more than one shard: the shards' streams merged in the events API's `(received_at, sequence)` order (up to ~200 ms more latency while other shards are idle; not hibernatable); `since_sequence` and Last-Event-ID take a comma list of per-shard last sequences (each names its shard, `floor(sequence / 10^13)`; a shard left out starts at its beginning; a single number still works); each event's SSE `id` is that list (shards at their beginning left out), and `ready` is `{"type":"ready","head":n,"cursor":"<list>"}`.
          *
          *     Tenant tokens need the `events:read` scope (or its resource's `write`, or `*`).
          */
@@ -659,7 +659,7 @@ export interface paths {
                     types?: string;
                     /** @description JSON: a subscription `where` filter over the CloudEvent */
                     where?: string;
-                    /** @description first send every stored event after this sequence, then live events (no gap, no duplicate) */
+                    /** @description first send every stored event after this sequence, then live events (no gap, no duplicate); for a tenant with more than one shard, a comma list of at most 64 per-shard last sequences (the SSE `id` / `ready.cursor`) */
                     since_sequence?: string;
                 };
                 header?: {
@@ -667,7 +667,7 @@ export interface paths {
                     upgrade?: string;
                     /** @description `text/event-stream` for Server-Sent Events */
                     accept?: string;
-                    /** @description SSE resume point, used as `since_sequence` when the query has none */
+                    /** @description SSE resume point (a sequence or a per-shard list), used as `since_sequence` when the query has none */
                     "last-event-id"?: string;
                 };
                 path: {

@@ -4,14 +4,17 @@
  * contract is the README's "Live event stream" section. Authentication and scopes are those of the
  * events API (`events:read`, checked by the tenant-scope middleware); this route validates the query
  * with the subscription validators and error codes, then hands the request to the tenant's TenantLog,
- * which owns the connections (durable/stream-hub.ts). Registered before the events routes, whose
- * `/events/{eventId}` would otherwise take `stream` for an event id.
+ * which owns the connections (durable/stream-hub.ts). A tenant with more than one shard is served by
+ * the stream mux (../stream-mux.ts), which merges its shards' streams. Registered before the events
+ * routes, whose `/events/{eventId}` would otherwise take `stream` for an event id.
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { decodeJwt } from 'jose';
 import { compileFilter } from '../../delivery/filter';
 import { STREAM_HEADERS } from '../../durable/stream-hub';
 import { shardLog } from '../../tenancy/shard-routing';
+import { parseStreamCursor, type StreamCursor } from '../stream-cursor';
+import { openStreamMux, streamShardCount } from '../stream-mux';
 import { issuesToErrors, problem, ProblemError, type Problem } from '../../lib/problem';
 import { TypePatternSchema } from '../../lib/type-pattern';
 import type { AppEnv } from '../context';
@@ -22,7 +25,7 @@ import { assertFilterSize } from '../tenant-limits';
 
 /** As many patterns as a subscription may list. */
 const MAX_TYPES = 50;
-const SEQUENCE = /^\d{1,15}$/;
+const CURSOR = /^\d{1,15}(,\d{1,15})*$/;
 
 const invalid = (code: string, detail: string, pointer: string) =>
   new ProblemError(problem(422, code, `the query is invalid at ${pointer}: ${detail}`, { errors: [{ pointer, detail }] }));
@@ -39,6 +42,10 @@ const route = createRoute({
     '1012 `restarting`; after any close the client reconnects with `since_sequence` = the last sequence it processed.',
     'With `Accept: text/event-stream` (no Upgrade): `id: <sequence>`, `event: event`, `data: <the same JSON>` per event; `event: ready`',
     '(its `id` is the head); a `: keepalive` comment every 15 s; `Last-Event-ID` counts as `since_sequence` when the query has none.',
+    "A tenant with more than one shard: the shards' streams merged in the events API's `(received_at, sequence)` order (up to ~200 ms",
+    'more latency while other shards are idle; not hibernatable); `since_sequence` and Last-Event-ID take a comma list of per-shard last',
+    'sequences (each names its shard, `floor(sequence / 10^13)`; a shard left out starts at its beginning; a single number still works);',
+    'each event\'s SSE `id` is that list (shards at their beginning left out), and `ready` is `{"type":"ready","head":n,"cursor":"<list>"}`.',
   ].join(' '),
   security: [{ bearer: [] }],
   request: {
@@ -49,16 +56,19 @@ const route = createRoute({
         example: 'orders.*,payment.failed',
       }),
       where: z.string().optional().openapi({ description: 'JSON: a subscription `where` filter over the CloudEvent', example: '{"data.amount":{"$gt":100}}' }),
-      since_sequence: z
-        .string()
-        .regex(SEQUENCE, 'a sequence: an integer from 0')
-        .optional()
-        .openapi({ description: 'first send every stored event after this sequence, then live events (no gap, no duplicate)', example: '0' }),
+      since_sequence: z.string().regex(CURSOR, 'a sequence (an integer from 0), or a comma-separated list of one per shard').optional().openapi({
+        description:
+          'first send every stored event after this sequence, then live events (no gap, no duplicate); for a tenant with more than one shard, a comma list of at most 64 per-shard last sequences (the SSE `id` / `ready.cursor`)',
+        example: '0',
+      }),
     }),
     headers: z.object({
       upgrade: z.string().optional().openapi({ description: '`websocket` for a WebSocket', example: 'websocket' }),
       accept: z.string().optional().openapi({ description: '`text/event-stream` for Server-Sent Events', example: 'text/event-stream' }),
-      'last-event-id': z.string().optional().openapi({ description: 'SSE resume point, used as `since_sequence` when the query has none' }),
+      'last-event-id': z
+        .string()
+        .optional()
+        .openapi({ description: 'SSE resume point (a sequence or a per-shard list), used as `since_sequence` when the query has none' }),
     }),
   },
   responses: {
@@ -76,11 +86,12 @@ const route = createRoute({
 interface StreamQuery {
   types: string[] | null;
   where: unknown;
-  since: number | null;
+  /** Per shard; for a 1-shard tenant shard 0's is its `since_sequence` as ever. */
+  since: StreamCursor | null;
 }
 
-/** The query checked the way a subscription's `types` and `where` are, with the same codes. */
-function validateQuery(query: { types?: string; where?: string; since_sequence?: string }, lastEventId: string | undefined): StreamQuery {
+/** The query checked the way a subscription's `types` and `where` are, with the same codes; the resume point against the shard count. */
+function validateQuery(query: { types?: string; where?: string; since_sequence?: string }, lastEventId: string | undefined, shards: number): StreamQuery {
   let types: string[] | null = null;
   if (query.types !== undefined) {
     types = query.types.split(',');
@@ -111,24 +122,18 @@ function validateQuery(query: { types?: string; where?: string; since_sequence?:
     }
   }
   const [since, pointer] = query.since_sequence !== undefined ? [query.since_sequence, '/since_sequence'] : [lastEventId, '/last-event-id'];
-  if (since !== undefined && !SEQUENCE.test(since)) throw invalid('validation_failed', 'a sequence: an integer from 0', pointer);
-  return { types, where, since: since === undefined ? null : Number(since) };
+  if (since === undefined) return { types, where, since: null };
+  const parsed = parseStreamCursor(since, shards);
+  if (!parsed.ok) throw invalid('validation_failed', parsed.detail, pointer);
+  return { types, where, since: parsed.cursor };
 }
 
 export function registerEventsStream(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { tenantId } = c.req.valid('param');
-    const { shards } = await loadTenant(c, tenantId);
-    if (shards > 1)
-      throw new ProblemError(
-        problem(
-          409,
-          'stream_unsupported',
-          "the live stream of a tenant with more than one shard is not built yet (it needs a merge of the shards' streams); page GET /v1/tenants/{tenantId}/events instead",
-        ),
-      );
+    const shards = streamShardCount(await loadTenant(c, tenantId));
     const headers = c.req.valid('header');
-    const query = validateQuery(c.req.valid('query'), headers['last-event-id']);
+    const query = validateQuery(c.req.valid('query'), headers['last-event-id'], shards);
     const websocket = headers.upgrade?.toLowerCase() === 'websocket';
     if (!websocket && !headers.accept?.includes('text/event-stream')) {
       throw new ProblemError(
@@ -143,13 +148,20 @@ export function registerEventsStream(app: OpenAPIHono<AppEnv>): void {
     const search = new URLSearchParams();
     if (query.types) search.set('types', query.types.join(','));
     if (query.where !== null) search.set('where', JSON.stringify(query.where));
+    if (shards > 1) {
+      const transport = websocket ? 'ws' : 'sse';
+      const opened = await openStreamMux(c.env, { tenantId, shards, search, exp, cursor: query.since, transport });
+      if (!(opened instanceof Response)) throw new ProblemError(opened);
+      return opened;
+    }
     const forward = new Headers(c.req.raw.headers);
     forward.delete('authorization');
     // only this route speaks for the caller: whatever a client sent under these names is dropped
     for (const name of Object.values(STREAM_HEADERS)) forward.delete(name);
     forward.set(STREAM_HEADERS.tenant, tenantId);
     forward.set(STREAM_HEADERS.exp, String(exp));
-    if (query.since !== null) forward.set(STREAM_HEADERS.since, String(query.since));
+    const since = query.since?.get(0);
+    if (since !== undefined) forward.set(STREAM_HEADERS.since, String(since));
     const response = await shardLog(c.env, tenantId, 0).fetch(new Request(`https://tenant-log.internal/stream?${search}`, { headers: forward }));
     if (response.status >= 400) throw new ProblemError(await response.json<Problem>());
     return response;
