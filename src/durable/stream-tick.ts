@@ -11,8 +11,9 @@
  *   held list, and sends leave in order. (Not "its cursor is at the head": a log that learns its shard
  *   from an id claim moves its head to shard·10^13 without an event.)
  * - its position is the log's append position: the head, and the monotonic `received_at` clamp, which
- *   the log first moves up to now and persists (TenantLog `streamPosition`). A later append is stamped
- *   at or after the clamp with a higher sequence, so it comes after the tick.
+ *   the log first moves up to now (TenantLog `advanceClock`, in memory: the promise only has to hold
+ *   while the object lives, as a restart ends the mux's upstream). A later append is stamped at or
+ *   after the clamp with a higher sequence, so it comes after the tick.
  * Both are read in one synchronous step, so no append can fall between them.
  */
 import type { Listener } from './stream-fan-out';

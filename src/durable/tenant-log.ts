@@ -136,7 +136,7 @@ export class TenantLog extends DurableObject<Env> {
       shards: this.expectShards,
       lastReceivedAt: this.lastReceivedAt,
     } = readMeta(this.sql));
-    this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence, position: () => [this.advanceClock(), this.lastSequence] });
+    this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence, position: () => [this.advanceClock(false), this.lastSequence] });
     this.appends = groupCommit({
       write: (group) => this.writeAppends(group),
       afterWrite: async () => {
@@ -251,15 +251,18 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   /**
-   * Moves the `received_at` clamp up to now and returns it: later appends are stamped from it on, even
-   * after a restart on a clock that is behind (persisted; the output gate holds any answer built on
-   * it until it is durable). The events API's horizon and the stream mux's ticks (stream-tick.ts).
+   * Moves the `received_at` clamp up to now and returns it: later appends are stamped from it on.
+   * `persist` keeps that true after a restart on a clock that is behind (the output gate holds any
+   * answer built on it until it is durable): the events API's horizon needs it, as a page once served
+   * must never gain a row. The stream mux's ticks (stream-tick.ts) do not: a restart ends every mux
+   * upstream of this log (1012), and the client resumes from its per-shard cursor, so a tick's promise
+   * only has to hold while this object lives; persisting it would write a row every tick per idle stream.
    */
-  private advanceClock(): number {
+  private advanceClock(persist = true): number {
     const now = Date.now();
     if (now > this.lastReceivedAt) {
       this.lastReceivedAt = now;
-      writeMeta(this.sql, 'last_received_at', now);
+      if (persist) writeMeta(this.sql, 'last_received_at', now);
     }
     return this.lastReceivedAt;
   }
