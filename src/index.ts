@@ -7,6 +7,7 @@ import { redriveStranded } from './delivery/redrive';
 import { releaseScheduled } from './delivery/schedule-sweep';
 import { sealLegacySecrets } from './tenancy/seal-legacy-secrets';
 import { runArchivePurges } from './archive/purge';
+import { resumeShardMoves } from './tenancy/shard-change';
 import { runRetention } from './archive/retention-job';
 import { consumeDeliveries } from './queues/delivery-consumer';
 
@@ -32,6 +33,12 @@ export default {
       (db) => releaseScheduled(db, env),
       (p) => ctx.waitUntil(p),
     ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'schedule sweep failed', error: String(error) })));
+    // changes of a shard count still moving after a minute get their plans sent again (src/tenancy/shard-change.ts)
+    await withDb(
+      env,
+      (db) => resumeShardMoves(db, env),
+      (p) => ctx.waitUntil(p),
+    ).catch((error: unknown) => console.error(JSON.stringify({ msg: 'resuming shard moves failed', error: String(error) })));
     // probe the endpoints whose circuit breaker is open (src/delivery/breaker.ts)
     await withDb(
       env,

@@ -34,7 +34,7 @@ export type MetricTotals = z.infer<typeof scrapeRow>;
 export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<MetricTotals> {
   const result = await db.query(
     `WITH active AS (
-       SELECT t.id AS tenant_id, t.shards, newest.received_at FROM tenants t
+       SELECT t.id AS tenant_id, t.shard_span AS shards, newest.received_at FROM tenants t
         CROSS JOIN LATERAL (SELECT received_at FROM events e WHERE e.tenant_id = t.id ORDER BY received_at DESC LIMIT 1) newest
         WHERE newest.received_at >= now() - interval '1 hour'
         ORDER BY newest.received_at DESC LIMIT $1

@@ -33,6 +33,9 @@ export interface SourceForIngest extends Omit<Source, 'rate_limit' | 'allow_crit
   allow_critical?: boolean;
   /** The tenant's shard count; absent on copies cached before it existed: 1. */
   shards?: number;
+  /** The epoch of the tenant's newest shard-count change (absent: 0), and the count it moves from while it is moving (else null). */
+  shard_epoch?: number;
+  moving_from?: number | null;
 }
 
 const COLUMNS = `s.id, s.tenant_id, s.name, s.verifier_type, s.verifier_config, s.verifier_plugin_id, s.rate_limit, s.allow_critical,
@@ -78,6 +81,7 @@ export async function findSourceForIngest(db: Db, sourceId: string): Promise<Sou
     `SELECT s.id, s.tenant_id, s.name, COALESCE(p.type, s.verifier_type) AS verifier_type,
             COALESCE(p.config, s.verifier_config) AS verifier_config, s.verifier_plugin_id, s.created_at::text,
             t.dedup_window_seconds, t.config_version, t.rate_limits, s.rate_limit AS source_rate_limit, s.allow_critical, t.shards,
+            t.shard_epoch, (SELECT c.from_shards FROM shard_changes c WHERE c.tenant_id = t.id AND c.state = 'moving') AS moving_from,
             COALESCE(array_agg(k.ciphertext ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '{}') AS sealed_secrets,
             COALESCE(json_agg(floor(extract(epoch FROM k.expires_at) * 1000) ORDER BY k.created_at DESC) FILTER (WHERE k.id IS NOT NULL), '[]') AS secret_expires_at
        FROM sources s

@@ -8,17 +8,37 @@ export interface Tenant {
   rate_limits: Record<string, unknown>;
   /** How many TenantLogs its events are spread over (tenancy/shard-routing.ts), 1–64. */
   shards: number;
+  /** The highest shard count the tenant ever had: calls that go to every shard go to 0..shard_span-1. */
+  shard_span: number;
+  /** The newest change of the shard count (tenancy/shard-change.ts), or null when there was none. */
+  shard_change: ShardChange | null;
   created_at: string;
 }
 
-const COLUMNS = `id, name, dedup_window_seconds, rate_limits, shards, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+export interface ShardChange {
+  epoch: number;
+  from: number;
+  to: number;
+  state: 'moving' | 'done';
+  started_at: string;
+  finished_at: string | null;
+  released_slots: number;
+  moving_slots: number;
+}
+
+const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const SHARD_CHANGE = `(SELECT json_build_object('epoch', c.epoch, 'from', c.from_shards, 'to', c.to_shards, 'state', c.state,
+    'started_at', ${ISO('c.started_at')}, 'finished_at', ${ISO('c.finished_at')}, 'released_slots', c.released_slots, 'moving_slots', c.moving_slots)
+  FROM shard_changes c WHERE c.tenant_id = tenants.id ORDER BY c.epoch DESC LIMIT 1) AS shard_change`;
+const COLUMNS = `id, name, dedup_window_seconds, rate_limits, shards, shard_span, ${SHARD_CHANGE}, ${ISO('created_at')} AS created_at`;
 
 export async function insertTenant(
   db: Db,
   tenant: { id: string; name: string; dedupWindowSeconds?: number; rateLimits?: unknown; shards?: number },
 ): Promise<Tenant> {
   const result = await db.query<Tenant>(
-    `INSERT INTO tenants (id, name, dedup_window_seconds, rate_limits, shards) VALUES ($1, $2, COALESCE($3, 86400), COALESCE($4::jsonb, '{}'), COALESCE($5, 1)) RETURNING ${COLUMNS}`,
+    `INSERT INTO tenants (id, name, dedup_window_seconds, rate_limits, shards, shard_span)
+     VALUES ($1, $2, COALESCE($3, 86400), COALESCE($4::jsonb, '{}'), COALESCE($5, 1), COALESCE($5, 1)) RETURNING ${COLUMNS}`,
     [
       tenant.id,
       tenant.name,
@@ -63,7 +83,8 @@ export async function lockTenantRow(db: Db, tenantId: string): Promise<number> {
 /** Marks a change that ingest must see on the next event; returns the new version (and the tenant's shard count, to announce it to every log). */
 export async function bumpConfigVersion(db: Db, tenantId: string): Promise<BumpedVersion> {
   const result = await db.query<{ config_version: string; shards: number }>(
-    'UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version, shards',
+    // every shard ever used learns the version: a retired shard must refuse what stale isolates still send it
+    'UPDATE tenants SET config_version = config_version + 1 WHERE id = $1 RETURNING config_version, shard_span AS shards',
     [tenantId],
   );
   const row = result.rows[0];

@@ -14,7 +14,8 @@ import type { SubscriptionHealth } from '../db/deliveries-consumer';
 import { pickProbes, setProbe } from '../db/breaker';
 import { releaseHeld } from './pause';
 import type { SystemEventSpec } from './settle';
-import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
+import { shardOfSequence } from '../tenancy/shard-routing';
+import { redriveOnShard } from '../tenancy/line-follow';
 
 /** Open breakers probed per sweep. */
 const PROBES_PER_SWEEP = 100;
@@ -56,13 +57,16 @@ export async function releaseRecovered(env: Pick<Env, 'DELIVERY_QUEUE'>, db: Db,
 export async function probeOpenBreakers(db: Db, env: Pick<Env, 'TENANT_LOG'>): Promise<number> {
   const probes = await pickProbes(db, PROBES_PER_SWEEP);
   for (const p of probes) {
-    const log = shardLog(env, p.tenant_id, shardOfSequence(p.event_sequence));
+    // the shard that held the line when the event was stored; a line moved since is followed (tenancy/line-follow.ts)
+    const shard = shardOfSequence(p.event_sequence);
     try {
-      const { resent, blockers } = await log.redrive([{ id: p.id, subscriptionId: p.subscription_id, partitionKey: p.partition_key, priority: p.priority }]);
+      const { resent, blockers } = await redriveOnShard(env, p.tenant_id, shard, [
+        { id: p.id, subscriptionId: p.subscription_id, partitionKey: p.partition_key, priority: p.priority },
+      ]);
       const head = blockers[0];
       if (resent === 0 && head) {
         await setProbe(db, p.subscription_id, head.id);
-        await log.redrive([head]);
+        await redriveOnShard(env, p.tenant_id, shard, [head]);
       }
     } catch (error) {
       // the next probe is scheduled already

@@ -12,7 +12,8 @@ import { configOf, type ConfigVars } from '../config';
 import type { Db } from '../db/client';
 import { deliveryStatuses } from '../db/deliveries-consumer';
 import { skipQuarantined, strandedDeliveries, touchDeliveries, type StrandedRow } from '../db/deliveries-redrive';
-import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
+import { shardOfSequence } from '../tenancy/shard-routing';
+import { finishOrderedLine, redriveOnShard } from '../tenancy/line-follow';
 
 /** Deliveries per page of a sweep (this one and the schedule sweep's), oldest first. */
 export const SWEEP_PAGE = 1000;
@@ -71,9 +72,9 @@ async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: n
   summary.skipped += skipped.size;
   let failed = false;
   for (const { tenantId, shard, rows: stranded, deliveries } of byLog(rows.filter((r) => !skipped.has(r.id)))) {
-    const log = shardLog(env, tenantId, shard);
     try {
-      const { resent, blockers } = await log.redrive(deliveries);
+      // lines moved by a shard-count change since are followed (tenancy/line-follow.ts)
+      const { resent, blockers } = await redriveOnShard(env, tenantId, shard, deliveries);
       summary.resent += resent;
       // not stranded again until another full wait, even if the queue is slow to bring the message round
       await touchDeliveries(
@@ -93,7 +94,10 @@ async function redrivePage(db: Db, env: Pick<Env, 'TENANT_LOG'>, afterSeconds: n
         // a scheduled head is waiting for its time (src/delivery/schedule.ts), not finished
         const status = statuses.get(blocker.id);
         if (status === 'pending' || status === 'scheduled') continue;
-        if (await log.finishOrdered(blocker.subscriptionId, blocker.partitionKey, blocker.id)) summary.released++;
+        if (
+          await finishOrderedLine(env, { tenantId, shard, subscriptionId: blocker.subscriptionId, partitionKey: blocker.partitionKey, deliveryId: blocker.id })
+        )
+          summary.released++;
       }
     } catch (error) {
       failed = true;

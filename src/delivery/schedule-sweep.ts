@@ -7,7 +7,7 @@
  */
 import type { Db } from '../db/client';
 import { releaseDue } from '../db/deliveries-schedule';
-import { shardLog } from '../tenancy/shard-routing';
+import { redriveOnShard } from '../tenancy/line-follow';
 import { byLog, SWEEP_BUDGET_MS, SWEEP_PAGE } from './redrive';
 
 export interface ScheduleSummary {
@@ -28,7 +28,7 @@ export async function releaseScheduled(db: Db, env: Pick<Env, 'TENANT_LOG'>): Pr
     summary.held += rows.filter((r) => r.held).length;
     for (const { tenantId, shard, deliveries } of byLog(rows.filter((r) => !r.held))) {
       try {
-        const { resent } = await shardLog(env, tenantId, shard).redrive(deliveries);
+        const { resent } = await redriveOnShard(env, tenantId, shard, deliveries);
         summary.sent += resent;
       } catch (error) {
         console.error(

@@ -38,6 +38,8 @@ export function upgradeDispatchSchema(sql: SqlStorage): void {
     sql.exec<{ n: number }>(`SELECT count(*) AS n FROM pragma_table_info('${table}') WHERE name = ?`, column).one().n > 0;
   if (!has('dispatch', 'lane')) sql.exec(`ALTER TABLE dispatch ADD COLUMN lane INTEGER NOT NULL DEFAULT ${NORMAL_RANK}`);
   if (!has('ordered_line', 'priority')) sql.exec('ALTER TABLE ordered_line ADD COLUMN priority TEXT');
+  // lines moved in from another shard (slot-move-store.ts) rank below 0: they release first
+  if (!has('ordered_line', 'rank')) sql.exec('ALTER TABLE ordered_line ADD COLUMN rank INTEGER NOT NULL DEFAULT 0');
   sql.exec('CREATE INDEX IF NOT EXISTS dispatch_by_lane ON dispatch (lane, id)');
 }
 
@@ -107,11 +109,12 @@ function inflightOf(sql: SqlStorage, subscriptionId: string, partitionKey: strin
     .toArray()[0]?.delivery_id;
 }
 
-function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string): void {
+/** Puts the line's next delivery in flight, unless one is. */
+export function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string): void {
   if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
     .exec<{ delivery_id: string; priority: string | null; sequence: number }>(
-      'SELECT delivery_id, priority, sequence FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY sequence LIMIT 1',
+      'SELECT delivery_id, priority, sequence FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence LIMIT 1',
       subscriptionId,
       partitionKey,
     )

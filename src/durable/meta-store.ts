@@ -10,16 +10,18 @@ export interface LogMeta {
   deleted: boolean;
   /** Which shard of its tenant this log is (sharding.md §1); 0 until an append says otherwise. */
   shard: number;
-  /** The tenant's shard count, once a change of it was made (TenantLog.reshard); null: never. */
+  /** The shard count a log was told before live changes existed (slice 1); no longer read. */
   shards: number | null;
   /** The newest `received_at` (Unix ms) the log stamped or promised (`horizon`): later appends are stamped after it. */
   lastReceivedAt: number;
+  /** The newest epoch of a shard-count change this log has heard of (sharding.md §4): appends routed under an older one are stale. */
+  epoch: number;
 }
 
-type MetaKey = 'tenant_id' | 'last_sequence' | 'config_version' | 'deleted' | 'shard' | 'shards' | 'last_received_at';
+type MetaKey = 'tenant_id' | 'last_sequence' | 'config_version' | 'deleted' | 'shard' | 'shards' | 'last_received_at' | 'epoch';
 
 export function readMeta(sql: SqlStorage): LogMeta {
-  const meta: LogMeta = { tenantId: null, lastSequence: 0, configVersion: 0, deleted: false, shard: 0, shards: null, lastReceivedAt: 0 };
+  const meta: LogMeta = { tenantId: null, lastSequence: 0, configVersion: 0, deleted: false, shard: 0, shards: null, lastReceivedAt: 0, epoch: 0 };
   for (const row of sql.exec<{ key: string; value: string }>('SELECT key, value FROM meta')) {
     if (row.key === 'last_sequence') meta.lastSequence = Number(row.value);
     if (row.key === 'tenant_id') meta.tenantId = row.value;
@@ -28,6 +30,7 @@ export function readMeta(sql: SqlStorage): LogMeta {
     if (row.key === 'shard') meta.shard = Number(row.value);
     if (row.key === 'shards') meta.shards = Number(row.value);
     if (row.key === 'last_received_at') meta.lastReceivedAt = Number(row.value);
+    if (row.key === 'epoch') meta.epoch = Number(row.value);
   }
   return meta;
 }

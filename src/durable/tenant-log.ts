@@ -32,13 +32,30 @@ import {
   orderedDepth,
   pendingDispatch,
   redriveDeliveries,
+  releaseHead,
   stageDeliveries,
   type StrandedDelivery,
   upgradeDispatchSchema,
 } from './dispatch-store';
 import { laneQueue, rankPriority } from '../delivery/lanes';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, ClaimRequest, ClaimResult, LogStatus } from '../ingest/log-types';
-import { SEQUENCE_STRIDE } from '../tenancy/shard-routing';
+import { ownerOf, SEQUENCE_STRIDE, slotOf } from '../tenancy/shard-routing';
+import {
+  adoptHandoff,
+  type Handoff,
+  insertPlanSlots,
+  loadSlotMoves,
+  markAdopted,
+  type MovePlan,
+  SLOT_MOVE_SCHEMA,
+  slotHere,
+  type SlotMoves,
+  stampSlots,
+  upgradeSlotColumns,
+  writePlan,
+} from './slot-move-store';
+import { driveMove, FENCE_MS, learnEpoch, unfence } from './slot-move';
+import type { LineAnswer, LineAway, MovedItems } from '../tenancy/line-follow';
 import { CLAIM_SCHEMA, claimIds, claimLocally, dropClaim, forgetExpiredClaims } from './claim-store';
 import { CLAIM_TTL_MS } from '../ingest/shard-append';
 import {
@@ -76,7 +93,11 @@ ${DISPATCH_SCHEMA}
 ${QUARANTINE_SCHEMA}
 ${STREAM_SCHEMA}
 ${SUBJECT_HEAD_SCHEMA}
-${CLAIM_SCHEMA}`;
+${CLAIM_SCHEMA}
+${SLOT_MOVE_SCHEMA}`;
+
+/** The shard-count change a request was routed under (sharding.md §4). */
+type Routing = { epoch?: number; movingFrom?: number | null; shards?: number };
 
 /** One append waiting for its group commit. */
 interface PendingAppend {
@@ -89,6 +110,9 @@ interface PendingAppend {
   claims?: boolean;
   /** The shard count the append was routed under (absent for system events). */
   shards?: number;
+  /** The shard-count change it was routed under, and the count that change moves from while it moves keys (sharding.md §4). */
+  epoch?: number;
+  movingFrom?: number | null;
 }
 
 export class TenantLog extends DurableObject<Env> {
@@ -98,8 +122,10 @@ export class TenantLog extends DurableObject<Env> {
   private shard = 0;
   /** The newest `received_at` this log stamped: appends never stamp an earlier one (a clock that stepped back is clamped). */
   private lastReceivedAt = 0;
-  /** The tenant's shard count as last set by `reshard` (null: never set, any append goes). */
-  private expectShards: number | null = null;
+  /** The newest shard-count change this log has heard of: appends routed under an older one are stale. */
+  private epoch = 0;
+  /** Slots this log hands over or took over in shard-count changes (slot-move-store.ts). */
+  private moves: SlotMoves;
   private tenantId: string | null = null;
   private configVersion = 0;
   private routes: { version: number; routes: Route[] } | null = null;
@@ -126,6 +152,8 @@ export class TenantLog extends DurableObject<Env> {
     upgradeOutbox(this.sql);
     upgradeDispatchSchema(this.sql);
     upgradeSubjectHeads(this.sql);
+    upgradeSlotColumns(this.sql);
+    this.moves = loadSlotMoves(this.sql);
     this.prunedHeads = hasPruned(this.sql);
     ({
       lastSequence: this.lastSequence,
@@ -133,8 +161,8 @@ export class TenantLog extends DurableObject<Env> {
       configVersion: this.configVersion,
       deleted: this.deleted,
       shard: this.shard,
-      shards: this.expectShards,
       lastReceivedAt: this.lastReceivedAt,
+      epoch: this.epoch,
     } = readMeta(this.sql));
     this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence, position: () => [this.advanceClock(false), this.lastSequence] });
     this.appends = groupCommit({
@@ -169,6 +197,12 @@ export class TenantLog extends DurableObject<Env> {
     if (request.configVersion < this.configVersion) return { kind: 'stale', configVersion: this.configVersion };
     if (request.configVersion > this.configVersion) this.setConfigVersion(request.configVersion);
     if (request.shard) this.learnShard(request.shard);
+    const epoch = request.epoch ?? 0;
+    if (epoch < this.epoch) return { kind: 'stale', configVersion: this.configVersion };
+    // the first append of a new change also plans it here, in case `planMove` was lost
+    if (epoch > this.epoch && request.movingFrom != null && this.shard < request.movingFrom)
+      await this.planMove({ tenantId: request.tenantId, shard: this.shard, epoch, from: request.movingFrom, to: request.shards ?? 1 });
+    else if (epoch > this.epoch) this.setEpoch(epoch);
     const fallbackHeads = await this.prunedSubjectHeads(request.tenantId, request.items);
     const results = await this.appends.submit({
       tenantId: request.tenantId,
@@ -177,6 +211,8 @@ export class TenantLog extends DurableObject<Env> {
       fallbackHeads,
       claims: (request.shards ?? 1) > 1,
       shards: request.shards ?? 1,
+      epoch,
+      movingFrom: request.movingFrom ?? null,
     });
     if (results === 'stale') return { kind: 'stale', configVersion: this.configVersion };
     return results ? { kind: 'appended', results } : { kind: 'gone' };
@@ -200,11 +236,20 @@ export class TenantLog extends DurableObject<Env> {
    * Id claims for events stored on other shards of a multi-shard tenant (claim-store.ts), written
    * through the group commit's durability: answered once durable.
    */
-  async claim(request: { shard: number; dedupWindowSeconds: number; claims: ClaimRequest[] }): Promise<ClaimResult[] | null> {
+  async claim(
+    request: { shard: number; dedupWindowSeconds: number; claims: ClaimRequest[] } & Routing,
+  ): Promise<ClaimResult[] | null | { kind: 'stale'; configVersion: number }> {
     if (this.deleted) return null;
     this.learnShard(request.shard);
+    const epoch = request.epoch ?? 0;
+    if (epoch < this.epoch) return { kind: 'stale', configVersion: this.configVersion };
+    if (epoch > this.epoch) this.setEpoch(epoch);
     const now = Date.now();
-    const results = this.ctx.storage.transactionSync(() => claimIds(this.sql, request.claims, now, now + request.dedupWindowSeconds * 1000));
+    const expiresAt = now + request.dedupWindowSeconds * 1000;
+    // a claim for an id slot that is moving here or away waits for the move (sharding.md §4)
+    const results = this.ctx.storage.transactionSync(() =>
+      request.claims.map((c): ClaimResult => (this.slotBusy(c.idSlot, request) ? { kind: 'moving' } : claimIds(this.sql, [c], now, expiresAt)[0]!)),
+    );
     await this.ctx.storage.sync();
     return results;
   }
@@ -226,16 +271,145 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   /**
-   * For a change of the tenant's shard count (routes/tenants.ts): when this log (shard `shard`) has
-   * never numbered an event, it expects `shards` from now on (an append routed under another count is
-   * refused as stale, checked inside the write transaction) and answers true; otherwise false and
-   * nothing changes. A live change of a tenant with events is a later slice (sharding.md §4).
+   * A change of the tenant's shard count (tenancy/shard-change.ts): this log (an old shard) records
+   * which of its slots go to which new owner and arms its alarm, which drives the move (slot-move.ts).
+   * Idempotent; a plan of an older epoch than one this log has seen is ignored.
    */
-  reshard(shard: number, shards: number): boolean {
-    if (this.lastSequence > shard * SEQUENCE_STRIDE) return false;
-    this.expectShards = shards;
-    writeMeta(this.sql, 'shards', shards);
-    return true;
+  async planMove(p: { tenantId: string; shard: number; epoch: number; from: number; to: number }): Promise<void> {
+    if (this.deleted || p.epoch < this.epoch) return;
+    this.learnShard(p.shard);
+    const known = this.sql.exec('SELECT 1 FROM move_plan WHERE epoch = ?', p.epoch).toArray().length > 0;
+    if (!known) {
+      const slots = new Map<number, number>();
+      for (let slot = 0; slot < 1024; slot++) {
+        const to = ownerOf(slot, p.to);
+        if (ownerOf(slot, p.from) === this.shard && to !== this.shard) slots.set(slot, to);
+      }
+      // a shard with nothing to hand over only reports that it is done
+      const plan: MovePlan = {
+        epoch: p.epoch,
+        from: p.from,
+        to: p.to,
+        state: slots.size > 0 ? 'planned' : 'adopted',
+        fencedAt: null,
+        fenceSequence: null,
+        slots,
+      };
+      this.ctx.storage.transactionSync(() => {
+        if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', p.tenantId);
+        writePlan(this.sql, plan);
+        insertPlanSlots(this.sql, plan);
+        this.setEpoch(p.epoch);
+      });
+      this.tenantId ??= p.tenantId;
+      this.moves.plan = plan;
+      // live streams read a fixed set of shards (one log, or the mux over the old span): they end, and
+      // their clients resume from their cursors on the new set (1012, as a restart)
+      this.stream.closeAll(CLOSE.restarting);
+    }
+    if (!this.flushScheduled || (this.nextFlushAt ?? 0) > Date.now()) await this.scheduleFlush(Date.now());
+  }
+
+  /**
+   * Takes over slots an old shard released (slot-move-store.ts `adoptHandoff`): idempotent. Its next
+   * event is stamped after the old owner's last (`floor`), so per-key order holds for readers.
+   */
+  async adopt(r: { tenantId: string; shard: number; epoch: number; from: number; handoff: Handoff }): Promise<void> {
+    if (this.deleted) return;
+    this.learnShard(r.shard);
+    const floor = r.handoff.floor + 1;
+    const lines = this.ctx.storage.transactionSync(() => {
+      if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', r.tenantId);
+      const adopted = adoptHandoff(this.sql, this.moves, r.epoch, r.from, r.handoff);
+      if (!adopted) return [];
+      if (floor > this.lastReceivedAt) writeMeta(this.sql, 'last_received_at', floor);
+      for (const line of adopted) releaseHead(this.sql, r.tenantId, line.subscription_id, line.partition_key);
+      return adopted;
+    });
+    this.tenantId ??= r.tenantId;
+    markAdopted(this.moves, r.epoch, r.handoff.slots);
+    if (r.handoff.pruned) this.prunedHeads = true;
+    this.lastReceivedAt = Math.max(this.lastReceivedAt, floor);
+    if (r.epoch > this.epoch) this.setEpoch(r.epoch);
+    await this.ctx.storage.sync();
+    // the released heads go out with the next alarm
+    if (lines.length > 0 && (!this.flushScheduled || (this.nextFlushAt ?? 0) > Date.now())) await this.scheduleFlush(Date.now());
+  }
+
+  private setEpoch(epoch: number): void {
+    if (epoch <= this.epoch) return;
+    this.epoch = epoch;
+    learnEpoch(this.sql, epoch);
+  }
+
+  /**
+   * A slot this log may not write for now: it is fenced or released here, or it moves here and is
+   * not adopted yet (judged against the change the caller routed under).
+   */
+  private slotBusy(slot: number, route: Routing): boolean {
+    return slotHere(this.moves, slot) !== null || this.incoming(slot, route);
+  }
+
+  private incoming(slot: number, route: Routing): boolean {
+    if (route.movingFrom == null) return false;
+    return (
+      ownerOf(slot, route.movingFrom) !== this.shard &&
+      ownerOf(slot, route.shards ?? 1) === this.shard &&
+      (this.moves.adopted.get(slot) ?? -1) < (route.epoch ?? 0)
+    );
+  }
+
+  /** The move judgement of one appended item, inside the write transaction (null: it may be written). */
+  private judge(a: PendingAppend, item: AppendItem): AppendResult | null {
+    if (item.slot === undefined) return null;
+    const here = slotHere(this.moves, item.slot);
+    if (here) return here.kind === 'moved' ? { kind: 'moved', to: here.to } : { kind: 'moving' };
+    if (this.incoming(item.slot, a)) return { kind: 'moving' };
+    // a claim the append writes itself waits for its id slot the same way
+    if (a.claims && item.claimedAt === undefined && item.idSlot !== undefined && this.slotBusy(item.idSlot, a)) return { kind: 'moving' };
+    return null;
+  }
+
+  /** Where a line's slot went, for the line calls (`expectEpoch`: the caller followed a release of that epoch here). */
+  private lineAway(partitionKey: string, expectEpoch?: number): LineAway | null {
+    if (partitionKey === '') return null;
+    const slot = slotOf(partitionKey);
+    if (expectEpoch !== undefined && (this.moves.adopted.get(slot) ?? -1) < expectEpoch) return { moving: true };
+    const here = slotHere(this.moves, slot);
+    return here?.kind === 'moved' ? { moved: here.to, epoch: here.epoch } : null;
+  }
+
+  private hasLine(subscriptionId: string, partitionKey: string): boolean {
+    return (
+      this.sql
+        .exec(
+          'SELECT 1 FROM ordered_line WHERE subscription_id = ? AND partition_key = ? UNION ALL SELECT 1 FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ? LIMIT 1',
+          subscriptionId,
+          partitionKey,
+          subscriptionId,
+          partitionKey,
+        )
+        .toArray().length > 0
+    );
+  }
+
+  /** Splits line items into those this log holds and those whose line moved away (grouped by new owner); null: wait. */
+  private splitMoved<T>(items: readonly T[], lineOf: (item: T) => { subscriptionId: string; partitionKey: string }, expectEpoch?: number) {
+    const local: T[] = [];
+    const moved = new Map<number, MovedItems<T>>();
+    for (const item of items) {
+      const { subscriptionId, partitionKey } = lineOf(item);
+      const away = this.lineAway(partitionKey, expectEpoch);
+      if (away && 'moving' in away) return null;
+      if (!away || this.hasLine(subscriptionId, partitionKey)) {
+        local.push(item);
+        continue;
+      }
+      const group = moved.get(away.moved) ?? { to: away.moved, epoch: away.epoch, items: [] };
+      group.items.push(item);
+      moved.set(away.moved, group);
+    }
+    return { local, moved: [...moved.values()] };
   }
 
   /**
@@ -325,23 +499,42 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   /** The consumer reports that an ordered delivery ended; the next one of its line is released. */
-  async finishOrdered(subscriptionId: string, partitionKey: string, deliveryId: string): Promise<boolean> {
+  async finishOrdered(subscriptionId: string, partitionKey: string, deliveryId: string, expectEpoch?: number): Promise<LineAnswer<boolean>> {
+    // a line whose slot moved away answers where it went (tenancy/line-follow.ts), unless a leftover of it is still here
+    const away = this.lineAway(partitionKey, expectEpoch);
+    if (away && ('moving' in away || !this.hasLine(subscriptionId, partitionKey))) return away;
     const released = this.ctx.storage.transactionSync(() => finishOrdered(this.sql, this.requireTenant(), subscriptionId, partitionKey, deliveryId));
     if (released) await this.drainDispatch();
     return released;
   }
 
   /** Sends stranded deliveries again (see `redriveDeliveries`); returns in-flight deliveries that block them. */
-  async redrive(stranded: StrandedDelivery[]): Promise<{ resent: number; blockers: StrandedDelivery[] }> {
-    const outcome = this.ctx.storage.transactionSync(() => redriveDeliveries(this.sql, this.requireTenant(), stranded));
+  async redrive(
+    stranded: StrandedDelivery[],
+    expectEpoch?: number,
+  ): Promise<{ resent: number; blockers: StrandedDelivery[]; moved: MovedItems<StrandedDelivery>[] } | { moving: true }> {
+    const split = this.splitMoved(stranded, (d) => d, expectEpoch);
+    if (!split) return { moving: true };
+    const outcome =
+      split.local.length > 0
+        ? this.ctx.storage.transactionSync(() => redriveDeliveries(this.sql, this.requireTenant(), split.local))
+        : { resent: 0, blockers: [] };
     if (outcome.resent > 0) await this.drainDispatch();
-    return outcome;
+    return { ...outcome, moved: split.moved };
   }
 
   /** Replays into ordered subscriptions go through the lines like fresh deliveries. */
-  async stageOrdered(planned: Parameters<typeof stageDeliveries>[2]): Promise<void> {
-    this.ctx.storage.transactionSync(() => stageDeliveries(this.sql, this.requireTenant(), planned));
-    await this.drainDispatch();
+  async stageOrdered(
+    planned: Parameters<typeof stageDeliveries>[2],
+    expectEpoch?: number,
+  ): Promise<{ moved: MovedItems<Parameters<typeof stageDeliveries>[2][number]>[] } | { moving: true }> {
+    const split = this.splitMoved(planned, (d) => d, expectEpoch);
+    if (!split) return { moving: true };
+    if (split.local.length > 0) {
+      this.ctx.storage.transactionSync(() => stageDeliveries(this.sql, this.requireTenant(), split.local));
+      await this.drainDispatch();
+    }
+    return { moved: split.moved };
   }
 
   status(): LogStatus {
@@ -375,10 +568,15 @@ export class TenantLog extends DurableObject<Env> {
         await this.drainDispatch();
         spans?.fannedOut();
       } while (backlog && Date.now() < until);
+      // a change of the shard count this log hands slots over in (slot-move.ts)
+      if (this.moves.plan && this.tenantId) await driveMove(this.moveHost(this.tenantId));
       this.flushFailures = 0;
     } catch (error) {
       spans?.failed(error);
       this.flushFailures++;
+      const plan = this.moves.plan;
+      if (plan?.state === 'fenced' && Date.now() - plan.fencedAt! > FENCE_MS)
+        this.ctx.storage.transactionSync(() => unfence(this.moveHost(this.tenantId ?? ''), plan));
       const delay = flushBackoffMs(this.flushFailures);
       console.warn(
         JSON.stringify({ msg: 'outbox flush failed', tenantId: this.tenantId, failures: this.flushFailures, retryInMs: delay, error: String(error) }),
@@ -395,6 +593,24 @@ export class TenantLog extends DurableObject<Env> {
     // what arrived during the flush waits a moment for company, unless a backlog is being worked off
     if (!this.flushScheduled && this.hasWork()) await this.scheduleFlush(Date.now() + (backlog ? 0 : FLUSH_COALESCE_MS));
     await this.armExpiry();
+  }
+
+  private moveHost(tenantId: string) {
+    return {
+      env: this.env,
+      ctx: this.ctx,
+      sql: this.sql,
+      postgres: this.postgres,
+      moves: this.moves,
+      tenantId,
+      shard: this.shard,
+      lastSequence: () => this.lastSequence,
+      lastReceivedAt: () => this.lastReceivedAt,
+      flush: async () => {
+        await this.flushOutbox();
+        await this.drainDispatch();
+      },
+    };
   }
 
   /** A listener's token expiry shares the flush alarm: the alarm is moved earlier when a token expires first. */
@@ -442,8 +658,8 @@ export class TenantLog extends DurableObject<Env> {
 
   private writeAppends(all: readonly PendingAppend[]): (AppendResult[] | null | 'stale')[] {
     if (this.deleted) return all.map(() => null);
-    // routed under another shard count than `reshard` set: refused whole, as stale (judged at write time)
-    const routedHere = (a: PendingAppend) => a.shards === undefined || this.expectShards === null || a.shards === this.expectShards;
+    // routed under an older shard-count change than this log has seen: refused whole, as stale (judged at write time)
+    const routedHere = (a: PendingAppend) => a.epoch === undefined || a.epoch >= this.epoch;
     if (!all.every(routedHere)) {
       const kept = all.filter(routedHere);
       const written = kept.length > 0 ? this.writeAppends(kept) : [];
@@ -457,8 +673,12 @@ export class TenantLog extends DurableObject<Env> {
     const before = this.lastSequence;
     const { results, last } = this.ctx.storage.transactionSync(() => {
       if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', group[0]!.tenantId);
-      // multi-shard tenants: items refused by their id claim are answered here and not appended
-      const checked = group.map((a) => (a.claims ? checkClaims(this.sql, a, now) : null));
+      // multi-shard tenants: items refused by a slot move or their id claim are answered here and not appended
+      const moving = this.moves.plan !== null || this.moves.released.size > 0;
+      const checked = group.map((a) => {
+        const judge = a.epoch !== undefined && (moving || a.movingFrom != null) ? (item: AppendItem) => this.judge(a, item) : undefined;
+        return a.claims || judge ? checkItems(this.sql, a, now, judge) : null;
+      });
       const kept = group.map((a, i) => (checked[i] ? a.items.filter((_, j) => checked[i]!.refused[j] === null) : a.items));
       const out: AppendResult[][] = [];
       let last = before;
@@ -482,6 +702,12 @@ export class TenantLog extends DurableObject<Env> {
       if (last !== before) {
         writeMeta(this.sql, 'last_sequence', last);
         writeMeta(this.sql, 'last_received_at', now);
+        // multi-shard appends carry slots: the rows that cannot tell theirs are stamped (slot-move-store.ts)
+        if (group.some((a) => a.items[0]?.slot !== undefined))
+          stampSlots(
+            this.sql,
+            kept.flatMap((items, i) => items.filter((_, j) => out[i]![j]!.kind === 'accepted' && !(out[i]![j] as { duplicate: boolean }).duplicate)),
+          );
       }
       return { results: out.map((r, i) => (checked[i] ? settleClaims(this.sql, group[i]!.items, checked[i]!, r) : r)), last };
     });
@@ -574,7 +800,13 @@ export class TenantLog extends DurableObject<Env> {
 
   /** Existence, not a count: this runs after every alarm, and a count would scan the whole backlog. */
   private hasWork(): boolean {
-    return this.sql.exec<{ busy: number }>('SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM dispatch) AS busy').one().busy === 1;
+    return (
+      this.sql
+        .exec<{ busy: number }>(
+          "SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM dispatch) OR EXISTS (SELECT 1 FROM move_plan WHERE state != 'finished') AS busy",
+        )
+        .one().busy === 1
+    );
   }
 
   private async scheduleFlush(at: number): Promise<void> {
@@ -591,10 +823,13 @@ interface CheckedClaims {
   fresh: Set<number>;
 }
 
-/** The id-claim check of a multi-shard append (sharding.md §2), inside the write transaction. */
-function checkClaims(sql: SqlStorage, a: PendingAppend, now: number): CheckedClaims {
+/** The slot-move judgement and the id-claim check of a multi-shard append (sharding.md §2, §4), inside the write transaction. */
+function checkItems(sql: SqlStorage, a: PendingAppend, now: number, judge?: (item: AppendItem) => AppendResult | null): CheckedClaims {
   const fresh = new Set<number>();
   const refused = a.items.map((item, j): AppendResult | null => {
+    const refusal = judge?.(item);
+    if (refusal) return refusal;
+    if (!a.claims) return null;
     if (item.claimedAt !== undefined) return now - item.claimedAt > CLAIM_TTL_MS ? { kind: 'claim_expired' } : null;
     const claim = { sourceId: item.sourceId, ceId: item.ceId, slot: item.slot ?? 0, idSlot: item.idSlot ?? 0 };
     const local = claimLocally(sql, claim, now, now + a.dedupWindowSeconds * 1000);

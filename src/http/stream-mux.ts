@@ -30,8 +30,8 @@ import { frameReader, type FrameReader } from './stream-frames';
  * How many shards a tenant's stream reads: the one place that decides it (a live change of the count,
  * sharding.md §4, makes it the highest count ever used, `max(shards, shard_span)`).
  */
-export function streamShardCount(tenant: { shards: number }): number {
-  return tenant.shards;
+export function streamShardCount(tenant: { shards: number; shard_span: number }): number {
+  return Math.max(tenant.shards, tenant.shard_span);
 }
 
 export interface MuxRequest {

@@ -34,6 +34,13 @@ export interface AppendRequest {
   /** The shard this log is (0 when absent) and the tenant's shard count (1 when absent). */
   shard?: number;
   shards?: number;
+  /**
+   * The epoch of the tenant's newest shard-count change the items were routed under (absent: 0; an
+   * older one than the log has seen is refused as `stale`), and while that change moves keys, the
+   * count it moves from (sharding.md §4).
+   */
+  epoch?: number;
+  movingFrom?: number | null;
 }
 
 /**
@@ -58,7 +65,15 @@ export type AppendResult =
   | { kind: 'claim_contended'; id?: undefined; sequence?: undefined }
   | { kind: 'claim_expired'; id?: undefined; sequence?: undefined }
   | { kind: 'idempotency_pending'; id?: undefined; sequence?: undefined }
-  | { kind: 'storage_unavailable'; id?: undefined; sequence?: undefined };
+  | { kind: 'storage_unavailable'; id?: undefined; sequence?: undefined }
+  /**
+   * A change of the shard count is moving the item's slot (sharding.md §4); nothing was written.
+   * `moving`: retry the same shard shortly; `moved`: send it to shard `to`; `shard_moving`: ingest
+   * gave up retrying (a per-item 503).
+   */
+  | { kind: 'moving'; id?: undefined; sequence?: undefined }
+  | { kind: 'moved'; to: number; id?: undefined; sequence?: undefined }
+  | { kind: 'shard_moving'; id?: undefined; sequence?: undefined };
 
 /** One id claim asked of the id's home shard (sharding.md §2, durable/claim-store.ts). */
 export interface ClaimRequest {
@@ -72,7 +87,7 @@ export interface ClaimRequest {
 }
 
 /** An id claim's answer at its home shard (sharding.md §2). */
-export type ClaimResult = { kind: 'ok'; claimedAt: number } | { kind: 'other'; slot: number; claimedAt: number };
+export type ClaimResult = { kind: 'ok'; claimedAt: number } | { kind: 'other'; slot: number; claimedAt: number } | { kind: 'moving' };
 
 export interface LogStatus {
   tenantId: string | null;

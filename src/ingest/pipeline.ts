@@ -134,7 +134,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   // newer version (as after a database restore), so the retry vouches for the log's version
   let vouchFor = 0;
   let stored: { tenantId: string; item: AppendItem; configVersion: number } | undefined;
-  for (let attempt = 0; attempt < 2 && !results; attempt++) {
+  // three tries: a change of the shard count bumps the version twice within a moment (at its start and when done)
+  for (let attempt = 0; attempt < 3 && !results; attempt++) {
     let rules: TenantRules;
     try {
       rules = await deps.rules(source.tenantId);
@@ -165,6 +166,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
         configVersion: Math.max(vouchFor, Math.min(source.configVersion, rules.version)),
         items: appendItems,
         shards: source.shards,
+        epoch: source.shardEpoch,
+        movingFrom: source.movingFrom,
       };
       try {
         appended = await deps.append(source.tenantId, request);
@@ -216,6 +219,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
           code: 'sequence_check_unavailable',
           detail: "the subject's last sequence could not be read just now; nothing was written, retry",
         };
+      if (r.kind === 'moving' || r.kind === 'moved' || r.kind === 'shard_moving')
+        return { status: 503, code: 'shard_moving', detail: SHARD_REFUSALS.shard_moving };
       if (r.kind === 'claim_contended' || r.kind === 'claim_expired' || r.kind === 'idempotency_pending' || r.kind === 'storage_unavailable')
         return { status: 503, code: r.kind === 'storage_unavailable' ? r.kind : 'idempotency_pending', detail: SHARD_REFUSALS[r.kind] };
       if (r.kind === 'conflict')
@@ -248,6 +253,7 @@ const SHARD_REFUSALS = {
   claim_expired: "the event id's claim expired before the event reached its shard; nothing was written, retry",
   idempotency_pending: 'another request is using this event id with a different key and has not finished; nothing was written, retry',
   storage_unavailable: "the event's shard could not store it durably; nothing was written, retry later",
+  shard_moving: "a change of the tenant's shard count is moving this event's key to another shard right now; nothing was written, retry in a second",
 } as const;
 
 function envelopeItems(headers: Headers, body: Uint8Array): { mode: 'single' | 'batch'; items: ItemResult[] } | { mode: 'invalid'; problem: Problem } {

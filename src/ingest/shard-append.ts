@@ -23,11 +23,17 @@ import type { AppendItem, AppendRequest, AppendResponse, AppendResult, ClaimRequ
 export const CLAIM_TTL_MS = 20_000;
 /** A claim for another slot whose event was never stored is taken over after this long; 40 s above CLAIM_TTL_MS for clock skew. */
 export const CLAIM_ORPHAN_MS = 60_000;
+/** An item whose slot is being moved is asked again every MOVE_RETRY_MS, up to MOVE_RETRIES times (about a second). */
+const MOVE_RETRY_MS = 20;
+const MOVE_RETRIES = 50;
 
 /** The shards' RPCs, by shard number (routes/ingest.ts binds them to `shardLog`). */
 export interface ShardLogs {
   append(shard: number, request: AppendRequest): Promise<AppendResponse>;
-  claim(shard: number, request: { shard: number; dedupWindowSeconds: number; claims: ClaimRequest[] }): Promise<ClaimResult[] | null>;
+  claim(
+    shard: number,
+    request: { shard: number; dedupWindowSeconds: number; claims: ClaimRequest[]; epoch?: number; movingFrom?: number | null; shards?: number },
+  ): Promise<ClaimResult[] | null | { kind: 'stale'; configVersion: number }>;
   dedupOf(shard: number, keys: { sourceId: string; ceId: string }[]): Promise<({ id: string; sequence: number } | null)[]>;
 }
 
@@ -39,14 +45,18 @@ interface Routed {
 
 export async function appendSharded(request: AppendRequest, logs: ShardLogs, now: () => number = Date.now): Promise<AppendResponse> {
   const shards = request.shards ?? 1;
-  if (shards <= 1) return logs.append(0, request);
+  const movingFrom = request.movingFrom ?? null;
+  if (shards <= 1 && movingFrom === null) return logs.append(0, request);
+  // while a change of the count moves keys, an item goes to its slot's old owner first (sharding.md §4); its id claim to the new home
   const routed: Routed[] = request.items.map((item) => {
     const slot = slotOf(routeKey(item));
     const idSlot = slotOf(idKey(item.sourceId, item.ceId));
-    return { item: { ...item, slot, idSlot }, shard: ownerOf(slot, shards), home: ownerOf(idSlot, shards) };
+    return { item: { ...item, slot, idSlot }, shard: ownerOf(slot, movingFrom ?? shards), home: ownerOf(idSlot, shards) };
   });
   const results: (AppendResult | undefined)[] = routed.map(() => undefined);
   let gone = false;
+  let stale: { kind: 'stale'; configVersion: number } | null = null;
+  const route = { epoch: request.epoch, movingFrom, shards };
 
   /** Claims the ids of `indices` at their homes; sets `claimedAt` on the items that may go on, answers the others. */
   const claimAtHomes = async (indices: number[]): Promise<void> => {
@@ -56,7 +66,14 @@ export async function appendSharded(request: AppendRequest, logs: ShardLogs, now
       [...byHome].map(async ([home, group]) => {
         let answers: ClaimResult[] | null;
         try {
-          answers = await logs.claim(home, { shard: home, dedupWindowSeconds: request.dedupWindowSeconds, claims: group.map((i) => claimOf(routed[i]!.item)) });
+          const answered = await logs.claim(home, {
+            shard: home,
+            dedupWindowSeconds: request.dedupWindowSeconds,
+            claims: group.map((i) => claimOf(routed[i]!.item)),
+            ...route,
+          });
+          if (answered && !Array.isArray(answered)) return void (stale = answered);
+          answers = answered;
         } catch (error) {
           console.error(JSON.stringify({ msg: 'id claim failed', tenantId: request.tenantId, shard: home, error: String(error) }));
           for (const i of group) results[i] = { kind: 'storage_unavailable' };
@@ -66,6 +83,7 @@ export async function appendSharded(request: AppendRequest, logs: ShardLogs, now
         group.forEach((i, k) => {
           const answer = answers[k]!;
           if (answer.kind === 'ok') routed[i]!.item.claimedAt = answer.claimedAt;
+          else if (answer.kind === 'moving') results[i] = { kind: 'moving' };
           else others.push({ index: i, slot: answer.slot, claimedAt: answer.claimedAt });
         });
       }),
@@ -100,7 +118,9 @@ export async function appendSharded(request: AppendRequest, logs: ShardLogs, now
             shard: home,
             dedupWindowSeconds: request.dedupWindowSeconds,
             claims: group.map((o) => ({ ...claimOf(routed[o.index]!.item), replaces: { slot: o.slot, claimedAt: o.claimedAt } })),
+            ...route,
           });
+          if (answers && !Array.isArray(answers)) return void (stale = answers);
           if (!answers) return void (gone = true);
           group.forEach((o, k) => {
             const answer = answers[k]!;
@@ -141,8 +161,10 @@ export async function appendSharded(request: AppendRequest, logs: ShardLogs, now
 
   /** Claims, appends, and settles the ids claimed for another key at their own shard (then appended once more). */
   const round = async (indices: number[]): Promise<Exclude<AppendResponse, { kind: 'appended' }> | null> => {
-    await claimAtHomes(indices.filter((i) => routed[i]!.home !== routed[i]!.shard));
+    // one shard left: no claims (the log checks none)
+    await claimAtHomes(indices.filter((i) => shards > 1 && routed[i]!.home !== routed[i]!.shard));
     if (gone) return { kind: 'gone' };
+    if (stale) return stale;
     const refused = await appendToShards(indices);
     if (refused) return refused;
     const contended = indices.filter((i) => results[i]?.kind === 'claim_contended');
@@ -150,7 +172,30 @@ export async function appendSharded(request: AppendRequest, logs: ShardLogs, now
     for (const i of contended) results[i] = undefined;
     await claimAtHomes(contended);
     if (gone) return { kind: 'gone' };
+    if (stale) return stale;
     return appendToShards(contended);
+  };
+
+  /** Items a moving slot refused: `moved` goes on to the new owner at once, `moving` is asked again shortly; then `shard_moving`. */
+  const settleMoves = async (indices: number[]): Promise<Exclude<AppendResponse, { kind: 'appended' }> | null> => {
+    for (let attempt = 0; ; attempt++) {
+      const again = indices.filter((i) => results[i]?.kind === 'moving' || results[i]?.kind === 'moved');
+      if (again.length === 0) return null;
+      if (attempt >= MOVE_RETRIES) {
+        for (const i of again) results[i] = { kind: 'shard_moving' };
+        return null;
+      }
+      let wait = false;
+      for (const i of again) {
+        const r = results[i]!;
+        if (r.kind === 'moved') routed[i]!.shard = r.to;
+        else wait = true;
+        results[i] = undefined;
+      }
+      if (wait) await new Promise((resolve) => setTimeout(resolve, MOVE_RETRY_MS));
+      const refused = await round(again);
+      if (refused) return refused;
+    }
   };
   // an id repeated in the request with another key goes after its first copy, which it is then judged against
   const firstSlot = new Map<string, number>();
@@ -164,7 +209,7 @@ export async function appendSharded(request: AppendRequest, logs: ShardLogs, now
   });
   for (const indices of [first, later]) {
     if (indices.length === 0) continue;
-    const refused = await round(indices);
+    const refused = (await round(indices)) ?? (await settleMoves(indices));
     if (refused) return refused;
   }
   return { kind: 'appended', results: results.map((r) => r ?? { kind: 'storage_unavailable' }) };

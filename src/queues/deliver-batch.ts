@@ -38,6 +38,7 @@ import type { DeliveryMessage } from '../lib/queue-messages';
 import { startAttemptSpan } from '../observability/delivery-spans';
 import { exportSpans, spanRecorder, type SpanRecorder } from '../observability/spans';
 import { shardLog } from '../tenancy/shard-routing';
+import { finishOrderedLine } from '../tenancy/line-follow';
 
 const CONCURRENCY = 6;
 export const LEASE_SECONDS = 60;
@@ -115,7 +116,8 @@ export async function deliverBatch(
       continue;
     }
     if (s.release)
-      await shardLog(env, s.release.tenantId, s.release.shard).finishOrdered(s.release.subscriptionId, s.release.partitionKey, s.release.deliveryId);
+      // the line may have moved to another shard since the message was sent (tenancy/line-follow.ts)
+      await finishOrderedLine(env, s.release);
     if (s.deadLetter) await env.DEAD_LETTER_QUEUE.send({ reason: 'exhausted', ...body });
     message.ack();
   }

@@ -16,7 +16,8 @@ import { advanceReplay, findReplay } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';
 import { matchesAny } from '../lib/type-pattern';
 import type { ReplayMessage } from '../lib/queue-messages';
-import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
+import { shardOfSequence } from '../tenancy/shard-routing';
+import { stageOrderedOnShard } from '../tenancy/line-follow';
 
 export const REPLAY_CHUNK = 500;
 
@@ -75,7 +76,7 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
     );
     const ordered = planned.filter((d) => d.ordered);
     // into the lines of the shard that holds each event (a key's events are all on one shard)
-    for (const [shard, group] of Map.groupBy(ordered, (d) => shardOfSequence(d.sequence))) await shardLog(env, replay.tenant_id, shard).stageOrdered(group);
+    for (const [shard, group] of Map.groupBy(ordered, (d) => shardOfSequence(d.sequence))) await stageOrderedOnShard(env, replay.tenant_id, shard, group);
 
     const { done } = chunk;
     await advanceReplay(db, replay.id, { cursor: chunk.cursor, matched: selected.length, deliveries: planned.length, restored: chunk.restored, done });

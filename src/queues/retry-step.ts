@@ -13,7 +13,8 @@ import { withDb, type Db } from '../db/client';
 import { failRetry, runRetryPage, type RetriedDelivery, type RetryFilter } from '../db/delivery-retries';
 import { sendToLanes } from '../delivery/lanes';
 import type { RetryMessage } from '../lib/queue-messages';
-import { shardLog, shardOfSequence } from '../tenancy/shard-routing';
+import { shardOfSequence } from '../tenancy/shard-routing';
+import { redriveOnShard } from '../tenancy/line-follow';
 
 export const RETRY_PAGE = 500;
 /** Tries of one step before the job is marked failed (the queue would dead-letter the message soon after). */
@@ -43,7 +44,10 @@ async function send(env: Env, tenantId: string, filter: RetryFilter, retried: Re
   if (filter.status === 'pending') {
     // each to the shard whose ordered line holds it (its event's shard)
     for (const [shard, group] of Map.groupBy(retried, (d) => shardOfSequence(d.event_sequence ?? 0)))
-      await shardLog(env, tenantId, shard).redrive(
+      await redriveOnShard(
+        env,
+        tenantId,
+        shard,
         group.map((d) => ({ id: d.id, subscriptionId: d.subscription_id, partitionKey: d.partition_key, priority: d.priority })),
       );
     return;

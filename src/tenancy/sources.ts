@@ -33,6 +33,9 @@ export interface ResolvedSource {
   allowCritical: boolean;
   /** How many TenantLogs the tenant's events are spread over (tenancy/shard-routing.ts). */
   shards: number;
+  /** The epoch of the newest shard-count change, and while it moves keys the count it moves from (sharding.md §4); else null. */
+  shardEpoch: number;
+  movingFrom: number | null;
 }
 
 // Resolved copies only: an in-flight load is never shared between requests, because workerd does not
@@ -130,5 +133,7 @@ async function load(env: Env, sourceId: string, waitUntil: (p: Promise<unknown>)
     rateLimits: sourceRateLimits(row.rate_limits, row.source_rate_limit),
     allowCritical: row.allow_critical === true,
     shards: row.shards ?? 1,
+    shardEpoch: row.shard_epoch ?? 0,
+    movingFrom: row.moving_from ?? null,
   };
 }

@@ -217,7 +217,7 @@ export interface paths {
                         /** @description dedup window, default 86400 */
                         dedup_window_seconds?: number;
                         rate_limits?: components["schemas"]["RateLimits"];
-                        /** @description how many event logs the tenant's events are spread over (README "Sharded tenants"); default 1. Changes only while the tenant has accepted no event */
+                        /** @description how many event logs the tenant's events are spread over (README "Sharded tenants"); default 1. A change moves keys between logs live: watch `shard_change` */
                         shards?: number;
                     };
                 };
@@ -332,7 +332,7 @@ export interface paths {
                         name?: string;
                         dedup_window_seconds?: number;
                         rate_limits?: components["schemas"]["RateLimits"] & unknown;
-                        /** @description how many event logs the tenant's events are spread over (README "Sharded tenants"); default 1. Changes only while the tenant has accepted no event */
+                        /** @description how many event logs the tenant's events are spread over (README "Sharded tenants"); default 1. A change moves keys between logs live: watch `shard_change` */
                         shards?: number;
                     };
                 };
@@ -3327,6 +3327,7 @@ export interface components {
             dedup_window_seconds: number;
             rate_limits: components["schemas"]["RateLimits"];
             shards: number;
+            shard_change: components["schemas"]["ShardChange"];
             created_at: string;
         };
         /**
@@ -3353,6 +3354,20 @@ export interface components {
                 window_seconds: number;
             } | null;
         };
+        /** @description the newest change of the shard count; null when there was none */
+        ShardChange: {
+            epoch: number;
+            from: number;
+            to: number;
+            /** @enum {string} */
+            state: "moving" | "done";
+            started_at: string;
+            finished_at: string | null;
+            /** @description slots the old shards have handed over so far */
+            released_slots: number;
+            /** @description slots (of 1024) whose shard changes */
+            moving_slots: number;
+        } | null;
         CreatedSource: components["schemas"]["Source"] & {
             /**
              * @description the signing secret, shown only now
@@ -4108,6 +4123,7 @@ export type SchemaSyncActionOutcome = components['schemas']['SyncActionOutcome']
 export type SchemaProblem = components['schemas']['Problem'];
 export type SchemaTenant = components['schemas']['Tenant'];
 export type SchemaRateLimits = components['schemas']['RateLimits'];
+export type SchemaShardChange = components['schemas']['ShardChange'];
 export type SchemaCreatedSource = components['schemas']['CreatedSource'];
 export type SchemaSourceRateLimit = components['schemas']['SourceRateLimit'];
 export type SchemaSource = components['schemas']['Source'];

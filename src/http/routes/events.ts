@@ -111,7 +111,7 @@ const getRoute = createRoute({
 export function registerEvents(app: OpenAPIHono<AppEnv>): void {
   app.openapi(listRoute, async (c) => {
     const { tenantId } = c.req.valid('param');
-    const { shards } = await loadTenant(c, tenantId);
+    const { shard_span: shards } = await loadTenant(c, tenantId);
     const q = c.req.valid('query');
     // a multi-shard tenant reads in (received_at, sequence) order, up to its shards' horizon (README "Sharded tenants")
     const sharded = shards > 1;

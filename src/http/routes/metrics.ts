@@ -136,7 +136,7 @@ const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) /
 export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { tenantId } = c.req.valid('param');
-    const { shards } = await loadTenant(c, tenantId);
+    const { shard_span: shards } = await loadTenant(c, tenantId);
     const { window } = c.req.valid('query');
     const seconds = windowSeconds(window);
     const to = new Date();

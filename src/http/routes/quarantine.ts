@@ -51,7 +51,7 @@ const route = createRoute({
 export function registerQuarantine(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, async (c) => {
     const { tenantId } = c.req.valid('param');
-    const { shards } = await loadTenant(c, tenantId);
+    const { shard_span: shards } = await loadTenant(c, tenantId);
     const q = c.req.valid('query');
     const cursor = decodeCursor(q.cursor, CURSOR.sequence);
     const after = cursor === undefined ? 0 : Number(cursor);

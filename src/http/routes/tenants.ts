@@ -12,7 +12,7 @@ import { TENANT_SCOPES } from '../../tenancy/scopes';
 import { invalidateTenantConfig } from '../../tenancy/shared-cache';
 import { forgetTenantRules } from '../../tenancy/tenant-rules';
 import { allShards, MAX_SHARDS, shardLog } from '../../tenancy/shard-routing';
-import { changeShards } from '../../tenancy/shard-change';
+import { changeShards, type PlannedChange, startMove } from '../../tenancy/shard-change';
 import { changeConfig } from '../config-change';
 import { mintToken, requireAdmin } from '../middleware/auth';
 import type { AppEnv } from '../context';
@@ -31,8 +31,21 @@ const RateLimits = z
 
 const Shards = z.number().int().min(1).max(MAX_SHARDS).openapi({
   description:
-    'how many event logs the tenant\'s events are spread over (README "Sharded tenants"); default 1. Changes only while the tenant has accepted no event',
+    'how many event logs the tenant\'s events are spread over (README "Sharded tenants"); default 1. A change moves keys between logs live: watch `shard_change`',
 });
+
+const ShardChange = z
+  .object({
+    epoch: z.number().int(),
+    from: z.number().int(),
+    to: z.number().int(),
+    state: z.enum(['moving', 'done']),
+    started_at: z.string(),
+    finished_at: z.string().nullable(),
+    released_slots: z.number().int().openapi({ description: 'slots the old shards have handed over so far' }),
+    moving_slots: z.number().int().openapi({ description: 'slots (of 1024) whose shard changes' }),
+  })
+  .openapi('ShardChange', { description: 'the newest change of the shard count; null when there was none' });
 
 const Tenant = z
   .object({
@@ -41,11 +54,12 @@ const Tenant = z
     dedup_window_seconds: z.number().int(),
     rate_limits: RateLimits,
     shards: z.number().int(),
+    shard_change: ShardChange.nullable(),
     created_at: z.string(),
   })
   .openapi('Tenant');
 
-const presentTenant = (t: TenantRow) => ({ ...t, rate_limits: parseRateLimits(t.rate_limits) });
+const presentTenant = ({ shard_span: _span, ...t }: TenantRow) => ({ ...t, rate_limits: parseRateLimits(t.rate_limits) });
 
 const createTenant = createRoute({
   method: 'post',
@@ -197,8 +211,8 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     const principal = c.get('principal');
     requireAdmin(principal);
     const { tenantId } = c.req.valid('param');
-    const { shards } = await loadTenant(c, tenantId);
-    // the logs first (every shard), so no event is accepted for a tenant whose rows are going; a retry after a failure below is safe
+    const { shard_span: shards } = await loadTenant(c, tenantId);
+    // the logs first (every shard, retired ones too), so no event is accepted for a tenant whose rows are going; a retry after a failure below is safe
     try {
       await Promise.all(allShards(shards).map((shard) => shardLog(c.env, tenantId, shard).deleteTenant()));
     } catch (error) {
@@ -242,8 +256,9 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
     requireAdmin(principal);
     const { tenantId } = c.req.valid('param');
     const body = c.req.valid('json');
+    let moving = null as PlannedChange | null;
     const tenant = await changeConfig(c, tenantId, async () => {
-      if (body.shards !== undefined) await changeShards(c.env, c.var.db, tenantId, body.shards);
+      if (body.shards !== undefined) moving = await changeShards(c.var.db, tenantId, body.shards);
       const row = await updateTenant(c.var.db, tenantId, { name: body.name, dedupWindowSeconds: body.dedup_window_seconds, rateLimits: body.rate_limits });
       if (!row) throw new ProblemError(problem(404, 'tenant_not_found', `no tenant ${tenantId}`));
       await recordAudit(c.var.db, {
@@ -255,6 +270,8 @@ export function registerTenants(app: OpenAPIHono<AppEnv>): void {
       });
       return row;
     });
+    // after the commit: the old shards plan and drive the move (the cron sends a lost plan again)
+    if (moving) await startMove(c.env, moving);
     return c.json(presentTenant(tenant), 200);
   });
 

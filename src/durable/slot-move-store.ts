@@ -1,0 +1,292 @@
+/**
+ * The TenantLog's side of a live change of its tenant's shard count (docs/design/sharding.md §4): the
+ * plan of the slots this log hands over, the slots it adopted, and the handoff itself. All functions
+ * run inside the caller's synchronous transaction; the order of the steps lives in slot-move.ts.
+ *
+ * Rules a reader would not guess:
+ * - A slot's newest record wins: released at epoch e (the slot answers `moved`) against adopted at
+ *   epoch e' (it is this log's again), so a slot that leaves and later comes back is judged right.
+ * - Every slot of one plan shares its state (`planned` → `fenced` → `released` → `adopted` →
+ *   `finished`): a log fences all the slots it hands over at once.
+ * - Rows carry their slot where they cannot tell it: `dedup.slot` and `subject_head.slot` are stamped
+ *   by multi-shard appends; older rows (NULL) are filled from the outbox or from Postgres before the
+ *   fence (-1: the event is nowhere, the row stays). Ordered lines are keyed by their route key, so
+ *   their slot is computed; `''` lines never move.
+ * - Moved ordered lines are inserted with negative ranks in their old order: they release before
+ *   anything the new owner lines up behind them, whatever their sequences (which name another shard).
+ */
+import { routeKey, slotOf } from '../tenancy/shard-routing';
+import { hasPruned } from './subject-head-store';
+
+export const SLOT_MOVE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS move_plan (
+  epoch INTEGER PRIMARY KEY, from_shards INTEGER NOT NULL, to_shards INTEGER NOT NULL, state TEXT NOT NULL,
+  fenced_at INTEGER, fence_sequence INTEGER);
+CREATE TABLE IF NOT EXISTS slot_move (epoch INTEGER NOT NULL, slot INTEGER NOT NULL, to_shard INTEGER NOT NULL, PRIMARY KEY (epoch, slot)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS slot_adopted (epoch INTEGER NOT NULL, slot INTEGER NOT NULL, from_shard INTEGER NOT NULL, PRIMARY KEY (epoch, slot)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS slot_handoff (epoch INTEGER NOT NULL, to_shard INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (epoch, to_shard)) WITHOUT ROWID;`;
+
+/** Adds the slot columns to tables made before live changes (run after their schemas). */
+export function upgradeSlotColumns(sql: SqlStorage): void {
+  const has = (table: string, column: string) =>
+    sql.exec<{ n: number }>(`SELECT count(*) AS n FROM pragma_table_info('${table}') WHERE name = ?`, column).one().n > 0;
+  if (!has('dedup', 'slot')) sql.exec('ALTER TABLE dedup ADD COLUMN slot INTEGER');
+  if (!has('subject_head', 'slot')) sql.exec('ALTER TABLE subject_head ADD COLUMN slot INTEGER');
+}
+
+export type PlanState = 'planned' | 'fenced' | 'released' | 'adopted' | 'finished';
+
+export interface MovePlan {
+  epoch: number;
+  from: number;
+  to: number;
+  state: PlanState;
+  fencedAt: number | null;
+  /** The last sequence when the slots were fenced: once the outbox holds nothing at or below it, they are drained. */
+  fenceSequence: number | null;
+  /** Slot → the shard it goes to. */
+  slots: Map<number, number>;
+}
+
+export interface SlotMoves {
+  /** The newest plan not finished (at most one: a change starts only when the previous one is done). */
+  plan: MovePlan | null;
+  released: Map<number, { to: number; epoch: number }>;
+  adopted: Map<number, number>;
+}
+
+export function loadSlotMoves(sql: SqlStorage): SlotMoves {
+  const moves: SlotMoves = { plan: null, released: new Map(), adopted: new Map() };
+  const plans = sql
+    .exec<{ epoch: number; from_shards: number; to_shards: number; state: PlanState; fenced_at: number | null; fence_sequence: number | null }>(
+      'SELECT * FROM move_plan ORDER BY epoch',
+    )
+    .toArray();
+  for (const p of plans) {
+    const slots = new Map(
+      sql
+        .exec<{ slot: number; to_shard: number }>('SELECT slot, to_shard FROM slot_move WHERE epoch = ?', p.epoch)
+        .toArray()
+        .map((r) => [r.slot, r.to_shard]),
+    );
+    if (p.state === 'planned' || p.state === 'fenced') {
+      moves.plan = { epoch: p.epoch, from: p.from_shards, to: p.to_shards, state: p.state, fencedAt: p.fenced_at, fenceSequence: p.fence_sequence, slots };
+      continue;
+    }
+    for (const [slot, to] of slots) moves.released.set(slot, { to, epoch: p.epoch });
+    if (p.state !== 'finished')
+      moves.plan = { epoch: p.epoch, from: p.from_shards, to: p.to_shards, state: p.state, fencedAt: null, fenceSequence: null, slots };
+  }
+  for (const r of sql.exec<{ slot: number; epoch: number }>('SELECT slot, max(epoch) AS epoch FROM slot_adopted GROUP BY slot'))
+    moves.adopted.set(r.slot, r.epoch);
+  return moves;
+}
+
+/** Where a slot stands on this log: `moved` (released, newer than any adoption), `moving` (fenced), or null (here). */
+export function slotHere(moves: SlotMoves, slot: number): { kind: 'moved'; to: number; epoch: number } | { kind: 'moving' } | null {
+  const released = moves.released.get(slot);
+  if (released && released.epoch > (moves.adopted.get(slot) ?? -1)) return { kind: 'moved', ...released };
+  if (moves.plan?.state === 'fenced' && moves.plan.slots.has(slot)) return { kind: 'moving' };
+  return null;
+}
+
+export function writePlan(sql: SqlStorage, plan: MovePlan): void {
+  sql.exec(
+    'INSERT OR REPLACE INTO move_plan (epoch, from_shards, to_shards, state, fenced_at, fence_sequence) VALUES (?, ?, ?, ?, ?, ?)',
+    plan.epoch,
+    plan.from,
+    plan.to,
+    plan.state,
+    plan.fencedAt,
+    plan.fenceSequence,
+  );
+}
+
+export function insertPlanSlots(sql: SqlStorage, plan: MovePlan): void {
+  for (const [slot, to] of plan.slots) sql.exec('INSERT OR IGNORE INTO slot_move (epoch, slot, to_shard) VALUES (?, ?, ?)', plan.epoch, slot, to);
+}
+
+/** Stamps the slots of freshly appended events on their dedup rows and subject heads (multi-shard appends carry them). */
+export function stampSlots(sql: SqlStorage, items: readonly { sourceId: string; ceId: string; subject: string | null; slot?: number }[]): void {
+  const dedup: { s: string; c: string; slot: number }[] = [];
+  const heads = new Map<string, number>();
+  for (const item of items) {
+    if (item.slot === undefined) continue;
+    dedup.push({ s: item.sourceId, c: item.ceId, slot: item.slot });
+    if (item.subject !== null) heads.set(item.subject, item.slot);
+  }
+  if (dedup.length === 0) return;
+  sql.exec(
+    `UPDATE dedup SET slot = j.value ->> '$.slot' FROM json_each(?) AS j WHERE dedup.source_id = j.value ->> '$.s' AND dedup.ce_id = j.value ->> '$.c'`,
+    JSON.stringify(dedup),
+  );
+  if (heads.size > 0)
+    sql.exec(
+      `UPDATE subject_head SET slot = j.value ->> '$[1]' FROM json_each(?) AS j WHERE subject_head.subject = j.value ->> '$[0]'`,
+      JSON.stringify([...heads]),
+    );
+}
+
+export type EventKeys = {
+  partition_key: string | null;
+  subject: string | null;
+  source_id: string;
+  ce_id: string;
+};
+
+/** Sequences of dedup rows and subject heads whose slot is not known yet. */
+export function unslottedSequences(sql: SqlStorage): number[] {
+  return sql
+    .exec<{ sequence: number }>('SELECT sequence FROM dedup WHERE slot IS NULL UNION SELECT sequence FROM subject_head WHERE slot IS NULL')
+    .toArray()
+    .map((r) => r.sequence);
+}
+
+/**
+ * Fills unknown slots from the events' keys: those still in the outbox, then `stored` (read from
+ * Postgres). With `final`, a row whose event is in neither gets -1 and stays on this log.
+ */
+export function fillSlots(sql: SqlStorage, stored: ReadonlyMap<number, EventKeys>, final: boolean): void {
+  const keysOf = (sequence: number): EventKeys | undefined =>
+    stored.get(sequence) ?? sql.exec<EventKeys>('SELECT partition_key, subject, source_id, ce_id FROM outbox WHERE sequence = ?', sequence).toArray()[0];
+  const slotOfKeys = (k: EventKeys) => slotOf(routeKey({ partitionKey: k.partition_key, subject: k.subject, sourceId: k.source_id, ceId: k.ce_id }));
+  for (const row of sql
+    .exec<{ source_id: string; ce_id: string; sequence: number }>('SELECT source_id, ce_id, sequence FROM dedup WHERE slot IS NULL')
+    .toArray()) {
+    const keys = keysOf(row.sequence);
+    if (keys || final) sql.exec('UPDATE dedup SET slot = ? WHERE source_id = ? AND ce_id = ?', keys ? slotOfKeys(keys) : -1, row.source_id, row.ce_id);
+  }
+  for (const row of sql.exec<{ subject: string; sequence: number }>('SELECT subject, sequence FROM subject_head WHERE slot IS NULL').toArray()) {
+    const keys = keysOf(row.sequence);
+    if (keys || final) sql.exec('UPDATE subject_head SET slot = ? WHERE subject = ?', keys ? slotOfKeys(keys) : -1, row.subject);
+  }
+}
+
+interface Line {
+  subscription_id: string;
+  partition_key: string;
+  rows: { sequence: number; delivery_id: string; priority: string | null }[];
+  inflight: string | null;
+}
+
+/** What one new owner receives for the slots it adopts. */
+export interface Handoff {
+  slots: number[];
+  dedup: Record<string, SqlStorageValue>[];
+  claims: Record<string, SqlStorageValue>[];
+  heads: Record<string, SqlStorageValue>[];
+  lines: Line[];
+  /** The old owner's last `received_at`: the new owner stamps its events after it. */
+  floor: number;
+  /** The old owner pruned idle subject heads: a subject without a head is not proof of "no event yet" (subject-head-store.ts). */
+  pruned: boolean;
+}
+
+/**
+ * Takes the plan's slots out of this log: their dedup rows, id claims (by `id_slot`), subject heads
+ * and keyed ordered lines (with their in-flight delivery) become one handoff per new owner, kept in
+ * `slot_handoff` until it is adopted, and the rows are deleted. Only once no outbox row of the slots is left.
+ */
+export function releaseSlots(sql: SqlStorage, plan: MovePlan, floor: number): void {
+  const pruned = hasPruned(sql);
+  const slots = JSON.stringify([...plan.slots.keys()]);
+  const handoffs = new Map<number, Handoff>();
+  const handoffOf = (slot: number) => {
+    const to = plan.slots.get(slot)!;
+    let h = handoffs.get(to);
+    if (!h) handoffs.set(to, (h = { slots: [], dedup: [], claims: [], heads: [], lines: [], floor, pruned }));
+    return h;
+  };
+  for (const slot of plan.slots.keys()) handoffOf(slot).slots.push(slot);
+  const IN = 'IN (SELECT value FROM json_each(?))';
+  for (const row of sql.exec(`SELECT * FROM dedup WHERE slot ${IN}`, slots)) handoffOf(row.slot as number).dedup.push(row);
+  for (const row of sql.exec(`SELECT * FROM id_claim WHERE id_slot ${IN}`, slots)) handoffOf(row.id_slot as number).claims.push(row);
+  for (const row of sql.exec(`SELECT * FROM subject_head WHERE slot ${IN}`, slots)) handoffOf(row.slot as number).heads.push(row);
+  const keyed = sql
+    .exec<{ subscription_id: string; partition_key: string }>(
+      `SELECT DISTINCT subscription_id, partition_key FROM ordered_line WHERE partition_key != ''
+       UNION SELECT subscription_id, partition_key FROM ordered_inflight WHERE partition_key != ''`,
+    )
+    .toArray();
+  for (const line of keyed) {
+    const slot = slotOf(line.partition_key);
+    if (!plan.slots.has(slot)) continue;
+    const rows = sql
+      .exec<Line['rows'][number]>(
+        'SELECT sequence, delivery_id, priority FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence',
+        line.subscription_id,
+        line.partition_key,
+      )
+      .toArray();
+    const inflight =
+      sql
+        .exec<{ delivery_id: string }>(
+          'SELECT delivery_id FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?',
+          line.subscription_id,
+          line.partition_key,
+        )
+        .toArray()[0]?.delivery_id ?? null;
+    handoffOf(slot).lines.push({ ...line, rows, inflight });
+    sql.exec('DELETE FROM ordered_line WHERE subscription_id = ? AND partition_key = ?', line.subscription_id, line.partition_key);
+    sql.exec('DELETE FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', line.subscription_id, line.partition_key);
+  }
+  sql.exec(`DELETE FROM dedup WHERE slot ${IN}`, slots);
+  sql.exec(`DELETE FROM id_claim WHERE id_slot ${IN}`, slots);
+  sql.exec(`DELETE FROM subject_head WHERE slot ${IN}`, slots);
+  for (const [to, handoff] of handoffs)
+    sql.exec('INSERT OR REPLACE INTO slot_handoff (epoch, to_shard, body) VALUES (?, ?, ?)', plan.epoch, to, JSON.stringify(handoff));
+}
+
+export function pendingHandoffs(sql: SqlStorage, epoch: number): { to: number; body: string }[] {
+  return sql
+    .exec<{ to_shard: number; body: string }>('SELECT to_shard, body FROM slot_handoff WHERE epoch = ?', epoch)
+    .toArray()
+    .map((r) => ({ to: r.to_shard, body: r.body }));
+}
+
+export function dropHandoff(sql: SqlStorage, epoch: number, to: number): void {
+  sql.exec('DELETE FROM slot_handoff WHERE epoch = ? AND to_shard = ?', epoch, to);
+}
+
+const insertRow = (sql: SqlStorage, table: string, row: Record<string, SqlStorageValue>) => {
+  const columns = Object.keys(row);
+  sql.exec(`INSERT OR IGNORE INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, ...columns.map((c) => row[c]!));
+};
+
+/**
+ * Takes a handoff in (idempotent: false when this epoch's slots were adopted already, then nothing
+ * changes). Returns the lines to release; the caller marks the slots adopted in memory after the commit.
+ */
+export function adoptHandoff(sql: SqlStorage, moves: SlotMoves, epoch: number, from: number, handoff: Handoff): Line[] | false {
+  if (handoff.slots.every((slot) => (moves.adopted.get(slot) ?? -1) >= epoch)) return false;
+  for (const row of handoff.dedup) insertRow(sql, 'dedup', row);
+  for (const row of handoff.claims) insertRow(sql, 'id_claim', row);
+  for (const row of handoff.heads) insertRow(sql, 'subject_head', row);
+  if (handoff.pruned) sql.exec("INSERT OR REPLACE INTO subject_head_state (key, value) VALUES ('pruned', 1)");
+  for (const line of handoff.lines) {
+    for (const [i, r] of line.rows.entries())
+      sql.exec(
+        'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority, rank) VALUES (?, ?, ?, ?, ?, ?)',
+        line.subscription_id,
+        line.partition_key,
+        r.sequence,
+        r.delivery_id,
+        r.priority,
+        i - line.rows.length,
+      );
+    if (line.inflight !== null)
+      sql.exec(
+        'INSERT OR IGNORE INTO ordered_inflight (subscription_id, partition_key, delivery_id) VALUES (?, ?, ?)',
+        line.subscription_id,
+        line.partition_key,
+        line.inflight,
+      );
+  }
+  // in memory only once the caller's transaction committed (`markAdopted`)
+  for (const slot of handoff.slots) sql.exec('INSERT OR IGNORE INTO slot_adopted (epoch, slot, from_shard) VALUES (?, ?, ?)', epoch, slot, from);
+  return handoff.lines;
+}
+
+export function markAdopted(moves: SlotMoves, epoch: number, slots: readonly number[]): void {
+  for (const slot of slots) moves.adopted.set(slot, Math.max(epoch, moves.adopted.get(slot) ?? -1));
+}
