@@ -278,4 +278,24 @@ describe('live event stream of a tenant with 4 shards', () => {
     expect(JSON.parse(stream.frames.find((f) => f.event === 'close')!.data!)).toEqual({ type: 'close', code: 4410, reason: 'tenant_deleted' });
     await stream.close();
   });
+
+  it('ends a stream with 1012 when the shard count changes, and the reopened stream merges the new shards with nothing missed', async () => {
+    const source = await createSource();
+    const keys = keysPerShard();
+    const before = await sendRound(source, keys, 0);
+    const single = await openSse(source.tenantId, {}, '?since_sequence=0');
+    await single.until(keys.length);
+    expect((await api('PATCH', `/v1/tenants/${source.tenantId}`, { shards: SHARDS })).status).toBe(200);
+    await eventually(async () => single.frames.some((f) => f.event === 'close'));
+    expect(JSON.parse(single.frames.find((f) => f.event === 'close')!.data!)).toEqual({ type: 'close', code: 1012, reason: 'restarting' });
+    await single.close();
+    // the client resumes from its last id, now on the mux over the new shards
+    const lastId = single.events().at(-1)!.id;
+    const merged = await openSse(source.tenantId, { 'last-event-id': lastId });
+    const after = await sendRound(source, keys, 1);
+    await merged.until(keys.length);
+    expect(merged.events().map((e) => e.event.id)).toEqual(expect.arrayContaining(after.map((a) => a.id)));
+    expect(merged.events().some((e) => before.some((b) => b.id === e.event.id))).toBe(false);
+    await merged.close();
+  });
 });
