@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { startCli } from './cli-harness.ts';
+import { runCli, startCli } from './cli-harness.ts';
 
 const TENANT = 'tn_01STREAMTEST000000000000000';
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -96,6 +96,38 @@ describe('switchyard tail, reconnecting', () => {
     expect(stderr).toContain('connection lost (closed 1012 restarting)');
     expect(stderr).toContain('connection lost (no pong within 10 s: the connection is dead)');
     expect(stderr).toContain('token expired');
+  });
+
+  it('prints each event of a multi-shard stream once and resumes with the per-shard list', { timeout: 60_000 }, async () => {
+    const shard = (s: number, n: number) => s * 10 ** 13 + n;
+    const list = `2,${shard(1, 1)},${shard(2, 5)},${shard(3, 1)}`;
+    const before = connections.length;
+    scripts = [
+      (ws) => {
+        answerPings(ws);
+        // merged in (received_at, sequence) order: shard 0's #1 and #2 come after higher shards' events
+        for (const sequence of [shard(1, 1), 1, shard(3, 1), 2]) ws.send(event(sequence));
+        ws.send(JSON.stringify({ type: 'ready', head: shard(3, 1), cursor: list }));
+        setTimeout(() => ws.close(1012, 'restarting'), 300);
+      },
+      (ws) => {
+        answerPings(ws);
+        // a repeat of shard 0's last at the seam, then new events of shards 1 and 0
+        for (const sequence of [2, shard(1, 2), 3]) ws.send(event(sequence));
+        setTimeout(() => ws.close(4401, 'token_expired'), 300);
+      },
+    ];
+    const tail = startCli(['tail', '--tenant', TENANT, '--since', String(shard(2, 5))], { SWITCHYARD_URL: url, SWITCHYARD_TOKEN: TOKEN });
+    const code = await new Promise<number | null>((resolve) => tail.child.on('close', resolve));
+    expect(code, tail.stderr.join('\n')).toBe(3);
+    expect(tail.lines.map((l) => /#(\d+)/.exec(l.text)?.[1])).toEqual([shard(1, 1), 1, shard(3, 1), 2, shard(1, 2), 3].map(String));
+    expect(connections.slice(before).map((c) => c.query.get('since_sequence'))).toEqual([String(shard(2, 5)), list]);
+  });
+
+  it('refuses a --since that is not a sequence or a list of them', async () => {
+    const run = await runCli(['tail', '--tenant', TENANT, '--since', '5,x'], { SWITCHYARD_URL: url, SWITCHYARD_TOKEN: TOKEN });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--since must be an integer >= 0, or a comma list of one per shard');
   });
 
   it('exits 1 with the problem the server answered instead of upgrading', { timeout: 60_000 }, async () => {

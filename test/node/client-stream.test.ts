@@ -98,6 +98,41 @@ describe('streamEvents', () => {
     expect(JSON.parse(requests[0]!.searchParams.get('where')!)).toEqual({ 'data.n': { $gt: 1 } });
   });
 
+  it('yields each event of a multi-shard stream once, dedupes per shard and resumes with the per-shard list', async () => {
+    requests.length = 0;
+    const shard = (s: number, n: number) => s * 10 ** 13 + n;
+    const readyList = `event: ready\ndata: ${JSON.stringify({ type: 'ready', head: shard(3, 1), cursor: `2,${shard(1, 1)},${shard(2, 5)},${shard(3, 1)}` })}\n\n`;
+    answers = [
+      // merged in (received_at, sequence) order: sequences go down as well as up
+      sse(frame(shard(1, 1)) + frame(1) + frame(shard(3, 1)) + frame(2) + readyList),
+      // a repeat of shard 0's last at the seam, then new events of shards 1 and 0
+      sse(frame(2) + frame(shard(1, 2)) + frame(3)),
+    ];
+    const reconnects: (string | null)[] = [];
+    const messages = await collect(
+      streamEvents({
+        baseUrl: url,
+        token: 't',
+        tenantId: 'tn_1',
+        sinceSequence: String(shard(2, 5)),
+        maxReconnectDelayMs: 20,
+        onReconnect: (i) => reconnects.push(i.cursor),
+      }),
+      7,
+    );
+    expect(messages.map((m) => (m.type === 'event' ? m.sequence : `ready ${m.cursor}`))).toEqual([
+      shard(1, 1),
+      1,
+      shard(3, 1),
+      2,
+      `ready 2,${shard(1, 1)},${shard(2, 5)},${shard(3, 1)}`,
+      shard(1, 2),
+      3,
+    ]);
+    expect(requests.map((r) => r.searchParams.get('since_sequence'))).toEqual([String(shard(2, 5)), `2,${shard(1, 1)},${shard(2, 5)},${shard(3, 1)}`]);
+    expect(reconnects).toEqual([`2,${shard(1, 1)},${shard(2, 5)},${shard(3, 1)}`]);
+  });
+
   it('ends with a SwitchyardError on a 4xx or when the server closes for an expired token', async () => {
     answers = [(res) => res.writeHead(422, { 'content-type': 'application/problem+json' }).end('{"status":422,"code":"invalid_filter","detail":"bad"}')];
     const refused = await collect(streamEvents({ baseUrl: url, token: 't', tenantId: 'tn_1' }), 1).catch((e: unknown) => e);

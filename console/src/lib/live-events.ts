@@ -1,9 +1,11 @@
 /**
  * New events as they arrive: the live stream (`GET …/events/stream` as Server-Sent Events, read through
  * the typed client's fetch so the token travels in the Authorization header, resumed with
- * `since_sequence` after a drop), or, where the runtime has no stream route (404), the events list
+ * `since_sequence` after a drop: the last sequence per shard, as a comma list on a tenant with more
+ * than one shard, whose merged stream is not in sequence order), or, where the runtime has no stream route (404), the events list
  * polled every 2 s from the moment live mode started.
  */
+import { type StreamCursor, streamCursor } from '@switchyard/client';
 import { useEffect, useState } from 'react';
 import { api, type components, ok, UNAUTHORIZED } from './api';
 
@@ -22,20 +24,20 @@ export function useLiveEvents(tenant: string, enabled: boolean, types: string): 
     setMode('connecting');
     const abort = new AbortController();
     const seen = new Set<string>();
-    let lastSequence: number | undefined;
+    const cursor = streamCursor();
     const add = (batch: Event[]) => {
       const fresh = batch.filter((e) => !seen.has(e.id));
       for (const e of fresh) {
         seen.add(e.id);
-        lastSequence = Math.max(lastSequence ?? 0, e.sequence);
+        cursor.advance(e.sequence);
       }
       if (fresh.length) setEvents((old) => [...fresh.reverse(), ...old].slice(0, MAX_KEPT));
     };
     void (async () => {
       const started = new Date(Date.now() - 2000).toISOString();
-      // a dropped stream resumes after the last event it delivered, so nothing is missed or repeated
+      // a dropped stream resumes after the last event it delivered (or `ready`'s position), so nothing is missed or repeated
       for (let failures = 0; !abort.signal.aborted; ) {
-        const streamed = await stream(tenant, types, lastSequence, abort.signal, add, () => setMode('stream')).catch(() => 'failed' as const);
+        const streamed = await stream(tenant, types, cursor, abort.signal, add, () => setMode('stream')).catch(() => 'failed' as const);
         if (abort.signal.aborted) return;
         if (streamed === 'missing' || (streamed === 'failed' && ++failures >= 3)) break;
         await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -52,13 +54,13 @@ export function useLiveEvents(tenant: string, enabled: boolean, types: string): 
 async function stream(
   tenant: string,
   types: string,
-  since: number | undefined,
+  cursor: StreamCursor,
   signal: AbortSignal,
   add: (e: Event[]) => void,
   onOpen: () => void,
 ): Promise<'missing' | 'failed' | 'ended'> {
   const { response, data } = await api().GET('/v1/tenants/{tenantId}/events/stream', {
-    params: { path: { tenantId: tenant }, query: { types: types || undefined, since_sequence: since === undefined ? undefined : String(since) } },
+    params: { path: { tenantId: tenant }, query: { types: types || undefined, since_sequence: cursor.since() ?? undefined } },
     headers: { accept: 'text/event-stream' },
     parseAs: 'stream',
     signal,
@@ -88,8 +90,9 @@ async function stream(
         .join('\n');
       if (data) {
         try {
-          const message = JSON.parse(data) as { type?: string; event?: Event };
-          if (message.type === 'event' && message.event) add([message.event]);
+          const message = JSON.parse(data) as { type?: string; event?: Event; head?: number; cursor?: string };
+          if (message.type === 'event' && message.event && cursor.isNew(message.event.sequence)) add([message.event]);
+          if (message.type === 'ready' && typeof message.head === 'number') cursor.advance(message.cursor ?? message.head);
         } catch {
           // a malformed frame is skipped; the next one still counts
         }

@@ -4,11 +4,14 @@
  * cursor (the last sequence fully processed) only moves once `onEvent` resolved. Any close, network
  * loss or silent death (a `ping` every 20 s that gets no `pong` within 10 s: sleep, wake, a dead NAT)
  * ends the connection; what was already received is still processed, then the client reconnects
- * with `since_sequence=<cursor>` and exponential backoff, so nothing is lost or repeated. More than
+ * with `since_sequence=<cursor>` and exponential backoff, so nothing is lost or repeated. On a tenant
+ * with more than one shard the cursor is per shard (the merged stream's sequences are not monotonic):
+ * an event is processed iff it is above its shard's last, and the resume point is the comma list. More than
  * `MAX_PENDING` unprocessed events close the connection too (it resumes from the cursor once they
  * are done), which bounds memory when the consumer is slower than the tenant's traffic.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type StreamCursor, streamCursor } from '@switchyard/client';
 import { USER_AGENT } from './api.ts';
 import { CliError, EXIT, problemError } from './errors.ts';
 
@@ -31,8 +34,8 @@ export interface StreamOptions {
   tenant: string;
   types?: string;
   where?: string;
-  /** Resume after this sequence; null: live events only, from the current head. */
-  since: number | null;
+  /** Resume after this sequence (or comma list of per-shard ones); null: live events only, from the current head. */
+  since: string | null;
   signal: AbortSignal;
 }
 
@@ -50,35 +53,44 @@ interface ConnectionEnd {
   immediate: boolean;
 }
 
-/** Runs until `signal` aborts (resolves) or a fatal error (a refused token, a deleted tenant: throws). */
-export async function runStream(options: StreamOptions, handlers: StreamHandlers): Promise<void> {
-  const state = { cursor: options.since, readyOnce: false };
+/**
+ * Runs until `signal` aborts (resolves with where to resume: the `--since` value, null before anything
+ * was seen) or a fatal error (a refused token, a deleted tenant: throws).
+ */
+export async function runStream(options: StreamOptions, handlers: StreamHandlers): Promise<string | null> {
+  const state: StreamState = { cursor: streamCursor(options.since), readyOnce: false };
   let failures = 0;
   while (!options.signal.aborted) {
     const end = await connectOnce(options, handlers, state);
-    if (options.signal.aborted) return;
+    if (options.signal.aborted) break;
     failures = end.ready ? 0 : failures + 1;
     const delay = end.immediate ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures) * (0.8 + Math.random() * 0.4);
     handlers.onDisconnect?.(end.why, Math.round(delay));
     await sleep(delay, undefined, { signal: options.signal }).catch(() => undefined);
   }
+  return state.cursor.since();
 }
 
-export function streamUrl(options: Pick<StreamOptions, 'url' | 'tenant' | 'types' | 'where'>, since: number | null): string {
+export function streamUrl(options: Pick<StreamOptions, 'url' | 'tenant' | 'types' | 'where'>, since: string | null): string {
   const query = new URLSearchParams();
   if (options.types) query.set('types', options.types);
   if (options.where) query.set('where', options.where);
-  if (since !== null) query.set('since_sequence', String(since));
+  if (since !== null) query.set('since_sequence', since);
   const qs = query.toString();
   return `${options.url}/v1/tenants/${encodeURIComponent(options.tenant)}/events/stream${qs ? `?${qs}` : ''}`;
 }
 
-async function connectOnce(options: StreamOptions, handlers: StreamHandlers, state: { cursor: number | null; readyOnce: boolean }): Promise<ConnectionEnd> {
-  const httpUrl = streamUrl(options, state.cursor);
+interface StreamState {
+  cursor: StreamCursor;
+  readyOnce: boolean;
+}
+
+async function connectOnce(options: StreamOptions, handlers: StreamHandlers, state: StreamState): Promise<ConnectionEnd> {
+  const httpUrl = streamUrl(options, state.cursor.since());
   const init = { headers: { authorization: `Bearer ${options.token}`, 'user-agent': USER_AGENT } };
   // Node's WebSocket (undici) takes request headers in a second argument the DOM typings do not know
   const ws = new WebSocket(httpUrl.replace(/^http/, 'ws'), init as unknown as string[]);
-  const queue: (EventMessage | { type: 'ready'; head: number })[] = [];
+  const queue: (EventMessage | { type: 'ready'; head: number; cursor?: string })[] = [];
   let opened = false;
   let ready = false;
   let ended = false;
@@ -117,13 +129,13 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
       const item = queue.shift()!;
       try {
         if (item.type === 'ready') {
-          // every matching event up to the head came before `ready`
-          state.cursor = Math.max(state.cursor ?? 0, item.head);
+          // every matching event up to the head (per shard: up to `cursor`) came before `ready`
+          state.cursor.advance(item.cursor ?? item.head);
           handlers.onReady?.(item.head, !state.readyOnce);
           state.readyOnce = true;
-        } else if (state.cursor === null || item.sequence > state.cursor) {
+        } else if (state.cursor.isNew(item.sequence)) {
           await handlers.onEvent(item);
-          state.cursor = item.sequence;
+          state.cursor.advance(item.sequence);
         }
       } catch (error) {
         fatal = error;
@@ -136,7 +148,7 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
     queue.push(item);
     if (queue.length > MAX_PENDING) {
       immediate = true;
-      end(`more than ${MAX_PENDING} events waiting; resuming from #${state.cursor ?? 0} once they are done`);
+      end(`more than ${MAX_PENDING} events waiting; resuming from #${state.cursor.since() ?? 0} once they are done`);
     }
     if (!working) drained = work();
   };
@@ -157,7 +169,7 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
       pongTimer = undefined;
       return;
     }
-    let parsed: { type?: string; sequence?: unknown; head?: unknown; event?: unknown };
+    let parsed: { type?: string; sequence?: unknown; head?: unknown; cursor?: unknown; event?: unknown };
     try {
       parsed = JSON.parse(message.data);
     } catch {
@@ -165,7 +177,7 @@ async function connectOnce(options: StreamOptions, handlers: StreamHandlers, sta
     }
     if (parsed.type === 'ready' && typeof parsed.head === 'number') {
       ready = true;
-      enqueue({ type: 'ready', head: parsed.head });
+      enqueue({ type: 'ready', head: parsed.head, ...(typeof parsed.cursor === 'string' ? { cursor: parsed.cursor } : {}) });
     } else if (parsed.type === 'event' && typeof parsed.sequence === 'number' && parsed.event && typeof parsed.event === 'object') {
       enqueue(parsed as EventMessage);
     }

@@ -17,3 +17,4 @@ export { generateWebhookSecret, type SignWebhookOptions, signWebhook, type Webho
 export { type MemoryProducer, memoryProducer, noopProducer } from './testing.ts';
 export { type HeadersInput, type VerifyWebhookOptions, verifyWebhook, WebhookVerificationError, type WebhookVerificationReason } from './verify.ts';
 export { type StreamEventsOptions, type StreamMessage, streamEvents } from './stream.ts';
+export { isStreamPosition, SEQUENCE_STRIDE, type StreamCursor, shardOfSequence, streamCursor } from './stream-cursor.ts';

@@ -3,7 +3,9 @@
  * send the Authorization header a browser's EventSource cannot). It follows the stream contract of
  * `GET /v1/tenants/{t}/events/stream`: the backlog after `sinceSequence` (when given), a `ready`
  * message with the head, then live events. When the connection ends or fails it reconnects with
- * `since_sequence` = the last message the loop body finished with, so nothing is lost or repeated; an
+ * `since_sequence` = the last message the loop body finished with, so nothing is lost or repeated (on a
+ * tenant with more than one shard that is the comma list of per-shard last sequences, and an event is
+ * yielded only if its sequence is above its shard's last: {@link streamCursor}); an
  * expired token, a deleted tenant or any 4xx before the stream ends the iteration with a
  * {@link SwitchyardError}. Breaking out of the loop (or `signal`) closes the connection.
  */
@@ -11,11 +13,15 @@ import { problemOf, SwitchyardError } from './errors.ts';
 import { backoffDelay, retryableStatus, retryAfterMs } from './retry.ts';
 import type { components } from './schema.ts';
 import { readSse } from './sse.ts';
+import { streamCursor } from './stream-cursor.ts';
 
 export type StreamMessage =
   | { type: 'event'; sequence: number; event: components['schemas']['Event'] }
-  /** After the backlog: the tenant's head sequence (the resume point even when nothing matched). */
-  | { type: 'ready'; head: number };
+  /**
+   * After the backlog: the tenant's head sequence (the resume point even when nothing matched); with
+   * more than one shard `cursor` is the resume point, the comma list of per-shard last sequences.
+   */
+  | { type: 'ready'; head: number; cursor?: string };
 
 export interface StreamEventsOptions {
   baseUrl: string;
@@ -26,13 +32,20 @@ export interface StreamEventsOptions {
   types?: string | readonly string[];
   /** A subscription `where` filter. */
   where?: Record<string, unknown>;
-  /** Replay the stored events after this sequence first; live only when absent. */
-  sinceSequence?: number;
+  /**
+   * Replay the stored events after this sequence first (with more than one shard: a comma list of
+   * per-shard last sequences, e.g. a saved `ready.cursor`); live only when absent.
+   */
+  sinceSequence?: number | string;
   signal?: AbortSignal;
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
   /** Longest wait between reconnection attempts; default 10,000 ms. */
   maxReconnectDelayMs?: number;
-  onReconnect?: (info: { attempt: number; delayMs: number; reason: string; sinceSequence: number | null }) => void;
+  /**
+   * `cursor`: the `since_sequence` the next connection sends; `sinceSequence`: it as a number (with
+   * several shards the highest of the list, as `ready.head`).
+   */
+  onReconnect?: (info: { attempt: number; delayMs: number; reason: string; sinceSequence: number | null; cursor: string | null }) => void;
 }
 
 // server close codes after which reconnecting cannot help
@@ -41,7 +54,7 @@ const FINAL_CLOSES: Record<number, number> = { 4401: 401, 4410: 410 };
 export async function* streamEvents(options: StreamEventsOptions): AsyncGenerator<StreamMessage, void, undefined> {
   const fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const maxDelayMs = options.maxReconnectDelayMs ?? 10_000;
-  let cursor = options.sinceSequence ?? null;
+  const cursor = streamCursor(options.sinceSequence ?? null);
   let failures = 0;
   while (!options.signal?.aborted) {
     const controller = new AbortController();
@@ -50,7 +63,7 @@ export async function* streamEvents(options: StreamEventsOptions): AsyncGenerato
     let reason = 'closed';
     let delayMs: number | null = null;
     try {
-      const response = await fetcher(streamUrl(options, cursor), {
+      const response = await fetcher(streamUrl(options, cursor.since()), {
         headers: { accept: 'text/event-stream', authorization: `Bearer ${options.token}` },
         signal: controller.signal,
       });
@@ -76,11 +89,13 @@ export async function* streamEvents(options: StreamEventsOptions): AsyncGenerato
           }
           // messages of types this version does not know are skipped; a reconnect resumes after each one the loop body finished with
           if (message.type === 'event') {
+            if (!cursor.isNew(message.sequence)) continue;
             yield message;
-            cursor = message.sequence;
+            cursor.advance(message.sequence);
           } else if (message.type === 'ready') {
             yield message;
-            cursor = Math.max(cursor ?? 0, message.head);
+            // past every event up to it, matched or not: the per-shard list, or for one shard the head
+            cursor.advance(message.cursor ?? message.head);
           }
         }
       }
@@ -94,16 +109,18 @@ export async function* streamEvents(options: StreamEventsOptions): AsyncGenerato
     }
     failures++;
     delayMs ??= backoffDelay(failures - 1, 250, maxDelayMs);
-    options.onReconnect?.({ attempt: failures, delayMs, reason, sinceSequence: cursor });
+    const since = cursor.since();
+    const sinceSequence = since === null ? null : Math.max(...since.split(',').map(Number));
+    options.onReconnect?.({ attempt: failures, delayMs, reason, sinceSequence, cursor: since });
     await sleep(delayMs, options.signal);
   }
 }
 
-function streamUrl(options: StreamEventsOptions, since: number | null): string {
+function streamUrl(options: StreamEventsOptions, since: string | null): string {
   const query = new URLSearchParams();
   if (options.types !== undefined) query.set('types', typeof options.types === 'string' ? options.types : options.types.join(','));
   if (options.where !== undefined) query.set('where', JSON.stringify(options.where));
-  if (since !== null) query.set('since_sequence', String(since));
+  if (since !== null) query.set('since_sequence', since);
   const base = options.baseUrl.replace(/\/+$/, '');
   return `${base}/v1/tenants/${encodeURIComponent(options.tenantId)}/events/stream${query.size > 0 ? `?${query}` : ''}`;
 }

@@ -25,7 +25,7 @@ export const listen = defineCommand({
     'forward-to': { type: 'string', required: true, description: 'where to POST each event, e.g. http://localhost:3000/hooks', valueHint: 'url' },
     ...filterArgs,
     name: { type: 'string', default: 'cli', description: 'the listener (reused when it exists: it resumes where it stopped)', valueHint: 'name' },
-    since: { type: 'string', description: "start after this sequence instead of the listener's last one", valueHint: 'seq' },
+    since: { type: 'string', description: "start after this sequence (or comma list of one per shard) instead of the listener's last one", valueHint: 'seq' },
     ...jsonArg,
   },
   async run({ args }) {
@@ -42,11 +42,11 @@ export const listen = defineCommand({
         body: { name: args.name, ...(types ? { types } : {}), ...(where !== undefined ? { where: where as Record<string, unknown> } : {}) },
       }),
     );
-    const since = sinceFlag(args.since) ?? (listener.last_sequence > 0 ? listener.last_sequence : null);
+    const since = sinceFlag(args.since) ?? (listener.last_sequence > 0 ? String(listener.last_sequence) : null);
     const { signal, done } = interruptible();
     const describeTypes = types ? types.join(',') : 'all';
     try {
-      await runStream(
+      const stoppedAt = await runStream(
         { url: api.connection.url, token: api.connection.token, tenant, types: types?.join(','), where: args.where, since, signal },
         {
           onReady(head, first) {
@@ -88,6 +88,8 @@ export const listen = defineCommand({
           },
         },
       );
+      // a multi-shard position is a list no listener or head shows: say it, for `--since`
+      if (stoppedAt?.includes(',')) note(`stopped; resume with --since ${stoppedAt}`);
     } finally {
       done();
     }

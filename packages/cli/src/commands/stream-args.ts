@@ -1,4 +1,5 @@
 /** Flags and signal handling shared by `listen` and `tail`. */
+import { isStreamPosition } from '@switchyard/client';
 import { usageError } from '../errors.ts';
 
 export const filterArgs = {
@@ -16,11 +17,12 @@ export function typesList(types: string | undefined): string[] | undefined {
   return list;
 }
 
-export function sinceFlag(since: string | undefined): number | null {
+/** `--since`: a sequence, or for a tenant with more than one shard a comma list of per-shard ones. */
+export function sinceFlag(since: string | undefined): string | null {
   if (since === undefined) return null;
-  const n = Number(since);
-  if (!Number.isSafeInteger(n) || n < 0) throw usageError('error: --since must be an integer >= 0');
-  return n;
+  if (!isStreamPosition(since) || since.split(',').some((n) => !Number.isSafeInteger(Number(n))))
+    throw usageError('error: --since must be an integer >= 0, or a comma list of one per shard');
+  return since;
 }
 
 /**

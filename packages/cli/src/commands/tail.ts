@@ -12,7 +12,11 @@ export const tail = defineCommand({
   args: {
     ...tenantArg,
     ...filterArgs,
-    since: { type: 'string', description: 'first print the stored events after this sequence, then live ones', valueHint: 'seq' },
+    since: {
+      type: 'string',
+      description: 'first print the stored events after this sequence (or comma list of one per shard), then live ones',
+      valueHint: 'seq',
+    },
     ...jsonArg,
   },
   async run({ args }) {
@@ -22,7 +26,7 @@ export const tail = defineCommand({
     if (args.where !== undefined) parseJsonFlag('--where', args.where);
     const { signal, done } = interruptible();
     try {
-      await runStream(
+      const stoppedAt = await runStream(
         { url: api.connection.url, token: api.connection.token, tenant, types: types?.join(','), where: args.where, since: sinceFlag(args.since), signal },
         {
           onReady(head, first) {
@@ -38,6 +42,8 @@ export const tail = defineCommand({
           },
         },
       );
+      // a multi-shard position is a list no listener or head shows: say it, for `--since`
+      if (stoppedAt?.includes(',')) note(`stopped; resume with --since ${stoppedAt}`);
     } finally {
       done();
     }
