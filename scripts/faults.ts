@@ -4,7 +4,7 @@
  * acknowledged, stored and delivered. Ends with the line `N passed, N failed`; exits 1 on a failure.
  *
  * Usage: node scripts/faults.ts [scenario ...]   (postgres-outage, inflight-outage, runtime-kill,
- *        flapping-receiver, redis-outage, fuzz, deep-nesting, poison-row; default all). FAULTS_SEED replays the random parts, FAULTS_VERBOSE=1
+ *        flapping-receiver, redis-outage, fuzz, deep-nesting, poison-row, shard-change; default all). FAULTS_SEED replays the random parts, FAULTS_VERBOSE=1
  *        prints the Worker's log, FAULTS_FUZZ_RUNS sets the fuzz size (default 800).
  */
 import { flappingReceiver } from './faults/flapping-receiver.ts';
@@ -15,6 +15,7 @@ import { setupFaultEnv, type FaultEnv, type Scenario } from './faults/harness.ts
 import { postgresOutage } from './faults/postgres-outage.ts';
 import { redisOutage } from './faults/redis-outage.ts';
 import { runtimeKill } from './faults/runtime-kill.ts';
+import { shardChange } from './faults/shard-change.ts';
 
 const scenarios: Record<string, { title: string; run: Scenario }> = {
   'postgres-outage': { title: '(a) Postgres stopped during steady ingest, then started', run: postgresOutage },
@@ -25,6 +26,7 @@ const scenarios: Record<string, { title: string; run: Scenario }> = {
   fuzz: { title: '(e) fast-check fuzzing of ingest and management endpoints', run: fuzz },
   'deep-nesting': { title: '(f) deeply nested events between normal ones: refused at the door, the rest stored', run: deepNesting },
   'poison-row': { title: '(g) rows Postgres refuses (a CHECK constraint): quarantined, the tenant keeps flushing', run: poisonRow },
+  'shard-change': { title: '(h) shard count changed 1→4→2 under load, runtime SIGKILLed mid-move', run: shardChange },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

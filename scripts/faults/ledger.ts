@@ -78,8 +78,13 @@ export function recordAnswer(ledger: Ledger, request: SignedRequest, status: num
 export async function publish(ledger: Ledger, base: () => string, request: SignedRequest, deadline: number, retryDelayMs = 200): Promise<number> {
   for (;;) {
     const answer = await send(base(), request, 10_000);
-    recordAnswer(ledger, request, answer.status, answer.json);
-    const retryable = answer.status === 0 || answer.status >= 500 || answer.status === 429;
+    const complete = recordAnswer(ledger, request, answer.status, answer.json);
+    // a batch of a multi-shard tenant can be 202 with per-item 503s (a shard that failed or was moving): resent whole, the stored items come back duplicates
+    const itemsRetryable =
+      answer.status === 202 &&
+      !complete &&
+      ((answer.json as { results?: { status: number }[] }).results ?? []).some((r) => r.status >= 500 || r.status === 429);
+    const retryable = answer.status === 0 || answer.status >= 500 || answer.status === 429 || itemsRetryable;
     if (!retryable || Date.now() > deadline) return answer.status;
     await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
   }
