@@ -18,13 +18,18 @@ export interface ListenerRow {
   types: string[];
   filter: unknown;
   last_sequence: number;
+  /** Last reported sequence per shard (`{"<shard>": sequence}`); shards never reported are absent. */
+  positions: Record<string, number>;
   created_at: string;
 }
 
-const COLUMNS = `id, name, types, filter, last_sequence::int8 AS last_sequence, ${iso('created_at')}`;
+const COLUMNS = `id, name, types, filter, last_sequence::int8 AS last_sequence, positions, ${iso('created_at')}`;
 
 type RawListener = Omit<ListenerRow, 'last_sequence'> & { last_sequence: string };
 const toRow = ({ last_sequence, ...r }: RawListener): ListenerRow => ({ ...r, last_sequence: Number(last_sequence) });
+
+/** `$5` (a sequence) names its shard `floor($5 / 10^13)` (tenancy/shard-routing.ts SEQUENCE_STRIDE; db/ does not import tenancy/). */
+const SHARD_KEY = '($5::int8 / 10000000000000)::text';
 
 export async function findListenerByName(db: Db, tenantId: string, name: string): Promise<ListenerRow | null> {
   const result = await db.query<RawListener>(`SELECT ${COLUMNS} FROM subscriptions WHERE tenant_id = $1 AND action_type = 'cli' AND name = $2`, [
@@ -102,7 +107,8 @@ export type RecordedListenerAttempt =
  * Records one reported attempt in one round trip: the delivery of (listener, event) is created by the
  * first report (the event need not be in Postgres yet: the stream pushes events before their flush)
  * and takes each later one as its next attempt; its status is the latest outcome. The listener's
- * `last_sequence` rises to the reported sequence.
+ * `last_sequence` rises to the reported sequence, and so does its shard's entry in `positions` (the
+ * resume point: sequences of different shards are not comparable).
  */
 export async function recordListenerAttempt(db: Db, tenantId: string, listenerId: string, a: ListenerAttempt): Promise<RecordedListenerAttempt> {
   const result = await db.query<{ listener: boolean; delivery_id: string | null; attempt: number | null; status: 'delivered' | 'failed' | null }>(
@@ -122,7 +128,9 @@ export async function recordListenerAttempt(db: Db, tenantId: string, listenerId
        INSERT INTO delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, outcome, status_code, error, response_body, event_received_at)
        SELECT $1, d.id, d.attempts, COALESCE($10::timestamptz, now() - $11::int * interval '1 millisecond'), $11::int, $7, $8::int, $9, $12, d.event_received_at FROM d
      ), s AS (
-       UPDATE subscriptions SET last_sequence = GREATEST(last_sequence, $5::int8) WHERE id IN (SELECT id FROM l) AND EXISTS (SELECT 1 FROM d)
+       UPDATE subscriptions SET last_sequence = GREATEST(last_sequence, $5::int8),
+              positions = jsonb_set(positions, ARRAY[${SHARD_KEY}], to_jsonb(GREATEST(COALESCE((positions ->> ${SHARD_KEY})::int8, 0), $5::int8)))
+        WHERE id IN (SELECT id FROM l) AND EXISTS (SELECT 1 FROM d)
      )
      SELECT EXISTS (SELECT 1 FROM l) AS listener, d.id AS delivery_id, d.attempts AS attempt, d.status FROM (SELECT 1) AS one LEFT JOIN d ON true`,
     [

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { MAX_LISTENER_ATTEMPTS } from '../../src/db/listeners';
 import { newId } from '../../src/lib/ids';
-import { api, createSource, createTenant, eventually, ingest, makeEvent, testEnv, type TestSource } from '../fixtures/api';
+import { ownerOf, shardOfSequence, slotOf } from '../../src/tenancy/shard-routing';
+import { adminToken, api, call, createSource, createTenant, eventually, ingest, makeEvent, testEnv, type TestSource } from '../fixtures/api';
 import { receiverPath, waitForRequests } from '../fixtures/receiver';
 
 interface Listener {
@@ -13,6 +14,7 @@ interface Listener {
   where: unknown;
   secret?: string;
   last_sequence: number;
+  cursor: string;
   created_at: string;
 }
 interface Delivery {
@@ -64,7 +66,7 @@ describe('listeners', () => {
     const tenantId = await createTenant();
     const created = await api<Listener>('POST', listeners(tenantId), { name: 'laptop', types: ['orders.*'] });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'laptop', types: ['orders.*'], where: null, last_sequence: 0 });
+    expect(created.body).toMatchObject({ name: 'laptop', types: ['orders.*'], where: null, last_sequence: 0, cursor: '0' });
     expect(created.body.id).toMatch(/^sub_/);
     expect(created.body.secret).toMatch(/^whsec_/);
 
@@ -162,7 +164,70 @@ describe('listeners', () => {
     // an older event reported later does not lower it
     await report(source.tenantId, listener.id, { event_id: newId('evt'), sequence: 1, outcome: 'delivered', latency_ms: 1 });
     const listed = await api<{ data: Listener[] }>('GET', listeners(source.tenantId));
-    expect(listed.body.data[0]!.last_sequence).toBe(fresh.sequence + 50);
+    expect(listed.body.data[0]).toMatchObject({ last_sequence: fresh.sequence + 50, cursor: String(fresh.sequence + 50) });
+  });
+
+  it('keeps the last reported sequence per shard as the cursor a restarted listen resumes the stream exactly after', async () => {
+    const tenantId = await createTenant('listener shards', { shards: 4 });
+    const source = await createSource(tenantId);
+    const keys: string[] = [];
+    for (let i = 0; [0, 1, 2, 3].some((s) => keys.filter((k) => ownerOf(slotOf(k), 4) === s).length < 2); i++) {
+      const key = `listener-${i}`;
+      if (keys.filter((k) => ownerOf(slotOf(k), 4) === ownerOf(slotOf(key), 4)).length < 2) keys.push(key);
+    }
+    const sent: { id: string; sequence: number }[] = [];
+    for (let n = 0; n < 3; n++) {
+      const res = await ingest(
+        source,
+        keys.map((key) => makeEvent({ partitionkey: key, data: { n } })),
+        'application/cloudevents-batch+json',
+      );
+      expect(res.status).toBe(202);
+      sent.push(...(await res.json<{ results: { id: string; sequence: number }[] }>()).results);
+    }
+    const byShard = [0, 1, 2, 3].map((s) => sent.filter((e) => shardOfSequence(e.sequence) === s).sort((a, b) => a.sequence - b.sequence));
+    expect(byShard.map((events) => events.length)).toEqual([6, 6, 6, 6]);
+
+    // shard 3 all, shard 1 all but its last, shard 0 half, shard 2 nothing; higher shards first each turn
+    const listener = await createListener(tenantId, { name: 'shards' });
+    const upTo = [3, 5, 0, 6];
+    for (let i = 0; i < 6; i++) {
+      for (const shard of [3, 1, 0]) {
+        const e = byShard[shard]![i];
+        if (i < upTo[shard]! && e)
+          expect((await report(tenantId, listener.id, { event_id: e.id, sequence: e.sequence, outcome: 'delivered', latency_ms: 1 })).status).toBe(201);
+      }
+    }
+    // a retry of an earlier event of shard 0 does not move it back
+    const early = byShard[0]![0]!;
+    expect(await report(tenantId, listener.id, { event_id: early.id, sequence: early.sequence, outcome: 'failed', latency_ms: 1 })).toMatchObject({
+      status: 201,
+      body: { attempt: 2 },
+    });
+
+    const last = (shard: number) => byShard[shard]![upTo[shard]! - 1]!.sequence;
+    const cursor = [last(0), last(1), last(3)].join(',');
+    const restarted = await api<Listener>('POST', listeners(tenantId), { name: 'shards' });
+    expect(restarted).toMatchObject({ status: 200, body: { id: listener.id, last_sequence: last(3), cursor } });
+    expect((await api<{ data: Listener[] }>('GET', listeners(tenantId))).body.data[0]).toMatchObject({ cursor });
+
+    // the stream from that cursor sends exactly what the listener has not reported (shard 2 from its beginning)
+    const res = await call(`/v1/tenants/${tenantId}/events/stream?since_sequence=${cursor}`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${await adminToken()}` },
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    // every stored event after the cursor comes before `ready`
+    while (!text.includes('event: ready')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    await reader.cancel();
+    const streamed = [...text.matchAll(/event: event\n(?:at: .*\n)?data: (.*)\n/g)].map((m) => (JSON.parse(m[1]!) as { event: { id: string } }).event.id);
+    const unreported = byShard.flatMap((events, shard) => events.slice(upTo[shard]));
+    expect(streamed.sort()).toEqual(unreported.map((e) => e.id).sort());
   });
 
   it('numbers concurrent reports without gaps or repeats and refuses one past the attempt limit', async () => {

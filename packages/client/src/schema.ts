@@ -3610,8 +3610,13 @@ export interface components {
             name: string;
             types: string[];
             where?: unknown;
-            /** @description highest event sequence the listener reported an attempt for (0: none); resume after it */
+            /** @description highest event sequence the listener reported an attempt for (0: none); on a tenant with one shard, resume after it */
             last_sequence: number;
+            /**
+             * @description where to resume the live stream (`since_sequence`): per shard the last sequence the listener reported, as the stream's comma list in shard order (shards never reported left out); `0` when none
+             * @example 120,10000000000042
+             */
+            cursor: string;
             created_at: string;
         };
         ListenerAttemptRecorded: {

@@ -27,6 +27,8 @@ import { newWhsecSecret } from '../../plugins/kit/signing';
 import { actorOf } from '../../tenancy/principal';
 import type { AppEnv } from '../context';
 import { CURSOR, decodeCursor, encodeCursor, idParam, idPattern, json, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
+import { formatStreamCursor } from '../stream-cursor';
+import { streamShardCount } from '../stream-mux';
 import { loadTenant } from '../tenant-access';
 import { assertBelowLimit, assertFilterSize } from '../tenant-limits';
 
@@ -36,7 +38,14 @@ const Listener = z
     name: z.string(),
     types: z.array(z.string()),
     where: z.unknown().nullable(),
-    last_sequence: z.number().openapi({ description: 'highest event sequence the listener reported an attempt for (0: none); resume after it' }),
+    last_sequence: z.number().openapi({
+      description: 'highest event sequence the listener reported an attempt for (0: none); on a tenant with one shard, resume after it',
+    }),
+    cursor: z.string().openapi({
+      description:
+        "where to resume the live stream (`since_sequence`): per shard the last sequence the listener reported, as the stream's comma list in shard order (shards never reported left out); `0` when none",
+      example: '120,10000000000042',
+    }),
     created_at: z.string(),
   })
   .openapi('Listener');
@@ -127,12 +136,21 @@ const routes = {
   }),
 };
 
-const present = (l: ListenerRow) => ({
+/** The stream's resume list of the listener's positions; shards the tenant's stream no longer reads are left out (it would refuse them). */
+function listenerCursor(positions: ListenerRow['positions'], shards: number): string {
+  const cursor = new Map<number, number>();
+  for (const [shard, sequence] of Object.entries(positions)) if (Number(shard) < shards) cursor.set(Number(shard), Number(sequence));
+  return formatStreamCursor(cursor);
+}
+
+/** `shards`: how many shards the tenant's stream reads (streamShardCount). */
+const present = (l: ListenerRow, shards: number) => ({
   id: l.id,
   name: l.name,
   types: l.types,
   where: l.filter ?? null,
   last_sequence: l.last_sequence,
+  cursor: listenerCursor(l.positions, shards),
   created_at: l.created_at,
 });
 const notFound = (id: string) => new ProblemError(problem(404, 'listener_not_found', `no listener ${id}`));
@@ -140,7 +158,7 @@ const notFound = (id: string) => new ProblemError(problem(404, 'listener_not_fou
 export function registerListeners(app: OpenAPIHono<AppEnv>): void {
   app.openapi(routes.put, async (c) => {
     const { tenantId } = c.req.valid('param');
-    await loadTenant(c, tenantId);
+    const tenant = await loadTenant(c, tenantId);
     const body = c.req.valid('json');
     if (body.where != null) {
       assertFilterSize(body.where);
@@ -165,16 +183,17 @@ export function registerListeners(app: OpenAPIHono<AppEnv>): void {
       return saved;
     });
     const secret = await open(c.env.ENCRYPTION_KEY, saved.ciphertext);
-    return c.json({ ...present(saved.row), secret }, saved.created ? 201 : 200);
+    return c.json({ ...present(saved.row, streamShardCount(tenant)), secret }, saved.created ? 201 : 200);
   });
 
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.req.valid('param');
-    await loadTenant(c, tenantId);
+    const tenant = await loadTenant(c, tenantId);
     const { cursor, limit } = c.req.valid('query');
+    const shards = streamShardCount(tenant);
     const rows = await listListeners(c.var.db, tenantId, { afterId: decodeCursor(cursor, CURSOR.id('sub')), limit: limit + 1 });
     const page = rows.slice(0, limit);
-    return c.json({ data: page.map(present), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
+    return c.json({ data: page.map((l) => present(l, shards)), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null }, 200);
   });
 
   app.openapi(routes.remove, async (c) => {

@@ -1,8 +1,9 @@
 /**
  * `listen`: forwards the tenant's live events to a local URL as real deliveries and reports each
  * outcome to the listeners API, so they show as deliveries and attempts. The connection is outbound
- * (nothing needs to be reachable from the internet). Resumes from the listener's `last_sequence`
- * when it has one (a restarted `listen` picks up what it missed), else starts at the live head.
+ * (nothing needs to be reachable from the internet). Resumes from the listener's `cursor` (per shard
+ * the last sequence it reported: a restarted `listen` picks up what it missed on every shard) when it
+ * has one, else starts at the live head.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { components } from '@switchyard/client';
@@ -42,7 +43,8 @@ export const listen = defineCommand({
         body: { name: args.name, ...(types ? { types } : {}), ...(where !== undefined ? { where: where as Record<string, unknown> } : {}) },
       }),
     );
-    const since = sinceFlag(args.since) ?? (listener.last_sequence > 0 ? String(listener.last_sequence) : null);
+    // `last_sequence` is one number: on a multi-shard tenant it would replay every other shard from its beginning
+    const since = sinceFlag(args.since) ?? (listener.cursor !== '0' ? listener.cursor : null);
     const { signal, done } = interruptible();
     const describeTypes = types ? types.join(',') : 'all';
     try {
