@@ -3,11 +3,13 @@
  * DESIGN.md §7. See bench/README.md for the method; results go to bench/results/latest.{json,md}.
  *
  * Options: --duration <s> (timed window per case, default 10), --connections <n> (default 32),
- *          --profile (afterwards, CPU profiles of the Worker isolate during single and batch ingest),
+ *          --profile (afterwards, CPU profiles of the Worker isolate during single, batch and half-rate ingest; with
+ *          --quick, single and half-rate only),
  *          --tmpfs (keep the Durable Objects' SQLite files in /dev/shm instead of on disk),
  *          --runs <n> (rounds of the batch cases, default 3: the sustained budget must hold in each),
  *          --quick (only the bare Worker, the floor and single-event ingest: for iterating on the append path),
- *          --shards (only the 1-shard vs 4-shard cases, scripts/bench/shards.ts, which a full run also makes).
+ *          --shards (only the 1-shard vs 4-shard cases, scripts/bench/shards.ts, which a full run also makes),
+ *          --batch (only batch ingest of 1000 events/request, --runs rounds, with --profile its CPU profile: for work on the batch path).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +27,8 @@ import { scratchDatabase } from './lib/scratch-db.ts';
 import { connectApi, createSource, createWebhookSubscription, pluginCatalog, type Source } from './lib/switchyard-api.ts';
 import { startWsProxy } from './lib/ws-proxy.ts';
 import { runCase, type CaseContext, type CaseResult } from './bench/cases.ts';
+import { requestPool } from './bench/pool.ts';
+import { runLoad } from './lib/load.ts';
 import { measureDeliveryLatency } from './bench/delivery.ts';
 import { machineInfo } from './bench/machine.ts';
 import { consoleBudgets, evaluateBudgets, toMarkdown, type BenchReport } from './bench/report.ts';
@@ -45,12 +49,15 @@ const { values: flags } = parseArgs({
     runs: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
     shards: { type: 'boolean', default: false },
+    batch: { type: 'boolean', default: false },
   },
 });
 const RUNS = Math.max(1, Number(flags.runs));
 const DURATION = Number(flags.duration);
 const CONNECTIONS = Number(flags.connections);
 const WARMUP = 2;
+/** Unmeasured load every runtime gets before its first case (bench/README.md): a new workerd process is measurably slower for its first seconds. */
+const RUNTIME_WARMUP = 5;
 const log = (line: string) => console.log(`${stamp()} ${line}`);
 const cleanups: (() => Promise<unknown>)[] = [];
 const runtimes = new Set<Runtime>();
@@ -104,6 +111,7 @@ async function main(): Promise<void> {
   const fakeSource: Source = { tenantId: 'tn_bare', sourceId: 'src_00000000000000000000000000', secret: `whsec_${randomBytes(24).toString('base64')}` };
   const measureBare = async (name: string, title: string) => {
     const bare = await launch({ kind: 'bare' });
+    await warmRuntime(bare, fakeSource);
     const result = await runCase(context(bare, database.url, pg), {
       name,
       title,
@@ -118,23 +126,27 @@ async function main(): Promise<void> {
     await stop(bare);
     return result;
   };
-  cases.push(await measureBare('bare', 'bare Worker (hello world), same requests'));
+  // --batch measures Switchyard alone: no baseline or floor
+  if (!flags.batch) cases.push(await measureBare('bare', 'bare Worker (hello world), same requests'));
 
   // the platform's floor for a durable acknowledgement: body -> Durable Object RPC -> one SQLite insert
-  const floor = await launch({ kind: 'floor', persistDir: join(stateRoot, 'floor-state') });
-  cases.push(
-    await runCase(context(floor, database.url, pg), {
-      name: 'floor',
-      title: 'floor: Worker → DO RPC → 1 SQLite insert',
-      source: fakeSource,
-      eventsPerRequest: 1,
-      connections: CONNECTIONS,
-      durationSeconds: DURATION,
-      warmupSeconds: WARMUP,
-      expectedRps: 5_000,
-      noStorage: true,
-    }),
-  );
+  const floor = flags.batch ? null : await launch({ kind: 'floor', persistDir: join(stateRoot, 'floor-state') });
+  if (floor) {
+    await warmRuntime(floor, fakeSource);
+    cases.push(
+      await runCase(context(floor, database.url, pg), {
+        name: 'floor',
+        title: 'floor: Worker → DO RPC → 1 SQLite insert',
+        source: fakeSource,
+        eventsPerRequest: 1,
+        connections: CONNECTIONS,
+        durationSeconds: DURATION,
+        warmupSeconds: WARMUP,
+        expectedRps: 5_000,
+        noStorage: true,
+      }),
+    );
+  }
 
   // 2. Switchyard, as `wrangler deploy` would ship it
   const adminSecret = randomBytes(32).toString('base64url');
@@ -156,8 +168,32 @@ async function main(): Promise<void> {
   const api = await connectApi(runtime.url, adminSecret);
   const ready = await api.call('GET', '/readyz');
   if (ready.status !== 200) throw new Error(`the runtime is not ready: ${JSON.stringify(ready.json)}`);
+  await warmRuntime(runtime, await createSource(api, 'bench runtime warm-up'));
 
   const base = { connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP };
+  if (flags.batch) {
+    for (let run = 1; run <= RUNS; run++) {
+      const b1000 = await createSource(api, `bench batch 1000${run > 1 ? `-run${run}` : ''}`);
+      cases.push(
+        await runCase(ctx, {
+          ...base,
+          name: `batch-1000${run > 1 ? `-run${run}` : ''}`,
+          title: `batch ingest, 1000 events/request${RUNS > 1 ? ` (run ${run} of ${RUNS})` : ''}`,
+          source: b1000,
+          eventsPerRequest: 1000,
+          connections: Math.min(CONNECTIONS, 8),
+          expectedRps: 30,
+        }),
+      );
+    }
+    notes.push('Run with --batch: only batch ingest of 1000 events/request was measured.');
+    const profile = inspectorPort
+      ? await profileCases(ctx, api, inspectorPort, bundle, base, [{ name: 'batch-1000', size: 1000, expectedRps: 30 }])
+      : undefined;
+    await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded: null, delivery: null, deliveryThroughput: null, profile, logExamples });
+    return;
+  }
+  if (!floor) throw new Error('unreachable: the floor runs unless --batch');
   if (flags.shards) {
     await stop(floor);
     const sharded = await runShardCases(ctx, api, base);
@@ -219,7 +255,13 @@ async function main(): Promise<void> {
   await stop(floor);
 
   if (flags.quick) {
-    await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded: null, delivery: null, deliveryThroughput: null, logExamples });
+    const profile = inspectorPort
+      ? await profileCases(ctx, api, inspectorPort, bundle, base, [
+          { name: 'single', size: 1, expectedRps: 3_000 },
+          { name: 'single-half-rate', size: 1, expectedRps: halfRate, paced: halfRate },
+        ])
+      : undefined;
+    await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded: null, delivery: null, deliveryThroughput: null, profile, logExamples });
     return;
   }
   // the sustained budget must hold in every round, so the batch cases run RUNS times, each round on new tenants
@@ -305,43 +347,14 @@ async function main(): Promise<void> {
 
   const deliveryThroughput = await measureDeliveryThroughput(api, runtime.url, database.url, receiver, pg, log);
 
-  let profile: unknown;
-  if (inspectorPort) {
-    await mkdir(join(root, 'bench/results'), { recursive: true });
-    const profiles: Record<string, unknown> = {};
-    const profiled: { name: string; size: number; expectedRps: number; paced?: number }[] = [
-      { name: 'single', size: 1, expectedRps: 3_000 },
-      { name: 'batch-1000', size: 1000, expectedRps: 30 },
-      // the tail at half of saturation: where the isolate's time goes when it should be half idle
-      { name: 'single-half-rate', size: 1, expectedRps: halfRate, paced: halfRate },
-    ];
-    for (const { name, size, expectedRps, paced } of profiled) {
-      log(`bench: profiling the Worker isolate during 5 s of ${name} ingest…`);
-      const source = await createSource(api, `bench profile ${name}`);
-      const profiler = await startProfiler(inspectorPort, 'switchyard');
-      const load = paced ? { connections: 0, overallRate: paced, paced: true } : { connections: size > 1 ? 8 : CONNECTIONS };
-      await runCase(ctx, {
-        ...base,
-        ...load,
-        name: `profile-${name}`,
-        title: `${name} ingest (profiled, not a result)`,
-        source,
-        eventsPerRequest: size,
-        durationSeconds: 5,
-        warmupSeconds: 0,
-        expectedRps,
-      });
-      const summary = await profiler.stop(join(root, `bench/results/worker-${name}.cpuprofile.json`), loadSourceMap(`${bundle.script}.map`, root));
-      profiles[name] = summary;
-      log(
-        summary.byInclusive
-          .slice(0, 30)
-          .map((l) => `  ${String(l.totalPct).padStart(5)}% incl ${String(l.selfPct).padStart(5)}% self  ${l.function} (${l.where})`)
-          .join('\n'),
-      );
-    }
-    profile = profiles;
-  }
+  const profile = inspectorPort
+    ? await profileCases(ctx, api, inspectorPort, bundle, base, [
+        { name: 'single', size: 1, expectedRps: 3_000 },
+        ...(flags.quick ? [] : [{ name: 'batch-1000', size: 1000, expectedRps: 30 }]),
+        // the tail at half of saturation: where the isolate's time goes when it should be half idle
+        { name: 'single-half-rate', size: 1, expectedRps: halfRate, paced: halfRate },
+      ])
+    : undefined;
 
   // last: its backlog goes on draining to the receiver after the case
   const priority = await measurePriorityOvertake(api, runtime.url, database.url, receiver, log).catch((error: unknown) => {
@@ -350,6 +363,45 @@ async function main(): Promise<void> {
   });
 
   await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded, delivery, deliveryThroughput, priority, profile, logExamples });
+}
+
+/** 5 s CPU profiles of the Worker isolate during each of `profiled`; summaries by case name, raw profiles in bench/results. */
+async function profileCases(
+  ctx: CaseContext,
+  api: Awaited<ReturnType<typeof connectApi>>,
+  inspectorPort: number,
+  bundle: { script: string },
+  base: { connections: number; durationSeconds: number; warmupSeconds: number },
+  profiled: { name: string; size: number; expectedRps: number; paced?: number }[],
+): Promise<Record<string, unknown>> {
+  await mkdir(join(root, 'bench/results'), { recursive: true });
+  const profiles: Record<string, unknown> = {};
+  for (const { name, size, expectedRps, paced } of profiled) {
+    log(`bench: profiling the Worker isolate during 5 s of ${name} ingest…`);
+    const source = await createSource(api, `bench profile ${name}`);
+    const profiler = await startProfiler(inspectorPort, 'switchyard');
+    const load = paced ? { connections: 0, overallRate: paced, paced: true } : { connections: size > 1 ? 8 : CONNECTIONS };
+    await runCase(ctx, {
+      ...base,
+      ...load,
+      name: `profile-${name}`,
+      title: `${name} ingest (profiled, not a result)`,
+      source,
+      eventsPerRequest: size,
+      durationSeconds: 5,
+      warmupSeconds: 0,
+      expectedRps,
+    });
+    const summary = await profiler.stop(join(root, `bench/results/worker-${name}.cpuprofile.json`), loadSourceMap(`${bundle.script}.map`, root));
+    profiles[name] = summary;
+    log(
+      summary.byInclusive
+        .slice(0, 30)
+        .map((l) => `  ${String(l.totalPct).padStart(5)}% incl ${String(l.selfPct).padStart(5)}% self  ${l.function} (${l.where})`)
+        .join('\n'),
+    );
+  }
+  return profiles;
 }
 
 /** What a run gathered besides its cases, for the report. */
@@ -408,6 +460,21 @@ async function finish(cases: CaseResult[], g: Gathered): Promise<void> {
   await writeFile(join(root, 'bench/results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(join(root, 'bench/results/latest.md'), toMarkdown(report));
   log(`\n${consoleBudgets(report.budgets)}\n\nbench: wrote bench/results/latest.json and bench/results/latest.md (${report.durationSeconds} s)`);
+}
+
+/**
+ * Signed single events on `source` for RUNTIME_WARMUP seconds, not measured, right after a runtime
+ * starts: every runtime (bare, floor, Switchyard) gets the same, so no first case pays for a cold one.
+ */
+async function warmRuntime(runtime: Runtime, source: Source): Promise<void> {
+  const pool = requestPool(source, { label: 'runtime-warm-up', eventsPerRequest: 1, size: 5_000 });
+  // one request on its own first, as every case sends (bench/README.md)
+  const first = pool.next();
+  await fetch(`${runtime.url}${first.path}`, { method: first.method, headers: first.headers, body: first.body }).then(
+    (r) => r.arrayBuffer(),
+    () => null,
+  );
+  await runLoad({ url: runtime.url, next: pool.next, connections: CONNECTIONS, durationSeconds: RUNTIME_WARMUP, workerdPid: null });
 }
 
 async function launch(options: Parameters<typeof startRuntime>[0]): Promise<Runtime> {

@@ -66,6 +66,8 @@ function toEvent(delivery: string, name: string, payload: unknown, body: Uint8Ar
 export const github: VerifierPlugin<Config> = {
   id: 'github',
   kind: 'verifier',
+  // WebCrypto on the request only: no deadline timer (src/plugins/types.ts)
+  computeOnly: true,
   apiVersion: PLUGIN_API_VERSION,
   description: 'GitHub webhooks: X-Hub-Signature-256 (HMAC-SHA256 of the body); events become github.<event>.<action>',
   config,

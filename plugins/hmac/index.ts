@@ -75,6 +75,8 @@ function payload(headers: Headers, body: Uint8Array<ArrayBuffer>): Pick<PluginEv
 export const hmac: VerifierPlugin<Config> = {
   id: 'hmac',
   kind: 'verifier',
+  // WebCrypto on the request only: no deadline timer (src/plugins/types.ts)
+  computeOnly: true,
   apiVersion: PLUGIN_API_VERSION,
   description: 'Generic HMAC signatures (SHA-256/512/1, hex or base64, optional timestamp); wraps the payload as a CloudEvent',
   config,

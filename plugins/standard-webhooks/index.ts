@@ -69,6 +69,8 @@ export function isSecret(secret: string): boolean {
 export const standardWebhooks: VerifierPlugin<Config> = {
   id: 'standard-webhooks',
   kind: 'verifier',
+  // WebCrypto on the request only: no deadline timer (src/plugins/types.ts)
+  computeOnly: true,
   apiVersion: PLUGIN_API_VERSION,
   description: 'Standard Webhooks signatures: v1 (HMAC-SHA256, whsec_ secret) and v1a (Ed25519, whpk_ key)',
   config,

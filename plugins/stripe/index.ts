@@ -66,6 +66,8 @@ async function toEvent(body: Uint8Array<ArrayBuffer>): Promise<PluginEvent> {
 export const stripe: VerifierPlugin<Config> = {
   id: 'stripe',
   kind: 'verifier',
+  // WebCrypto on the request only: no deadline timer (src/plugins/types.ts)
+  computeOnly: true,
   apiVersion: PLUGIN_API_VERSION,
   description: 'Stripe webhooks: Stripe-Signature v1 (HMAC-SHA256 over t.body, whsec_ secret); events become stripe.<type>',
   config,

@@ -3,9 +3,11 @@
  * window. All functions run inside the caller's synchronous transaction.
  *
  * Rules a reader would not guess:
- * - An append is set-based: one dedup lookup and two inserts whatever the batch size, instead of three
- *   statements per event. SQLite reads the rows out of one JSON parameter (an array of objects named by
- *   {@link OUTBOX_COLUMNS}), and CROSS JOIN keeps it probing the dedup key once per incoming event.
+ * - An append is set-based: one dedup lookup, one insert per {@link INSERT_ROWS} events and one for
+ *   the dedup keys, instead of three statements per event. Each row crosses as two bound values: its
+ *   other columns as one small JSON array, and the event text as it is (escaping it into the JSON and
+ *   having SQLite take it apart again cost more than the insert itself); CROSS JOIN keeps the dedup
+ *   lookup probing the key once per incoming event.
  * - The batch JSON that `insertEvents` takes is written by SQLite itself, with the stored event text
  *   spliced in unparsed (one value crosses into JS, not thirteen per row; and SQLite's own JSON parser
  *   would refuse the deep nesting Postgres is left to judge). {@link encodeOutbox} is the one encoder,
@@ -55,7 +57,7 @@ export type OutboxRow = {
   schema_version: number | null;
 };
 
-/** The outbox's columns, named alike in the append JSON, the table and the batch JSON for Postgres. */
+/** The outbox's columns, named alike in the table and the batch JSON for Postgres. */
 const OUTBOX_COLUMNS = [
   'sequence',
   'id',
@@ -82,10 +84,21 @@ const ROW_JSON = `rtrim(json_object(${OUTBOX_COLUMNS.filter((c) => c !== 'event'
   .map((c) => `'${c}', ${c}`)
   .join(', ')}), '}') || ',"event":' || event || '}'`;
 
-/** Inserts the rows of a JSON array of objects named by the columns (`received_at` is the parameter). */
-const APPENDED = OUTBOX_COLUMNS.filter((c) => c !== 'received_at');
-const INSERT_OUTBOX = `INSERT INTO outbox (${APPENDED.join(', ')}, received_at)
-  SELECT ${APPENDED.map((c) => `value ->> '$.${c}'`).join(', ')}, ? FROM json_each(?)`;
+/** The columns an append binds as one JSON array per row, in this order (the event goes on its own, `received_at` once). */
+const ROW_COLUMNS = OUTBOX_COLUMNS.filter((c) => c !== 'event' && c !== 'received_at');
+/** Rows per outbox INSERT: two bound values each, and `received_at`, within the 99 after it a Durable Object statement may bind. */
+const INSERT_ROWS = 49;
+const insertStatements = new Map<number, string>();
+/** Inserts `rows` rows bound as `received_at`, then per row its columns (a JSON array of {@link ROW_COLUMNS}) and its event. */
+function insertOutbox(rows: number): string {
+  let statement = insertStatements.get(rows);
+  if (!statement) {
+    statement = `INSERT INTO outbox (${ROW_COLUMNS.join(', ')}, event, received_at)
+      SELECT ${ROW_COLUMNS.map((_, i) => `column1 ->> ${i}`).join(', ')}, column2, ?1 FROM (VALUES ${Array.from({ length: rows }, (_, i) => `(?${2 * i + 2}, ?${2 * i + 3})`).join(', ')})`;
+    insertStatements.set(rows, statement);
+  }
+  return statement;
+}
 
 interface DedupRow extends Record<string, SqlStorageValue> {
   source_id: string;
@@ -94,6 +107,9 @@ interface DedupRow extends Record<string, SqlStorageValue> {
   id: string;
   sequence: number;
 }
+
+/** A row's {@link ROW_COLUMNS} values, in that order. */
+type RowValues = (string | number | null)[];
 
 const dedupKey = (sourceId: string, ceId: string) => `${sourceId}\n${ceId}`;
 
@@ -132,7 +148,8 @@ export function appendToOutbox(
   }
   const guarded = items.flatMap((item) => (item.expectedSequence != null && item.subject !== null ? [item.subject] : []));
   const heads = subjectHeads(sql, guarded);
-  const fresh: Omit<OutboxRow, 'received_at'>[] = [];
+  /** Per fresh row: its columns as a JSON array of {@link ROW_COLUMNS}, then its event. */
+  const fresh: string[] = [];
   const results = items.map((item): AppendResult => {
     const key = dedupKey(item.sourceId, item.ceId);
     const earlier = seen.get(key);
@@ -151,25 +168,28 @@ export function appendToOutbox(
     if (item.subject !== null) heads.set(item.subject, sequence);
     const id = newId('evt', now);
     seen.set(key, { source_id: item.sourceId, ce_id: item.ceId, sha256: item.sha256, id, sequence });
-    fresh.push({
+    const columns: RowValues = [
       sequence,
       id,
-      source_id: item.sourceId,
-      ce_id: item.ceId,
-      type: item.type,
-      subject: item.subject,
-      time: item.time,
-      partition_key: item.partitionKey,
-      correlation_id: item.correlationId,
-      causation_id: item.causationId,
-      event: item.json,
-      sha256: item.sha256,
-      schema_version: item.schemaVersion ?? null,
-    });
+      item.sourceId,
+      item.ceId,
+      item.type,
+      item.subject,
+      item.time,
+      item.partitionKey,
+      item.correlationId,
+      item.causationId,
+      item.sha256,
+      item.schemaVersion ?? null,
+    ];
+    fresh.push(JSON.stringify(columns), item.json);
     return { kind: 'accepted', id, sequence, duplicate: false };
   });
   if (fresh.length > 0) {
-    sql.exec(INSERT_OUTBOX, now, JSON.stringify(fresh));
+    for (let at = 0; at < fresh.length; at += 2 * INSERT_ROWS) {
+      const values = fresh.slice(at, at + 2 * INSERT_ROWS);
+      sql.exec(insertOutbox(values.length / 2), now, ...values);
+    }
     // the keys of the rows just written: read back from the outbox rather than from the JSON a second time
     sql.exec(
       `INSERT OR REPLACE INTO dedup (source_id, ce_id, sha256, id, sequence, expires_at)
@@ -193,7 +213,8 @@ export interface Slice {
 /** The batch JSON of the rows a subquery selects, in its (sequence) order. */
 const encoded = (rows: string) =>
   `SELECT count(*) AS n, min(sequence) AS first, max(sequence) AS last, '[' || group_concat(${ROW_JSON}, ',') || ']' AS events FROM (${rows})`;
-const OLDEST_SIZES = 'SELECT sequence, length(event) AS chars FROM outbox ORDER BY sequence LIMIT ?';
+// octet_length, unlike length, needs no pass over the text to count its characters (and bytes are at least as many)
+const OLDEST_SIZES = 'SELECT sequence, octet_length(event) AS chars FROM outbox ORDER BY sequence LIMIT ?';
 const ENCODE_RANGE = encoded('SELECT * FROM outbox WHERE sequence BETWEEN ? AND ? ORDER BY sequence');
 
 /** Which outbox rows to encode: the oldest, up to caps, or all of one range of sequences. */
@@ -201,7 +222,8 @@ export type OutboxSelection = { oldest: number; maxChars: number } | { from: num
 
 /**
  * The selected rows as one {@link Slice}. `oldest` takes at most that many rows and, past the first,
- * only while the events before a row stay under `maxChars` characters (to bound the isolate's memory).
+ * only while the events before a row stay under `maxChars` (counted in UTF-8 bytes, never fewer than
+ * the characters; to bound the isolate's memory).
  * Nothing selected is `n: 0` with `events: '[]'`.
  */
 export function encodeOutbox(sql: SqlStorage, selection: OutboxSelection): Slice {

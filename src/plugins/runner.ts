@@ -43,6 +43,15 @@ async function withDeadline<T>(label: string, timeoutMs: number, run: (signal: A
   }
 }
 
+/** A hook that makes no I/O, settled without a deadline: only its throw is caught. */
+async function settleNow<T>(label: string, run: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (error) {
+    return { ok: false, error: `${label} failed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
 export function pluginLogger(fields: Record<string, unknown>): PluginLogger {
   const write = (level: string, message: string, extra?: Record<string, unknown>) => console.log(JSON.stringify({ level, msg: message, ...fields, ...extra }));
   return { info: (m, f) => write('info', m, f), warn: (m, f) => write('warn', m, f) };
@@ -60,7 +69,9 @@ export type VerifierRun<C> = Omit<VerifierInput<C>, 'signal'>;
 /** Verifiers fail closed: a throw or timeout is an `invalid_signature`. Only the newest `MAX_ACTIVE_SECRETS` secrets verify. */
 export async function runVerifier<C>(plugin: VerifierPlugin<C>, input: VerifierRun<C>, timeoutMs = HOOK_TIMEOUT_MS): Promise<VerifierResult> {
   const secrets = input.secrets.slice(0, MAX_ACTIVE_SECRETS);
-  const settled = await withDeadline(`verifier ${plugin.id}`, timeoutMs, (signal) => plugin.verify({ ...input, secrets, signal }));
+  const settled = plugin.computeOnly
+    ? await settleNow(`verifier ${plugin.id}`, () => plugin.verify({ ...input, secrets, signal: new AbortController().signal }))
+    : await withDeadline(`verifier ${plugin.id}`, timeoutMs, (signal) => plugin.verify({ ...input, secrets, signal }));
   if (settled.ok) return settled.value;
   console.warn(JSON.stringify({ msg: 'verifier failed', plugin: plugin.id, error: settled.error }));
   return { ok: false, code: 'invalid_signature', detail: `verifier ${plugin.id} could not check the signature` };

@@ -216,6 +216,12 @@ export interface VerifierPlugin<Config = unknown> extends PluginTypeBase<'verifi
    */
   provision(config: Config, supplied?: string): Promise<VerifierProvision<Config>>;
   verify(input: VerifierInput<Config>): Promise<VerifierResult>;
+  /**
+   * `verify` makes no I/O: it only hashes and checks signatures with WebCrypto, which workerd runs on
+   * the calling thread. It then runs without the hook deadline, whose timer would cost every ingest
+   * request and could not interrupt CPU work anyway. A type that may fetch (a JWKS) leaves this unset.
+   */
+  computeOnly?: true;
 }
 
 // ---- validators and transformers -----------------------------------------------------------------

@@ -116,6 +116,33 @@ describe('outbox store', () => {
     expect(empty).toEqual({ n: 0, first: 7, last: 9, events: '[]' });
   });
 
+  it('stores every event of a batch larger than one insert statement, in order, with its columns', async () => {
+    const ids = Array.from({ length: 123 }, (_, i) => `e${i}`);
+    const { out, rows, slice } = await withOutbox((sql) => {
+      // a repeat of the first id goes between the inserts' chunks and is answered, not stored
+      const items = [
+        ...ids.slice(0, 60).map((id) => item(id, { n: id })),
+        item('e0', { n: 'e0' }),
+        ...ids.slice(60).map((id) => item(id, { n: id }, { schemaVersion: 3 })),
+      ];
+      const out = appendToOutbox(sql, items, { lastSequence: 10, now: NOW, expiresAt: NOW + 60_000 });
+      const rows = sql
+        .exec<{ sequence: number; ce_id: string; schema_version: number | null; received_at: number }>(
+          'SELECT sequence, ce_id, schema_version, received_at FROM outbox ORDER BY sequence',
+        )
+        .toArray();
+      return { out, rows, slice: encodeOutbox(sql, { oldest: 1000, maxChars: 4 * 1024 * 1024 }) };
+    });
+    expect(out.lastSequence).toBe(133);
+    expect(out.results[60]).toEqual({ kind: 'accepted', id: out.results[0]!.id, sequence: 11, duplicate: true });
+    expect(rows.map((r) => r.ce_id)).toEqual(ids);
+    expect(rows.map((r) => r.sequence)).toEqual(ids.map((_, i) => 11 + i));
+    expect(rows[59]).toMatchObject({ schema_version: null, received_at: NOW });
+    expect(rows[60]).toMatchObject({ schema_version: 3, received_at: NOW });
+    const events = JSON.parse(slice.events) as { ce_id: string; event: { data: unknown } }[];
+    expect(events.map((e) => [e.ce_id, e.event.data])).toEqual(ids.map((id) => [id, { n: id }]));
+  });
+
   it('encodes a range of sequences the same way a batch is encoded, for the slices of a refused batch', async () => {
     const [batch, slice, row] = await withOutbox((sql) => {
       appendToOutbox(

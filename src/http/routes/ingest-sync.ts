@@ -11,7 +11,11 @@ import type { AppEnv } from '../context';
  * sync subscriptions. A failure here is logged and reported as no outcomes: the event is accepted
  * whatever happens, and what the sync path could not do the normal path delivers.
  */
-export async function syncActionsFor(c: Context<AppEnv>, outcome: Extract<IngestOutcome, { kind: 'single' }>, receivedAt: number): Promise<SyncAction[]> {
+export async function syncActionsFor(
+  c: Pick<Context<AppEnv>, 'env' | 'executionCtx'>,
+  outcome: Extract<IngestOutcome, { kind: 'single' }>,
+  receivedAt: number,
+): Promise<SyncAction[]> {
   const { result, stored } = outcome;
   if (result.status !== 202 || !('duplicate' in result) || result.duplicate || !stored) return [];
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);

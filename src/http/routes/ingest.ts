@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { ExecutionContext } from 'hono';
 import { configOf } from '../../config';
 import { verifierFetch } from '../../delivery/verifier-egress';
 import { acceptIngest } from '../../ingest/pipeline';
@@ -63,60 +64,92 @@ export function registerIngest(app: OpenAPIHono<AppEnv>): void {
     },
   });
 
-  app.post('/v1/ingest/:sourceId', async function ingest(c) {
-    const sourceId = c.req.param('sourceId');
-    // an id newId cannot have made names no source; asking Postgres about it (a NUL) would fail
-    if (!idPattern('src').test(sourceId)) return problemResponse(problem(404, 'source_not_found', 'no source with that id'), c.get('requestId'));
-    const body = await readBody(c.req.raw);
-    const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-    const limiter = ingestLimiter(c.env);
-    let tenantId: string | undefined;
-    const span = startIngestSpan(c.env, c.req.raw.headers);
-    const receivedAt = Date.now();
-    const outcome = await acceptIngest(
-      { sourceId, headers: c.req.raw.headers, body, now: receivedAt, ingestSpan: span?.context },
-      {
-        resolveSource: async (id) => {
-          const source = await resolveSource(c.env, id, waitUntil);
-          tenantId = source?.tenantId ?? tenantId;
-          return source;
-        },
-        fresher: (source) => fresherSource(c.env, source, waitUntil),
-        rateLimit: (source) => limiter.limit(source),
-        bypassedRateLimit: (source) => countRejection(c.env, source.tenantId, RATE_LIMIT_BYPASSED, waitUntil),
-        rules: (tenantId) => tenantRules(c.env, tenantId, waitUntil),
-        schemaVersion: schemaVersionLoader(c.env, waitUntil),
-        append: (tenantId, request) =>
-          tracedAppend(span, { 'switchyard.tenant': tenantId, 'switchyard.events': request.items.length }, async () =>
-            appendSharded(request, {
-              append: (shard, r) => shardLog(c.env, tenantId, shard).append(r),
-              claim: (shard, r) => shardLog(c.env, tenantId, shard).claim(r),
-              dedupOf: (shard, keys) => shardLog(c.env, tenantId, shard).dedupOf(keys),
-            }),
-          ),
-        sandbox: requestSandboxes(c.env, c.executionCtx),
-        verifierFetch: verifierFetch(configOf(c.env).egressAllowlist),
-        forget: (source) => {
-          forgetSource(source.id);
-          forgetTenantRules(source.tenantId);
-          // the Redis copy may be as old as ours (see tenancy/shared-cache.ts)
-          skipSharedOnce(rulesKey(source.tenantId));
-        },
-      },
-    );
-    if (tenantId) countOutcome(c.env, tenantId, outcome, waitUntil);
-    if (span) waitUntil(exportSpans(endIngestSpan(span, sourceId, tenantId, outcome)));
-    switch (outcome.kind) {
-      case 'problem':
-        return problemResponse(outcome.problem, c.get('requestId'));
-      case 'single': {
-        const { status, ...result } = outcome.result;
-        // sync-mode subscriptions run now, after the event is durable (src/delivery/sync-actions.ts)
-        const actions = await syncActionsFor(c, outcome, receivedAt);
-        return c.json(actions.length > 0 ? { ...result, actions } : result, status, limiter.headers());
-      }
-      case 'batch':
-        return c.json({ results: outcome.results }, 202, limiter.headers());
-    }
+  app.post('/v1/ingest/:sourceId', function ingest(c) {
+    return answerIngest({ request: c.req.raw, env: c.env, executionCtx: c.executionCtx, sourceId: c.req.param('sourceId'), requestId: c.get('requestId') });
   });
+}
+
+/** What answering an ingest request takes: from the Hono route above, or from app.ts's lean path that skips the router. */
+export interface IngestCall {
+  request: Request;
+  env: Env;
+  executionCtx: ExecutionContext;
+  sourceId: string;
+  requestId: string;
+}
+
+const SOURCE_ID = idPattern('src');
+const INGEST_PATH = '/v1/ingest/';
+
+/**
+ * The source id of a request URL whose path is `/v1/ingest/<an id newId can make>` (query aside), else
+ * null: anything else (an encoded, malformed or missing id, a trailing slash) is left to the router.
+ */
+export function ingestSourceId(url: string): string | null {
+  const path = url.indexOf('/', url.indexOf('://') + 3);
+  if (path < 0 || !url.startsWith(INGEST_PATH, path)) return null;
+  const query = url.indexOf('?', path);
+  const id = url.slice(path + INGEST_PATH.length, query < 0 ? undefined : query);
+  return SOURCE_ID.test(id) ? id : null;
+}
+
+/** Answers an ingest request; every response carries `x-request-id`. Throws what the app's error handler answers. */
+export async function answerIngest({ request, env, executionCtx, sourceId, requestId }: IngestCall): Promise<Response> {
+  // an id newId cannot have made names no source; asking Postgres about it (a NUL) would fail
+  if (!SOURCE_ID.test(sourceId)) return problemResponse(problem(404, 'source_not_found', 'no source with that id'), requestId);
+  const body = await readBody(request);
+  const waitUntil = (p: Promise<unknown>) => executionCtx.waitUntil(p);
+  const limiter = ingestLimiter(env);
+  let tenantId: string | undefined;
+  const span = startIngestSpan(env, request.headers);
+  const receivedAt = Date.now();
+  const outcome = await acceptIngest(
+    { sourceId, headers: request.headers, body, now: receivedAt, ingestSpan: span?.context },
+    {
+      resolveSource: async (id) => {
+        const source = await resolveSource(env, id, waitUntil);
+        tenantId = source?.tenantId ?? tenantId;
+        return source;
+      },
+      fresher: (source) => fresherSource(env, source, waitUntil),
+      rateLimit: (source) => limiter.limit(source),
+      bypassedRateLimit: (source) => countRejection(env, source.tenantId, RATE_LIMIT_BYPASSED, waitUntil),
+      rules: (tenantId) => tenantRules(env, tenantId, waitUntil),
+      schemaVersion: schemaVersionLoader(env, waitUntil),
+      append: (tenantId, request) =>
+        tracedAppend(span, { 'switchyard.tenant': tenantId, 'switchyard.events': request.items.length }, async () =>
+          appendSharded(request, {
+            append: (shard, r) => shardLog(env, tenantId, shard).append(r),
+            claim: (shard, r) => shardLog(env, tenantId, shard).claim(r),
+            dedupOf: (shard, keys) => shardLog(env, tenantId, shard).dedupOf(keys),
+          }),
+        ),
+      sandbox: requestSandboxes(env, executionCtx),
+      verifierFetch: verifierFetch(configOf(env).egressAllowlist),
+      forget: (source) => {
+        forgetSource(source.id);
+        forgetTenantRules(source.tenantId);
+        // the Redis copy may be as old as ours (see tenancy/shared-cache.ts)
+        skipSharedOnce(rulesKey(source.tenantId));
+      },
+    },
+  );
+  if (tenantId) countOutcome(env, tenantId, outcome, waitUntil);
+  if (span) waitUntil(exportSpans(endIngestSpan(span, sourceId, tenantId, outcome)));
+  switch (outcome.kind) {
+    case 'problem':
+      return problemResponse(outcome.problem, requestId);
+    case 'single': {
+      const { status, ...result } = outcome.result;
+      // sync-mode subscriptions run now, after the event is durable (src/delivery/sync-actions.ts)
+      const actions = await syncActionsFor({ env, executionCtx }, outcome, receivedAt);
+      return jsonResponse(actions.length > 0 ? { ...result, actions } : result, status, limiter.headers(), requestId);
+    }
+    case 'batch':
+      return jsonResponse({ results: outcome.results }, 202, limiter.headers(), requestId);
+  }
+}
+
+function jsonResponse(body: unknown, status: number, headers: Record<string, string>, requestId: string): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers } });
 }
