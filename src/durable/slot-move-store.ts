@@ -1,6 +1,7 @@
 /**
  * The TenantLog's side of a live change of its tenant's shard count (docs/design/sharding.md §4): the
- * plan of the slots this log hands over, the slots it adopted, and the handoff itself. All functions
+ * plan of the slots this log hands over, the slots it adopted, and the release of the handoff (its pages:
+ * slot-handoff-store.ts). All functions
  * run inside the caller's synchronous transaction; the order of the steps lives in slot-move.ts.
  *
  * Rules a reader would not guess:
@@ -16,6 +17,7 @@
  *   anything the new owner lines up behind them, whatever their sequences (which name another shard).
  */
 import { routeKey, slotOf } from '../tenancy/shard-routing';
+import { handoffWriter, SLOT_HANDOFF_SCHEMA, upgradeHandoffTable } from './slot-handoff-store';
 import { hasPruned } from './subject-head-store';
 
 export const SLOT_MOVE_SCHEMA = `
@@ -24,7 +26,7 @@ CREATE TABLE IF NOT EXISTS move_plan (
   fenced_at INTEGER, fence_sequence INTEGER);
 CREATE TABLE IF NOT EXISTS slot_move (epoch INTEGER NOT NULL, slot INTEGER NOT NULL, to_shard INTEGER NOT NULL, PRIMARY KEY (epoch, slot)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS slot_adopted (epoch INTEGER NOT NULL, slot INTEGER NOT NULL, from_shard INTEGER NOT NULL, PRIMARY KEY (epoch, slot)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS slot_handoff (epoch INTEGER NOT NULL, to_shard INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (epoch, to_shard)) WITHOUT ROWID;`;
+${SLOT_HANDOFF_SCHEMA}`;
 
 /** Adds the slot columns to tables made before live changes (run after their schemas). */
 export function upgradeSlotColumns(sql: SqlStorage): void {
@@ -32,6 +34,7 @@ export function upgradeSlotColumns(sql: SqlStorage): void {
     sql.exec<{ n: number }>(`SELECT count(*) AS n FROM pragma_table_info('${table}') WHERE name = ?`, column).one().n > 0;
   if (!has('dedup', 'slot')) sql.exec('ALTER TABLE dedup ADD COLUMN slot INTEGER');
   if (!has('subject_head', 'slot')) sql.exec('ALTER TABLE subject_head ADD COLUMN slot INTEGER');
+  upgradeHandoffTable(sql);
 }
 
 export type PlanState = 'planned' | 'fenced' | 'released' | 'adopted' | 'finished';
@@ -162,46 +165,22 @@ export function fillSlots(sql: SqlStorage, stored: ReadonlyMap<number, EventKeys
   }
 }
 
-interface Line {
-  subscription_id: string;
-  partition_key: string;
-  rows: { sequence: number; delivery_id: string; priority: string | null }[];
-  inflight: string | null;
-}
-
-/** What one new owner receives for the slots it adopts. */
-export interface Handoff {
-  slots: number[];
-  dedup: Record<string, SqlStorageValue>[];
-  claims: Record<string, SqlStorageValue>[];
-  heads: Record<string, SqlStorageValue>[];
-  lines: Line[];
-  /** The old owner's last `received_at`: the new owner stamps its events after it. */
-  floor: number;
-  /** The old owner pruned idle subject heads: a subject without a head is not proof of "no event yet" (subject-head-store.ts). */
-  pruned: boolean;
-}
-
 /**
  * Takes the plan's slots out of this log: their dedup rows, id claims (by `id_slot`), subject heads
- * and keyed ordered lines (with their in-flight delivery) become one handoff per new owner, kept in
- * `slot_handoff` until it is adopted, and the rows are deleted. Only once no outbox row of the slots is left.
+ * and keyed ordered lines (with their in-flight delivery) become the pages of one handoff per new
+ * owner, kept in `slot_handoff` until each is acknowledged, and the rows are deleted. Only once no
+ * outbox row of the slots is left.
  */
 export function releaseSlots(sql: SqlStorage, plan: MovePlan, floor: number): void {
-  const pruned = hasPruned(sql);
   const slots = JSON.stringify([...plan.slots.keys()]);
-  const handoffs = new Map<number, Handoff>();
-  const handoffOf = (slot: number) => {
-    const to = plan.slots.get(slot)!;
-    let h = handoffs.get(to);
-    if (!h) handoffs.set(to, (h = { slots: [], dedup: [], claims: [], heads: [], lines: [], floor, pruned }));
-    return h;
-  };
-  for (const slot of plan.slots.keys()) handoffOf(slot).slots.push(slot);
+  const slotsByOwner = new Map<number, number[]>();
+  for (const [slot, to] of plan.slots) slotsByOwner.set(to, [...(slotsByOwner.get(to) ?? []), slot]);
+  const pages = handoffWriter(sql, plan.epoch, slotsByOwner, floor, hasPruned(sql));
+  const ownerOfSlot = (slot: SqlStorageValue) => plan.slots.get(slot as number)!;
   const IN = 'IN (SELECT value FROM json_each(?))';
-  for (const row of sql.exec(`SELECT * FROM dedup WHERE slot ${IN}`, slots)) handoffOf(row.slot as number).dedup.push(row);
-  for (const row of sql.exec(`SELECT * FROM id_claim WHERE id_slot ${IN}`, slots)) handoffOf(row.id_slot as number).claims.push(row);
-  for (const row of sql.exec(`SELECT * FROM subject_head WHERE slot ${IN}`, slots)) handoffOf(row.slot as number).heads.push(row);
+  for (const row of sql.exec(`SELECT * FROM dedup WHERE slot ${IN}`, slots)) pages.row(ownerOfSlot(row.slot!), 'dedup', row);
+  for (const row of sql.exec(`SELECT * FROM id_claim WHERE id_slot ${IN}`, slots)) pages.row(ownerOfSlot(row.id_slot!), 'claims', row);
+  for (const row of sql.exec(`SELECT * FROM subject_head WHERE slot ${IN}`, slots)) pages.row(ownerOfSlot(row.slot!), 'heads', row);
   const keyed = sql
     .exec<{ subscription_id: string; partition_key: string }>(
       `SELECT DISTINCT subscription_id, partition_key FROM ordered_line WHERE partition_key != ''
@@ -212,7 +191,7 @@ export function releaseSlots(sql: SqlStorage, plan: MovePlan, floor: number): vo
     const slot = slotOf(line.partition_key);
     if (!plan.slots.has(slot)) continue;
     const rows = sql
-      .exec<Line['rows'][number]>(
+      .exec<{ sequence: number; delivery_id: string; priority: string | null }>(
         'SELECT sequence, delivery_id, priority FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence',
         line.subscription_id,
         line.partition_key,
@@ -226,65 +205,14 @@ export function releaseSlots(sql: SqlStorage, plan: MovePlan, floor: number): vo
           line.partition_key,
         )
         .toArray()[0]?.delivery_id ?? null;
-    handoffOf(slot).lines.push({ ...line, rows, inflight });
+    pages.line(ownerOfSlot(slot), line, rows, inflight);
     sql.exec('DELETE FROM ordered_line WHERE subscription_id = ? AND partition_key = ?', line.subscription_id, line.partition_key);
     sql.exec('DELETE FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ?', line.subscription_id, line.partition_key);
   }
+  pages.finish();
   sql.exec(`DELETE FROM dedup WHERE slot ${IN}`, slots);
   sql.exec(`DELETE FROM id_claim WHERE id_slot ${IN}`, slots);
   sql.exec(`DELETE FROM subject_head WHERE slot ${IN}`, slots);
-  for (const [to, handoff] of handoffs)
-    sql.exec('INSERT OR REPLACE INTO slot_handoff (epoch, to_shard, body) VALUES (?, ?, ?)', plan.epoch, to, JSON.stringify(handoff));
-}
-
-export function pendingHandoffs(sql: SqlStorage, epoch: number): { to: number; body: string }[] {
-  return sql
-    .exec<{ to_shard: number; body: string }>('SELECT to_shard, body FROM slot_handoff WHERE epoch = ?', epoch)
-    .toArray()
-    .map((r) => ({ to: r.to_shard, body: r.body }));
-}
-
-export function dropHandoff(sql: SqlStorage, epoch: number, to: number): void {
-  sql.exec('DELETE FROM slot_handoff WHERE epoch = ? AND to_shard = ?', epoch, to);
-}
-
-const insertRow = (sql: SqlStorage, table: string, row: Record<string, SqlStorageValue>) => {
-  const columns = Object.keys(row);
-  sql.exec(`INSERT OR IGNORE INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, ...columns.map((c) => row[c]!));
-};
-
-/**
- * Takes a handoff in (idempotent: false when this epoch's slots were adopted already, then nothing
- * changes). Returns the lines to release; the caller marks the slots adopted in memory after the commit.
- */
-export function adoptHandoff(sql: SqlStorage, moves: SlotMoves, epoch: number, from: number, handoff: Handoff): Line[] | false {
-  if (handoff.slots.every((slot) => (moves.adopted.get(slot) ?? -1) >= epoch)) return false;
-  for (const row of handoff.dedup) insertRow(sql, 'dedup', row);
-  for (const row of handoff.claims) insertRow(sql, 'id_claim', row);
-  for (const row of handoff.heads) insertRow(sql, 'subject_head', row);
-  if (handoff.pruned) sql.exec("INSERT OR REPLACE INTO subject_head_state (key, value) VALUES ('pruned', 1)");
-  for (const line of handoff.lines) {
-    for (const [i, r] of line.rows.entries())
-      sql.exec(
-        'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority, rank) VALUES (?, ?, ?, ?, ?, ?)',
-        line.subscription_id,
-        line.partition_key,
-        r.sequence,
-        r.delivery_id,
-        r.priority,
-        i - line.rows.length,
-      );
-    if (line.inflight !== null)
-      sql.exec(
-        'INSERT OR IGNORE INTO ordered_inflight (subscription_id, partition_key, delivery_id) VALUES (?, ?, ?)',
-        line.subscription_id,
-        line.partition_key,
-        line.inflight,
-      );
-  }
-  // in memory only once the caller's transaction committed (`markAdopted`)
-  for (const slot of handoff.slots) sql.exec('INSERT OR IGNORE INTO slot_adopted (epoch, slot, from_shard) VALUES (?, ?, ?)', epoch, slot, from);
-  return handoff.lines;
 }
 
 export function markAdopted(moves: SlotMoves, epoch: number, slots: readonly number[]): void {

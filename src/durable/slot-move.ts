@@ -1,6 +1,6 @@
 /**
  * Drives an old shard's part of a live shard-count change (docs/design/sharding.md §4) from its alarm:
- * plan → fence → drain → release (the handoff) → adopt (RPC to each new owner) → report. Every step
+ * plan → fence → drain → release (the handoff, in pages) → adopt (one RPC per page) → report. Every step
  * writes its SQLite state before its effect, so after a crash the alarm resumes where it stopped
  * (`hasWork` counts an unfinished plan) and re-sends what may not have arrived (adopt is idempotent).
  *
@@ -17,18 +17,8 @@ import { announceConfigVersion } from '../tenancy/config-change';
 import { invalidateTenantConfig } from '../tenancy/shared-cache';
 import { shardLog } from '../tenancy/shard-routing';
 import { writeMeta } from './meta-store';
-import {
-  dropHandoff,
-  type EventKeys,
-  fillSlots,
-  type Handoff,
-  type MovePlan,
-  pendingHandoffs,
-  releaseSlots,
-  type SlotMoves,
-  unslottedSequences,
-  writePlan,
-} from './slot-move-store';
+import { dropHandoffPage, type HandoffPage, nextHandoffPage } from './slot-handoff-store';
+import { type EventKeys, fillSlots, type MovePlan, releaseSlots, type SlotMoves, unslottedSequences, writePlan } from './slot-move-store';
 
 export const FENCE_MS = 5_000;
 const PAGE = 5_000;
@@ -75,15 +65,18 @@ export async function driveMove(host: MoveHost): Promise<void> {
       for (const [slot, to] of plan.slots) moves.released.set(slot, { to, epoch: plan.epoch });
     } else if (plan.state === 'released') {
       await host.postgres.use((db) => reportReleased(db, host.tenantId, plan.epoch, host.shard, plan.slots.size));
-      for (const { to, body } of pendingHandoffs(sql, plan.epoch)) {
-        await shardLog(host.env, host.tenantId, to).adopt({
+      // one page per call, in order; each is dropped once acknowledged, so a restart resumes at the first unsent
+      for (let next = nextHandoffPage(sql, plan.epoch); next; next = nextHandoffPage(sql, plan.epoch)) {
+        await shardLog(host.env, host.tenantId, next.to).adopt({
           tenantId: host.tenantId,
-          shard: to,
+          shard: next.to,
           epoch: plan.epoch,
           from: host.shard,
-          handoff: JSON.parse(body) as Handoff,
+          page: next.page,
+          pages: next.pages,
+          handoff: JSON.parse(next.body) as HandoffPage,
         });
-        dropHandoff(sql, plan.epoch, to);
+        dropHandoffPage(sql, plan.epoch, next.to, next.page);
       }
       setState(host, plan, 'adopted');
     } else if (plan.state === 'adopted') {

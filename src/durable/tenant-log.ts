@@ -40,9 +40,8 @@ import {
 import { laneQueue, rankPriority } from '../delivery/lanes';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, ClaimRequest, ClaimResult, LogStatus } from '../ingest/log-types';
 import { ownerOf, SEQUENCE_STRIDE, slotOf } from '../tenancy/shard-routing';
+import { adoptHandoffPage, type HandoffPage } from './slot-handoff-store';
 import {
-  adoptHandoff,
-  type Handoff,
   insertPlanSlots,
   loadSlotMoves,
   markAdopted,
@@ -311,24 +310,33 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   /**
-   * Takes over slots an old shard released (slot-move-store.ts `adoptHandoff`): idempotent. Its next
-   * event is stamped after the old owner's last (`floor`), so per-key order holds for readers.
+   * Takes in one page of the handoff of slots an old shard released (slot-handoff-store.ts
+   * `adoptHandoffPage`): idempotent. Only the last page adopts the slots, and then its next event is
+   * stamped after the old owner's last (`floor`), so per-key order holds for readers. A call without
+   * `page` (the previous version's single handoff) is page 0 of 1.
    */
-  async adopt(r: { tenantId: string; shard: number; epoch: number; from: number; handoff: Handoff }): Promise<void> {
+  async adopt(r: { tenantId: string; shard: number; epoch: number; from: number; page?: number; pages?: number; handoff: HandoffPage }): Promise<void> {
     if (this.deleted) return;
     this.learnShard(r.shard);
+    const page = { epoch: r.epoch, from: r.from, page: r.page ?? 0, pages: r.pages ?? 1, handoff: r.handoff };
+    const last = page.page >= page.pages - 1;
     const floor = r.handoff.floor + 1;
     const lines = this.ctx.storage.transactionSync(() => {
       if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', r.tenantId);
-      const adopted = adoptHandoff(this.sql, this.moves, r.epoch, r.from, r.handoff);
-      if (!adopted) return [];
+      const adopted = adoptHandoffPage(this.sql, this.moves.adopted, page);
+      if (!adopted || !last) return adopted;
       if (floor > this.lastReceivedAt) writeMeta(this.sql, 'last_received_at', floor);
       for (const line of adopted) releaseHead(this.sql, r.tenantId, line.subscription_id, line.partition_key);
       return adopted;
     });
     this.tenantId ??= r.tenantId;
-    markAdopted(this.moves, r.epoch, r.handoff.slots);
+    if (lines === false) return;
     if (r.handoff.pruned) this.prunedHeads = true;
+    if (!last) {
+      await this.ctx.storage.sync();
+      return;
+    }
+    markAdopted(this.moves, r.epoch, r.handoff.slots);
     this.lastReceivedAt = Math.max(this.lastReceivedAt, floor);
     if (r.epoch > this.epoch) this.setEpoch(r.epoch);
     await this.ctx.storage.sync();
