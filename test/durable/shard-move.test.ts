@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ownerOf, slotOf } from '../../src/tenancy/shard-routing';
-import { api, createSource, createTenant, eventually, ingest, makeEvent, subscribeWebhook, type TestSource } from '../fixtures/api';
+import { api, createSource, createTenant, eventually, ingest, listAllEvents, makeEvent, subscribeWebhook, type TestSource } from '../fixtures/api';
 import { received, receiverPath } from '../fixtures/receiver';
 
 const BATCH = 'application/cloudevents-batch+json';
@@ -74,17 +74,7 @@ async function listAll(tenantId: string, keys: string[], expected: number): Prom
   const mine = new Set(keys);
   return eventually(
     async () => {
-      const all: Listed[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { status: number; body: { data: Listed[]; next_cursor: string | null } } = await api(
-          'GET',
-          `/v1/tenants/${tenantId}/events?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
-        );
-        expect(page.status).toBe(200);
-        all.push(...page.body.data.filter((e) => mine.has(e.partitionkey ?? '')));
-        cursor = page.body.next_cursor;
-      } while (cursor);
+      const all = (await listAllEvents<Listed>(tenantId)).filter((e) => mine.has(e.partitionkey ?? ''));
       return all.length >= expected ? all : null;
     },
     15_000,

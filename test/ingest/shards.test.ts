@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { idKey, ownerOf, SEQUENCE_STRIDE, shardLog, shardOfSequence, slotOf } from '../../src/tenancy/shard-routing';
-import { adminToken, api, call, createSource, createTenant, eventually, ingest, makeEvent, subscribeWebhook, testEnv } from '../fixtures/api';
+import { adminToken, api, call, createSource, createTenant, eventually, ingest, listAllEvents, makeEvent, subscribeWebhook, testEnv } from '../fixtures/api';
 import { received, receiverPath } from '../fixtures/receiver';
 
 const BATCH = 'application/cloudevents-batch+json';
@@ -94,17 +94,7 @@ describe('sharded tenant logs (4 shards)', () => {
     // the events API: every event once, in (received_at, sequence) order, across pages of 7
     const listed = await eventually(
       async () => {
-        const all: Listed[] = [];
-        let cursor: string | null = null;
-        do {
-          const page: { status: number; body: { data: Listed[]; next_cursor: string | null } } = await api(
-            'GET',
-            `/v1/tenants/${tenantId}/events?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
-          );
-          expect(page.status).toBe(200);
-          all.push(...page.body.data);
-          cursor = page.body.next_cursor;
-        } while (cursor);
+        const all = await listAllEvents<Listed>(tenantId, 7);
         return all.length >= 42 ? all : null;
       },
       10_000,

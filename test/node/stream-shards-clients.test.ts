@@ -71,6 +71,14 @@ async function startCutProxy(target: string) {
   };
 }
 
+/** A 4-shard tenant with one source, made through the admin API of the shared runtime. */
+async function shardedSource(t: Awaited<ReturnType<typeof runtime>>, name: string): Promise<Source> {
+  const tenant = await t.api<{ id: string; shards: number }>('POST', '/v1/tenants', { name, shards: SHARDS });
+  expect(tenant.json.shards).toBe(SHARDS);
+  const created = await t.api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant.json.id}/sources`, { name: `${name} source` });
+  return { tenantId: tenant.json.id, sourceId: created.json.id, secret: created.json.secret, ingestUrl: `${t.runtime.url}/v1/ingest/${created.json.id}` };
+}
+
 async function until(check: () => boolean, what: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -93,14 +101,7 @@ describe('stream clients on a 4-shard tenant', () => {
     timeout: 300_000,
   }, async () => {
     const t = await runtime();
-    const tenant = await t.api<{ id: string }>('POST', '/v1/tenants', { name: 'shard listen', shards: SHARDS });
-    const created = await t.api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant.json.id}/sources`, { name: 'shard listen source' });
-    const source: Source = {
-      tenantId: tenant.json.id,
-      sourceId: created.json.id,
-      secret: created.json.secret,
-      ingestUrl: `${t.runtime.url}/v1/ingest/${created.json.id}`,
-    };
+    const source = await shardedSource(t, 'shard listen');
     const keys = keysPerShard();
     const sendRound = async (n: number) => {
       const answer = await ingest(
@@ -155,15 +156,7 @@ describe('stream clients on a 4-shard tenant', () => {
 
   it('SDK and CLI tail get every event exactly once across a cut connection, resuming per shard', { timeout: 300_000 }, async () => {
     const t = await runtime();
-    const tenant = await t.api<{ id: string; shards: number }>('POST', '/v1/tenants', { name: 'shard stream', shards: SHARDS });
-    expect(tenant.json.shards).toBe(SHARDS);
-    const created = await t.api<{ id: string; secret: string }>('POST', `/v1/tenants/${tenant.json.id}/sources`, { name: 'shard stream source' });
-    const source: Source = {
-      tenantId: tenant.json.id,
-      sourceId: created.json.id,
-      secret: created.json.secret,
-      ingestUrl: `${t.runtime.url}/v1/ingest/${created.json.id}`,
-    };
+    const source = await shardedSource(t, 'shard stream');
     const keys = keysPerShard();
     const proxy = await startCutProxy(t.runtime.url);
     let n = 0;
