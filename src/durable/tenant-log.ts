@@ -520,7 +520,7 @@ export class TenantLog extends DurableObject<Env> {
   async redrive(
     stranded: StrandedDelivery[],
     expectEpoch?: number,
-  ): Promise<{ resent: number; blockers: StrandedDelivery[]; moved: MovedItems<StrandedDelivery>[] } | { moving: true }> {
+  ): Promise<{ resent: number; blockers: StrandedDelivery[]; follow: MovedItems<StrandedDelivery>[] } | { moving: true }> {
     const split = this.splitMoved(stranded, (d) => d, expectEpoch);
     if (!split) return { moving: true };
     const outcome =
@@ -528,21 +528,21 @@ export class TenantLog extends DurableObject<Env> {
         ? this.ctx.storage.transactionSync(() => redriveDeliveries(this.sql, this.requireTenant(), split.local))
         : { resent: 0, blockers: [] };
     if (outcome.resent > 0) await this.drainDispatch();
-    return { ...outcome, moved: split.moved };
+    return { ...outcome, follow: split.moved };
   }
 
   /** Replays into ordered subscriptions go through the lines like fresh deliveries. */
   async stageOrdered(
     planned: Parameters<typeof stageDeliveries>[2],
     expectEpoch?: number,
-  ): Promise<{ moved: MovedItems<Parameters<typeof stageDeliveries>[2][number]>[] } | { moving: true }> {
+  ): Promise<{ follow: MovedItems<Parameters<typeof stageDeliveries>[2][number]>[] } | { moving: true }> {
     const split = this.splitMoved(planned, (d) => d, expectEpoch);
     if (!split) return { moving: true };
     if (split.local.length > 0) {
       this.ctx.storage.transactionSync(() => stageDeliveries(this.sql, this.requireTenant(), split.local));
       await this.drainDispatch();
     }
-    return { moved: split.moved };
+    return { follow: split.moved };
   }
 
   status(): LogStatus {

@@ -23,9 +23,8 @@ const MAX_HOPS = 4;
 const WAIT_MS = 20;
 const MAX_WAITS = 50;
 
-/** `moved` as a shard number: a redrive's or a stage's own answer carries `moved` too, as the list of items to follow. */
-const isAway = (answer: unknown): answer is LineAway =>
-  typeof answer === 'object' && answer !== null && (('moved' in answer && typeof answer.moved === 'number') || 'moving' in answer);
+/** A redrive's or a stage's own answer names the items to follow `follow`, so `moved` here is always a shard. */
+const isAway = (answer: unknown): answer is LineAway => typeof answer === 'object' && answer !== null && ('moved' in answer || 'moving' in answer);
 
 /** Runs `call` on the shard that holds the line now, starting at `shard`. Throws once the bounds are used up. */
 export async function onLineShard<T>(
@@ -76,11 +75,11 @@ export async function redriveOnShard<T extends Stranded>(
   const outcome = (await onLineShard(env, tenantId, shard, (log, expect) => log.redrive(stranded, expect ?? expectEpoch))) as {
     resent: number;
     blockers: T[];
-    moved?: MovedItems<T>[];
+    follow?: MovedItems<T>[];
   };
   let { resent } = outcome;
   const blockers = [...outcome.blockers];
-  for (const group of outcome.moved ?? []) {
+  for (const group of outcome.follow ?? []) {
     if (depth >= MAX_HOPS) throw new Error(`ordered lines of tenant ${tenantId} moved more than ${MAX_HOPS} times`);
     const more = await redriveOnShard(env, tenantId, group.to, group.items, depth + 1, group.epoch);
     resent += more.resent;
@@ -99,9 +98,9 @@ export async function stageOrderedOnShard<T extends { partitionKey: string }>(
   expectEpoch?: number,
 ): Promise<void> {
   const outcome = (await onLineShard(env, tenantId, shard, (log, expect) => log.stageOrdered(planned as never, expect ?? expectEpoch))) as {
-    moved?: MovedItems<T>[];
+    follow?: MovedItems<T>[];
   };
-  for (const group of outcome.moved ?? []) {
+  for (const group of outcome.follow ?? []) {
     if (depth >= MAX_HOPS) throw new Error(`ordered lines of tenant ${tenantId} moved more than ${MAX_HOPS} times`);
     await stageOrderedOnShard(env, tenantId, group.to, group.items, depth + 1, group.epoch);
   }

@@ -22,7 +22,10 @@ type TenantLogStub = ReturnType<Env['TENANT_LOG']['get']>;
 const logIds = new Map<string, DurableObjectId>();
 
 export function shardName(tenantId: string, shard: number): string {
-  return shard === 0 ? tenantId : `${tenantId}:${shard}`;
+  if (shard === 0) return tenantId;
+  // a name from anything but a shard number would open a new, empty log that answers as if the tenant had nothing
+  if (!Number.isInteger(shard) || shard < 0 || shard >= MAX_SHARDS) throw new TypeError(`not a shard number: ${String(shard)}`);
+  return `${tenantId}:${shard}`;
 }
 
 /** The TenantLog of one shard of a tenant. */
