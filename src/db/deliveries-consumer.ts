@@ -132,7 +132,8 @@ export interface SubscriptionHealth {
 
 /**
  * Records a batch of attempts, updates their deliveries, and keeps each subscription's run of
- * consecutive failures (reset by a success), the times of its last success and failure (the health
+ * consecutive failures (reset by a success that started after the last failure on record, since
+ * batches land in the order their consumers finish), the times of its last success and failure (the health
  * view's) and its circuit breaker (src/delivery/breaker.ts): one round trip. At `failure_threshold`
  * consecutive failures the breaker opens; a success closes it; a failure while open schedules the
  * next probe, later the longer it has been open, or disables the subscription once it has been open
@@ -169,14 +170,21 @@ export async function recordAttempts(db: Db, attempts: AttemptRecord[], gone: st
               count(*) FILTER (WHERE outcome NOT IN ('delivered', 'skipped') AND started_at > COALESCE(
                 (SELECT max(y.started_at) FROM x y WHERE y.subscription_id = x.subscription_id AND y.outcome = 'delivered'), '-infinity')) AS failures
          FROM x GROUP BY subscription_id
-     ), calc AS (
-       SELECT s.id, s.enabled AS was_enabled, s.id = ANY($2) AS gone, r.succeeded, r.last_success, r.last_failure, s.breaker_opened_at AS opened_at,
-              CASE WHEN r.succeeded THEN 0 ELSE s.consecutive_failures END + r.failures AS failures,
-              -- the batch ends in a failure
-              r.failures > 0 AS failing,
-              s.breaker_opened_at IS NULL AND s.enabled AND CASE WHEN r.succeeded THEN 0 ELSE s.consecutive_failures END + r.failures >= s.failure_threshold AS opens,
-              s.breaker_opened_at IS NOT NULL AND r.failures > 0 AND s.breaker_opened_at < now() - make_interval(secs => s.breaker_disable_after_seconds) AS expired
+     ), fresh AS (
+       -- batches are recorded as their consumers finish, not in the order their attempts ran: a success
+       -- ends the run of failures only when it started after the last failure already recorded
+       SELECT r.*, s.consecutive_failures AS before, s.id = ANY($2) AS gone, s.enabled AS was_enabled, s.breaker_opened_at AS opened_at,
+              s.failure_threshold, s.breaker_disable_after_seconds,
+              r.succeeded AND r.last_success > COALESCE(s.last_failure_at, '-infinity') AS resets
          FROM subscriptions s JOIN runs r ON r.subscription_id = s.id
+     ), calc AS (
+       SELECT f.subscription_id AS id, f.was_enabled, f.gone, f.resets AS succeeded, f.last_success, f.last_failure, f.opened_at,
+              CASE WHEN f.resets THEN 0 ELSE f.before END + f.failures AS failures,
+              -- the batch ends in a failure
+              f.failures > 0 AS failing,
+              f.opened_at IS NULL AND f.was_enabled AND CASE WHEN f.resets THEN 0 ELSE f.before END + f.failures >= f.failure_threshold AS opens,
+              f.opened_at IS NOT NULL AND f.failures > 0 AND f.opened_at < now() - make_interval(secs => f.breaker_disable_after_seconds) AS expired
+         FROM fresh f
      ), next AS (
        SELECT c.*, c.opened_at IS NOT NULL AND c.succeeded AND NOT c.failing AS closes, c.gone OR c.expired AS disables FROM calc c
      )
