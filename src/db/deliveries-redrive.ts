@@ -22,13 +22,14 @@ export interface StrandedRow {
  * Pending deliveries nobody has touched for `afterSeconds` past their due time and that no consumer
  * holds: their queue message is gone. Of an ordered subscription only the head of each partition's
  * line counts (the others wait their turn, however long). Oldest first; the partial index on pending
- * deliveries keeps this to the pending rows.
+ * deliveries keeps this to the pending rows. A line's head is its oldest event by `(received_at,
+ * sequence)`, the order the TenantLog keeps the line in.
  */
 export async function strandedDeliveries(db: Db, afterSeconds: number, limit: number): Promise<StrandedRow[]> {
   const result = await db.query<StrandedRow>(
     `WITH pending AS (
        SELECT d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.event_sequence, d.priority,
-              d.created_at, d.updated_at, d.next_attempt_at, d.leased_until, s.ordering
+              d.event_received_at, d.created_at, d.updated_at, d.next_attempt_at, d.leased_until, s.ordering
          FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
         -- a paused subscription, or one whose breaker is open, holds its deliveries: resuming or closing sends them
         WHERE d.status = 'pending' AND ((s.paused_at IS NULL AND s.breaker_opened_at IS NULL) OR NOT s.enabled)
@@ -36,7 +37,9 @@ export async function strandedDeliveries(db: Db, afterSeconds: number, limit: nu
        SELECT * FROM pending WHERE ordering <> 'partition'
        UNION ALL
        (SELECT DISTINCT ON (subscription_id, partition_key) * FROM pending WHERE ordering = 'partition'
-         ORDER BY subscription_id, partition_key, event_sequence)
+         -- a line's order is its events' (received_at, sequence): sequences of different shards do not compare,
+         -- and a key moved by a shard-count change has events on several (a move stamps the new shard's after the old's)
+         ORDER BY subscription_id, partition_key, event_received_at, event_sequence)
      )
      SELECT id, tenant_id, subscription_id, partition_key, priority, event_sequence::float8 AS event_sequence FROM candidates
       WHERE (leased_until IS NULL OR leased_until < now())

@@ -27,6 +27,8 @@ export interface HealthRow {
   p95: number | null;
   last_success_at: string | null;
   last_failure_at: string | null;
+  /** Read in the same statement as the attempts, so the two agree (a batch recorded between two reads would not). */
+  consecutive_failures: number;
   truncated: boolean;
   series: { bucket: string; delivered: number; failed: number }[];
 }
@@ -62,7 +64,7 @@ export async function subscriptionHealth(
      SELECT ${iso('span.since', 'since')}, ${iso('span.until', 'until')}, t.attempts, t.delivered, t.failed, t.p50, t.p95,
             ${iso('GREATEST(s.last_success_at, t.last_success)', 'last_success_at')},
             ${iso('GREATEST(s.last_failure_at, t.last_failure)', 'last_failure_at')},
-            t.attempts >= $5 AS truncated,
+            s.consecutive_failures, t.attempts >= $5 AS truncated,
             (SELECT json_agg(json_build_object('bucket', to_char(b.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                                                'delivered', COALESCE(c.delivered, 0), 'failed', COALESCE(c.failed, 0)) ORDER BY b.bucket)
                FROM buckets b LEFT JOIN counted c ON c.bucket = b.bucket) AS series

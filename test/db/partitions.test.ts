@@ -99,8 +99,8 @@ describe('time partitions', () => {
     expect(outcome.kept).toEqual(expect.arrayContaining([`events_p${day}`, `deliveries_p${day}`]));
 
     await withTestDb((db) => db.query(`UPDATE deliveries SET status = 'failed' WHERE tenant_id = $1 AND status = 'pending'`, [a]));
-    outcome = await maintain();
-    expect(outcome.dropped).toEqual(expect.arrayContaining(leaves));
+    // another test file's cron may run the same maintenance at the same moment and drop them first
+    await maintain();
     expect(await existing(leaves)).toEqual([]);
     // today's rows of both tenants are untouched
     for (const t of [a, b]) expect(await partitionOf('events', t)).toEqual([`events_p${suffix(Date.now())}`]);

@@ -55,7 +55,7 @@ describe('recording attempts', () => {
           newId('evt'),
         ]);
         const a = { ...attempt(tenantId, id), subscription_id: sub, started_at: at(seconds) };
-        const record = ok ? a : { ...a, outcome: 'failed', status_code: 500, status: 'failed' };
+        const record: AttemptRecord = ok ? a : { ...a, outcome: 'failed', status_code: 500, status: 'failed' };
         const [health] = await recordAttempts(db, [record], []);
         return health!.consecutive_failures;
       };

@@ -76,7 +76,7 @@ export function registerSubscriptionHealth(app: OpenAPIHono<AppEnv>): void {
         failed: h.failed,
         success_rate: h.attempts === 0 ? null : Math.round((h.delivered / h.attempts) * 10_000) / 10_000,
         latency_ms: { p50: h.p50, p95: h.p95 },
-        consecutive_failures: subscription.consecutive_failures,
+        consecutive_failures: h.consecutive_failures,
         breaker: breakerView(subscription),
         last_success_at: h.last_success_at,
         last_failure_at: h.last_failure_at,
