@@ -9,7 +9,8 @@
  *          --runs <n> (rounds of the batch cases, default 3: the sustained budget must hold in each),
  *          --quick (only the bare Worker, the floor and single-event ingest: for iterating on the append path),
  *          --shards (only the 1-shard vs 4-shard cases, scripts/bench/shards.ts, which a full run also makes),
- *          --batch (only batch ingest of 1000 events/request, --runs rounds, with --profile its CPU profile: for work on the batch path).
+ *          --batch (only batch ingest of 1000 events/request, --runs rounds, with --profile its CPU profile: for work on the batch path),
+ *          --delivery (only the accepted-to-delivered latency, on a fresh runtime: for work on the delivery path).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,7 +22,7 @@ import { startProfiler } from './lib/inspector-profile.ts';
 import { loadSourceMap } from './lib/source-map.ts';
 import { createPgFrameCounter } from './lib/pg-frames.ts';
 import { routeThroughLocalProxy } from './lib/postgres.ts';
-import { startReceiver } from './lib/receiver.ts';
+import { startReceiver, type Receiver } from './lib/receiver.ts';
 import { bundleWorker, freePort, startRuntime, type Runtime } from './lib/runtime.ts';
 import { scratchDatabase } from './lib/scratch-db.ts';
 import { connectApi, createSource, createWebhookSubscription, pluginCatalog, type Source } from './lib/switchyard-api.ts';
@@ -50,6 +51,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     shards: { type: 'boolean', default: false },
     batch: { type: 'boolean', default: false },
+    delivery: { type: 'boolean', default: false },
   },
 });
 const RUNS = Math.max(1, Number(flags.runs));
@@ -126,11 +128,11 @@ async function main(): Promise<void> {
     await stop(bare);
     return result;
   };
-  // --batch measures Switchyard alone: no baseline or floor
-  if (!flags.batch) cases.push(await measureBare('bare', 'bare Worker (hello world), same requests'));
+  // --batch and --delivery measure Switchyard alone: no baseline or floor
+  if (!flags.batch && !flags.delivery) cases.push(await measureBare('bare', 'bare Worker (hello world), same requests'));
 
   // the platform's floor for a durable acknowledgement: body -> Durable Object RPC -> one SQLite insert
-  const floor = flags.batch ? null : await launch({ kind: 'floor', persistDir: join(stateRoot, 'floor-state') });
+  const floor = flags.batch || flags.delivery ? null : await launch({ kind: 'floor', persistDir: join(stateRoot, 'floor-state') });
   if (floor) {
     await warmRuntime(floor, fakeSource);
     cases.push(
@@ -171,6 +173,12 @@ async function main(): Promise<void> {
   await warmRuntime(runtime, await createSource(api, 'bench runtime warm-up'));
 
   const base = { connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP };
+  if (flags.delivery) {
+    const delivery = await deliveryLatency(api, runtime.url, receiver, log);
+    notes.push('Run with --delivery: only the accepted-to-delivered latency was measured.');
+    await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded: null, delivery, deliveryThroughput: null, logExamples });
+    return;
+  }
   if (flags.batch) {
     for (let run = 1; run <= RUNS; run++) {
       const b1000 = await createSource(api, `bench batch 1000${run > 1 ? `-run${run}` : ''}`);
@@ -193,7 +201,7 @@ async function main(): Promise<void> {
     await finish(cases, { startedAt, machine, bundle, skipped, notes, unloaded: null, delivery: null, deliveryThroughput: null, profile, logExamples });
     return;
   }
-  if (!floor) throw new Error('unreachable: the floor runs unless --batch');
+  if (!floor) throw new Error('unreachable: the floor runs unless --batch or --delivery');
   if (flags.shards) {
     await stop(floor);
     const sharded = await runShardCases(ctx, api, base);
@@ -337,13 +345,7 @@ async function main(): Promise<void> {
   // the baseline again, so a passing disturbance on a shared machine cannot flatter the ratios (the higher one counts)
   cases.push(await measureBare('bare-again', 'bare Worker again (the higher of the two is the baseline)'));
 
-  const latencySource = await createSource(api, 'bench delivery latency');
-  await createWebhookSubscription(api, latencySource.tenantId, `${receiver.url}/latency`);
-  log('bench: accepted-to-delivered latency, 200 events at 20/s…');
-  const delivery = await measureDeliveryLatency({ base: runtime.url, source: latencySource, receiver, path: '/latency', events: 200, ratePerSecond: 20 });
-  log(
-    `bench: delivered ${delivery.delivered}/${delivery.events}: p50 ${delivery.sentToDeliveredMs.p50} ms, p95 ${delivery.sentToDeliveredMs.p95} ms, p99 ${delivery.sentToDeliveredMs.p99} ms`,
-  );
+  const delivery = await deliveryLatency(api, runtime.url, receiver, log);
 
   const deliveryThroughput = await measureDeliveryThroughput(api, runtime.url, database.url, receiver, pg, log);
 
@@ -466,6 +468,18 @@ async function finish(cases: CaseResult[], g: Gathered): Promise<void> {
  * Signed single events on `source` for RUNTIME_WARMUP seconds, not measured, right after a runtime
  * starts: every runtime (bare, floor, Switchyard) gets the same, so no first case pays for a cold one.
  */
+/** 200 single events at 20/s to a tenant with a webhook subscription to the local receiver. */
+async function deliveryLatency(api: Awaited<ReturnType<typeof connectApi>>, base: string, receiver: Receiver, log: (line: string) => void) {
+  const source = await createSource(api, 'bench delivery latency');
+  await createWebhookSubscription(api, source.tenantId, `${receiver.url}/latency`);
+  log('bench: accepted-to-delivered latency, 200 events at 20/s…');
+  const delivery = await measureDeliveryLatency({ base, source, receiver, path: '/latency', events: 200, ratePerSecond: 20 });
+  log(
+    `bench: delivered ${delivery.delivered}/${delivery.events}: p50 ${delivery.sentToDeliveredMs.p50} ms, p95 ${delivery.sentToDeliveredMs.p95} ms, p99 ${delivery.sentToDeliveredMs.p99} ms`,
+  );
+  return delivery;
+}
+
 async function warmRuntime(runtime: Runtime, source: Source): Promise<void> {
   const pool = requestPool(source, { label: 'runtime-warm-up', eventsPerRequest: 1, size: 5_000 });
   // one request on its own first, as every case sends (bench/README.md)

@@ -46,6 +46,8 @@ export interface PlannedDelivery {
   partitionKey: string;
   /** The lane: the event's priority, else the subscription's default, else normal. */
   priority: Priority;
+  /** The event's `received_at` (epoch ms), when the fan-out read it: the queue message carries it. */
+  receivedAt?: number;
 }
 
 export function compileRoutes(
@@ -80,6 +82,7 @@ export async function planDeliveries(events: RoutedEvent[], routes: Route[]): Pr
         ordered: route.ordering === 'partition',
         partitionKey: event.partition_key ?? event.subject ?? '',
         priority: deliveryPriority(event.priority, route.priority),
+        ...(event.received_at !== undefined ? { receivedAt: event.received_at } : {}),
       });
     }
   }

@@ -52,6 +52,8 @@ interface Dispatched {
   notBefore?: number | null;
   /** An ordered delivery's event sequence: the message names the line's shard (absent for shard 0). */
   sequence?: number;
+  /** Its event's `received_at` (epoch ms), when known: the consumer's claim reads one partition. */
+  receivedAt?: number;
 }
 
 function stage(sql: SqlStorage, tenantId: string, d: Dispatched): void {
@@ -65,6 +67,7 @@ function stage(sql: SqlStorage, tenantId: string, d: Dispatched): void {
     priority,
     ...(d.notBefore ? { not_before: d.notBefore } : {}),
     ...(d.partitionKey !== null && d.sequence !== undefined && shardOfSequence(d.sequence) > 0 ? { shard: shardOfSequence(d.sequence) } : {}),
+    ...(d.receivedAt !== undefined ? { event_received_at: d.receivedAt } : {}),
   };
   sql.exec('INSERT INTO dispatch (lane, body) VALUES (?, ?)', laneRank(priority), JSON.stringify(body));
 }

@@ -15,6 +15,12 @@ export const deliveryV1 = z.object({
   not_before: z.number().optional(),
   /** The shard of the tenant whose ordered line holds the delivery (tenancy/shard-routing.ts); absent: 0. */
   shard: z.number().int().min(0).optional(),
+  /**
+   * Its event's `received_at` (epoch ms), the partition key of `deliveries` and `events`: the consumer's
+   * claim then reads one partition of each instead of planning over all (db/deliveries-consumer.ts).
+   * Absent in messages staged without it (ordered lines, redrives, retries): the claim reads them all.
+   */
+  event_received_at: z.number().optional(),
 });
 
 export const replayV1 = z.object({

@@ -22,6 +22,8 @@ import { connect, type Db } from '../db/client';
 import {
   claimDeliveries,
   deliveryStatuses,
+  receivedSpan,
+  type ReceivedSpan,
   recordAttempts,
   renewLeases,
   type AttemptRecord,
@@ -64,7 +66,9 @@ export async function deliverBatch(
 ): Promise<void> {
   let db = first;
   const ids = [...new Set([...bodies.values()].map((b) => b.delivery_id))];
-  const claimed = new Map((await claimDeliveries(db, ids, LEASE_SECONDS)).map((d) => [d.id, d]));
+  // messages name their event's received_at, so the claim plans over the partitions it needs alone
+  const span = receivedSpan([...bodies.values()].map((b) => b.event_received_at));
+  const claimed = new Map((await claimDeliveries(db, ids, LEASE_SECONDS, span)).map((d) => [d.id, d]));
   batch.claimed = true;
   // not claimed: finished (a duplicate message), gone (its subscription was deleted), leased, or held by a pause
   const others = new Map(
@@ -94,7 +98,8 @@ export async function deliverBatch(
   const gone = acked.flatMap((s) => (s.gone ? [s.gone] : []));
   let health: SubscriptionHealth[] = [];
   if (records.length > 0) {
-    const recorded = await recordWithRetries(db, env, ctx, records, gone);
+    const recordedSpan = receivedSpan(records.map((r) => claimed.get(r.delivery_id)?.event_received_at));
+    const recorded = await recordWithRetries(db, env, ctx, records, gone, recordedSpan);
     health = recorded.health;
     if (recorded.db !== db) batch.replacements.push((db = recorded.db));
   }
@@ -210,9 +215,10 @@ async function recordWithRetries(
   ctx: ExecutionContext,
   records: AttemptRecord[],
   gone: string[],
+  span: ReceivedSpan,
 ): Promise<{ health: SubscriptionHealth[]; db: Db }> {
   try {
-    return { health: await recordAttempts(db, records, gone), db };
+    return { health: await recordAttempts(db, records, gone, span), db };
   } catch (error) {
     let last = error;
     for (const wait of RECORD_RETRY_MS) {
@@ -221,7 +227,7 @@ async function recordWithRetries(
       const fresh = await connect(env).catch((e: unknown) => ((last = e), null));
       if (!fresh) continue;
       try {
-        return { health: await recordAttempts(fresh, records, gone), db: fresh };
+        return { health: await recordAttempts(fresh, records, gone, span), db: fresh };
       } catch (e) {
         last = e;
         ctx.waitUntil(fresh.end().catch(() => {}));
