@@ -61,6 +61,8 @@ export async function claimSync(
      ), claimed AS (
        INSERT INTO deliveries AS d (id, tenant_id, subscription_id, event_id, event_sequence, partition_key, priority, attempts, leased_until, event_received_at)
        SELECT w.delivery_id, $1, w.subscription_id, $2, $3, $4, w.priority, 1, now() + make_interval(secs => $7), to_timestamp($9 / 1000.0) FROM wanted w
+        -- in id order, as the outbox flush inserts them (db/events.ts): the same rows in two orders deadlock
+        ORDER BY w.delivery_id
        ON CONFLICT (id, event_received_at) DO UPDATE SET attempts = d.attempts + 1, leased_until = EXCLUDED.leased_until, updated_at = now()
          WHERE d.status = 'pending' AND d.attempts = 0 AND (d.leased_until IS NULL OR d.leased_until < now())
        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_id, d.partition_key, d.attempts, d.schedule_offset

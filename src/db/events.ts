@@ -51,6 +51,8 @@ export async function insertEvents(db: Db, tenantId: string, events: string, del
          FROM jsonb_to_recordset($3::jsonb) AS x("id" text, "subscriptionId" text, "eventId" text, "sequence" bigint, "partitionKey" text, "priority" text,
               "notBefore" bigint)
          LEFT JOIN r ON r.sequence = x."sequence"
+        -- rows locked in id order, as a sync claim (deliveries-sync.ts) inserts them: two inserts of the same rows in two orders deadlock
+        ORDER BY x."id"
        ON CONFLICT (id, event_received_at) DO NOTHING
        RETURNING 1
      )

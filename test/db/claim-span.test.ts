@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { claimDeliveries, receivedSpan, recordAttempts } from '../../src/db/deliveries-consumer';
 import { newId } from '../../src/lib/ids';
 import { createTenant, withTestDb } from '../fixtures/api';
+import { deliveredAttempt } from '../fixtures/attempts';
 
 describe("a consumer batch bounded by its events' received_at", () => {
   it('spans the times a second wider each way, and gives up when one is unknown', () => {
@@ -37,27 +38,7 @@ describe("a consumer batch bounded by its events' received_at", () => {
       expect(await claimDeliveries(db, [delivery], 60, receivedSpan([at + 60_000]))).toEqual([]);
       const [claimed] = await claimDeliveries(db, [delivery], 60, receivedSpan([at]));
       expect(claimed).toMatchObject({ id: delivery, attempts: 1, event: { type: 'a.b' }, event_received_at: new Date(at).toISOString() });
-      await recordAttempts(
-        db,
-        [
-          {
-            tenant_id: tenantId,
-            delivery_id: delivery,
-            subscription_id: sub,
-            attempt: 1,
-            started_at: new Date().toISOString(),
-            latency_ms: 3,
-            outcome: 'delivered',
-            status_code: 200,
-            error: null,
-            response_body: 'ok',
-            status: 'delivered',
-            next_attempt_at: null,
-          },
-        ],
-        [],
-        receivedSpan([claimed!.event_received_at]),
-      );
+      await recordAttempts(db, [deliveredAttempt(tenantId, delivery, sub)], [], receivedSpan([claimed!.event_received_at]));
       const row = await db.query<{ status: string; n: number }>(
         'SELECT d.status, (SELECT count(*)::int FROM delivery_attempts a WHERE a.delivery_id = d.id) AS n FROM deliveries d WHERE d.id = $1',
         [delivery],

@@ -2,23 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { recordAttempts, type AttemptRecord } from '../../src/db/deliveries-consumer';
 import { newId } from '../../src/lib/ids';
 import { createTenant, withTestDb } from '../fixtures/api';
-
-function attempt(tenantId: string, deliveryId: string): AttemptRecord {
-  return {
-    tenant_id: tenantId,
-    delivery_id: deliveryId,
-    subscription_id: 'sub_01JD0000000000000000000000',
-    attempt: 1,
-    started_at: new Date().toISOString(),
-    latency_ms: 3,
-    outcome: 'delivered',
-    status_code: 200,
-    error: null,
-    response_body: 'ok',
-    status: 'delivered',
-    next_attempt_at: null,
-  };
-}
+import { deliveredAttempt as attempt } from '../fixtures/attempts';
 
 describe('recording attempts', () => {
   it('records the batch when one delivery vanished with its deleted tenant while its attempt ran', async () => {
@@ -54,7 +38,7 @@ describe('recording attempts', () => {
           sub,
           newId('evt'),
         ]);
-        const a = { ...attempt(tenantId, id), subscription_id: sub, started_at: at(seconds) };
+        const a = { ...attempt(tenantId, id, sub), started_at: at(seconds) };
         const record: AttemptRecord = ok ? a : { ...a, outcome: 'failed', status_code: 500, status: 'failed' };
         const [health] = await recordAttempts(db, [record], []);
         return health!.consecutive_failures;
