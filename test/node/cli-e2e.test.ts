@@ -113,10 +113,14 @@ describe('switchyard against a real runtime', () => {
         expect(ids).toContain(forward.headers['webhook-id']);
       }
 
-      const deliveries = await t.api<{ data: { id: string; event_id: string; status: string; attempts: number }[] }>(
-        'GET',
-        `/v1/tenants/${s.tenantId}/deliveries?subscription_id=${listenerId}`,
-      );
+      // listen prints a line once the local server answered, and reports the attempt after it
+      const deliveries = await until(async () => {
+        const list = await t.api<{ data: { id: string; event_id: string; status: string; attempts: number }[] }>(
+          'GET',
+          `/v1/tenants/${s.tenantId}/deliveries?subscription_id=${listenerId}`,
+        );
+        return list.json.data.length >= ids.length ? list : undefined;
+      });
       expect(deliveries.json.data.map((d) => d.event_id).sort()).toEqual([...ids].sort());
       expect(deliveries.json.data.every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
       const one = await t.api<{ attempt_log: { status_code: number; latency_ms: number }[] }>(
