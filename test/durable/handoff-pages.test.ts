@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HANDOFF_PAGE_BYTES, type HandoffPage, nextHandoffPage, upgradeHandoffTable } from '../../src/durable/slot-handoff-store';
 import { ownerOf, slotOf } from '../../src/tenancy/shard-routing';
 import { api, createSource, createTenant, eventually, ingest, makeEvent, subscribeWebhook, testEnv, withTestDb } from '../fixtures/api';
-import { behave, received, receiverPath } from '../fixtures/receiver';
+import { arrivalsByKey, behave, receiverPath } from '../fixtures/receiver';
 
 const BATCH = 'application/cloudevents-batch+json';
 type Result = { status: number; sequence?: number; duplicate?: boolean };
@@ -71,19 +71,8 @@ describe('paged shard-move handoff', () => {
     expect(await count()).toBe(rows + ordered.length + 1);
 
     // each key's deliveries arrived once each, in order, whether their line moved or not
-    const delivered = await eventually(
-      async () => {
-        const got = (await received(path)).map((r) => JSON.parse(r.body) as { partitionkey: string; data: { n: number } });
-        return got.length >= ordered.length ? got : null;
-      },
-      15_000,
-      100,
-    );
-    for (const key of lineKeys)
-      expect(
-        delivered.filter((e) => e.partitionkey === key).map((e) => e.data.n),
-        key,
-      ).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const delivered = await arrivalsByKey(path, lineKeys, ordered.length, 15_000);
+    for (const key of lineKeys) expect(delivered.get(key), key).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   }, 60_000);
 
   it('adopts the slots only with the last page and ignores a page resent after adoption', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ownerOf, slotOf } from '../../src/tenancy/shard-routing';
 import { api, createSource, createTenant, eventually, ingest, listAllEvents, makeEvent, subscribeWebhook, type TestSource } from '../fixtures/api';
-import { received, receiverPath } from '../fixtures/receiver';
+import { arrivalsByKey, receiverPath } from '../fixtures/receiver';
 
 const BATCH = 'application/cloudevents-batch+json';
 const PACE_MS = 500;
@@ -118,19 +118,8 @@ async function moveUnderLoad(source: TestSource, keys: string[], to: number, pat
     ).toEqual(Array.from({ length: sent.get(key)! }, (_, i) => i));
 
   // the receiver saw each key's deliveries in order, each once
-  const delivered = await eventually(
-    async () => {
-      const got = (await received(path)).map((r) => JSON.parse(r.body) as Listed).filter((e) => keys.includes(e.partitionkey ?? ''));
-      return got.length >= acks.size ? got : null;
-    },
-    20_000,
-    100,
-  );
-  for (const key of keys)
-    expect(
-      delivered.filter((e) => e.partitionkey === key).map((e) => e.data.n),
-      key,
-    ).toEqual(Array.from({ length: sent.get(key)! }, (_, i) => i));
+  const delivered = await arrivalsByKey(path, keys, acks.size, 20_000);
+  for (const key of keys) expect(delivered.get(key), key).toEqual(Array.from({ length: sent.get(key)! }, (_, i) => i));
 
   // a resend of a pre-move event is its duplicate, with its first sequence, from whichever shard owns its key now
   const originals = listed.filter((e) => e.data.n === 0);
