@@ -10,80 +10,52 @@
  * retried with backoff and idempotent, so a crash or an outage anywhere loses nothing. A row Postgres
  * refuses for its data is quarantined (store-batch.ts) instead of blocking the rows behind it; its
  * sequence stays taken. The tables and their statements live in outbox-store.ts, dispatch-store.ts
- * and quarantine-store.ts; this class holds the in-memory state and the order of the steps.
+ * and quarantine-store.ts; a group's write in append-write.ts, one flush step in flush-step.ts, and
+ * what a shard-count change blocks or redirects in slot-routing.ts. This class holds the in-memory
+ * state and the order of the steps.
  *
  * The log also serves the tenant's live event stream (stream-hub.ts): `fetch` opens a listener
  * (a hibernatable WebSocket or an SSE stream), every committed append is published to the listeners
  * after it answered, and the alarm that flushes also closes listeners whose token expired.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { compileRoutes, planDeliveries, type Route } from '../delivery/fan-out';
-import { queueDelaySeconds, scheduleDeliveries, sentAtFlush } from '../delivery/schedule';
 import { sharedConnection, type SharedConnection } from '../db/shared-connection';
 import type { QuarantinedEvent } from '../db/quarantine';
-import { loadRouting } from '../db/subscriptions';
 import { FLUSH_COALESCE_MS, flushBackoffMs } from '../ingest/flush-policy';
 import { problem } from '../lib/problem';
 import {
   DISPATCH_SCHEMA,
   dispatchDepth,
-  dropDispatched,
   finishOrdered,
   orderedDepth,
-  pendingDispatch,
   redriveDeliveries,
   releaseHead,
   stageDeliveries,
   type StrandedDelivery,
   upgradeDispatchSchema,
 } from './dispatch-store';
-import { laneQueue, rankPriority } from '../delivery/lanes';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, ClaimRequest, ClaimResult, LogStatus } from '../ingest/log-types';
-import { ownerOf, SEQUENCE_STRIDE, slotOf } from '../tenancy/shard-routing';
+import { SEQUENCE_STRIDE } from '../tenancy/shard-routing';
 import { adoptHandoffPage, type HandoffPage } from './slot-handoff-store';
-import {
-  insertPlanSlots,
-  loadSlotMoves,
-  markAdopted,
-  type MovePlan,
-  SLOT_MOVE_SCHEMA,
-  slotHere,
-  type SlotMoves,
-  stampSlots,
-  upgradeSlotColumns,
-  writePlan,
-} from './slot-move-store';
+import { insertPlanSlots, loadSlotMoves, markAdopted, SLOT_MOVE_SCHEMA, type SlotMoves, upgradeSlotColumns, writePlan } from './slot-move-store';
 import { driveMove, FENCE_MS, learnEpoch, unfence } from './slot-move';
-import type { LineAnswer, LineAway, MovedItems } from '../tenancy/line-follow';
-import { CLAIM_SCHEMA, claimIds, claimLocally, dropClaim, forgetExpiredClaims } from './claim-store';
-import { CLAIM_TTL_MS } from '../ingest/shard-append';
-import {
-  appendToOutbox,
-  dropFlushed,
-  encodeOutbox,
-  forgetExpired,
-  hasRowsAfter,
-  outboxDepth,
-  outboxReader,
-  OUTBOX_SCHEMA,
-  routedEvents,
-  upgradeOutbox,
-} from './outbox-store';
+import { hasLine, judge, lineAway, movePlan, type Routing, slotBusy, splitMoved } from './slot-routing';
+import type { LineAnswer, MovedItems } from '../tenancy/line-follow';
+import { CLAIM_SCHEMA, claimIds, forgetExpiredClaims } from './claim-store';
+import { forgetExpired, outboxDepth, OUTBOX_SCHEMA, upgradeOutbox } from './outbox-store';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
 import { keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
-import { storeBatch } from './store-batch';
 import { groupCommit, type GroupCommit } from './group-commit';
-import { hasPruned, pruneHeads, SUBJECT_HEAD_IDLE_MS, SUBJECT_HEAD_SCHEMA, subjectHeads, upgradeSubjectHeads } from './subject-head-store';
+import { liveEvents, type PendingAppend, prunedSubjectHeads, writeAppendGroup } from './append-write';
+import { drainDispatch, type FlushHost, flushOutbox, type RouteCache } from './flush-step';
+import { hasPruned, pruneHeads, SUBJECT_HEAD_IDLE_MS, SUBJECT_HEAD_SCHEMA, upgradeSubjectHeads } from './subject-head-store';
 import { alarmSpans } from '../observability/log-spans';
 import { exportSpans } from '../observability/spans';
-import { CLOSE, createStreamHub, STREAM_SCHEMA, type LiveEvent, type StreamHub } from './stream-hub';
+import { CLOSE, createStreamHub, STREAM_SCHEMA, type StreamHub } from './stream-hub';
 
-export const FLUSH_BATCH = 1000;
-/** A batch also stops once its events pass this many characters (the first event always goes), to bound the isolate's memory. */
-export const FLUSH_CHARS = 4 * 1024 * 1024;
+export { FLUSH_BATCH, FLUSH_CHARS } from './flush-step';
 /** Under a backlog one alarm keeps flushing batches for up to this long, instead of paying an alarm per batch. */
 const FLUSH_SLICE_MS = 1_000;
-const SEND_BATCH = 100;
 
 const SCHEMA = `
 ${META_SCHEMA}
@@ -94,25 +66,6 @@ ${STREAM_SCHEMA}
 ${SUBJECT_HEAD_SCHEMA}
 ${CLAIM_SCHEMA}
 ${SLOT_MOVE_SCHEMA}`;
-
-/** The shard-count change a request was routed under (sharding.md §4). */
-type Routing = { epoch?: number; movingFrom?: number | null; shards?: number };
-
-/** One append waiting for its group commit. */
-interface PendingAppend {
-  tenantId: string;
-  dedupWindowSeconds: number;
-  items: AppendItem[];
-  /** Heads read from Postgres for guarded subjects whose row was pruned (subject-head-store.ts). */
-  fallbackHeads?: Map<string, number>;
-  /** The tenant has more than one shard: every item's id claim is checked (claim-store.ts). */
-  claims?: boolean;
-  /** The shard count the append was routed under (absent for system events). */
-  shards?: number;
-  /** The shard-count change it was routed under, and the count that change moves from while it moves keys (sharding.md §4). */
-  epoch?: number;
-  movingFrom?: number | null;
-}
 
 export class TenantLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -127,7 +80,7 @@ export class TenantLog extends DurableObject<Env> {
   private moves: SlotMoves;
   private tenantId: string | null = null;
   private configVersion = 0;
-  private routes: { version: number; routes: Route[] } | null = null;
+  private readonly routes: RouteCache = { compiled: null };
   /** Kept open between flushes (a Durable Object may reuse I/O across its requests): one round trip per batch. */
   private readonly postgres: SharedConnection;
   private flushScheduled = false;
@@ -202,7 +155,7 @@ export class TenantLog extends DurableObject<Env> {
     if (epoch > this.epoch && request.movingFrom != null && this.shard < request.movingFrom)
       await this.planMove({ tenantId: request.tenantId, shard: this.shard, epoch, from: request.movingFrom, to: request.shards ?? 1 });
     else if (epoch > this.epoch) this.setEpoch(epoch);
-    const fallbackHeads = await this.prunedSubjectHeads(request.tenantId, request.items);
+    const fallbackHeads = await prunedSubjectHeads(this.sql, this.postgres, this.prunedHeads, request.tenantId, request.items);
     const results = await this.appends.submit({
       tenantId: request.tenantId,
       dedupWindowSeconds: request.dedupWindowSeconds,
@@ -247,7 +200,9 @@ export class TenantLog extends DurableObject<Env> {
     const expiresAt = now + request.dedupWindowSeconds * 1000;
     // a claim for an id slot that is moving here or away waits for the move (sharding.md §4)
     const results = this.ctx.storage.transactionSync(() =>
-      request.claims.map((c): ClaimResult => (this.slotBusy(c.idSlot, request) ? { kind: 'moving' } : claimIds(this.sql, [c], now, expiresAt)[0]!)),
+      request.claims.map(
+        (c): ClaimResult => (slotBusy(this.moves, this.shard, c.idSlot, request) ? { kind: 'moving' } : claimIds(this.sql, [c], now, expiresAt)[0]!),
+      ),
     );
     await this.ctx.storage.sync();
     return results;
@@ -279,21 +234,7 @@ export class TenantLog extends DurableObject<Env> {
     this.learnShard(p.shard);
     const known = this.sql.exec('SELECT 1 FROM move_plan WHERE epoch = ?', p.epoch).toArray().length > 0;
     if (!known) {
-      const slots = new Map<number, number>();
-      for (let slot = 0; slot < 1024; slot++) {
-        const to = ownerOf(slot, p.to);
-        if (ownerOf(slot, p.from) === this.shard && to !== this.shard) slots.set(slot, to);
-      }
-      // a shard with nothing to hand over only reports that it is done
-      const plan: MovePlan = {
-        epoch: p.epoch,
-        from: p.from,
-        to: p.to,
-        state: slots.size > 0 ? 'planned' : 'adopted',
-        fencedAt: null,
-        fenceSequence: null,
-        slots,
-      };
+      const plan = movePlan(this.shard, p);
       this.ctx.storage.transactionSync(() => {
         if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', p.tenantId);
         writePlan(this.sql, plan);
@@ -348,76 +289,6 @@ export class TenantLog extends DurableObject<Env> {
     if (epoch <= this.epoch) return;
     this.epoch = epoch;
     learnEpoch(this.sql, epoch);
-  }
-
-  /**
-   * A slot this log may not write for now: it is fenced or released here, or it moves here and is
-   * not adopted yet (judged against the change the caller routed under).
-   */
-  private slotBusy(slot: number, route: Routing): boolean {
-    return slotHere(this.moves, slot) !== null || this.incoming(slot, route);
-  }
-
-  private incoming(slot: number, route: Routing): boolean {
-    if (route.movingFrom == null) return false;
-    return (
-      ownerOf(slot, route.movingFrom) !== this.shard &&
-      ownerOf(slot, route.shards ?? 1) === this.shard &&
-      (this.moves.adopted.get(slot) ?? -1) < (route.epoch ?? 0)
-    );
-  }
-
-  /** The move judgement of one appended item, inside the write transaction (null: it may be written). */
-  private judge(a: PendingAppend, item: AppendItem): AppendResult | null {
-    if (item.slot === undefined) return null;
-    const here = slotHere(this.moves, item.slot);
-    if (here) return here.kind === 'moved' ? { kind: 'moved', to: here.to } : { kind: 'moving' };
-    if (this.incoming(item.slot, a)) return { kind: 'moving' };
-    // a claim the append writes itself waits for its id slot the same way
-    if (a.claims && item.claimedAt === undefined && item.idSlot !== undefined && this.slotBusy(item.idSlot, a)) return { kind: 'moving' };
-    return null;
-  }
-
-  /** Where a line's slot went, for the line calls (`expectEpoch`: the caller followed a release of that epoch here). */
-  private lineAway(partitionKey: string, expectEpoch?: number): LineAway | null {
-    if (partitionKey === '') return null;
-    const slot = slotOf(partitionKey);
-    if (expectEpoch !== undefined && (this.moves.adopted.get(slot) ?? -1) < expectEpoch) return { moving: true };
-    const here = slotHere(this.moves, slot);
-    return here?.kind === 'moved' ? { moved: here.to, epoch: here.epoch } : null;
-  }
-
-  private hasLine(subscriptionId: string, partitionKey: string): boolean {
-    return (
-      this.sql
-        .exec(
-          'SELECT 1 FROM ordered_line WHERE subscription_id = ? AND partition_key = ? UNION ALL SELECT 1 FROM ordered_inflight WHERE subscription_id = ? AND partition_key = ? LIMIT 1',
-          subscriptionId,
-          partitionKey,
-          subscriptionId,
-          partitionKey,
-        )
-        .toArray().length > 0
-    );
-  }
-
-  /** Splits line items into those this log holds and those whose line moved away (grouped by new owner); null: wait. */
-  private splitMoved<T>(items: readonly T[], lineOf: (item: T) => { subscriptionId: string; partitionKey: string }, expectEpoch?: number) {
-    const local: T[] = [];
-    const moved = new Map<number, MovedItems<T>>();
-    for (const item of items) {
-      const { subscriptionId, partitionKey } = lineOf(item);
-      const away = this.lineAway(partitionKey, expectEpoch);
-      if (away && 'moving' in away) return null;
-      if (!away || this.hasLine(subscriptionId, partitionKey)) {
-        local.push(item);
-        continue;
-      }
-      const group = moved.get(away.moved) ?? { to: away.moved, epoch: away.epoch, items: [] };
-      group.items.push(item);
-      moved.set(away.moved, group);
-    }
-    return { local, moved: [...moved.values()] };
   }
 
   /**
@@ -509,10 +380,10 @@ export class TenantLog extends DurableObject<Env> {
   /** The consumer reports that an ordered delivery ended; the next one of its line is released. */
   async finishOrdered(subscriptionId: string, partitionKey: string, deliveryId: string, expectEpoch?: number): Promise<LineAnswer<boolean>> {
     // a line whose slot moved away answers where it went (tenancy/line-follow.ts), unless a leftover of it is still here
-    const away = this.lineAway(partitionKey, expectEpoch);
-    if (away && ('moving' in away || !this.hasLine(subscriptionId, partitionKey))) return away;
+    const away = lineAway(this.moves, partitionKey, expectEpoch);
+    if (away && ('moving' in away || !hasLine(this.sql, subscriptionId, partitionKey))) return away;
     const released = this.ctx.storage.transactionSync(() => finishOrdered(this.sql, this.requireTenant(), subscriptionId, partitionKey, deliveryId));
-    if (released) await this.drainDispatch();
+    if (released) await drainDispatch(this.sql, this.env);
     return released;
   }
 
@@ -521,13 +392,13 @@ export class TenantLog extends DurableObject<Env> {
     stranded: StrandedDelivery[],
     expectEpoch?: number,
   ): Promise<{ resent: number; blockers: StrandedDelivery[]; follow: MovedItems<StrandedDelivery>[] } | { moving: true }> {
-    const split = this.splitMoved(stranded, (d) => d, expectEpoch);
+    const split = splitMoved(this.sql, this.moves, stranded, (d) => d, expectEpoch);
     if (!split) return { moving: true };
     const outcome =
       split.local.length > 0
         ? this.ctx.storage.transactionSync(() => redriveDeliveries(this.sql, this.requireTenant(), split.local))
         : { resent: 0, blockers: [] };
-    if (outcome.resent > 0) await this.drainDispatch();
+    if (outcome.resent > 0) await drainDispatch(this.sql, this.env);
     return { ...outcome, follow: split.moved };
   }
 
@@ -536,11 +407,11 @@ export class TenantLog extends DurableObject<Env> {
     planned: Parameters<typeof stageDeliveries>[2],
     expectEpoch?: number,
   ): Promise<{ follow: MovedItems<Parameters<typeof stageDeliveries>[2][number]>[] } | { moving: true }> {
-    const split = this.splitMoved(planned, (d) => d, expectEpoch);
+    const split = splitMoved(this.sql, this.moves, planned, (d) => d, expectEpoch);
     if (!split) return { moving: true };
     if (split.local.length > 0) {
       this.ctx.storage.transactionSync(() => stageDeliveries(this.sql, this.requireTenant(), split.local));
-      await this.drainDispatch();
+      await drainDispatch(this.sql, this.env);
     }
     return { follow: split.moved };
   }
@@ -571,9 +442,9 @@ export class TenantLog extends DurableObject<Env> {
       const until = Date.now() + FLUSH_SLICE_MS;
       do {
         spans?.flushing();
-        backlog = await this.flushOutbox();
+        backlog = await flushOutbox(this.flushHost());
         spans?.fanningOut();
-        await this.drainDispatch();
+        await drainDispatch(this.sql, this.env);
         spans?.fannedOut();
       } while (backlog && Date.now() < until);
       // a change of the shard count this log hands slots over in (slot-move.ts)
@@ -615,8 +486,8 @@ export class TenantLog extends DurableObject<Env> {
       lastSequence: () => this.lastSequence,
       lastReceivedAt: () => this.lastReceivedAt,
       flush: async () => {
-        await this.flushOutbox();
-        await this.drainDispatch();
+        await flushOutbox(this.flushHost());
+        await drainDispatch(this.sql, this.env);
       },
     };
   }
@@ -629,33 +500,6 @@ export class TenantLog extends DurableObject<Env> {
     if (current === null || current > expiry) await this.ctx.storage.setAlarm(expiry);
   }
 
-  /**
-   * Writes a group of appends in one transaction: results per append (null once the tenant is
-   * deleted). Consecutive appends with the same dedup window share one set of statements.
-   */
-  /**
-   * After this log pruned idle subject heads, the heads of an append's guarded subjects that have no
-   * row, read from Postgres (the last stored sequence of each, 0 when none is stored): pruning keeps a
-   * head until all its events are there. Throws when Postgres cannot answer (the ingest answers 503).
-   */
-  private async prunedSubjectHeads(tenantId: string, items: readonly AppendItem[]): Promise<Map<string, number> | undefined> {
-    if (!this.prunedHeads) return undefined;
-    const guarded = [...new Set(items.flatMap((i) => (i.expectedSequence != null && i.subject !== null ? [i.subject] : [])))];
-    if (guarded.length === 0) return undefined;
-    const known = subjectHeads(this.sql, guarded);
-    const missing = guarded.filter((subject) => !known.has(subject));
-    if (missing.length === 0) return undefined;
-    const heads = new Map(missing.map((subject) => [subject, 0]));
-    const rows = await this.postgres.use((db) =>
-      db.query<{ subject: string; sequence: string }>(
-        'SELECT subject, max(sequence) AS sequence FROM events WHERE tenant_id = $1 AND subject = ANY($2::text[]) GROUP BY subject',
-        [tenantId, missing],
-      ),
-    );
-    for (const row of rows.rows) heads.set(row.subject, Number(row.sequence));
-    return heads;
-  }
-
   /** Drops a bounded batch of subject heads idle for 30 days whose events are all in Postgres. */
   private pruneIdleHeads(): void {
     const oldest = this.sql.exec<{ first: number | null }>('SELECT min(sequence) AS first FROM outbox').one().first;
@@ -664,6 +508,10 @@ export class TenantLog extends DurableObject<Env> {
     if (pruned > 0) this.prunedHeads = true;
   }
 
+  /**
+   * Writes a group of appends in one transaction: results per append (null once the tenant is
+   * deleted). Consecutive appends with the same dedup window share one set of statements.
+   */
   private writeAppends(all: readonly PendingAppend[]): (AppendResult[] | null | 'stale')[] {
     if (this.deleted) return all.map(() => null);
     // routed under an older shard-count change than this log has seen: refused whole, as stale (judged at write time)
@@ -679,46 +527,16 @@ export class TenantLog extends DurableObject<Env> {
     const now = Math.max(Date.now(), this.lastReceivedAt);
     this.lastReceivedAt = now;
     const before = this.lastSequence;
-    const { results, last } = this.ctx.storage.transactionSync(() => {
-      if (this.tenantId === null) writeMeta(this.sql, 'tenant_id', group[0]!.tenantId);
-      // multi-shard tenants: items refused by a slot move or their id claim are answered here and not appended
-      const moving = this.moves.plan !== null || this.moves.released.size > 0;
-      const checked = group.map((a) => {
-        const judge = a.epoch !== undefined && (moving || a.movingFrom != null) ? (item: AppendItem) => this.judge(a, item) : undefined;
-        return a.claims || judge ? checkItems(this.sql, a, now, judge) : null;
-      });
-      const kept = group.map((a, i) => (checked[i] ? a.items.filter((_, j) => checked[i]!.refused[j] === null) : a.items));
-      const out: AppendResult[][] = [];
-      let last = before;
-      for (let start = 0; start < group.length; ) {
-        const window = group[start]!.dedupWindowSeconds;
-        let end = start + 1;
-        while (end < group.length && group[end]!.dedupWindowSeconds === window) end++;
-        const run = group.slice(start, end);
-        const appended = appendToOutbox(this.sql, run.length === 1 ? kept[start]! : kept.slice(start, end).flat(), {
-          lastSequence: last,
-          now,
-          expiresAt: now + window * 1000,
-          pruned: this.prunedHeads,
-          fallbackHeads: fallbacksOf(run),
-        });
-        let at = 0;
-        for (let i = start; i < end; i++) out.push(appended.results.slice(at, (at += kept[i]!.length)));
-        last = appended.lastSequence;
-        start = end;
-      }
-      if (last !== before) {
-        writeMeta(this.sql, 'last_sequence', last);
-        writeMeta(this.sql, 'last_received_at', now);
-        // multi-shard appends carry slots: the rows that cannot tell theirs are stamped (slot-move-store.ts)
-        if (group.some((a) => a.items[0]?.slot !== undefined))
-          stampSlots(
-            this.sql,
-            kept.flatMap((items, i) => items.filter((_, j) => out[i]![j]!.kind === 'accepted' && !(out[i]![j] as { duplicate: boolean }).duplicate)),
-          );
-      }
-      return { results: out.map((r, i) => (checked[i] ? settleClaims(this.sql, group[i]!.items, checked[i]!, r) : r)), last };
-    });
+    const { results, last } = this.ctx.storage.transactionSync(() =>
+      writeAppendGroup(this.sql, group, {
+        tenantId: this.tenantId,
+        lastSequence: before,
+        now,
+        prunedHeads: this.prunedHeads,
+        moves: this.moves,
+        judge: (a, item) => judge(this.moves, this.shard, a, item),
+      }),
+    );
     // in memory only once the transaction committed
     this.tenantId ??= group[0]!.tenantId;
     if (last !== before) {
@@ -729,76 +547,21 @@ export class TenantLog extends DurableObject<Env> {
     return results;
   }
 
-  /**
-   * Stores one batch of events and their deliveries in Postgres, then stages the queue messages;
-   * true when more was waiting than one batch takes. Rows for routing are read only when there are
-   * routes. Rows Postgres refuses leave the outbox for the quarantine, without deliveries.
-   */
-  private async flushOutbox(): Promise<boolean> {
-    const tenantId = this.tenantId;
-    const batch = encodeOutbox(this.sql, { oldest: FLUSH_BATCH, maxChars: FLUSH_CHARS });
-    if (batch.n === 0 || !tenantId) return false;
-    const { last } = batch;
-    // more than this batch was already waiting (read before any await lets new appends in)
-    const backlog = hasRowsAfter(this.sql, last);
-    const planned = await this.postgres.use(async (db) => {
-      if (!this.routes || this.routes.version < this.configVersion) {
-        const routing = await loadRouting(db, tenantId);
-        this.routes = { version: routing.version, routes: compileRoutes(routing.subscriptions) };
-      }
-      const { routes } = this.routes;
-      const events =
-        routes.length > 0
-          ? routedEvents(
-              this.sql,
-              last,
-              routes.some((r) => r.test !== null),
-            )
-          : [];
-      // a delivery that must wait (`deliverat`, `delay_seconds`) is stored scheduled (src/delivery/schedule.ts)
-      const deliveries = routes.length > 0 ? scheduleDeliveries(await planDeliveries(events, routes), events, routes, Date.now()) : [];
-      const stored = await storeBatch(db, tenantId, batch, deliveries, outboxReader(this.sql));
-      return { deliveries, ...stored };
-    });
-    // the tenant was deleted while this batch was on its way; its deliveries are not staged
-    if (this.deleted) return false;
-    const { through, refused } = planned;
-    const refusedAt = new Set(refused.map((r) => r.sequence));
-    const staged =
-      through === last && refusedAt.size === 0 ? planned.deliveries : planned.deliveries.filter((d) => d.sequence <= through && !refusedAt.has(d.sequence));
-    const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
-      dropFlushed(this.sql, through, refused, now);
-      // a wait longer than the queue holds is left to the schedule sweep
-      stageDeliveries(
-        this.sql,
-        tenantId,
-        staged.filter((d) => sentAtFlush(d, now)),
-      );
-    });
-    // a flush that stopped at a refused row goes on with the rows after it right away
-    return backlog || through < last;
-  }
-
   /** Refused events this log keeps itself (Postgres could not take them even as text), after `afterSequence`. */
   quarantined(afterSequence = 0, limit = 100): QuarantinedEvent[] {
     return listKept(this.sql, afterSequence, limit);
   }
 
-  /** Sends the staged messages, each to its priority lane's queue, the highest lane first (see dispatch-store.ts). */
-  private async drainDispatch(): Promise<void> {
-    for (let batch = pendingDispatch(this.sql, SEND_BATCH); batch; batch = pendingDispatch(this.sql, SEND_BATCH)) {
-      const queue = laneQueue(this.env, rankPriority(batch.lane));
-      const now = Date.now();
-      await queue.sendBatch(
-        batch.rows.map((m) => {
-          const body = JSON.parse(m.body) as { not_before?: number };
-          // a scheduled delivery's message waits out the rest of its delay in the queue (src/delivery/schedule.ts)
-          return { body, contentType: 'json' as const, delaySeconds: queueDelaySeconds(body, now) };
-        }),
-      );
-      dropDispatched(this.sql, batch.lane, batch.rows[batch.rows.length - 1]!.id);
-    }
+  private flushHost(): FlushHost {
+    return {
+      ctx: this.ctx,
+      sql: this.sql,
+      postgres: this.postgres,
+      routes: this.routes,
+      tenantId: this.tenantId,
+      configVersion: () => this.configVersion,
+      deleted: () => this.deleted,
+    };
   }
 
   private requireTenant(): string {
@@ -822,61 +585,4 @@ export class TenantLog extends DurableObject<Env> {
     this.nextFlushAt = at;
     await this.ctx.storage.setAlarm(at);
   }
-}
-
-interface CheckedClaims {
-  /** Per item: the refusal, or null when it goes on to the outbox. */
-  refused: (AppendResult | null)[];
-  /** Items whose claim this append wrote fresh: dropped again if the item is not written. */
-  fresh: Set<number>;
-}
-
-/** The slot-move judgement and the id-claim check of a multi-shard append (sharding.md §2, §4), inside the write transaction. */
-function checkItems(sql: SqlStorage, a: PendingAppend, now: number, judge?: (item: AppendItem) => AppendResult | null): CheckedClaims {
-  const fresh = new Set<number>();
-  const refused = a.items.map((item, j): AppendResult | null => {
-    const refusal = judge?.(item);
-    if (refusal) return refusal;
-    if (!a.claims) return null;
-    if (item.claimedAt !== undefined) return now - item.claimedAt > CLAIM_TTL_MS ? { kind: 'claim_expired' } : null;
-    const claim = { sourceId: item.sourceId, ceId: item.ceId, slot: item.slot ?? 0, idSlot: item.idSlot ?? 0 };
-    const local = claimLocally(sql, claim, now, now + a.dedupWindowSeconds * 1000);
-    if (local === 'contended') return { kind: 'claim_contended' };
-    if (local === 'fresh') fresh.add(j);
-    return null;
-  });
-  return { refused, fresh };
-}
-
-/** Merges refusals and appended results back into input order; drops fresh claims of items not written. */
-function settleClaims(sql: SqlStorage, items: readonly AppendItem[], checked: CheckedClaims, appended: AppendResult[]): AppendResult[] {
-  let next = 0;
-  return items.map((item, j) => {
-    const refusal = checked.refused[j];
-    if (refusal) return refusal;
-    const r = appended[next++]!;
-    if (checked.fresh.has(j) && r.kind !== 'accepted') dropClaim(sql, item.sourceId, item.ceId);
-    return r;
-  });
-}
-
-/** The events an append stored (not its duplicates or conflicts), as the stream publishes them. */
-function liveEvents(items: AppendItem[], results: AppendResult[], before: number, receivedAt: number): LiveEvent[] {
-  const events: LiveEvent[] = [];
-  results.forEach((r, i) => {
-    const item = items[i]!;
-    if (r.kind === 'accepted' && !r.duplicate && r.sequence > before) {
-      events.push({ sequence: r.sequence, id: r.id, sourceId: item.sourceId, type: item.type, receivedAt, json: item.json, sha256: item.sha256 });
-    }
-  });
-  return events;
-}
-
-/** The Postgres fallback heads of a run of appends, merged (each append read its own subjects). */
-function fallbacksOf(run: readonly PendingAppend[]): Map<string, number> | undefined {
-  const maps = run.flatMap((a) => (a.fallbackHeads ? [a.fallbackHeads] : []));
-  if (maps.length <= 1) return maps[0];
-  const merged = new Map<string, number>();
-  for (const map of maps) for (const [subject, head] of map) merged.set(subject, Math.max(head, merged.get(subject) ?? 0));
-  return merged;
 }
