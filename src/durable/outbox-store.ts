@@ -215,6 +215,8 @@ const encoded = (rows: string) =>
   `SELECT count(*) AS n, min(sequence) AS first, max(sequence) AS last, '[' || group_concat(${ROW_JSON}, ',') || ']' AS events FROM (${rows})`;
 // octet_length, unlike length, needs no pass over the text to count its characters (and bytes are at least as many)
 const OLDEST_SIZES = 'SELECT sequence, octet_length(event) AS chars FROM outbox ORDER BY sequence LIMIT ?';
+/** The same rows in one aggregate: a batch under the cap (nearly every one) is cut without a row crossing into JS. */
+const OLDEST_TOTAL = `SELECT min(sequence) AS "from", max(sequence) AS "to", sum(chars) AS chars FROM (${OLDEST_SIZES})`;
 const ENCODE_RANGE = encoded('SELECT * FROM outbox WHERE sequence BETWEEN ? AND ? ORDER BY sequence');
 
 /** Which outbox rows to encode: the oldest, up to caps, or all of one range of sequences. */
@@ -236,6 +238,10 @@ export function encodeOutbox(sql: SqlStorage, selection: OutboxSelection): Slice
 
 /** The oldest rows a batch takes: at most `oldest`, and past the first only while the events before a row stay under `maxChars`. */
 function oldestRange(sql: SqlStorage, selection: { oldest: number; maxChars: number }): { from: number; to: number } | null {
+  // every row's predecessors stay under the cap when all of them together do
+  const total = sql.exec<{ from: number | null; to: number | null; chars: number | null }>(OLDEST_TOTAL, selection.oldest).one();
+  if (total.from === null || total.to === null) return null;
+  if ((total.chars ?? 0) <= selection.maxChars) return { from: total.from, to: total.to };
   let chars = 0;
   let range: { from: number; to: number } | null = null;
   for (const row of sql.exec<{ sequence: number; chars: number }>(OLDEST_SIZES, selection.oldest)) {
