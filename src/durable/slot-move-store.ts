@@ -16,7 +16,7 @@
  * - Moved ordered lines are inserted with negative ranks in their old order: they release before
  *   anything the new owner lines up behind them, whatever their sequences (which name another shard).
  */
-import { routeKey, slotOf } from '../tenancy/shard-routing';
+import { idKey, routeKey, slotOf } from '../tenancy/shard-routing';
 import { handoffWriter, SLOT_HANDOFF_SCHEMA, upgradeHandoffTable } from './slot-handoff-store';
 import { hasPruned } from './subject-head-store';
 
@@ -164,6 +164,35 @@ export function fillSlots(sql: SqlStorage, stored: ReadonlyMap<number, EventKeys
     if (keys || final) sql.exec('UPDATE subject_head SET slot = ? WHERE subject = ?', keys ? slotOfKeys(keys) : -1, row.subject);
   }
 }
+
+/**
+ * Writes the id claims (claim-store.ts) that this log's events never needed while their tenant had one
+ * shard: one per dedup row whose slot is known and whose id has none, for the rest of that row's window.
+ * They move with their id slot like every other claim, so an id reused with another key after the move
+ * is still found (`422 idempotency_conflict`) instead of being judged only by the new key's shard.
+ * Rows of a multi-shard tenant already have theirs. Returns how many were written.
+ */
+export function claimUnclaimedIds(sql: SqlStorage, now: number): number {
+  const rows = sql
+    .exec<{ source_id: string; ce_id: string; slot: number; expires_at: number }>(
+      `SELECT source_id, ce_id, slot, expires_at FROM dedup d WHERE slot >= 0 AND expires_at > ?
+         AND NOT EXISTS (SELECT 1 FROM id_claim c WHERE c.source_id = d.source_id AND c.ce_id = d.ce_id)`,
+      now,
+    )
+    .toArray();
+  for (let at = 0; at < rows.length; at += CLAIM_ROWS) {
+    const page = rows.slice(at, at + CLAIM_ROWS).map((r) => [r.source_id, r.ce_id, r.slot, slotOf(idKey(r.source_id, r.ce_id)), r.expires_at]);
+    sql.exec(
+      `INSERT OR IGNORE INTO id_claim (source_id, ce_id, slot, id_slot, claimed_at, expires_at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, value ->> 4 FROM json_each(?)`,
+      now,
+      JSON.stringify(page),
+    );
+  }
+  return rows.length;
+}
+/** Claims written per statement by {@link claimUnclaimedIds}: one bound JSON array each. */
+const CLAIM_ROWS = 1000;
 
 /**
  * Takes the plan's slots out of this log: their dedup rows, id claims (by `id_slot`), subject heads

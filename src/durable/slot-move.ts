@@ -18,7 +18,7 @@ import { invalidateTenantConfig } from '../tenancy/shared-cache';
 import { shardLog } from '../tenancy/shard-routing';
 import { writeMeta } from './meta-store';
 import { dropHandoffPage, type HandoffPage, nextHandoffPage } from './slot-handoff-store';
-import { type EventKeys, fillSlots, type MovePlan, releaseSlots, type SlotMoves, unslottedSequences, writePlan } from './slot-move-store';
+import { claimUnclaimedIds, type EventKeys, fillSlots, type MovePlan, releaseSlots, type SlotMoves, unslottedSequences, writePlan } from './slot-move-store';
 
 export const FENCE_MS = 5_000;
 const PAGE = 5_000;
@@ -46,6 +46,8 @@ export async function driveMove(host: MoveHost): Promise<void> {
       await fillFromPostgres(host);
       ctx.storage.transactionSync(() => {
         fillSlots(sql, new Map(), true);
+        // events the tenant took while it had one shard have no id claims yet: they move with the slots below
+        claimUnclaimedIds(sql, Date.now());
         plan.state = 'fenced';
         plan.fencedAt = Date.now();
         plan.fenceSequence = host.lastSequence();

@@ -156,10 +156,21 @@ describe('live change of the shard count', () => {
     const first = (await (await ingest(source, early, BATCH)).json<{ results: Result[] }>()).results;
     for (const [i, r] of first.entries()) earlyAcks.set(String(early[i]!.id), r);
     expect(first.every((r) => r.status === 202 && !r.duplicate)).toBe(true);
+    const onceKey = keysOver(4, 'once').find((k) => ownerOf(slotOf(k), 4) !== 0)!;
+    const once = makeEvent({ partitionkey: onceKey, data: { n: -4 } });
+    expect((await ingest(source, once)).status).toBe(202);
 
     const { acks } = await moveUnderLoad(source, keys, 4, path);
     expect(acks.size).toBeGreaterThan(keys.length * 3);
     await resendFirstRound(source, early, earlyAcks);
+
+    // a pre-move id reused with another key, which routes to another shard, is still a conflict: the
+    // claims the 1-shard log never needed were written before its slots moved (a resend, as above,
+    // would have written one itself, so this event was sent once only)
+    const otherKey = keysOver(4, 'reuse').find((k) => ![0, ownerOf(slotOf(onceKey), 4)].includes(ownerOf(slotOf(k), 4)))!;
+    const conflict = await ingest(source, { ...once, partitionkey: otherKey, data: { n: -3 } });
+    expect(conflict.status).toBe(422);
+    expect(await conflict.json()).toMatchObject({ code: 'idempotency_conflict' });
 
     // the subject's head moved with its slot: the pre-move head is still the one to expect
     const stale = await ingest(source, makeEvent({ subject, expectedsequence: head - 1, data: { n: -1 } }));
