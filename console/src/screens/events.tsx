@@ -118,7 +118,10 @@ export default function Events({ tenant }: { tenant: string }) {
             </Empty>
           ) : (
             <>
-              <p className="muted small">In sequence order, oldest first; “Go live” shows new events as they arrive.</p>
+              <p className="muted small">
+                Oldest first, in the order they were stored (by sequence; across the shards of a sharded tenant, by time received); “Go live” shows new events
+                as they arrive.
+              </p>
               <EventTable tenant={tenant} events={page.data} />
               <Pager page={pages.page} nextCursor={page.next_cursor} onNext={pages.next} onPrevious={pages.previous} />
             </>
