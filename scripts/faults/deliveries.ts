@@ -61,3 +61,15 @@ export function orderViolations(arrivals: { delivery: string }[], rows: Delivery
   }
   return out;
 }
+
+/** The problem to report when stored events never reached the receiver (none: an empty list). */
+export function neverArrived(rows: readonly { ce_id: string }[], arrived: ReadonlySet<string>): string[] {
+  const missing = rows.filter((r) => !arrived.has(r.ce_id));
+  if (missing.length === 0) return [];
+  return [
+    `${missing.length} stored events never reached the receiver (e.g. ${missing
+      .slice(0, 3)
+      .map((r) => r.ce_id)
+      .join(', ')})`,
+  ];
+}

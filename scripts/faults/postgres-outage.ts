@@ -14,7 +14,7 @@ import { createSource, createWebhookSubscription } from '../lib/switchyard-api.t
 import { launch, sleep, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 import { createLedger, describeVerdict, loadStored, verifyStorage } from './ledger.ts';
 import { runPublishers } from './publishers.ts';
-import { deliveryStates } from './deliveries.ts';
+import { deliveryStates, neverArrived } from './deliveries.ts';
 
 interface Outage {
   kind: string;
@@ -112,17 +112,10 @@ export async function postgresOutage(env: FaultEnv): Promise<ScenarioOutcome> {
     const settled = await until(async () => (await deliveryStates(db.url, source.tenantId)).pending === 0, 90_000, 500);
     const states = await deliveryStates(db.url, source.tenantId);
     const arrived = new Set(env.receiver.received.filter((r) => r.path === '/outage').map((r) => (JSON.parse(r.body) as { id: string }).id));
-    const missing = rows.filter((r) => !arrived.has(r.ce_id));
     lines.push(`deliveries: ${JSON.stringify(states.byStatus)}; ${arrived.size} distinct events reached the receiver`);
     if (states.total !== rows.length) problems.push(`${rows.length} stored events but ${states.total} deliveries`);
     if (!settled) problems.push(`${states.pending} deliveries still pending 90 s after the outage (e.g. ${states.pendingExamples.join(', ')})`);
-    if (missing.length)
-      problems.push(
-        `${missing.length} stored events never reached the receiver (e.g. ${missing
-          .slice(0, 3)
-          .map((r) => r.ce_id)
-          .join(', ')})`,
-      );
+    problems.push(...neverArrived(rows, arrived));
     const flushWarnings = logs.filter((l) => l.includes('outbox flush failed')).length;
     lines.push(`the TenantLog logged ${flushWarnings} failed flushes while the database was down`);
     if (problems.length) lines.push(...logs.slice(-5).map((l) => `worker log: ${l.slice(0, 300)}`));

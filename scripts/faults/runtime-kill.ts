@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { restartRuntime, type Runtime } from '../lib/runtime.ts';
 import { createSource, createWebhookSubscription, type Source } from '../lib/switchyard-api.ts';
-import { deliveryStates, listDeliveries, orderViolations } from './deliveries.ts';
+import { deliveryStates, listDeliveries, neverArrived, orderViolations } from './deliveries.ts';
 import { launch, sleep, until, type FaultEnv, type ScenarioOutcome, FAULT_SHARDS } from './harness.ts';
 import { createLedger, describeVerdict, type Ledger, loadStored, verifyStorage } from './ledger.ts';
 import { runPublishers } from './publishers.ts';
@@ -140,13 +140,6 @@ async function checkArm(env: FaultEnv, arm: Arm): Promise<{ lines: string[]; pro
   const violations = orderViolations(orderedArrivals, orderedRows);
   lines.push(`ordered subscription: ${orderedRows.length} deliveries over 6 keys, ${orderedArrivals.length} arrivals, ${violations.length} order violations`);
   problems.push(...violations.slice(0, 3).map((v) => `ordered subscription: ${v}`));
-  const missing = rows.filter((r) => !arrived.has(r.ce_id));
-  if (missing.length)
-    problems.push(
-      `${missing.length} stored events never reached the receiver (e.g. ${missing
-        .slice(0, 3)
-        .map((r) => r.ce_id)
-        .join(', ')})`,
-    );
+  problems.push(...neverArrived(rows, arrived));
   return { lines, problems };
 }
