@@ -173,25 +173,33 @@ export function fillSlots(sql: SqlStorage, stored: ReadonlyMap<number, EventKeys
  * Rows of a multi-shard tenant already have theirs. Returns how many were written.
  */
 export function claimUnclaimedIds(sql: SqlStorage, now: number): number {
-  const rows = sql
-    .exec<{ source_id: string; ce_id: string; slot: number; expires_at: number }>(
-      `SELECT source_id, ce_id, slot, expires_at FROM dedup d WHERE slot >= 0 AND expires_at > ?
-         AND NOT EXISTS (SELECT 1 FROM id_claim c WHERE c.source_id = d.source_id AND c.ce_id = d.ce_id)`,
-      now,
-    )
-    .toArray();
-  for (let at = 0; at < rows.length; at += CLAIM_ROWS) {
-    const page = rows.slice(at, at + CLAIM_ROWS).map((r) => [r.source_id, r.ce_id, r.slot, slotOf(idKey(r.source_id, r.ce_id)), r.expires_at]);
+  let written = 0;
+  // a page at a time in key order, so a window of a million events never sits in the isolate at once
+  for (let after = ['', '']; ; ) {
+    const rows = sql
+      .exec<{ source_id: string; ce_id: string; slot: number; expires_at: number }>(
+        `SELECT source_id, ce_id, slot, expires_at FROM dedup d WHERE (source_id, ce_id) > (?, ?) AND slot >= 0 AND expires_at > ?
+           AND NOT EXISTS (SELECT 1 FROM id_claim c WHERE c.source_id = d.source_id AND c.ce_id = d.ce_id)
+         ORDER BY source_id, ce_id LIMIT ?`,
+        after[0],
+        after[1],
+        now,
+        CLAIM_ROWS,
+      )
+      .toArray();
+    if (rows.length === 0) return written;
     sql.exec(
       `INSERT OR IGNORE INTO id_claim (source_id, ce_id, slot, id_slot, claimed_at, expires_at)
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, value ->> 4 FROM json_each(?)`,
       now,
-      JSON.stringify(page),
+      JSON.stringify(rows.map((r) => [r.source_id, r.ce_id, r.slot, slotOf(idKey(r.source_id, r.ce_id)), r.expires_at])),
     );
+    written += rows.length;
+    const last = rows[rows.length - 1]!;
+    after = [last.source_id, last.ce_id];
   }
-  return rows.length;
 }
-/** Claims written per statement by {@link claimUnclaimedIds}: one bound JSON array each. */
+/** Claims read and written per statement by {@link claimUnclaimedIds}. */
 const CLAIM_ROWS = 1000;
 
 /**
