@@ -40,6 +40,8 @@ export function upgradeDispatchSchema(sql: SqlStorage): void {
   if (!has('ordered_line', 'priority')) sql.exec('ALTER TABLE ordered_line ADD COLUMN priority TEXT');
   // lines moved in from another shard (slot-move-store.ts) rank below 0: they release first
   if (!has('ordered_line', 'rank')) sql.exec('ALTER TABLE ordered_line ADD COLUMN rank INTEGER NOT NULL DEFAULT 0');
+  // the event's received_at (epoch ms), for the released message (`event_received_at`); null on rows from before it and on moved lines
+  if (!has('ordered_line', 'received_at')) sql.exec('ALTER TABLE ordered_line ADD COLUMN received_at INTEGER');
   sql.exec('CREATE INDEX IF NOT EXISTS dispatch_by_lane ON dispatch (lane, id)');
 }
 
@@ -81,12 +83,13 @@ export function stageDeliveries(sql: SqlStorage, tenantId: string, planned: read
       continue;
     }
     sql.exec(
-      'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority) VALUES (?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority, received_at) VALUES (?, ?, ?, ?, ?, ?)',
       d.subscriptionId,
       d.partitionKey,
       d.sequence,
       d.id,
       d.priority,
+      d.receivedAt ?? null,
     );
     lines.add(JSON.stringify([d.subscriptionId, d.partitionKey]));
   }
@@ -116,15 +119,22 @@ function inflightOf(sql: SqlStorage, subscriptionId: string, partitionKey: strin
 export function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: string, partitionKey: string): void {
   if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
-    .exec<{ delivery_id: string; priority: string | null; sequence: number }>(
-      'SELECT delivery_id, priority, sequence FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence LIMIT 1',
+    .exec<{ delivery_id: string; priority: string | null; sequence: number; received_at: number | null }>(
+      'SELECT delivery_id, priority, sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence LIMIT 1',
       subscriptionId,
       partitionKey,
     )
     .toArray()[0];
   if (!head) return;
   sql.exec('INSERT INTO ordered_inflight (subscription_id, partition_key, delivery_id) VALUES (?, ?, ?)', subscriptionId, partitionKey, head.delivery_id);
-  stage(sql, tenantId, { id: head.delivery_id, subscriptionId, partitionKey, priority: priorityOf(head.priority), sequence: head.sequence });
+  stage(sql, tenantId, {
+    id: head.delivery_id,
+    subscriptionId,
+    partitionKey,
+    priority: priorityOf(head.priority),
+    sequence: head.sequence,
+    ...(head.received_at !== null ? { receivedAt: head.received_at } : {}),
+  });
 }
 
 export interface StrandedDelivery {

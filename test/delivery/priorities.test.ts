@@ -1,7 +1,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { PlannedDelivery } from '../../src/delivery/fan-out';
-import { dropDispatched, pendingDispatch, stageDeliveries, upgradeDispatchSchema } from '../../src/durable/dispatch-store';
+import { dropDispatched, finishOrdered, pendingDispatch, stageDeliveries, upgradeDispatchSchema } from '../../src/durable/dispatch-store';
 import { testEnv, subscribeWebhook } from '../fixtures/api';
 import { adminToken, api, createSource, createTenant, eventually, ingest, makeEvent, type TestSource } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
@@ -171,5 +171,37 @@ describe('the TenantLog dispatch stage', () => {
     expect(batches[0]!.ids).toEqual(['dlv_151']);
     // the message staged before the upgrade goes out on the normal lane, first of it
     expect(batches[2]!.ids[0]).toBe('dlv_old');
+  });
+
+  it("releases an ordered line's deliveries with their event's received_at, so the consumer's claim reads one partition", async () => {
+    const stub = testEnv.TENANT_LOG.getByName(`dispatch-ordered-${crypto.randomUUID()}`);
+    const bodies = await runInDurableObject(stub, (_log, state) =>
+      state.storage.transactionSync(() => {
+        const sql = state.storage.sql;
+        const line = (n: number, receivedAt?: number) => ({
+          ...planned(n, 'normal'),
+          ordered: true,
+          partitionKey: 'k',
+          ...(receivedAt === undefined ? {} : { receivedAt }),
+        });
+        stageDeliveries(sql, 'tn_1', [line(1, 1_700_000_000_001), line(2, 1_700_000_000_002)]);
+        // a line row written before the column existed has none: its message goes without it
+        sql.exec("INSERT INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority) VALUES ('sub_1', 'k', 3, 'dlv_3', 'normal')");
+        const sent: Record<string, unknown>[] = [];
+        for (const id of ['dlv_1', 'dlv_2', 'dlv_3']) {
+          for (let b = pendingDispatch(sql, 100); b; b = pendingDispatch(sql, 100)) {
+            sent.push(...b.rows.map((r) => JSON.parse(r.body) as Record<string, unknown>));
+            dropDispatched(sql, b.lane, b.rows.at(-1)!.id);
+          }
+          finishOrdered(sql, 'tn_1', 'sub_1', 'k', id);
+        }
+        return sent;
+      }),
+    );
+    expect(bodies.map((b) => [b.delivery_id, b.event_received_at])).toEqual([
+      ['dlv_1', 1_700_000_000_001],
+      ['dlv_2', 1_700_000_000_002],
+      ['dlv_3', undefined],
+    ]);
   });
 });
