@@ -170,9 +170,9 @@ export function fillSlots(sql: SqlStorage, stored: ReadonlyMap<number, EventKeys
  * shard: one per dedup row whose slot is known and whose id has none, for the rest of that row's window.
  * They move with their id slot like every other claim, so an id reused with another key after the move
  * is still found (`422 idempotency_conflict`) instead of being judged only by the new key's shard.
- * Rows of a multi-shard tenant already have theirs. Returns how many were written.
+ * Rows of a multi-shard tenant already have theirs. Returns how many were written (at most `limit`).
  */
-export function claimUnclaimedIds(sql: SqlStorage, now: number): number {
+export function claimUnclaimedIds(sql: SqlStorage, now: number, limit = Number.POSITIVE_INFINITY): number {
   let written = 0;
   // a page at a time in key order, so a window of a million events never sits in the isolate at once
   for (let after = ['', '']; ; ) {
@@ -184,7 +184,7 @@ export function claimUnclaimedIds(sql: SqlStorage, now: number): number {
         after[0],
         after[1],
         now,
-        CLAIM_ROWS,
+        Math.min(CLAIM_ROWS, limit - written),
       )
       .toArray();
     if (rows.length === 0) return written;
@@ -195,6 +195,7 @@ export function claimUnclaimedIds(sql: SqlStorage, now: number): number {
       JSON.stringify(rows.map((r) => [r.source_id, r.ce_id, r.slot, slotOf(idKey(r.source_id, r.ce_id)), r.expires_at])),
     );
     written += rows.length;
+    if (written >= limit) return written;
     const last = rows[rows.length - 1]!;
     after = [last.source_id, last.ce_id];
   }

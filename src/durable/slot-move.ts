@@ -6,7 +6,8 @@
  *
  * Rules a reader would not guess:
  * - The fence comes only after every row's slot is known: unknown slots are filled from Postgres
- *   first, then, inside the fence's transaction, from the outbox.
+ *   first, then, inside the fence's transaction, from the outbox. The id claims a 1-shard tenant never
+ *   wrote are written the same way: page by page before the fence, the outbox's at it.
  * - The slots are drained when the outbox holds nothing at or below the last sequence at the fence
  *   (no later row can be theirs). If that takes longer than FENCE_MS (Postgres is down), the slots are
  *   unfenced and tried again later: nothing was handed over yet.
@@ -44,9 +45,10 @@ export async function driveMove(host: MoveHost): Promise<void> {
   for (let plan = moves.plan; plan; plan = moves.plan) {
     if (plan.state === 'planned') {
       await fillFromPostgres(host);
+      await claimStoredIds(host);
       ctx.storage.transactionSync(() => {
         fillSlots(sql, new Map(), true);
-        // events the tenant took while it had one shard have no id claims yet: they move with the slots below
+        // the claims of events still in the outbox (the rest were written page by page above); they move with the slots below
         claimUnclaimedIds(sql, Date.now());
         plan.state = 'fenced';
         plan.fencedAt = Date.now();
@@ -130,6 +132,19 @@ async function fillFromPostgres(host: MoveHost): Promise<void> {
     );
     const stored = new Map(rows.rows.map((r) => [Number(r.sequence), r]));
     host.ctx.storage.transactionSync(() => fillSlots(host.sql, stored, false));
+  }
+}
+
+/**
+ * Writes the id claims that the events of a 1-shard tenant never needed (`claimUnclaimedIds`), a page per
+ * transaction with the object free between pages, so a large dedup window does not stall its appends;
+ * only the rows whose slot is still unknown (events in the outbox) are left for the fence.
+ */
+async function claimStoredIds(host: MoveHost): Promise<void> {
+  for (;;) {
+    const written = host.ctx.storage.transactionSync(() => claimUnclaimedIds(host.sql, Date.now(), PAGE));
+    if (written < PAGE) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
 }
 

@@ -39,13 +39,16 @@ describe('claims for the events of a 1-shard log before its first shard change',
         NOW - 5,
         NOW + 60_000,
       );
-      const written = claimUnclaimedIds(sql, NOW);
+      // a page at most: what the move writes per transaction before its fence
+      const first = claimUnclaimedIds(sql, NOW, 1500);
+      const written = first + claimUnclaimedIds(sql, NOW);
       const again = claimUnclaimedIds(sql, NOW);
       const claims = sql
         .exec<{ source_id: string; ce_id: string; slot: number; id_slot: number; claimed_at: number; expires_at: number }>('SELECT * FROM id_claim')
         .toArray();
-      return { written, again, claims };
+      return { first, written, again, claims };
     });
+    expect(out.first).toBe(1500);
     expect(out.written).toBe(2502);
     expect(out.again).toBe(0);
     expect(out.claims).toHaveLength(2503);
