@@ -165,17 +165,26 @@ export function fillSlots(sql: SqlStorage, stored: ReadonlyMap<number, EventKeys
   }
 }
 
+/** Where {@link claimUnclaimedIds} goes on from: the last dedup key (source, id) it looked at. */
+export type ClaimCursor = readonly [sourceId: string, ceId: string];
+
 /**
  * Writes the id claims (claim-store.ts) that this log's events never needed while their tenant had one
  * shard: one per dedup row whose slot is known and whose id has none, for the rest of that row's window.
  * They move with their id slot like every other claim, so an id reused with another key after the move
  * is still found (`422 idempotency_conflict`) instead of being judged only by the new key's shard.
- * Rows of a multi-shard tenant already have theirs. Returns how many were written (at most `limit`).
+ * Rows of a multi-shard tenant already have theirs. Reads in key order after `from`, at most `limit`
+ * claims; `next` is where to go on from, null once every row was seen.
  */
-export function claimUnclaimedIds(sql: SqlStorage, now: number, limit = Number.POSITIVE_INFINITY): number {
+export function claimUnclaimedIds(
+  sql: SqlStorage,
+  now: number,
+  from: ClaimCursor = ['', ''],
+  limit = Number.POSITIVE_INFINITY,
+): { written: number; next: ClaimCursor | null } {
   let written = 0;
-  // a page at a time in key order, so a window of a million events never sits in the isolate at once
-  for (let after = ['', '']; ; ) {
+  // a page at a time, so a window of a million events never sits in the isolate at once
+  for (let after = from; ; ) {
     const rows = sql
       .exec<{ source_id: string; ce_id: string; slot: number; expires_at: number }>(
         `SELECT source_id, ce_id, slot, expires_at FROM dedup d WHERE (source_id, ce_id) > (?, ?) AND slot >= 0 AND expires_at > ?
@@ -187,7 +196,7 @@ export function claimUnclaimedIds(sql: SqlStorage, now: number, limit = Number.P
         Math.min(CLAIM_ROWS, limit - written),
       )
       .toArray();
-    if (rows.length === 0) return written;
+    if (rows.length === 0) return { written, next: null };
     sql.exec(
       `INSERT OR IGNORE INTO id_claim (source_id, ce_id, slot, id_slot, claimed_at, expires_at)
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, value ->> 4 FROM json_each(?)`,
@@ -195,9 +204,9 @@ export function claimUnclaimedIds(sql: SqlStorage, now: number, limit = Number.P
       JSON.stringify(rows.map((r) => [r.source_id, r.ce_id, r.slot, slotOf(idKey(r.source_id, r.ce_id)), r.expires_at])),
     );
     written += rows.length;
-    if (written >= limit) return written;
     const last = rows[rows.length - 1]!;
     after = [last.source_id, last.ce_id];
+    if (written >= limit) return { written, next: after };
   }
 }
 /** Claims read and written per statement by {@link claimUnclaimedIds}. */

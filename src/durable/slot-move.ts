@@ -19,7 +19,17 @@ import { invalidateTenantConfig } from '../tenancy/shared-cache';
 import { shardLog } from '../tenancy/shard-routing';
 import { writeMeta } from './meta-store';
 import { dropHandoffPage, type HandoffPage, nextHandoffPage } from './slot-handoff-store';
-import { claimUnclaimedIds, type EventKeys, fillSlots, type MovePlan, releaseSlots, type SlotMoves, unslottedSequences, writePlan } from './slot-move-store';
+import {
+  type ClaimCursor,
+  claimUnclaimedIds,
+  type EventKeys,
+  fillSlots,
+  type MovePlan,
+  releaseSlots,
+  type SlotMoves,
+  unslottedSequences,
+  writePlan,
+} from './slot-move-store';
 
 export const FENCE_MS = 5_000;
 const PAGE = 5_000;
@@ -141,10 +151,10 @@ async function fillFromPostgres(host: MoveHost): Promise<void> {
  * only the rows whose slot is still unknown (events in the outbox) are left for the fence.
  */
 async function claimStoredIds(host: MoveHost): Promise<void> {
-  for (;;) {
-    const written = host.ctx.storage.transactionSync(() => claimUnclaimedIds(host.sql, Date.now(), PAGE));
-    if (written < PAGE) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+  for (let from: ClaimCursor | null = ['', '']; from; ) {
+    const at: ClaimCursor = from;
+    from = host.ctx.storage.transactionSync(() => claimUnclaimedIds(host.sql, Date.now(), at, PAGE)).next;
+    if (from) await new Promise((resolve) => setTimeout(resolve, 0));
   }
 }
 

@@ -40,17 +40,18 @@ describe('claims for the events of a 1-shard log before its first shard change',
         NOW + 60_000,
       );
       // a page at most: what the move writes per transaction before its fence
-      const first = claimUnclaimedIds(sql, NOW, 1500);
-      const written = first + claimUnclaimedIds(sql, NOW);
+      const first = claimUnclaimedIds(sql, NOW, ['', ''], 1500);
+      const rest = claimUnclaimedIds(sql, NOW, first.next!);
       const again = claimUnclaimedIds(sql, NOW);
       const claims = sql
         .exec<{ source_id: string; ce_id: string; slot: number; id_slot: number; claimed_at: number; expires_at: number }>('SELECT * FROM id_claim')
         .toArray();
-      return { first, written, again, claims };
+      return { first, rest, again, claims };
     });
-    expect(out.first).toBe(1500);
-    expect(out.written).toBe(2502);
-    expect(out.again).toBe(0);
+    expect(out.first.written).toBe(1500);
+    // it goes on after the last key it looked at, and says when it has seen every row
+    expect(out.rest).toEqual({ written: 1002, next: null });
+    expect(out.again).toEqual({ written: 0, next: null });
     expect(out.claims).toHaveLength(2503);
     const byId = new Map(out.claims.map((c) => [`${c.source_id}/${c.ce_id}`, c]));
     // the existing claim is left as it was
