@@ -174,25 +174,26 @@ export type ClaimCursor = readonly [sourceId: string, ceId: string];
  * They move with their id slot like every other claim, so an id reused with another key after the move
  * is still found (`422 idempotency_conflict`) instead of being judged only by the new key's shard.
  * Rows of a multi-shard tenant already have theirs. Reads in key order after `from`, at most `limit`
- * claims; `next` is where to go on from, null once every row was seen.
+ * claims, only rows of events numbered `minSequence` or later; `next` is where to go on from, null once
+ * every row was seen.
  */
 export function claimUnclaimedIds(
   sql: SqlStorage,
   now: number,
-  from: ClaimCursor = ['', ''],
-  limit = Number.POSITIVE_INFINITY,
+  { from = ['', ''], limit = Number.POSITIVE_INFINITY, minSequence = 0 }: { from?: ClaimCursor; limit?: number; minSequence?: number } = {},
 ): { written: number; next: ClaimCursor | null } {
   let written = 0;
   // a page at a time, so a window of a million events never sits in the isolate at once
   for (let after = from; ; ) {
     const rows = sql
       .exec<{ source_id: string; ce_id: string; slot: number; expires_at: number }>(
-        `SELECT source_id, ce_id, slot, expires_at FROM dedup d WHERE (source_id, ce_id) > (?, ?) AND slot >= 0 AND expires_at > ?
+        `SELECT source_id, ce_id, slot, expires_at FROM dedup d WHERE (source_id, ce_id) > (?, ?) AND slot >= 0 AND expires_at > ? AND sequence >= ?
            AND NOT EXISTS (SELECT 1 FROM id_claim c WHERE c.source_id = d.source_id AND c.ce_id = d.ce_id)
          ORDER BY source_id, ce_id LIMIT ?`,
         after[0],
         after[1],
         now,
+        minSequence,
         Math.min(CLAIM_ROWS, limit - written),
       )
       .toArray();

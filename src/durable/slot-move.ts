@@ -59,7 +59,8 @@ export async function driveMove(host: MoveHost): Promise<void> {
       ctx.storage.transactionSync(() => {
         fillSlots(sql, new Map(), true);
         // the claims of events still in the outbox (the rest were written page by page above); they move with the slots below
-        claimUnclaimedIds(sql, Date.now());
+        const outboxFrom = oldestOutbox(sql);
+        if (Number.isFinite(outboxFrom)) claimUnclaimedIds(sql, Date.now(), { minSequence: outboxFrom });
         plan.state = 'fenced';
         plan.fencedAt = Date.now();
         plan.fenceSequence = host.lastSequence();
@@ -153,7 +154,7 @@ async function fillFromPostgres(host: MoveHost): Promise<void> {
 async function claimStoredIds(host: MoveHost): Promise<void> {
   for (let from: ClaimCursor | null = ['', '']; from; ) {
     const at: ClaimCursor = from;
-    from = host.ctx.storage.transactionSync(() => claimUnclaimedIds(host.sql, Date.now(), at, PAGE)).next;
+    from = host.ctx.storage.transactionSync(() => claimUnclaimedIds(host.sql, Date.now(), { from: at, limit: PAGE })).next;
     if (from) await new Promise((resolve) => setTimeout(resolve, 0));
   }
 }

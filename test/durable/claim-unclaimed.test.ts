@@ -40,8 +40,8 @@ describe('claims for the events of a 1-shard log before its first shard change',
         NOW + 60_000,
       );
       // a page at most: what the move writes per transaction before its fence
-      const first = claimUnclaimedIds(sql, NOW, ['', ''], 1500);
-      const rest = claimUnclaimedIds(sql, NOW, first.next!);
+      const first = claimUnclaimedIds(sql, NOW, { limit: 1500 });
+      const rest = claimUnclaimedIds(sql, NOW, { from: first.next! });
       const again = claimUnclaimedIds(sql, NOW);
       const claims = sql
         .exec<{ source_id: string; ce_id: string; slot: number; id_slot: number; claimed_at: number; expires_at: number }>('SELECT * FROM id_claim')
@@ -67,5 +67,28 @@ describe('claims for the events of a 1-shard log before its first shard change',
     expect(byId.get('src_a/e-2502')).toMatchObject({ slot: 2502 % 1024, id_slot: slotOf(idKey('src_a', 'e-2502')) });
     expect(byId.has('src_a/old')).toBe(false);
     expect(byId.has('src_a/lost')).toBe(false);
+  });
+
+  it('claims only the events from a sequence on when asked (the fence: the events still in the outbox)', async () => {
+    const out = await withLog((sql) => {
+      for (let i = 1; i <= 10; i++)
+        sql.exec(
+          "INSERT INTO dedup (source_id, ce_id, sha256, id, sequence, expires_at, slot) VALUES ('src_a', ?, 'sha', ?, ?, ?, 3)",
+          `e-${i}`,
+          `evt_${i}`,
+          i,
+          NOW + 60_000,
+        );
+      const claimed = claimUnclaimedIds(sql, NOW, { minSequence: 8 });
+      return {
+        claimed,
+        ids: sql
+          .exec<{ ce_id: string }>('SELECT ce_id FROM id_claim ORDER BY ce_id')
+          .toArray()
+          .map((r) => r.ce_id),
+      };
+    });
+    expect(out.claimed).toEqual({ written: 3, next: null });
+    expect(out.ids).toEqual(['e-10', 'e-8', 'e-9']);
   });
 });
