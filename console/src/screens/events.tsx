@@ -119,8 +119,8 @@ export default function Events({ tenant }: { tenant: string }) {
           ) : (
             <>
               <p className="muted small">
-                Oldest first, in the order they were stored (by sequence; across the shards of a sharded tenant, by time received); “Go live” shows new events
-                as they arrive.
+                Oldest first, in the order they were stored (by sequence; across the shards of a sharded tenant, by time received)
+                {live ? '.' : '; “Go live” shows new events as they arrive.'}
               </p>
               <EventTable tenant={tenant} events={page.data} />
               <Pager page={pages.page} nextCursor={page.next_cursor} onNext={pages.next} onPrevious={pages.previous} />
