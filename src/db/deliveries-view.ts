@@ -1,6 +1,6 @@
 /** Deliveries as the API shows them: list, detail with its attempts, and a manual retry. Every query names the tenant. */
 import type { Db } from './client';
-import { iso, tenantWhere } from './sql';
+import { epochMs, iso, tenantWhere } from './sql';
 import type { Priority } from '../lib/priority';
 
 export interface DeliveryView {
@@ -91,26 +91,27 @@ export async function findDelivery(
 /**
  * Puts a finished delivery back to pending with a fresh schedule. `busy` when it is not finished,
  * `expired` when retention removed its event (nothing could send it), null when there is no such delivery.
+ * A reopened one comes back with its `event_received_at` (epoch ms), for its queue message.
  */
 export async function reopenDelivery(
   db: Db,
   tenantId: string,
   id: string,
-): Promise<{ id: string; subscription_id: string; priority: Priority } | 'busy' | 'expired' | null> {
-  const result = await db.query<{ id: string; subscription_id: string; priority: Priority; reopened: boolean; has_event: boolean }>(
+): Promise<{ id: string; subscription_id: string; priority: Priority; event_received_at: number } | 'busy' | 'expired' | null> {
+  const result = await db.query<{ id: string; subscription_id: string; priority: Priority; event_received_at: number; reopened: boolean; has_event: boolean }>(
     `WITH target AS (
        SELECT d.id, d.status, EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id) AS has_event
          FROM deliveries d WHERE d.tenant_id = $1 AND d.id = $2
      ), reopened AS (
        UPDATE deliveries d SET status = 'pending', schedule_offset = attempts, finished_at = NULL, next_attempt_at = now(), leased_until = NULL, updated_at = now()
          FROM target t WHERE d.tenant_id = $1 AND d.id = t.id AND t.has_event AND t.status NOT IN ('pending', 'scheduled')
-       RETURNING d.id, d.subscription_id, d.priority
+       RETURNING d.id, d.subscription_id, d.priority, ${epochMs('d.event_received_at')}
      )
-     SELECT t.id, r.subscription_id, r.priority, r.id IS NOT NULL AS reopened, t.has_event FROM target t LEFT JOIN reopened r ON r.id = t.id`,
+     SELECT t.id, r.subscription_id, r.priority, r.event_received_at, r.id IS NOT NULL AS reopened, t.has_event FROM target t LEFT JOIN reopened r ON r.id = t.id`,
     [tenantId, id],
   );
   const row = result.rows[0];
   if (!row) return null;
-  if (row.reopened) return { id: row.id, subscription_id: row.subscription_id, priority: row.priority };
+  if (row.reopened) return { id: row.id, subscription_id: row.subscription_id, priority: row.priority, event_received_at: row.event_received_at };
   return row.has_event ? 'busy' : 'expired';
 }

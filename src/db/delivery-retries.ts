@@ -6,7 +6,7 @@
  */
 import type { Priority } from '../lib/priority';
 import type { Db } from './client';
-import { iso } from './sql';
+import { epochMs, iso } from './sql';
 import { storableText } from '../lib/storable';
 
 export interface RetryFilter {
@@ -79,6 +79,8 @@ export interface RetriedDelivery {
   event_sequence: number;
   /** Its lane (src/delivery/lanes.ts): sent again on the same one. */
   priority: Priority;
+  /** Its event's `received_at` (epoch ms), the delivery's partition key: its message carries it (`event_received_at`). */
+  event_received_at: number;
 }
 
 export type RetryStep = { kind: 'stale' } | { kind: 'advanced'; done: boolean; retried: RetriedDelivery[]; filter: RetryFilter };
@@ -121,7 +123,8 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
               schedule_offset = CASE WHEN d.status = 'failed' THEN d.attempts ELSE d.schedule_offset END,
               finished_at = NULL, leased_until = CASE WHEN d.status = 'failed' THEN NULL ELSE d.leased_until END
          FROM page p WHERE d.id = p.id AND NOT p.skip AND d.status = $3
-       RETURNING d.id, d.subscription_id, p.partition_key, d.priority, d.event_sequence::float8 AS event_sequence
+       RETURNING d.id, d.subscription_id, p.partition_key, d.priority, d.event_sequence::float8 AS event_sequence,
+               ${epochMs('d.event_received_at')}
      ), progress AS (
        UPDATE delivery_retries t SET
               cursor_created_at = COALESCE((SELECT created_at FROM last), t.cursor_created_at),
@@ -134,7 +137,8 @@ export async function runRetryPage(db: Db, tenantId: string, id: string, pageSiz
        RETURNING t.status = 'completed' AS done
      )
      SELECT (SELECT done FROM progress) AS done,
-            (SELECT COALESCE(json_agg(json_build_object('id', id, 'subscription_id', subscription_id, 'partition_key', partition_key, 'priority', priority, 'event_sequence', event_sequence)), '[]') FROM retried) AS retried`,
+            (SELECT COALESCE(json_agg(json_build_object('id', id, 'subscription_id', subscription_id, 'partition_key', partition_key, 'priority', priority, 'event_sequence', event_sequence,
+                                              'event_received_at', event_received_at)), '[]') FROM retried) AS retried`,
     [id, tenantId, f.status, f.subscription_id ?? null, f.since ?? null, f.until ?? null, job.cutoff, job.cursor_created_at, job.cursor_id, pageSize, job.kind],
   );
   const row = result.rows[0];

@@ -142,18 +142,19 @@ export async function runSyncActions(input: SyncInput, deps: SyncDeps): Promise<
   const timeoutOf = (subscriptionId: string) => timeouts.get(subscriptionId) ?? MAX_SYNC_TIMEOUT_MS;
   const leaseSeconds = Math.ceil(Math.max(...targets.map((t) => timeoutOf(t.subscriptionId))) / 1000) + LEASE_MARGIN_SECONDS;
 
+  // the received_at the TenantLog stored, which its id carries: the flush's insert of these rows meets them in their partition
+  const receivedAt = timeOfId(accepted.id) ?? input.receivedAt;
   const ran = await deps.withDb(async (db) => {
     const rows = await claimSync(
       db,
       input.tenantId,
-      // the received_at the TenantLog stored, which its id carries: the flush's insert of these rows meets them in their partition
-      { id: accepted.id, sequence: accepted.sequence, partitionKey: targets[0]!.partitionKey, receivedAt: timeOfId(accepted.id) ?? input.receivedAt },
+      { id: accepted.id, sequence: accepted.sequence, partitionKey: targets[0]!.partitionKey, receivedAt },
       targets.map((t) => ({ deliveryId: t.id, subscriptionId: t.subscriptionId, priority: t.priority })),
       leaseSeconds,
     );
     const claimed = rows.map((r): ClaimedDelivery => ({ ...r, event: parsed }));
     const runs = await Promise.all(claimed.map((d) => runBounded(d, timeoutOf(d.subscription_id), deps)));
-    await recordRuns(db, deps.env, runs);
+    await recordRuns(db, deps.env, runs, receivedAt);
     return new Map(runs.map((r) => [r.delivery.subscription_id, r]));
   });
   const outcomes = targets.map((t): SyncAction => {
@@ -200,8 +201,11 @@ async function runBounded(delivery: ClaimedDelivery, timeoutMs: number, deps: Sy
   return { delivery, run: { result: timedOut, startedAt, latencyMs: latencyMs() }, timedOut: true, exchange };
 }
 
-/** Records the attempts as the consumer does, holds the failed ones until their retry, and emits the events. */
-async function recordRuns(db: Db, env: Env, runs: BoundedRun[]): Promise<void> {
+/**
+ * Records the attempts as the consumer does, holds the failed ones until their retry, and emits the
+ * events. `receivedAt` is their event's (epoch ms), the claim's partition key: a dead-lettered one's message carries it.
+ */
+async function recordRuns(db: Db, env: Env, runs: BoundedRun[], receivedAt: number): Promise<void> {
   if (runs.length === 0) return;
   const now = Date.now();
   const scale = configOf(env).retryScale;
@@ -237,6 +241,7 @@ async function recordRuns(db: Db, env: Env, runs: BoundedRun[]): Promise<void> {
         delivery_id: r.delivery.id,
         subscription_id: r.delivery.subscription_id,
         partition_key: null,
+        event_received_at: receivedAt,
       });
     }
   }

@@ -40,7 +40,7 @@ export function upgradeDispatchSchema(sql: SqlStorage): void {
   if (!has('ordered_line', 'priority')) sql.exec('ALTER TABLE ordered_line ADD COLUMN priority TEXT');
   // lines moved in from another shard (slot-move-store.ts) rank below 0: they release first
   if (!has('ordered_line', 'rank')) sql.exec('ALTER TABLE ordered_line ADD COLUMN rank INTEGER NOT NULL DEFAULT 0');
-  // the event's received_at (epoch ms), for the released message (`event_received_at`); null on rows from before it and on moved lines
+  // the event's received_at (epoch ms), for the released message (`event_received_at`); null on rows from before it (a redrive that knows it fills it in)
   if (!has('ordered_line', 'received_at')) sql.exec('ALTER TABLE ordered_line ADD COLUMN received_at INTEGER');
   sql.exec('CREATE INDEX IF NOT EXISTS dispatch_by_lane ON dispatch (lane, id)');
 }
@@ -143,6 +143,8 @@ export interface StrandedDelivery {
   partitionKey: string;
   /** The delivery's lane as Postgres holds it; absent: normal. */
   priority?: Priority;
+  /** Its event's `received_at` (epoch ms), as Postgres holds it: the message carries it, and its line row keeps it if it had none. */
+  receivedAt?: number;
 }
 
 /**
@@ -156,17 +158,27 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
   let resent = 0;
   const blockers = new Map<string, StrandedDelivery>();
   for (const d of stranded) {
+    // a row from before the column (or a previous version's handoff) learns it here, for its release
+    if (d.receivedAt !== undefined)
+      sql.exec(
+        'UPDATE ordered_line SET received_at = ? WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ? AND received_at IS NULL',
+        d.receivedAt,
+        d.subscriptionId,
+        d.partitionKey,
+        d.id,
+      );
     const inflight = inflightOf(sql, d.subscriptionId, d.partitionKey);
     if (inflight === d.id) {
-      const sequence = sql
-        .exec<{ sequence: number }>(
-          'SELECT sequence FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
+      const row = sql
+        .exec<{ sequence: number; received_at: number | null }>(
+          'SELECT sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
           d.subscriptionId,
           d.partitionKey,
           d.id,
         )
-        .toArray()[0]?.sequence;
-      stage(sql, tenantId, { ...d, sequence });
+        .toArray()[0];
+      const receivedAt = d.receivedAt ?? row?.received_at ?? undefined;
+      stage(sql, tenantId, { ...d, sequence: row?.sequence, ...(receivedAt !== undefined ? { receivedAt } : {}) });
       resent++;
       continue;
     }
@@ -180,8 +192,8 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
     } else if (inflight) {
       // with its own lane, for a caller that sends it again (a breaker probe)
       const lane = sql
-        .exec<{ priority: string | null }>(
-          'SELECT priority FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
+        .exec<{ priority: string | null; received_at: number | null }>(
+          'SELECT priority, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
           d.subscriptionId,
           d.partitionKey,
           inflight,
@@ -192,6 +204,7 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
         subscriptionId: d.subscriptionId,
         partitionKey: d.partitionKey,
         priority: priorityOf(lane?.priority) ?? 'normal',
+        ...(lane?.received_at != null ? { receivedAt: lane.received_at } : {}),
       });
     } else {
       releaseHead(sql, tenantId, d.subscriptionId, d.partitionKey);

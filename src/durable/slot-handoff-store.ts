@@ -35,7 +35,8 @@ export function upgradeHandoffTable(sql: SqlStorage): void {
 }
 
 type Row = Record<string, SqlStorageValue>;
-type LineRow = { sequence: number; delivery_id: string; priority: string | null; rank?: number };
+/** `received_at`: its event's (epoch ms), for the released message; absent in pages of the previous version, null on rows from before the column. */
+type LineRow = { sequence: number; delivery_id: string; priority: string | null; rank?: number; received_at?: number | null };
 export type LineKey = { subscription_id: string; partition_key: string };
 
 /** One page's part of an ordered line (`inflight` rides on the line's first part only). */
@@ -155,13 +156,14 @@ export function adoptHandoffPage(
   for (const line of handoff.lines) {
     for (const [i, r] of line.rows.entries())
       sql.exec(
-        'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority, rank) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority, rank, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
         line.subscription_id,
         line.partition_key,
         r.sequence,
         r.delivery_id,
         r.priority,
         r.rank ?? i - line.rows.length,
+        r.received_at ?? null,
       );
     if (line.inflight !== null)
       sql.exec(

@@ -239,8 +239,8 @@ export function releaseSlots(sql: SqlStorage, plan: MovePlan, floor: number): vo
     const slot = slotOf(line.partition_key);
     if (!plan.slots.has(slot)) continue;
     const rows = sql
-      .exec<{ sequence: number; delivery_id: string; priority: string | null }>(
-        'SELECT sequence, delivery_id, priority FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence',
+      .exec<{ sequence: number; delivery_id: string; priority: string | null; received_at: number | null }>(
+        'SELECT sequence, delivery_id, priority, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence',
         line.subscription_id,
         line.partition_key,
       )

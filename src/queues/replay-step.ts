@@ -21,6 +21,12 @@ import { stageOrderedOnShard } from '../tenancy/line-follow';
 
 export const REPLAY_CHUNK = 500;
 
+/** An event's `received_at` (ISO 8601, as read) as the fan-out takes it: epoch ms, or nothing when it does not parse. */
+function receivedMs(receivedAt: string): { received_at?: number } {
+  const ms = Date.parse(receivedAt);
+  return Number.isFinite(ms) ? { received_at: ms } : {};
+}
+
 export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{ kind: 'done' } | { kind: 'retry'; error: string }> {
   await withDb(env, async (db) => {
     const replay = await findReplay(db, message.tenant_id, message.replay_id);
@@ -47,6 +53,8 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
           subject: typeof e.event.subject === 'string' ? e.event.subject : null,
           partition_key: typeof e.event.partitionkey === 'string' ? e.event.partitionkey : null,
           priority: e.event.priority,
+          // the planned deliveries carry it (`receivedAt`): their messages, and the ordered lines they join
+          ...receivedMs(e.received_at),
           event: JSON.stringify(e.event),
         })),
         routes,
@@ -72,6 +80,7 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
           subscription_id: d.subscriptionId,
           partition_key: null,
           priority: d.priority,
+          ...(d.receivedAt !== undefined ? { event_received_at: d.receivedAt } : {}),
         })),
     );
     const ordered = planned.filter((d) => d.ordered);

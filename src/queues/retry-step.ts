@@ -48,7 +48,13 @@ async function send(env: Env, tenantId: string, filter: RetryFilter, retried: Re
         env,
         tenantId,
         shard,
-        group.map((d) => ({ id: d.id, subscriptionId: d.subscription_id, partitionKey: d.partition_key, priority: d.priority })),
+        group.map((d) => ({
+          id: d.id,
+          subscriptionId: d.subscription_id,
+          partitionKey: d.partition_key,
+          priority: d.priority,
+          receivedAt: d.event_received_at,
+        })),
       );
     return;
   }
@@ -61,6 +67,7 @@ async function send(env: Env, tenantId: string, filter: RetryFilter, retried: Re
       subscription_id: d.subscription_id,
       partition_key: null,
       priority: d.priority,
+      event_received_at: d.event_received_at,
     })),
   );
 }

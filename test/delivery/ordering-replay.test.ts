@@ -1,8 +1,25 @@
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, createSource, eventually, ingest, makeEvent, testEnv, subscribeWebhook } from '../fixtures/api';
+import { insertReplay } from '../../src/db/replays';
+import { newId } from '../../src/lib/ids';
+import { deliveryV1 } from '../../src/lib/queue-messages';
+import { runReplayStep } from '../../src/queues/replay-step';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, subscribeWebhook, withTestDb } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
+import { apiWith, recordingEnv } from '../fixtures/recording-queues';
 
 type Delivery = { id: string; status: string; attempts: number };
+
+/** Each delivery's event's `received_at` (epoch ms), as the events table holds it. */
+const receivedAtOf = (ids: string[]) =>
+  withTestDb(async (db) => {
+    const result = await db.query<{ id: string; at: number }>(
+      `SELECT d.id, round(extract(epoch FROM e.received_at) * 1000)::float8 AS at
+         FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id WHERE d.id = ANY($1)`,
+      [ids],
+    );
+    return new Map(result.rows.map((r) => [r.id, r.at]));
+  });
 
 const subscribe = subscribeWebhook;
 
@@ -73,8 +90,22 @@ describe('manual retry and replay', () => {
     const failed = await eventually(
       async () => (await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?event_id=${eventId}&status=failed`)).body.data[0],
     );
-    const retry = await api('POST', `/v1/tenants/${source.tenantId}/deliveries/${failed.id}/retry`);
+    const { env, sent } = recordingEnv();
+    const retry = await apiWith(env, 'POST', `/v1/tenants/${source.tenantId}/deliveries/${failed.id}/retry`);
     expect(retry).toMatchObject({ status: 202, body: { status: 'pending' } });
+    // its message names its event's received_at: the consumer's claim reads that partition
+    const event = await api<{ received_at: string }>('GET', `/v1/tenants/${source.tenantId}/events/${eventId}`);
+    expect(sent.map((m) => m.body)).toEqual([
+      {
+        type: 'delivery.v1',
+        tenant_id: source.tenantId,
+        delivery_id: failed.id,
+        subscription_id: expect.any(String),
+        partition_key: null,
+        priority: 'normal',
+        event_received_at: Date.parse(event.body.received_at),
+      },
+    ]);
     const delivered = await eventually(
       async () => (await api<Delivery>('GET', `/v1/tenants/${source.tenantId}/deliveries/${failed.id}`)).body.status === 'delivered',
     );
@@ -109,6 +140,47 @@ describe('manual retry and replay', () => {
     expect(firstAll.slice(6).map((r) => JSON.parse(r.body).data.n)).toEqual([1, 3, 5]);
     expect(await received(second.path)).toHaveLength(6);
   });
+
+  it("sends a replay's deliveries with their events' received_at, and lines up its ordered ones with it", async () => {
+    const source = await createSource();
+    const plain = receiverPath();
+    const ordered = receiverPath();
+    await behave(plain.path, { default: { status: 200 } });
+    await behave(ordered.path, { default: { status: 200 } });
+    const unorderedSub = await subscribe(source, plain.url);
+    const orderedSub = await subscribe(source, ordered.url, { ordering: 'partition', retry_schedule: [0, 3600] });
+    await ingest(
+      source,
+      [1, 2, 3].map((n) => makeEvent({ partitionkey: 'k', data: { n } })),
+      'application/cloudevents-batch+json',
+    );
+    await waitForRequests(plain.path, 3);
+    const log = testEnv.TENANT_LOG.getByName(source.tenantId);
+    await eventually(async () => (await log.status()).orderedDepth === 0);
+    // now the line's head keeps failing with its next attempt an hour away: the replay's others stay lined up behind it
+    await behave(ordered.path, { default: { status: 500 } });
+
+    // the step runs here, with queues that record what it sends (the API would leave it to the queue consumer)
+    const replay = await withTestDb((db) => insertReplay(db, newId('rpl'), source.tenantId, null, {}));
+    const { env, sent } = recordingEnv();
+    expect(await runReplayStep(env, { type: 'replay.v1', tenant_id: source.tenantId, replay_id: replay.id })).toEqual({ kind: 'done' });
+    const bodies = sent.map((m) => m.body).filter((b) => b.type === 'delivery.v1');
+    expect(bodies.every((b) => deliveryV1.safeParse(b).success)).toBe(true);
+    expect(bodies.map((b) => b.subscription_id)).toEqual([unorderedSub.id, unorderedSub.id, unorderedSub.id]);
+    expect(new Map(bodies.map((b) => [b.delivery_id, b.event_received_at]))).toEqual(await receivedAtOf(bodies.map((b) => String(b.delivery_id))));
+    // claimed from that partition and delivered
+    await waitForRequests(plain.path, 6);
+
+    // the ordered ones are lined up, each with its event's received_at (the head's message carries it from there)
+    await waitForRequests(ordered.path, 4);
+    const rows = await runInDurableObject(log, (_log, state) =>
+      state.storage.sql
+        .exec<{ delivery_id: string; received_at: number | null }>('SELECT delivery_id, received_at FROM ordered_line WHERE subscription_id = ?', orderedSub.id)
+        .toArray(),
+    );
+    expect(rows).toHaveLength(3);
+    expect(new Map(rows.map((r) => [r.delivery_id, r.received_at]))).toEqual(await receivedAtOf(rows.map((r) => r.delivery_id)));
+  }, 20_000);
 
   it('refuses a replay with an invalid filter or an unknown subscription', async () => {
     const source = await createSource();

@@ -1,7 +1,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { PlannedDelivery } from '../../src/delivery/fan-out';
-import { dropDispatched, finishOrdered, pendingDispatch, stageDeliveries, upgradeDispatchSchema } from '../../src/durable/dispatch-store';
+import { dropDispatched, finishOrdered, pendingDispatch, redriveDeliveries, stageDeliveries, upgradeDispatchSchema } from '../../src/durable/dispatch-store';
 import { testEnv, subscribeWebhook } from '../fixtures/api';
 import { adminToken, api, createSource, createTenant, eventually, ingest, makeEvent, type TestSource } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
@@ -202,6 +202,60 @@ describe('the TenantLog dispatch stage', () => {
       ['dlv_1', 1_700_000_000_001],
       ['dlv_2', 1_700_000_000_002],
       ['dlv_3', undefined],
+    ]);
+  });
+
+  it('redrives with the received_at Postgres holds, and line rows without one keep it for their release', async () => {
+    const stub = testEnv.TENANT_LOG.getByName(`dispatch-redrive-${crypto.randomUUID()}`);
+    const { outcome, bodies } = await runInDurableObject(stub, (_log, state) =>
+      state.storage.transactionSync(() => {
+        const sql = state.storage.sql;
+        const sent: Record<string, unknown>[] = [];
+        const drain = () => {
+          for (let b = pendingDispatch(sql, 100); b; b = pendingDispatch(sql, 100)) {
+            sent.push(...b.rows.map((r) => JSON.parse(r.body) as Record<string, unknown>));
+            dropDispatched(sql, b.lane, b.rows.at(-1)!.id);
+          }
+        };
+        // lined up without their events' received_at (rows from before the column)
+        stageDeliveries(
+          sql,
+          'tn_1',
+          [1, 2].map((n) => ({ ...planned(n, 'normal'), ordered: true, partitionKey: 'k' })),
+        );
+        drain();
+        sent.length = 0;
+        const stranded = (id: string, partitionKey: string, receivedAt?: number) => ({
+          id,
+          subscriptionId: 'sub_1',
+          partitionKey,
+          priority: 'normal' as const,
+          ...(receivedAt === undefined ? {} : { receivedAt }),
+        });
+        // the head in flight goes again as itself, the second waits behind it, one in no line goes unordered
+        const outcome = redriveDeliveries(sql, 'tn_1', [
+          stranded('dlv_1', 'k', 1_700_000_000_001),
+          stranded('dlv_2', 'k', 1_700_000_000_002),
+          stranded('dlv_9', '', 1_700_000_000_009),
+        ]);
+        drain();
+        finishOrdered(sql, 'tn_1', 'sub_1', 'k', 'dlv_1');
+        drain();
+        // a redrive that does not know it sends what the line row holds
+        redriveDeliveries(sql, 'tn_1', [stranded('dlv_2', 'k')]);
+        drain();
+        return { outcome, bodies: sent };
+      }),
+    );
+    expect(outcome).toEqual({
+      resent: 2,
+      blockers: [{ id: 'dlv_1', subscriptionId: 'sub_1', partitionKey: 'k', priority: 'normal', receivedAt: 1_700_000_000_001 }],
+    });
+    expect(bodies.map((b) => [b.delivery_id, b.partition_key, b.event_received_at])).toEqual([
+      ['dlv_1', 'k', 1_700_000_000_001],
+      ['dlv_9', null, 1_700_000_000_009],
+      ['dlv_2', 'k', 1_700_000_000_002],
+      ['dlv_2', 'k', 1_700_000_000_002],
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { api, createSource, eventually, ingest, makeEvent, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
+import { ingestWith, recordingEnv } from '../fixtures/recording-queues';
 
 type Delivery = { id: string; status: string; attempts: number; subscription_id: string };
 type Accepted = { id: string; sequence: number; duplicate: boolean; actions?: { subscription_id: string; status: string; response_status?: number }[] };
@@ -100,6 +101,40 @@ describe('sync mode', () => {
     const stored = await api<{ data: { data: { subscription_id: string } }[] }>('GET', `/v1/tenants/${source.tenantId}/events?type=switchyard.delivery.failed`);
     expect(stored.body.data.map((e) => e.data.subscription_id)).not.toContain(hooks.id);
   }, 20_000);
+
+  it("dead-letters a sync delivery that used up its attempts with its event's received_at", async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    await behave(path, { default: { status: 500 } });
+    // one attempt: the sync one
+    const sub = await subscribe(source, url, { mode: 'sync', retry_schedule: [0] });
+
+    const { env, sent } = recordingEnv();
+    const res = await ingestWith(env, source, makeEvent());
+    expect(res.status).toBe(202);
+    const body = await res.json<Accepted>();
+    expect(body.actions).toEqual([{ subscription_id: sub.id, status: 'failed', response_status: 500 }]);
+    const [failed] = await eventually(async () => {
+      const list = await deliveriesOf(source, sub.id);
+      return list.length === 1 && list[0]!.status === 'failed' ? list : null;
+    });
+    const event = await eventually(async () => {
+      const found = await api<{ received_at: string }>('GET', `/v1/tenants/${source.tenantId}/events/${body.id}`);
+      return found.status === 200 ? found.body : null;
+    });
+    expect(sent.filter((m) => m.queue === 'DEAD_LETTER_QUEUE').map((m) => m.body)).toEqual([
+      {
+        reason: 'exhausted',
+        type: 'delivery.v1',
+        tenant_id: source.tenantId,
+        delivery_id: failed!.id,
+        subscription_id: sub.id,
+        partition_key: null,
+        event_received_at: Date.parse(event.received_at),
+      },
+    ]);
+    expect(await received(path)).toHaveLength(1);
+  });
 
   it('refuses sync mode on an ordered subscription or with a delay', async () => {
     const source = await createSource();

@@ -1,6 +1,9 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { HANDOFF_PAGE_BYTES, type HandoffPage, nextHandoffPage, upgradeHandoffTable } from '../../src/durable/slot-handoff-store';
+import type { PlannedDelivery } from '../../src/delivery/fan-out';
+import { dropDispatched, finishOrdered, pendingDispatch, stageDeliveries } from '../../src/durable/dispatch-store';
+import { adoptHandoffPage, HANDOFF_PAGE_BYTES, type HandoffPage, nextHandoffPage, upgradeHandoffTable } from '../../src/durable/slot-handoff-store';
+import { releaseSlots } from '../../src/durable/slot-move-store';
 import { ownerOf, slotOf } from '../../src/tenancy/shard-routing';
 import { api, createSource, createTenant, eventually, ingest, makeEvent, subscribeWebhook, testEnv, withTestDb } from '../fixtures/api';
 import { arrivalsByKey, behave, receiverPath } from '../fixtures/receiver';
@@ -90,31 +93,96 @@ describe('paged shard-move handoff', () => {
     });
     const line = (rows: HandoffPage['lines'][number]['rows'], inflight: string | null) => ({ subscription_id: 'sub_1', partition_key: key, rows, inflight });
     const page = (p: Partial<HandoffPage>): HandoffPage => ({ slots: [slot], dedup: [], claims: [], heads: [], lines: [], floor: 1, pruned: false, ...p });
-    const first = page({ dedup: [dedup('a', 1)], lines: [line([{ sequence: 1, delivery_id: 'dl-a', priority: null, rank: -2 }], 'dl-x')] });
+    const first = page({
+      dedup: [dedup('a', 1)],
+      lines: [line([{ sequence: 1, delivery_id: 'dl-a', priority: null, rank: -2, received_at: 1_700_000_000_001 }], 'dl-x')],
+    });
+    // a row as the previous version sends it: without its received_at
     const second = page({ dedup: [dedup('b', 2)], lines: [line([{ sequence: 2, delivery_id: 'dl-b', priority: null, rank: -1 }], null)] });
     const adopt = (handoff: HandoffPage, p: number) => stub.adopt({ tenantId: 'tn_paged', shard: 1, epoch: 3, from: 0, page: p, pages: 2, handoff });
     const state = () =>
       runInDurableObject(stub, (_log, s) => ({
         adopted: s.storage.sql.exec('SELECT slot FROM slot_adopted').toArray(),
         dedup: s.storage.sql.exec('SELECT ce_id FROM dedup ORDER BY ce_id').toArray(),
-        line: s.storage.sql.exec('SELECT delivery_id, rank FROM ordered_line ORDER BY rank').toArray(),
+        line: s.storage.sql.exec('SELECT delivery_id, rank, received_at FROM ordered_line ORDER BY rank').toArray(),
       }));
 
     await adopt(first, 0);
-    expect(await state()).toEqual({ adopted: [], dedup: [{ ce_id: 'a' }], line: [{ delivery_id: 'dl-a', rank: -2 }] });
+    expect(await state()).toEqual({ adopted: [], dedup: [{ ce_id: 'a' }], line: [{ delivery_id: 'dl-a', rank: -2, received_at: 1_700_000_000_001 }] });
     await adopt(second, 1);
     expect(await state()).toEqual({
       adopted: [{ slot }],
       dedup: [{ ce_id: 'a' }, { ce_id: 'b' }],
       line: [
-        { delivery_id: 'dl-a', rank: -2 },
-        { delivery_id: 'dl-b', rank: -1 },
+        { delivery_id: 'dl-a', rank: -2, received_at: 1_700_000_000_001 },
+        { delivery_id: 'dl-b', rank: -1, received_at: null },
       ],
     });
     // the head was delivered since; a late resend of the first page must not line it up again
     await runInDurableObject(stub, (_log, s) => s.storage.sql.exec("DELETE FROM ordered_line WHERE delivery_id = 'dl-a'"));
     await adopt(first, 0);
-    expect((await state()).line).toEqual([{ delivery_id: 'dl-b', rank: -1 }]);
+    expect((await state()).line).toEqual([{ delivery_id: 'dl-b', rank: -1, received_at: null }]);
+  });
+
+  it("hands each ordered line row's received_at to the new owner, whose releases carry it", async () => {
+    const key = 'k-received';
+    const slot = slotOf(key);
+    const line = (n: number, receivedAt?: number): PlannedDelivery => ({
+      id: `dlv_${n}`,
+      subscriptionId: 'sub_1',
+      eventId: `evt_${n}`,
+      sequence: n,
+      ordered: true,
+      partitionKey: key,
+      priority: 'normal',
+      ...(receivedAt === undefined ? {} : { receivedAt }),
+    });
+    const drain = (sql: SqlStorage, into: Record<string, unknown>[] = []) => {
+      for (let b = pendingDispatch(sql, 100); b; b = pendingDispatch(sql, 100)) {
+        into.push(...b.rows.map((r) => JSON.parse(r.body) as Record<string, unknown>));
+        dropDispatched(sql, b.lane, b.rows.at(-1)!.id);
+      }
+      return into;
+    };
+    // the old owner: dlv_1 in flight, dlv_2 behind it, and dlv_3 lined up before the column (none)
+    const old = testEnv.TENANT_LOG.getByName(`handoff-from-${crypto.randomUUID()}`);
+    const handoff = await runInDurableObject(old, (_log, state) =>
+      state.storage.transactionSync(() => {
+        const sql = state.storage.sql;
+        stageDeliveries(sql, 'tn_1', [line(1, 1_700_000_000_001), line(2, 1_700_000_000_002), line(3)]);
+        drain(sql);
+        releaseSlots(sql, { epoch: 1, from: 1, to: 2, state: 'fenced', fencedAt: null, fenceSequence: null, slots: new Map([[slot, 1]]) }, 0);
+        return JSON.parse(nextHandoffPage(sql, 1)!.body) as HandoffPage;
+      }),
+    );
+    expect(handoff.lines.map((l) => ({ inflight: l.inflight, rows: l.rows.map((r) => [r.delivery_id, r.received_at]) }))).toEqual([
+      {
+        inflight: 'dlv_1',
+        rows: [
+          ['dlv_1', 1_700_000_000_001],
+          ['dlv_2', 1_700_000_000_002],
+          ['dlv_3', null],
+        ],
+      },
+    ]);
+
+    const owner = testEnv.TENANT_LOG.getByName(`handoff-to-${crypto.randomUUID()}`);
+    const released = await runInDurableObject(owner, (_log, state) =>
+      state.storage.transactionSync(() => {
+        const sql = state.storage.sql;
+        expect(adoptHandoffPage(sql, new Map(), { epoch: 1, from: 0, page: 0, pages: 1, handoff })).toEqual([{ subscription_id: 'sub_1', partition_key: key }]);
+        const sent: Record<string, unknown>[] = [];
+        for (const id of ['dlv_1', 'dlv_2']) {
+          finishOrdered(sql, 'tn_1', 'sub_1', key, id);
+          drain(sql, sent);
+        }
+        return sent;
+      }),
+    );
+    expect(released.map((b) => [b.delivery_id, b.event_received_at])).toEqual([
+      ['dlv_2', 1_700_000_000_002],
+      ['dlv_3', undefined],
+    ]);
   });
 
   it('reads a handoff stored by the previous version as page 0 of 1', async () => {

@@ -1,8 +1,12 @@
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, createSource, eventually, ingest, makeEvent, withTestDb, type TestSource, subscribeWebhook } from '../fixtures/api';
+import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
-import { insertRetry, runRetryPage, type RetriedDelivery } from '../../src/db/delivery-retries';
+import { recordingEnv } from '../fixtures/recording-queues';
+import { insertRetry, runRetryPage, type RetriedDelivery, type RetryFilter } from '../../src/db/delivery-retries';
 import { newId } from '../../src/lib/ids';
+import { deliveryV1 } from '../../src/lib/queue-messages';
+import { runRetryStep } from '../../src/queues/retry-step';
 
 type Delivery = { id: string; status: string; attempts: number; subscription_id: string; next_attempt_at: string | null };
 type Retry = { id: string; kind: string; status: string; matched: number; retried: number; skipped: number; filter: Record<string, unknown> };
@@ -30,6 +34,23 @@ async function failedDeliveries(source: TestSource, n: number): Promise<{ path: 
     return list.length === n;
   }, 15_000);
   return { path, subscriptionId };
+}
+
+/** Each delivery's event's `received_at` (epoch ms), as the events table holds it. */
+const receivedAtOf = (ids: string[]) =>
+  withTestDb(async (db) => {
+    const result = await db.query<{ id: string; at: number }>(
+      `SELECT d.id, round(extract(epoch FROM e.received_at) * 1000)::float8 AS at
+         FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id WHERE d.id = ANY($1)`,
+      [ids],
+    );
+    return new Map(result.rows.map((r) => [r.id, r.at]));
+  });
+
+/** Runs a new job's steps here, with `env` (the API would leave them to the queue consumer); its first step must finish it. */
+async function runJob(env: Env, tenantId: string, filter: RetryFilter): Promise<void> {
+  const job = await withTestDb((db) => insertRetry(db, newId('rty'), tenantId, 'retry', filter));
+  expect(await runRetryStep(env, { type: 'retry.v1', tenant_id: tenantId, retry_id: job.id }, 1)).toEqual({ kind: 'done' });
 }
 
 const finished = (source: TestSource, id: string) =>
@@ -122,6 +143,52 @@ describe('bulk retry', () => {
       return list.every((d) => d.status === 'delivered') ? list : null;
     });
     expect(delivered.map((d) => d.id).sort()).toEqual(waiting.map((d) => d.id).sort());
+  }, 40_000);
+
+  it("sends each retried delivery with its event's received_at, and the consumer claims it from that partition and delivers it", async () => {
+    const source = await createSource();
+    const target = await failedDeliveries(source, 3);
+    await behave(target.path, { default: { status: 200 } });
+    const failed = await deliveries(source, `&subscription_id=${target.subscriptionId}`);
+    const expected = await receivedAtOf(failed.map((d) => d.id));
+    expect(expected.size).toBe(3);
+
+    const { env, sent } = recordingEnv();
+    await runJob(env, source.tenantId, { status: 'failed', subscription_id: target.subscriptionId });
+    const bodies = sent.map((s) => s.body);
+    expect(bodies.every((b) => deliveryV1.safeParse(b).success)).toBe(true);
+    expect(new Map(bodies.map((b) => [b.delivery_id, b.event_received_at]))).toEqual(expected);
+    // the claim is bounded by that span: had it missed, they would not be delivered
+    await waitForRequests(target.path, 6);
+    await eventually(async () => (await deliveries(source, `&subscription_id=${target.subscriptionId}`)).every((d) => d.status === 'delivered'));
+  }, 40_000);
+
+  it("redrives pending ordered deliveries through their line with their events' received_at, which line rows without it take", async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    // every attempt fails and the next is an hour away: the line keeps its head in flight and the second waiting
+    await behave(path, { default: { status: 500 } });
+    const subscriptionId = await subscribe(source, url, { ordering: 'partition', retry_schedule: [0, 3600, 3600] });
+    await ingest(source, [makeEvent({ partitionkey: 'k' }), makeEvent({ partitionkey: 'k' })], 'application/cloudevents-batch+json');
+    await waitForRequests(path, 1);
+    const line = await eventually(async () => {
+      const list = await deliveries(source, `&subscription_id=${subscriptionId}`);
+      return list.length === 2 && list.some((d) => d.attempts === 1 && d.next_attempt_at) ? list : null;
+    });
+    // as rows lined up before the column was added are
+    const log = testEnv.TENANT_LOG.getByName(source.tenantId);
+    const lineRows = () =>
+      runInDurableObject(log, (_log, state) =>
+        state.storage.sql.exec<{ delivery_id: string; received_at: number | null }>('SELECT delivery_id, received_at FROM ordered_line').toArray(),
+      );
+    await runInDurableObject(log, (_log, state) => state.storage.sql.exec('UPDATE ordered_line SET received_at = NULL'));
+
+    await runJob(testEnv, source.tenantId, { status: 'pending', subscription_id: subscriptionId });
+    // the head went out again as itself, and its line rows now hold their events' received_at for their releases
+    await waitForRequests(path, 2);
+    const rows = await lineRows();
+    expect(new Map(rows.map((r) => [r.delivery_id, r.received_at]))).toEqual(await receivedAtOf(line.map((d) => d.id)));
+    expect(await received(path)).toHaveLength(2);
   }, 40_000);
 
   it('refuses invalid filters with 422 and unknown jobs with 404', async () => {

@@ -171,6 +171,7 @@ export function registerDeliveries(app: OpenAPIHono<AppEnv>): void {
       subscription_id: reopened.subscription_id,
       partition_key: null,
       priority: reopened.priority,
+      event_received_at: reopened.event_received_at,
     };
     await laneQueue(c.env, reopened.priority).send(message, { contentType: 'json' });
     await recordAudit(c.var.db, { tenantId, actor: actorOf(c.get('principal')), action: 'delivery.retried', target: deliveryId });
