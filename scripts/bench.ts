@@ -10,7 +10,8 @@
  *          --quick (only the bare Worker, the floor and single-event ingest: for iterating on the append path),
  *          --shards (only the 1-shard vs 4-shard cases, scripts/bench/shards.ts, which a full run also makes),
  *          --batch (only batch ingest of 1000 events/request, --runs rounds, with --profile its CPU profile: for work on the batch path),
- *          --delivery (only the accepted-to-delivered latency, on a fresh runtime: for work on the delivery path).
+ *          --delivery (only the accepted-to-delivered latency, on a fresh runtime: for work on the delivery path),
+ *          --costs (only the per-event CPU of each batch ingest step, scripts/bench/stage-costs.ts: about 30 s; no Postgres).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,6 +41,7 @@ import { measurePriorityOvertake } from './bench/priority.ts';
 import { measureDeliveryThroughput } from './bench/throughput.ts';
 import { measureUnloaded } from './bench/unloaded.ts';
 import { runShardCases } from './bench/shards.ts';
+import { bundleStageCosts, measureStageCosts, writeStageCosts } from './bench/stage-costs.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -52,6 +54,7 @@ const { values: flags } = parseArgs({
     shards: { type: 'boolean', default: false },
     batch: { type: 'boolean', default: false },
     delivery: { type: 'boolean', default: false },
+    costs: { type: 'boolean', default: false },
   },
 });
 const RUNS = Math.max(1, Number(flags.runs));
@@ -86,6 +89,16 @@ async function main(): Promise<void> {
   const stateRoot = flags.tmpfs ? await mkdtemp('/dev/shm/switchyard-bench-') : work;
   if (flags.tmpfs) cleanups.push(() => rm(stateRoot, { recursive: true, force: true }));
   log(`bench: ${machine.cpuModel}, ${machine.cores} cores, load average ${machine.loadAverageAtStart.join(' ')}`);
+  if (flags.costs) {
+    const runtime = await launch({ kind: 'costs', script: await bundleStageCosts(root, join(work, 'costs')), persistDir: join(stateRoot, 'costs-state') });
+    const costs = await measureStageCosts(runtime, log);
+    await stop(runtime);
+    await mkdir(join(root, 'bench/results'), { recursive: true });
+    const header = `# Switchyard batch ingest, cost per step — ${startedAt.toISOString()}\n\nMachine: ${machine.cpuModel}, ${machine.cores} cores; load average at start ${machine.loadAverageAtStart.join(' / ')}.`;
+    await writeStageCosts(join(root, 'bench/results/stage-costs.md'), costs, header);
+    log('bench: wrote bench/results/stage-costs.md');
+    return;
+  }
 
   log('bench: bundling with `wrangler deploy --dry-run`…');
   const bundle = await bundleWorker(join(work, 'bundle'));
@@ -396,6 +409,7 @@ async function profileCases(
     });
     const summary = await profiler.stop(join(root, `bench/results/worker-${name}.cpuprofile.json`), loadSourceMap(`${bundle.script}.map`, root));
     profiles[name] = summary;
+    log(`${name}: ${summary.samples} samples; ${summary.stalledPct} % of the wall time in sampler stalls over 5 ms, not attributed`);
     log(
       summary.byInclusive
         .slice(0, 30)

@@ -295,6 +295,7 @@ export function toMarkdown(r: BenchReport): string {
       byInclusive: { function: string; where: string; selfPct: number; totalPct: number }[];
       top: { function: string; where: string; selfPct: number }[];
       samples: number;
+      stalledPct?: number;
     }
   >;
   for (const [name, profile] of Object.entries(profiles)) {
@@ -302,7 +303,7 @@ export function toMarkdown(r: BenchReport): string {
       '',
       `## Where the Worker isolate spends its time: ${name} ingest${name.endsWith('half-rate') ? ', paced at half of saturation' : ' at saturation'} (\`--profile\`)`,
       '',
-      `${profile.samples} samples of the isolate that runs the Worker, the TenantLog and the consumer (bench/results/worker-${name}.cpuprofile.json opens in Chrome DevTools). Inclusive share by function:`,
+      `${profile.samples} samples of the isolate that runs the Worker, the TenantLog and the consumer (bench/results/worker-${name}.cpuprofile.json opens in Chrome DevTools). Shares count samples, one per tick the thread was seen running; ${profile.stalledPct ?? '?'} % of the wall time fell in gaps over 5 ms where the sampler itself was not scheduled, attributed to nothing (scripts/lib/inspector-profile.ts). Inclusive share by function:`,
       '',
       '| function | where | inclusive % | self % |',
       '|---|---|---:|---:|',

@@ -14,9 +14,10 @@ export interface ChildConfig {
   /**
    * `bundle`: the Switchyard bundle at `script`; `bare`: a Worker that answers "ok" and nothing else;
    * `floor`: a Worker that reads the body and hands it to a SQLite Durable Object, which inserts one
-   * row and answers (the platform's cost of a durable acknowledgement, without any of Switchyard).
+   * row and answers (the platform's cost of a durable acknowledgement, without any of Switchyard);
+   * `costs`: the step-by-step Worker of `bench --costs` at `script` (scripts/bench/stage-costs-worker.ts).
    */
-  kind: 'bundle' | 'bare' | 'floor';
+  kind: 'bundle' | 'bare' | 'floor' | 'costs';
   script?: string;
   /** wrangler.toml, whose bindings (DOs, queues, loaders, compat) are turned into Miniflare options by wrangler itself. */
   config?: string;
@@ -76,6 +77,18 @@ function workerOptions(): V4WorkerOptions {
     };
   }
   if (!config.script) throw new Error('runtime-child: a bundle needs its script');
+  if (config.kind === 'costs') {
+    return {
+      name: 'costs',
+      modules: true,
+      scriptPath: config.script,
+      modulesRoot: dirname(config.script),
+      compatibilityDate: fromConfig.compatibilityDate as string | undefined,
+      compatibilityFlags: fromConfig.compatibilityFlags as string[] | undefined,
+      unsafeDirectSockets: [socket],
+      durableObjects: { COSTS: { className: 'StageCosts', useSQLite: true } },
+    };
+  }
   // the deploy bundle is one ES module, so the module rules (text/wasm imports) have nothing to match
   const { modulesRules: _rules, rootPath: _root, assets, ...bindingOptions } = fromConfig;
   return {

@@ -1,0 +1,130 @@
+/**
+ * The Worker behind `npm run bench -- --costs` (stage-costs.ts): each step of the batch ingest path,
+ * run on its own inside workerd against a SQLite-backed Durable Object, with Switchyard's own
+ * functions, so the CPU each step costs per event can be told apart. Not part of the deploy bundle.
+ *
+ * workerd does not advance the clock inside synchronous code, so nothing here times itself: every
+ * request runs one step over the batches prepared by `prepare` and the driver times the round trip
+ * (minus an empty one). Type-checked with the Worker's types (the root tsconfig), not the scripts'.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { dropFlushed, encodeOutbox, OUTBOX_SCHEMA, upgradeOutbox, appendToOutbox } from '../../src/durable/outbox-store';
+import { SLOT_MOVE_SCHEMA, upgradeSlotColumns } from '../../src/durable/slot-move-store';
+import { SUBJECT_HEAD_SCHEMA, upgradeSubjectHeads } from '../../src/durable/subject-head-store';
+import { readEnvelope } from '../../src/ingest/envelope';
+import type { AppendItem, AppendResult } from '../../src/ingest/log-types';
+import { sha256Hex } from '../../src/lib/encoding';
+import type { Step } from './stage-steps';
+
+/** The prepared batches, also kept by the Worker for `call` (locally the Worker and the object share one isolate, but not their state). */
+let prepared: AppendItem[][] = [];
+
+const FLUSH_CHARS = 4 * 1024 * 1024;
+const BATCH_HEADERS = new Headers({ 'content-type': 'application/cloudevents-batch+json' });
+
+export class StageCosts extends DurableObject {
+  private readonly sql: SqlStorage;
+  private last = 0;
+  /** The batches the next steps work on: the request bodies and the items ingest would hand the log. */
+  private bodies: Uint8Array[] = [];
+  private batches: AppendItem[][] = [];
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`${OUTBOX_SCHEMA}\n${SUBJECT_HEAD_SCHEMA}\n${SLOT_MOVE_SCHEMA}`);
+    upgradeOutbox(this.sql);
+    upgradeSubjectHeads(this.sql);
+    upgradeSlotColumns(this.sql);
+  }
+
+  /** Runs `step` over the prepared batches; answers a figure that depends on the work, so none of it can be skipped. */
+  async run(step: Step, bodies: string[]): Promise<number> {
+    const now = Date.now();
+    switch (step) {
+      case 'empty':
+        return 0;
+      case 'prepare':
+        this.bodies = bodies.map((b) => new TextEncoder().encode(b));
+        this.batches = bodies.map((b) => itemsOf(b));
+        return this.batches.length;
+      case 'call':
+        throw new Error('`call` runs in the Worker');
+      case 'validate': {
+        let valid = 0;
+        for (const body of this.bodies) {
+          const envelope = readEnvelope(BATCH_HEADERS, body);
+          if (envelope.mode === 'batch') valid += envelope.items.filter((i) => i.ok).length;
+        }
+        return valid;
+      }
+      case 'hash': {
+        let chars = 0;
+        for (const batch of this.batches) for (const hash of await Promise.all(batch.map((item) => sha256Hex(item.json)))) chars += hash.length;
+        return chars;
+      }
+      case 'append':
+        for (const batch of this.batches) {
+          this.ctx.storage.transactionSync(() => {
+            this.last = appendToOutbox(this.sql, batch, { lastSequence: this.last, now, expiresAt: now + 3_600_000 }).lastSequence;
+          });
+        }
+        return this.last;
+      case 'encode': {
+        let chars = 0;
+        for (let i = 0; i < this.batches.length; i++) chars += encodeOutbox(this.sql, { oldest: 1000, maxChars: FLUSH_CHARS }).events.length;
+        return chars;
+      }
+      case 'drop': {
+        // the rows a flush would drop: the oldest batch each time, found by sequence alone
+        let dropped = 0;
+        for (let i = 0; i < this.batches.length; i++) {
+          const first = this.sql.exec<{ s: number | null }>('SELECT min(sequence) AS s FROM outbox').one().s;
+          if (first === null) break;
+          this.ctx.storage.transactionSync(() => dropFlushed(this.sql, first + 999, [], now));
+          dropped += 1000;
+        }
+        return dropped;
+      }
+      case 'count':
+        return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
+    }
+  }
+
+  /** The far end of `call`: takes a batch as ingest hands it over and answers as many results as an append does, writing nothing. */
+  take(items: AppendItem[]): AppendResult[] {
+    return items.map((item, i) => ({ kind: 'accepted', id: `evt_${item.ceId.padStart(26, '0')}`, sequence: this.last + i + 1, duplicate: false }));
+  }
+}
+
+/** What ingest hands the log for a batch body (hashes are not the step measured here, so they are stand-ins). */
+function itemsOf(body: string): AppendItem[] {
+  return (JSON.parse(body) as Record<string, unknown>[]).map((event, i) => ({
+    sourceId: 'src_costs',
+    ceId: String(event.id),
+    sha256: `${String(event.id)}-${i}`.padEnd(64, '0'),
+    type: String(event.type),
+    subject: typeof event.subject === 'string' ? event.subject : null,
+    time: typeof event.time === 'string' ? event.time : null,
+    partitionKey: null,
+    correlationId: null,
+    causationId: null,
+    json: JSON.stringify(event),
+    schemaVersion: null,
+  }));
+}
+
+export default {
+  async fetch(request: Request, env: { COSTS: DurableObjectNamespace<StageCosts> }): Promise<Response> {
+    const { step, bodies } = (await request.json()) as { step: Step; bodies?: string[] };
+    const stub = env.COSTS.getByName('costs');
+    if (step === 'prepare') prepared = (bodies ?? []).map((b) => itemsOf(b));
+    if (step === 'call') {
+      // the Worker → Durable Object RPC of a 1,000-event append: the items' structured clone there, the results' back
+      let answered = 0;
+      for (const batch of prepared) answered += (await stub.take(batch)).length;
+      return Response.json({ result: answered });
+    }
+    return Response.json({ result: await stub.run(step, bodies ?? []) });
+  },
+};
