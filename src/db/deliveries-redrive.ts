@@ -4,6 +4,7 @@
  * names its tenant.
  */
 import type { Db } from './client';
+import { epochMs } from './sql';
 import type { Priority } from '../lib/priority';
 
 /** A pending delivery whose queue message is gone; `partition_key` is '' for none. */
@@ -16,6 +17,8 @@ export interface StrandedRow {
   event_sequence: number;
   /** Its lane (src/delivery/lanes.ts): the redrive sends it on the same one. */
   priority: Priority;
+  /** Its event's `received_at` (epoch ms), the delivery's partition key: the message sent again carries it (`event_received_at`). */
+  event_received_at: number;
 }
 
 /**
@@ -41,7 +44,8 @@ export async function strandedDeliveries(db: Db, afterSeconds: number, limit: nu
          -- and a key moved by a shard-count change has events on several (a move stamps the new shard's after the old's)
          ORDER BY subscription_id, partition_key, event_received_at, event_sequence)
      )
-     SELECT id, tenant_id, subscription_id, partition_key, priority, event_sequence::float8 AS event_sequence FROM candidates
+     SELECT id, tenant_id, subscription_id, partition_key, priority, event_sequence::float8 AS event_sequence, ${epochMs('event_received_at')}
+       FROM candidates
       WHERE (leased_until IS NULL OR leased_until < now())
         AND GREATEST(updated_at, COALESCE(next_attempt_at, updated_at)) < now() - make_interval(secs => $1)
       ORDER BY created_at LIMIT $2`,

@@ -4,6 +4,7 @@
  */
 import type { Db } from './client';
 import type { StrandedRow } from './deliveries-redrive';
+import { epochMs } from './sql';
 
 /** A scheduled delivery just made pending (the redrive's row shape); `partition_key` is '' for none. */
 export interface DueRow extends StrandedRow {
@@ -30,7 +31,7 @@ export async function releaseDue(db: Db, limit: number): Promise<DueRow[]> {
        FROM due, subscriptions s
       WHERE d.id = due.id AND s.id = d.subscription_id AND d.status = 'scheduled'
      RETURNING d.id, d.tenant_id, d.subscription_id, COALESCE(d.partition_key, '') AS partition_key, d.priority, d.event_sequence::float8 AS event_sequence,
-               (s.enabled AND (s.paused_at IS NOT NULL OR s.breaker_opened_at IS NOT NULL)) AS held`,
+               ${epochMs('d.event_received_at')}, (s.enabled AND (s.paused_at IS NOT NULL OR s.breaker_opened_at IS NOT NULL)) AS held`,
     [limit],
   );
   return result.rows;

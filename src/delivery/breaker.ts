@@ -61,7 +61,7 @@ export async function probeOpenBreakers(db: Db, env: Pick<Env, 'TENANT_LOG'>): P
     const shard = shardOfSequence(p.event_sequence);
     try {
       const { resent, blockers } = await redriveOnShard(env, p.tenant_id, shard, [
-        { id: p.id, subscriptionId: p.subscription_id, partitionKey: p.partition_key, priority: p.priority },
+        { id: p.id, subscriptionId: p.subscription_id, partitionKey: p.partition_key, priority: p.priority, receivedAt: p.event_received_at },
       ]);
       const head = blockers[0];
       if (resent === 0 && head) {

@@ -22,7 +22,8 @@ export const SWEEP_BUDGET_MS = 20_000;
 
 /**
  * Rows of a sweep by the log that sends them: their tenant's shard that holds their ordered line (the
- * shard of their event), each row as that log's `redrive` takes it.
+ * shard of their event), each row as that log's `redrive` takes it, with its event's `received_at`
+ * (the message sent carries it; a line row without one keeps it for its release).
  */
 export function byLog<R extends StrandedRow>(rows: readonly R[]) {
   const groups = new Map<string, { tenantId: string; shard: number; rows: R[] }>();
@@ -35,7 +36,13 @@ export function byLog<R extends StrandedRow>(rows: readonly R[]) {
   }
   return [...groups.values()].map((g) => ({
     ...g,
-    deliveries: g.rows.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, partitionKey: r.partition_key, priority: r.priority })),
+    deliveries: g.rows.map((r) => ({
+      id: r.id,
+      subscriptionId: r.subscription_id,
+      partitionKey: r.partition_key,
+      priority: r.priority,
+      receivedAt: r.event_received_at,
+    })),
   }));
 }
 

@@ -19,10 +19,11 @@ export const deliveryV1 = z.object({
    * Its event's `received_at` (epoch ms), the partition key of `deliveries` and `events`: the consumer's
    * claim then reads one partition of each instead of planning over all (db/deliveries-consumer.ts).
    * Set by the TenantLog's flush and ordered lines (moved lines keep it), manual and bulk retries
-   * (resumes too), replays and the sync path's dead letters. Absent in messages sent before it, in
-   * releases of ordered-line rows written before their `received_at` column (until a redrive that
-   * knows it fills it in), and in resends outside an ordered line by the redrive and schedule sweeps
-   * and breaker probes (delivery/redrive.ts `byLog` does not read it): the claim then reads every partition.
+   * (resumes too), replays, the sync path's dead letters, and the resends of the redrive and schedule
+   * sweeps and breaker probes (which also fill it in on the ordered-line rows they name). Absent in
+   * messages sent before it, and for ordered-line rows written before their `received_at` column that
+   * no redrive has named since (their release, or a probe's resend of the in-flight head it found
+   * instead): the claim then reads every partition.
    */
   event_received_at: z.number().optional(),
 });

@@ -62,7 +62,8 @@ export function finishOrderedLine(
 
 /** Redrives deliveries through their lines, following the lines that moved; the outcomes summed. */
 /** A stranded delivery as TenantLog.redrive takes it. */
-type Stranded = { id: string; subscriptionId: string; partitionKey: string; priority?: 'critical' | 'high' | 'normal' | 'low' };
+/** As the log's `redrive` takes it (dispatch-store.ts `StrandedDelivery`); `receivedAt`: its event's, epoch ms, which the message sent carries. */
+type Stranded = { id: string; subscriptionId: string; partitionKey: string; priority?: 'critical' | 'high' | 'normal' | 'low'; receivedAt?: number };
 
 export async function redriveOnShard<T extends Stranded>(
   env: Pick<Env, 'TENANT_LOG'>,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
+import { deliveryBodies, eventReceivedAt, recordingEnv, withLogSendingThrough } from '../fixtures/recording-queues';
 
 type Breaker = { state: string; opened_at: string | null; next_probe_at: string | null };
 type Subscription = { id: string; status: string; disabled_reason: string | null; breaker: Breaker; consecutive_failures: number };
@@ -72,8 +73,17 @@ describe('circuit breaker', () => {
     // the endpoint is back; the probe goes out when due and its success releases the rest
     await behave(path, { default: { status: 200 } });
     await probeNow(id);
-    await sweep();
-    const all = await waitForRequests(path, 5);
+    const { env, sent } = recordingEnv();
+    const all = await withLogSendingThrough(env, source.tenantId, async () => {
+      await sweep();
+      return waitForRequests(path, 5);
+    });
+    // the probe, then the other two the close released: each message with its event's received_at
+    const bodies = deliveryBodies(sent, id);
+    const receivedAt = await eventReceivedAt(held.map((d) => d.id));
+    expect(bodies).toHaveLength(3);
+    expect(new Map(bodies.map((b) => [b.delivery_id, b.event_received_at]))).toEqual(receivedAt);
+    expect(receivedAt.size).toBe(3);
     expect(
       all
         .slice(2)

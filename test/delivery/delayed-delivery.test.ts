@@ -3,6 +3,7 @@ import { releaseScheduled } from '../../src/delivery/schedule-sweep';
 import { settle } from '../../src/delivery/settle';
 import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
+import { deliveryBodies, eventReceivedAt, recordingEnv, withLogSendingThrough } from '../fixtures/recording-queues';
 
 type Delivery = { id: string; status: string; attempts: number; scheduled_for: string | null; subscription_id: string };
 
@@ -73,7 +74,7 @@ describe('delayed delivery', () => {
     const source = await createSource();
     const { path, url } = receiverPath();
     await behave(path, { default: { status: 200 } });
-    await subscribe(source, url);
+    const sub = await subscribe(source, url);
     const deliverAt = new Date(Date.now() + 5 * 86_400_000).toISOString();
     expect((await ingest(source, makeEvent({ deliverat: deliverAt }))).status).toBe(202);
     const [scheduled] = await eventually(async () => {
@@ -86,8 +87,21 @@ describe('delayed delivery', () => {
     expect((await deliveries(source))[0]).toMatchObject({ status: 'scheduled' });
 
     await withTestDb((db) => db.query(`UPDATE deliveries SET scheduled_for = now() - interval '1 second' WHERE id = $1`, [scheduled!.id]));
-    const released = await withTestDb((db) => releaseScheduled(db, testEnv));
+    const { env, sent } = recordingEnv();
+    const released = await withLogSendingThrough(env, source.tenantId, () => withTestDb((db) => releaseScheduled(db, testEnv)));
     expect(released.sent).toBeGreaterThanOrEqual(1);
+    // its message carries its event's received_at: the consumer's claim reads that partition alone (and finds it)
+    expect(deliveryBodies(sent, sub.id)).toEqual([
+      {
+        type: 'delivery.v1',
+        tenant_id: source.tenantId,
+        delivery_id: scheduled!.id,
+        subscription_id: sub.id,
+        partition_key: null,
+        priority: 'normal',
+        event_received_at: (await eventReceivedAt([scheduled!.id])).get(scheduled!.id),
+      },
+    ]);
     const [arrived] = await waitForRequests(path, 1);
     expect(JSON.parse(arrived!.body)).toMatchObject({ deliverat: deliverAt });
     await eventually(async () => ((await deliveries(source))[0]?.status === 'delivered' ? true : null));

@@ -1,8 +1,9 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
+import { deliveryBodies, eventReceivedAt, recordingEnv, withLogSendingThrough } from '../fixtures/recording-queues';
 
 type Delivery = { id: string; status: string; attempts: number };
 
@@ -54,7 +55,10 @@ describe('redrive sweep (Cron Trigger)', () => {
     const source = await createSource();
     const { path, url } = receiverPath();
     await behave(path, { default: { status: 200 } });
-    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, { types: ['**'], action: { type: 'webhook', config: { url } } });
+    const sub = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url } },
+    });
     await ingest(source, makeEvent());
     const [first] = await eventually(async () => {
       const list = await deliveriesOf(source);
@@ -62,8 +66,21 @@ describe('redrive sweep (Cron Trigger)', () => {
     });
     await strand(first!.id);
 
-    await sweep();
+    const { env, sent } = recordingEnv();
+    await withLogSendingThrough(env, source.tenantId, sweep);
     await waitForRequests(path, 2);
+    // sent again with its event's received_at: the consumer's claim reads that partition alone (and found it)
+    expect(deliveryBodies(sent, sub.body.id)).toEqual([
+      {
+        type: 'delivery.v1',
+        tenant_id: source.tenantId,
+        delivery_id: first!.id,
+        subscription_id: sub.body.id,
+        partition_key: null,
+        priority: 'normal',
+        event_received_at: (await eventReceivedAt([first!.id])).get(first!.id),
+      },
+    ]);
     expect(await eventually(async () => (await deliveriesOf(source)).find((d) => d.id === first!.id && d.status === 'delivered'))).toMatchObject({
       attempts: 2,
     });
@@ -104,6 +121,47 @@ describe('redrive sweep (Cron Trigger)', () => {
     expect(JSON.parse(requests[1]!.body)).toMatchObject({ data: { n: 2 } });
     expect(await eventually(async () => (await deliveriesOf(source)).find((d) => d.id === two!.id && d.status === 'delivered'))).toBeTruthy();
     expect(await eventually(async () => ((await testEnv.TENANT_LOG.getByName(source.tenantId).status()).orderedDepth === 0 ? true : null))).toBe(true);
+  });
+
+  it("sends an ordered line's in-flight head again with its event's received_at when its line row has none", async () => {
+    const source = await createSource();
+    const { path, url } = receiverPath();
+    // the first attempt fails and its retry is an hour away: the line holds it in flight, the second behind it
+    await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
+    const sub = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+      types: ['**'],
+      action: { type: 'webhook', config: { url } },
+      ordering: 'partition',
+      retry_schedule: [0, 3600],
+    });
+    await ingest(
+      source,
+      [makeEvent({ partitionkey: 'k', data: { n: 1 } }), makeEvent({ partitionkey: 'k', data: { n: 2 } })],
+      'application/cloudevents-batch+json',
+    );
+    const [head, second] = await eventually(async () => {
+      const list = await deliveriesOf(source);
+      return list.length === 2 && list.some((d) => d.attempts === 1) ? list.sort((a, b) => b.attempts - a.attempts) : null;
+    });
+    // the head's line row was written before the column (no received_at); its retry message is lost
+    const log = testEnv.TENANT_LOG.getByName(source.tenantId);
+    await runInDurableObject(log, (_log, state) => state.storage.sql.exec('UPDATE ordered_line SET received_at = NULL WHERE delivery_id = ?', head!.id));
+    await strand(head!.id);
+
+    const { env, sent } = recordingEnv();
+    await withLogSendingThrough(env, source.tenantId, async () => {
+      await sweep();
+      // the head, delivered now, releases the second (through the same log)
+      await eventually(async () => deliveryBodies(sent, sub.body.id).length === 2);
+    });
+    const receivedAt = await eventReceivedAt([head!.id, second!.id]);
+    expect(deliveryBodies(sent, sub.body.id).map((b) => [b.delivery_id, b.partition_key, b.event_received_at])).toEqual([
+      [head!.id, 'k', receivedAt.get(head!.id)],
+      [second!.id, 'k', receivedAt.get(second!.id)],
+    ]);
+    const requests = await waitForRequests(path, 3);
+    expect(requests.map((r) => JSON.parse(r.body).data.n)).toEqual([1, 1, 2]);
+    expect(await eventually(async () => ((await deliveriesOf(source)).every((d) => d.status === 'delivered') ? true : null))).toBe(true);
   });
 
   it('does not send a delivery that waits its turn behind an in-flight one', async () => {
