@@ -4,10 +4,15 @@
  * line has at most one delivery in flight; the next is released when the consumer reports that one
  * finished (delivered or given up). All functions run inside the caller's synchronous transaction.
  *
+ * A line row is keyed by its delivery, not only its event's sequence: a replay's delivery of an event
+ * whose original is still in the line takes its own place (after or before the original, by delivery
+ * id), while staging the same delivery again (a re-flushed batch) changes nothing.
+ *
  * Each staged message carries its priority lane (src/delivery/lanes.ts): `dispatch.lane` is its rank
  * (0 critical … 3 low) and the log sends the lowest rank first, so a critical message staged behind
  * thousands of normal ones still leaves first. An ordered line keeps each delivery's priority and
- * releases by sequence only: a critical delivery waits for its line's predecessor, then takes its lane.
+ * releases in line order only (rank, sequence, delivery id): a critical delivery waits for its line's
+ * predecessor, then takes its lane.
  */
 import type { PlannedDelivery } from '../delivery/fan-out';
 import { laneRank } from '../delivery/lanes';
@@ -19,7 +24,7 @@ export const DISPATCH_SCHEMA = `
 CREATE TABLE IF NOT EXISTS dispatch (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ordered_line (
   subscription_id TEXT NOT NULL, partition_key TEXT NOT NULL, sequence INTEGER NOT NULL, delivery_id TEXT NOT NULL,
-  PRIMARY KEY (subscription_id, partition_key, sequence)
+  PRIMARY KEY (subscription_id, partition_key, sequence, delivery_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ordered_inflight (
   subscription_id TEXT NOT NULL, partition_key TEXT NOT NULL, delivery_id TEXT NOT NULL,
@@ -31,7 +36,8 @@ const NORMAL_RANK = laneRank('normal');
 
 /**
  * Adds the lane columns to a log created before priority lanes (`dispatch.lane`, `ordered_line.priority`)
- * and the index the drain reads by. Idempotent; run after DISPATCH_SCHEMA when the object starts.
+ * and the index the drain reads by, and gives an `ordered_line` keyed by sequence alone its key by
+ * delivery ({@link rekeyOrderedLine}). Idempotent; run after DISPATCH_SCHEMA when the object starts.
  */
 export function upgradeDispatchSchema(sql: SqlStorage): void {
   const has = (table: string, column: string) =>
@@ -43,6 +49,37 @@ export function upgradeDispatchSchema(sql: SqlStorage): void {
   // the event's received_at (epoch ms), for the released message (`event_received_at`); null on rows from before it (a redrive that knows it fills it in)
   if (!has('ordered_line', 'received_at')) sql.exec('ALTER TABLE ordered_line ADD COLUMN received_at INTEGER');
   sql.exec('CREATE INDEX IF NOT EXISTS dispatch_by_lane ON dispatch (lane, id)');
+  rekeyOrderedLine(sql);
+}
+
+/** `ordered_line`'s key: two deliveries of one event (the original and a replay's) each hold a place in the line. */
+const ORDERED_LINE_KEY = ['subscription_id', 'partition_key', 'sequence', 'delivery_id'];
+
+/**
+ * Rebuilds an `ordered_line` whose primary key is the one before replays joined lines (sequence
+ * without delivery_id, so a replayed delivery of an event still in the line was ignored). SQLite
+ * cannot change a key in place: a new table gets every column the old one has now (run after the
+ * ALTERs), the rows are copied, the old table dropped and the new one renamed. No-op once keyed.
+ * The object's constructor runs it in one transaction, so a failure leaves the old table whole.
+ */
+function rekeyOrderedLine(sql: SqlStorage): void {
+  const columns = sql
+    .exec<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number }>(
+      'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(\'ordered_line\') ORDER BY cid',
+    )
+    .toArray();
+  const key = columns
+    .filter((c) => c.pk > 0)
+    .sort((a, b) => a.pk - b.pk)
+    .map((c) => c.name);
+  if (key.join() === ORDERED_LINE_KEY.join()) return;
+  const definitions = columns.map((c) => `"${c.name}" ${c.type}${c.notnull ? ' NOT NULL' : ''}${c.dflt_value !== null ? ` DEFAULT ${c.dflt_value}` : ''}`);
+  const names = columns.map((c) => `"${c.name}"`).join(', ');
+  sql.exec('DROP TABLE IF EXISTS ordered_line_rekeyed');
+  sql.exec(`CREATE TABLE ordered_line_rekeyed (${definitions.join(', ')}, PRIMARY KEY (${ORDERED_LINE_KEY.join(', ')})) WITHOUT ROWID`);
+  sql.exec(`INSERT INTO ordered_line_rekeyed (${names}) SELECT ${names} FROM ordered_line`);
+  sql.exec('DROP TABLE ordered_line');
+  sql.exec('ALTER TABLE ordered_line_rekeyed RENAME TO ordered_line');
 }
 
 interface Dispatched {
@@ -120,7 +157,7 @@ export function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: s
   if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
     .exec<{ delivery_id: string; priority: string | null; sequence: number; received_at: number | null }>(
-      'SELECT delivery_id, priority, sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence LIMIT 1',
+      'SELECT delivery_id, priority, sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence, delivery_id LIMIT 1',
       subscriptionId,
       partitionKey,
     )

@@ -240,7 +240,7 @@ export function releaseSlots(sql: SqlStorage, plan: MovePlan, floor: number): vo
     if (!plan.slots.has(slot)) continue;
     const rows = sql
       .exec<{ sequence: number; delivery_id: string; priority: string | null; received_at: number | null }>(
-        'SELECT sequence, delivery_id, priority, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence',
+        'SELECT sequence, delivery_id, priority, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence, delivery_id',
         line.subscription_id,
         line.partition_key,
       )

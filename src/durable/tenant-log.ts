@@ -102,7 +102,8 @@ export class TenantLog extends DurableObject<Env> {
     this.postgres = sharedConnection(env);
     this.sql.exec(SCHEMA);
     upgradeOutbox(this.sql);
-    upgradeDispatchSchema(this.sql);
+    // one transaction: its table rebuild must not stop halfway
+    ctx.storage.transactionSync(() => upgradeDispatchSchema(this.sql));
     upgradeSubjectHeads(this.sql);
     upgradeSlotColumns(this.sql);
     this.moves = loadSlotMoves(this.sql);

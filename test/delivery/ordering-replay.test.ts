@@ -182,6 +182,55 @@ describe('manual retry and replay', () => {
     expect(new Map(rows.map((r) => [r.delivery_id, r.received_at]))).toEqual(await receivedAtOf(rows.map((r) => r.delivery_id)));
   }, 20_000);
 
+  it("lines up a replay's delivery of an event whose original is still in the line, and delivers both in turn", async () => {
+    const source = await createSource();
+    const ordered = receiverPath();
+    // the head fails once and goes again 10 s later: the replay runs (well within that) while all three originals are lined up
+    await behave(ordered.path, { responses: [{ status: 500 }], default: { status: 200 } });
+    const sub = await subscribe(source, ordered.url, { ordering: 'partition', retry_schedule: [0, 10] });
+    await ingest(
+      source,
+      [1, 2, 3].map((n) => makeEvent({ partitionkey: 'k', data: { n } })),
+      'application/cloudevents-batch+json',
+    );
+    await waitForRequests(ordered.path, 1);
+
+    const replay = await withTestDb((db) => insertReplay(db, newId('rpl'), source.tenantId, sub.id, {}));
+    expect(await runReplayStep(testEnv, { type: 'replay.v1', tenant_id: source.tenantId, replay_id: replay.id })).toEqual({ kind: 'done' });
+    const deliveries = await withTestDb(
+      async (db) =>
+        (
+          await db.query<{ id: string; event_sequence: string; replay_id: string | null }>(
+            'SELECT id, event_sequence, replay_id FROM deliveries WHERE subscription_id = $1',
+            [sub.id],
+          )
+        ).rows,
+    );
+    const originals = deliveries.filter((d) => d.replay_id === null);
+    const replayed = deliveries.filter((d) => d.replay_id === replay.id);
+    expect([originals.length, replayed.length]).toEqual([3, 3]);
+    const firstOriginal = originals.find((d) => Number(d.event_sequence) === Math.min(...originals.map((o) => Number(o.event_sequence))))!;
+
+    // every delivery of the replay has its place in the line, next to its event's original, which is still in flight
+    const log = testEnv.TENANT_LOG.getByName(source.tenantId);
+    const line = await runInDurableObject(log, (_log, state) => ({
+      rows: state.storage.sql
+        .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_line WHERE subscription_id = ? ORDER BY rank, sequence, delivery_id', sub.id)
+        .toArray()
+        .map((r) => r.delivery_id),
+      inflight: state.storage.sql.exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_inflight WHERE subscription_id = ?', sub.id).toArray(),
+    }));
+    expect(line.inflight).toEqual([{ delivery_id: firstOriginal.id }]);
+    expect(new Set(line.rows)).toEqual(new Set(deliveries.map((d) => d.id)));
+
+    // the failed first attempt, then each event twice, in sequence, one at a time; nothing is left pending
+    const all = await waitForRequests(ordered.path, 7, 25_000);
+    expect(all.map((r) => (JSON.parse(r.body) as { data: { n: number } }).data.n)).toEqual([1, 1, 1, 2, 2, 3, 3]);
+    await eventually(async () => (await log.status()).orderedDepth === 0, 10_000, 100);
+    const statuses = await api<{ data: Delivery[] }>('GET', `/v1/tenants/${source.tenantId}/deliveries?subscription_id=${sub.id}&limit=100`);
+    expect(statuses.body.data.map((d) => d.status)).toEqual(Array(6).fill('delivered'));
+  }, 45_000);
+
   it('refuses a replay with an invalid filter or an unknown subscription', async () => {
     const source = await createSource();
     expect((await api('POST', `/v1/tenants/${source.tenantId}/replays`, { where: { x: { $regex: 'a' } } })).body).toMatchObject({ code: 'invalid_filter' });
