@@ -15,7 +15,7 @@
  */
 import type { RoutedEvent } from '../delivery/fan-out';
 import type { AppendItem, AppendResult } from '../ingest/log-types';
-import { newId } from '../lib/ids';
+import { newIds } from '../lib/ids';
 import { keepRefused } from './quarantine-store';
 import { advanceHeads, subjectHeads } from './subject-head-store';
 
@@ -148,6 +148,10 @@ export function appendToOutbox(
   }
   const guarded = items.flatMap((item) => (item.expectedSequence != null && item.subject !== null ? [item.subject] : []));
   const heads = subjectHeads(sql, guarded);
+  // heads move within the batch only for a later guarded item to read
+  const trackHeads = guarded.length > 0;
+  // one for every item, in case all are new: drawing them together is cheaper than one by one
+  const ids = newIds('evt', items.length, now);
   /** Per fresh row: its columns as a JSON array of {@link ROW_COLUMNS}, then its event. */
   const fresh: string[] = [];
   const results = items.map((item): AppendResult => {
@@ -165,8 +169,8 @@ export function appendToOutbox(
       if (head !== item.expectedSequence) return { kind: 'sequence_conflict', currentSequence: head };
     }
     const sequence = ++lastSequence;
-    if (item.subject !== null) heads.set(item.subject, sequence);
-    const id = newId('evt', now);
+    if (trackHeads && item.subject !== null) heads.set(item.subject, sequence);
+    const id = ids[fresh.length / 2]!;
     seen.set(key, { source_id: item.sourceId, ce_id: item.ceId, sha256: item.sha256, id, sequence });
     const columns: RowValues = [
       sequence,

@@ -7,24 +7,44 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export type IdPrefix = 'tn' | 'src' | 'sub' | 'plg' | 'evt' | 'dlv' | 'sec' | 'rpl' | 'rty';
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
-  const random = crypto.getRandomValues(new Uint8Array(10));
-  let out = '';
+  return newIds(prefix, 1, now)[0]!;
+}
+
+/**
+ * `count` ids of {@link newId}'s form made at `now`: the time part is written once and the random
+ * bits come from one `getRandomValues` call (an append of 1,000 events made 1,000 calls before).
+ */
+export function newIds(prefix: IdPrefix, count: number, now = Date.now()): string[] {
+  const random = crypto.getRandomValues(new Uint8Array(10 * count));
+  let head = `${prefix}_`;
+  let stamp = '';
   let time = now;
   for (let i = 9; i >= 0; i--) {
-    out = ALPHABET[time % 32] + out;
+    stamp = ALPHABET[time % 32] + stamp;
     time = Math.floor(time / 32);
   }
-  let bits = 0;
-  let value = 0;
-  for (const byte of random) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += ALPHABET[(value >> bits) & 31];
+  head += stamp;
+  const ids: string[] = new Array(count);
+  for (let n = 0; n < count; n++) {
+    // 80 bits as 16 base32 digits: five bytes make eight digits, twice
+    let out = head;
+    for (let half = 0; half < 2; half++) {
+      const at = n * 10 + half * 5;
+      const hi = random[at]!;
+      const lo = (random[at + 1]! << 24) | (random[at + 2]! << 16) | (random[at + 3]! << 8) | random[at + 4]!;
+      out +=
+        ALPHABET[hi >> 3]! +
+        ALPHABET[((hi & 7) << 2) | (lo >>> 30)]! +
+        ALPHABET[(lo >>> 25) & 31]! +
+        ALPHABET[(lo >>> 20) & 31]! +
+        ALPHABET[(lo >>> 15) & 31]! +
+        ALPHABET[(lo >>> 10) & 31]! +
+        ALPHABET[(lo >>> 5) & 31]! +
+        ALPHABET[lo & 31]!;
     }
+    ids[n] = out;
   }
-  return `${prefix}_${out}`;
+  return ids;
 }
 
 /** The millisecond time an id of {@link newId} was made at (an event's: its `received_at`); null when `id` is not one. */
