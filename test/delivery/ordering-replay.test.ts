@@ -6,20 +6,9 @@ import { deliveryV1 } from '../../src/lib/queue-messages';
 import { runReplayStep } from '../../src/queues/replay-step';
 import { api, createSource, eventually, ingest, makeEvent, testEnv, subscribeWebhook, withTestDb } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
-import { apiWith, recordingEnv } from '../fixtures/recording-queues';
+import { apiWith, eventReceivedAt, recordingEnv } from '../fixtures/recording-queues';
 
 type Delivery = { id: string; status: string; attempts: number };
-
-/** Each delivery's event's `received_at` (epoch ms), as the events table holds it. */
-const receivedAtOf = (ids: string[]) =>
-  withTestDb(async (db) => {
-    const result = await db.query<{ id: string; at: number }>(
-      `SELECT d.id, round(extract(epoch FROM e.received_at) * 1000)::float8 AS at
-         FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id WHERE d.id = ANY($1)`,
-      [ids],
-    );
-    return new Map(result.rows.map((r) => [r.id, r.at]));
-  });
 
 const subscribe = subscribeWebhook;
 
@@ -167,7 +156,7 @@ describe('manual retry and replay', () => {
     const bodies = sent.map((m) => m.body).filter((b) => b.type === 'delivery.v1');
     expect(bodies.every((b) => deliveryV1.safeParse(b).success)).toBe(true);
     expect(bodies.map((b) => b.subscription_id)).toEqual([unorderedSub.id, unorderedSub.id, unorderedSub.id]);
-    expect(new Map(bodies.map((b) => [b.delivery_id, b.event_received_at]))).toEqual(await receivedAtOf(bodies.map((b) => String(b.delivery_id))));
+    expect(new Map(bodies.map((b) => [b.delivery_id, b.event_received_at]))).toEqual(await eventReceivedAt(bodies.map((b) => String(b.delivery_id))));
     // claimed from that partition and delivered
     await waitForRequests(plain.path, 6);
 
@@ -179,7 +168,7 @@ describe('manual retry and replay', () => {
         .toArray(),
     );
     expect(rows).toHaveLength(3);
-    expect(new Map(rows.map((r) => [r.delivery_id, r.received_at]))).toEqual(await receivedAtOf(rows.map((r) => r.delivery_id)));
+    expect(new Map(rows.map((r) => [r.delivery_id, r.received_at]))).toEqual(await eventReceivedAt(rows.map((r) => r.delivery_id)));
   }, 20_000);
 
   it("lines up a replay's delivery of an event whose original is still in the line, and delivers both in turn", async () => {

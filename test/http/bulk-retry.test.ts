@@ -2,7 +2,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource, subscribeWebhook } from '../fixtures/api';
 import { behave, received, receiverPath, waitForRequests } from '../fixtures/receiver';
-import { recordingEnv } from '../fixtures/recording-queues';
+import { eventReceivedAt, recordingEnv } from '../fixtures/recording-queues';
 import { insertRetry, runRetryPage, type RetriedDelivery, type RetryFilter } from '../../src/db/delivery-retries';
 import { newId } from '../../src/lib/ids';
 import { deliveryV1 } from '../../src/lib/queue-messages';
@@ -35,17 +35,6 @@ async function failedDeliveries(source: TestSource, n: number): Promise<{ path: 
   }, 15_000);
   return { path, subscriptionId };
 }
-
-/** Each delivery's event's `received_at` (epoch ms), as the events table holds it. */
-const receivedAtOf = (ids: string[]) =>
-  withTestDb(async (db) => {
-    const result = await db.query<{ id: string; at: number }>(
-      `SELECT d.id, round(extract(epoch FROM e.received_at) * 1000)::float8 AS at
-         FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id WHERE d.id = ANY($1)`,
-      [ids],
-    );
-    return new Map(result.rows.map((r) => [r.id, r.at]));
-  });
 
 /** Runs a new job's steps here, with `env` (the API would leave them to the queue consumer); its first step must finish it. */
 async function runJob(env: Env, tenantId: string, filter: RetryFilter): Promise<void> {
@@ -150,7 +139,7 @@ describe('bulk retry', () => {
     const target = await failedDeliveries(source, 3);
     await behave(target.path, { default: { status: 200 } });
     const failed = await deliveries(source, `&subscription_id=${target.subscriptionId}`);
-    const expected = await receivedAtOf(failed.map((d) => d.id));
+    const expected = await eventReceivedAt(failed.map((d) => d.id));
     expect(expected.size).toBe(3);
 
     const { env, sent } = recordingEnv();
@@ -187,7 +176,7 @@ describe('bulk retry', () => {
     // the head went out again as itself, and its line rows now hold their events' received_at for their releases
     await waitForRequests(path, 2);
     const rows = await lineRows();
-    expect(new Map(rows.map((r) => [r.delivery_id, r.received_at]))).toEqual(await receivedAtOf(line.map((d) => d.id)));
+    expect(new Map(rows.map((r) => [r.delivery_id, r.received_at]))).toEqual(await eventReceivedAt(line.map((d) => d.id)));
     expect(await received(path)).toHaveLength(2);
   }, 40_000);
 
