@@ -50,6 +50,32 @@ async function sweepPastControl(control: string, ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * An ordered line of two events on one key whose first attempt failed with its retry an hour away:
+ * the line holds the first in flight and the second behind it. Deliveries by attempts, the first first.
+ */
+async function lineHeldInFlight() {
+  const source = await createSource();
+  const { path, url } = receiverPath();
+  await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
+  const sub = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
+    types: ['**'],
+    action: { type: 'webhook', config: { url } },
+    ordering: 'partition',
+    retry_schedule: [0, 3600],
+  });
+  await ingest(
+    source,
+    [makeEvent({ partitionkey: 'k', data: { n: 1 } }), makeEvent({ partitionkey: 'k', data: { n: 2 } })],
+    'application/cloudevents-batch+json',
+  );
+  const deliveries = await eventually(async () => {
+    const list = await deliveriesOf(source);
+    return list.length === 2 && list.some((d) => d.attempts === 1) ? list.sort((a, b) => b.attempts - a.attempts) : null;
+  });
+  return { source, path, subscriptionId: sub.body.id, deliveries };
+}
+
 describe('redrive sweep (Cron Trigger)', () => {
   it('sends a pending delivery whose queue message was lost, once, and leaves recent ones alone', async () => {
     const source = await createSource();
@@ -92,25 +118,11 @@ describe('redrive sweep (Cron Trigger)', () => {
   });
 
   it('releases an ordered line whose in-flight delivery finished without releasing the next', async () => {
-    const source = await createSource();
-    const { path, url } = receiverPath();
-    // the first attempt fails and its retry is an hour away: the line holds it in flight
-    await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
-    await api('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-      types: ['**'],
-      action: { type: 'webhook', config: { url } },
-      ordering: 'partition',
-      retry_schedule: [0, 3600],
-    });
-    await ingest(
+    const {
       source,
-      [makeEvent({ partitionkey: 'k', data: { n: 1 } }), makeEvent({ partitionkey: 'k', data: { n: 2 } })],
-      'application/cloudevents-batch+json',
-    );
-    const [one, two] = await eventually(async () => {
-      const list = await deliveriesOf(source);
-      return list.length === 2 && list.some((d) => d.attempts === 1) ? list.sort((a, b) => b.attempts - a.attempts) : null;
-    });
+      path,
+      deliveries: [one, two],
+    } = await lineHeldInFlight();
     expect(await testEnv.TENANT_LOG.getByName(source.tenantId).status()).toMatchObject({ orderedDepth: 2 });
     // the first ended (say, by hand) but the line never heard; the second has waited ten minutes
     await withTestDb((db) => db.query(`UPDATE deliveries SET status = 'failed', finished_at = now(), next_attempt_at = NULL WHERE id = $1`, [one!.id]));
@@ -124,25 +136,12 @@ describe('redrive sweep (Cron Trigger)', () => {
   });
 
   it("sends an ordered line's in-flight head again with its event's received_at when its line row has none", async () => {
-    const source = await createSource();
-    const { path, url } = receiverPath();
-    // the first attempt fails and its retry is an hour away: the line holds it in flight, the second behind it
-    await behave(path, { responses: [{ status: 500 }], default: { status: 200 } });
-    const sub = await api<{ id: string }>('POST', `/v1/tenants/${source.tenantId}/subscriptions`, {
-      types: ['**'],
-      action: { type: 'webhook', config: { url } },
-      ordering: 'partition',
-      retry_schedule: [0, 3600],
-    });
-    await ingest(
+    const {
       source,
-      [makeEvent({ partitionkey: 'k', data: { n: 1 } }), makeEvent({ partitionkey: 'k', data: { n: 2 } })],
-      'application/cloudevents-batch+json',
-    );
-    const [head, second] = await eventually(async () => {
-      const list = await deliveriesOf(source);
-      return list.length === 2 && list.some((d) => d.attempts === 1) ? list.sort((a, b) => b.attempts - a.attempts) : null;
-    });
+      path,
+      subscriptionId,
+      deliveries: [head, second],
+    } = await lineHeldInFlight();
     // the head's line row was written before the column (no received_at); its retry message is lost
     const log = testEnv.TENANT_LOG.getByName(source.tenantId);
     await runInDurableObject(log, (_log, state) => state.storage.sql.exec('UPDATE ordered_line SET received_at = NULL WHERE delivery_id = ?', head!.id));
@@ -152,10 +151,10 @@ describe('redrive sweep (Cron Trigger)', () => {
     await withLogSendingThrough(env, source.tenantId, async () => {
       await sweep();
       // the head, delivered now, releases the second (through the same log)
-      await eventually(async () => deliveryBodies(sent, sub.body.id).length === 2);
+      await eventually(async () => deliveryBodies(sent, subscriptionId).length === 2);
     });
     const receivedAt = await eventReceivedAt([head!.id, second!.id]);
-    expect(deliveryBodies(sent, sub.body.id).map((b) => [b.delivery_id, b.partition_key, b.event_received_at])).toEqual([
+    expect(deliveryBodies(sent, subscriptionId).map((b) => [b.delivery_id, b.partition_key, b.event_received_at])).toEqual([
       [head!.id, 'k', receivedAt.get(head!.id)],
       [second!.id, 'k', receivedAt.get(second!.id)],
     ]);
