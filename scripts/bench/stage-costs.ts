@@ -62,7 +62,9 @@ export async function measureStageCosts(runtime: Runtime, log: (line: string) =>
   for (let round = 0; round <= ROUNDS; round++) {
     const bodies = Array.from({ length: BATCHES }, () => JSON.stringify(Array.from({ length: EVENTS }, () => makeEvent(`costs-${next}`, next++))));
     await call('prepare', bodies);
-    const ms = Object.fromEntries(await sequential(TIMED.map((step) => async () => [step, await call(step)] as const)));
+    const ms: Partial<Record<(typeof TIMED)[number], number>> = {};
+    // one after another: two steps at once would share the thread they are measured on
+    for (const step of TIMED) ms[step] = await call(step);
     if (round === 0) continue;
     for (const step of TIMED) if (step !== 'empty') rounds[step]!.push(((ms[step]! - ms.empty!) * 1000) / (BATCHES * EVENTS));
     rounds.empty!.push(ms.empty!);
@@ -112,12 +114,6 @@ export function stageCostsMarkdown(costs: StageCosts, header: string): string {
     `One thread doing nothing but validate + hash + call + append accepts at most **${costs.acceptCeiling} events/s**; with every accepted event also encoded and dropped by a flush, **${costs.flushedCeiling} events/s**.`,
     '',
   ].join('\n');
-}
-
-async function sequential<T>(steps: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = [];
-  for (const step of steps) out.push(await step());
-  return out;
 }
 
 export async function writeStageCosts(path: string, costs: StageCosts, header: string): Promise<void> {
