@@ -10,7 +10,7 @@ import type { SharedConnection } from '../db/shared-connection';
 import type { AppendItem, AppendResult } from '../ingest/log-types';
 import { CLAIM_TTL_MS } from '../ingest/shard-append';
 import { claimLocally, dropClaim } from './claim-store';
-import { writeMeta } from './meta-store';
+import { writeAppendMeta, writeMeta } from './meta-store';
 import { appendToOutbox } from './outbox-store';
 import { type SlotMoves, stampSlots } from './slot-move-store';
 import type { LiveEvent } from './stream-hub';
@@ -110,8 +110,7 @@ export function writeAppendGroup(sql: SqlStorage, group: readonly PendingAppend[
     start = end;
   }
   if (last !== before) {
-    writeMeta(sql, 'last_sequence', last);
-    writeMeta(sql, 'last_received_at', now);
+    writeAppendMeta(sql, last, now);
     // multi-shard appends carry slots: the rows that cannot tell theirs are stamped (slot-move-store.ts)
     if (group.some((a) => a.items[0]?.slot !== undefined))
       stampSlots(

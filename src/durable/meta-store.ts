@@ -38,3 +38,8 @@ export function readMeta(sql: SqlStorage): LogMeta {
 export function writeMeta(sql: SqlStorage, key: MetaKey, value: string | number): void {
   sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, String(value));
 }
+
+/** What every append group that wrote events records: its last sequence and the `received_at` it stamped, in one statement. */
+export function writeAppendMeta(sql: SqlStorage, lastSequence: number, lastReceivedAt: number): void {
+  sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_sequence', ?), ('last_received_at', ?)", String(lastSequence), String(lastReceivedAt));
+}
