@@ -27,6 +27,10 @@ export function isReservedType(type: string): boolean {
 }
 
 const timestamp = z.iso.datetime({ offset: true }).refine((t) => {
+  // the format has a 4-digit year and an offset under a day, which moves the UTC year by one at most:
+  // only the first and last years need the date worked out (a Date per event was 0.3 µs of ingest)
+  const written = Number(t.slice(0, 4));
+  if (written > 1 && written < 9999) return true;
   const year = new Date(t).getUTCFullYear();
   return year >= 1 && year <= 9999;
 }, 'time is out of range');
