@@ -195,10 +195,19 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
   let resent = 0;
   const blockers = new Map<string, StrandedDelivery>();
   for (const d of stranded) {
+    // its own place in its line, if it has one: read once for every branch below
+    const own = sql
+      .exec<{ sequence: number; received_at: number | null }>(
+        'SELECT sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
+        d.subscriptionId,
+        d.partitionKey,
+        d.id,
+      )
+      .toArray()[0];
     // a row from before the column (or a previous version's handoff) learns it here, for its release
-    if (d.receivedAt !== undefined)
+    if (own && own.received_at === null && d.receivedAt !== undefined)
       sql.exec(
-        'UPDATE ordered_line SET received_at = ? WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ? AND received_at IS NULL',
+        'UPDATE ordered_line SET received_at = ? WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
         d.receivedAt,
         d.subscriptionId,
         d.partitionKey,
@@ -206,23 +215,12 @@ export function redriveDeliveries(sql: SqlStorage, tenantId: string, stranded: r
       );
     const inflight = inflightOf(sql, d.subscriptionId, d.partitionKey);
     if (inflight === d.id) {
-      const row = sql
-        .exec<{ sequence: number; received_at: number | null }>(
-          'SELECT sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?',
-          d.subscriptionId,
-          d.partitionKey,
-          d.id,
-        )
-        .toArray()[0];
-      const receivedAt = d.receivedAt ?? row?.received_at ?? undefined;
-      stage(sql, tenantId, { ...d, sequence: row?.sequence, ...(receivedAt !== undefined ? { receivedAt } : {}) });
+      const receivedAt = d.receivedAt ?? own?.received_at ?? undefined;
+      stage(sql, tenantId, { ...d, sequence: own?.sequence, ...(receivedAt !== undefined ? { receivedAt } : {}) });
       resent++;
       continue;
     }
-    const waiting =
-      sql
-        .exec('SELECT 1 FROM ordered_line WHERE subscription_id = ? AND partition_key = ? AND delivery_id = ?', d.subscriptionId, d.partitionKey, d.id)
-        .toArray().length > 0;
+    const waiting = own !== undefined;
     if (!waiting) {
       stage(sql, tenantId, { ...d, partitionKey: null });
       resent++;
