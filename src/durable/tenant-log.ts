@@ -35,6 +35,7 @@ import {
   upgradeDispatchSchema,
 } from './dispatch-store';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, ClaimRequest, ClaimResult, LogStatus } from '../ingest/log-types';
+import { packResponse, type PackedAppendRequest, type PackedAppendResponse, unpackItems } from '../ingest/packed-append';
 import { SEQUENCE_STRIDE } from '../tenancy/shard-routing';
 import { adoptHandoffPage, type HandoffPage } from './slot-handoff-store';
 import { insertPlanSlots, loadSlotMoves, markAdopted, SLOT_MOVE_SCHEMA, type SlotMoves, upgradeSlotColumns, writePlan } from './slot-move-store';
@@ -169,6 +170,11 @@ export class TenantLog extends DurableObject<Env> {
     });
     if (results === 'stale') return { kind: 'stale', configVersion: this.configVersion };
     return results ? { kind: 'appended', results } : { kind: 'gone' };
+  }
+
+  /** `append` with the items and the results as columns: what ingest sends (src/ingest/packed-append.ts). */
+  async appendPacked(request: PackedAppendRequest): Promise<PackedAppendResponse> {
+    return packResponse(await this.append({ ...request, items: unpackItems(request.items) }));
   }
 
   /**

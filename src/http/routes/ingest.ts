@@ -4,6 +4,7 @@ import type { ExecutionContext } from 'hono';
 import { configOf } from '../../config';
 import { verifierFetch } from '../../delivery/verifier-egress';
 import { acceptIngest } from '../../ingest/pipeline';
+import { appendPackedTo } from '../../ingest/packed-append';
 import { appendSharded } from '../../ingest/shard-append';
 import { shardLog } from '../../tenancy/shard-routing';
 import { countOutcome, countRejection, RATE_LIMIT_BYPASSED } from '../../ingest/rejections';
@@ -119,7 +120,7 @@ export async function answerIngest({ request, env, executionCtx, sourceId, reque
       append: (tenantId, request) =>
         tracedAppend(span, { 'switchyard.tenant': tenantId, 'switchyard.events': request.items.length }, async () =>
           appendSharded(request, {
-            append: (shard, r) => shardLog(env, tenantId, shard).append(r),
+            append: (shard, r) => appendPackedTo(shardLog(env, tenantId, shard), r),
             claim: (shard, r) => shardLog(env, tenantId, shard).claim(r),
             dedupOf: (shard, keys) => shardLog(env, tenantId, shard).dedupOf(keys),
           }),
