@@ -8,6 +8,7 @@
  * Any other `dataschema` is the producer's own business: the newest version validates the event.
  */
 import { problem } from '../lib/problem';
+import { matchesAny } from '../lib/type-pattern';
 import type { RequestBudget } from '../lib/request-budget';
 import type { ScriptSandbox } from '../plugins/types';
 import { pickSchema, type VersionLoader } from '../tenancy/schema-versions';
@@ -39,6 +40,21 @@ export function schemaPin(dataschema: string | undefined, type: string): SchemaP
 
 /** A rule outcome with the schema version that validated a kept event (null: the type has no schema). */
 export type VersionedOutcome = RuleOutcome & { schemaVersion?: number | null };
+
+/**
+ * True when the tenant's rules cannot touch `event`: no `dataschema`, no schema of its type, and no
+ * validator or transformer whose patterns match its type. `applyVersionedRules` would then keep it as
+ * it is, with no schema version; ingest skips the call (and its promises) for such events.
+ */
+export function untouchedByRules(rules: TenantRules, event: IngestEvent['event']): boolean {
+  const { type } = event;
+  return (
+    event.dataschema === undefined &&
+    !rules.schemas.has(type) &&
+    !rules.validators.some((v) => matchesAny(v.eventTypes, type)) &&
+    !rules.transformers.some((t) => matchesAny(t.eventTypes, type))
+  );
+}
 
 /**
  * `applyRules` with the schema the event's `dataschema` selects: the newest version of its type, or

@@ -11,7 +11,7 @@ import { requestBudget, type ScriptSandbox, type VerifierFetch } from '../plugin
 import { activeSecrets, type ResolvedSource } from '../tenancy/sources';
 import type { TenantRules } from '../tenancy/tenant-rules';
 import type { RuleOutcome } from './apply-rules';
-import { applyVersionedRules, type VersionedOutcome } from './dataschema';
+import { applyVersionedRules, untouchedByRules, type VersionedOutcome } from './dataschema';
 import type { VersionLoader } from '../tenancy/schema-versions';
 import { readEnvelope, toIngestEvent, type IngestEvent, type ItemResult } from './envelope';
 import { problem, type Problem } from '../lib/problem';
@@ -147,14 +147,14 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
     // one budget for all the events of the request, so a batch cannot multiply a per-event cap
     const budget = requestBudget();
     const allowCritical = source.allowCritical;
-    const outcomes = (
-      await Promise.all(
-        items.map(
-          (item): Promise<VersionedOutcome> =>
-            item.ok ? applyVersionedRules(rules, item.value, sandbox, budget, deps.schemaVersion) : Promise.resolve({ kind: 'reject', problem: item.problem }),
-        ),
-      )
-    ).map((o) => (o.kind === 'keep' && !allowCritical && isCritical({ ok: true, value: o.event }) ? criticalRefused : o));
+    // an event no rule can touch is kept as it is without a promise of its own (most events of most tenants)
+    const pending = items.map((item): VersionedOutcome | Promise<VersionedOutcome> => {
+      if (!item.ok) return { kind: 'reject', problem: item.problem };
+      if (untouchedByRules(rules, item.value.event)) return { kind: 'keep', event: item.value, schemaVersion: null };
+      return applyVersionedRules(rules, item.value, sandbox, budget, deps.schemaVersion);
+    });
+    const settled = pending.some((o) => o instanceof Promise) ? await Promise.all(pending) : (pending as VersionedOutcome[]);
+    const outcomes = settled.map((o) => (o.kind === 'keep' && !allowCritical && isCritical({ ok: true, value: o.event }) ? criticalRefused : o));
     const appendItems = outcomes.flatMap((o, i) =>
       o.kind === 'keep' ? [toAppendItem(source.id, o.event, hashes[i]!, trace, (o as VersionedOutcome).schemaVersion ?? null)] : [],
     );
