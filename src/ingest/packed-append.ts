@@ -51,7 +51,7 @@ export interface PackedAppender {
 }
 
 export function packItems(items: readonly AppendItem[]): PackedItems {
-  // filled by push, never `new Array(n)`: V8 clones an array with holes element by element, as a sparse one
+  // built by map or push, never `new Array(n)`: V8 clones an array with holes element by element, as a sparse one
   const column = <T>(of: (item: AppendItem) => T): T[] => items.map(of);
   const packed: PackedItems = {
     sourceId: column((i) => i.sourceId),

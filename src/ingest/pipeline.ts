@@ -4,7 +4,7 @@
  * tenant's rules, then hand the events to the tenant's log, which answers once they are durable.
  */
 import type { AppendItem, AppendRequest, AppendResponse } from './log-types';
-import { sha256Hex } from '../lib/encoding';
+import { sha256HexEach } from '../lib/encoding';
 import { formatTraceparent, isTracestate, newTraceparent, parseTraceparent, type TraceParent } from '../lib/trace-context';
 import { runVerifier } from '../plugins/runner';
 import { requestBudget, type ScriptSandbox, type VerifierFetch } from '../plugins/types';
@@ -127,7 +127,10 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   if (unsigned) return { kind: 'problem', problem: unsigned };
   const trace = requestTrace(input.headers, input.ingestSpan);
   // dedup hashes describe what the producer sent, so a resend matches even if a transformer changes later
-  const hashes = await Promise.all(items.map((item) => (item.ok ? sha256Hex(item.value.json) : '')));
+  const valid = items.flatMap((item) => (item.ok ? [item.value.json] : []));
+  const digests = await sha256HexEach(valid);
+  let nextDigest = 0;
+  const hashes = items.map((item) => (item.ok ? digests[nextDigest++]! : ''));
 
   let results: ItemOutcome[] | null = null;
   // after a stale answer we reload from Postgres, which is authoritative even if the log claims a
