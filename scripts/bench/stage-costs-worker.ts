@@ -1,7 +1,9 @@
 /**
  * The Worker behind `npm run bench -- --costs` (stage-costs.ts): each step of the batch ingest path,
  * run on its own inside workerd against a SQLite-backed Durable Object, with Switchyard's own
- * functions, so the CPU each step costs per event can be told apart. Not part of the deploy bundle.
+ * functions, so the CPU each step costs per event can be told apart: the Worker's whole side
+ * (`pipeline`, and its two largest parts alone), the RPC (`call`), the log's append and a flush's
+ * SQLite side. Not part of the deploy bundle.
  *
  * workerd does not advance the clock inside synchronous code, so nothing here times itself: every
  * request runs one step over the batches prepared by `prepare` and the driver times the round trip
@@ -11,9 +13,15 @@ import { DurableObject } from 'cloudflare:workers';
 import { dropFlushed, encodeOutbox, OUTBOX_SCHEMA, upgradeOutbox, appendToOutbox } from '../../src/durable/outbox-store';
 import { SLOT_MOVE_SCHEMA, upgradeSlotColumns } from '../../src/durable/slot-move-store';
 import { SUBJECT_HEAD_SCHEMA, upgradeSubjectHeads } from '../../src/durable/subject-head-store';
+import '../../src/built-ins';
 import { readEnvelope } from '../../src/ingest/envelope';
-import type { AppendItem, AppendResult } from '../../src/ingest/log-types';
-import { sha256Hex } from '../../src/lib/encoding';
+import { acceptIngest, type IngestDeps } from '../../src/ingest/pipeline';
+import { signV1 } from '../../src/plugins/kit';
+import { verifierType } from '../../src/plugins/registry';
+import type { ResolvedSource } from '../../src/tenancy/sources';
+import type { AppendItem, AppendRequest } from '../../src/ingest/log-types';
+import { appendPackedTo, packResponse, type PackedAppendRequest, type PackedAppendResponse, unpackItems } from '../../src/ingest/packed-append';
+import { sha256HexEach } from '../../src/lib/encoding';
 import type { Step } from './stage-steps';
 
 /** The prepared batches, also kept by the Worker for `call` (locally the Worker and the object share one isolate, but not their state). */
@@ -28,6 +36,8 @@ export class StageCosts extends DurableObject {
   /** The batches the next steps work on: the request bodies and the items ingest would hand the log. */
   private bodies: Uint8Array[] = [];
   private batches: AppendItem[][] = [];
+  /** The same bodies as signed ingest requests of one Standard Webhooks source, for `pipeline`. */
+  private signed: { headers: Headers; body: Uint8Array<ArrayBuffer> }[] = [];
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -47,6 +57,7 @@ export class StageCosts extends DurableObject {
       case 'prepare':
         this.bodies = bodies.map((b) => new TextEncoder().encode(b));
         this.batches = bodies.map((b) => itemsOf(b));
+        this.signed = await Promise.all(this.bodies.map((body, i) => signedRequest(body as Uint8Array<ArrayBuffer>, `msg_costs_${this.last}_${i}`, now)));
         return this.batches.length;
       case 'call':
         throw new Error('`call` runs in the Worker');
@@ -58,9 +69,18 @@ export class StageCosts extends DurableObject {
         }
         return valid;
       }
+      case 'pipeline': {
+        // the Worker's side of a request: signature, envelope, hashes, rules, results; the log answers at once
+        let accepted = 0;
+        for (const { headers, body } of this.signed) {
+          const outcome = await acceptIngest({ sourceId: SOURCE.id, headers, body, now }, PIPELINE_DEPS);
+          if (outcome.kind === 'batch') accepted += outcome.results.filter((r) => r.status === 202).length;
+        }
+        return accepted;
+      }
       case 'hash': {
         let chars = 0;
-        for (const batch of this.batches) for (const hash of await Promise.all(batch.map((item) => sha256Hex(item.json)))) chars += hash.length;
+        for (const batch of this.batches) for (const hash of await sha256HexEach(batch.map((item) => item.json))) chars += hash.length;
         return chars;
       }
       case 'append':
@@ -91,10 +111,59 @@ export class StageCosts extends DurableObject {
     }
   }
 
-  /** The far end of `call`: takes a batch as ingest hands it over and answers as many results as an append does, writing nothing. */
-  take(items: AppendItem[]): AppendResult[] {
-    return items.map((item, i) => ({ kind: 'accepted', id: `evt_${item.ceId.padStart(26, '0')}`, sequence: this.last + i + 1, duplicate: false }));
+  /** The far end of `call`: takes a batch as ingest sends it (`appendPacked`) and answers as many results as an append does, writing nothing. */
+  take(request: PackedAppendRequest): PackedAppendResponse {
+    const items = unpackItems(request.items);
+    return packResponse({
+      kind: 'appended',
+      results: items.map((item, i) => ({ kind: 'accepted', id: `evt_${item.ceId.padStart(26, '0')}`, sequence: this.last + i + 1, duplicate: false })),
+    });
   }
+}
+
+const CALL_REQUEST = (items: AppendItem[]): AppendRequest => ({ tenantId: 'ten_costs', dedupWindowSeconds: 86_400, configVersion: 1, items });
+
+// fixed: random values cannot be drawn at a Worker's top level
+const SECRET = `whsec_${btoa('switchyard-costs-bench-key')}`;
+const VERIFIER = verifierType('standard-webhooks')!;
+/** A source as the Worker caches it: the default verifier, no rate limits, one shard. */
+const SOURCE: ResolvedSource = {
+  id: 'src_01KCOSTS000000000000000000',
+  tenantId: 'ten_costs',
+  dedupWindowSeconds: 86_400,
+  configVersion: 1,
+  verifier: VERIFIER,
+  verifierConfig: VERIFIER.config.parse({}),
+  secrets: [SECRET],
+  secretExpiresAt: [null],
+  rateLimits: {},
+  allowCritical: false,
+  shards: 1,
+  shardEpoch: 0,
+  movingFrom: null,
+};
+let sequence = 0;
+/** A tenant with no schemas or plugins, and a log that answers every item at once (the RPC and the append are steps of their own). */
+const PIPELINE_DEPS: IngestDeps = {
+  resolveSource: async () => SOURCE,
+  rules: async () => ({ tenantId: SOURCE.tenantId, version: 1, schemas: new Map(), validators: [], transformers: [] }),
+  append: async (_tenant, request) => ({
+    kind: 'appended',
+    results: request.items.map(() => ({ kind: 'accepted', id: 'evt_01KCOSTS000000000000000000', sequence: ++sequence, duplicate: false })),
+  }),
+  forget: () => {},
+  verifierFetch: () => Promise.reject(new Error('no network in the costs bench')),
+};
+
+async function signedRequest(body: Uint8Array<ArrayBuffer>, id: string, now: number): Promise<{ headers: Headers; body: Uint8Array<ArrayBuffer> }> {
+  const timestamp = Math.floor(now / 1000);
+  const headers = new Headers({
+    'content-type': 'application/cloudevents-batch+json',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': await signV1(SECRET, id, timestamp, body),
+  });
+  return { headers, body };
 }
 
 /** What ingest hands the log for a batch body (hashes are not the step measured here, so they are stand-ins). */
@@ -122,7 +191,10 @@ export default {
     if (step === 'call') {
       // the Worker → Durable Object RPC of a 1,000-event append: the items' structured clone there, the results' back
       let answered = 0;
-      for (const batch of prepared) answered += (await stub.take(batch)).length;
+      for (const batch of prepared) {
+        const response = await appendPackedTo({ appendPacked: (r) => stub.take(r), append: () => Promise.reject(new Error('not used')) }, CALL_REQUEST(batch));
+        if (response.kind === 'appended') answered += response.results.length;
+      }
       return Response.json({ result: answered });
     }
     return Response.json({ result: await stub.run(step, bodies ?? []) });
