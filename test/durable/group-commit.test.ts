@@ -1,23 +1,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { AppendItem, AppendResponse } from '../../src/ingest/log-types';
-import { createSource, eventually, makeEvent, testEnv, withTestDb } from '../fixtures/api';
-
-function item(sourceId: string, ceId: string, sha256: string, extra: Partial<AppendItem> = {}): AppendItem {
-  return {
-    sourceId,
-    ceId,
-    sha256,
-    type: 'orders.created',
-    subject: null,
-    time: null,
-    partitionKey: null,
-    correlationId: null,
-    causationId: null,
-    json: JSON.stringify(makeEvent({ id: ceId })),
-    ...extra,
-  };
-}
+import { appendItem, createSource, eventually, testEnv, withTestDb } from '../fixtures/api';
 
 type Expected = ['accepted', number, boolean] | ['conflict', number] | ['sequence_conflict', number];
 
@@ -57,16 +41,16 @@ describe('TenantLog group commit', () => {
     const s = source.sourceId;
     const requests: AppendItem[][] = [];
     for (let i = 0; i < 60; i++) {
-      requests.push([item(s, `e-${i}`, `h-${i}`)]);
+      requests.push([appendItem(s, `e-${i}`, `h-${i}`)]);
       // resends of earlier ids: same body (duplicate) or another body (conflict), often in the same group
-      if (i % 7 === 3) requests.push([item(s, `e-${i - 1}`, `h-${i - 1}`)]);
-      if (i % 11 === 5) requests.push([item(s, `e-${i}`, 'another body')]);
+      if (i % 7 === 3) requests.push([appendItem(s, `e-${i - 1}`, `h-${i - 1}`)]);
+      if (i % 11 === 5) requests.push([appendItem(s, `e-${i}`, 'another body')]);
       // a batch that repeats one of its own ids and one of the previous request's
-      if (i % 13 === 8) requests.push([item(s, `b-${i}`, `hb-${i}`), item(s, `e-${i}`, `h-${i}`), item(s, `b-${i}`, `hb-${i}`)]);
+      if (i % 13 === 8) requests.push([appendItem(s, `b-${i}`, `hb-${i}`), appendItem(s, `e-${i}`, `h-${i}`), appendItem(s, `b-${i}`, `hb-${i}`)]);
       // producers racing on one subject: only the first that expects the head it finds gets in
       if (i % 9 === 0) {
-        requests.push([item(s, `x-${i}-a`, `hx-${i}-a`, { subject: 'account-1', expectedSequence: 0 })]);
-        requests.push([item(s, `x-${i}-b`, `hx-${i}-b`, { subject: 'account-1', expectedSequence: 0 })]);
+        requests.push([appendItem(s, `x-${i}-a`, `hx-${i}-a`, { subject: 'account-1', expectedSequence: 0 })]);
+        requests.push([appendItem(s, `x-${i}-b`, `hx-${i}-b`, { subject: 'account-1', expectedSequence: 0 })]);
       }
     }
     const model = sequentially(requests);
@@ -90,7 +74,7 @@ describe('TenantLog group commit', () => {
       tenantId: source.tenantId,
       dedupWindowSeconds: 3600,
       configVersion: 0,
-      items: [item(s, 'e-17', 'h-17'), item(s, 'late', 'h-late', { subject: 'account-1', expectedSequence: 0 })],
+      items: [appendItem(s, 'e-17', 'h-17'), appendItem(s, 'late', 'h-late', { subject: 'account-1', expectedSequence: 0 })],
     });
     const accountHead = [...model.stored].filter(([, id]) => id.startsWith('x-')).map(([sequence]) => sequence)[0]!;
     expect(answered(again)).toEqual([

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { AppendItem } from '../../src/ingest/log-types';
-import { api, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
+import { api, appendItem, createSource, eventually, ingest, makeEvent, testEnv, withTestDb, type TestSource } from '../fixtures/api';
 
 type Quarantined = { sequence: number; id: string; ce_id: string; error: string; sqlstate: string | null; event: string; held_by: string };
 type Accepted = { id: string; sequence: number; duplicate: boolean };
@@ -15,18 +15,7 @@ const storedSequences = (tenantId: string) =>
 
 /** An item as the pipeline would hand it to the log, with `json` the door would now refuse. */
 function poisonItem(source: TestSource, ceId: string, json: string): AppendItem {
-  return {
-    sourceId: source.sourceId,
-    ceId,
-    sha256: ceId,
-    type: 'orders.created',
-    subject: null,
-    time: null,
-    partitionKey: null,
-    correlationId: null,
-    causationId: null,
-    json,
-  };
+  return appendItem(source.sourceId, ceId, ceId, { json });
 }
 const eventJson = (ceId: string, data: string) => `{"specversion":"1.0","id":"${ceId}","source":"/x","type":"orders.created","data":${data}}`;
 

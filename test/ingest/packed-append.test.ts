@@ -1,23 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult } from '../../src/ingest/log-types';
 import { appendPackedTo, packItems, packResults, type PackedAppender, unpackItems, unpackResults } from '../../src/ingest/packed-append';
-import { createSource, eventually, makeEvent, testEnv, withTestDb } from '../fixtures/api';
+import { appendItem, createSource, eventually, testEnv, withTestDb } from '../fixtures/api';
 
-function item(sourceId: string, ceId: string, extra: Partial<AppendItem> = {}): AppendItem {
-  return {
-    sourceId,
-    ceId,
-    sha256: `sha-${ceId}`,
-    type: 'orders.created',
-    subject: null,
-    time: null,
-    partitionKey: null,
-    correlationId: null,
-    causationId: null,
-    json: JSON.stringify(makeEvent({ id: ceId })),
-    ...extra,
-  };
-}
+const item = (sourceId: string, ceId: string, extra: Partial<AppendItem> = {}) => appendItem(sourceId, ceId, `sha-${ceId}`, extra);
 
 const request = (tenantId: string, items: AppendItem[]): AppendRequest => ({ tenantId, dedupWindowSeconds: 3600, configVersion: 0, items });
 
