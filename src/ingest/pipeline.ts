@@ -127,10 +127,8 @@ export async function acceptIngest(input: IngestInput, deps: IngestDeps): Promis
   if (unsigned) return { kind: 'problem', problem: unsigned };
   const trace = requestTrace(input.headers, input.ingestSpan);
   // dedup hashes describe what the producer sent, so a resend matches even if a transformer changes later
-  const valid = items.flatMap((item) => (item.ok ? [item.value.json] : []));
-  const digests = await sha256HexEach(valid);
-  let nextDigest = 0;
-  const hashes = items.map((item) => (item.ok ? digests[nextDigest++]! : ''));
+  // a refused item's hash (of nothing) is never used
+  const hashes = await sha256HexEach(items.map((item) => (item.ok ? item.value.json : '')));
 
   let results: ItemOutcome[] | null = null;
   // after a stale answer we reload from Postgres, which is authoritative even if the log claims a
