@@ -10,7 +10,7 @@
  * (minus an empty one). Type-checked with the Worker's types (the root tsconfig), not the scripts'.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { dropFlushed, encodeOutbox, OUTBOX_SCHEMA, upgradeOutbox, appendToOutbox } from '../../src/durable/outbox-store';
+import { appendToOutbox, dropFlushed, encodeOutbox, prepareOutbox } from '../../src/durable/outbox-store';
 import { SLOT_MOVE_SCHEMA, upgradeSlotColumns } from '../../src/durable/slot-move-store';
 import { SUBJECT_HEAD_SCHEMA, upgradeSubjectHeads } from '../../src/durable/subject-head-store';
 import '../../src/built-ins';
@@ -42,8 +42,8 @@ export class StageCosts extends DurableObject {
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`${OUTBOX_SCHEMA}\n${SUBJECT_HEAD_SCHEMA}\n${SLOT_MOVE_SCHEMA}`);
-    upgradeOutbox(this.sql);
+    prepareOutbox(this.sql);
+    this.sql.exec(`${SUBJECT_HEAD_SCHEMA}\n${SLOT_MOVE_SCHEMA}`);
     upgradeSubjectHeads(this.sql);
     upgradeSlotColumns(this.sql);
   }

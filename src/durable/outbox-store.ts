@@ -19,21 +19,61 @@ import { newIds } from '../lib/ids';
 import { keepRefused } from './quarantine-store';
 import { advanceHeads, subjectHeads } from './subject-head-store';
 
-export const OUTBOX_SCHEMA = `
+const OUTBOX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS dedup (
   source_id TEXT NOT NULL, ce_id TEXT NOT NULL, sha256 TEXT NOT NULL, id TEXT NOT NULL,
-  sequence INTEGER NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source_id, ce_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
+  sequence INTEGER NOT NULL, expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dedup_bucket (expires_at INTEGER PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
   sequence INTEGER PRIMARY KEY, id TEXT NOT NULL, source_id TEXT NOT NULL, ce_id TEXT NOT NULL,
   type TEXT NOT NULL, subject TEXT, time TEXT, partition_key TEXT, correlation_id TEXT,
   causation_id TEXT, event TEXT NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL, schema_version INTEGER
 );`;
 
-/** Adds what later versions added to an outbox table made before them (run after OUTBOX_SCHEMA). */
-export function upgradeOutbox(sql: SqlStorage): void {
+/**
+ * Creates the outbox and dedup tables, and adds what later versions added to tables made before them.
+ * The dedup keys' unique index is made here, not in the schema: a log made before it keeps its
+ * `WITHOUT ROWID` table keyed by (source, id) and its expiry index (see {@link forgetExpired}).
+ */
+export function prepareOutbox(sql: SqlStorage): void {
+  sql.exec(OUTBOX_SCHEMA);
   if (!sql.exec('SELECT * FROM outbox LIMIT 0').columnNames.includes('schema_version')) sql.exec('ALTER TABLE outbox ADD COLUMN schema_version INTEGER');
+  if (!keyedDedup(sql)) sql.exec('CREATE UNIQUE INDEX IF NOT EXISTS dedup_key ON dedup (source_id, ce_id)');
+}
+
+const keyedTables = new WeakMap<SqlStorage, boolean>();
+/** The dedup table is the `WITHOUT ROWID` one of logs made before dedup buckets (no rowid; an expiry index instead of buckets). */
+function keyedDedup(sql: SqlStorage): boolean {
+  let keyed = keyedTables.get(sql);
+  if (keyed === undefined) {
+    const table = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'dedup'").toArray()[0];
+    keyed = table !== undefined && /WITHOUT\s+ROWID/i.test(table.sql);
+    keyedTables.set(sql, keyed);
+  }
+  return keyed;
+}
+
+/** Expiry buckets are whole minutes: a key outlives its window by less than one (lookups check `expires_at` themselves). */
+const BUCKET_MS = 60_000;
+const bucketOf = (column: string) => `((${column} + ${BUCKET_MS - 1}) / ${BUCKET_MS}) * ${BUCKET_MS}`;
+/** Widens the bucket of a minute to cover more rowids (SQLite's upsert: the SELECT needs its WHERE). */
+const MERGE_BUCKET = 'ON CONFLICT (expires_at) DO UPDATE SET first = min(first, excluded.first), last = max(last, excluded.last)';
+
+/** The dedup table's last rowid before rows are added (null: the old table, which has none); pass it to {@link coverDedupRows} after. */
+export function dedupMark(sql: SqlStorage): number | null {
+  if (keyedDedup(sql)) return null;
+  return sql.exec<{ last: number | null }>('SELECT max(rowid) AS last FROM dedup').one().last ?? 0;
+}
+
+/** Puts the dedup rows added since `mark` into the expiry bucket of the earliest among them. */
+export function coverDedupRows(sql: SqlStorage, mark: number | null): void {
+  if (mark === null) return;
+  sql.exec(
+    `INSERT INTO dedup_bucket (expires_at, first, last)
+     SELECT ${bucketOf('min(expires_at)')}, min(rowid), max(rowid) FROM dedup WHERE rowid > ? GROUP BY true HAVING count(*) > 0 ${MERGE_BUCKET}`,
+    mark,
+  );
 }
 
 /** One outbox row. A type, not an interface, so that it is a `SqlStorage` row. */
@@ -201,6 +241,13 @@ export function appendToOutbox(
       at.expiresAt,
       at.lastSequence,
     );
+    // their rowids are the last ones, one after another (a replaced key is deleted, not reused in place)
+    if (!keyedDedup(sql))
+      sql.exec(
+        `INSERT INTO dedup_bucket (expires_at, first, last) SELECT ?, max(rowid) - ? + 1, max(rowid) FROM dedup WHERE true ${MERGE_BUCKET}`,
+        Math.ceil(at.expiresAt / BUCKET_MS) * BUCKET_MS,
+        fresh.length / 2,
+      );
     advanceHeads(sql, at.lastSequence, now);
   }
   return { results, lastSequence };
@@ -316,6 +363,27 @@ export function outboxDepth(sql: SqlStorage): number {
   return sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
 }
 
+/**
+ * Drops the dedup keys whose window has passed. Each key's rowid lies in the range of a bucket that
+ * expires no later than the key does: the expired keys of a due bucket's range go, and the bucket
+ * comes back at the earliest expiry among what is left (a range can hold keys of other windows, as
+ * sources differ). Three statements however many buckets are due.
+ */
 export function forgetExpired(sql: SqlStorage, now: number): void {
-  sql.exec('DELETE FROM dedup WHERE expires_at <= ?', now);
+  if (keyedDedup(sql)) {
+    sql.exec('DELETE FROM dedup WHERE expires_at <= ?', now);
+    return;
+  }
+  sql.exec(
+    `DELETE FROM dedup WHERE rowid IN (
+       SELECT d.rowid FROM dedup_bucket AS b JOIN dedup AS d ON d.rowid BETWEEN b.first AND b.last WHERE b.expires_at <= ?1 AND d.expires_at <= ?1)`,
+    now,
+  );
+  sql.exec(
+    `INSERT INTO dedup_bucket (expires_at, first, last)
+     SELECT ${bucketOf('min(d.expires_at)')}, min(b.first), max(b.last) FROM dedup_bucket AS b JOIN dedup AS d ON d.rowid BETWEEN b.first AND b.last
+     WHERE b.expires_at <= ?1 GROUP BY b.expires_at ${MERGE_BUCKET}`,
+    now,
+  );
+  sql.exec('DELETE FROM dedup_bucket WHERE expires_at <= ?', now);
 }

@@ -15,6 +15,7 @@
  *   carry no rank and get theirs from their place in the line.
  */
 import { slotOf } from '../tenancy/shard-routing';
+import { coverDedupRows, dedupMark } from './outbox-store';
 
 /** The most JSON a page holds (a single row larger than this still goes whole, alone). */
 export const HANDOFF_PAGE_BYTES = 256 * 1024;
@@ -149,7 +150,9 @@ export function adoptHandoffPage(
 ): LineKey[] | false {
   const { epoch, handoff } = p;
   if (handoff.slots.every((slot) => (adopted.get(slot) ?? -1) >= epoch)) return false;
+  const mark = dedupMark(sql);
   for (const row of handoff.dedup) insertRow(sql, 'dedup', row);
+  coverDedupRows(sql, mark);
   for (const row of handoff.claims) insertRow(sql, 'id_claim', row);
   for (const row of handoff.heads) insertRow(sql, 'subject_head', row);
   if (handoff.pruned) sql.exec("INSERT OR REPLACE INTO subject_head_state (key, value) VALUES ('pruned', 1)");

@@ -43,7 +43,7 @@ import { driveMove, FENCE_MS, learnEpoch, unfence } from './slot-move';
 import { hasLine, judge, lineAway, movePlan, type Routing, slotBusy, splitMoved } from './slot-routing';
 import type { LineAnswer, MovedItems } from '../tenancy/line-follow';
 import { CLAIM_SCHEMA, claimIds, forgetExpiredClaims } from './claim-store';
-import { forgetExpired, outboxDepth, OUTBOX_SCHEMA, upgradeOutbox } from './outbox-store';
+import { forgetExpired, outboxDepth, prepareOutbox } from './outbox-store';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
 import { keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
 import { groupCommit, type GroupCommit } from './group-commit';
@@ -60,7 +60,6 @@ const FLUSH_SLICE_MS = 1_000;
 
 const SCHEMA = `
 ${META_SCHEMA}
-${OUTBOX_SCHEMA}
 ${DISPATCH_SCHEMA}
 ${QUARANTINE_SCHEMA}
 ${STREAM_SCHEMA}
@@ -102,7 +101,7 @@ export class TenantLog extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.postgres = sharedConnection(env);
     this.sql.exec(SCHEMA);
-    upgradeOutbox(this.sql);
+    prepareOutbox(this.sql);
     // one transaction: its table rebuild must not stop halfway
     ctx.storage.transactionSync(() => upgradeDispatchSchema(this.sql));
     upgradeSubjectHeads(this.sql);
@@ -342,7 +341,18 @@ export class TenantLog extends DurableObject<Env> {
     this.deleted = true;
     this.ctx.storage.transactionSync(() => {
       writeMeta(this.sql, 'deleted', 1);
-      for (const table of ['outbox', 'dedup', 'dispatch', 'ordered_line', 'ordered_inflight', 'quarantine', 'subject_head', 'subject_head_state', 'id_claim'])
+      for (const table of [
+        'outbox',
+        'dedup',
+        'dedup_bucket',
+        'dispatch',
+        'ordered_line',
+        'ordered_inflight',
+        'quarantine',
+        'subject_head',
+        'subject_head_state',
+        'id_claim',
+      ])
         this.sql.exec(`DELETE FROM ${table}`);
     });
     await this.ctx.storage.deleteAlarm();

@@ -1,6 +1,6 @@
-import { runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { appendToOutbox, encodeOutbox, outboxReader } from '../../src/durable/outbox-store';
+import { appendToOutbox, encodeOutbox, forgetExpired, outboxReader } from '../../src/durable/outbox-store';
 import type { AppendItem } from '../../src/ingest/log-types';
 import { testEnv } from '../fixtures/api';
 
@@ -52,6 +52,79 @@ describe('outbox store', () => {
     });
     expect(again.results).toEqual([{ kind: 'accepted', id: expect.any(String), sequence: 1, duplicate: true }]);
     expect(later).toMatchObject({ lastSequence: 2, results: [{ kind: 'accepted', sequence: 2, duplicate: false }] });
+  });
+
+  it('forgets each dedup key after its own window when keys of several windows interleave, by expiry buckets', async () => {
+    const MINUTE = 60_000;
+    const HOUR = 3_600_000;
+    const seen = await withOutbox((sql) => {
+      // sources differ in their window: a minute, an hour, a minute again
+      let last = appendToOutbox(sql, [item('a')], { lastSequence: 0, now: NOW, expiresAt: NOW + MINUTE }).lastSequence;
+      last = appendToOutbox(sql, [item('b', {}, { sourceId: 'src_2' })], { lastSequence: last, now: NOW, expiresAt: NOW + HOUR }).lastSequence;
+      appendToOutbox(sql, [item('c'), item('d')], { lastSequence: last, now: NOW + 1, expiresAt: NOW + 1 + MINUTE });
+      const keys = () =>
+        sql
+          .exec<{ ce_id: string }>('SELECT ce_id FROM dedup ORDER BY ce_id')
+          .toArray()
+          .map((r) => r.ce_id);
+      const buckets = () => sql.exec<{ expires_at: number; first: number; last: number }>('SELECT * FROM dedup_bucket ORDER BY expires_at').toArray();
+      const before = { keys: keys(), buckets: buckets() };
+      forgetExpired(sql, NOW + MINUTE); // expired, but its bucket (the next whole minute) is not due: lookups check expires_at themselves
+      const notDue = keys();
+      forgetExpired(sql, NOW + 2 * MINUTE);
+      const minutePassed = { keys: keys(), buckets: buckets() };
+      forgetExpired(sql, NOW + HOUR + MINUTE);
+      return { before, notDue, minutePassed, hourPassed: { keys: keys(), buckets: buckets() } };
+    });
+    const minute = Math.ceil((NOW + MINUTE) / MINUTE) * MINUTE;
+    const hour = Math.ceil((NOW + HOUR) / MINUTE) * MINUTE;
+    expect(seen.before.keys).toEqual(['a', 'b', 'c', 'd']);
+    // one bucket per minute of expiry, each over the rowids of its keys (the minute's covers b's too)
+    expect(seen.before.buckets).toEqual([
+      { expires_at: minute, first: 1, last: 4 },
+      { expires_at: hour, first: 2, last: 2 },
+    ]);
+    expect(seen.notDue).toEqual(['a', 'b', 'c', 'd']);
+    // the hour's key stays, and the bucket that held it comes back at its expiry (merged with its own)
+    expect(seen.minutePassed).toEqual({ keys: ['b'], buckets: [{ expires_at: hour, first: 1, last: 4 }] });
+    expect(seen.hourPassed).toEqual({ keys: [], buckets: [] });
+  });
+
+  it('keeps the dedup table of a log made before expiry buckets, with its expiry index, and dedups and expires on it', async () => {
+    const stub = testEnv.TENANT_LOG.getByName(`outbox-store-legacy-${crypto.randomUUID()}`);
+    await runInDurableObject(stub, (_log, state) => {
+      const sql = state.storage.sql;
+      sql.exec('DROP TABLE dedup');
+      sql.exec(`CREATE TABLE dedup (
+        source_id TEXT NOT NULL, ce_id TEXT NOT NULL, sha256 TEXT NOT NULL, id TEXT NOT NULL,
+        sequence INTEGER NOT NULL, expires_at INTEGER NOT NULL, slot INTEGER, PRIMARY KEY (source_id, ce_id)
+      ) WITHOUT ROWID`);
+      sql.exec('CREATE INDEX dedup_expiry ON dedup (expires_at)');
+    });
+    await evictDurableObject(stub);
+    const out = await runInDurableObject(stub, (_log, state) =>
+      state.storage.transactionSync(() => {
+        const sql = state.storage.sql;
+        const first = appendToOutbox(sql, [item('a'), item('b')], { lastSequence: 0, now: NOW, expiresAt: NOW + 60_000 });
+        const again = appendToOutbox(sql, [item('a'), item('b', {}, { sha256: 'other' })], { lastSequence: 2, now: NOW + 1, expiresAt: NOW + 60_001 });
+        forgetExpired(sql, NOW + 60_000);
+        return {
+          first: first.lastSequence,
+          again: again.results.map((r) => r.kind),
+          keys: sql.exec<{ ce_id: string }>('SELECT ce_id FROM dedup').toArray().length,
+          indexes: sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'dedup' ORDER BY name").toArray(),
+          buckets: sql.exec<{ n: number }>('SELECT count(*) AS n FROM dedup_bucket').one().n,
+        };
+      }),
+    );
+    expect(out).toEqual({
+      first: 2,
+      again: ['accepted', 'conflict'],
+      keys: 0,
+      // no unique index beside the table's own key
+      indexes: [{ name: 'dedup_expiry' }],
+      buckets: 0,
+    });
   });
 
   it('encodes every column of the stored rows, the event spliced in as JSON, when a batch is read for Postgres', async () => {
