@@ -1,11 +1,11 @@
-import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { PlannedDelivery } from '../../src/delivery/fan-out';
 import { dropDispatched, finishOrdered, pendingDispatch, stageDeliveries, upgradeDispatchSchema } from '../../src/durable/dispatch-store';
 import { adoptHandoffPage, type HandoffPage, nextHandoffPage } from '../../src/durable/slot-handoff-store';
 import { releaseSlots } from '../../src/durable/slot-move-store';
 import { slotOf } from '../../src/tenancy/shard-routing';
-import { testEnv } from '../fixtures/api';
+import { logWithEarlierTable, testEnv } from '../fixtures/api';
 
 const KEY = 'k-line';
 
@@ -135,17 +135,13 @@ describe('ordered line key', () => {
   });
 
   it('rebuilds the line table of a log of the previous version when it starts again', async () => {
-    const stub = testEnv.TENANT_LOG.getByName(`line-rekey-start-${crypto.randomUUID()}`);
-    await runInDurableObject(stub, (_log, state) => {
-      const sql = state.storage.sql;
-      sql.exec('DROP TABLE ordered_line');
-      sql.exec(`CREATE TABLE ordered_line (
+    const stub = await logWithEarlierTable('line-rekey-start', 'ordered_line', [
+      `CREATE TABLE ordered_line (
         subscription_id TEXT NOT NULL, partition_key TEXT NOT NULL, sequence INTEGER NOT NULL, delivery_id TEXT NOT NULL,
         priority TEXT, rank INTEGER NOT NULL DEFAULT 0, received_at INTEGER,
-        PRIMARY KEY (subscription_id, partition_key, sequence)) WITHOUT ROWID`);
-      sql.exec("INSERT INTO ordered_line VALUES ('sub_1', 'k', 1, 'dlv_1', 'normal', 0, 1700000000001)");
-    });
-    await evictDurableObject(stub);
+        PRIMARY KEY (subscription_id, partition_key, sequence)) WITHOUT ROWID`,
+      "INSERT INTO ordered_line VALUES ('sub_1', 'k', 1, 'dlv_1', 'normal', 0, 1700000000001)",
+    ]);
     expect((await stub.status()).orderedDepth).toBe(1);
     const key = await runInDurableObject(stub, (_log, state) => keyColumns(state.storage.sql));
     expect(key).toEqual(['subscription_id', 'partition_key', 'sequence', 'delivery_id']);

@@ -1,8 +1,8 @@
-import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { appendToOutbox, encodeOutbox, forgetExpired, outboxReader } from '../../src/durable/outbox-store';
 import type { AppendItem } from '../../src/ingest/log-types';
-import { testEnv } from '../fixtures/api';
+import { logWithEarlierTable, testEnv } from '../fixtures/api';
 
 const NOW = Date.parse('2026-01-02T03:04:05.000Z');
 
@@ -91,17 +91,13 @@ describe('outbox store', () => {
   });
 
   it('keeps the dedup table of a log made before expiry buckets, with its expiry index, and dedups and expires on it', async () => {
-    const stub = testEnv.TENANT_LOG.getByName(`outbox-store-legacy-${crypto.randomUUID()}`);
-    await runInDurableObject(stub, (_log, state) => {
-      const sql = state.storage.sql;
-      sql.exec('DROP TABLE dedup');
-      sql.exec(`CREATE TABLE dedup (
+    const stub = await logWithEarlierTable('outbox-store-legacy', 'dedup', [
+      `CREATE TABLE dedup (
         source_id TEXT NOT NULL, ce_id TEXT NOT NULL, sha256 TEXT NOT NULL, id TEXT NOT NULL,
         sequence INTEGER NOT NULL, expires_at INTEGER NOT NULL, slot INTEGER, PRIMARY KEY (source_id, ce_id)
-      ) WITHOUT ROWID`);
-      sql.exec('CREATE INDEX dedup_expiry ON dedup (expires_at)');
-    });
-    await evictDurableObject(stub);
+      ) WITHOUT ROWID`,
+      'CREATE INDEX dedup_expiry ON dedup (expires_at)',
+    ]);
     const out = await runInDurableObject(stub, (_log, state) =>
       state.storage.transactionSync(() => {
         const sql = state.storage.sql;
