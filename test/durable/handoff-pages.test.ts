@@ -2,6 +2,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { PlannedDelivery } from '../../src/delivery/fan-out';
 import { dropDispatched, finishOrdered, pendingDispatch, stageDeliveries } from '../../src/durable/dispatch-store';
+import { forgetExpired } from '../../src/durable/outbox-store';
 import { adoptHandoffPage, HANDOFF_PAGE_BYTES, type HandoffPage, nextHandoffPage, upgradeHandoffTable } from '../../src/durable/slot-handoff-store';
 import { releaseSlots } from '../../src/durable/slot-move-store';
 import { ownerOf, slotOf } from '../../src/tenancy/shard-routing';
@@ -122,6 +123,12 @@ describe('paged shard-move handoff', () => {
     await runInDurableObject(stub, (_log, s) => s.storage.sql.exec("DELETE FROM ordered_line WHERE delivery_id = 'dl-a'"));
     await adopt(first, 0);
     expect((await state()).line).toEqual([{ delivery_id: 'dl-b', rank: -1, received_at: null }]);
+    // the adopted keys expire on their new owner like its own (their rows went into an expiry bucket)
+    const left = await runInDurableObject(stub, (_log, s) => {
+      forgetExpired(s.storage.sql, Date.now() + 3 * 60_000);
+      return s.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM dedup').one().n;
+    });
+    expect(left).toBe(0);
   });
 
   it("hands each ordered line row's received_at to the new owner, whose releases carry it", async () => {
