@@ -2,7 +2,7 @@
  * What GET /metrics reads from Postgres: the running totals migration 0010 keeps (triggers on
  * deliveries and delivery_attempts; addRejections for refused requests), for the tenants that received
  * events in the last hour. One round trip: one index probe per tenant (its newest event, on
- * events_received_idx) picks the active ones, then primary-key reads of their totals; a scrape never
+ * events_position_idx) picks the active ones, then primary-key reads of their totals; a scrape never
  * counts the events, deliveries or attempts tables (pending deliveries excepted, on deliveries_status_idx).
  */
 import { z } from 'zod';
