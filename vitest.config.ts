@@ -63,15 +63,17 @@ function workersPlugin() {
 }
 
 /**
- * Workers test files that change what every file shares: they pause the database link (`/proxy/pause`)
- * or slow, cut or count the Redis link (`/upstash/…`). Found by what they call, wherever they live. Vitest
- * runs a project without file parallelism on its own, after the others.
+ * Workers test files that change what every file shares: they pause the database link (`/proxy/pause`),
+ * slow, cut or count the Redis link (`/upstash/…`), or create and drop the shared tables' partitions
+ * (`maintainPartitions`, whose drop locks a parent table that another file's write, planned over every
+ * partition, may hold: a deadlock). Found by what they call, wherever they live. Vitest runs a project
+ * without file parallelism on its own, after the others.
  */
 function filesRunAlone(): string[] {
   const dir = fileURLToPath(new URL('./test/', import.meta.url));
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.test.ts') && !file.startsWith('node/'))
-    .filter((file) => /\/proxy\/pause|\/upstash\//.test(readFileSync(join(dir, file), 'utf8')))
+    .filter((file) => /\/proxy\/pause|\/upstash\/|maintainPartitions\(/.test(readFileSync(join(dir, file), 'utf8')))
     .map((file) => `test/${file}`);
 }
 const RUN_ALONE = filesRunAlone();

@@ -21,7 +21,7 @@
  */
 import { configOf } from '../config';
 import type { Db } from '../db/client';
-import { recordAttempts, type ClaimedDelivery } from '../db/deliveries-consumer';
+import { receivedSpan, recordAttempts, type ClaimedDelivery } from '../db/deliveries-consumer';
 import { claimSync, holdUntilRetry, loadSyncRouting } from '../db/deliveries-sync';
 import { bumpConfigVersion } from '../db/tenants';
 import type { AppendItem } from '../ingest/log-types';
@@ -220,7 +220,9 @@ async function recordRuns(db: Db, env: Env, runs: BoundedRun[], receivedAt: numb
   }));
   const records = settled.flatMap(({ r, s }) => (s.record ? [withExchange(s.record, r.exchange)] : []));
   const gone = settled.flatMap(({ s }) => (s.kind === 'ack' && s.gone ? [s.gone] : []));
-  const health = await recordAttempts(db, records, gone);
+  // bounded by the event's partition, as the consumer's record is: an unbounded one would lock every day's
+  // partition of deliveries, and wait on (or deadlock with) partition maintenance dropping an old one
+  const health = await recordAttempts(db, records, gone, receivedSpan([receivedAt]));
   const tenantId = runs[0]!.delivery.tenant_id;
   await holdUntilRetry(
     db,
