@@ -2,6 +2,7 @@
  * `npm run test:faults`: the fault suite. Each scenario runs the deploy bundle under workerd
  * (scripts/lib/runtime.ts), breaks something, and checks a per-event ledger of what was published,
  * acknowledged, stored and delivered. Ends with the line `N passed, N failed`; exits 1 on a failure.
+ * The scenarios marked `beside` run at the same time, before the others (see `scenarios`).
  *
  * Usage: node scripts/faults.ts [scenario ...]   (postgres-outage, inflight-outage, runtime-kill,
  *        flapping-receiver, redis-outage, fuzz, deep-nesting, poison-row, shard-change; default all). FAULTS_SEED replays the random parts, FAULTS_VERBOSE=1
@@ -17,16 +18,22 @@ import { redisOutage } from './faults/redis-outage.ts';
 import { runtimeKill } from './faults/runtime-kill.ts';
 import { shardChange } from './faults/shard-change.ts';
 
-const scenarios: Record<string, { title: string; run: Scenario }> = {
+/**
+ * `beside`: the scenario breaks only what it owns (its runtime, its tenants, its receiver paths) and
+ * spends most of its time waiting out leases and the redrive sweep, so the `beside` scenarios run at
+ * the same time, before the others. The rest cut something every scenario shares (the database link,
+ * the receiver's behaviour) and run one after another.
+ */
+const scenarios: Record<string, { title: string; run: Scenario; beside?: true }> = {
   'postgres-outage': { title: '(a) Postgres stopped during steady ingest, then started', run: postgresOutage },
   'inflight-outage': { title: '(a2) database link lost while a delivery attempt is in flight', run: inflightOutage },
-  'runtime-kill': { title: '(b) runtime SIGKILLed mid-load and restarted on its state', run: runtimeKill },
+  'runtime-kill': { title: '(b) runtime SIGKILLed mid-load and restarted on its state', run: runtimeKill, beside: true },
   'flapping-receiver': { title: '(c) receiver flaps: 500s, timeouts, resets', run: flappingReceiver },
   'redis-outage': { title: '(d) Redis stopped: ingest continues on the fallback limiter', run: redisOutage },
   fuzz: { title: '(e) fast-check fuzzing of ingest and management endpoints', run: fuzz },
   'deep-nesting': { title: '(f) deeply nested events between normal ones: refused at the door, the rest stored', run: deepNesting },
   'poison-row': { title: '(g) rows Postgres refuses (a CHECK constraint): quarantined, the tenant keeps flushing', run: poisonRow },
-  'shard-change': { title: '(h) shard count changed 1→4→2 under load, runtime SIGKILLed mid-move', run: shardChange },
+  'shard-change': { title: '(h) shard count changed 1→4→2 under load, runtime SIGKILLed mid-move', run: shardChange, beside: true },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -47,23 +54,13 @@ const started = Date.now();
 try {
   log('faults: bundling with `wrangler deploy --dry-run` and preparing a scratch database…');
   env = await setupFaultEnv(log);
-  for (const name of selected) {
-    const scenario = scenarios[name]!;
-    log(`\n${scenario.title}`);
-    const t0 = Date.now();
-    let pass = false;
-    try {
-      const outcome = await scenario.run(env);
-      pass = outcome.pass;
-      for (const line of outcome.lines) log(`  ${line}`);
-      for (const problem of outcome.problems) log(`  ✗ ${problem}`);
-    } catch (error) {
-      log(`  ✗ the scenario itself failed: ${(error as Error).stack ?? error}`);
-    }
-    if (pass) passed++;
-    else failed++;
-    log(`  ${pass ? 'PASS' : 'FAIL'} ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  }
+  const ready = env;
+  const besides = selected.filter((name) => scenarios[name]!.beside);
+  if (besides.length > 1) log(`\n${besides.join(' and ')} run at the same time; their reports follow in turn`);
+  // the reports of scenarios run side by side are printed whole, one after another, once all of them ended
+  const outcomes = await Promise.all(besides.map((name) => runScenario(name, ready)));
+  for (const [i, name] of besides.entries()) report(name, outcomes[i]!);
+  for (const name of selected.filter((n) => !scenarios[n]!.beside)) report(name, await runScenario(name, ready));
 } catch (error) {
   log(`faults: set-up failed: ${(error as Error).stack ?? error}`);
   failed++;
@@ -73,3 +70,31 @@ try {
 log(`\nfaults: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
+
+interface Ran {
+  lines: string[];
+  pass: boolean;
+  seconds: number;
+}
+
+async function runScenario(name: string, env: FaultEnv): Promise<Ran> {
+  const t0 = Date.now();
+  const lines: string[] = [];
+  let pass = false;
+  try {
+    const outcome = await scenarios[name]!.run(env);
+    pass = outcome.pass;
+    lines.push(...outcome.lines.map((line) => `  ${line}`), ...outcome.problems.map((problem) => `  ✗ ${problem}`));
+  } catch (error) {
+    lines.push(`  ✗ the scenario itself failed: ${(error as Error).stack ?? error}`);
+  }
+  return { lines, pass, seconds: (Date.now() - t0) / 1000 };
+}
+
+function report(name: string, ran: Ran): void {
+  log(`\n${scenarios[name]!.title}`);
+  for (const line of ran.lines) log(line);
+  if (ran.pass) passed++;
+  else failed++;
+  log(`  ${ran.pass ? 'PASS' : 'FAIL'} ${name} (${ran.seconds.toFixed(1)} s)`);
+}
