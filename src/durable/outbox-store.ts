@@ -359,6 +359,14 @@ export function dropFlushed(
   sql.exec('DELETE FROM outbox WHERE sequence <= ?', through);
 }
 
+/**
+ * The `received_at` of the oldest event not yet stored in Postgres (null: none waits). Stamps rise with
+ * sequences (the log's clamped clock), so the oldest is the first by sequence: one primary-key probe.
+ */
+export function oldestOutboxAt(sql: SqlStorage): number | null {
+  return sql.exec<{ received_at: number }>('SELECT received_at FROM outbox ORDER BY sequence LIMIT 1').toArray()[0]?.received_at ?? null;
+}
+
 export function outboxDepth(sql: SqlStorage): number {
   return sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
 }

@@ -43,7 +43,7 @@ import { driveMove, FENCE_MS, learnEpoch, unfence } from './slot-move';
 import { hasLine, judge, lineAway, movePlan, type Routing, slotBusy, splitMoved } from './slot-routing';
 import type { LineAnswer, MovedItems } from '../tenancy/line-follow';
 import { CLAIM_SCHEMA, claimIds, forgetExpiredClaims } from './claim-store';
-import { forgetExpired, outboxDepth, prepareOutbox } from './outbox-store';
+import { forgetExpired, oldestOutboxAt, outboxDepth, prepareOutbox } from './outbox-store';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-store';
 import { keptCount, listKept, QUARANTINE_SCHEMA } from './quarantine-store';
 import { groupCommit, type GroupCommit } from './group-commit';
@@ -303,9 +303,8 @@ export class TenantLog extends DurableObject<Env> {
    * after it. The events API of a multi-shard tenant reads only up to the lowest of its shards'.
    */
   horizon(): number {
-    // stamps rise with sequences (the clamp), so the oldest row is the first by sequence
-    const oldest = this.sql.exec<{ received_at: number }>('SELECT received_at FROM outbox ORDER BY sequence LIMIT 1').toArray()[0]?.received_at;
-    if (oldest !== undefined) return oldest - 1;
+    const oldest = oldestOutboxAt(this.sql);
+    if (oldest !== null) return oldest - 1;
     return this.advanceClock() - 1;
   }
 
@@ -440,6 +439,7 @@ export class TenantLog extends DurableObject<Env> {
       lastSequence: this.lastSequence,
       configVersion: this.configVersion,
       outboxDepth: outboxDepth(this.sql),
+      oldestOutboxAt: oldestOutboxAt(this.sql),
       dispatchDepth: dispatchDepth(this.sql),
       orderedDepth: orderedDepth(this.sql),
       flushFailures: this.flushFailures,

@@ -96,6 +96,8 @@ export interface LogStatus {
   lastSequence: number;
   configVersion: number;
   outboxDepth: number;
+  /** When the oldest of those events was accepted (its `received_at`, Unix ms); null when the outbox is empty. */
+  oldestOutboxAt: number | null;
   /** Queue messages staged but not yet accepted by the queue. */
   dispatchDepth: number;
   /** Ordered deliveries waiting in their lines, the in-flight ones included. */

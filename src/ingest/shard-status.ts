@@ -1,13 +1,17 @@
 /**
  * A multi-shard tenant's log figures are the sum of its shards' (docs/design/sharding.md §3):
- * depths and kept quarantined rows add up, flush failures take the worst shard, and `lastSequence`
+ * depths and kept quarantined rows add up, flush failures take the worst shard, the oldest waiting
+ * event is the oldest of any shard's, and `lastSequence`
  * becomes the count of sequences the shards numbered, Σ(lastSequence − shard·10^13), which for a
  * 1-shard tenant is its last sequence as before.
  */
 import type { LogStatus } from './log-types';
 import { allShards, SEQUENCE_STRIDE, shardLog } from '../tenancy/shard-routing';
 
-export type TenantLogFigures = Pick<LogStatus, 'lastSequence' | 'outboxDepth' | 'dispatchDepth' | 'orderedDepth' | 'quarantined' | 'flushFailures'>;
+export type TenantLogFigures = Pick<
+  LogStatus,
+  'lastSequence' | 'outboxDepth' | 'oldestOutboxAt' | 'dispatchDepth' | 'orderedDepth' | 'quarantined' | 'flushFailures'
+>;
 
 /** The summed status of every shard; throws when any shard does not answer. */
 export async function tenantLogStatus(env: Pick<Env, 'TENANT_LOG'>, tenantId: string, shards: number): Promise<TenantLogFigures> {
@@ -16,10 +20,11 @@ export async function tenantLogStatus(env: Pick<Env, 'TENANT_LOG'>, tenantId: st
 }
 
 export function sumStatuses(statuses: readonly Pick<LogStatus, keyof TenantLogFigures | 'shard'>[]): TenantLogFigures {
-  const sum: TenantLogFigures = { lastSequence: 0, outboxDepth: 0, dispatchDepth: 0, orderedDepth: 0, quarantined: 0, flushFailures: 0 };
+  const sum: TenantLogFigures = { lastSequence: 0, outboxDepth: 0, oldestOutboxAt: null, dispatchDepth: 0, orderedDepth: 0, quarantined: 0, flushFailures: 0 };
   for (const s of statuses) {
     sum.lastSequence += Math.max(0, s.lastSequence - s.shard * SEQUENCE_STRIDE);
     sum.outboxDepth += s.outboxDepth;
+    if (s.oldestOutboxAt !== null && (sum.oldestOutboxAt === null || s.oldestOutboxAt < sum.oldestOutboxAt)) sum.oldestOutboxAt = s.oldestOutboxAt;
     sum.dispatchDepth += s.dispatchDepth;
     sum.orderedDepth += s.orderedDepth;
     sum.quarantined += s.quarantined;

@@ -1,7 +1,8 @@
 /**
  * The families GET /metrics answers, from the running totals in Postgres (db/metric-totals.ts) and
  * each active tenant's TenantLog `status()` (accepted events: its last sequence, which every accepted
- * event takes one of, system events included; outbox and dispatch depth). Pure.
+ * event takes one of, system events included; outbox depth and lag, dispatch depth). Pure: the lag is
+ * measured against the `now` it is given.
  */
 import type { MetricTotals } from '../db/metric-totals';
 import { RATE_LIMIT_BYPASSED } from '../ingest/rejections';
@@ -13,9 +14,13 @@ export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 500
 /** How the migration stores the +Inf bucket. */
 const INF_BUCKET_MS = 2147483647;
 
-export type LogFigures = Pick<LogStatus, 'lastSequence' | 'outboxDepth' | 'dispatchDepth'>;
+export type LogFigures = Pick<LogStatus, 'lastSequence' | 'outboxDepth' | 'oldestOutboxAt' | 'dispatchDepth'>;
 
-export function scrapeFamilies(totals: MetricTotals, logs: ReadonlyMap<string, LogFigures>): Family[] {
+/** Seconds since the oldest event still waiting for Postgres was accepted; 0 when none waits (ms precision). */
+export const outboxLagSeconds = (oldestOutboxAt: number | null, now: number): number =>
+  oldestOutboxAt === null ? 0 : Math.max(0, now - oldestOutboxAt) / 1000;
+
+export function scrapeFamilies(totals: MetricTotals, logs: ReadonlyMap<string, LogFigures>, now: number): Family[] {
   const perTenant = (pick: (t: MetricTotals['tenants'][number]) => number): Sample[] =>
     totals.tenants.map((t) => ({ labels: { tenant: t.tenant_id }, value: pick(t) }));
   const fromLog = (pick: (d: LogFigures) => number): Sample[] =>
@@ -60,6 +65,12 @@ export function scrapeFamilies(totals: MetricTotals, logs: ReadonlyMap<string, L
       type: 'gauge',
       help: 'Accepted events the TenantLog has not yet stored in Postgres.',
       samples: fromLog((d) => d.outboxDepth),
+    },
+    {
+      name: 'switchyard_outbox_lag_seconds',
+      type: 'gauge',
+      help: 'Age of the oldest accepted event not yet stored in Postgres (0 when none waits): how far storage is behind acceptance.',
+      samples: fromLog((d) => outboxLagSeconds(d.oldestOutboxAt, now)),
     },
     {
       name: 'switchyard_dispatch_depth',

@@ -137,6 +137,7 @@ describe('TenantLog: dedup, order, durability', () => {
     await eventually(async () => (await storedSequences(source.tenantId)).length === 1);
     await control('/proxy/pause');
     try {
+      const before = Date.now();
       const accepted = await Promise.all(Array.from({ length: 10 }, async () => (await ingest(source, makeEvent())).status));
       expect(accepted).toEqual(Array(10).fill(202));
       const status = await eventually(async () => {
@@ -144,6 +145,9 @@ describe('TenantLog: dedup, order, durability', () => {
         return s.flushFailures > 0 ? s : null;
       });
       expect(status.outboxDepth).toBe(10);
+      // the oldest waiting event was accepted during this outage (the metrics' outbox lag counts from it)
+      expect(status.oldestOutboxAt).toBeGreaterThanOrEqual(before);
+      expect(status.oldestOutboxAt).toBeLessThanOrEqual(Date.now());
       // a restart during the outage must not lose the outbox either
       await evictDurableObject(stub);
       expect((await stub.status()).outboxDepth).toBe(10);
@@ -152,7 +156,7 @@ describe('TenantLog: dedup, order, durability', () => {
     }
     await runDurableObjectAlarm(stub);
     expect(await storedSequences(source.tenantId)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
-    expect(await stub.status()).toMatchObject({ outboxDepth: 0, flushFailures: 0 });
+    expect(await stub.status()).toMatchObject({ outboxDepth: 0, oldestOutboxAt: null, flushFailures: 0 });
   });
 
   it('answers 503 source_lookup_unavailable, not 500, when Postgres is unreachable and the source is not cached', async () => {

@@ -6,7 +6,7 @@ type Metrics = {
   window: string;
   events: { accepted: number; rejected: { total: number; by_reason: Record<string, number> } };
   deliveries: { by_status: Record<string, number>; latency_ms: { p50: number | null; p95: number | null } };
-  backlog: { pending_deliveries: number; outbox: number; dispatch: number };
+  backlog: { pending_deliveries: number; outbox: number; outbox_lag_seconds: number; dispatch: number };
 };
 type Audit = { data: { id: string; actor: string; action: string; target: string | null; at: string }[]; next_cursor: string | null };
 
@@ -36,7 +36,7 @@ describe('GET /v1/tenants/{t}/metrics', () => {
     expect(metrics.events.rejected.by_reason).toEqual({ invalid_signature: 2, malformed_json: 1, invalid_event: 1, rate_limited: 1 });
     expect(metrics.deliveries.latency_ms.p50).toBeGreaterThanOrEqual(0);
     expect(metrics.deliveries.latency_ms.p95).toBeGreaterThanOrEqual(metrics.deliveries.latency_ms.p50!);
-    expect(metrics.backlog).toEqual({ pending_deliveries: 0, outbox: 0, dispatch: 0 });
+    expect(metrics.backlog).toEqual({ pending_deliveries: 0, outbox: 0, outbox_lag_seconds: 0, dispatch: 0 });
   });
 
   it('counts only the window asked for and refuses a window it cannot read', async () => {

@@ -47,12 +47,14 @@ describe('GET /metrics', () => {
         sampleValue(families, 'switchyard_ingest_rejected_total', { ...t, code: 'invalid_signature' }) === '1' &&
         sampleValue(families, 'switchyard_deliveries_pending', t) === '0' &&
         sampleValue(families, 'switchyard_outbox_depth', t) === '0' &&
+        sampleValue(families, 'switchyard_outbox_lag_seconds', t) === '0' &&
         sampleValue(families, 'switchyard_dispatch_depth', t) === '0';
       return done ? { res, text, families } : null;
     }, 30_000);
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(family(families, 'switchyard_ingest_events_total')?.type).toBe('COUNTER');
     expect(family(families, 'switchyard_outbox_depth')?.type).toBe('GAUGE');
+    expect(family(families, 'switchyard_outbox_lag_seconds')?.type).toBe('GAUGE');
     const t = { tenant: source.tenantId };
     for (const gauge of ['switchyard_subscriptions_disabled', 'switchyard_subscriptions_paused', 'switchyard_subscriptions_breaker_open'])
       expect(sampleValue(families, gauge, t), gauge).toBe('0');

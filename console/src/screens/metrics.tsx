@@ -160,6 +160,7 @@ function Figures({ m }: { m: Metrics }) {
         <Stat label="Latency p50" value={m.deliveries.latency_ms.p50 === null ? '—' : `${Math.round(m.deliveries.latency_ms.p50)} ms`} />
         <Stat label="Latency p95" value={m.deliveries.latency_ms.p95 === null ? '—' : `${Math.round(m.deliveries.latency_ms.p95)} ms`} />
         <Stat label="Pending deliveries" value={m.backlog.pending_deliveries} />
+        <Stat label="Not yet stored" value={storageBacklog(m.backlog)} />
       </div>
       <div className="two">
         <section>
@@ -205,6 +206,13 @@ function Figures({ m }: { m: Metrics }) {
       </div>
     </>
   );
+}
+
+/** Events accepted but not yet in Postgres (the TenantLog's outbox), and how long ago the oldest of them was accepted. */
+function storageBacklog(backlog: Metrics['backlog']): string {
+  if (backlog.outbox === 0) return '0';
+  const lag = backlog.outbox_lag_seconds;
+  return `${backlog.outbox} · ${lag < 10 ? lag.toFixed(1) : Math.round(lag)} s behind`;
 }
 
 function Stat({ label, value }: { label: string; value: string | number }) {

@@ -2939,7 +2939,7 @@ export interface paths {
         };
         /**
          * Prometheus / OpenMetrics scrape (admin)
-         * @description Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, TenantLog outbox and dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most 100 (most recent first); subscriptions named for the 300 busiest, the others summed as subscription="_other". Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.
+         * @description Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, TenantLog outbox depth and lag, dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most 100 (most recent first); subscriptions named for the 300 busiest, the others summed as subscription="_other". Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.
          */
         get: {
             parameters: {
@@ -3890,6 +3890,8 @@ export interface components {
                 pending_deliveries: number;
                 /** @description accepted events not yet stored in Postgres */
                 outbox: number;
+                /** @description how long ago the oldest of those events was accepted (0 when none waits): how far storage is behind acceptance */
+                outbox_lag_seconds: number;
                 /** @description deliveries staged for the queue */
                 dispatch: number;
             };

@@ -11,6 +11,7 @@ import { RATE_LIMIT_BYPASSED } from '../../ingest/rejections';
 import { BREAKDOWN_LIMIT, tenantMetrics } from '../../db/metrics';
 import { bucketSeconds, SERIES_MAX_ATTEMPTS, SERIES_WINDOWS, type SeriesWindow, tenantMetricsSeries } from '../../db/metrics-series';
 import type { LogStatus } from '../../ingest/log-types';
+import { outboxLagSeconds } from '../../observability/scrape';
 import type { AppEnv } from '../context';
 import { problemResponses, TenantParam } from '../schemas';
 import { loadTenant } from '../tenant-access';
@@ -75,6 +76,9 @@ const Metrics = z
     backlog: z.object({
       pending_deliveries: z.number().int(),
       outbox: z.number().int().openapi({ description: 'accepted events not yet stored in Postgres' }),
+      outbox_lag_seconds: z
+        .number()
+        .openapi({ description: 'how long ago the oldest of those events was accepted (0 when none waits): how far storage is behind acceptance' }),
       dispatch: z.number().int().openapi({ description: 'deliveries staged for the queue' }),
     }),
   })
@@ -143,7 +147,12 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
     const [row, log] = await Promise.all([
       tenantMetrics(c.var.db, tenantId, seconds),
       tenantLogStatus(c.env, tenantId, shards).catch(
-        (): Pick<LogStatus, 'outboxDepth' | 'dispatchDepth' | 'quarantined'> => ({ outboxDepth: 0, dispatchDepth: 0, quarantined: 0 }),
+        (): Pick<LogStatus, 'outboxDepth' | 'oldestOutboxAt' | 'dispatchDepth' | 'quarantined'> => ({
+          outboxDepth: 0,
+          oldestOutboxAt: null,
+          dispatchDepth: 0,
+          quarantined: 0,
+        }),
       ),
     ]);
     const { [RATE_LIMIT_BYPASSED]: bypassed = 0, ...refused } = row.rejected;
@@ -165,7 +174,12 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>): void {
           latency_ms: { p50: round(row.p50_ms), p95: round(row.p95_ms) },
           by_subscription: { top: row.by_subscription, other: row.other_subscriptions },
         },
-        backlog: { pending_deliveries: row.pending, outbox: log.outboxDepth, dispatch: log.dispatchDepth },
+        backlog: {
+          pending_deliveries: row.pending,
+          outbox: log.outboxDepth,
+          outbox_lag_seconds: outboxLagSeconds(log.oldestOutboxAt, to.getTime()),
+          dispatch: log.dispatchDepth,
+        },
       },
       200,
     );

@@ -25,7 +25,7 @@ const route = createRoute({
   summary: 'Prometheus / OpenMetrics scrape (admin)',
   description:
     `Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, ` +
-    `TenantLog outbox and dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most ${SCRAPE_LIMITS.tenants} ` +
+    `TenantLog outbox depth and lag, dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most ${SCRAPE_LIMITS.tenants} ` +
     `(most recent first); subscriptions named for the ${SCRAPE_LIMITS.subscriptions} busiest, the others summed as subscription="_other". ` +
     'Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.',
   responses: {
@@ -50,10 +50,10 @@ export function registerPrometheus(app: OpenAPIHono<AppEnv>): void {
       totals.tenants.map(async ({ tenant_id, shards }) => {
         // a TenantLog that does not answer leaves its series out of this scrape rather than failing it; shards are summed
         const status = await tenantLogStatus(c.env, tenant_id, shards).catch(() => null);
-        if (status) logs.set(tenant_id, { lastSequence: status.lastSequence, outboxDepth: status.outboxDepth, dispatchDepth: status.dispatchDepth });
+        if (status) logs.set(tenant_id, status);
       }),
     );
     const format = negotiateFormat(c.req.header('accept'));
-    return c.body(renderExposition(scrapeFamilies(totals, logs), format), 200, { 'content-type': CONTENT_TYPES[format] });
+    return c.body(renderExposition(scrapeFamilies(totals, logs, Date.now()), format), 200, { 'content-type': CONTENT_TYPES[format] });
   });
 }
