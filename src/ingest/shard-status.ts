@@ -24,7 +24,9 @@ export function sumStatuses(statuses: readonly Pick<LogStatus, keyof TenantLogFi
   for (const s of statuses) {
     sum.lastSequence += Math.max(0, s.lastSequence - s.shard * SEQUENCE_STRIDE);
     sum.outboxDepth += s.outboxDepth;
-    if (s.oldestOutboxAt !== null && (sum.oldestOutboxAt === null || s.oldestOutboxAt < sum.oldestOutboxAt)) sum.oldestOutboxAt = s.oldestOutboxAt;
+    // absent from a log still running the code before it (for a moment during a deploy): no lag known
+    const oldest = s.oldestOutboxAt ?? null;
+    if (oldest !== null && (sum.oldestOutboxAt === null || oldest < sum.oldestOutboxAt)) sum.oldestOutboxAt = oldest;
     sum.dispatchDepth += s.dispatchDepth;
     sum.orderedDepth += s.orderedDepth;
     sum.quarantined += s.quarantined;
