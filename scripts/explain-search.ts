@@ -84,8 +84,8 @@ async function main(): Promise<void> {
     const size = (
       await client.query<{ table: string; gin: string }>(
         `SELECT pg_size_pretty(COALESCE((SELECT sum(pg_table_size(relid)) FROM pg_partition_tree('events')), pg_table_size('events'))) AS table,
-                pg_size_pretty(COALESCE((SELECT sum(pg_relation_size(relid)) FROM pg_partition_tree('events_event_path_idx')),
-                                        pg_relation_size('events_event_path_idx'))) AS gin`,
+                pg_size_pretty(COALESCE((SELECT sum(pg_relation_size(relid)) FROM pg_partition_tree('events_payload_path_idx')),
+                                        pg_relation_size('events_payload_path_idx'))) AS gin`,
       )
     ).rows[0]!;
     console.log(`loaded in ${((performance.now() - started) / 1000).toFixed(1)} s; table ${size.table}, GIN index ${size.gin}\n`);

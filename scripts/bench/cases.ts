@@ -138,12 +138,18 @@ function fromPaced(p: Awaited<ReturnType<typeof runPaced>>): LoadResult {
  */
 const ROUTING_LOAD = /^SELECT t\.config_version, \(SELECT COALESCE\(json_agg\(json_build_object\('id'(?![\s\S]*sync_timeout_ms)/;
 
+/**
+ * `insertEvents` (src/db/events.ts), the outbox flush's one statement. Statements are tallied by their
+ * first 72 characters (pg-frames.ts), which for this one end before its `INSERT INTO events`.
+ */
+const FLUSH_INSERT = /^WITH r AS \( SELECT \* FROM jsonb_to_recordset\(\$2::jsonb\) AS r\(sequence|^INSERT INTO events/;
+
 export function summarizePg(delta: PgCounts, events: number): PgSummary {
   const count = (pattern: RegExp) =>
     Object.entries(delta.statements)
       .filter(([sql]) => pattern.test(sql))
       .reduce((sum, [, s]) => sum + s.count, 0);
-  const flushes = count(/INSERT INTO events/);
+  const flushes = count(FLUSH_INSERT);
   const routingLoads = count(ROUTING_LOAD);
   const statements = Object.fromEntries(
     Object.entries(delta.statements).map(([sql, s]) => [

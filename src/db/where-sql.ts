@@ -8,9 +8,11 @@
  * - a path resolves like `resolve` in filter.ts: a digits-only segment indexes an array or names an
  *   object key (`#>`), any other segment names an object key (`->`); SQL NULL stands for undefined.
  * - every condition yields true or false, never NULL, so `$not` is a plain NOT.
- * - equality with a scalar on a path of object keys is jsonb containment (`event @> {"data":{"k":v}}`),
- *   which the GIN index (migration 0009) answers; for objects and arrays containment only narrows and
- *   jsonb `=` decides. filter.ts compares objects by their JSON text, so an operand whose keys are
+ * - equality with a scalar on a path of object keys is jsonb containment (`{"data":{"k":v}}`), tested
+ *   against the event without its envelope attributes ({@link SEARCH_DOCUMENT}), which the GIN index
+ *   answers (migration 0026); on an envelope attribute it is tested against the whole event, with the
+ *   column beside it where one is indexed (`type`, `id`). For objects and arrays containment only
+ *   narrows and jsonb `=` decides. filter.ts compares objects by their JSON text, so an operand whose keys are
  *   not in the order the event has after Postgres stored it (see `jsonbOrder`) never matches.
  * - ordering operators compare numbers with numbers (jsonb numeric order agrees with doubles here,
  *   because stored numbers are written by JSON.stringify) and strings with strings in UTF-16 code
@@ -27,6 +29,18 @@ const DIGITS = /^\d+$/;
 const INTEGER_LIKE = /^\s*[+-]?\d+\s*$/;
 /** At most this many `@>` alternatives for one `$in`; longer lists are matched without the index. */
 const MAX_CONTAINMENT_ALTERNATIVES = 32;
+
+/**
+ * Envelope attributes the search index leaves out: each has a column of its own or is unique per event
+ * (an id, a time, a trace), so indexing it cost the most to write and served searches the least
+ * (README "Searching events"). Spelled exactly as in migration 0026's index expression.
+ */
+export const UNINDEXED_ATTRIBUTES = ['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'traceparent', 'tracestate'] as const;
+const UNINDEXED: ReadonlySet<string> = new Set(UNINDEXED_ATTRIBUTES);
+/** The GIN index's expression (migration 0026): the planner uses the index only for this very expression. */
+export const SEARCH_DOCUMENT = `(event - '{${UNINDEXED_ATTRIBUTES.join(',')}}'::text[])`;
+/** Envelope attributes kept in an indexed column of their own, which narrows an equality on a string. */
+const ATTRIBUTE_COLUMNS: Readonly<Record<string, string>> = { type: 'type', id: 'ce_id' };
 
 /** SQL for a validated `where` over the `event` column; `param` appends a parameter and returns its placeholder. */
 export function whereToSql(where: unknown, param: Param): string {
@@ -86,6 +100,20 @@ function containment(segments: string[], value: unknown): string | null {
   return JSON.stringify(doc);
 }
 
+/**
+ * `doc` (from {@link containment}) is contained in the event. Removing other top-level keys changes no
+ * containment of one key, so a payload path is tested on {@link SEARCH_DOCUMENT}, which the index
+ * answers; an envelope attribute on the whole event, and a string value of one with an indexed column
+ * also by that column (implied by the containment, so the answer is the same, only found faster).
+ */
+function containing(segments: string[], doc: string, operand: unknown, param: Param): string {
+  const attribute = segments[0]!;
+  if (!UNINDEXED.has(attribute)) return `${SEARCH_DOCUMENT} @> ${param(doc)}::jsonb`;
+  const column = segments.length === 1 && typeof operand === 'string' ? ATTRIBUTE_COLUMNS[attribute] : undefined;
+  const whole = `event @> ${param(doc)}::jsonb`;
+  return column ? `(${column} = ${param(operand)} AND ${whole})` : whole;
+}
+
 const isScalar = (v: unknown) => typeof v !== 'object' || v === null;
 
 function equal(segments: string[], path: Path, operand: unknown, param: Param): string {
@@ -93,7 +121,7 @@ function equal(segments: string[], path: Path, operand: unknown, param: Param): 
   const doc = containment(segments, operand);
   const same = () => `${path()} = ${param(JSON.stringify(operand))}::jsonb`;
   if (doc === null) return `coalesce(${same()}, false)`;
-  const contains = `event @> ${param(doc)}::jsonb`;
+  const contains = containing(segments, doc, operand, param);
   return isScalar(operand) ? contains : `(${contains} AND ${same()})`;
 }
 
@@ -132,7 +160,7 @@ function memberOf(segments: string[], path: Path, list: unknown[], param: Param)
   const parts: string[] = [];
   if (scalars.length > 0) {
     const docs = scalars.length <= MAX_CONTAINMENT_ALTERNATIVES ? scalars.map((s) => containment(segments, s)) : null;
-    if (docs?.every((d) => d !== null)) parts.push(...docs.map((d) => `event @> ${param(d)}::jsonb`));
+    if (docs?.every((d) => d !== null)) parts.push(...docs.map((d, i) => containing(segments, d!, scalars[i], param)));
     else
       parts.push(
         `CASE WHEN ${path()} IS NULL OR jsonb_typeof(${path()}) IN ('object', 'array') THEN false ELSE ${param(JSON.stringify(scalars))}::jsonb @> jsonb_build_array(${path()}) END`,
