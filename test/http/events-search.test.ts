@@ -295,7 +295,9 @@ describe('where in SQL', () => {
         });
       });
     const copies = (index: string) =>
-      withTestDb(async (db) => (await db.query<{ name: string }>(`SELECT relid::regclass::text AS name FROM pg_partition_tree($1)`, [index])).rows.map((r) => r.name));
+      withTestDb(async (db) =>
+        (await db.query<{ name: string }>(`SELECT relid::regclass::text AS name FROM pg_partition_tree($1)`, [index])).rows.map((r) => r.name),
+      );
     const payload = await copies('events_payload_path_idx');
     const within = (used: string[], allowed: string[]) => used.length > 0 && used.every((name) => allowed.includes(name));
 
