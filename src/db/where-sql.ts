@@ -12,8 +12,8 @@
  *   against the event without its envelope attributes ({@link SEARCH_DOCUMENT}), which the GIN index
  *   answers (migration 0026); on an envelope attribute it is tested against the whole event, with the
  *   column beside it where one is indexed (`type`, `id`). For objects and arrays containment only
- *   narrows and jsonb `=` decides. filter.ts compares objects by their JSON text, so an operand whose keys are
- *   not in the order the event has after Postgres stored it (see `jsonbOrder`) never matches.
+ *   narrows and jsonb `=` decides. filter.ts compares objects by their JSON text, so an operand whose
+ *   keys are not in the order the event has after Postgres stored it (see `jsonbOrder`) never matches.
  * - ordering operators compare numbers with numbers (jsonb numeric order agrees with doubles here,
  *   because stored numbers are written by JSON.stringify) and strings with strings in UTF-16 code
  *   unit order, as JavaScript does (`COLLATE "C"` is code point order; see `utf16Sortable`).
