@@ -7,8 +7,8 @@
 -- event, narrowed by its indexed column where there is one (`type`, `id` → `ce_id`).
 -- The expression must stay exactly as src/db/where-sql.ts writes it (SEARCH_DOCUMENT), or the planner
 -- never uses the index; test/http/events-search.test.ts checks that it does.
--- Building it reads every stored event and holds off writes to events meanwhile (about 10 s per
--- million events on the 2-core dev machine); TenantLogs keep accepting and their outboxes wait.
+-- Building it reads every stored event and holds off writes to events meanwhile (20 s for 2.5 million
+-- events on the 2-core dev machine); TenantLogs keep accepting and their outboxes wait.
 DROP INDEX IF EXISTS events_event_path_idx;
 CREATE INDEX events_payload_path_idx ON events USING gin (
   (event - '{specversion,id,source,type,subject,time,datacontenttype,dataschema,traceparent,tracestate}'::text[]) jsonb_path_ops
