@@ -140,9 +140,10 @@ const ROUTING_LOAD = /^SELECT t\.config_version, \(SELECT COALESCE\(json_agg\(js
 
 /**
  * `insertEvents` (src/db/events.ts), the outbox flush's one statement. Statements are tallied by their
- * first 72 characters (pg-frames.ts), which for this one end before its `INSERT INTO events`.
+ * first 72 characters (pg-frames.ts), which for this one end before its `INSERT INTO events`, so it is
+ * known by its opening (an archive restore's `INSERT INTO events` is no flush).
  */
-const FLUSH_INSERT = /^WITH r AS \( SELECT \* FROM jsonb_to_recordset\(\$2::jsonb\) AS r\(sequence|^INSERT INTO events/;
+const FLUSH_INSERT = /^WITH r AS \( SELECT \* FROM jsonb_to_recordset\(\$2::jsonb\) AS r\(sequence/;
 
 export function summarizePg(delta: PgCounts, events: number): PgSummary {
   const count = (pattern: RegExp) =>

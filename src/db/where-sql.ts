@@ -35,21 +35,10 @@ const MAX_CONTAINMENT_ALTERNATIVES = 32;
  * (an id, a time, a trace), so indexing it cost the most to write and served searches the least
  * (README "Searching events"). Spelled exactly as in migration 0026's index expression.
  */
-export const UNINDEXED_ATTRIBUTES = [
-  'specversion',
-  'id',
-  'source',
-  'type',
-  'subject',
-  'time',
-  'datacontenttype',
-  'dataschema',
-  'traceparent',
-  'tracestate',
-] as const;
+const UNINDEXED_ATTRIBUTES = ['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'traceparent', 'tracestate'] as const;
 const UNINDEXED: ReadonlySet<string> = new Set(UNINDEXED_ATTRIBUTES);
 /** The GIN index's expression (migration 0026): the planner uses the index only for this very expression. */
-export const SEARCH_DOCUMENT = `(event - '{${UNINDEXED_ATTRIBUTES.join(',')}}'::text[])`;
+const SEARCH_DOCUMENT = `(event - '{${UNINDEXED_ATTRIBUTES.join(',')}}'::text[])`;
 /** Envelope attributes kept in an indexed column of their own, which narrows an equality on a string. */
 const ATTRIBUTE_COLUMNS: Readonly<Record<string, string>> = { type: 'type', id: 'ce_id' };
 

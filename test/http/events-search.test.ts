@@ -280,7 +280,6 @@ describe('where in SQL', () => {
   }, 120_000);
 
   it('answers equality on the payload and on extensions from the search index, and on type and id from their columns', async () => {
-    // the indexes each search may use: every partition's copy of the named partitioned index
     // only bitmap scans left, so the plan shows which index the condition can use at all; planned
     // without the tenant, whose own index would look as cheap on a test database's few rows
     const plan = (where: Record<string, unknown>) =>
@@ -294,6 +293,7 @@ describe('where in SQL', () => {
           return [...new Set(rows.flatMap((r) => /Bitmap Index Scan on (\S+)/.exec(r['QUERY PLAN'])?.[1] ?? []))];
         });
       });
+    // every partition's copy of the named partitioned index
     const copies = (index: string) =>
       withTestDb(async (db) =>
         (await db.query<{ name: string }>(`SELECT relid::regclass::text AS name FROM pg_partition_tree($1)`, [index])).rows.map((r) => r.name),
