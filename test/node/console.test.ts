@@ -376,6 +376,10 @@ describe.skipIf(skip)('the console in headless Chromium', () => {
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Metrics' }).click();
     const accepted = page.locator('.stat').filter({ hasText: 'Events accepted' }).locator('.stat-value');
     await expect.poll(async () => Number(await accepted.textContent()), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    // the headline latency is the whole wait from acceptance, told apart from the chart's per-attempt latency
+    await visible(page.locator('.stat').filter({ hasText: 'Accepted → delivered p95' }));
+    await visible(page.locator('.stat').filter({ hasText: 'Delivery success' }));
+    await visible(page.getByText('Attempt latency p50 / p95 (ms): one HTTP exchange each'));
     // the metrics over time (GET …/metrics/series) drawn as a uPlot chart
     await visible(page.getByRole('img', { name: 'Events accepted per second' }).locator('canvas'), 30_000);
     await screen(page, 'metrics');

@@ -132,7 +132,7 @@ function Charts({ s }: { s: Series }) {
               <SeriesChart label="Attempt success ratio" times={data.times} lines={data.ratio} unit="%" range={PERCENT} />
             </figure>
             <figure>
-              <figcaption>Attempt latency p50 / p95 (ms)</figcaption>
+              <figcaption>Attempt latency p50 / p95 (ms): one HTTP exchange each</figcaption>
               <SeriesChart label="Attempt latency p50 and p95" times={data.times} lines={data.latency} unit=" ms" />
             </figure>
           </div>
@@ -156,9 +156,13 @@ function Figures({ m }: { m: Metrics }) {
         <Stat label="Events accepted" value={m.events.accepted} />
         <Stat label="Requests rejected" value={m.events.rejected.total} />
         <Stat label="Quarantined" value={m.events.quarantined} />
-        <Stat label="Success ratio" value={delivered + failed ? `${((delivered / (delivered + failed)) * 100).toFixed(1)} %` : '—'} />
-        <Stat label="Latency p50" value={m.deliveries.latency_ms.p50 === null ? '—' : `${Math.round(m.deliveries.latency_ms.p50)} ms`} />
-        <Stat label="Latency p95" value={m.deliveries.latency_ms.p95 === null ? '—' : `${Math.round(m.deliveries.latency_ms.p95)} ms`} />
+        <Stat
+          label="Delivery success"
+          value={delivered + failed ? `${((delivered / (delivered + failed)) * 100).toFixed(1)} %` : '—'}
+          title="Deliveries delivered among those settled (delivered or failed); the chart below counts attempts, a retried delivery's failures included"
+        />
+        <Stat label="Accepted → delivered p50" value={ms(m.deliveries.latency_ms.p50)} title={TO_DELIVERED} />
+        <Stat label="Accepted → delivered p95" value={ms(m.deliveries.latency_ms.p95)} title={TO_DELIVERED} />
         <Stat label="Pending deliveries" value={m.backlog.pending_deliveries} />
         <Stat label="Not yet stored" value={storageBacklog(m.backlog)} />
       </div>
@@ -215,9 +219,14 @@ function storageBacklog(backlog: Metrics['backlog']): string {
   return `${backlog.outbox} · ${lag < 10 ? lag.toFixed(1) : Math.round(lag)} s behind`;
 }
 
-function Stat({ label, value }: { label: string; value: string | number }) {
+/** The headline latency is the whole wait, unlike the chart's per-attempt HTTP latency (delivery_attempts.latency_ms). */
+const TO_DELIVERED =
+  "From the event's acceptance to its delivered attempt, retries and backoff included (the chart below shows each attempt's own HTTP latency)";
+const ms = (value: number | null) => (value === null ? '—' : `${Math.round(value)} ms`);
+
+function Stat({ label, value, title }: { label: string; value: string | number; title?: string }) {
   return (
-    <div className="stat">
+    <div className="stat" title={title}>
       <span className="stat-value">{value}</span>
       <span className="stat-label">{label}</span>
     </div>
