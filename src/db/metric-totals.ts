@@ -1,15 +1,18 @@
 /**
  * What GET /metrics reads from Postgres: the running totals migration 0010 keeps (triggers on
- * deliveries and delivery_attempts; addRejections for refused requests), for the tenants that received
- * events in the last hour. One round trip: one index probe per tenant (its newest event, on
- * events_position_idx) picks the active ones, then primary-key reads of their totals; a scrape never
- * counts the events, deliveries or attempts tables (pending deliveries excepted, on deliveries_status_idx).
+ * deliveries and delivery_attempts; addRejections for refused requests), for up to `limits.tenants`
+ * tenants, the most recently active first: by the later of a tenant's newest stored event and its
+ * creation. Quiet tenants are not left out while there is room: one whose flushes have stalled has
+ * stored nothing lately, and its outbox lag is the series an operator alerts on. One round trip: one
+ * index probe per tenant (its newest event, on events_position_idx) ranks them, then primary-key reads
+ * of their totals; a scrape never counts the events, deliveries or attempts tables (pending deliveries
+ * excepted, on deliveries_status_idx).
  */
 import { z } from 'zod';
 import type { Db } from './client';
 
 export interface ScrapeLimits {
-  /** Tenants per scrape, the most recently active first. */
+  /** Tenants per scrape, the most recently active first (the later of the newest stored event and the tenant's creation). */
   tenants: number;
   /** Subscriptions named per scrape (the busiest); the others are summed per tenant as `_other`. */
   subscriptions: number;
@@ -34,10 +37,10 @@ export type MetricTotals = z.infer<typeof scrapeRow>;
 export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<MetricTotals> {
   const result = await db.query(
     `WITH active AS (
-       SELECT t.id AS tenant_id, t.shard_span AS shards, newest.received_at FROM tenants t
-        CROSS JOIN LATERAL (SELECT received_at FROM events e WHERE e.tenant_id = t.id ORDER BY received_at DESC LIMIT 1) newest
-        WHERE newest.received_at >= now() - interval '1 hour'
-        ORDER BY newest.received_at DESC LIMIT $1
+       SELECT t.id AS tenant_id, t.shard_span AS shards,
+              row_number() OVER (ORDER BY greatest(newest.received_at, t.created_at) DESC, t.id) AS rank FROM tenants t
+         LEFT JOIN LATERAL (SELECT received_at FROM events e WHERE e.tenant_id = t.id ORDER BY received_at DESC LIMIT 1) newest ON true
+        ORDER BY rank LIMIT $1
      ),
      subs AS (
        SELECT d.tenant_id, d.subscription_id, d.status, d.total,
@@ -54,7 +57,7 @@ export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<Metric
                                         'breaker_open', count(*) FILTER (WHERE s.enabled AND s.breaker_opened_at IS NOT NULL),
                                         'paused', count(*) FILTER (WHERE s.enabled AND s.paused_at IS NOT NULL))
                 FROM subscriptions s WHERE s.tenant_id = a.tenant_id)
-          ORDER BY a.received_at DESC), '[]')
+          ORDER BY a.rank), '[]')
           FROM active a) AS tenants,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'code', code, 'total', total)), '[]')
           FROM ingest_rejection_totals JOIN active USING (tenant_id)) AS rejected,

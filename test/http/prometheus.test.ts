@@ -1,3 +1,4 @@
+import { runInDurableObject } from 'cloudflare:test';
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,9 @@ import { receiverPath, waitForRequests } from '../fixtures/receiver';
 async function scrape(accept?: string): Promise<Response> {
   return call('/metrics', { headers: { authorization: `Bearer ${await adminToken()}`, ...(accept ? { accept } : {}) } });
 }
+
+const storedCount = (tenantId: string) =>
+  withTestDb(async (db) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE tenant_id = $1', [tenantId])).rows[0]!.n);
 
 const family = (families: ParsedFamily[], name: string) => families.find((f) => f.name === name);
 const sampleValue = (families: ParsedFamily[], name: string, labels: Record<string, string>) =>
@@ -94,6 +98,36 @@ describe('GET /metrics', () => {
         sampleValue(families, 'switchyard_outbox_depth', t) === '0' &&
         sampleValue(families, 'switchyard_ingest_events_total', t) === String(stored.body.data.length)
       );
+    });
+  });
+
+  it('keeps a tenant whose log stored nothing lately, so a stalled flush shows as outbox lag, and loses none of its events', async () => {
+    const source = await createSource();
+    const stub = testEnv.TENANT_LOG.getByName(source.tenantId);
+    // a wedged log: it believes a flush is scheduled, as if its alarm were lost, so nothing reaches Postgres
+    const wedge = (scheduled: boolean) =>
+      runInDurableObject(stub, (log) => {
+        (log as unknown as { flushScheduled: boolean }).flushScheduled = scheduled;
+      });
+    await wedge(true);
+    for (let i = 0; i < 3; i++) expect((await ingest(source, makeEvent())).status).toBe(202);
+    const t = { tenant: source.tenantId };
+    const families = await eventually(async () => {
+      const parsed = parsePrometheusTextFormat(await (await scrape()).text());
+      return sampleValue(parsed, 'switchyard_outbox_depth', t) === '3' ? parsed : null;
+    });
+    expect(sampleValue(families, 'switchyard_ingest_events_total', t)).toBe('3');
+    expect(Number(sampleValue(families, 'switchyard_outbox_lag_seconds', t))).toBeGreaterThan(0);
+    expect(await storedCount(source.tenantId)).toBe(0);
+
+    // once the log flushes again, everything it acknowledged is stored and the lag is back to 0
+    await wedge(false);
+    expect((await ingest(source, makeEvent())).status).toBe(202);
+    await eventually(async () => (await storedCount(source.tenantId)) === 4);
+    // the log drops what it flushed just after Postgres committed it
+    await eventually(async () => {
+      const after = parsePrometheusTextFormat(await (await scrape()).text());
+      return sampleValue(after, 'switchyard_outbox_depth', t) === '0' && sampleValue(after, 'switchyard_outbox_lag_seconds', t) === '0';
     });
   });
 

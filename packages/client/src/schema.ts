@@ -2939,7 +2939,7 @@ export interface paths {
         };
         /**
          * Prometheus / OpenMetrics scrape (admin)
-         * @description Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, TenantLog outbox depth and lag, dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most 100 (most recent first); subscriptions named for the 300 busiest, the others summed as subscription="_other". Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.
+         * @description Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, TenantLog outbox depth and lag, dispatch depth, disabled subscriptions. At most 100 tenants, the most recently active first (by the later of the newest stored event and the tenant's creation), quiet ones included while there is room; subscriptions named for the 300 busiest, the others summed as subscription="_other". Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.
          */
         get: {
             parameters: {

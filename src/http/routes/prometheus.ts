@@ -1,8 +1,8 @@
 /**
  * GET /metrics (admin): Prometheus text (0.0.4), or OpenMetrics when the scrape asks for it. Every
  * figure comes from state the runtime keeps (Postgres running totals, the TenantLogs' status), so any
- * isolate answers the same. Bounded per scrape: the SCRAPE_LIMITS.tenants tenants that received events
- * most recently within the last hour, and per-subscription series for the SCRAPE_LIMITS.subscriptions
+ * isolate answers the same. Bounded per scrape: SCRAPE_LIMITS.tenants tenants, the most recently active
+ * first (db/metric-totals.ts), and per-subscription series for the SCRAPE_LIMITS.subscriptions
  * busiest subscriptions (the rest summed per tenant as subscription="_other").
  */
 import { tenantLogStatus } from '../../ingest/shard-status';
@@ -25,8 +25,8 @@ const route = createRoute({
   summary: 'Prometheus / OpenMetrics scrape (admin)',
   description:
     `Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, ` +
-    `TenantLog outbox depth and lag, dispatch depth, disabled subscriptions. Only tenants that received events in the last hour, at most ${SCRAPE_LIMITS.tenants} ` +
-    `(most recent first); subscriptions named for the ${SCRAPE_LIMITS.subscriptions} busiest, the others summed as subscription="_other". ` +
+    `TenantLog outbox depth and lag, dispatch depth, disabled subscriptions. At most ${SCRAPE_LIMITS.tenants} tenants, the most recently active first ` +
+    `(by the later of the newest stored event and the tenant's creation), quiet ones included while there is room; subscriptions named for the ${SCRAPE_LIMITS.subscriptions} busiest, the others summed as subscription="_other". ` +
     'Send `Accept: application/openmetrics-text` for OpenMetrics 1.0.',
   responses: {
     200: {
