@@ -37,10 +37,9 @@ export type MetricTotals = z.infer<typeof scrapeRow>;
 export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<MetricTotals> {
   const result = await db.query(
     `WITH active AS (
-       SELECT t.id AS tenant_id, t.shard_span AS shards,
-              row_number() OVER (ORDER BY greatest(newest.received_at, t.created_at) DESC, t.id) AS rank FROM tenants t
+       SELECT t.id AS tenant_id, t.shard_span AS shards, greatest(newest.received_at, t.created_at) AS active_at FROM tenants t
          LEFT JOIN LATERAL (SELECT received_at FROM events e WHERE e.tenant_id = t.id ORDER BY received_at DESC LIMIT 1) newest ON true
-        ORDER BY rank LIMIT $1
+        ORDER BY active_at DESC, t.id LIMIT $1
      ),
      subs AS (
        SELECT d.tenant_id, d.subscription_id, d.status, d.total,
@@ -57,7 +56,7 @@ export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<Metric
                                         'breaker_open', count(*) FILTER (WHERE s.enabled AND s.breaker_opened_at IS NOT NULL),
                                         'paused', count(*) FILTER (WHERE s.enabled AND s.paused_at IS NOT NULL))
                 FROM subscriptions s WHERE s.tenant_id = a.tenant_id)
-          ORDER BY a.rank), '[]')
+          ORDER BY a.active_at DESC, a.tenant_id), '[]')
           FROM active a) AS tenants,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'code', code, 'total', total)), '[]')
           FROM ingest_rejection_totals JOIN active USING (tenant_id)) AS rejected,

@@ -1,4 +1,4 @@
-/** Small pieces every screen uses: times, copyable ids, status badges, the loading/empty/error states. */
+/** Small pieces every screen uses: times, copyable ids, status badges, headline figures, the loading/empty/error states. */
 import { type ReactNode, useState } from 'react';
 import { ApiError } from '../lib/api';
 import type { Resource } from '../lib/use-resource';
@@ -102,3 +102,19 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
     </header>
   );
 }
+
+/** A headline figure with its label; `title` explains on hover what it counts. */
+export function Stat({ label, value, title }: { label: string; value: string | number; title?: string }) {
+  return (
+    <div className="stat" title={title}>
+      <span className="stat-value">{value}</span>
+      <span className="stat-label">{label}</span>
+    </div>
+  );
+}
+
+/** A duration in whole milliseconds; a dash when there is none. */
+export const milliseconds = (ms: number | null) => (ms === null ? '—' : `${Math.round(ms)} ms`);
+
+/** A ratio of 0–1 as a percentage to one decimal; a dash when there is none. */
+export const percent = (ratio: number | null) => (ratio === null ? '—' : `${(ratio * 100).toFixed(1)} %`);

@@ -5,7 +5,7 @@
  */
 import { lazy, Suspense, useState } from 'react';
 import { ApiError, api, type components, ok } from '../lib/api';
-import { Loaded, Time } from '../components/bits';
+import { Loaded, milliseconds, percent, Stat, Time } from '../components/bits';
 import { useResource } from '../lib/use-resource';
 import { health } from './subscription-health';
 
@@ -45,9 +45,9 @@ export function HealthView({ tenant, id, recent, consecutiveFailures }: { tenant
               </label>
             </div>
             <div className="stats">
-              <Stat label="Success rate" value={h.success_rate === null ? '—' : `${(h.success_rate * 100).toFixed(1)} %`} />
-              <Stat label="Latency p50" value={h.latency_ms.p50 === null ? '—' : `${Math.round(h.latency_ms.p50)} ms`} />
-              <Stat label="Latency p95" value={h.latency_ms.p95 === null ? '—' : `${Math.round(h.latency_ms.p95)} ms`} />
+              <Stat label="Success rate" value={percent(h.success_rate)} />
+              <Stat label="Latency p50" value={milliseconds(h.latency_ms.p50)} />
+              <Stat label="Latency p95" value={milliseconds(h.latency_ms.p95)} />
               <Stat label="Failures in a row" value={String(h.consecutive_failures)} />
               <Stat label="Attempts delivered / failed" value={`${h.delivered} / ${h.failed}`} />
             </div>
@@ -82,9 +82,9 @@ function FromDeliveries({ recent, consecutiveFailures }: { recent: Delivery[]; c
   return (
     <>
       <div className="stats">
-        <Stat label="Success rate" value={h.successRate === null ? '—' : `${(h.successRate * 100).toFixed(1)} %`} />
-        <Stat label="Latency p50" value={h.p50 === null ? '—' : `${h.p50} ms`} />
-        <Stat label="Latency p95" value={h.p95 === null ? '—' : `${h.p95} ms`} />
+        <Stat label="Success rate" value={percent(h.successRate)} />
+        <Stat label="Latency p50" value={milliseconds(h.p50)} />
+        <Stat label="Latency p95" value={milliseconds(h.p95)} />
         <Stat label="Failures in a row" value={String(consecutiveFailures)} />
         <Stat label="Failed / pending" value={`${h.failed} / ${h.pending}`} />
       </div>
@@ -99,14 +99,5 @@ function FromDeliveries({ recent, consecutiveFailures }: { recent: Delivery[]; c
         />
       </Suspense>
     </>
-  );
-}
-
-export function Stat({ label, value }: { label: string; value: string }) {
-  return (
-    <div className="stat">
-      <span className="stat-value">{value}</span>
-      <span className="stat-label">{label}</span>
-    </div>
   );
 }

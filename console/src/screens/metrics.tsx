@@ -4,7 +4,7 @@
  * loaded lazily with the chart component.
  */
 import { lazy, Suspense, useMemo } from 'react';
-import { Empty, Loaded, Loading, PageHeader, Time } from '../components/bits';
+import { Empty, Loaded, Loading, milliseconds, PageHeader, percent, Stat, Time } from '../components/bits';
 import type { Line } from '../components/series-chart';
 import { api, type components, ok } from '../lib/api';
 import { setQuery, useLocation } from '../lib/router';
@@ -158,11 +158,11 @@ function Figures({ m }: { m: Metrics }) {
         <Stat label="Quarantined" value={m.events.quarantined} />
         <Stat
           label="Delivery success"
-          value={delivered + failed ? `${((delivered / (delivered + failed)) * 100).toFixed(1)} %` : '—'}
+          value={percent(delivered + failed ? delivered / (delivered + failed) : null)}
           title="Deliveries delivered among those settled (delivered or failed); the chart below counts attempts, a retried delivery's failures included"
         />
-        <Stat label="Accepted → delivered p50" value={ms(m.deliveries.latency_ms.p50)} title={TO_DELIVERED} />
-        <Stat label="Accepted → delivered p95" value={ms(m.deliveries.latency_ms.p95)} title={TO_DELIVERED} />
+        <Stat label="Accepted → delivered p50" value={milliseconds(m.deliveries.latency_ms.p50)} title={TO_DELIVERED} />
+        <Stat label="Accepted → delivered p95" value={milliseconds(m.deliveries.latency_ms.p95)} title={TO_DELIVERED} />
         <Stat label="Pending deliveries" value={m.backlog.pending_deliveries} />
         <Stat label="Not yet stored" value={storageBacklog(m.backlog)} />
       </div>
@@ -222,13 +222,3 @@ function storageBacklog(backlog: Metrics['backlog']): string {
 /** The headline latency is the whole wait, unlike the chart's per-attempt HTTP latency (delivery_attempts.latency_ms). */
 const TO_DELIVERED =
   "From the event's acceptance to its delivered attempt, retries and backoff included (the chart below shows each attempt's own HTTP latency)";
-const ms = (value: number | null) => (value === null ? '—' : `${Math.round(value)} ms`);
-
-function Stat({ label, value, title }: { label: string; value: string | number; title?: string }) {
-  return (
-    <div className="stat" title={title}>
-      <span className="stat-value">{value}</span>
-      <span className="stat-label">{label}</span>
-    </div>
-  );
-}
