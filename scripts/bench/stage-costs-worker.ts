@@ -19,10 +19,21 @@ import { acceptIngest, type IngestDeps } from '../../src/ingest/pipeline';
 import { signV1 } from '../../src/plugins/kit';
 import { verifierType } from '../../src/plugins/registry';
 import type { ResolvedSource } from '../../src/tenancy/sources';
-import type { AppendItem, AppendRequest } from '../../src/ingest/log-types';
-import { appendPackedTo, packResponse, type PackedAppendRequest, type PackedAppendResponse, unpackItems } from '../../src/ingest/packed-append';
+import type { AppendItem, AppendRequest, AppendResponse } from '../../src/ingest/log-types';
+import {
+  appendPackedTo,
+  type OneAppendValues,
+  packItems,
+  packResponse,
+  type PackedAppender,
+  type PackedAppendRequest,
+  type PackedAppendResponse,
+  unpackItems,
+  unpackOne,
+  unpackResults,
+} from '../../src/ingest/packed-append';
 import { sha256HexEach } from '../../src/lib/encoding';
-import type { Step } from './stage-steps';
+import { ONE_CALLS, type Step } from './stage-steps';
 
 /** The prepared batches, also kept by the Worker for `call` (locally the Worker and the object share one isolate, but not their state). */
 let prepared: AppendItem[][] = [];
@@ -60,7 +71,9 @@ export class StageCosts extends DurableObject {
         this.signed = await Promise.all(this.bodies.map((body, i) => signedRequest(body as Uint8Array<ArrayBuffer>, `msg_costs_${this.last}_${i}`, now)));
         return this.batches.length;
       case 'call':
-        throw new Error('`call` runs in the Worker');
+      case 'call-one':
+      case 'call-one-packed':
+        throw new Error(`\`${step}\` runs in the Worker`);
       case 'validate': {
         let valid = 0;
         for (const body of this.bodies) {
@@ -111,6 +124,15 @@ export class StageCosts extends DurableObject {
     }
   }
 
+  /** The far end of `call-one`: takes one item as ingest sends it (`appendOne`) and answers as an append does, writing nothing. */
+  takeOne(...values: OneAppendValues): string {
+    const item = unpackOne(values).items[0]!;
+    return JSON.stringify({
+      kind: 'appended',
+      results: [{ kind: 'accepted', id: `evt_${item.ceId.padStart(26, '0')}`, sequence: ++this.last, duplicate: false }],
+    });
+  }
+
   /** The far end of `call`: takes a batch as ingest sends it (`appendPacked`) and answers as many results as an append does, writing nothing. */
   take(request: PackedAppendRequest): PackedAppendResponse {
     const items = unpackItems(request.items);
@@ -120,6 +142,8 @@ export class StageCosts extends DurableObject {
     });
   }
 }
+
+const unpackedResponse = (r: PackedAppendResponse): AppendResponse => (r.kind === 'appended' ? { kind: 'appended', results: unpackResults(r.results) } : r);
 
 const CALL_REQUEST = (items: AppendItem[]): AppendRequest => ({ tenantId: 'ten_costs', dedupWindowSeconds: 86_400, configVersion: 1, items });
 
@@ -188,11 +212,29 @@ export default {
     const { step, bodies } = (await request.json()) as { step: Step; bodies?: string[] };
     const stub = env.COSTS.getByName('costs');
     if (step === 'prepare') prepared = (bodies ?? []).map((b) => itemsOf(b));
+    const log: PackedAppender = {
+      appendOne: (...values) => stub.takeOne(...values),
+      appendPacked: (r) => stub.take(r),
+      append: () => Promise.reject(new Error('not used')),
+    };
     if (step === 'call') {
       // the Worker → Durable Object RPC of a 1,000-event append: the items' structured clone there, the results' back
       let answered = 0;
       for (const batch of prepared) {
-        const response = await appendPackedTo({ appendPacked: (r) => stub.take(r), append: () => Promise.reject(new Error('not used')) }, CALL_REQUEST(batch));
+        const response = await appendPackedTo(log, CALL_REQUEST(batch));
+        if (response.kind === 'appended') answered += response.results.length;
+      }
+      return Response.json({ result: answered });
+    }
+    if (step === 'call-one' || step === 'call-one-packed') {
+      // single-event ingest's RPC: one item there, one result back, as `appendOne` or as a packed append of one
+      const items = prepared.flat().slice(0, ONE_CALLS);
+      let answered = 0;
+      for (const item of items) {
+        const response =
+          step === 'call-one'
+            ? await appendPackedTo(log, CALL_REQUEST([item]))
+            : unpackedResponse(await log.appendPacked({ ...CALL_REQUEST([item]), items: packItems([item]) }));
         if (response.kind === 'appended') answered += response.results.length;
       }
       return Response.json({ result: answered });

@@ -15,12 +15,23 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeEvent } from '../lib/switchyard-api.ts';
 import type { Runtime } from '../lib/runtime.ts';
-import type { Step } from './stage-steps.ts';
+import { ONE_CALLS, type Step } from './stage-steps.ts';
 
 const BATCHES = 20;
 const EVENTS = 1000;
 const ROUNDS = 5;
-const TIMED: Exclude<Step, 'prepare' | 'count'>[] = ['empty', 'pipeline', 'validate', 'hash', 'call', 'append', 'encode', 'drop'];
+const TIMED: Exclude<Step, 'prepare' | 'count'>[] = [
+  'empty',
+  'pipeline',
+  'validate',
+  'hash',
+  'call',
+  'call-one',
+  'call-one-packed',
+  'append',
+  'encode',
+  'drop',
+];
 
 export interface StageCosts {
   /** Microseconds per event, median of the rounds, by step. */
@@ -67,7 +78,8 @@ export async function measureStageCosts(runtime: Runtime, log: (line: string) =>
     // one after another: two steps at once would share the thread they are measured on
     for (const step of TIMED) ms[step] = await call(step);
     if (round === 0) continue;
-    for (const step of TIMED) if (step !== 'empty') rounds[step]!.push(((ms[step]! - ms.empty!) * 1000) / (BATCHES * EVENTS));
+    for (const step of TIMED)
+      if (step !== 'empty') rounds[step]!.push(((ms[step]! - ms.empty!) * 1000) / (step.startsWith('call-one') ? ONE_CALLS : BATCHES * EVENTS));
     rounds.empty!.push(ms.empty!);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -77,6 +89,8 @@ export async function measureStageCosts(runtime: Runtime, log: (line: string) =>
     validate: round2(median(rounds.validate!)),
     hash: round2(median(rounds.hash!)),
     call: round2(median(rounds.call!)),
+    'call-one': round2(median(rounds['call-one']!)),
+    'call-one-packed': round2(median(rounds['call-one-packed']!)),
     append: round2(median(rounds.append!)),
     encode: round2(median(rounds.encode!)),
     drop: round2(median(rounds.drop!)),
@@ -109,6 +123,12 @@ export function stageCostsMarkdown(costs: StageCosts, header: string): string {
       'the Worker → Durable Object RPC of an append as ingest sends it (appendPacked: columns both ways), 1,000 items there, 1,000 results back, nothing written',
       p.call,
     ],
+    [
+      'call-one',
+      `per call, of ${ONE_CALLS}: the RPC of a single-event append as ingest sends it (appendOne: positional values there, JSON text back), nothing written`,
+      p['call-one'],
+    ],
+    ['call-one-packed', 'per call: the same one-item append sent as a packed one (appendPacked: columns both ways), for comparison', p['call-one-packed']],
     ['append', 'appendToOutbox in one transaction: dedup lookup, outbox rows, dedup keys, subject heads', p.append],
     ['encode', "encodeOutbox of the oldest 1,000 rows: the flush's batch JSON for Postgres", p.encode],
     ['drop', 'dropFlushed of 1,000 rows in one transaction, as the flush ends', p.drop],

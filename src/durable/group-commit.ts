@@ -12,6 +12,15 @@
  *   gate would hold the answer anyway; waiting here also makes a failed commit a rejection.
  * - When `write` throws for a group of several, each request is written alone, so one bad request
  *   fails only itself. `write` must leave no trace of a throw (a transaction that rolled back).
+ * - `gather` is PostgreSQL's `commit_delay`/`commit_siblings` for a commit that does not wait long
+ *   enough for company on its own: locally workerd commits (and fsyncs) at the end of the turn, so
+ *   `durable()` resolves at once and requests arriving one Worker turn apart each get a commit, about
+ *   170 µs of CPU and 200 µs of fsync on a 2 GHz core. While requests keep company (a group of several
+ *   was written in the last `memoryMs`) and commits come back in under `ms`, the next group waits `ms`
+ *   before it is written, unless its inputs already weigh `maxWeight` (a batch needs no company). A
+ *   lone caller, one request after another, never waits: its groups hold one request each. Where a
+ *   commit takes longer than `ms` (a replication round in production), groups gather during it, and
+ *   nothing waits on top.
  */
 
 interface Waiter<I, O> {
@@ -29,6 +38,17 @@ export interface GroupCommitHooks<I, O> {
   afterWrite?(): Promise<void>;
   /** Resolves once everything written so far is durable. */
   durable(): Promise<void>;
+  /** Waiting for company under concurrent load (see above); absent: every group is written at once. */
+  gather?: {
+    ms: number;
+    /** How long a group of several counts as evidence of company. */
+    memoryMs: number;
+    maxWeight: number;
+    /** An input's weight, for example its events. */
+    weight(input: I): number;
+    /** The wait itself (tests replace it); a timer by default. */
+    sleep?(ms: number): Promise<void>;
+  };
 }
 
 export interface GroupCommit<I, O> {
@@ -40,6 +60,17 @@ export interface GroupCommit<I, O> {
 export function groupCommit<I, O>(hooks: GroupCommitHooks<I, O>): GroupCommit<I, O> {
   let waiting: Waiter<I, O>[] = [];
   let running = false;
+  /** When a group of several was last written, and how long the last commit took, for `gather`. */
+  let companyAt = Number.NEGATIVE_INFINITY;
+  let commitMs = 0;
+  const { gather } = hooks;
+  const sleep = gather?.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const inCompany = (): boolean => {
+    if (!gather || commitMs >= gather.ms || Date.now() - companyAt > gather.memoryMs) return false;
+    let weight = 0;
+    for (const w of waiting) if ((weight += gather.weight(w.input)) >= gather.maxWeight) return false;
+    return true;
+  };
 
   const writeGroup = (group: Waiter<I, O>[]): Outcome<O>[] => {
     try {
@@ -61,12 +92,16 @@ export function groupCommit<I, O>(hooks: GroupCommitHooks<I, O>): GroupCommit<I,
     running = true;
     try {
       while (waiting.length > 0) {
+        if (inCompany()) await sleep(gather!.ms);
         const group = waiting;
         waiting = [];
+        if (group.length > 1) companyAt = Date.now();
         const outcomes = writeGroup(group);
         try {
           await hooks.afterWrite?.();
+          const started = Date.now();
           await hooks.durable();
+          commitMs = Date.now() - started;
         } catch (error) {
           for (const w of group) w.reject(error);
           continue;

@@ -35,7 +35,7 @@ import {
   upgradeDispatchSchema,
 } from './dispatch-store';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult, ClaimRequest, ClaimResult, LogStatus } from '../ingest/log-types';
-import { packResponse, type PackedAppendRequest, type PackedAppendResponse, unpackItems } from '../ingest/packed-append';
+import { type OneAppendValues, packResponse, type PackedAppendRequest, type PackedAppendResponse, unpackItems, unpackOne } from '../ingest/packed-append';
 import { SEQUENCE_STRIDE } from '../tenancy/shard-routing';
 import { adoptHandoffPage, type HandoffPage } from './slot-handoff-store';
 import { insertPlanSlots, loadSlotMoves, markAdopted, SLOT_MOVE_SCHEMA, type SlotMoves, upgradeSlotColumns, writePlan } from './slot-move-store';
@@ -55,6 +55,16 @@ import { exportSpans } from '../observability/spans';
 import { CLOSE, createStreamHub, STREAM_SCHEMA, type StreamHub } from './stream-hub';
 
 export { FLUSH_BATCH, FLUSH_CHARS } from './flush-step';
+/**
+ * Appends arriving in company wait this long for more before their group is written, unless they hold
+ * this many events already (group-commit.ts `gather`). Measured with `npm run bench -- --quick`: single-event
+ * ingest at saturation went from 870–960 to 1,062 requests/s, p50 34 → 28 ms, groups from 5.5 to 13.7
+ * requests on average.
+ */
+const GATHER_MS = 4;
+/** A group of several appends keeps the next ones waiting for company for this long. */
+const GATHER_MEMORY_MS = 100;
+const GATHER_MAX_EVENTS = 64;
 /** Under a backlog one alarm keeps flushing batches for up to this long, instead of paying an alarm per batch. */
 const FLUSH_SLICE_MS = 1_000;
 
@@ -126,6 +136,7 @@ export class TenantLog extends DurableObject<Env> {
         if (!this.flushScheduled) await this.scheduleFlush(Date.now() + FLUSH_COALESCE_MS);
       },
       durable: () => ctx.storage.sync(),
+      gather: { ms: GATHER_MS, memoryMs: GATHER_MEMORY_MS, maxWeight: GATHER_MAX_EVENTS, weight: (a) => a.items.length },
     });
     // answered by the runtime without waking the object
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
@@ -171,7 +182,12 @@ export class TenantLog extends DurableObject<Env> {
     return results ? { kind: 'appended', results } : { kind: 'gone' };
   }
 
-  /** `append` with the items and the results as columns: what ingest sends (src/ingest/packed-append.ts). */
+  /** `append` of one item as positional values, answered as JSON text: what ingest sends for a single event (src/ingest/packed-append.ts). */
+  async appendOne(...values: OneAppendValues): Promise<string> {
+    return JSON.stringify(await this.append(unpackOne(values)));
+  }
+
+  /** `append` with the items and the results as columns: what ingest sends for a batch (src/ingest/packed-append.ts). */
   async appendPacked(request: PackedAppendRequest): Promise<PackedAppendResponse> {
     return packResponse(await this.append({ ...request, items: unpackItems(request.items) }));
   }

@@ -1,12 +1,18 @@
 /**
- * The Worker → TenantLog append as columns: one array per field of `AppendItem` instead of one object
- * per event, and the answers likewise. An RPC argument is a structured clone, whose cost is per object
- * and per property name far more than per array element: for a 1,000-event batch the packed form
- * costs about 40 % less (`npm run bench -- --costs`, step `call`: 1.4–1.8 against 2.5–2.8 µs per event).
+ * The Worker → TenantLog append in the two forms that cost least to send:
+ * - **One item** (every single-event request): `appendOne`, the request as positional primitives and the
+ *   answer as JSON text. workerd's RPC costs about 20 µs more per call (on a 2 GHz core) for each argument
+ *   or result that is an object or array, whatever its size, and next to nothing per primitive: a one-item
+ *   append as an object sent and an object answered costs about 20 % more than this form
+ *   (`npm run bench -- --costs`, step `call-one`).
+ * - **Several items**: `appendPacked`, one array per field of `AppendItem` instead of one object per event,
+ *   and the answers likewise. An RPC argument is a structured clone, whose cost is per object and per
+ *   property name far more than per array element: for a 1,000-event batch the packed form costs about
+ *   40 % less (step `call`: 1.4–1.8 against 2.5–2.8 µs per event).
  *
- * The log takes it as `appendPacked`, next to `append`. During a deploy a Worker of the new version can
- * reach a log still running the old one, which has no `appendPacked`: `appendPackedTo` then sends the
- * same request the old way (`append`), once.
+ * The log takes both next to `append`. During a deploy a Worker of the new version can reach a log still
+ * running an older one, without `appendOne` or `appendPacked`: `appendPackedTo` then sends the same
+ * request the older way (`appendPacked`, then `append`), and the answer is the same either way.
  */
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult } from './log-types';
 
@@ -44,10 +50,103 @@ export interface PackedResults {
 
 export type PackedAppendResponse = { kind: 'appended'; results: PackedResults } | Exclude<AppendResponse, { kind: 'appended' }>;
 
-/** The log's side of a packed append (TenantLog implements it). */
+/** The log's side of the append forms (TenantLog implements them). */
 export interface PackedAppender {
+  appendOne(...values: OneAppendValues): Promise<string>;
   appendPacked(request: PackedAppendRequest): Promise<PackedAppendResponse>;
   append(request: AppendRequest): Promise<AppendResponse>;
+}
+
+/** A one-item append as `appendOne` takes it, null for an absent field: the request's fields, then the item's. */
+export type OneAppendValues = [
+  tenantId: string,
+  dedupWindowSeconds: number,
+  configVersion: number,
+  shard: number | null,
+  shards: number | null,
+  epoch: number | null,
+  movingFrom: number | null,
+  sourceId: string,
+  ceId: string,
+  sha256: string,
+  type: string,
+  subject: string | null,
+  time: string | null,
+  partitionKey: string | null,
+  correlationId: string | null,
+  causationId: string | null,
+  json: string,
+  schemaVersion: number | null,
+  expectedSequence: number | null,
+  slot: number | null,
+  idSlot: number | null,
+  claimedAt: number | null,
+];
+
+export function packOne(request: AppendRequest): OneAppendValues {
+  const i = request.items[0]!;
+  return [
+    request.tenantId,
+    request.dedupWindowSeconds,
+    request.configVersion,
+    request.shard ?? null,
+    request.shards ?? null,
+    request.epoch ?? null,
+    request.movingFrom ?? null,
+    i.sourceId,
+    i.ceId,
+    i.sha256,
+    i.type,
+    i.subject,
+    i.time,
+    i.partitionKey,
+    i.correlationId,
+    i.causationId,
+    i.json,
+    i.schemaVersion ?? null,
+    i.expectedSequence ?? null,
+    i.slot ?? null,
+    i.idSlot ?? null,
+    i.claimedAt ?? null,
+  ];
+}
+
+/** The request `packOne` made; the optional request and shard fields that were absent (null) are left out, as `append` expects. */
+export function unpackOne(values: OneAppendValues): AppendRequest {
+  const [
+    tenantId,
+    dedupWindowSeconds,
+    configVersion,
+    shard,
+    shards,
+    epoch,
+    movingFrom,
+    sourceId,
+    ceId,
+    sha256,
+    type,
+    subject,
+    time,
+    partitionKey,
+    correlationId,
+    causationId,
+    json,
+    schemaVersion,
+    expectedSequence,
+    slot,
+    idSlot,
+    claimedAt,
+  ] = values;
+  const item: AppendItem = { sourceId, ceId, sha256, type, subject, time, partitionKey, correlationId, causationId, json, schemaVersion, expectedSequence };
+  if (slot !== null) item.slot = slot;
+  if (idSlot !== null) item.idSlot = idSlot;
+  if (claimedAt !== null) item.claimedAt = claimedAt;
+  const request: AppendRequest = { tenantId, dedupWindowSeconds, configVersion, items: [item] };
+  if (shard !== null) request.shard = shard;
+  if (shards !== null) request.shards = shards;
+  if (epoch !== null) request.epoch = epoch;
+  if (movingFrom !== null) request.movingFrom = movingFrom;
+  return request;
 }
 
 export function packItems(items: readonly AppendItem[]): PackedItems {
@@ -125,20 +224,30 @@ export function packResponse(response: AppendResponse): PackedAppendResponse {
   return response.kind === 'appended' ? { kind: 'appended', results: packResults(response.results) } : response;
 }
 
-/** A log of an older version has no `appendPacked`: the RPC call fails with this (workerd's wording). */
-const NOT_IMPLEMENTED = /does not implement the method "appendPacked"|appendPacked is not a function/;
+/** A log of an older version lacks `method`: the RPC call failed with this (workerd's wording; only the message is sure to survive the hop). */
+function notImplemented(error: unknown, method: 'appendOne' | 'appendPacked'): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.includes(`does not implement the method "${method}"`) || message.includes(`${method} is not a function`);
+}
 
 /**
- * Appends through `log.appendPacked`, or through `log.append` when the log runs a version without it
- * (a deploy in progress); the answer is the same either way.
+ * Appends one item through `log.appendOne` and several through `log.appendPacked`, each falling back to
+ * the older form when the log runs a version without it (a deploy in progress); the answer is the same
+ * whichever form carried it.
  */
 export async function appendPackedTo(log: PackedAppender, request: AppendRequest): Promise<AppendResponse> {
+  if (request.items.length === 1) {
+    try {
+      return JSON.parse(await log.appendOne(...packOne(request))) as AppendResponse;
+    } catch (error) {
+      if (!notImplemented(error, 'appendOne')) throw error;
+    }
+  }
   let response: PackedAppendResponse;
   try {
     response = await log.appendPacked({ ...request, items: packItems(request.items) });
   } catch (error) {
-    // only the message is sure to survive the RPC hop
-    if (!NOT_IMPLEMENTED.test(error instanceof Error ? error.message : String(error))) throw error;
+    if (!notImplemented(error, 'appendPacked')) throw error;
     return log.append(request);
   }
   return response.kind === 'appended' ? { kind: 'appended', results: unpackResults(response.results) } : response;

@@ -1,6 +1,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { AppendItem, AppendResponse } from '../../src/ingest/log-types';
+import { groupCommit } from '../../src/durable/group-commit';
 import { appendItem, createSource, eventually, testEnv, withTestDb } from '../fixtures/api';
 
 type Expected = ['accepted', number, boolean] | ['conflict', number] | ['sequence_conflict', number];
@@ -90,5 +91,82 @@ describe('TenantLog group commit', () => {
       return rows.length === last ? rows : null;
     });
     expect(stored.map((r) => [Number(r.sequence), r.ce_id])).toEqual([...model.stored].sort((a, b) => a[0] - b[0]));
+  });
+});
+
+describe('group commit waiting for company (gather)', () => {
+  /** A group commit over strings whose weight is their length; records each group and each wait, which the test ends. */
+  const harness = (commitMs = 0) => {
+    const groups: string[][] = [];
+    const waits: { ms: number; end(): void }[] = [];
+    const commit = groupCommit<string, string>({
+      write: (inputs) => {
+        groups.push([...inputs]);
+        return inputs.map((i) => `ok ${i}`);
+      },
+      durable: () => new Promise((resolve) => setTimeout(resolve, commitMs)),
+      gather: {
+        ms: commitMs > 0 ? 5 : 60_000,
+        memoryMs: 50,
+        maxWeight: 5,
+        weight: (input) => input.length,
+        sleep: (ms) => new Promise<void>((resolve) => waits.push({ ms, end: resolve })),
+      },
+    });
+    /** Lets the group commit run until it writes or waits. */
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+    return { commit, groups, waits, settle };
+  };
+
+  it('never holds back a lone caller that sends one request after another', async () => {
+    const { commit, groups, waits } = harness();
+    for (const input of ['a', 'b', 'c', 'd']) expect(await commit.submit(input)).toBe(`ok ${input}`);
+    expect(groups).toEqual([['a'], ['b'], ['c'], ['d']]);
+    expect(waits).toEqual([]);
+  });
+
+  it('after a group of several, waits once and writes what arrived meanwhile as one group; stops waiting after a quiet spell', async () => {
+    const { commit, groups, waits, settle } = harness();
+    // the first is written at once; the two that arrive during its commit form the next group
+    await Promise.all(['a', 'b', 'c'].map((i) => commit.submit(i)));
+    expect(groups).toEqual([['a'], ['b', 'c']]);
+    expect(waits).toEqual([]);
+    // the last group held two: the next request waits for company, and gets it
+    const next = ['d', 'e', 'f'].map((i) => commit.submit(i));
+    await settle();
+    expect(waits.map((w) => w.ms)).toEqual([60_000]);
+    expect(groups).toHaveLength(2);
+    waits[0]!.end();
+    expect(await Promise.all(next)).toEqual(['ok d', 'ok e', 'ok f']);
+    expect(groups.at(-1)).toEqual(['d', 'e', 'f']);
+    // company was seen just now, so a lone request waits too
+    const lone = commit.submit('g');
+    await settle();
+    expect(waits).toHaveLength(2);
+    waits[1]!.end();
+    await lone;
+    expect(groups.at(-1)).toEqual(['g']);
+    // once no group of several was written for `memoryMs`, requests are written at once again
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(await commit.submit('h')).toBe('ok h');
+    expect(waits).toHaveLength(2);
+  });
+
+  it('adds no wait where commits take longer than the wait (groups gather during them, as in production)', async () => {
+    const { commit, groups, waits } = harness(30);
+    await Promise.all(['a', 'b', 'c'].map((i) => commit.submit(i)));
+    expect(groups).toEqual([['a'], ['b', 'c']]);
+    const next = commit.submit('d');
+    const during = commit.submit('e');
+    expect(await Promise.all([next, during])).toEqual(['ok d', 'ok e']);
+    expect(waits).toEqual([]);
+  });
+
+  it('does not hold back inputs that already weigh enough (a batch needs no company)', async () => {
+    const { commit, groups, waits } = harness();
+    await Promise.all(['a', 'b', 'c'].map((i) => commit.submit(i)));
+    expect(await commit.submit('heavy')).toBe('ok heavy');
+    expect(waits).toEqual([]);
+    expect(groups.at(-1)).toEqual(['heavy']);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AppendItem, AppendRequest, AppendResponse, AppendResult } from '../../src/ingest/log-types';
-import { appendPackedTo, packItems, packResults, type PackedAppender, unpackItems, unpackResults } from '../../src/ingest/packed-append';
+import { appendPackedTo, packItems, packOne, packResults, type PackedAppender, unpackItems, unpackOne, unpackResults } from '../../src/ingest/packed-append';
 import { appendItem, createSource, eventually, testEnv, withTestDb } from '../fixtures/api';
 
 const item = (sourceId: string, ceId: string, extra: Partial<AppendItem> = {}) => appendItem(sourceId, ceId, `sha-${ceId}`, extra);
@@ -24,6 +24,31 @@ describe('the packed (columnar) append', () => {
     expect(back[3]!.slot).toBe(0);
     // a 1-shard append carries no shard columns at all
     expect(packItems([items[0]!, items[1]!]).slot).toBeUndefined();
+  });
+
+  it('sends a one-item append as primitives and gets back the request it was, absent fields still absent', () => {
+    const requests: AppendRequest[] = [
+      request('ten_1', [
+        item('src_a', 'e-1', { subject: 'order/1', time: '2026-01-02T03:04:05Z', partitionKey: 'k', correlationId: 'c', causationId: 'x', schemaVersion: 3 }),
+      ]),
+      { ...request('ten_1', [item('src_b', 'e-2', { expectedSequence: 0, subject: 'account-1' })]), shard: 2, shards: 4, epoch: 3, movingFrom: 2 },
+      { ...request('ten_1', [item('src_a', 'e-3', { slot: 0, idSlot: 900, claimedAt: 1_767_225_600_000 })]), shards: 4, epoch: 0, movingFrom: null },
+    ];
+    for (const r of requests) {
+      const values = packOne(r);
+      // nothing but strings, numbers and nulls crosses: an object or array argument is what costs
+      expect(values.every((v) => v === null || typeof v === 'string' || typeof v === 'number')).toBe(true);
+      const back = unpackOne(values);
+      const { items, ...rest } = r;
+      const { items: backItems, ...backRest } = back;
+      // request fields sent as null (movingFrom) come back absent, which every reader takes as null
+      expect(backRest).toEqual(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null)));
+      expect(backItems).toEqual([{ ...items[0], schemaVersion: items[0]!.schemaVersion ?? null, expectedSequence: items[0]!.expectedSequence ?? null }]);
+    }
+    const [first, , third] = requests.map((r) => unpackOne(packOne(r)).items[0]!);
+    expect('slot' in first!).toBe(false);
+    expect('claimedAt' in first!).toBe(false);
+    expect(third!.slot).toBe(0);
   });
 
   it('keeps every kind of result in its place', () => {
@@ -106,27 +131,43 @@ describe('the packed (columnar) append', () => {
     });
   });
 
-  it('falls back to `append` when the log is of a version without `appendPacked` (a deploy in progress), and passes other errors on', async () => {
+  it('falls back to the older forms when the log is of a version without them (a deploy in progress), and passes other errors on', async () => {
     const calls: string[] = [];
     const answer: AppendResponse = { kind: 'appended', results: [{ kind: 'accepted', id: 'evt_1', sequence: 1, duplicate: false }] };
-    const oldLog: PackedAppender = {
-      appendPacked: async () => {
-        calls.push('appendPacked');
-        // what workerd throws for a method the object does not have
-        throw new TypeError('The RPC receiver does not implement the method "appendPacked".');
-      },
-      append: async (r) => {
-        calls.push(`append ${r.items.map((i) => i.ceId).join(',')}`);
-        return answer;
-      },
+    const missing = (method: string) => () => {
+      calls.push(method);
+      // what workerd throws for a method the object does not have
+      return Promise.reject(new TypeError(`The RPC receiver does not implement the method "${method}".`));
     };
-    expect(await appendPackedTo(oldLog, request('ten_1', [item('src_a', 'a')]))).toEqual(answer);
-    expect(calls).toEqual(['appendPacked', 'append a']);
+    const append = async (r: AppendRequest) => {
+      calls.push(`append ${r.items.map((i) => i.ceId).join(',')}`);
+      return answer;
+    };
+    // a log of two versions ago has neither `appendOne` nor `appendPacked`
+    const oldest: PackedAppender = { appendOne: missing('appendOne'), appendPacked: missing('appendPacked'), append };
+    expect(await appendPackedTo(oldest, request('ten_1', [item('src_a', 'a')]))).toEqual(answer);
+    expect(calls.splice(0)).toEqual(['appendOne', 'appendPacked', 'append a']);
+    // a batch never tries `appendOne`
+    expect(await appendPackedTo(oldest, request('ten_1', [item('src_a', 'a'), item('src_a', 'b')]))).toEqual(answer);
+    expect(calls.splice(0)).toEqual(['appendPacked', 'append a,b']);
+    // a log of the version before has `appendPacked`
+    const older: PackedAppender = {
+      appendOne: missing('appendOne'),
+      appendPacked: async (r) => {
+        calls.push(`appendPacked ${r.items.ceId.join(',')}`);
+        return { kind: 'appended', results: packResults(answer.kind === 'appended' ? answer.results : []) };
+      },
+      append,
+    };
+    expect(await appendPackedTo(older, request('ten_1', [item('src_a', 'a')]))).toEqual(answer);
+    expect(calls.splice(0)).toEqual(['appendOne', 'appendPacked a']);
 
     const failing: PackedAppender = {
+      appendOne: () => Promise.reject(new Error('Durable Object storage operation exceeded timeout')),
       appendPacked: () => Promise.reject(new Error('Durable Object storage operation exceeded timeout')),
       append: () => Promise.reject(new Error('must not be called')),
     };
     await expect(appendPackedTo(failing, request('ten_1', [item('src_a', 'a')]))).rejects.toThrow('exceeded timeout');
+    await expect(appendPackedTo(failing, request('ten_1', [item('src_a', 'a'), item('src_a', 'b')]))).rejects.toThrow('exceeded timeout');
   });
 });
