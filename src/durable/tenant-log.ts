@@ -57,9 +57,9 @@ import { CLOSE, createStreamHub, STREAM_SCHEMA, type StreamHub } from './stream-
 export { FLUSH_BATCH, FLUSH_CHARS } from './flush-step';
 /**
  * Appends arriving in company wait this long for more before their group is written, unless they hold
- * this many events already (group-commit.ts `gather`). Measured with `npm run bench -- --quick`: single-event
- * ingest at saturation went from 870–960 to 1,062 requests/s, p50 34 → 28 ms, groups from 5.5 to 13.7
- * requests on average.
+ * this many events already (group-commit.ts `gather`). On a slow 2-core host it took single-event
+ * ingest at saturation from 824–899 to 1,006–1,090 requests/s and the groups from 5.5 to about 14
+ * requests (README "Performance").
  */
 const GATHER_MS = 4;
 /** A group of several appends keeps the next ones waiting for company for this long. */
