@@ -15,12 +15,12 @@
  * - `gather` is PostgreSQL's `commit_delay`/`commit_siblings` for a commit that does not wait long
  *   enough for company on its own: locally workerd commits (and fsyncs) at the end of the turn, so
  *   `durable()` resolves at once and requests arriving one Worker turn apart each get a commit, about
- *   170 µs of CPU and 200 µs of fsync on a 2 GHz core. While requests keep company (a group of several
- *   was written in the last `memoryMs`) and commits come back in under `ms`, the next group waits `ms`
- *   before it is written, unless its inputs already weigh `maxWeight` (a batch needs no company). A
- *   lone caller, one request after another, never waits: its groups hold one request each. Where a
- *   commit takes longer than `ms` (a replication round in production), groups gather during it, and
- *   nothing waits on top.
+ *   170 µs of CPU and 200 µs of fsync on a 2 GHz core. While requests keep company (a group of at
+ *   least `siblings` was written in the last `memoryMs`) and commits come back in under `ms`, the next
+ *   group waits `ms` before it is written, unless its inputs already weigh `maxWeight` (a batch needs
+ *   no company). A caller with fewer than `siblings` requests in flight never waits: its groups never
+ *   hold that many, and a wait would only slow it. Where a commit takes longer than `ms` (a
+ *   replication round in production), groups gather during it, and nothing waits on top.
  */
 
 interface Waiter<I, O> {
@@ -41,7 +41,9 @@ export interface GroupCommitHooks<I, O> {
   /** Waiting for company under concurrent load (see above); absent: every group is written at once. */
   gather?: {
     ms: number;
-    /** How long a group of several counts as evidence of company. */
+    /** A group of at least this many requests is evidence of company (PostgreSQL's `commit_siblings`)… */
+    siblings: number;
+    /** …for this long. */
     memoryMs: number;
     maxWeight: number;
     /** An input's weight, for example its events. */
@@ -60,7 +62,7 @@ export interface GroupCommit<I, O> {
 export function groupCommit<I, O>(hooks: GroupCommitHooks<I, O>): GroupCommit<I, O> {
   let waiting: Waiter<I, O>[] = [];
   let running = false;
-  /** When a group of several was last written, and how long the last commit took, for `gather`. */
+  /** When a group of `siblings` or more was last written, and how long the last commit took, for `gather`. */
   let companyAt = Number.NEGATIVE_INFINITY;
   let commitMs = 0;
   const { gather } = hooks;
@@ -95,7 +97,7 @@ export function groupCommit<I, O>(hooks: GroupCommitHooks<I, O>): GroupCommit<I,
         if (inCompany()) await sleep(gather!.ms);
         const group = waiting;
         waiting = [];
-        if (group.length > 1) companyAt = Date.now();
+        if (gather && group.length >= gather.siblings) companyAt = Date.now();
         const outcomes = writeGroup(group);
         try {
           await hooks.afterWrite?.();

@@ -58,11 +58,12 @@ export { FLUSH_BATCH, FLUSH_CHARS } from './flush-step';
 /**
  * Appends arriving in company wait this long for more before their group is written, unless they hold
  * this many events already (group-commit.ts `gather`). On a slow 2-core host it took single-event
- * ingest at saturation from 824–899 to 1,006–1,090 requests/s and the groups from 5.5 to about 14
+ * ingest at saturation from 824–899 to 1,003–1,090 requests/s and the groups from 5.5 to about 14
  * requests (README "Performance").
  */
 const GATHER_MS = 4;
-/** A group of several appends keeps the next ones waiting for company for this long. */
+/** A group of at least this many appends keeps the next ones waiting for company for GATHER_MEMORY_MS: a producer with fewer requests in flight never waits. */
+const GATHER_SIBLINGS = 4;
 const GATHER_MEMORY_MS = 100;
 const GATHER_MAX_EVENTS = 64;
 /** Under a backlog one alarm keeps flushing batches for up to this long, instead of paying an alarm per batch. */
@@ -136,7 +137,7 @@ export class TenantLog extends DurableObject<Env> {
         if (!this.flushScheduled) await this.scheduleFlush(Date.now() + FLUSH_COALESCE_MS);
       },
       durable: () => ctx.storage.sync(),
-      gather: { ms: GATHER_MS, memoryMs: GATHER_MEMORY_MS, maxWeight: GATHER_MAX_EVENTS, weight: (a) => a.items.length },
+      gather: { ms: GATHER_MS, siblings: GATHER_SIBLINGS, memoryMs: GATHER_MEMORY_MS, maxWeight: GATHER_MAX_EVENTS, weight: (a) => a.items.length },
     });
     // answered by the runtime without waking the object
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));

@@ -1,10 +1,10 @@
 /**
  * The Worker → TenantLog append in the two forms that cost least to send:
  * - **One item** (every single-event request): `appendOne`, the request as positional primitives and the
- *   answer as JSON text. workerd's RPC costs about 20 µs more per call (on a 2 GHz core) for each argument
- *   or result that is an object or array, whatever its size, and next to nothing per primitive: a one-item
- *   append as an object sent and an object answered costs about 20 % more than this form
- *   (`npm run bench -- --costs`, step `call-one`).
+ *   answer as JSON text. workerd's RPC costs 10–25 µs more per call (on a 2 GHz core) for each argument
+ *   or result that is an object or array, whatever its size, and next to nothing per primitive: the same
+ *   item sent as a packed append costs 5–10 % more per call (`npm run bench -- --costs`, steps `call-one`
+ *   and `call-one-packed`: 195–209 against 216–218 µs).
  * - **Several items**: `appendPacked`, one array per field of `AppendItem` instead of one object per event,
  *   and the answers likewise. An RPC argument is a structured clone, whose cost is per object and per
  *   property name far more than per array element: for a 1,000-event batch the packed form costs about

@@ -107,6 +107,7 @@ describe('group commit waiting for company (gather)', () => {
       durable: () => new Promise((resolve) => setTimeout(resolve, commitMs)),
       gather: {
         ms: commitMs > 0 ? 5 : 60_000,
+        siblings: 3,
         memoryMs: 50,
         maxWeight: 5,
         weight: (input) => input.length,
@@ -118,20 +119,23 @@ describe('group commit waiting for company (gather)', () => {
     return { commit, groups, waits, settle };
   };
 
-  it('never holds back a lone caller that sends one request after another', async () => {
+  it('never holds back a lone caller, nor callers with fewer requests in flight than `siblings`', async () => {
     const { commit, groups, waits } = harness();
     for (const input of ['a', 'b', 'c', 'd']) expect(await commit.submit(input)).toBe(`ok ${input}`);
     expect(groups).toEqual([['a'], ['b'], ['c'], ['d']]);
+    // two producers at once: groups of two at most, below `siblings`
+    for (let round = 0; round < 3; round++) await Promise.all(['x', 'y'].map((i) => commit.submit(i)));
+    expect(groups.slice(4)).toEqual([['x'], ['y'], ['x'], ['y'], ['x'], ['y']]);
     expect(waits).toEqual([]);
   });
 
   it('after a group of several, waits once and writes what arrived meanwhile as one group; stops waiting after a quiet spell', async () => {
     const { commit, groups, waits, settle } = harness();
-    // the first is written at once; the two that arrive during its commit form the next group
-    await Promise.all(['a', 'b', 'c'].map((i) => commit.submit(i)));
-    expect(groups).toEqual([['a'], ['b', 'c']]);
+    // the first is written at once; the three that arrive during its commit form the next group
+    await Promise.all(['a', 'b', 'c', 'c2'].map((i) => commit.submit(i)));
+    expect(groups).toEqual([['a'], ['b', 'c', 'c2']]);
     expect(waits).toEqual([]);
-    // the last group held two: the next request waits for company, and gets it
+    // that group held `siblings`: the next request waits for company, and gets it
     const next = ['d', 'e', 'f'].map((i) => commit.submit(i));
     await settle();
     expect(waits.map((w) => w.ms)).toEqual([60_000]);
@@ -154,8 +158,8 @@ describe('group commit waiting for company (gather)', () => {
 
   it('adds no wait where commits take longer than the wait (groups gather during them, as in production)', async () => {
     const { commit, groups, waits } = harness(30);
-    await Promise.all(['a', 'b', 'c'].map((i) => commit.submit(i)));
-    expect(groups).toEqual([['a'], ['b', 'c']]);
+    await Promise.all(['a', 'b', 'c', 'c2'].map((i) => commit.submit(i)));
+    expect(groups).toEqual([['a'], ['b', 'c', 'c2']]);
     const next = commit.submit('d');
     const during = commit.submit('e');
     expect(await Promise.all([next, during])).toEqual(['ok d', 'ok e']);
@@ -164,7 +168,7 @@ describe('group commit waiting for company (gather)', () => {
 
   it('does not hold back inputs that already weigh enough (a batch needs no company)', async () => {
     const { commit, groups, waits } = harness();
-    await Promise.all(['a', 'b', 'c'].map((i) => commit.submit(i)));
+    await Promise.all(['a', 'b', 'c', 'c2'].map((i) => commit.submit(i)));
     expect(await commit.submit('heavy')).toBe('ok heavy');
     expect(waits).toEqual([]);
     expect(groups.at(-1)).toEqual(['heavy']);
