@@ -19,7 +19,7 @@ import { acceptIngest, type IngestDeps } from '../../src/ingest/pipeline';
 import { signV1 } from '../../src/plugins/kit';
 import { verifierType } from '../../src/plugins/registry';
 import type { ResolvedSource } from '../../src/tenancy/sources';
-import type { AppendItem, AppendRequest, AppendResponse } from '../../src/ingest/log-types';
+import type { AppendItem, AppendRequest } from '../../src/ingest/log-types';
 import {
   appendPackedTo,
   type OneAppendValues,
@@ -30,7 +30,7 @@ import {
   type PackedAppendResponse,
   unpackItems,
   unpackOne,
-  unpackResults,
+  unpackResponse,
 } from '../../src/ingest/packed-append';
 import { sha256HexEach } from '../../src/lib/encoding';
 import { ONE_CALLS, type Step } from './stage-steps';
@@ -143,8 +143,6 @@ export class StageCosts extends DurableObject {
   }
 }
 
-const unpackedResponse = (r: PackedAppendResponse): AppendResponse => (r.kind === 'appended' ? { kind: 'appended', results: unpackResults(r.results) } : r);
-
 const CALL_REQUEST = (items: AppendItem[]): AppendRequest => ({ tenantId: 'ten_costs', dedupWindowSeconds: 86_400, configVersion: 1, items });
 
 // fixed: random values cannot be drawn at a Worker's top level
@@ -234,7 +232,7 @@ export default {
         const response =
           step === 'call-one'
             ? await appendPackedTo(log, CALL_REQUEST([item]))
-            : unpackedResponse(await log.appendPacked({ ...CALL_REQUEST([item]), items: packItems([item]) }));
+            : unpackResponse(await log.appendPacked({ ...CALL_REQUEST([item]), items: packItems([item]) }));
         if (response.kind === 'appended') answered += response.results.length;
       }
       return Response.json({ result: answered });

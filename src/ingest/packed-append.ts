@@ -224,6 +224,10 @@ export function packResponse(response: AppendResponse): PackedAppendResponse {
   return response.kind === 'appended' ? { kind: 'appended', results: packResults(response.results) } : response;
 }
 
+export function unpackResponse(response: PackedAppendResponse): AppendResponse {
+  return response.kind === 'appended' ? { kind: 'appended', results: unpackResults(response.results) } : response;
+}
+
 /** A log of an older version lacks `method`: the RPC call failed with this (workerd's wording; only the message is sure to survive the hop). */
 function notImplemented(error: unknown, method: 'appendOne' | 'appendPacked'): boolean {
   const message = error instanceof Error ? error.message : String(error);
@@ -250,5 +254,5 @@ export async function appendPackedTo(log: PackedAppender, request: AppendRequest
     if (!notImplemented(error, 'appendPacked')) throw error;
     return log.append(request);
   }
-  return response.kind === 'appended' ? { kind: 'appended', results: unpackResults(response.results) } : response;
+  return unpackResponse(response);
 }
