@@ -24,7 +24,7 @@ import { loadSourceMap } from './lib/source-map.ts';
 import { createPgFrameCounter } from './lib/pg-frames.ts';
 import { routeThroughLocalProxy } from './lib/postgres.ts';
 import { startReceiver, type Receiver } from './lib/receiver.ts';
-import { bundleWorker, freePort, startRuntime, type Runtime } from './lib/runtime.ts';
+import { bundleWorker, freePort, startRuntime, type FullGc, type Runtime } from './lib/runtime.ts';
 import { scratchDatabase } from './lib/scratch-db.ts';
 import { connectApi, createSource, createWebhookSubscription, pluginCatalog, type Source } from './lib/switchyard-api.ts';
 import { startWsProxy } from './lib/ws-proxy.ts';
@@ -66,6 +66,7 @@ const RUNTIME_WARMUP = 5;
 const log = (line: string) => console.log(`${stamp()} ${line}`);
 const cleanups: (() => Promise<unknown>)[] = [];
 const runtimes = new Set<Runtime>();
+const gcLogs = new Map<Runtime, FullGc[]>();
 /** Warnings and errors the Workers logged, by message, for the report (with the first full line of each). */
 const workerLog = new Map<string, number>();
 const workerLogExamples = new Map<string, string>();
@@ -506,8 +507,10 @@ async function warmRuntime(runtime: Runtime, source: Source): Promise<void> {
 }
 
 async function launch(options: Parameters<typeof startRuntime>[0]): Promise<Runtime> {
+  const fullGcs: FullGc[] = [];
   const runtime = await startRuntime({
     ...options,
+    onGc: (gc) => fullGcs.push(gc),
     onLog: (line) => {
       // group by the logged message, without ids and numbers, so repeats collapse
       const message = (line.match(/"msg":"([^"]+)"/)?.[1] ?? line).slice(0, 200);
@@ -518,6 +521,7 @@ async function launch(options: Parameters<typeof startRuntime>[0]): Promise<Runt
     },
   });
   runtimes.add(runtime);
+  gcLogs.set(runtime, fullGcs);
   return runtime;
 }
 
@@ -527,7 +531,7 @@ async function stop(runtime: Runtime): Promise<void> {
 }
 
 function context(runtime: Runtime, databaseUrl: string, pg: ReturnType<typeof createPgFrameCounter>): CaseContext {
-  return { base: runtime.url, workerdPid: runtime.workerdPid, databaseUrl, pg, log: (line) => log(`bench: ${line}`) };
+  return { base: runtime.url, workerdPid: runtime.workerdPid, databaseUrl, pg, log: (line) => log(`bench: ${line}`), fullGcs: gcLogs.get(runtime) };
 }
 
 function stamp(): string {

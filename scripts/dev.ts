@@ -110,6 +110,8 @@ async function main(): Promise<void> {
     '--show-interactive-dev-session=false',
     // exposes /__scheduled: Miniflare does not fire wrangler.toml's Cron Trigger by itself
     '--test-scheduled',
+    // wrangler.toml minifies what a deploy ships; locally the logs' stack traces keep the source's names
+    '--no-minify',
     ...inputs.args,
   ];
   // own process group, so shutdown can signal wrangler and its workerd together

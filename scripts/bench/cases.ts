@@ -7,6 +7,7 @@ import { runLoad } from '../lib/load.ts';
 import { runPaced } from '../lib/paced.ts';
 import { pgDelta, type PgCounts, type PgFrameCounter } from '../lib/pg-frames.ts';
 import { query } from '../lib/postgres.ts';
+import type { FullGc } from '../lib/runtime.ts';
 import type { EventOptions, Source } from '../lib/switchyard-api.ts';
 import { requestPool } from './pool.ts';
 
@@ -25,6 +26,34 @@ export interface CaseResult {
   /** Postgres side: events stored, how long after the window it caught up, and the end-to-end rate (warm-up start to caught up). */
   storage: { stored: number; drainMs: number; complete: boolean; storedPerSecond: number } | null;
   postgres: PgSummary | null;
+  /** The Worker isolate's full collections during the timed window (null: not traced). */
+  gc: GcSummary | null;
+}
+
+/**
+ * Full (mark-compact) collections of the busiest isolate in a window. Each stops the isolate: every
+ * request in flight waits, and on this runtime the pause is mostly workerd finalizing the Request,
+ * Headers and promise wrappers made since the previous one (bench/README.md, "GC pauses").
+ */
+export interface GcSummary {
+  count: number;
+  pauseMs: { p50: number; max: number };
+  /** Median heap left after a collection: the live heap, which sets how long V8 waits before the next. */
+  heapAfterMb: number;
+}
+
+export function summarizeGc(all: readonly FullGc[], from: number, to: number): GcSummary | null {
+  const inWindow = all.filter((gc) => gc.at >= from && gc.at <= to);
+  const byIsolate = Map.groupBy(inWindow, (gc) => gc.isolate);
+  const busiest = [...byIsolate.values()].sort((a, b) => b.length - a.length)[0];
+  if (!busiest) return { count: 0, pauseMs: { p50: 0, max: 0 }, heapAfterMb: 0 };
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const pauses = busiest.map((gc) => gc.pauseMs);
+  return {
+    count: busiest.length,
+    pauseMs: { p50: Math.round(median(pauses) * 10) / 10, max: Math.round(Math.max(...pauses) * 10) / 10 },
+    heapAfterMb: median(busiest.map((gc) => gc.heapAfterMb)),
+  };
 }
 
 export interface PgSummary {
@@ -49,6 +78,8 @@ export interface CaseContext {
   databaseUrl: string;
   pg: PgFrameCounter;
   log: (line: string) => void;
+  /** The runtime's full collections so far (startRuntime's `onGc`), when traced. */
+  fullGcs?: readonly FullGc[];
 }
 
 export interface CaseSpec {
@@ -89,6 +120,7 @@ export async function runCase(ctx: CaseContext, spec: CaseSpec): Promise<CaseRes
       : runLoad({ url: ctx.base, next: pool.next, connections: spec.connections, durationSeconds: seconds, overallRate: spec.overallRate, workerdPid });
   if (spec.warmupSeconds > 0) warmOk += (await drive(spec.warmupSeconds, null)).ok;
   const lateBefore = pool.signedLate();
+  const windowStart = Date.now();
   const load = await drive(spec.durationSeconds, ctx.workerdPid);
   const acknowledgedEvents = (warmOk + load.ok) * spec.eventsPerRequest;
   const windowEnd = Date.now();
@@ -110,6 +142,7 @@ export async function runCase(ctx: CaseContext, spec: CaseSpec): Promise<CaseRes
       storedPerSecond: Math.round((storage.stored - storedBefore) / ((windowEnd + storage.drainMs - started) / 1000)),
     },
     postgres: spec.noStorage ? null : summarizePg(pgDelta(ctx.pg.snapshot(), pgBefore), acknowledgedEvents),
+    gc: ctx.fullGcs ? summarizeGc(ctx.fullGcs, windowStart, windowEnd) : null,
   };
   ctx.log(describe(result));
   return result;
@@ -205,6 +238,7 @@ function describe(r: CaseResult): string {
   if (l.cpu) parts.push(`cpu workerd ${l.cpu.workerd}% loadgen ${l.cpu.loadGenerator}% pg ${l.cpu.postgres}% other ${l.cpu.other}%`);
   if (r.storage)
     parts.push(`stored ${r.storage.stored}/${r.acknowledgedEvents} +${r.storage.drainMs} ms after the window (${r.storage.storedPerSecond} stored/s)`);
+  if (r.gc) parts.push(`full GC ×${r.gc.count}, pause p50 ${r.gc.pauseMs.p50} max ${r.gc.pauseMs.max} ms, heap after ${r.gc.heapAfterMb} MB`);
   if (r.signedLate) parts.push(`(pool short by ${r.signedLate})`);
   return parts.join(' | ');
 }

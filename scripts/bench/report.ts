@@ -95,7 +95,7 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
     budgets.push({
       name: 'ingest p99 at half of saturation vs the floor at the same rate',
       target: '≤ 1.5 × floor p99',
-      measured: `${ratio.toFixed(2)} × (${half.load.latencyMs.p99} vs ${floorHalf.load.latencyMs.p99} ms at ${half.overallRate} req/s, evenly spaced; p50 ${half.load.latencyMs.p50} vs ${floorHalf.load.latencyMs.p50}, p95 ${half.load.latencyMs.p95} vs ${floorHalf.load.latencyMs.p95} ms; from the scheduled send: p99 ${half.load.correctedP99Ms} ms)`,
+      measured: `${ratio.toFixed(2)} × (${half.load.latencyMs.p99} vs ${floorHalf.load.latencyMs.p99} ms at ${half.overallRate} req/s, evenly spaced; p50 ${half.load.latencyMs.p50} vs ${floorHalf.load.latencyMs.p50}, p95 ${half.load.latencyMs.p95} vs ${floorHalf.load.latencyMs.p95} ms; from the scheduled send: p99 ${half.load.correctedP99Ms} ms${gcVersus(half, floorHalf)})`,
       pass: ratio <= 1.5,
     });
   }
@@ -157,12 +157,20 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
   return budgets;
 }
 
+/** The full collections behind a tail: each stops the isolate, and its pause is most of a p99 at half rate. */
+function gcVersus(mine: CaseResult, floor: CaseResult): string {
+  const gc = (c: CaseResult) => (c.gc ? `${c.gc.count} × ${c.gc.pauseMs.p50} ms (max ${c.gc.pauseMs.max}) on a ${c.gc.heapAfterMb} MB heap` : 'not traced');
+  return mine.gc || floor.gc ? `; full GC pauses in the window ${gc(mine)} vs ${gc(floor)}` : '';
+}
+
 /** Requests per second of workerd CPU, a figure other load on a shared machine moves less than req/s (fsync waits are not CPU). */
 function perCpu(c: CaseResult, floor: CaseResult): string {
   const rate = (x: CaseResult) => (x.load.cpu && x.load.cpu.workerd > 0 ? x.load.requestsPerSecond / (x.load.cpu.workerd / 100) : null);
   const [mine, theirs] = [rate(c), rate(floor)];
   return mine && theirs ? `; per second of workerd CPU ${Math.round(mine)} vs ${Math.round(theirs)} requests (${(mine / theirs).toFixed(2)} ×)` : '';
 }
+
+const fullGcs = (c: CaseResult) => (c.gc ? `${c.gc.count}: ${c.gc.pauseMs.p50} / ${c.gc.pauseMs.max}, ${c.gc.heapAfterMb} MB` : '–');
 
 const cpu = (c: CaseResult) => (c.load.cpu ? `${c.load.cpu.workerd} / ${c.load.cpu.loadGenerator} / ${c.load.cpu.postgres} / ${c.load.cpu.other}` : '–');
 
@@ -184,16 +192,16 @@ export function toMarkdown(r: BenchReport): string {
     '',
     '## Throughput and latency',
     '',
-    '| case | conns | req/s | events/s | peak events/s (1 s) | p50 ms | p95 ms | p99 ms | × bare | × floor | non-2xx | stored / acked (drain) | CPU % workerd / loadgen / pg / other |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    '| case | conns | req/s | events/s | peak events/s (1 s) | p50 ms | p95 ms | p99 ms | × bare | × floor | non-2xx | stored / acked (drain) | CPU % workerd / loadgen / pg / other | full GCs: pause p50 / max ms, heap after |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|',
     ...r.cases.map((c) => {
       const non2xx = c.load.requests - c.load.ok + c.load.errors;
       const stored = c.storage
         ? `${c.storage.stored} / ${c.acknowledgedEvents} (+${(c.storage.drainMs / 1000).toFixed(1)} s; ${c.storage.storedPerSecond}/s end to end)`
         : '–';
-      return `| ${c.title} | ${c.connections || 'open'}${c.overallRate ? ` @${c.overallRate}/s` : ''} | ${c.load.requestsPerSecond} | ${c.eventsPerSecond} | ${c.peakEventsPerSecond} | ${c.load.latencyMs.p50} | ${c.load.latencyMs.p95} | ${c.load.latencyMs.p99} | ${ratio(c, bare)} | ${ratio(c, floor)} | ${non2xx} | ${stored} | ${cpu(c)} |`;
+      return `| ${c.title} | ${c.connections || 'open'}${c.overallRate ? ` @${c.overallRate}/s` : ''} | ${c.load.requestsPerSecond} | ${c.eventsPerSecond} | ${c.peakEventsPerSecond} | ${c.load.latencyMs.p50} | ${c.load.latencyMs.p95} | ${c.load.latencyMs.p99} | ${ratio(c, bare)} | ${ratio(c, floor)} | ${non2xx} | ${stored} | ${cpu(c)} | ${fullGcs(c)} |`;
     }),
-    ...r.skipped.map((s) => `| ${s.name} | – | – | – | – | – | – | – | – | – | – | not available: ${s.reason} | – |`),
+    ...r.skipped.map((s) => `| ${s.name} | – | – | – | – | – | – | – | – | – | – | not available: ${s.reason} | – | – |`),
     '',
   ];
   if (r.unloaded) {

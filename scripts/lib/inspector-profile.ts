@@ -1,7 +1,8 @@
 /**
  * CPU profile of the Worker's isolate inside workerd, over the DevTools protocol of workerd's
  * inspector (Miniflare's `inspectorPort`; the isolate is `/core:user:<worker name>`). The summary
- * gives self and inclusive shares per function (the bundle is not minified, so names are the source's).
+ * gives self and inclusive shares per function, named as in the source (the bundle is minified; the
+ * source map gives the names back).
  *
  * Shares count samples; they are not weighted by the time since the previous sample. On this 2-core
  * machine, under load, the sampler thread often goes unscheduled for milliseconds (Postgres and the
@@ -89,10 +90,15 @@ function summarize(profile: Profile, sourceMap: Lookup | null): ProfileSummary {
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const where = (n: ProfileNode) => {
     const { url, lineNumber, columnNumber } = n.callFrame;
-    const mapped = url.endsWith('index.js') && sourceMap ? sourceMap(lineNumber, columnNumber) : null;
+    const mapped = url.endsWith('index.js') && sourceMap ? sourceMap.where(lineNumber, columnNumber) : null;
     return mapped ?? `${url.split('/').pop()}:${lineNumber + 1}`;
   };
-  const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}\t${where(n)}`;
+  const name = (n: ProfileNode) => {
+    const { url, lineNumber, columnNumber, functionName } = n.callFrame;
+    const original = url.endsWith('index.js') && sourceMap ? sourceMap.name(lineNumber, columnNumber, functionName) : null;
+    return original ?? (functionName || '(anonymous)');
+  };
+  const key = (n: ProfileNode) => `${name(n)}\t${where(n)}`;
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   let counted = 0;

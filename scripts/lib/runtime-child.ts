@@ -111,6 +111,8 @@ const options: V4MiniflareOptions = {
   logRequests: false,
   log: new Log(config.verbose ? LogLevel.INFO : LogLevel.WARN),
   handleStructuredLogs: ({ level, message }) => {
+    // V8's --trace-gc lines, when startRuntime asked for them (runtime.ts, `onGc`)
+    if (message.includes(': Mark-Compact')) return void process.stderr.write(`${message}\n`);
     if (config.verbose || level === 'error' || level === 'warn') process.stderr.write(`[workerd ${level}] ${message}\n`);
   },
   ...(config.persistDir ? { resourcePersistencePath: config.persistDir } : {}),

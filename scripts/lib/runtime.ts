@@ -7,7 +7,7 @@
  * not even Miniflare's entry Worker, sits in front of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -56,6 +56,42 @@ export interface RuntimeOptions {
   verbose?: boolean;
   /** Receives workerd's warnings and errors. */
   onLog?: (line: string) => void;
+  /** Receives each full (mark-compact) collection of the isolates, from V8's `--trace-gc` (scavenges are not traced). */
+  onGc?: (gc: FullGc) => void;
+}
+
+/** One full collection as V8's `--trace-gc` prints it (heap figures in MB, as printed). */
+export interface FullGc {
+  /** When the line reached this process (Date.now()). */
+  at: number;
+  /** V8's address of the isolate: workerd runs the Worker, tenant scripts and Miniflare's own Workers in isolates of one process. */
+  isolate: string;
+  pauseMs: number;
+  heapAfterMb: number;
+}
+
+/**
+ * V8 prints `--trace-gc` lines with C stdio, which workerd's stdout (a pipe) buffers 4 KiB at a time:
+ * a line would arrive seconds after its collection, in bursts. coreutils' `stdbuf` preload makes the
+ * buffering per line, so a line's arrival is its collection's end. Without it (not Linux), no tracing.
+ */
+const STDBUF = '/usr/libexec/coreutils/libstdbuf.so';
+
+function gcTraceEnv(): Record<string, string> {
+  if (!existsSync(STDBUF)) return {};
+  return {
+    MINIFLARE_WORKERD_V8_FLAGS: [process.env.MINIFLARE_WORKERD_V8_FLAGS, '--trace-gc', '--trace-gc-ignore-scavenger'].filter(Boolean).join(' '),
+    LD_PRELOAD: [process.env.LD_PRELOAD, STDBUF].filter(Boolean).join(' '),
+    _STDBUF_O: 'L',
+  };
+}
+
+/** `[4242:0x2a1b…]  2631 ms: Mark-Compact 34.2 (45.5) -> 0.5 (15.5) MB, pooled: 29.8 MB, 113.18 / 0.00 ms …` */
+export function parseFullGc(line: string, at: number): FullGc | null {
+  const m = line.match(
+    /\[\d+:(0x[0-9a-f]+)[^\]]*\]\s+[\d.]+ ms: Mark-Compact(?: \([a-z ]+\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB,.*? ([\d.]+) \/ [\d.]+ ms/,
+  );
+  return m ? { at, isolate: m[1]!, heapAfterMb: Number(m[2]), pauseMs: Number(m[3]) } : null;
 }
 
 export interface Runtime {
@@ -90,12 +126,23 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const child = spawn(node, [join(import.meta.dirname, 'runtime-child.ts')], {
     cwd: root,
     // the child replaces every binding value wrangler's config reader finds (.dev.vars included) with ours
-    env: { ...process.env, RUNTIME_CONFIG: JSON.stringify(config), WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG: 'error' },
+    env: {
+      ...process.env,
+      RUNTIME_CONFIG: JSON.stringify(config),
+      WRANGLER_SEND_METRICS: 'false',
+      WRANGLER_LOG: 'error',
+      ...(options.onGc ? gcTraceEnv() : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   const log = options.onLog ?? ((line: string) => process.stderr.write(`${line}\n`));
-  createInterface({ input: child.stderr! }).on('line', log);
+  const { onGc } = options;
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const gc = parseFullGc(line, Date.now());
+    if (!gc) log(line);
+    else onGc?.(gc);
+  });
   live.add(child.pid!);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let url: string;
