@@ -24,7 +24,7 @@ import { loadSourceMap } from './lib/source-map.ts';
 import { createPgFrameCounter } from './lib/pg-frames.ts';
 import { routeThroughLocalProxy } from './lib/postgres.ts';
 import { startReceiver, type Receiver } from './lib/receiver.ts';
-import { bundleWorker, freePort, startRuntime, type FullGc, type Runtime } from './lib/runtime.ts';
+import { bundleWorker, canTraceGc, freePort, startRuntime, type FullGc, type Runtime } from './lib/runtime.ts';
 import { scratchDatabase } from './lib/scratch-db.ts';
 import { connectApi, createSource, createWebhookSubscription, pluginCatalog, type Source } from './lib/switchyard-api.ts';
 import { startWsProxy } from './lib/ws-proxy.ts';
@@ -507,10 +507,11 @@ async function warmRuntime(runtime: Runtime, source: Source): Promise<void> {
 }
 
 async function launch(options: Parameters<typeof startRuntime>[0]): Promise<Runtime> {
-  const fullGcs: FullGc[] = [];
+  // untraced (no stdbuf preload here), the cases show no collections rather than none found
+  const fullGcs: FullGc[] | undefined = canTraceGc() ? [] : undefined;
   const runtime = await startRuntime({
     ...options,
-    onGc: (gc) => fullGcs.push(gc),
+    onGc: fullGcs && ((gc) => fullGcs.push(gc)),
     onLog: (line) => {
       // group by the logged message, without ids and numbers, so repeats collapse
       const message = (line.match(/"msg":"([^"]+)"/)?.[1] ?? line).slice(0, 200);
@@ -521,7 +522,7 @@ async function launch(options: Parameters<typeof startRuntime>[0]): Promise<Runt
     },
   });
   runtimes.add(runtime);
-  gcLogs.set(runtime, fullGcs);
+  if (fullGcs) gcLogs.set(runtime, fullGcs);
   return runtime;
 }
 

@@ -77,8 +77,13 @@ export interface FullGc {
  */
 const STDBUF = '/usr/libexec/coreutils/libstdbuf.so';
 
+/** Whether `onGc` can be honoured here (see STDBUF). */
+export function canTraceGc(): boolean {
+  return existsSync(STDBUF);
+}
+
 function gcTraceEnv(): Record<string, string> {
-  if (!existsSync(STDBUF)) return {};
+  if (!canTraceGc()) return {};
   return {
     MINIFLARE_WORKERD_V8_FLAGS: [process.env.MINIFLARE_WORKERD_V8_FLAGS, '--trace-gc', '--trace-gc-ignore-scavenger'].filter(Boolean).join(' '),
     LD_PRELOAD: [process.env.LD_PRELOAD, STDBUF].filter(Boolean).join(' '),
