@@ -42,6 +42,11 @@ export interface GcSummary {
   heapAfterMb: number;
 }
 
+/** One wording for a window's collections, in the case lines, the report's table and the half-rate verdict. */
+export function describeGc(gc: GcSummary | null): string {
+  return gc ? `${gc.count} × ${gc.pauseMs.p50} ms (max ${gc.pauseMs.max}) on a ${gc.heapAfterMb} MB heap` : 'not traced';
+}
+
 export function summarizeGc(all: readonly FullGc[], from: number, to: number): GcSummary | null {
   const inWindow = all.filter((gc) => gc.at >= from && gc.at <= to);
   const byIsolate = Map.groupBy(inWindow, (gc) => gc.isolate);
@@ -238,7 +243,7 @@ function describe(r: CaseResult): string {
   if (l.cpu) parts.push(`cpu workerd ${l.cpu.workerd}% loadgen ${l.cpu.loadGenerator}% pg ${l.cpu.postgres}% other ${l.cpu.other}%`);
   if (r.storage)
     parts.push(`stored ${r.storage.stored}/${r.acknowledgedEvents} +${r.storage.drainMs} ms after the window (${r.storage.storedPerSecond} stored/s)`);
-  if (r.gc) parts.push(`full GC ×${r.gc.count}, pause p50 ${r.gc.pauseMs.p50} max ${r.gc.pauseMs.max} ms, heap after ${r.gc.heapAfterMb} MB`);
+  if (r.gc) parts.push(`full GCs ${describeGc(r.gc)}`);
   if (r.signedLate) parts.push(`(pool short by ${r.signedLate})`);
   return parts.join(' | ');
 }

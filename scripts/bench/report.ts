@@ -1,5 +1,5 @@
 /** The benchmark's verdicts (DESIGN.md §7) and its written forms: console, JSON, markdown. */
-import type { CaseResult, PgSummary } from './cases.ts';
+import { type CaseResult, describeGc, type PgSummary } from './cases.ts';
 import type { DeliveryLatency } from './delivery.ts';
 import type { MachineInfo } from './machine.ts';
 import type { PriorityOvertake } from './priority.ts';
@@ -159,8 +159,7 @@ export function evaluateBudgets(r: Omit<BenchReport, 'budgets'>): Budget[] {
 
 /** The full collections behind a tail: each stops the isolate, and its pause is most of a p99 at half rate. */
 function gcVersus(mine: CaseResult, floor: CaseResult): string {
-  const gc = (c: CaseResult) => (c.gc ? `${c.gc.count} × ${c.gc.pauseMs.p50} ms (max ${c.gc.pauseMs.max}) on a ${c.gc.heapAfterMb} MB heap` : 'not traced');
-  return mine.gc || floor.gc ? `; full GC pauses in the window ${gc(mine)} vs ${gc(floor)}` : '';
+  return mine.gc || floor.gc ? `; full GC pauses in the window ${describeGc(mine.gc)} vs ${describeGc(floor.gc)}` : '';
 }
 
 /** Requests per second of workerd CPU, a figure other load on a shared machine moves less than req/s (fsync waits are not CPU). */
@@ -170,7 +169,7 @@ function perCpu(c: CaseResult, floor: CaseResult): string {
   return mine && theirs ? `; per second of workerd CPU ${Math.round(mine)} vs ${Math.round(theirs)} requests (${(mine / theirs).toFixed(2)} ×)` : '';
 }
 
-const fullGcs = (c: CaseResult) => (c.gc ? `${c.gc.count}: ${c.gc.pauseMs.p50} / ${c.gc.pauseMs.max}, ${c.gc.heapAfterMb} MB` : '–');
+const fullGcs = (c: CaseResult) => (c.gc ? describeGc(c.gc) : '–');
 
 const cpu = (c: CaseResult) => (c.load.cpu ? `${c.load.cpu.workerd} / ${c.load.cpu.loadGenerator} / ${c.load.cpu.postgres} / ${c.load.cpu.other}` : '–');
 
@@ -192,7 +191,7 @@ export function toMarkdown(r: BenchReport): string {
     '',
     '## Throughput and latency',
     '',
-    '| case | conns | req/s | events/s | peak events/s (1 s) | p50 ms | p95 ms | p99 ms | × bare | × floor | non-2xx | stored / acked (drain) | CPU % workerd / loadgen / pg / other | full GCs: pause p50 / max ms, heap after |',
+    '| case | conns | req/s | events/s | peak events/s (1 s) | p50 ms | p95 ms | p99 ms | × bare | × floor | non-2xx | stored / acked (drain) | CPU % workerd / loadgen / pg / other | full GCs in the window: pause p50 (max), heap left |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|',
     ...r.cases.map((c) => {
       const non2xx = c.load.requests - c.load.ok + c.load.errors;

@@ -98,7 +98,8 @@ function summarize(profile: Profile, sourceMap: Lookup | null): ProfileSummary {
     const original = url.endsWith('index.js') && sourceMap ? sourceMap.name(lineNumber, columnNumber, functionName) : null;
     return original ?? (functionName || '(anonymous)');
   };
-  const key = (n: ProfileNode) => `${name(n)}\t${where(n)}`;
+  // once per node: the source-map lookups scan a bundle line, and a profile has thousands of samples per node
+  const keys = new Map(profile.nodes.map((n) => [n.id, `${name(n)}\t${where(n)}`]));
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   let counted = 0;
@@ -111,10 +112,11 @@ function summarize(profile: Profile, sourceMap: Lookup | null): ProfileSummary {
     counted += 1;
     const node = byId.get(id);
     if (!node) return;
-    self.set(key(node), (self.get(key(node)) ?? 0) + 1);
+    const own = keys.get(id)!;
+    self.set(own, (self.get(own) ?? 0) + 1);
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const k = key(byId.get(at)!);
+      const k = keys.get(at)!;
       if (seen.has(k)) continue;
       seen.add(k);
       total.set(k, (total.get(k) ?? 0) + 1);
