@@ -39,14 +39,44 @@ export async function restorePart(db: Db, archive: R2Bucket, tenantId: string, r
   return { kind: 'restored', events };
 }
 
-export type ReplayChunk = { kind: 'events'; events: StoredEvent[]; cursor: number; done: boolean; restored: number } | { kind: 'failed'; error: string };
+/** Where a replay has got to: the last event it passed, by sequence, and by position when it walks by position. */
+export interface ReplayCursor {
+  sequence: number;
+  /** That event's `received_at` (Unix ms); null when the replay walks by sequence. */
+  receivedMs: number | null;
+}
+
+export type ReplayChunk =
+  | {
+      kind: 'events';
+      events: StoredEvent[];
+      cursor: ReplayCursor;
+      done: boolean;
+      restored: number;
+      /** Walking by position, the events that are left are not all stored yet (a shard's outbox is behind): ask again shortly. */
+      behind?: boolean;
+    }
+  | { kind: 'failed'; error: string };
 
 /**
- * The next chunk of a replay's events after its cursor, at most `limit`. When the replay has a `from`
- * and an archived part that Postgres no longer holds lies within the chunk, the part is restored first
- * and the chunk ends with it.
+ * A walk in `(received_at, sequence)` order, for a tenant with more than one shard: read only up to
+ * `horizonMs`, before which every shard has stored all it acknowledged (the events API's horizon), and
+ * done once that horizon reached `targetMs` (the replay's `to`, else its creation) and a chunk came short.
  */
-export async function nextReplayChunk(db: Db, archive: R2Bucket, replay: ReplayRow, limit: number): Promise<ReplayChunk> {
+export interface PositionWalk {
+  horizonMs: number;
+  targetMs: number;
+}
+
+/**
+ * The next chunk of a replay's events after its cursor, at most `limit`: in sequence order, or with
+ * `walk` in `(received_at, sequence)` order. When the replay has a `from` and an archived part that
+ * Postgres no longer holds lies within the chunk, the part is restored first: by sequence the chunk
+ * then ends with it; by position the chunk is empty and the next step reads again from the same
+ * cursor, the part's events now in their places (a part of a sharded tenant spans its day's shards).
+ */
+export async function nextReplayChunk(db: Db, archive: R2Bucket, replay: ReplayRow, limit: number, walk?: PositionWalk): Promise<ReplayChunk> {
+  if (walk) return nextPositionChunk(db, archive, replay, limit, walk);
   const tenantId = replay.tenant_id;
   const range = { afterSequence: replay.cursor_sequence, after: replay.filter.from, before: replay.filter.to, limit };
   const events = await listEvents(db, tenantId, range);
@@ -60,11 +90,42 @@ export async function nextReplayChunk(db: Db, archive: R2Bucket, replay: ReplayR
         from: replay.filter.from,
         to: replay.filter.to,
       });
-  if (!part) return { kind: 'events', events, cursor: events.at(-1)?.sequence ?? replay.cursor_sequence, done: !full, restored: 0 };
+  const bySequence = (sequence: number): ReplayCursor => ({ sequence, receivedMs: null });
+  if (!part) return { kind: 'events', events, cursor: bySequence(events.at(-1)?.sequence ?? replay.cursor_sequence), done: !full, restored: 0 };
   const restored = await restorePart(db, archive, tenantId, replay.id, part);
   if (restored.kind !== 'restored') return { kind: 'failed', error: restored.detail };
   // up to the part's end: a later missing part is the next step's
   const within = (await listEvents(db, tenantId, range)).filter((e) => e.sequence <= part.seq_to);
   const cursor = within.length === limit ? within.at(-1)!.sequence : Math.max(replay.cursor_sequence, part.seq_to);
-  return { kind: 'events', events: within, cursor, done: false, restored: restored.events };
+  return { kind: 'events', events: within, cursor: bySequence(cursor), done: false, restored: restored.events };
+}
+
+async function nextPositionChunk(db: Db, archive: R2Bucket, replay: ReplayRow, limit: number, walk: PositionWalk): Promise<ReplayChunk> {
+  const tenantId = replay.tenant_id;
+  const at: ReplayCursor = { sequence: replay.cursor_sequence, receivedMs: replay.cursor_received_ms };
+  const after = at.receivedMs === null ? undefined : { receivedAtMs: at.receivedMs, sequence: at.sequence };
+  const events = await listEvents(db, tenantId, {
+    after: replay.filter.from,
+    before: replay.filter.to,
+    position: { horizonMs: walk.horizonMs, ...(after ? { after } : {}) },
+    limit,
+  });
+  const full = events.length === limit;
+  const part = !replay.filter.from
+    ? null
+    : await nextMissingPart(db, tenantId, {
+        afterMs: at.receivedMs,
+        uptoMs: full ? events.at(-1)!.received_ms! : walk.horizonMs,
+        from: replay.filter.from,
+        to: replay.filter.to,
+      });
+  if (part) {
+    const restored = await restorePart(db, archive, tenantId, replay.id, part);
+    if (restored.kind !== 'restored') return { kind: 'failed', error: restored.detail };
+    return { kind: 'events', events: [], cursor: at, done: false, restored: restored.events };
+  }
+  const last = events.at(-1);
+  const cursor = last ? { sequence: last.sequence, receivedMs: last.received_ms! } : at;
+  const caughtUp = walk.horizonMs >= walk.targetMs;
+  return { kind: 'events', events, cursor, done: !full && caughtUp, restored: 0, ...(!full && !caughtUp ? { behind: true } : {}) };
 }

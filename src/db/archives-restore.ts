@@ -6,27 +6,31 @@ import type { ArchivePart } from './archives';
 import type { Db } from './client';
 import { iso } from './sql';
 
+/** Where a replay looks for missing parts: after its sequence cursor, or (more than one shard) after its position's received_at. */
+export type MissingPartWindow = { afterSequence: number; uptoSequence: number | null } | { afterMs: number | null; uptoMs: number | null };
+
 /**
- * The first archived part (in sequence order) after `afterSequence`, starting at or before `uptoSequence`
- * (null: any), overlapping received_at [from, to), of which some event is missing from `events`; null
- * when Postgres holds everything there.
+ * The first archived part after the window's start (in sequence order; by received_at for a window
+ * of times), starting at or before its end (null: any), overlapping received_at [from, to), of which
+ * some event is missing from `events`; null when Postgres holds everything there.
  */
-export async function nextMissingPart(
-  db: Db,
-  tenantId: string,
-  range: { afterSequence: number; uptoSequence: number | null; from?: string; to?: string },
-): Promise<ArchivePart | null> {
+export async function nextMissingPart(db: Db, tenantId: string, range: MissingPartWindow & { from?: string; to?: string }): Promise<ArchivePart | null> {
+  const bySequence = 'afterSequence' in range;
+  const window = bySequence
+    ? 'a.seq_to > $2 AND ($3::int8 IS NULL OR a.seq_from <= $3)'
+    : // a part ending at the cursor's ms may hold events after it there (a larger sequence)
+      '($2::int8 IS NULL OR a.received_to >= to_timestamp($2::int8 / 1000.0)) AND ($3::int8 IS NULL OR a.received_from <= to_timestamp($3::int8 / 1000.0))';
   const result = await db.query<Record<string, string | number>>(
     `SELECT to_char(a.day, 'YYYY-MM-DD') AS day, a.part, a.key, a.count, a.seq_from::int8 AS seq_from, a.seq_to::int8 AS seq_to,
             ${iso('a.received_from')}, ${iso('a.received_to')}, a.sha256, a.bytes::int8 AS bytes, a.raw_bytes::int8 AS raw_bytes, ${iso('a.created_at')}
        FROM event_archives a
-      WHERE a.tenant_id = $1 AND a.seq_to > $2 AND ($3::int8 IS NULL OR a.seq_from <= $3)
+      WHERE a.tenant_id = $1 AND ${window}
         AND ($4::timestamptz IS NULL OR a.received_to >= $4) AND ($5::timestamptz IS NULL OR a.received_from < $5)
         AND (SELECT count(*) FROM events e
               WHERE e.tenant_id = $1 AND e.sequence BETWEEN a.seq_from AND a.seq_to
                 AND e.received_at >= (a.day::timestamp AT TIME ZONE 'UTC') AND e.received_at < ((a.day + 1)::timestamp AT TIME ZONE 'UTC')) < a.count
-      ORDER BY a.seq_from LIMIT 1`,
-    [tenantId, range.afterSequence, range.uptoSequence, range.from ?? null, range.to ?? null],
+      ORDER BY ${bySequence ? 'a.seq_from' : 'a.received_from, a.seq_from'} LIMIT 1`,
+    [tenantId, bySequence ? range.afterSequence : range.afterMs, bySequence ? range.uptoSequence : range.uptoMs, range.from ?? null, range.to ?? null],
   );
   const r = result.rows[0];
   if (!r) return null;

@@ -11,7 +11,7 @@
  * Each staged message carries its priority lane (src/delivery/lanes.ts): `dispatch.lane` is its rank
  * (0 critical … 3 low) and the log sends the lowest rank first, so a critical message staged behind
  * thousands of normal ones still leaves first. An ordered line keeps each delivery's priority and
- * releases in line order only (rank, sequence, delivery id): a critical delivery waits for its line's
+ * releases in line order only ({@link LINE_ORDER}): a critical delivery waits for its line's
  * predecessor, then takes its lane.
  */
 import type { PlannedDelivery } from '../delivery/fan-out';
@@ -30,6 +30,15 @@ CREATE TABLE IF NOT EXISTS ordered_inflight (
   subscription_id TEXT NOT NULL, partition_key TEXT NOT NULL, delivery_id TEXT NOT NULL,
   PRIMARY KEY (subscription_id, partition_key)
 ) WITHOUT ROWID;`;
+
+/**
+ * The order a line releases in: moved-in rows first (negative ranks), then by the event's position
+ * `(received_at, sequence)`, then by delivery (an event's original before or after a replay's). Not by
+ * sequence alone: a key that moved to a shard with a lower number has older events with larger
+ * sequences, and a replay stages both into the line of the key's owner (README "Sharded tenants").
+ * Rows from before `received_at` was kept hold null, which SQLite sorts first: they are older.
+ */
+export const LINE_ORDER = 'rank, received_at, sequence, delivery_id';
 
 /** Rank of the normal lane: what rows staged before lanes existed are sent as. */
 const NORMAL_RANK = laneRank('normal');
@@ -157,7 +166,7 @@ export function releaseHead(sql: SqlStorage, tenantId: string, subscriptionId: s
   if (inflightOf(sql, subscriptionId, partitionKey) !== undefined) return;
   const head = sql
     .exec<{ delivery_id: string; priority: string | null; sequence: number; received_at: number | null }>(
-      'SELECT delivery_id, priority, sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence, delivery_id LIMIT 1',
+      `SELECT delivery_id, priority, sequence, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY ${LINE_ORDER} LIMIT 1`,
       subscriptionId,
       partitionKey,
     )

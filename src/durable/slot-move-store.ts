@@ -18,6 +18,7 @@
  */
 import { idKey, routeKey, slotOf } from '../tenancy/shard-routing';
 import { handoffWriter, SLOT_HANDOFF_SCHEMA, upgradeHandoffTable } from './slot-handoff-store';
+import { LINE_ORDER } from './dispatch-store';
 import { hasPruned } from './subject-head-store';
 
 export const SLOT_MOVE_SCHEMA = `
@@ -240,7 +241,7 @@ export function releaseSlots(sql: SqlStorage, plan: MovePlan, floor: number): vo
     if (!plan.slots.has(slot)) continue;
     const rows = sql
       .exec<{ sequence: number; delivery_id: string; priority: string | null; received_at: number | null }>(
-        'SELECT sequence, delivery_id, priority, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY rank, sequence, delivery_id',
+        `SELECT sequence, delivery_id, priority, received_at FROM ordered_line WHERE subscription_id = ? AND partition_key = ? ORDER BY ${LINE_ORDER}`,
         line.subscription_id,
         line.partition_key,
       )

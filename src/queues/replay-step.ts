@@ -1,30 +1,55 @@
 /**
- * One step of a replay: the next chunk of stored events (in sequence order, after the replay's
- * cursor) that match its filter, fanned out to its subscription (or every enabled one whose own
- * types and filter match), as new deliveries. Steps chain through the queue until the range is done;
- * the replay row shows the progress. Re-running a step after a crash repeats nothing: the delivery
- * ids derive from (replay, subscription, event). A replay whose `from` lies past the event retention
- * gets the archived stretches of its range back into Postgres first (src/archive/restore.ts).
+ * One step of a replay: the next chunk of stored events (after the replay's cursor) that match its
+ * filter, fanned out to its subscription (or every enabled one whose own types and filter match), as
+ * new deliveries. Steps chain through the queue until the range is done; the replay row shows the
+ * progress. Re-running a step after a crash repeats nothing: the delivery ids derive from (replay,
+ * subscription, event). A replay whose `from` lies past the event retention gets the archived
+ * stretches of its range back into Postgres first (src/archive/restore.ts).
+ *
+ * The walk's order is the events API's: by sequence on one shard, and on a tenant with more than one
+ * shard by `(received_at, sequence)` up to every shard's horizon. Sequence order is not per-key order
+ * there: a key that moved to a shard with a lower number has older events with larger sequences. For
+ * the same reason a key's ordered deliveries of one chunk are staged together, in that order, on the
+ * shard of the first of them (its line follows the key's moves from there; tenancy/line-follow.ts).
  */
 import { compileFilter } from '../delivery/filter';
 import { compileRoutes, planDeliveries } from '../delivery/fan-out';
 import { sendToLanes } from '../delivery/lanes';
 import { withDb } from '../db/client';
 import { insertReplayDeliveries } from '../db/deliveries-replay';
-import { nextReplayChunk } from '../archive/restore';
-import { advanceReplay, findReplay } from '../db/replays';
+import { nextReplayChunk, type PositionWalk } from '../archive/restore';
+import { findTenant } from '../db/tenants';
+import type { Db } from '../db/client';
+import { advanceReplay, findReplay, type ReplayRow } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';
 import { matchesAny } from '../lib/type-pattern';
 import type { ReplayMessage } from '../lib/queue-messages';
-import { shardOfSequence } from '../tenancy/shard-routing';
+import { allShards, shardLog, shardOfSequence } from '../tenancy/shard-routing';
 import { stageOrderedOnShard } from '../tenancy/line-follow';
 
 export const REPLAY_CHUNK = 500;
+/** A walk by position whose rest is not stored by every shard yet asks again after this long. */
+const BEHIND_DELAY_SECONDS = 1;
 
 /** An event's `received_at` (ISO 8601, as read) as the fan-out takes it: epoch ms, or nothing when it does not parse. */
 function receivedMs(receivedAt: string): { received_at?: number } {
   const ms = Date.parse(receivedAt);
   return Number.isFinite(ms) ? { received_at: ms } : {};
+}
+
+/**
+ * How a replay walks (null: by sequence). By position on a tenant that has had more than one shard,
+ * unless the replay already went some way by sequence before the tenant's first change of its count
+ * (growing from one shard moves keys to higher numbers only, so that walk keeps per-key order).
+ */
+async function positionWalk(env: Env, db: Db, replay: ReplayRow): Promise<PositionWalk | undefined> {
+  if (replay.cursor_received_ms === null && replay.cursor_sequence > 0) return undefined;
+  const span = (await findTenant(db, replay.tenant_id))?.shard_span ?? 1;
+  if (span <= 1 && replay.cursor_received_ms === null) return undefined;
+  const horizons = await Promise.all(allShards(span).map((shard) => shardLog(env, replay.tenant_id, shard).horizon()));
+  // `to` is exclusive: the last ms it takes is the one before
+  const targetMs = replay.filter.to ? Date.parse(replay.filter.to) - 1 : Date.parse(replay.created_at);
+  return { horizonMs: Math.min(...horizons), targetMs };
 }
 
 export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{ kind: 'done' } | { kind: 'retry'; error: string }> {
@@ -33,9 +58,10 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
     if (replay?.status !== 'running') return;
     const where = compileFilter(replay.filter.where);
     // Postgres's events, and the archive's where a replay from an older time reaches past retention
-    const chunk = await nextReplayChunk(db, env.ARCHIVE, replay, REPLAY_CHUNK);
+    const chunk = await nextReplayChunk(db, env.ARCHIVE, replay, REPLAY_CHUNK, await positionWalk(env, db, replay));
     if (chunk.kind === 'failed') {
-      await advanceReplay(db, replay.id, { cursor: replay.cursor_sequence, matched: 0, deliveries: 0, done: true, error: chunk.error });
+      const cursor = { cursor: replay.cursor_sequence, cursorReceivedMs: replay.cursor_received_ms };
+      await advanceReplay(db, replay.id, { ...cursor, matched: 0, deliveries: 0, done: true, error: chunk.error });
       return;
     }
     const { events } = chunk;
@@ -84,13 +110,25 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
         })),
     );
     const ordered = planned.filter((d) => d.ordered);
-    // into the lines of the shard that holds each event (a key's events are all on one shard)
-    for (const [shard, group] of Map.groupBy(ordered, (d) => shardOfSequence(d.sequence))) await stageOrderedOnShard(env, replay.tenant_id, shard, group);
+    // each key's together, in chunk order, to the shard of its first event here: a key that moved has events on two
+    const firstShard = new Map<string, number>();
+    for (const d of ordered) if (!firstShard.has(d.partitionKey)) firstShard.set(d.partitionKey, shardOfSequence(d.sequence));
+    for (const [shard, group] of Map.groupBy(ordered, (d) => firstShard.get(d.partitionKey)!)) await stageOrderedOnShard(env, replay.tenant_id, shard, group);
 
-    const { done } = chunk;
-    await advanceReplay(db, replay.id, { cursor: chunk.cursor, matched: selected.length, deliveries: planned.length, restored: chunk.restored, done });
+    const { done, cursor } = chunk;
+    await advanceReplay(db, replay.id, {
+      cursor: cursor.sequence,
+      cursorReceivedMs: cursor.receivedMs,
+      matched: selected.length,
+      deliveries: planned.length,
+      restored: chunk.restored,
+      done,
+    });
     if (!done)
-      await env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: replay.tenant_id, replay_id: replay.id } satisfies ReplayMessage, { contentType: 'json' });
+      await env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: replay.tenant_id, replay_id: replay.id } satisfies ReplayMessage, {
+        contentType: 'json',
+        ...(chunk.behind ? { delaySeconds: BEHIND_DELAY_SECONDS } : {}),
+      });
   });
   return { kind: 'done' };
 }

@@ -1,6 +1,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { insertReplay } from '../../src/db/replays';
+import { LINE_ORDER } from '../../src/durable/dispatch-store';
 import { newId } from '../../src/lib/ids';
 import { deliveryV1 } from '../../src/lib/queue-messages';
 import { runReplayStep } from '../../src/queues/replay-step';
@@ -204,7 +205,7 @@ describe('manual retry and replay', () => {
     const log = testEnv.TENANT_LOG.getByName(source.tenantId);
     const line = await runInDurableObject(log, (_log, state) => ({
       rows: state.storage.sql
-        .exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_line WHERE subscription_id = ? ORDER BY rank, sequence, delivery_id', sub.id)
+        .exec<{ delivery_id: string }>(`SELECT delivery_id FROM ordered_line WHERE subscription_id = ? ORDER BY ${LINE_ORDER}`, sub.id)
         .toArray()
         .map((r) => r.delivery_id),
       inflight: state.storage.sql.exec<{ delivery_id: string }>('SELECT delivery_id FROM ordered_inflight WHERE subscription_id = ?', sub.id).toArray(),

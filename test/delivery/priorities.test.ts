@@ -184,11 +184,12 @@ describe('the TenantLog dispatch stage', () => {
           partitionKey: 'k',
           ...(receivedAt === undefined ? {} : { receivedAt }),
         });
-        stageDeliveries(sql, 'tn_1', [line(1, 1_700_000_000_001), line(2, 1_700_000_000_002)]);
-        // a line row written before the column existed has none: its message goes without it
+        // a line row written before the column existed has none: its message goes without it, and it goes
+        // first (it is older than any row that has one, whatever the sequences say)
         sql.exec("INSERT INTO ordered_line (subscription_id, partition_key, sequence, delivery_id, priority) VALUES ('sub_1', 'k', 3, 'dlv_3', 'normal')");
+        stageDeliveries(sql, 'tn_1', [line(1, 1_700_000_000_001), line(2, 1_700_000_000_002)]);
         const sent: Record<string, unknown>[] = [];
-        for (const id of ['dlv_1', 'dlv_2', 'dlv_3']) {
+        for (const id of ['dlv_3', 'dlv_1', 'dlv_2']) {
           for (let b = pendingDispatch(sql, 100); b; b = pendingDispatch(sql, 100)) {
             sent.push(...b.rows.map((r) => JSON.parse(r.body) as Record<string, unknown>));
             dropDispatched(sql, b.lane, b.rows.at(-1)!.id);
@@ -199,10 +200,33 @@ describe('the TenantLog dispatch stage', () => {
       }),
     );
     expect(bodies.map((b) => [b.delivery_id, b.event_received_at])).toEqual([
+      ['dlv_3', undefined],
       ['dlv_1', 1_700_000_000_001],
       ['dlv_2', 1_700_000_000_002],
-      ['dlv_3', undefined],
     ]);
+  });
+
+  it('releases a line by its events received_at, not their sequences, which name shards', async () => {
+    const stub = testEnv.TENANT_LOG.getByName(`dispatch-position-${crypto.randomUUID()}`);
+    const order = await runInDurableObject(stub, (_log, state) =>
+      state.storage.transactionSync(() => {
+        const sql = state.storage.sql;
+        // a key that moved from shard 2 to shard 0: its older event has the larger sequence
+        const older = { ...planned(2 * 10 ** 13 + 1, 'normal'), id: 'dlv_older', ordered: true, partitionKey: 'k', receivedAt: 1_700_000_000_001 };
+        const newer = { ...planned(1, 'normal'), id: 'dlv_newer', ordered: true, partitionKey: 'k', receivedAt: 1_700_000_000_002 };
+        stageDeliveries(sql, 'tn_1', [newer, older]);
+        const released: unknown[] = [];
+        for (const id of ['dlv_older', 'dlv_newer']) {
+          for (let b = pendingDispatch(sql, 100); b; b = pendingDispatch(sql, 100)) {
+            released.push(...b.rows.map((r) => (JSON.parse(r.body) as { delivery_id: string }).delivery_id));
+            dropDispatched(sql, b.lane, b.rows.at(-1)!.id);
+          }
+          finishOrdered(sql, 'tn_1', 'sub_1', 'k', id);
+        }
+        return released;
+      }),
+    );
+    expect(order).toEqual(['dlv_older', 'dlv_newer']);
   });
 
   it('redrives with the received_at Postgres holds, and line rows without one keep it for their release', async () => {

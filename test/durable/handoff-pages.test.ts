@@ -151,12 +151,12 @@ describe('paged shard-move handoff', () => {
       }
       return into;
     };
-    // the old owner: dlv_1 in flight, dlv_2 behind it, and dlv_3 lined up before the column (none)
+    // the old owner: dlv_0, lined up before the column (none) and so the oldest, in flight; dlv_1 and dlv_2 behind it
     const old = testEnv.TENANT_LOG.getByName(`handoff-from-${crypto.randomUUID()}`);
     const handoff = await runInDurableObject(old, (_log, state) =>
       state.storage.transactionSync(() => {
         const sql = state.storage.sql;
-        stageDeliveries(sql, 'tn_1', [line(1, 1_700_000_000_001), line(2, 1_700_000_000_002), line(3)]);
+        stageDeliveries(sql, 'tn_1', [line(0), line(1, 1_700_000_000_001), line(2, 1_700_000_000_002)]);
         drain(sql);
         releaseSlots(sql, { epoch: 1, from: 1, to: 2, state: 'fenced', fencedAt: null, fenceSequence: null, slots: new Map([[slot, 1]]) }, 0);
         return JSON.parse(nextHandoffPage(sql, 1)!.body) as HandoffPage;
@@ -164,11 +164,11 @@ describe('paged shard-move handoff', () => {
     );
     expect(handoff.lines.map((l) => ({ inflight: l.inflight, rows: l.rows.map((r) => [r.delivery_id, r.received_at]) }))).toEqual([
       {
-        inflight: 'dlv_1',
+        inflight: 'dlv_0',
         rows: [
+          ['dlv_0', null],
           ['dlv_1', 1_700_000_000_001],
           ['dlv_2', 1_700_000_000_002],
-          ['dlv_3', null],
         ],
       },
     ]);
@@ -179,7 +179,7 @@ describe('paged shard-move handoff', () => {
         const sql = state.storage.sql;
         expect(adoptHandoffPage(sql, new Map(), { epoch: 1, from: 0, page: 0, pages: 1, handoff })).toEqual([{ subscription_id: 'sub_1', partition_key: key }]);
         const sent: Record<string, unknown>[] = [];
-        for (const id of ['dlv_1', 'dlv_2']) {
+        for (const id of ['dlv_0', 'dlv_1']) {
           finishOrdered(sql, 'tn_1', 'sub_1', key, id);
           drain(sql, sent);
         }
@@ -187,8 +187,8 @@ describe('paged shard-move handoff', () => {
       }),
     );
     expect(released.map((b) => [b.delivery_id, b.event_received_at])).toEqual([
+      ['dlv_1', 1_700_000_000_001],
       ['dlv_2', 1_700_000_000_002],
-      ['dlv_3', undefined],
     ]);
   });
 

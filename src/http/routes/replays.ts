@@ -31,7 +31,8 @@ const Replay = z
   .openapi('Replay');
 
 const sec = [{ bearer: [] }];
-const present = ({ tenant_id: _t, ...r }: ReplayRow) => ({ ...r, filter: r.filter as Record<string, unknown> });
+// cursor_sequence is the progress shown; the position beside it is the walk's own (src/queues/replay-step.ts)
+const present = ({ tenant_id: _t, cursor_received_ms: _p, ...r }: ReplayRow) => ({ ...r, filter: r.filter as Record<string, unknown> });
 
 const routes = {
   create: createRoute({
