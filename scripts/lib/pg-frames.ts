@@ -4,7 +4,10 @@
  * ReadyForQuery: a simple Query ('Q') or the Sync ('S') that ends an extended-protocol pipeline
  * (Parse/Bind/Describe/Execute). Connection set-up (the startup message) is counted apart. Each
  * round trip is labelled with the start of its SQL and timed until the server's ReadyForQuery ('Z'),
- * so a report can say which statement cost what.
+ * so a report can say which statement cost what. Round trips and statements are both counted when the
+ * answer arrives, so the difference of two snapshots counts the same round trips both ways (counting
+ * one as sent and the other as answered made a flush in flight at a window's edge count as a statement
+ * with no round trip: "other round trips" came out at −2).
  */
 import type { ProxyTap } from './ws-proxy.ts';
 
@@ -37,15 +40,17 @@ interface Stream {
   client: Buffer;
   server: Buffer;
   lastParsed: string | null;
-  /** Round trips sent and not yet answered by ReadyForQuery, oldest first. */
-  waiting: { label: string; at: number }[];
+  /** Round trips sent and not yet answered by ReadyForQuery, oldest first (`trip` false: the start-up). */
+  waiting: { label: string; at: number; trip: boolean }[];
 }
 
 export function createPgFrameCounter(): PgFrameCounter {
   const counts: PgCounts = { connections: 0, roundTrips: 0, messages: {}, statements: {} };
   const streams = new Map<number, Stream>();
 
-  const answered = (label: string, ms: number) => {
+  const answered = ({ label, at, trip }: Stream['waiting'][number]) => {
+    const ms = performance.now() - at;
+    if (trip) counts.roundTrips++;
     const s = (counts.statements[label] ??= { count: 0, totalMs: 0, maxMs: 0 });
     s.count++;
     s.totalMs += ms;
@@ -61,10 +66,9 @@ export function createPgFrameCounter(): PgFrameCounter {
       stream.lastParsed = sqlLabel(payload.subarray(start, end < 0 ? payload.length : end).toString('utf8'));
     }
     if (type === 'Q' || type === 'S') {
-      counts.roundTrips++;
       const label =
         type === 'Q' ? sqlLabel(payload.subarray(0, Math.max(0, payload.indexOf(0))).toString('utf8')) : (stream.lastParsed ?? '(prepared statement)');
-      stream.waiting.push({ label, at: performance.now() });
+      stream.waiting.push({ label, at: performance.now(), trip: true });
       stream.lastParsed = null;
     }
   };
@@ -87,7 +91,7 @@ export function createPgFrameCounter(): PgFrameCounter {
           // after an SSL/GSS request the real startup message follows
           if (code !== SSL_REQUEST && code !== GSSENC_REQUEST) {
             stream.startup = false;
-            stream.waiting.push({ label: '(connect)', at: performance.now() });
+            stream.waiting.push({ label: '(connect)', at: performance.now(), trip: false });
           }
           buffer = buffer.subarray(length);
           continue;
@@ -109,7 +113,7 @@ export function createPgFrameCounter(): PgFrameCounter {
         if (buffer.length < 1 + length) break;
         if (buffer[0] === 0x5a /* Z: ReadyForQuery */) {
           const done = stream.waiting.shift();
-          if (done) answered(done.label, performance.now() - done.at);
+          if (done) answered(done);
         }
         buffer = buffer.subarray(1 + length);
       }

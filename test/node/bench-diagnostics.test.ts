@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { summarizeGc } from '../../scripts/bench/cases.ts';
 import { type FullGc, parseFullGc } from '../../scripts/lib/runtime.ts';
+import { createPgFrameCounter, pgDelta } from '../../scripts/lib/pg-frames.ts';
 import { loadSourceMap } from '../../scripts/lib/source-map.ts';
 
 // lines as workerd's V8 prints them with --trace-gc (the second with --trace-gc-nvp's isolate suffix)
@@ -75,5 +76,42 @@ describe("the bench's source map", () => {
     expect(lookup!.name(asyncArrow.line, asyncArrow.column, asyncArrow.name)).toBe('settle');
     // a name V8 gives that the map does not know stays unmapped
     expect(lookup!.name(declared.line, declared.column, 'elsewhere')).toBeNull();
+  });
+});
+
+describe('the bench counts Postgres round trips', () => {
+  /** A frontend or backend message: type byte, length (itself included), payload. */
+  const message = (type: string, payload: Buffer = Buffer.alloc(0)) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeInt32BE(4 + payload.length, 1);
+    return Buffer.concat([head, payload]);
+  };
+  const startup = () => {
+    const body = Buffer.alloc(8);
+    body.writeInt32BE(8, 0);
+    body.writeInt32BE(196608, 4);
+    return body;
+  };
+  const parse = (sql: string) => message('P', Buffer.from(`\0${sql}\0\0\0`, 'utf8'));
+
+  it('counts a round trip and its statement both when answered, so a window never shows more statements than round trips', () => {
+    const counter = createPgFrameCounter();
+    const answer = () => counter.serverData?.(1, message('Z', Buffer.from('I')));
+    counter.open(1);
+    counter.clientData(1, startup());
+    answer();
+    // sent before the window, answered inside it
+    counter.clientData(1, Buffer.concat([parse('INSERT INTO events SELECT 1'), message('S')]));
+    const before = counter.snapshot();
+    answer();
+    // sent inside the window, answered after it
+    counter.clientData(1, Buffer.concat([parse('SELECT 2'), message('S')]));
+    const delta = pgDelta(counter.snapshot(), before);
+    expect(delta.roundTrips).toBe(1);
+    expect(Object.values(delta.statements).reduce((n, s) => n + s.count, 0)).toBe(1);
+    expect(Object.keys(delta.statements)).toEqual(['INSERT INTO events SELECT 1']);
+    // the start-up is a connection, not a round trip
+    expect(counter.snapshot()).toMatchObject({ connections: 1, roundTrips: 1 });
   });
 });
