@@ -61,7 +61,7 @@ export type ReplayChunk =
 /**
  * A walk in `(received_at, sequence)` order, for a tenant with more than one shard: read only up to
  * `horizonMs`, before which every shard has stored all it acknowledged (the events API's horizon), and
- * done once that horizon reached `targetMs` (the replay's `to`, else its creation) and a chunk came short.
+ * done once that horizon reached `targetMs` (the replay's creation, or its `to` if earlier) and a chunk came short.
  */
 export interface PositionWalk {
   horizonMs: number;

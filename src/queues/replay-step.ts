@@ -47,8 +47,9 @@ async function positionWalk(env: Env, db: Db, replay: ReplayRow): Promise<Positi
   const span = (await findTenant(db, replay.tenant_id))?.shard_span ?? 1;
   if (span <= 1 && replay.cursor_received_ms === null) return undefined;
   const horizons = await Promise.all(allShards(span).map((shard) => shardLog(env, replay.tenant_id, shard).horizon()));
-  // `to` is exclusive: the last ms it takes is the one before
-  const targetMs = replay.filter.to ? Date.parse(replay.filter.to) - 1 : Date.parse(replay.created_at);
+  // what it owes: events received before its creation, and before `to` (exclusive) when that came first
+  const created = Date.parse(replay.created_at);
+  const targetMs = replay.filter.to ? Math.min(Date.parse(replay.filter.to) - 1, created) : created;
   return { horizonMs: Math.min(...horizons), targetMs };
 }
 
