@@ -40,15 +40,44 @@ function writeClaim(sql: SqlStorage, c: ClaimRequest, now: number, expiresAt: nu
   );
 }
 
-/** Claims ids for their events' slots; one answer per request, in order. */
+const claimKey = (sourceId: string, ceId: string) => `${sourceId}\n${ceId}`;
+
+/**
+ * Claims ids for their events' slots; one answer per request, in order. Set-based: one lookup of
+ * every live claim and one write of every claim granted, not two statements per id; an id asked twice
+ * in one call is judged against the first ask, as one by one.
+ */
 export function claimIds(sql: SqlStorage, claims: readonly ClaimRequest[], now: number, expiresAt: number): ClaimResult[] {
-  return claims.map((c): ClaimResult => {
-    const row = liveClaim(sql, c.sourceId, c.ceId, now);
+  if (claims.length === 0) return [];
+  const live = new Map<string, ClaimRow>();
+  const keys = [...new Set(claims.map((c) => JSON.stringify([c.sourceId, c.ceId])))];
+  for (const row of sql.exec<ClaimRow & { source_id: string; ce_id: string }>(
+    `SELECT c.source_id, c.ce_id, c.slot, c.claimed_at FROM json_each(?) AS k
+     CROSS JOIN id_claim AS c ON c.source_id = k.value ->> 0 AND c.ce_id = k.value ->> 1 WHERE c.expires_at > ?`,
+    `[${keys.join(',')}]`,
+    now,
+  )) {
+    live.set(claimKey(row.source_id, row.ce_id), { slot: row.slot, claimed_at: row.claimed_at });
+  }
+  const granted: [string, string, number, number][] = [];
+  const results = claims.map((c): ClaimResult => {
+    const key = claimKey(c.sourceId, c.ceId);
+    const row = live.get(key);
     const takeover = row && c.replaces && row.slot === c.replaces.slot && row.claimed_at === c.replaces.claimedAt && now - row.claimed_at >= CLAIM_ORPHAN_MS;
     if (row && row.slot !== c.slot && !takeover) return { kind: 'other', slot: row.slot, claimedAt: row.claimed_at };
-    writeClaim(sql, c, now, expiresAt);
+    live.set(key, { slot: c.slot, claimed_at: now });
+    granted.push([c.sourceId, c.ceId, c.slot, c.idSlot]);
     return { kind: 'ok', claimedAt: now };
   });
+  if (granted.length > 0)
+    sql.exec(
+      `INSERT OR REPLACE INTO id_claim (source_id, ce_id, slot, id_slot, claimed_at, expires_at)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, ? FROM json_each(?)`,
+      now,
+      expiresAt,
+      JSON.stringify(granted),
+    );
+  return results;
 }
 
 /**

@@ -61,6 +61,12 @@ export { FLUSH_BATCH, FLUSH_CHARS } from './flush-step';
  * ingest at saturation from 824–899 to 1,003–1,090 requests/s and the groups from 5.5 to about 14
  * requests (README "Performance").
  */
+/** An id-claim call (`claim`): which shard it was sent to, the window, the claims, and the change it was routed under. */
+type ClaimCall = { shard: number; dedupWindowSeconds: number; claims: ClaimRequest[] } & Routing;
+/** What the group commit writes: an append, or a call's id claims. */
+type PendingClaim = { claim: ClaimCall };
+type PendingWrite = PendingAppend | PendingClaim;
+
 const GATHER_MS = 4;
 /** A group of at least this many appends keeps the next ones waiting for company for GATHER_MEMORY_MS: a producer with fewer requests in flight never waits. */
 const GATHER_SIBLINGS = 4;
@@ -100,8 +106,8 @@ export class TenantLog extends DurableObject<Env> {
   /** Set once the tenant is deleted: appends are refused and nothing more is flushed. */
   private deleted = false;
   private readonly stream: StreamHub;
-  /** Appends arriving while a commit is in flight are written together in the next transaction (group-commit.ts). */
-  private readonly appends: GroupCommit<PendingAppend, AppendResult[] | null | 'stale'>;
+  /** Appends and id claims arriving while a commit is in flight are written together in the next commit (group-commit.ts). */
+  private readonly writes: GroupCommit<PendingWrite, AppendResult[] | ClaimResult[] | null | 'stale'>;
   /** The last group wrote events, so the flush alarm must be armed. */
   private unflushedAppend = false;
   /** Idle subject heads were pruned once: a guarded subject without a row needs its head from Postgres. */
@@ -129,15 +135,21 @@ export class TenantLog extends DurableObject<Env> {
       epoch: this.epoch,
     } = readMeta(this.sql));
     this.stream = createStreamHub({ ctx, sql: this.sql, env, head: () => this.lastSequence, position: () => [this.advanceClock(false), this.lastSequence] });
-    this.appends = groupCommit({
-      write: (group) => this.writeAppends(group),
+    this.writes = groupCommit<PendingWrite, AppendResult[] | ClaimResult[] | null | 'stale'>({
+      write: (group) => this.writeGroup(group),
       afterWrite: async () => {
         if (!this.unflushedAppend) return;
         this.unflushedAppend = false;
         if (!this.flushScheduled) await this.scheduleFlush(Date.now() + FLUSH_COALESCE_MS);
       },
       durable: () => ctx.storage.sync(),
-      gather: { ms: GATHER_MS, siblings: GATHER_SIBLINGS, memoryMs: GATHER_MEMORY_MS, maxWeight: GATHER_MAX_EVENTS, weight: (a) => a.items.length },
+      gather: {
+        ms: GATHER_MS,
+        siblings: GATHER_SIBLINGS,
+        memoryMs: GATHER_MEMORY_MS,
+        maxWeight: GATHER_MAX_EVENTS,
+        weight: (w) => ('claim' in w ? w.claim.claims.length : w.items.length),
+      },
     });
     // answered by the runtime without waking the object
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
@@ -169,7 +181,7 @@ export class TenantLog extends DurableObject<Env> {
       await this.planMove({ tenantId: request.tenantId, shard: this.shard, epoch, from: request.movingFrom, to: request.shards ?? 1 });
     else if (epoch > this.epoch) this.setEpoch(epoch);
     const fallbackHeads = await prunedSubjectHeads(this.sql, this.postgres, this.prunedHeads, request.tenantId, request.items);
-    const results = await this.appends.submit({
+    const results = await this.submitAppend({
       tenantId: request.tenantId,
       dedupWindowSeconds: request.dedupWindowSeconds,
       items: request.items,
@@ -208,27 +220,21 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   /**
-   * Id claims for events stored on other shards of a multi-shard tenant (claim-store.ts), written
-   * through the group commit's durability: answered once durable.
+   * Id claims for events stored on other shards of a multi-shard tenant (claim-store.ts), written by
+   * the group commit with the appends and claims that arrive meanwhile: answered once durable.
    */
-  async claim(
-    request: { shard: number; dedupWindowSeconds: number; claims: ClaimRequest[] } & Routing,
-  ): Promise<ClaimResult[] | null | { kind: 'stale'; configVersion: number }> {
+  async claim(request: ClaimCall): Promise<ClaimResult[] | null | { kind: 'stale'; configVersion: number }> {
     if (this.deleted) return null;
     this.learnShard(request.shard);
     const epoch = request.epoch ?? 0;
     if (epoch < this.epoch) return { kind: 'stale', configVersion: this.configVersion };
     if (epoch > this.epoch) this.setEpoch(epoch);
-    const now = Date.now();
-    const expiresAt = now + request.dedupWindowSeconds * 1000;
-    // a claim for an id slot that is moving here or away waits for the move (sharding.md §4)
-    const results = this.ctx.storage.transactionSync(() =>
-      request.claims.map(
-        (c): ClaimResult => (slotBusy(this.moves, this.shard, c.idSlot, request) ? { kind: 'moving' } : claimIds(this.sql, [c], now, expiresAt)[0]!),
-      ),
-    );
-    await this.ctx.storage.sync();
-    return results;
+    const results = (await this.writes.submit({ claim: request })) as ClaimResult[] | null | 'stale';
+    return results === 'stale' ? { kind: 'stale', configVersion: this.configVersion } : results;
+  }
+
+  private submitAppend(append: PendingAppend): Promise<AppendResult[] | null | 'stale'> {
+    return this.writes.submit(append) as Promise<AppendResult[] | null | 'stale'>;
   }
 
   /** The events this log stored under these ids inside the window (null: none), as the dedup table holds them. */
@@ -345,7 +351,7 @@ export class TenantLog extends DurableObject<Env> {
   /** Events Switchyard itself emits (`switchyard.delivery.exhausted`, …): no config check. */
   async appendSystem(tenantId: string, items: AppendItem[]): Promise<AppendResult[]> {
     if (this.deleted) return [];
-    const results = await this.appends.submit({ tenantId, dedupWindowSeconds: 86_400, items });
+    const results = await this.submitAppend({ tenantId, dedupWindowSeconds: 86_400, items });
     return results === 'stale' ? [] : (results ?? []);
   }
 
@@ -540,6 +546,45 @@ export class TenantLog extends DurableObject<Env> {
     const flushedThrough = oldest === null ? this.lastSequence : oldest - 1;
     const pruned = this.ctx.storage.transactionSync(() => pruneHeads(this.sql, Date.now() - SUBJECT_HEAD_IDLE_MS, flushedThrough));
     if (pruned > 0) this.prunedHeads = true;
+  }
+
+  /**
+   * Writes a group: its claims, then its appends, in one synchronous call, so that they share one
+   * commit (a Durable Object commits a turn's writes together) and one wait for durability. Claims
+   * and appends of one group were all waiting at once, so either order is one they could have
+   * arrived in. Results in input order.
+   */
+  private writeGroup(all: readonly PendingWrite[]): (AppendResult[] | ClaimResult[] | null | 'stale')[] {
+    const claims = all.flatMap((w, i) => ('claim' in w ? [i] : []));
+    if (claims.length === 0) return this.writeAppends(all as readonly PendingAppend[]);
+    const out: (AppendResult[] | ClaimResult[] | null | 'stale')[] = all.map(() => null);
+    for (const i of claims) out[i] = this.writeClaims((all[i] as PendingClaim).claim);
+    const appends = all.flatMap((w, i) => ('claim' in w ? [] : [i]));
+    const appended = appends.length > 0 ? this.writeAppends(appends.map((i) => all[i] as PendingAppend)) : [];
+    appends.forEach((i, k) => {
+      out[i] = appended[k]!;
+    });
+    return out;
+  }
+
+  /** One call's claims in one transaction (null once the tenant is deleted; stale when routed under an older change than this log has seen). */
+  private writeClaims(call: ClaimCall): ClaimResult[] | null | 'stale' {
+    if (this.deleted) return null;
+    if ((call.epoch ?? 0) < this.epoch) return 'stale';
+    const now = Date.now();
+    const expiresAt = now + call.dedupWindowSeconds * 1000;
+    // a claim for an id slot that is moving here or away waits for the move (sharding.md §4)
+    return this.ctx.storage.transactionSync(() => {
+      const busy = call.claims.map((c) => slotBusy(this.moves, this.shard, c.idSlot, call));
+      const claimed = claimIds(
+        this.sql,
+        call.claims.filter((_, i) => !busy[i]),
+        now,
+        expiresAt,
+      );
+      let next = 0;
+      return call.claims.map((_, i): ClaimResult => (busy[i] ? { kind: 'moving' } : claimed[next++]!));
+    });
   }
 
   /**
