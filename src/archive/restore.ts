@@ -111,17 +111,14 @@ async function nextPositionChunk(db: Db, archive: R2Bucket, replay: ReplayRow, l
     limit,
   });
   const full = events.length === limit;
-  const part = !replay.filter.from
-    ? null
-    : await nextMissingPart(db, tenantId, {
-        afterMs: at.receivedMs,
-        uptoMs: full ? events.at(-1)!.received_ms! : walk.horizonMs,
-        from: replay.filter.from,
-        to: replay.filter.to,
-      });
+  const window = { afterMs: at.receivedMs, uptoMs: full ? events.at(-1)!.received_ms! : walk.horizonMs, from: replay.filter.from, to: replay.filter.to };
+  const part = !replay.filter.from ? null : await nextMissingPart(db, tenantId, window);
   if (part) {
     const restored = await restorePart(db, archive, tenantId, replay.id, part);
     if (restored.kind !== 'restored') return { kind: 'failed', error: restored.detail };
+    // the walk reads this stretch again, so a part that came back short would be restored again and again
+    const again = await nextMissingPart(db, tenantId, window);
+    if (again?.key === part.key) return { kind: 'failed', error: `the archive object ${part.key} did not put all its ${part.count} events back` };
     return { kind: 'events', events: [], cursor: at, done: false, restored: restored.events };
   }
   const last = events.at(-1);

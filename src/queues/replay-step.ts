@@ -15,11 +15,10 @@
 import { compileFilter } from '../delivery/filter';
 import { compileRoutes, planDeliveries } from '../delivery/fan-out';
 import { sendToLanes } from '../delivery/lanes';
-import { withDb } from '../db/client';
+import { type Db, withDb } from '../db/client';
 import { insertReplayDeliveries } from '../db/deliveries-replay';
 import { nextReplayChunk, type PositionWalk } from '../archive/restore';
 import { findTenant } from '../db/tenants';
-import type { Db } from '../db/client';
 import { advanceReplay, findReplay, type ReplayRow } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';
 import { matchesAny } from '../lib/type-pattern';
@@ -38,7 +37,7 @@ function receivedMs(receivedAt: string): { received_at?: number } {
 }
 
 /**
- * How a replay walks (null: by sequence). By position on a tenant that has had more than one shard,
+ * How a replay walks (undefined: by sequence). By position on a tenant that has had more than one shard,
  * unless the replay already went some way by sequence before the tenant's first change of its count
  * (growing from one shard moves keys to higher numbers only, so that walk keeps per-key order).
  */
