@@ -14,6 +14,7 @@
  */
 import type { ClaimRequest, ClaimResult } from '../ingest/log-types';
 import { CLAIM_ORPHAN_MS } from '../ingest/shard-append';
+import { idKey } from '../tenancy/shard-routing';
 
 export const CLAIM_SCHEMA = `
 CREATE TABLE IF NOT EXISTS id_claim (
@@ -40,8 +41,6 @@ function writeClaim(sql: SqlStorage, c: ClaimRequest, now: number, expiresAt: nu
   );
 }
 
-const claimKey = (sourceId: string, ceId: string) => `${sourceId}\n${ceId}`;
-
 /**
  * Claims ids for their events' slots; one answer per request, in order. Set-based: one lookup of
  * every live claim and one write of every claim granted, not two statements per id; an id asked twice
@@ -57,11 +56,11 @@ export function claimIds(sql: SqlStorage, claims: readonly ClaimRequest[], now: 
     `[${keys.join(',')}]`,
     now,
   )) {
-    live.set(claimKey(row.source_id, row.ce_id), { slot: row.slot, claimed_at: row.claimed_at });
+    live.set(idKey(row.source_id, row.ce_id), { slot: row.slot, claimed_at: row.claimed_at });
   }
   const granted: [string, string, number, number][] = [];
   const results = claims.map((c): ClaimResult => {
-    const key = claimKey(c.sourceId, c.ceId);
+    const key = idKey(c.sourceId, c.ceId);
     const row = live.get(key);
     const takeover = row && c.replaces && row.slot === c.replaces.slot && row.claimed_at === c.replaces.claimedAt && now - row.claimed_at >= CLAIM_ORPHAN_MS;
     if (row && row.slot !== c.slot && !takeover) return { kind: 'other', slot: row.slot, claimedAt: row.claimed_at };

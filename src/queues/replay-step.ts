@@ -23,7 +23,7 @@ import { advanceReplay, findReplay, type ReplayRow } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';
 import { matchesAny } from '../lib/type-pattern';
 import type { ReplayMessage } from '../lib/queue-messages';
-import { allShards, shardLog, shardOfSequence } from '../tenancy/shard-routing';
+import { shardOfSequence, storedHorizon } from '../tenancy/shard-routing';
 import { stageOrderedOnShard } from '../tenancy/line-follow';
 
 export const REPLAY_CHUNK = 500;
@@ -45,11 +45,10 @@ async function positionWalk(env: Env, db: Db, replay: ReplayRow): Promise<Positi
   if (replay.cursor_received_ms === null && replay.cursor_sequence > 0) return undefined;
   const span = (await findTenant(db, replay.tenant_id))?.shard_span ?? 1;
   if (span <= 1 && replay.cursor_received_ms === null) return undefined;
-  const horizons = await Promise.all(allShards(span).map((shard) => shardLog(env, replay.tenant_id, shard).horizon()));
   // what it owes: events received before its creation, and before `to` (exclusive) when that came first
   const created = Date.parse(replay.created_at);
   const targetMs = replay.filter.to ? Math.min(Date.parse(replay.filter.to) - 1, created) : created;
-  return { horizonMs: Math.min(...horizons), targetMs };
+  return { horizonMs: await storedHorizon(env, replay.tenant_id, span), targetMs };
 }
 
 export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{ kind: 'done' } | { kind: 'retry'; error: string }> {

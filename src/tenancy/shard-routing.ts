@@ -44,6 +44,15 @@ export function allShards(count: number): number[] {
   return Array.from({ length: Math.max(1, count) }, (_, i) => i);
 }
 
+/**
+ * The newest `received_at` (Unix ms) through which every one of a tenant's `span` shards has stored all
+ * it acknowledged (each TenantLog's `horizon()`): what a reader in `(received_at, sequence)` order may
+ * read up to without a later row appearing behind it (the events API, replays).
+ */
+export async function storedHorizon(env: Pick<Env, 'TENANT_LOG'>, tenantId: string, span: number): Promise<number> {
+  return Math.min(...(await Promise.all(allShards(span).map((shard) => shardLog(env, tenantId, shard).horizon()))));
+}
+
 /** The key an event is routed by: partition key, else subject, else its (source, id), which is also its id claim's key. */
 export function routeKey(item: { partitionKey: string | null; subject: string | null; sourceId: string; ceId: string }): string {
   return item.partitionKey ?? item.subject ?? idKey(item.sourceId, item.ceId);

@@ -8,7 +8,7 @@ import type { AppEnv } from '../context';
 import { jsonProblem } from '../middleware/input-guard';
 import { CURSOR, decodeCursor, encodeCursor, idParam, PageQuery, problemResponses, TenantParam, Timestamp } from '../schemas';
 import { loadTenant } from '../tenant-access';
-import { allShards, shardLog } from '../../tenancy/shard-routing';
+import { storedHorizon } from '../../tenancy/shard-routing';
 import { assertFilterSize } from '../tenant-limits';
 import { registerEventChain } from './events-chain';
 
@@ -119,7 +119,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>): void {
     const [receivedAtMs, afterPosition] = sharded && cursor !== undefined ? cursor.split(':').map(Number) : [];
     const position = sharded
       ? {
-          horizonMs: Math.min(...(await Promise.all(allShards(shards).map((shard) => shardLog(c.env, tenantId, shard).horizon())))),
+          horizonMs: await storedHorizon(c.env, tenantId, shards),
           ...(receivedAtMs !== undefined && afterPosition !== undefined ? { after: { receivedAtMs, sequence: afterPosition } } : {}),
         }
       : undefined;
