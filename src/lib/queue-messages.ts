@@ -32,6 +32,8 @@ export const replayV1 = z.object({
   type: z.literal('replay.v1'),
   tenant_id: z.string(),
   replay_id: z.string(),
+  /** Steps in a row that found the rest of the range not stored by every shard yet, and nothing new (replay-step.ts backs off on it). */
+  waits: z.number().int().min(0).max(1_000_000).optional(),
 });
 
 /** One step of a bulk retry (src/queues/retry-step.ts); steps chain until the job completes. */

@@ -27,8 +27,15 @@ import { shardOfSequence, storedHorizon } from '../tenancy/shard-routing';
 import { stageOrderedOnShard } from '../tenancy/line-follow';
 
 export const REPLAY_CHUNK = 500;
-/** A walk by position whose rest is not stored by every shard yet asks again after this long. */
-const BEHIND_DELAY_SECONDS = 1;
+/**
+ * A walk by position whose rest is not stored by every shard yet asks again after 1 s, then, while
+ * steps in a row find nothing new, after twice as long each time up to a minute: a shard whose outbox
+ * cannot reach Postgres for hours costs a queue message a minute, not one a second.
+ */
+export function behindDelaySeconds(waits: number): number {
+  return Math.min(2 ** Math.min(waits, 6), BEHIND_MAX_DELAY_SECONDS);
+}
+const BEHIND_MAX_DELAY_SECONDS = 60;
 
 /** An event's `received_at` (ISO 8601, as read) as the fan-out takes it: epoch ms, or nothing when it does not parse. */
 function receivedMs(receivedAt: string): { received_at?: number } {
@@ -123,11 +130,14 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
       restored: chunk.restored,
       done,
     });
-    if (!done)
-      await env.DELIVERY_QUEUE.send({ type: 'replay.v1', tenant_id: replay.tenant_id, replay_id: replay.id } satisfies ReplayMessage, {
-        contentType: 'json',
-        ...(chunk.behind ? { delaySeconds: BEHIND_DELAY_SECONDS } : {}),
-      });
+    if (!done) {
+      // the count of fruitless waits starts again whenever a step moved the cursor
+      const waits = chunk.behind ? (events.length > 0 ? 0 : (message.waits ?? 0) + 1) : undefined;
+      await env.DELIVERY_QUEUE.send(
+        { type: 'replay.v1', tenant_id: replay.tenant_id, replay_id: replay.id, ...(waits === undefined ? {} : { waits }) } satisfies ReplayMessage,
+        { contentType: 'json', ...(waits === undefined ? {} : { delaySeconds: behindDelaySeconds(waits) }) },
+      );
+    }
   });
   return { kind: 'done' };
 }

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { findReplay, insertReplay } from '../../src/db/replays';
 import { newId } from '../../src/lib/ids';
-import { runReplayStep } from '../../src/queues/replay-step';
+import type { ReplayMessage } from '../../src/lib/queue-messages';
+import { behindDelaySeconds, runReplayStep } from '../../src/queues/replay-step';
 import { ownerOf, shardLog, slotOf } from '../../src/tenancy/shard-routing';
 import { control, createSource, createTenant, eventually, ingest, makeEvent, subscribeWebhook, testEnv, withTestDb } from '../fixtures/api';
 import { receiverPath } from '../fixtures/receiver';
@@ -38,11 +39,32 @@ describe('a replay of a tenant with more than one shard', () => {
     }
 
     const replay = await withTestDb((db) => insertReplay(db, newId('rpl'), tenantId, sub.id, {}));
-    expect(await runReplayStep(testEnv, { type: 'replay.v1', tenant_id: tenantId, replay_id: replay.id })).toEqual({ kind: 'done' });
+    const message = { type: 'replay.v1', tenant_id: tenantId, replay_id: replay.id } as const;
+    // the steps' own chained messages, seen on their way to the real queue
+    const sent: { body: ReplayMessage; delaySeconds?: number }[] = [];
+    const queue = testEnv.DELIVERY_QUEUE;
+    const watched = (forward: boolean) =>
+      ({
+        ...testEnv,
+        DELIVERY_QUEUE: {
+          send: async (body: ReplayMessage, options?: QueueSendOptions) => {
+            sent.push({ body, delaySeconds: options?.delaySeconds });
+            if (forward) await queue.send(body, options);
+          },
+          sendBatch: (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => queue.sendBatch(messages, options),
+        },
+      }) as unknown as typeof testEnv;
+    expect(await runReplayStep(watched(true), message)).toEqual({ kind: 'done' });
     // still in the outbox after the step (else the backoff was shorter than this test assumes)
     expect((await late.status()).outboxDepth).toBe(1);
     const first = await withTestDb((db) => findReplay(db, tenantId, replay.id));
     expect(first).toMatchObject({ status: 'running', events_matched: 2 });
+    // it moved the cursor, so it asks again after 1 s; a step that finds nothing new while still behind waits twice as long as the one before
+    expect(sent[0]).toEqual({ body: { ...message, waits: 0 }, delaySeconds: 1 });
+    expect(await runReplayStep(watched(false), { ...message, waits: 3 })).toEqual({ kind: 'done' });
+    expect((await late.status()).outboxDepth).toBe(1);
+    expect(sent[1]).toEqual({ body: { ...message, waits: 4 }, delaySeconds: 16 });
+    expect([0, 1, 2, 5, 6, 7, 40].map(behindDelaySeconds)).toEqual([1, 2, 4, 32, 60, 60, 60]);
 
     // the step asked again a second later, through the queue; once the shard stored the event, the replay has it
     const done = await eventually(
