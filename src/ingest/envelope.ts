@@ -71,7 +71,8 @@ export const cloudEventSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['traceparent'],
-        message: 'traceparent must be a W3C trace context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero',
+        message:
+          'traceparent must be a W3C trace context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags> in lowercase, ids not all zero (a later version than 00 may add "-…" after them)',
       });
     }
     // the delivery lane (src/delivery/lanes.ts)

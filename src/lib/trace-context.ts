@@ -13,17 +13,29 @@ export interface TraceParent {
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/** A later version: the fields of version 00 first, then either the end or a dash and whatever that version adds. */
+const LATER_TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-|$)/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 /** The spec's limit: 32 list members of at most 256 characters; printable ASCII without line breaks. */
 const TRACESTATE = /^[\x20-\x7e]{0,512}$/;
 
-/** A version-00 `traceparent`, or null for anything else (all-zero ids included). */
+/**
+ * A `traceparent`, or null when it is not one (all-zero ids included). Version 00 is exactly its 55
+ * characters. A later version is read as the specification's versioning rules say (§3.2.4): its
+ * first 55 characters as version 00's fields, followed by the end or a dash, and of its flags only
+ * the sampled bit, whose meaning the version cannot have changed; the child Switchyard sends is a
+ * version 00. Version ff is invalid.
+ */
 export function parseTraceparent(value: unknown): TraceParent | null {
   if (typeof value !== 'string') return null;
-  const match = TRACEPARENT.exec(value);
-  if (!match || match[1] === ZERO_TRACE || match[2] === ZERO_SPAN) return null;
-  return { traceId: match[1]!, spanId: match[2]!, flags: match[3]! };
+  const exact = TRACEPARENT.exec(value);
+  const later = exact ? null : LATER_TRACEPARENT.exec(value);
+  if (later && (later[1] === '00' || later[1] === 'ff')) return null;
+  const [traceId, spanId, flags] = exact ? exact.slice(1) : later ? later.slice(2) : [];
+  if (!traceId || !spanId || !flags || traceId === ZERO_TRACE || spanId === ZERO_SPAN) return null;
+  const sampled = Number.parseInt(flags, 16) & 1;
+  return { traceId, spanId, flags: exact ? flags : `0${sampled}` };
 }
 
 export function isTracestate(value: unknown): value is string {

@@ -64,6 +64,43 @@ describe('W3C trace context from producer to receiver', () => {
     expect(await res.json()).toMatchObject({ code: 'invalid_event', errors: [{ pointer: '/traceparent' }] });
   });
 
+  it('reads a traceparent of a later version as the specification says, and refuses what no version allows', () => {
+    const ids = '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7';
+    const parent = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
+    // a later version: version 00's fields, then the end or a dash; of the flags only the sampled bit
+    expect(parseTraceparent(`01-${ids}-09`)).toEqual({ ...parent, flags: '01' });
+    expect(parseTraceparent(`cc-${ids}-08-what-the-future-brings`)).toEqual({ ...parent, flags: '00' });
+    for (const invalid of [
+      `00-${ids}-01-extra`, // version 00 is exactly 55 characters
+      `00-${ids}-01 `,
+      `ff-${ids}-01`, // ff is no version
+      `01-${ids}-01x`, // a later version's flags are followed by the end or a dash
+      `01-${ids}-0`,
+      `0-${ids}-01`,
+      `00-${ids.toUpperCase()}-01`, // lowercase only
+      `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `01-4bf92f3577b34da6a3ce929d0e0e4736-${'0'.repeat(16)}-01`,
+      `00_${ids}-01`,
+    ])
+      expect(parseTraceparent(invalid), invalid).toBeNull();
+  });
+
+  it('joins a producer on a later version: the event is kept as sent, the receiver gets a version-00 child of it', async () => {
+    const { source, path } = await subscribed();
+    const later = '02-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-0123456789';
+    const res = await ingest(source, makeEvent({ traceparent: later }));
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    expect((await stored(source, id)).traceparent).toBe(later);
+    // on the header, it stands for the request's events as a version 00 (the only one Switchyard writes)
+    const viaHeader = await ingest(source, makeEvent(), 'application/cloudevents+json', { traceparent: later });
+    const header = (await viaHeader.json()) as { id: string };
+    expect((await stored(source, header.id)).traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    for (const delivery of await waitForRequests(path, 2)) {
+      expect(delivery.headers.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-(?!b7ad6b7169203331)[0-9a-f]{16}-01$/);
+    }
+  });
+
   it('still answers duplicate: true to a retry that arrives on a new trace', async () => {
     const source = await createSource();
     const event = makeEvent();
