@@ -34,11 +34,24 @@ const scrapeRow = z.object({
 
 export type MetricTotals = z.infer<typeof scrapeRow>;
 
-export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<MetricTotals> {
+/** One of `of` disjoint parts of the tenants (`/metrics?part=index/of`), for a scrape job each when one scrape's limit is too few. */
+export interface ScrapePart {
+  index: number;
+  of: number;
+}
+
+/**
+ * The part a tenant falls in: the first 32 bits of the MD5 of its id, modulo the number of parts (SQL
+ * over a tenant id column). Stable across Postgres versions and deployments, unlike `hashtext`.
+ */
+const partOf = (id: string, of: string) => `('x' || left(md5(${id}), 8))::bit(32)::bigint % ${of}`;
+
+export async function metricTotals(db: Db, limits: ScrapeLimits, part?: ScrapePart): Promise<MetricTotals> {
   const result = await db.query(
     `WITH active AS (
        SELECT t.id AS tenant_id, t.shard_span AS shards, greatest(newest.received_at, t.created_at) AS active_at FROM tenants t
          LEFT JOIN LATERAL (SELECT received_at FROM events e WHERE e.tenant_id = t.id ORDER BY received_at DESC LIMIT 1) newest ON true
+        WHERE $3::int IS NULL OR ${partOf('t.id', '$3::int')} = $4::int
         ORDER BY active_at DESC, t.id LIMIT $1
      ),
      subs AS (
@@ -65,7 +78,7 @@ export async function metricTotals(db: Db, limits: ScrapeLimits): Promise<Metric
                   FROM subs GROUP BY 1, 2, 3) d) AS deliveries,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'le_ms', le_ms, 'count', count, 'sum_ms', sum_ms) ORDER BY tenant_id, le_ms), '[]')
           FROM attempt_latency_totals JOIN active USING (tenant_id)) AS latency`,
-    [limits.tenants, limits.subscriptions],
+    [limits.tenants, limits.subscriptions, part?.of ?? null, part?.index ?? null],
   );
   return scrapeRow.parse(result.rows[0]);
 }

@@ -4,7 +4,7 @@ import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { metricTotals, OTHER_SUBSCRIPTION } from '../../src/db/metric-totals';
 import { utf8 } from '../../src/lib/encoding';
-import { adminToken, api, call, createSource, eventually, ingest, makeEvent, testEnv, withTestDb } from '../fixtures/api';
+import { adminToken, api, call, createSource, createTenant, eventually, ingest, makeEvent, testEnv, withTestDb } from '../fixtures/api';
 import { receiverPath, waitForRequests } from '../fixtures/receiver';
 
 async function scrape(accept?: string): Promise<Response> {
@@ -156,7 +156,33 @@ describe('GET /metrics', () => {
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ code: 'forbidden' });
     const spec = await (await call('/openapi.json')).json<{ paths: Record<string, { get?: { responses: Record<string, unknown> } }> }>();
-    expect(Object.keys(spec.paths['/metrics']?.get?.responses ?? {})).toEqual(expect.arrayContaining(['200', '401', '403']));
+    expect(Object.keys(spec.paths['/metrics']?.get?.responses ?? {})).toEqual(expect.arrayContaining(['200', '401', '403', '422']));
+  });
+
+  it('splits the tenants into disjoint parts, one scrape job each, for more tenants than one scrape takes', async () => {
+    const tenants = await Promise.all(Array.from({ length: 8 }, (_, i) => createTenant(`part ${i}`)));
+    const token = await adminToken();
+    const seen = new Map<string, number[]>();
+    for (let index = 0; index < 3; index++) {
+      const res = await call(`/metrics?part=${index}/3`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      const pending = family(parsePrometheusTextFormat(await res.text()), 'switchyard_deliveries_pending')?.metrics ?? [];
+      for (const m of pending) seen.set(m.labels!.tenant!, [...(seen.get(m.labels!.tenant!) ?? []), index]);
+    }
+    // every tenant in exactly one part; the same part every time
+    for (const tenant of tenants) expect(seen.get(tenant), tenant).toHaveLength(1);
+    expect([...seen.values()].every((parts) => parts.length === 1)).toBe(true);
+    const again = await withTestDb((db) => metricTotals(db, { tenants: 100, subscriptions: 0 }, { index: seen.get(tenants[0]!)![0]!, of: 3 }));
+    expect(again.tenants.map((t) => t.tenant_id)).toContain(tenants[0]);
+    // one part of one is the whole
+    const whole = await withTestDb((db) => metricTotals(db, { tenants: 100, subscriptions: 0 }, { index: 0, of: 1 }));
+    expect(whole.tenants.map((t) => t.tenant_id)).toEqual(expect.arrayContaining(tenants));
+
+    for (const part of ['3/3', '0/0', '0/65', '1', 'a/b', '-1/3', '01/3x']) {
+      const res = await call(`/metrics?part=${encodeURIComponent(part)}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status, part).toBe(422);
+      expect(await res.json(), part).toMatchObject({ code: 'validation_failed', errors: [{ pointer: '/part' }] });
+    }
   });
 
   it('sums subscriptions past the per-scrape limit as _other', async () => {

@@ -2943,7 +2943,10 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Only the tenants of this part of <parts> disjoint parts (by a hash of the tenant id), so that <parts> scrape jobs, part=0/<parts> to part=<parts - 1>/<parts>, cover more tenants than one scrape's limit; each part has the limits of a whole scrape. */
+                    part?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2962,6 +2965,7 @@ export interface paths {
                 };
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Forbidden"];
+                422: components["responses"]["ValidationFailed"];
             };
         };
         put?: never;

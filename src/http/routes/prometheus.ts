@@ -3,11 +3,12 @@
  * figure comes from state the runtime keeps (Postgres running totals, the TenantLogs' status), so any
  * isolate answers the same. Bounded per scrape: SCRAPE_LIMITS.tenants tenants, the most recently active
  * first (db/metric-totals.ts), and per-subscription series for the SCRAPE_LIMITS.subscriptions
- * busiest subscriptions (the rest summed per tenant as subscription="_other").
+ * busiest subscriptions (the rest summed per tenant as subscription="_other"). Past that many tenants,
+ * `?part=i/n` splits them into n disjoint parts by a hash of the id, one scrape job each.
  */
 import { tenantLogStatus } from '../../ingest/shard-status';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { metricTotals, type ScrapeLimits } from '../../db/metric-totals';
+import { metricTotals, type ScrapeLimits, type ScrapePart } from '../../db/metric-totals';
 import { CONTENT_TYPES, negotiateFormat, renderExposition } from '../../observability/exposition';
 import { scrapeFamilies, type LogFigures } from '../../observability/scrape';
 import type { AppEnv } from '../context';
@@ -16,6 +17,24 @@ import { requireAdmin, requireAuth } from '../middleware/auth';
 import { problemResponses } from '../schemas';
 
 export const SCRAPE_LIMITS: ScrapeLimits = { tenants: 100, subscriptions: 300 };
+/** Parts the tenants can be split into, one scrape job each. */
+const MAX_PARTS = 64;
+
+const PartQuery = z
+  .string()
+  .regex(/^\d{1,2}\/\d{1,2}$/, 'part is <index>/<parts>, for example 0/4')
+  .transform((value): ScrapePart => {
+    const [index, of] = value.split('/').map(Number) as [number, number];
+    return { index, of };
+  })
+  .refine((p) => p.of >= 1 && p.of <= MAX_PARTS && p.index < p.of, `part is <index>/<parts> with 1 to ${MAX_PARTS} parts and an index from 0 to parts - 1`)
+  .openapi({
+    type: 'string',
+    example: '0/4',
+    description:
+      `Only the tenants of this part of <parts> disjoint parts (by a hash of the tenant id), so that <parts> scrape jobs, ` +
+      `part=0/<parts> to part=<parts - 1>/<parts>, cover more tenants than one scrape's limit; each part has the limits of a whole scrape.`,
+  });
 
 const route = createRoute({
   method: 'get',
@@ -23,6 +42,7 @@ const route = createRoute({
   tags: ['metrics'],
   security: [{ bearer: [] }],
   summary: 'Prometheus / OpenMetrics scrape (admin)',
+  request: { query: z.object({ part: PartQuery.optional() }) },
   description:
     `Per tenant: events accepted, ingest refusals by code, deliveries by subscription and final status, pending deliveries, attempt latency histogram, ` +
     `TenantLog outbox depth and lag, dispatch depth, disabled subscriptions. At most ${SCRAPE_LIMITS.tenants} tenants, the most recently active first ` +
@@ -36,7 +56,7 @@ const route = createRoute({
         'application/openmetrics-text': { schema: z.string() },
       },
     },
-    ...problemResponses(401, 403),
+    ...problemResponses(401, 403, 422),
   },
 });
 
@@ -44,7 +64,8 @@ export function registerPrometheus(app: OpenAPIHono<AppEnv>): void {
   app.use('/metrics', database, requireAuth);
   app.openapi(route, async (c) => {
     requireAdmin(c.var.principal);
-    const totals = await metricTotals(c.var.db, SCRAPE_LIMITS);
+    const { part } = c.req.valid('query');
+    const totals = await metricTotals(c.var.db, SCRAPE_LIMITS, part);
     const logs = new Map<string, LogFigures>();
     await Promise.all(
       totals.tenants.map(async ({ tenant_id, shards }) => {
