@@ -28,12 +28,15 @@ export const deliveryV1 = z.object({
   event_received_at: z.number().optional(),
 });
 
+/** The most a replay message counts its waits (replay-step.ts stops counting there; its delay stopped growing long before). */
+export const MAX_REPLAY_WAITS = 1_000_000;
+
 export const replayV1 = z.object({
   type: z.literal('replay.v1'),
   tenant_id: z.string(),
   replay_id: z.string(),
   /** Steps in a row that found the rest of the range not stored by every shard yet, and nothing new (replay-step.ts backs off on it). */
-  waits: z.number().int().min(0).max(1_000_000).optional(),
+  waits: z.number().int().min(0).max(MAX_REPLAY_WAITS).optional(),
 });
 
 /** One step of a bulk retry (src/queues/retry-step.ts); steps chain until the job completes. */

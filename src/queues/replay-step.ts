@@ -22,7 +22,7 @@ import { findTenant } from '../db/tenants';
 import { advanceReplay, findReplay, type ReplayRow } from '../db/replays';
 import { loadRouting } from '../db/subscriptions';
 import { matchesAny } from '../lib/type-pattern';
-import type { ReplayMessage } from '../lib/queue-messages';
+import { MAX_REPLAY_WAITS, type ReplayMessage } from '../lib/queue-messages';
 import { shardOfSequence, storedHorizon } from '../tenancy/shard-routing';
 import { stageOrderedOnShard } from '../tenancy/line-follow';
 
@@ -132,7 +132,7 @@ export async function runReplayStep(env: Env, message: ReplayMessage): Promise<{
     });
     if (!done) {
       // the count of fruitless waits starts again whenever a step moved the cursor
-      const waits = chunk.behind ? (events.length > 0 ? 0 : (message.waits ?? 0) + 1) : undefined;
+      const waits = chunk.behind ? (events.length > 0 ? 0 : Math.min((message.waits ?? 0) + 1, MAX_REPLAY_WAITS)) : undefined;
       await env.DELIVERY_QUEUE.send(
         { type: 'replay.v1', tenant_id: replay.tenant_id, replay_id: replay.id, ...(waits === undefined ? {} : { waits }) } satisfies ReplayMessage,
         { contentType: 'json', ...(waits === undefined ? {} : { delaySeconds: behindDelaySeconds(waits) }) },
