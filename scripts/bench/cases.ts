@@ -213,7 +213,10 @@ export async function storedCount(databaseUrl: string, tenantId: string): Promis
   return rows[0]?.n ?? 0;
 }
 
-/** Shard s numbers its events s·10^13 + n (src/tenancy/shard-routing.ts SEQUENCE_STRIDE); at most 64 shards. */
+/**
+ * Shard s numbers its events s·10^13 + n; at most 64 shards (SEQUENCE_STRIDE and MAX_SHARDS of
+ * src/tenancy/shard-routing.ts, copied: that module takes Worker types the scripts' project has not).
+ */
 const SEQUENCE_STRIDE = 10_000_000_000_000;
 const MAX_SHARDS = 64;
 /**

@@ -33,7 +33,7 @@ export const REPLAY_CHUNK = 500;
  * cannot reach Postgres for hours costs a queue message a minute, not one a second.
  */
 export function behindDelaySeconds(waits: number): number {
-  return Math.min(2 ** Math.min(waits, 6), BEHIND_MAX_DELAY_SECONDS);
+  return Math.min(2 ** waits, BEHIND_MAX_DELAY_SECONDS);
 }
 const BEHIND_MAX_DELAY_SECONDS = 60;
 
